@@ -1,0 +1,131 @@
+-- autoqueue schema (the one definition; shipped inside the package as autoqueue/schema.sql).
+--
+-- Every timestamp is UTC text in SQLite's own 'YYYY-MM-DD HH:MM:SS' form, so that comparing it
+-- with CURRENT_TIMESTAMP or datetime('now') as a string is correct.
+-- Tables follow the seed spec (automation-queue-spec-v3, sections 2, 13 and 14.1); columns added
+-- beyond the seed carry a comment saying which behaviour needs them.
+
+CREATE TABLE IF NOT EXISTS contents (
+  id TEXT PRIMARY KEY,                       -- UUID
+  user_id TEXT,
+  type TEXT NOT NULL CHECK(type IN ('script', 'video')),
+  format TEXT,                               -- the task type: shortform | longform | product
+  title TEXT,
+  content TEXT,                              -- the script (story.json text)
+  status TEXT NOT NULL DEFAULT 'completed' CHECK(status IN ('processing', 'completed', 'failed')),
+  progress INTEGER NOT NULL DEFAULT 0,
+  error TEXT,
+  task_id TEXT REFERENCES tasks(id) ON DELETE SET NULL,
+  video_path TEXT,                           -- relative to the home directory, '/' separated
+  thumbnail_path TEXT,
+  published INTEGER NOT NULL DEFAULT 0,
+  youtube_url TEXT,
+  created_at DATETIME DEFAULT CURRENT_TIMESTAMP,
+  updated_at DATETIME DEFAULT CURRENT_TIMESTAMP
+);
+
+CREATE TABLE IF NOT EXISTS tasks (
+  id TEXT PRIMARY KEY,                       -- UUID
+  title TEXT NOT NULL,
+  type TEXT NOT NULL CHECK(type IN ('shortform', 'longform', 'product')),
+  user_id TEXT,
+  product_info TEXT,                         -- JSON
+  settings TEXT,                             -- JSON: { mediaMode, format, ... }
+  youtube_url TEXT,
+  last_error TEXT,
+  content_id TEXT REFERENCES contents(id) ON DELETE SET NULL,  -- seed 13.2: the current run's content
+  created_at DATETIME DEFAULT CURRENT_TIMESTAMP,
+  updated_at DATETIME DEFAULT CURRENT_TIMESTAMP
+);
+
+CREATE TABLE IF NOT EXISTS task_schedules (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  task_id TEXT NOT NULL REFERENCES tasks(id),
+  scheduled_time DATETIME,                   -- NULL = run immediately
+  repeat_type TEXT CHECK(repeat_type IN ('once', 'daily', 'weekly', 'monthly')),
+  repeat_config TEXT,                        -- JSON: {"tz": IANA zone, "anchor": local wall-clock time}
+  next_run_at DATETIME,                      -- the next occurrence not yet enqueued
+  is_active INTEGER DEFAULT 1,
+  channel_setting_id TEXT,
+  youtube_privacy TEXT DEFAULT 'public',
+  youtube_publish_time DATETIME,
+  created_at DATETIME DEFAULT CURRENT_TIMESTAMP
+);
+
+CREATE TABLE IF NOT EXISTS task_queue (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  task_id TEXT NOT NULL REFERENCES tasks(id),
+  schedule_id INTEGER REFERENCES task_schedules(id),
+  queue_type TEXT NOT NULL CHECK(queue_type IN ('schedule', 'script', 'image', 'video', 'youtube')),
+  status TEXT NOT NULL CHECK(status IN ('waiting', 'processing', 'completed', 'failed')),
+  retry_count INTEGER DEFAULT 0,
+  max_retry INTEGER DEFAULT 3,
+  next_retry_at DATETIME,
+  error_message TEXT,
+  created_at DATETIME DEFAULT CURRENT_TIMESTAMP,
+  updated_at DATETIME DEFAULT CURRENT_TIMESTAMP,
+  completed_at DATETIME,
+  -- crash recovery: who claimed the item, with which token, and until when the claim holds
+  occurrence_at DATETIME,                    -- schedule items: the occurrence they were enqueued for
+  claim_token TEXT,
+  owner_host TEXT,
+  owner_pid INTEGER,
+  owner_started REAL,                        -- the owner's process start time (pid reuse guard)
+  lease_expires_at DATETIME,
+  -- the stage program the item started (stop and recovery kill exactly this tree)
+  stage_pid INTEGER,
+  stage_started REAL,
+  stage_process_name TEXT
+);
+
+CREATE TABLE IF NOT EXISTS task_logs (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  task_id TEXT NOT NULL REFERENCES tasks(id),
+  queue_id INTEGER REFERENCES task_queue(id) ON DELETE SET NULL,
+  level TEXT CHECK(level IN ('info', 'warn', 'error')),
+  message TEXT NOT NULL,
+  action_type TEXT CHECK(action_type IN ('start', 'progress', 'complete', 'fail', 'retry', 'stop', 'skip')),
+  queue_type TEXT CHECK(queue_type IN ('schedule', 'script', 'image', 'video', 'youtube')),
+  pid INTEGER,
+  process_name TEXT,
+  metadata TEXT,                             -- JSON
+  created_at DATETIME DEFAULT CURRENT_TIMESTAMP
+);
+
+CREATE TABLE IF NOT EXISTS scheduler_lock (
+  lock_name TEXT PRIMARY KEY,
+  locked_at DATETIME,
+  locked_by TEXT,                            -- 'host:pid'
+  expires_at DATETIME,
+  owner_started REAL                         -- the owner's process start time (pid reuse guard)
+);
+
+-- The seed's indexes.
+CREATE INDEX IF NOT EXISTS idx_task_queue_status ON task_queue(queue_type, status);
+CREATE INDEX IF NOT EXISTS idx_task_queue_task_id ON task_queue(task_id);
+CREATE INDEX IF NOT EXISTS idx_task_queue_retry ON task_queue(status, next_retry_at);
+CREATE INDEX IF NOT EXISTS idx_task_logs_task_id ON task_logs(task_id);
+CREATE INDEX IF NOT EXISTS idx_task_logs_action ON task_logs(task_id, action_type);
+CREATE INDEX IF NOT EXISTS idx_task_logs_queue_type ON task_logs(task_id, queue_type);
+
+-- The dequeue walks this index in ORDER BY created_at, id order and reads next_retry_at from it,
+-- so a claim never sorts the backlog nor visits the table for rows it skips.
+CREATE INDEX IF NOT EXISTS idx_task_queue_claim
+  ON task_queue(queue_type, status, created_at, id, next_retry_at);
+
+-- Invariant 1: at most one processing item per queue type, whatever process claims it.
+CREATE UNIQUE INDEX IF NOT EXISTS idx_task_queue_one_processing
+  ON task_queue(queue_type) WHERE status = 'processing';
+
+-- Invariant 4: a schedule occurrence is enqueued once.
+CREATE UNIQUE INDEX IF NOT EXISTS idx_task_queue_occurrence
+  ON task_queue(schedule_id, occurrence_at) WHERE queue_type = 'schedule';
+
+CREATE INDEX IF NOT EXISTS idx_task_queue_completed ON task_queue(status, completed_at);
+CREATE INDEX IF NOT EXISTS idx_task_schedules_due ON task_schedules(is_active, next_run_at);
+CREATE INDEX IF NOT EXISTS idx_task_schedules_task_id ON task_schedules(task_id);
+-- Deleting a queue row (cleanup) sets task_logs.queue_id to NULL; without this index each
+-- deleted row would scan the whole log.
+CREATE INDEX IF NOT EXISTS idx_task_logs_queue_id ON task_logs(queue_id);
+CREATE INDEX IF NOT EXISTS idx_task_logs_created ON task_logs(created_at, id);
+CREATE INDEX IF NOT EXISTS idx_contents_task_id ON contents(task_id);

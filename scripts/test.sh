@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The test command: bootstrap, then lint, type-check and run the whole suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh
+.venv/bin/python -m ruff check src tests
+.venv/bin/python -m mypy
+.venv/bin/python -m pytest "$@"

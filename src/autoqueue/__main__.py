@@ -1,0 +1,3 @@
+from autoqueue.cli import main
+
+main()

@@ -1,0 +1,119 @@
+"""The workspace configuration, ``autoqueue.toml`` in the home directory."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from autoqueue.errors import ConfigError
+from autoqueue.models import QueueType
+
+CONFIG_NAME = "autoqueue.toml"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RetryConfig(Strict):
+    """Seed section 5: transient failures wait ``delays[n]`` seconds before attempt n+2."""
+
+    delays: Annotated[list[Annotated[float, Field(ge=0)]], Field(min_length=1)] = [5, 10, 30]
+    max_retry: Annotated[int, Field(ge=0)] = 3
+
+
+class LeaseConfig(Strict):
+    """How long a claim holds without a heartbeat, and how often a live tick renews it."""
+
+    seconds: Annotated[float, Field(gt=0)] = 300
+    heartbeat: Annotated[float, Field(gt=0)] = 30
+
+
+class StageConfig(Strict):
+    """One stage's handler. ``command`` is an argv list, never a shell string."""
+
+    command: list[str] | None = None
+    timeout: Annotated[float, Field(gt=0)] = 3600
+    max_log_lines: Annotated[int, Field(ge=0)] = 1000
+
+    @field_validator("command")
+    @classmethod
+    def _argv(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and (not value or not value[0].strip()):
+            raise ValueError('command must be a non-empty argv list, like ["python3", "writer.py"]')
+        return value
+
+
+class Config(Strict):
+    timezone: str | None = None
+    retry: RetryConfig = RetryConfig()
+    lease: LeaseConfig = LeaseConfig()
+    stages: dict[QueueType, StageConfig] = {}
+
+    def stage(self, queue_type: QueueType) -> StageConfig:
+        """The configuration of one stage (defaults when the file says nothing of it)."""
+        return self.stages.get(queue_type, StageConfig())
+
+
+DEFAULT_CONFIG_TEXT = """\
+# autoqueue configuration. Every key is optional; the values shown are the defaults.
+
+# The zone in which times typed at `add --at` are read and shown (IANA name).
+# Default: this machine's zone.
+# timezone = "Asia/Seoul"
+
+[retry]
+# Seed section 5: a transient failure waits delays[n] seconds before the next attempt.
+delays = [5, 10, 30]
+max_retry = 3
+
+[lease]
+# A processing item whose tick stops renewing its claim for this long is recovered by the
+# next tick; a live tick renews every `heartbeat` seconds, even during a 10-minute render.
+seconds = 300
+heartbeat = 30
+
+# Stage handlers. A command is an argv list (no shell). It runs in tasks/{task_id}/ with
+# AUTOQUEUE_TASK_ID, AUTOQUEUE_TASK_DIR, AUTOQUEUE_QUEUE_TYPE, AUTOQUEUE_QUEUE_ID,
+# AUTOQUEUE_ATTEMPT and AUTOQUEUE_TASK_JSON in its environment. Exit 0 = done,
+# exit 65 = permanent failure, anything else = transient failure (retried).
+# "{python}" stands for the Python running autoqueue; an argument naming a file relative to
+# this directory is made absolute.
+#
+# [stages.script]
+# command = ["{python}", "my_writer.py", "--lang", "ko"]
+# timeout = 600
+#
+# [stages.image]
+# command = ["{python}", "image_crawler.py"]
+#
+# [stages.video]
+# command = ["{python}", "render.py"]
+# timeout = 1800
+#
+# [stages.youtube]
+# command = ["{python}", "upload.py"]
+"""
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate ``autoqueue.toml``; a missing file means all defaults."""
+    if not path.exists():
+        return Config()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from exc
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        lines = [
+            f"{path}: {'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
+            for error in exc.errors()
+        ]
+        raise ConfigError("\n".join(lines)) from exc

@@ -1,0 +1,257 @@
+"""The SQLite connection: PRAGMAs, ``transaction()``, the schema and its migrations.
+
+One connection per thread, opened in autocommit mode (``isolation_level=None``) so that every
+multi-statement write states its own ``BEGIN IMMEDIATE`` through :func:`transaction`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+
+from autoqueue.errors import DatabaseError
+
+BUSY_TIMEOUT_SECONDS = 10.0
+SQLITE_HEADER = b"SQLite format 3\x00"
+SCHEMA_VERSION = 1
+AUTOQUEUE_TABLES = frozenset({"tasks", "task_schedules", "task_queue", "task_logs"})
+
+# Columns that hold timestamps; a database from the seed's app stores JavaScript ISO strings here.
+TIMESTAMP_COLUMNS: dict[str, tuple[str, ...]] = {
+    "tasks": ("created_at", "updated_at"),
+    "task_schedules": ("scheduled_time", "next_run_at", "youtube_publish_time", "created_at"),
+    "task_queue": ("next_retry_at", "created_at", "updated_at", "completed_at"),
+    "task_logs": ("created_at",),
+    "scheduler_lock": ("locked_at", "expires_at"),
+}
+
+# Columns autoqueue adds to the seed's tables (DESIGN.md: added where a behaviour needs them).
+ADDED_COLUMNS: dict[str, dict[str, str]] = {
+    "tasks": {"content_id": "TEXT REFERENCES contents(id) ON DELETE SET NULL"},
+    "task_queue": {
+        "occurrence_at": "DATETIME",
+        "claim_token": "TEXT",
+        "owner_host": "TEXT",
+        "owner_pid": "INTEGER",
+        "owner_started": "REAL",
+        "lease_expires_at": "DATETIME",
+        "stage_pid": "INTEGER",
+        "stage_started": "REAL",
+        "stage_process_name": "TEXT",
+    },
+    "scheduler_lock": {"owner_started": "REAL"},
+}
+
+
+def schema_sql() -> str:
+    """The text of ``schema.sql``: the packaged copy, or the checkout's (editable installs)."""
+    packaged = resources.files("autoqueue").joinpath("schema.sql")
+    if packaged.is_file():
+        return packaged.read_text(encoding="utf-8")
+    checkout = Path(__file__).resolve().parents[2] / "schema.sql"
+    return checkout.read_text(encoding="utf-8")
+
+
+def split_statements(script: str) -> list[str]:
+    """Split SQL text into complete statements (``executescript`` would commit our transaction)."""
+    statements: list[str] = []
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        if not buffer and (not line.strip() or line.lstrip().startswith("--")):
+            continue
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        statements.append(buffer.strip())
+    return statements
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """Open (creating or upgrading as needed) the autoqueue database at ``path``.
+
+    A file that is not SQLite, or SQLite that is not autoqueue's, is refused and left untouched.
+    """
+    _check_header(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        conn = sqlite3.connect(
+            str(path), isolation_level=None, timeout=BUSY_TIMEOUT_SECONDS, check_same_thread=True
+        )
+    except sqlite3.Error as exc:
+        raise DatabaseError(f"cannot open database {path}: {exc}") from exc
+    try:
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
+        _migrate(conn, path)
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA foreign_keys = ON")
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise DatabaseError(f"database {path} is unreadable or corrupt: {exc}") from exc
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _check_header(path: Path) -> None:
+    if not path.exists():
+        return
+    if path.is_dir():
+        raise DatabaseError(f"database path {path} is a directory")
+    with path.open("rb") as handle:
+        header = handle.read(len(SQLITE_HEADER))
+    if header and header != SQLITE_HEADER:
+        raise DatabaseError(f"{path} is not a SQLite database; refusing to touch it")
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """Run a block in one write transaction (``BEGIN IMMEDIATE``), or a SAVEPOINT when nested.
+
+    IMMEDIATE takes the write lock up front, so two ticks never both read a row as free and then
+    fail to upgrade their read transactions; the loser waits on the busy timeout instead.
+    """
+    if conn.in_transaction:
+        conn.execute("SAVEPOINT nested")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK TO SAVEPOINT nested")
+            conn.execute("RELEASE SAVEPOINT nested")
+            raise
+        conn.execute("RELEASE SAVEPOINT nested")
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def _tables(conn: sqlite3.Connection) -> set[str]:
+    rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    return {row[0] for row in rows}
+
+
+def _migrate(conn: sqlite3.Connection, path: Path) -> None:
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version == SCHEMA_VERSION:
+        return
+    if version > SCHEMA_VERSION:
+        raise DatabaseError(
+            f"database {path} has schema version {version}, newer than this autoqueue "
+            f"({SCHEMA_VERSION}); upgrade autoqueue"
+        )
+    tables = _tables(conn) - {"sqlite_sequence"}
+    if version == 0 and tables and not {"tasks", "task_queue"} <= tables:
+        raise DatabaseError(f"{path} is SQLite but not an autoqueue database; refusing to touch it")
+    # Foreign keys are off while tables are rebuilt (SQLite's documented ALTER procedure); the
+    # pragma is a no-op inside a transaction, so it is set before BEGIN.
+    conn.execute("PRAGMA foreign_keys = OFF")
+    with transaction(conn):
+        # Read again under the write lock: another process may have migrated meanwhile.
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        for number in range(version, SCHEMA_VERSION):
+            MIGRATIONS[number](conn)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def m001_initial(conn: sqlite3.Connection) -> None:
+    """Create the schema, upgrading in place a database made by the seed's earlier app.
+
+    Such a database has tasks, task_schedules, task_queue and the short task_logs, with JavaScript
+    ``...T...Z`` timestamps. Every row is kept: columns are added, task_logs is rebuilt with the
+    extended columns, timestamps are normalised, and items the old app left ``processing`` go back
+    to ``waiting`` (nothing can still own them) with a log row saying so.
+    """
+    statements = split_statements(schema_sql())
+    tables = _tables(conn)
+    if "task_logs" in tables and "action_type" not in _columns(conn, "task_logs"):
+        _rebuild_task_logs(conn, statements)
+    for table, columns in ADDED_COLUMNS.items():
+        if table in tables:
+            existing = _columns(conn, table)
+            for name, declaration in columns.items():
+                if name not in existing:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {declaration}")
+    for table, stamp_columns in TIMESTAMP_COLUMNS.items():
+        if table in tables:
+            for column in stamp_columns:
+                _normalise_timestamps(conn, table, column)
+    creates = [s for s in statements if s.startswith("CREATE TABLE")]
+    for statement in creates:
+        conn.execute(statement)
+    # Before the indexes: the one-processing-per-queue index cannot exist over the old rows.
+    if "task_queue" in tables:
+        _requeue_legacy_processing(conn)
+    for statement in statements:
+        if statement not in creates:
+            conn.execute(statement)
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_initial]
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    return {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+
+
+def _rebuild_task_logs(conn: sqlite3.Connection, statements: list[str]) -> None:
+    create = next(s for s in statements if s.startswith("CREATE TABLE IF NOT EXISTS task_logs"))
+    conn.execute(create.replace("IF NOT EXISTS task_logs", "task_logs_upgrade", 1))
+    old = _columns(conn, "task_logs")
+    seed_columns = ("id", "task_id", "queue_id", "level", "message", "metadata", "created_at")
+    column_list = ", ".join(c for c in seed_columns if c in old)
+    conn.execute(
+        f"INSERT INTO task_logs_upgrade ({column_list}) SELECT {column_list} FROM task_logs"
+    )
+    conn.execute("DROP TABLE task_logs")
+    conn.execute("ALTER TABLE task_logs_upgrade RENAME TO task_logs")
+
+
+def _normalise_timestamps(conn: sqlite3.Connection, table: str, column: str) -> None:
+    # Numbers are JavaScript epoch milliseconds (or seconds when small); text goes through SQLite's
+    # own parser, which reads ISO 8601 with 'T', fractions and a 'Z' or offset. Values it cannot
+    # read are kept as they were rather than lost.
+    fmt = "'%Y-%m-%d %H:%M:%S'"
+    normalised = (
+        f"CASE WHEN typeof({column}) IN ('integer', 'real') THEN "
+        f"strftime({fmt}, CASE WHEN {column} > 100000000000 THEN {column} / 1000.0 "
+        f"ELSE {column} END, 'unixepoch') "
+        f"ELSE strftime({fmt}, {column}) END"
+    )
+    conn.execute(
+        f"UPDATE {table} SET {column} = COALESCE({normalised}, {column}) "
+        f"WHERE {column} IS NOT NULL AND {column} IS NOT COALESCE({normalised}, {column})"
+    )
+
+
+def _requeue_legacy_processing(conn: sqlite3.Connection) -> None:
+    rows = conn.execute(
+        "SELECT id, task_id, queue_type FROM task_queue WHERE status = 'processing'"
+    ).fetchall()
+    for row in rows:
+        conn.execute(
+            "UPDATE task_queue SET status = 'waiting', next_retry_at = NULL WHERE id = ?",
+            (row["id"],),
+        )
+        conn.execute(
+            "INSERT INTO task_logs (task_id, queue_id, level, message, action_type, queue_type) "
+            "VALUES (?, ?, 'warn', ?, 'retry', ?)",
+            (
+                row["task_id"],
+                row["id"],
+                "recovered while upgrading the database: the earlier app left this item processing",
+                row["queue_type"],
+            ),
+        )

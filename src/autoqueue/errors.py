@@ -1,0 +1,49 @@
+"""Typed errors. The CLI prints each as one line on stderr and exits with its ``exit_code``."""
+
+from __future__ import annotations
+
+
+class AutoqueueError(Exception):
+    """Base class for every error autoqueue reports to the user."""
+
+    exit_code = 1
+
+
+class UsageError(AutoqueueError):
+    """Bad input on the command line: an unknown value, an unparseable time, a missing file."""
+
+    exit_code = 2
+
+
+class NoSuchTaskError(AutoqueueError):
+    """A well-formed task id that is not in the database."""
+
+    exit_code = 1
+
+
+class DatabaseError(AutoqueueError):
+    """The database file is not SQLite, is corrupt, or is not an autoqueue database."""
+
+    exit_code = 1
+
+
+class ConfigError(AutoqueueError):
+    """``autoqueue.toml`` cannot be read or does not validate."""
+
+    exit_code = 2
+
+
+class StageError(Exception):
+    """A stage did not produce its outputs. Subclasses say whether retrying can help."""
+
+    permanent = False
+
+
+class TransientStageError(StageError):
+    """Worth retrying: a timeout, a crash, a network error."""
+
+
+class PermanentStageError(StageError):
+    """Retrying cannot help: bad input, missing configuration or credentials."""
+
+    permanent = True

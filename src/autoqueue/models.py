@@ -1,0 +1,204 @@
+"""The domain vocabulary: enums whose values are the stored strings, and row models."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+
+class QueueType(StrEnum):
+    SCHEDULE = "schedule"
+    SCRIPT = "script"
+    IMAGE = "image"
+    VIDEO = "video"
+    YOUTUBE = "youtube"
+
+
+class QueueStatus(StrEnum):
+    WAITING = "waiting"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class TaskType(StrEnum):
+    SHORTFORM = "shortform"
+    LONGFORM = "longform"
+    PRODUCT = "product"
+
+
+class MediaMode(StrEnum):
+    UPLOAD = "upload"
+    CRAWL = "crawl"
+    DALLE3 = "dalle3"
+    IMAGEN3 = "imagen3"
+    SORA2 = "sora2"
+
+
+class RepeatType(StrEnum):
+    ONCE = "once"
+    DAILY = "daily"
+    WEEKLY = "weekly"
+    MONTHLY = "monthly"
+
+
+class Privacy(StrEnum):
+    PUBLIC = "public"
+    UNLISTED = "unlisted"
+    PRIVATE = "private"
+
+
+class LogLevel(StrEnum):
+    INFO = "info"
+    WARN = "warn"
+    ERROR = "error"
+
+
+class ActionType(StrEnum):
+    START = "start"
+    PROGRESS = "progress"
+    COMPLETE = "complete"
+    FAIL = "fail"
+    RETRY = "retry"
+    STOP = "stop"
+    SKIP = "skip"
+
+
+class Tab(StrEnum):
+    """The seed's UI tabs (section 8)."""
+
+    SCHEDULE = "schedule"
+    SCRIPT = "script"
+    IMAGE = "image"
+    VIDEO = "video"
+    YOUTUBE = "youtube"
+    FAILED = "failed"
+    COMPLETED = "completed"
+
+
+def _json_field(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+class Row(BaseModel):
+    """A database row. Field names are the column names, so ``--json`` keys are stable."""
+
+    model_config = ConfigDict(frozen=True, use_enum_values=False)
+
+
+class Task(Row):
+    id: str
+    title: str
+    type: TaskType
+    user_id: str | None = None
+    product_info: Any = None
+    settings: dict[str, Any] = {}
+    youtube_url: str | None = None
+    last_error: str | None = None
+    content_id: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+
+    _parse_product_info = field_validator("product_info", mode="before")(_json_field)
+
+    @field_validator("settings", mode="before")
+    @classmethod
+    def _parse_settings(cls, value: Any) -> Any:
+        parsed = _json_field(value)
+        return parsed if isinstance(parsed, dict) else {}
+
+    @property
+    def media_mode(self) -> MediaMode:
+        """The task's mediaMode; the seed defaults a missing one to ``upload``."""
+        raw = self.settings.get("mediaMode") or MediaMode.UPLOAD.value
+        try:
+            return MediaMode(raw)
+        except ValueError:
+            return MediaMode.UPLOAD
+
+
+class Schedule(Row):
+    id: int
+    task_id: str
+    scheduled_time: str | None = None
+    repeat_type: RepeatType | None = None
+    repeat_config: dict[str, Any] = {}
+    next_run_at: str | None = None
+    is_active: bool = True
+    channel_setting_id: str | None = None
+    youtube_privacy: str | None = Privacy.PUBLIC.value
+    youtube_publish_time: str | None = None
+    created_at: str | None = None
+
+    @field_validator("repeat_config", mode="before")
+    @classmethod
+    def _parse_repeat_config(cls, value: Any) -> Any:
+        parsed = _json_field(value)
+        return parsed if isinstance(parsed, dict) else {}
+
+
+class QueueItem(Row):
+    id: int
+    task_id: str
+    schedule_id: int | None = None
+    queue_type: QueueType
+    status: QueueStatus
+    retry_count: int = 0
+    max_retry: int = 3
+    next_retry_at: str | None = None
+    error_message: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    completed_at: str | None = None
+    occurrence_at: str | None = None
+    claim_token: str | None = None
+    owner_host: str | None = None
+    owner_pid: int | None = None
+    owner_started: float | None = None
+    lease_expires_at: str | None = None
+    stage_pid: int | None = None
+    stage_started: float | None = None
+    stage_process_name: str | None = None
+
+
+class LogEntry(Row):
+    id: int
+    task_id: str
+    queue_id: int | None = None
+    level: LogLevel | None = None
+    message: str
+    action_type: ActionType | None = None
+    queue_type: QueueType | None = None
+    pid: int | None = None
+    process_name: str | None = None
+    metadata: Any = None
+    created_at: str | None = None
+
+    _parse_metadata = field_validator("metadata", mode="before")(_json_field)
+
+
+class Content(Row):
+    id: str
+    user_id: str | None = None
+    type: str
+    format: str | None = None
+    title: str | None = None
+    content: str | None = None
+    status: str
+    progress: int = 0
+    error: str | None = None
+    task_id: str | None = None
+    video_path: str | None = None
+    thumbnail_path: str | None = None
+    published: bool = False
+    youtube_url: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None

@@ -1,0 +1,161 @@
+"""Rendering: rich tables for people, ``--json`` (database column names) for scripts."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from autoqueue.models import Content, LogEntry, Tab
+from autoqueue.service import display_time
+
+stdout = Console(soft_wrap=True, highlight=False)
+stderr = Console(stderr=True, soft_wrap=True, highlight=False)
+
+
+def emit_json(value: Any) -> None:
+    """Print ``value`` as JSON on stdout (UTF-8, not escaped, stable key order)."""
+    sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def error(message: str) -> None:
+    """One red line on stderr (several when the message has several, e.g. one per config field)."""
+    for line in message.splitlines() or [""]:
+        stderr.print(f"[red]error:[/red] {escape(line)}")
+
+
+def warning(message: str) -> None:
+    stderr.print(f"[yellow]warning:[/yellow] {escape(message)}")
+
+
+def info(message: str) -> None:
+    stdout.print(escape(message))
+
+
+def _clip(text: str | None, width: int = 60) -> str:
+    if not text:
+        return ""
+    one_line = " ".join(text.split())
+    return one_line if len(one_line) <= width else one_line[: width - 1] + "…"
+
+
+def tab_counts(counts: Mapping[Tab, int]) -> None:
+    table = Table(title="autoqueue", show_edge=False)
+    table.add_column("tab")
+    table.add_column("items", justify="right")
+    for tab, count in counts.items():
+        table.add_row(tab.value, str(count))
+    stdout.print(table)
+
+
+def queue_rows(tab: Tab, rows: Sequence[Mapping[str, Any]], tz: str) -> None:
+    if not rows:
+        info(f"{tab.value}: empty")
+        return
+    table = Table(title=f"{tab.value} ({len(rows)})", show_edge=False)
+    table.add_column("id", no_wrap=True)
+    table.add_column("task", no_wrap=True, min_width=36)
+    table.add_column("title", overflow="ellipsis", no_wrap=True, max_width=30)
+    for column in ("queue", "status", "retry", "next retry", "updated"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("error", overflow="ellipsis", no_wrap=True)
+    for row in rows:
+        table.add_row(
+            str(row["id"]),
+            str(row["task_id"]),
+            escape(str(row["title"])),
+            str(row["queue_type"]),
+            str(row["status"]),
+            f"{row['retry_count']}/{row['max_retry']}",
+            display_time(row["next_retry_at"], tz),
+            display_time(row["updated_at"], tz),
+            escape(_clip(row["error_message"])),
+        )
+    stdout.print(table)
+
+
+def log_rows(entries: Iterable[LogEntry], tz: str) -> None:
+    for entry in entries:
+        level = entry.level.value if entry.level else "-"
+        colour = {"info": "cyan", "warn": "yellow", "error": "red"}.get(level, "white")
+        where = "/".join(
+            part
+            for part in (
+                entry.queue_type and entry.queue_type.value,
+                entry.action_type and entry.action_type.value,
+            )
+            if part
+        )
+        stdout.print(
+            f"{display_time(entry.created_at, tz)} [{colour}]{level:5}[/{colour}] "
+            f"{entry.task_id[:8]} {where:18} {escape(entry.message)}"
+        )
+
+
+def content_rows(contents: Sequence[Content], tz: str) -> None:
+    if not contents:
+        info("no contents yet")
+        return
+    table = Table(title="contents", show_edge=False)
+    for column in ("id", "task", "type", "title", "status", "published", "video", "updated"):
+        table.add_column(column, overflow="fold")
+    for content in contents:
+        table.add_row(
+            content.id,
+            content.task_id or "",
+            content.type,
+            escape(_clip(content.title, 40)),
+            content.status,
+            "yes" if content.published else "no",
+            content.video_path or "",
+            display_time(content.updated_at, tz),
+        )
+    stdout.print(table)
+
+
+def task_detail(detail: Mapping[str, Any], tz: str) -> None:
+    task = detail["task"]
+    stdout.print(f"[bold]{escape(task['title'])}[/bold]  {task['id']}")
+    stdout.print(
+        f"type {task['type']}, mediaMode {task['settings'].get('mediaMode', 'upload')}, "
+        f"created {display_time(task['created_at'], tz)}"
+    )
+    if task.get("last_error"):
+        stdout.print(f"[red]last error:[/red] {escape(task['last_error'])}")
+    if task.get("youtube_url"):
+        stdout.print(f"youtube: {task['youtube_url']}")
+    for schedule in detail["schedules"]:
+        state = "active" if schedule["is_active"] else "inactive"
+        stdout.print(
+            f"schedule {schedule['id']}: {schedule['repeat_type']} ({state}), next run "
+            f"{display_time(schedule['next_run_at'], tz) or '-'}, "
+            f"privacy {schedule['youtube_privacy']}"
+        )
+    table = Table(title="queue history", show_edge=False)
+    for column in ("id", "queue", "status", "retry", "created", "completed", "error"):
+        table.add_column(column, overflow="fold")
+    for item in detail["queue"]:
+        table.add_row(
+            str(item["id"]),
+            item["queue_type"],
+            item["status"],
+            f"{item['retry_count']}/{item['max_retry']}",
+            display_time(item["created_at"], tz),
+            display_time(item["completed_at"], tz),
+            escape(_clip(item["error_message"])),
+        )
+    stdout.print(table)
+    outputs = detail["outputs"]
+    present = [name for name in ("story", "video", "thumbnail") if outputs[name]]
+    present += outputs["scene_images"]
+    stdout.print(f"folder {outputs['task_dir']}: {', '.join(present) or 'no outputs yet'}")
+    if outputs["archived_runs"]:
+        stdout.print(f"archived runs: {', '.join(outputs['archived_runs'])}")
+    stdout.print("recent logs:")
+    log_rows((LogEntry.model_validate(entry) for entry in reversed(detail["logs"])), tz)

@@ -1,0 +1,1 @@
+"""The repository layer: every SQL statement autoqueue runs lives in this package."""

@@ -1,0 +1,80 @@
+"""SQL for ``contents`` (seed section 13: "My contents")."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from autoqueue.models import Content
+
+
+def insert_script(
+    conn: sqlite3.Connection,
+    *,
+    content_id: str,
+    user_id: str | None,
+    format: str,
+    title: str,
+    content: str,
+    task_id: str,
+    now: str,
+) -> None:
+    conn.execute(
+        "INSERT INTO contents (id, user_id, type, format, title, content, status, progress, "
+        "task_id, created_at, updated_at) "
+        "VALUES (?, ?, 'script', ?, ?, ?, 'completed', 100, ?, ?, ?)",
+        (content_id, user_id, format, title, content, task_id, now, now),
+    )
+
+
+def set_video(
+    conn: sqlite3.Connection, content_id: str, *, video_path: str, thumbnail_path: str, now: str
+) -> None:
+    conn.execute(
+        "UPDATE contents SET type = 'video', video_path = ?, thumbnail_path = ?, updated_at = ? "
+        "WHERE id = ?",
+        (video_path, thumbnail_path, now, content_id),
+    )
+
+
+def set_published(
+    conn: sqlite3.Connection, content_id: str, youtube_url: str | None, now: str
+) -> None:
+    conn.execute(
+        "UPDATE contents SET published = 1, youtube_url = COALESCE(?, youtube_url), "
+        "status = 'completed', error = NULL, updated_at = ? WHERE id = ?",
+        (youtube_url, now, content_id),
+    )
+
+
+def set_failed(conn: sqlite3.Connection, content_id: str, error: str, now: str) -> None:
+    conn.execute(
+        "UPDATE contents SET status = 'failed', error = ?, updated_at = ? WHERE id = ?",
+        (error, now, content_id),
+    )
+
+
+def relocate(conn: sqlite3.Connection, content_id: str, *, old: str, new: str, now: str) -> None:
+    """Point a content's video or thumbnail path at the place its run's file was archived to."""
+    conn.execute(
+        "UPDATE contents SET "
+        "video_path = CASE WHEN video_path = :old THEN :new ELSE video_path END, "
+        "thumbnail_path = CASE WHEN thumbnail_path = :old THEN :new ELSE thumbnail_path END, "
+        "updated_at = :now WHERE id = :id AND (video_path = :old OR thumbnail_path = :old)",
+        {"old": old, "new": new, "now": now, "id": content_id},
+    )
+
+
+def get(conn: sqlite3.Connection, content_id: str) -> Content | None:
+    row = conn.execute("SELECT * FROM contents WHERE id = ?", (content_id,)).fetchone()
+    return None if row is None else Content.model_validate(dict(row))
+
+
+def list_contents(conn: sqlite3.Connection, *, task_id: str | None, limit: int) -> list[Content]:
+    if task_id is None:
+        rows = conn.execute("SELECT * FROM contents ORDER BY created_at DESC, id LIMIT ?", (limit,))
+    else:
+        rows = conn.execute(
+            "SELECT * FROM contents WHERE task_id = ? ORDER BY created_at DESC, id LIMIT ?",
+            (task_id, limit),
+        )
+    return [Content.model_validate(dict(row)) for row in rows]

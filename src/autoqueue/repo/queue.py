@@ -1,0 +1,265 @@
+"""SQL for ``task_queue``: the claim (seed 4.1) and the guarded state changes."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+from autoqueue.models import QueueItem, QueueType, Tab
+
+ACTIVE = ("waiting", "processing")
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The process that claims items: host, pid and process start time (guards pid reuse)."""
+
+    host: str
+    pid: int
+    started: float
+
+    @property
+    def label(self) -> str:
+        return f"{self.host}:{self.pid}"
+
+
+def insert(
+    conn: sqlite3.Connection,
+    *,
+    task_id: str,
+    schedule_id: int | None,
+    queue_type: QueueType,
+    max_retry: int,
+    now: str,
+    occurrence_at: str | None = None,
+) -> int:
+    cursor = conn.execute(
+        "INSERT INTO task_queue (task_id, schedule_id, queue_type, status, retry_count, max_retry, "
+        "occurrence_at, created_at, updated_at) VALUES (?, ?, ?, 'waiting', 0, ?, ?, ?, ?)",
+        (task_id, schedule_id, queue_type.value, max_retry, occurrence_at, now, now),
+    )
+    assert cursor.lastrowid is not None
+    return cursor.lastrowid
+
+
+# The seed's single-statement claim, ordered by (created_at, id) through idx_task_queue_claim.
+# The outer NOT EXISTS keeps invariant 1 (one processing item per queue type) as a condition;
+# the partial unique index idx_task_queue_one_processing backs it up. A schedule item waits
+# while its task still has a run in flight, so that two runs of one task never share a folder.
+_CLAIM = """
+UPDATE task_queue
+SET status = 'processing', updated_at = :now, claim_token = :token,
+    owner_host = :host, owner_pid = :pid, owner_started = :started, lease_expires_at = :lease,
+    stage_pid = NULL, stage_started = NULL, stage_process_name = NULL
+WHERE id = (
+  SELECT q.id FROM task_queue AS q
+  WHERE q.queue_type = :queue_type AND q.status = 'waiting'
+    AND (q.next_retry_at IS NULL OR q.next_retry_at <= :now)
+    AND (q.queue_type != 'schedule' OR NOT EXISTS (
+      SELECT 1 FROM task_queue AS other
+      WHERE other.task_id = q.task_id AND other.id != q.id
+        AND other.status IN ('waiting', 'processing') AND other.queue_type != 'schedule'))
+  ORDER BY q.created_at, q.id
+  LIMIT 1
+)
+AND NOT EXISTS (
+  SELECT 1 FROM task_queue WHERE queue_type = :queue_type AND status = 'processing'
+)
+RETURNING *
+"""
+
+
+def claim(
+    conn: sqlite3.Connection,
+    queue_type: QueueType,
+    *,
+    owner: Owner,
+    token: str,
+    lease_until: str,
+    now: str,
+) -> QueueItem | None:
+    row = conn.execute(
+        _CLAIM,
+        {
+            "queue_type": queue_type.value,
+            "now": now,
+            "token": token,
+            "host": owner.host,
+            "pid": owner.pid,
+            "started": owner.started,
+            "lease": lease_until,
+        },
+    ).fetchone()
+    return None if row is None else QueueItem.model_validate(dict(row))
+
+
+def get(conn: sqlite3.Connection, item_id: int) -> QueueItem | None:
+    row = conn.execute("SELECT * FROM task_queue WHERE id = ?", (item_id,)).fetchone()
+    return None if row is None else QueueItem.model_validate(dict(row))
+
+
+def complete(conn: sqlite3.Connection, item_id: int, token: str, now: str) -> bool:
+    """Mark done, only while still processing under this claim (a stop is never overwritten)."""
+    cursor = conn.execute(
+        "UPDATE task_queue SET status = 'completed', completed_at = ?, updated_at = ?, "
+        "lease_expires_at = NULL, error_message = NULL "
+        "WHERE id = ? AND status = 'processing' AND claim_token = ?",
+        (now, now, item_id, token),
+    )
+    return cursor.rowcount == 1
+
+
+def retry_later(
+    conn: sqlite3.Connection,
+    item_id: int,
+    token: str,
+    *,
+    retry_count: int,
+    next_retry_at: str,
+    error: str,
+    now: str,
+) -> bool:
+    cursor = conn.execute(
+        "UPDATE task_queue SET status = 'waiting', retry_count = ?, next_retry_at = ?, "
+        "error_message = ?, updated_at = ?, lease_expires_at = NULL, claim_token = NULL "
+        "WHERE id = ? AND status = 'processing' AND claim_token = ?",
+        (retry_count, next_retry_at, error, now, item_id, token),
+    )
+    return cursor.rowcount == 1
+
+
+def fail(conn: sqlite3.Connection, item_id: int, token: str, error: str, now: str) -> bool:
+    cursor = conn.execute(
+        "UPDATE task_queue SET status = 'failed', error_message = ?, updated_at = ?, "
+        "lease_expires_at = NULL WHERE id = ? AND status = 'processing' AND claim_token = ?",
+        (error, now, item_id, token),
+    )
+    return cursor.rowcount == 1
+
+
+def set_stage_process(
+    conn: sqlite3.Connection, item_id: int, token: str, *, pid: int, started: float, name: str
+) -> bool:
+    cursor = conn.execute(
+        "UPDATE task_queue SET stage_pid = ?, stage_started = ?, stage_process_name = ? "
+        "WHERE id = ? AND status = 'processing' AND claim_token = ?",
+        (pid, started, name, item_id, token),
+    )
+    return cursor.rowcount == 1
+
+
+def renew_leases(conn: sqlite3.Connection, owner: Owner, lease_until: str) -> int:
+    cursor = conn.execute(
+        "UPDATE task_queue SET lease_expires_at = ? WHERE status = 'processing' "
+        "AND owner_host = ? AND owner_pid = ? AND owner_started = ?",
+        (lease_until, owner.host, owner.pid, owner.started),
+    )
+    return cursor.rowcount
+
+
+def processing(conn: sqlite3.Connection) -> list[QueueItem]:
+    rows = conn.execute("SELECT * FROM task_queue WHERE status = 'processing' ORDER BY id")
+    return [QueueItem.model_validate(dict(row)) for row in rows]
+
+
+def is_still_claimed(conn: sqlite3.Connection, item_id: int, token: str) -> bool:
+    row = conn.execute(
+        "SELECT 1 FROM task_queue WHERE id = ? AND status = 'processing' AND claim_token = ?",
+        (item_id, token),
+    ).fetchone()
+    return row is not None
+
+
+def for_task(conn: sqlite3.Connection, task_id: str) -> list[QueueItem]:
+    rows = conn.execute("SELECT * FROM task_queue WHERE task_id = ? ORDER BY id", (task_id,))
+    return [QueueItem.model_validate(dict(row)) for row in rows]
+
+
+def active_count(conn: sqlite3.Connection, task_id: str) -> int:
+    row = conn.execute(
+        "SELECT count(*) FROM task_queue WHERE task_id = ? AND status IN ('waiting', 'processing')",
+        (task_id,),
+    ).fetchone()
+    return int(row[0])
+
+
+def waiting_schedule_item(conn: sqlite3.Connection, task_id: str) -> QueueItem | None:
+    row = conn.execute(
+        "SELECT * FROM task_queue WHERE task_id = ? AND queue_type = 'schedule' "
+        "AND status = 'waiting' ORDER BY id LIMIT 1",
+        (task_id,),
+    ).fetchone()
+    return None if row is None else QueueItem.model_validate(dict(row))
+
+
+def latest_failed(conn: sqlite3.Connection, task_id: str) -> QueueItem | None:
+    row = conn.execute(
+        "SELECT * FROM task_queue WHERE task_id = ? AND status = 'failed' ORDER BY id DESC LIMIT 1",
+        (task_id,),
+    ).fetchone()
+    return None if row is None else QueueItem.model_validate(dict(row))
+
+
+def reset_for_retry(conn: sqlite3.Connection, item_id: int, now: str) -> bool:
+    """The seed's retry button: back to waiting with a fresh retry budget."""
+    cursor = conn.execute(
+        "UPDATE task_queue SET status = 'waiting', retry_count = 0, next_retry_at = NULL, "
+        "error_message = NULL, claim_token = NULL, updated_at = ? "
+        "WHERE id = ? AND status = 'failed'",
+        (now, item_id),
+    )
+    return cursor.rowcount == 1
+
+
+def ready_exists(conn: sqlite3.Connection, now: str) -> bool:
+    """Whether any waiting item could be claimed now (ignoring the one-per-queue rule)."""
+    row = conn.execute(
+        "SELECT 1 FROM task_queue WHERE status = 'waiting' "
+        "AND (next_retry_at IS NULL OR next_retry_at <= ?) LIMIT 1",
+        (now,),
+    ).fetchone()
+    return row is not None
+
+
+_TAB_WHERE = {
+    Tab.SCHEDULE: "q.queue_type = 'schedule' AND q.status IN ('waiting', 'processing')",
+    Tab.SCRIPT: "q.queue_type = 'script' AND q.status IN ('waiting', 'processing')",
+    Tab.IMAGE: "q.queue_type = 'image' AND q.status IN ('waiting', 'processing')",
+    Tab.VIDEO: "q.queue_type = 'video' AND q.status IN ('waiting', 'processing')",
+    Tab.YOUTUBE: "q.queue_type = 'youtube' AND q.status IN ('waiting', 'processing')",
+    Tab.FAILED: "q.status = 'failed'",
+    Tab.COMPLETED: "q.queue_type = 'youtube' AND q.status = 'completed'",
+}
+
+
+def tab_rows(conn: sqlite3.Connection, tab: Tab, limit: int) -> list[dict[str, object]]:
+    """The seed's tab query (section 8): queues in claim order, history newest first."""
+    if tab is Tab.COMPLETED:
+        order = "q.completed_at DESC, q.id DESC"
+    elif tab is Tab.FAILED:
+        order = "q.updated_at DESC, q.id DESC"
+    else:
+        order = "q.created_at, q.id"
+    rows = conn.execute(
+        f"SELECT q.*, t.title, t.type FROM task_queue AS q JOIN tasks AS t ON t.id = q.task_id "
+        f"WHERE {_TAB_WHERE[tab]} ORDER BY {order} LIMIT ?",
+        (limit,),
+    )
+    return [dict(row) for row in rows]
+
+
+def tab_counts(conn: sqlite3.Connection) -> dict[Tab, int]:
+    return {
+        tab: int(conn.execute(f"SELECT count(*) FROM task_queue AS q WHERE {where}").fetchone()[0])
+        for tab, where in _TAB_WHERE.items()
+    }
+
+
+def delete_completed_before(conn: sqlite3.Connection, cutoff: str, *, dry_run: bool) -> int:
+    """Seed 7.2: remove completed rows older than ``cutoff``; nothing else is ever deleted."""
+    where = "status = 'completed' AND completed_at < ?"
+    if dry_run:
+        return int(
+            conn.execute(f"SELECT count(*) FROM task_queue WHERE {where}", (cutoff,)).fetchone()[0]
+        )
+    return conn.execute(f"DELETE FROM task_queue WHERE {where}", (cutoff,)).rowcount

@@ -1,0 +1,87 @@
+"""SQL for ``task_schedules``."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from autoqueue.models import Schedule
+
+
+def insert(
+    conn: sqlite3.Connection,
+    *,
+    task_id: str,
+    scheduled_time: str | None,
+    repeat_type: str,
+    repeat_config: dict[str, Any],
+    next_run_at: str | None,
+    channel: str | None,
+    privacy: str,
+    publish_time: str | None,
+    now: str,
+) -> int:
+    cursor = conn.execute(
+        "INSERT INTO task_schedules (task_id, scheduled_time, repeat_type, repeat_config, "
+        "next_run_at, is_active, channel_setting_id, youtube_privacy, youtube_publish_time, "
+        "created_at) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?)",
+        (
+            task_id,
+            scheduled_time,
+            repeat_type,
+            json.dumps(repeat_config, ensure_ascii=False),
+            next_run_at,
+            channel,
+            privacy,
+            publish_time,
+            now,
+        ),
+    )
+    assert cursor.lastrowid is not None
+    return cursor.lastrowid
+
+
+def get(conn: sqlite3.Connection, schedule_id: int) -> Schedule | None:
+    row = conn.execute("SELECT * FROM task_schedules WHERE id = ?", (schedule_id,)).fetchone()
+    return None if row is None else Schedule.model_validate(dict(row))
+
+
+def for_task(conn: sqlite3.Connection, task_id: str) -> list[Schedule]:
+    rows = conn.execute("SELECT * FROM task_schedules WHERE task_id = ? ORDER BY id", (task_id,))
+    return [Schedule.model_validate(dict(row)) for row in rows]
+
+
+def latest_for_task(conn: sqlite3.Connection, task_id: str) -> Schedule | None:
+    row = conn.execute(
+        "SELECT * FROM task_schedules WHERE task_id = ? ORDER BY id DESC LIMIT 1", (task_id,)
+    ).fetchone()
+    return None if row is None else Schedule.model_validate(dict(row))
+
+
+def due(conn: sqlite3.Connection, now: str, limit: int) -> list[Schedule]:
+    rows = conn.execute(
+        "SELECT * FROM task_schedules WHERE is_active = 1 AND next_run_at IS NOT NULL "
+        "AND next_run_at <= ? ORDER BY next_run_at, id LIMIT ?",
+        (now, limit),
+    )
+    return [Schedule.model_validate(dict(row)) for row in rows]
+
+
+def advance(
+    conn: sqlite3.Connection, schedule_id: int, *, expected: str, next_run_at: str | None
+) -> bool:
+    """Compare-and-set: move ``next_run_at`` on only if it still holds the occurrence we saw."""
+    cursor = conn.execute(
+        "UPDATE task_schedules SET next_run_at = ?, is_active = ? "
+        "WHERE id = ? AND is_active = 1 AND next_run_at = ?",
+        (next_run_at, 0 if next_run_at is None else 1, schedule_id, expected),
+    )
+    return cursor.rowcount == 1
+
+
+def deactivate_for_task(conn: sqlite3.Connection, task_id: str) -> int:
+    cursor = conn.execute(
+        "UPDATE task_schedules SET is_active = 0 WHERE task_id = ? AND is_active = 1", (task_id,)
+    )
+    return cursor.rowcount

@@ -1,0 +1,66 @@
+"""SQL for ``tasks``."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from autoqueue.models import Task
+
+
+def insert(
+    conn: sqlite3.Connection,
+    *,
+    task_id: str,
+    title: str,
+    task_type: str,
+    user_id: str | None,
+    product_info: Any,
+    settings: dict[str, Any],
+    now: str,
+) -> None:
+    conn.execute(
+        "INSERT INTO tasks (id, title, type, user_id, product_info, settings, created_at, "
+        "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            task_id,
+            title,
+            task_type,
+            user_id,
+            None if product_info is None else json.dumps(product_info, ensure_ascii=False),
+            json.dumps(settings, ensure_ascii=False),
+            now,
+            now,
+        ),
+    )
+
+
+def get(conn: sqlite3.Connection, task_id: str) -> Task | None:
+    row = conn.execute("SELECT * FROM tasks WHERE id = ?", (task_id,)).fetchone()
+    return None if row is None else Task.model_validate(dict(row))
+
+
+def list_all(conn: sqlite3.Connection, limit: int) -> list[Task]:
+    rows = conn.execute("SELECT * FROM tasks ORDER BY created_at DESC, id LIMIT ?", (limit,))
+    return [Task.model_validate(dict(row)) for row in rows]
+
+
+def set_last_error(conn: sqlite3.Connection, task_id: str, error: str | None, now: str) -> None:
+    conn.execute(
+        "UPDATE tasks SET last_error = ?, updated_at = ? WHERE id = ?", (error, now, task_id)
+    )
+
+
+def set_content_id(
+    conn: sqlite3.Connection, task_id: str, content_id: str | None, now: str
+) -> None:
+    conn.execute(
+        "UPDATE tasks SET content_id = ?, updated_at = ? WHERE id = ?", (content_id, now, task_id)
+    )
+
+
+def set_youtube_url(conn: sqlite3.Connection, task_id: str, url: str, now: str) -> None:
+    conn.execute(
+        "UPDATE tasks SET youtube_url = ?, updated_at = ? WHERE id = ?", (url, now, task_id)
+    )

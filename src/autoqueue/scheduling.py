@@ -1,0 +1,88 @@
+"""Next-occurrence maths for recurring schedules. Pure functions of their arguments.
+
+A schedule's occurrences are ``anchor + k * step`` computed on the wall clock of its IANA zone,
+always from the anchor (never from the previous occurrence), so that a monthly schedule on the
+31st runs on Jan 31, Feb 28/29 and Mar 31, and a daily 09:00 stays at 09:00 across DST changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from dateutil.relativedelta import relativedelta
+
+from autoqueue.models import RepeatType
+from autoqueue.timeutil import localize
+
+
+def occurrence(anchor: datetime, repeat: RepeatType, index: int) -> datetime:
+    """The ``index``-th wall-clock occurrence (naive) of a schedule anchored at ``anchor``."""
+    if repeat is RepeatType.DAILY:
+        return anchor + relativedelta(days=index)
+    if repeat is RepeatType.WEEKLY:
+        return anchor + relativedelta(weeks=index)
+    if repeat is RepeatType.MONTHLY:
+        # relativedelta clamps to the month's last day without moving the anchor itself.
+        return anchor + relativedelta(months=index)
+    if index == 0:
+        return anchor
+    raise ValueError("a 'once' schedule has only one occurrence")
+
+
+def _estimate(anchor: datetime, repeat: RepeatType, wall: datetime) -> int:
+    if repeat is RepeatType.MONTHLY:
+        months = (wall.year - anchor.year) * 12 + (wall.month - anchor.month)
+        return max(months - 1, 0)
+    days = (wall - anchor).days
+    step = 7 if repeat is RepeatType.WEEKLY else 1
+    return max(days // step - 1, 0)
+
+
+def first_index(
+    anchor: datetime, tz: ZoneInfo, repeat: RepeatType, bound: datetime, *, strictly_after: bool
+) -> int:
+    """The smallest k whose occurrence is after ``bound`` (UTC aware), or at it when not strict."""
+    if repeat is RepeatType.ONCE:
+        raise ValueError("a 'once' schedule does not repeat")
+    index = _estimate(anchor, repeat, bound.astimezone(tz).replace(tzinfo=None))
+    while True:
+        moment = localize(occurrence(anchor, repeat, index), tz)
+        if moment > bound or (moment == bound and not strictly_after):
+            break
+        index += 1
+    # The estimate can overshoot by one around DST and month ends; step back while still valid.
+    while index > 0:
+        moment = localize(occurrence(anchor, repeat, index - 1), tz)
+        if moment > bound or (moment == bound and not strictly_after):
+            index -= 1
+        else:
+            break
+    return index
+
+
+@dataclass(frozen=True)
+class Advance:
+    """What enqueuing a due occurrence does to its schedule."""
+
+    next_run_at: datetime | None  # None: the schedule is finished (``once``)
+    missed: int  # occurrences after the due one that were already past, run as one
+
+
+def advance(
+    *, anchor: datetime, tz: ZoneInfo, repeat: RepeatType, due: datetime, now: datetime
+) -> Advance:
+    """Advance a schedule whose occurrence ``due`` (UTC) is being enqueued at ``now``.
+
+    Missed occurrences coalesce: the run being enqueued stands for every occurrence up to ``now``,
+    and the next run is the first occurrence strictly after ``now``.
+    """
+    if repeat is RepeatType.ONCE:
+        return Advance(next_run_at=None, missed=0)
+    due_index = first_index(anchor, tz, repeat, due, strictly_after=False)
+    next_index = first_index(anchor, tz, repeat, max(now, due), strictly_after=True)
+    return Advance(
+        next_run_at=localize(occurrence(anchor, repeat, next_index), tz),
+        missed=max(next_index - due_index - 1, 0),
+    )

@@ -1,0 +1,432 @@
+"""User-facing operations behind the commands: init, add, retry, show, cleanup."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, TypeVar
+
+from autoqueue import engine
+from autoqueue.config import DEFAULT_CONFIG_TEXT
+from autoqueue.db import transaction
+from autoqueue.errors import NoSuchTaskError, UsageError
+from autoqueue.layout import IMAGE_SUFFIXES, RUNS, STORY, THUMBNAIL, VIDEO, scene_images, scene_name
+from autoqueue.models import (
+    ActionType,
+    LogLevel,
+    MediaMode,
+    Privacy,
+    RepeatType,
+    Tab,
+    Task,
+    TaskType,
+)
+from autoqueue.repo import logs as logs_repo
+from autoqueue.repo import queue as queue_repo
+from autoqueue.repo import schedules as schedules_repo
+from autoqueue.repo import tasks as tasks_repo
+from autoqueue.scheduling import first_index, occurrence
+from autoqueue.timeutil import (
+    from_db,
+    local_zone_name,
+    localize,
+    parse_duration,
+    parse_local,
+    to_db,
+    zone,
+)
+from autoqueue.workspace import Workspace, parse_task_id
+
+E = TypeVar("E", bound=StrEnum)
+
+TAB_ALIASES = {
+    "예약큐": Tab.SCHEDULE,
+    "예약": Tab.SCHEDULE,
+    "대본큐": Tab.SCRIPT,
+    "대본": Tab.SCRIPT,
+    "이미지큐": Tab.IMAGE,
+    "이미지": Tab.IMAGE,
+    "영상큐": Tab.VIDEO,
+    "영상": Tab.VIDEO,
+    "유튜브큐": Tab.YOUTUBE,
+    "유튜브": Tab.YOUTUBE,
+    "실패": Tab.FAILED,
+    "완료": Tab.COMPLETED,
+}
+
+
+def parse_choice(enum: type[E], value: str, what: str) -> E:
+    """Read an enum value from the command line, naming the choices when it is unknown."""
+    try:
+        return enum(value.strip().lower())
+    except ValueError:
+        choices = ", ".join(member.value for member in enum)
+        raise UsageError(f"unknown {what} {value!r} (choose from: {choices})") from None
+
+
+def parse_tab(value: str) -> Tab:
+    """A tab name in English or Korean (예약큐, 대본큐, 이미지큐, 영상큐, 유튜브큐, 실패, 완료)."""
+    alias = TAB_ALIASES.get(value.strip())
+    return alias if alias is not None else parse_choice(Tab, value, "tab")
+
+
+def init_home(workspace: Workspace) -> list[str]:
+    """Create the database, ``tasks/`` and a commented ``autoqueue.toml``; returns what was made."""
+    made: list[str] = []
+    workspace.home.mkdir(parents=True, exist_ok=True)
+    if not workspace.tasks_dir.exists():
+        workspace.tasks_dir.mkdir()
+        made.append(f"{workspace.tasks_dir}/")
+    if not workspace.config_path.exists():
+        workspace.config_path.write_text(DEFAULT_CONFIG_TEXT, encoding="utf-8")
+        made.append(str(workspace.config_path))
+    existed = workspace.db_path.exists()
+    workspace.connect().close()
+    if not existed:
+        made.append(str(workspace.db_path))
+    return made
+
+
+# -- add ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AddRequest:
+    """``autoqueue add``'s arguments as typed, before validation."""
+
+    title: str
+    type: str = "shortform"
+    media_mode: str = "crawl"
+    at: str | None = None
+    repeat: str = "once"
+    tz: str | None = None
+    privacy: str | None = None
+    publish_at: str | None = None
+    channel: str | None = None
+    product_info: str | None = None
+    settings: list[str] = field(default_factory=list)
+    images: list[Path] = field(default_factory=list)
+    user: str | None = None
+    max_retry: int | None = None
+
+
+@dataclass(frozen=True)
+class Added:
+    task_id: str
+    schedule_id: int
+    next_run_at: str | None
+    queued: bool
+    warnings: list[str]
+
+
+def _product_info(text: str | None) -> Any:
+    if text is None:
+        return None
+    source = "--product-info"
+    if text.startswith("@"):
+        path = Path(text[1:]).expanduser()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"cannot read --product-info file {path}: {exc}") from exc
+        source = str(path)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(
+            f"{source} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from exc
+
+
+def _settings(pairs: list[str]) -> dict[str, Any]:
+    settings: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--set wants key=value, got {pair!r}")
+        try:
+            value: Any = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        settings[key.strip()] = value
+    return settings
+
+
+def _images(paths: list[Path], media_mode: MediaMode) -> list[Path]:
+    if paths and media_mode is not MediaMode.UPLOAD:
+        raise UsageError("--image is for --media-mode upload (other modes make their own images)")
+    checked = []
+    for path in paths:
+        resolved = path.expanduser()
+        if not resolved.is_file():
+            raise UsageError(f"image file not found: {path}")
+        if resolved.suffix.lower() not in IMAGE_SUFFIXES:
+            kinds = ", ".join(sorted(IMAGE_SUFFIXES))
+            raise UsageError(f"{path} is not an image this pipeline reads ({kinds})")
+        checked.append(resolved)
+    return checked
+
+
+@dataclass(frozen=True)
+class PreparedTask:
+    """A validated ``add``: everything checked, nothing written yet."""
+
+    title: str
+    task_type: TaskType
+    media_mode: MediaMode
+    repeat: RepeatType
+    tz_name: str
+    anchor: datetime  # wall clock in tz_name, naive
+    scheduled_time: str | None
+    next_run_at: str
+    privacy: Privacy
+    publish_time: str | None
+    channel: str | None
+    product_info: Any
+    settings: dict[str, Any]
+    images: list[Path]
+    user: str | None
+    warnings: list[str]
+
+
+def prepare_add(workspace: Workspace, request: AddRequest, now: datetime) -> PreparedTask:
+    """Validate an ``add`` completely before anything touches the disk or the database."""
+    title = request.title.strip()
+    if not title:
+        raise UsageError("the title must not be empty")
+    task_type = parse_choice(TaskType, request.type, "type")
+    media_mode = parse_choice(MediaMode, request.media_mode, "media mode")
+    repeat = parse_choice(RepeatType, request.repeat, "repeat")
+    tz_name = request.tz or workspace.config.timezone or local_zone_name()
+    tz = zone(tz_name)
+    warnings: list[str] = []
+    privacy = parse_choice(Privacy, request.privacy, "privacy") if request.privacy else None
+    publish_time = None
+    if request.publish_at is not None:
+        publish_time = to_db(parse_local(request.publish_at, tz)[1])
+        if privacy not in (None, Privacy.PRIVATE):
+            warnings.append(
+                "--publish-at needs a private video (YouTube publishes it at that time): "
+                f"privacy {privacy.value if privacy else ''} changed to private"
+            )
+        privacy = Privacy.PRIVATE
+    if request.max_retry is not None and request.max_retry < 0:
+        raise UsageError("--max-retry must be 0 or more")
+    product_info = _product_info(request.product_info)
+    settings = _settings(request.settings)
+    settings["mediaMode"] = media_mode.value
+    settings.setdefault("format", task_type.value)
+    if request.max_retry is not None:
+        settings["maxRetry"] = request.max_retry
+    images = _images(request.images, media_mode)
+    if media_mode is MediaMode.UPLOAD and not images:
+        warnings.append(
+            "upload mode without --image: put scene_01.png ... in the task folder "
+            "before the video stage runs"
+        )
+    if request.at is not None:
+        wall, instant = parse_local(request.at, tz)
+    else:
+        wall, instant = now.astimezone(tz).replace(tzinfo=None), now
+    next_run = instant
+    if repeat is not RepeatType.ONCE and instant < now:
+        # A recurring schedule anchored in the past starts at its next occurrence, not now.
+        index = first_index(wall, tz, repeat, now, strictly_after=False)
+        next_run = localize(occurrence(wall, repeat, index), tz)
+    elif request.at is not None and instant < now:
+        warnings.append(f"{request.at} is in the past: the task runs at the next tick")
+    return PreparedTask(
+        title=title,
+        task_type=task_type,
+        media_mode=media_mode,
+        repeat=repeat,
+        tz_name=tz_name,
+        anchor=wall,
+        scheduled_time=to_db(instant) if request.at is not None else None,
+        next_run_at=to_db(next_run),
+        privacy=privacy or Privacy.PUBLIC,
+        publish_time=publish_time,
+        channel=request.channel,
+        product_info=product_info,
+        settings=settings,
+        images=images,
+        user=request.user,
+        warnings=warnings,
+    )
+
+
+def add_task(
+    workspace: Workspace, conn: sqlite3.Connection, prepared: PreparedTask, now: datetime
+) -> Added:
+    """Create the task, its schedule and (when due) its first run in one transaction. The user's
+    images are copied in before the commit and removed if it fails: an error leaves nothing."""
+    task_id = str(uuid.uuid4())
+    task_dir = workspace.task_dir(task_id)
+    staging = None
+    if prepared.images:
+        staging = workspace.tasks_dir / f".adding-{task_id}"
+        staging.mkdir(parents=True)
+        for index, image in enumerate(prepared.images, start=1):
+            shutil.copyfile(image, staging / scene_name(index, image.suffix))
+    stamp = to_db(now)
+    try:
+        with transaction(conn):
+            tasks_repo.insert(
+                conn,
+                task_id=task_id,
+                title=prepared.title,
+                task_type=prepared.task_type.value,
+                user_id=prepared.user,
+                product_info=prepared.product_info,
+                settings=prepared.settings,
+                now=stamp,
+            )
+            schedule_id = schedules_repo.insert(
+                conn,
+                task_id=task_id,
+                scheduled_time=prepared.scheduled_time,
+                repeat_type=prepared.repeat.value,
+                repeat_config={
+                    "tz": prepared.tz_name,
+                    "anchor": prepared.anchor.isoformat(sep=" "),
+                },
+                next_run_at=prepared.next_run_at,
+                channel=prepared.channel,
+                privacy=prepared.privacy.value,
+                publish_time=prepared.publish_time,
+                now=stamp,
+            )
+            logs_repo.add(
+                conn,
+                task_id,
+                LogLevel.INFO,
+                f"task added: {prepared.title}",
+                now=stamp,
+                metadata={
+                    "type": prepared.task_type.value,
+                    "mediaMode": prepared.media_mode.value,
+                    "repeat": prepared.repeat.value,
+                },
+            )
+            queued = False
+            if prepared.next_run_at <= stamp:
+                schedule = schedules_repo.get(conn, schedule_id)
+                assert schedule is not None
+                policy = engine.Policy.from_config(workspace.config)
+                queued = engine.enqueue_occurrence(conn, schedule, policy, now) is not None
+            if staging is not None:
+                staging.rename(task_dir)
+                staging = task_dir  # still ours to remove until the commit succeeds
+        staging = None
+    finally:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+    fresh = schedules_repo.get(conn, schedule_id)
+    return Added(
+        task_id=task_id,
+        schedule_id=schedule_id,
+        next_run_at=fresh.next_run_at if fresh else None,
+        queued=queued,
+        warnings=prepared.warnings,
+    )
+
+
+# -- reading -----------------------------------------------------------------------------------
+
+
+def get_task(conn: sqlite3.Connection, text: str) -> Task:
+    """The task named by a user-typed id (validated as a UUID first)."""
+    task = tasks_repo.get(conn, parse_task_id(text))
+    if task is None:
+        raise NoSuchTaskError(f"no task {parse_task_id(text)}")
+    return task
+
+
+def outputs_present(workspace: Workspace, task_id: str) -> dict[str, Any]:
+    """Which rule-based outputs exist in the task folder."""
+    folder = workspace.task_dir(task_id)
+    runs = folder / RUNS
+    return {
+        "task_dir": str(folder),
+        "story": (folder / STORY).is_file(),
+        "scene_images": [p.name for p in scene_images(folder)],
+        "video": (folder / VIDEO).is_file(),
+        "thumbnail": (folder / THUMBNAIL).is_file(),
+        "archived_runs": sorted(p.name for p in runs.iterdir()) if runs.is_dir() else [],
+    }
+
+
+def show_task(
+    workspace: Workspace, conn: sqlite3.Connection, text: str, log_limit: int = 20
+) -> dict[str, Any]:
+    """Everything about one task: row, schedules, queue history, outputs, recent logs."""
+    task = get_task(conn, text)
+    return {
+        "task": task.model_dump(mode="json"),
+        "schedules": [s.model_dump(mode="json") for s in schedules_repo.for_task(conn, task.id)],
+        "queue": [q.model_dump(mode="json") for q in queue_repo.for_task(conn, task.id)],
+        "outputs": outputs_present(workspace, task.id),
+        "logs": [
+            entry.model_dump(mode="json")
+            for entry in logs_repo.query(
+                conn, logs_repo.LogFilter(task_id=task.id, limit=log_limit)
+            )
+        ],
+    }
+
+
+# -- retry and cleanup -------------------------------------------------------------------------
+
+
+def retry_task(conn: sqlite3.Connection, text: str, now: datetime) -> int:
+    """The seed's retry button: the task's most recent failed item goes back to waiting with a
+    fresh retry budget. Older failed items belong to runs whose files were archived; they stay
+    as history. Refused while the task has a run in flight. Returns the item id."""
+    task = get_task(conn, text)
+    stamp = to_db(now)
+    with transaction(conn):
+        if queue_repo.active_count(conn, task.id):
+            raise UsageError(f"task {task.id} has a run waiting or processing; nothing to retry")
+        item = queue_repo.latest_failed(conn, task.id)
+        if item is None:
+            raise UsageError(f"task {task.id} has no failed item to retry")
+        queue_repo.reset_for_retry(conn, item.id, stamp)
+        tasks_repo.set_last_error(conn, task.id, None, stamp)
+        logs_repo.add(
+            conn,
+            task.id,
+            LogLevel.INFO,
+            f"↻ retry requested: {item.queue_type.value} back to waiting",
+            now=stamp,
+            queue_id=item.id,
+            queue_type=item.queue_type,
+            action=ActionType.RETRY,
+            metadata={"previousError": item.error_message, "previousRetryCount": item.retry_count},
+        )
+    return item.id
+
+
+def cleanup(
+    conn: sqlite3.Connection, older_than: str, now: datetime, *, dry_run: bool
+) -> tuple[int, str]:
+    """Seed 7.2: delete completed queue rows older than ``older_than``; returns (count, cutoff)."""
+    cutoff = to_db(now - parse_duration(older_than))
+    with transaction(conn):
+        count = queue_repo.delete_completed_before(conn, cutoff, dry_run=dry_run)
+    return count, cutoff
+
+
+def display_time(text: str | None, tz_name: str) -> str:
+    """A stored UTC time shown in the user's zone."""
+    if not text:
+        return ""
+    try:
+        return from_db(text).astimezone(zone(tz_name)).strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return text

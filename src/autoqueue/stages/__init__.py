@@ -1,0 +1,1 @@
+"""Stage handlers: the built-in ``schedule`` stage and the configurable ``command`` handler."""

@@ -1,0 +1,83 @@
+"""What a stage handler receives and returns."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from autoqueue.models import ActionType, LogLevel, QueueItem, Schedule, Task
+from autoqueue.processes import ProcessInfo
+from autoqueue.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class StageLog:
+    """One log row a stage asks for (seed 14.2's options)."""
+
+    level: LogLevel
+    message: str
+    action: ActionType | None = None
+    metadata: dict[str, Any] | None = None
+    pid: int | None = None
+    process_name: str | None = None
+
+
+@dataclass(frozen=True)
+class Archived:
+    """The previous run's files were moved from the task folder into ``folder`` (schedule stage)."""
+
+    folder: str  # relative to the home, '/' separated
+    moved: tuple[str, ...]  # file names
+    content_id: str | None
+
+
+@dataclass
+class StageResult:
+    """What a finished stage hands to the completing transaction."""
+
+    youtube_url: str | None = None
+    script_text: str | None = None
+    video_path: str | None = None
+    thumbnail_path: str | None = None
+    archived: Archived | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def _no_logs(*entries: StageLog) -> None:
+    return None
+
+
+def _no_process(info: ProcessInfo) -> None:
+    return None
+
+
+def _never() -> bool:
+    return False
+
+
+@dataclass(frozen=True)
+class StageContext:
+    """Everything a stage may use. Stages do their I/O here; the database stays with the tick."""
+
+    workspace: Workspace
+    task: Task
+    schedule: Schedule | None
+    item: QueueItem
+    log: Callable[..., None] = _no_logs
+    process_started: Callable[[ProcessInfo], None] = _no_process
+    cancelled: Callable[[], bool] = _never
+
+    @property
+    def task_dir(self) -> Path:
+        return self.workspace.task_dir(self.task.id)
+
+    @property
+    def attempt(self) -> int:
+        """1 for the first try, 2 for the first retry, ..."""
+        return self.item.retry_count + 1
+
+
+class Stage(Protocol):
+    def __call__(self, ctx: StageContext) -> StageResult: ...

@@ -1,0 +1,91 @@
+"""Time handling: UTC storage text, user input in an IANA zone, durations."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from autoqueue.errors import UsageError
+
+DB_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+def utcnow() -> datetime:
+    """The current time, aware, in UTC, truncated to whole seconds (what the database stores)."""
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def to_db(moment: datetime) -> str:
+    """Format an aware datetime as SQLite's UTC text, ``YYYY-MM-DD HH:MM:SS``."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime given where an aware one is required")
+    return moment.astimezone(UTC).strftime(DB_FORMAT)
+
+
+def from_db(text: str) -> datetime:
+    """Parse SQLite's UTC text back into an aware datetime."""
+    return datetime.strptime(text[:19], DB_FORMAT).replace(tzinfo=UTC)
+
+
+def zone(name: str) -> ZoneInfo:
+    """Look up an IANA zone, raising a usage error for an unknown name."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise UsageError(
+            f"unknown time zone {name!r} (use an IANA name such as Asia/Seoul)"
+        ) from exc
+
+
+def local_zone_name() -> str:
+    """The machine's IANA zone name, or UTC when it cannot be told."""
+    try:
+        import tzlocal
+
+        name = tzlocal.get_localzone_name()
+    except Exception:  # tzlocal raises several kinds on odd systems; UTC is a safe answer
+        return "UTC"
+    return name or "UTC"
+
+
+def parse_local(text: str, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """Read a user-typed time: returns (wall-clock time in ``tz``, naive) and (the instant, UTC).
+
+    ``YYYY-MM-DD HH:MM[:SS]`` and ISO 8601 (``T`` separator) are read in ``tz``; a time with an
+    explicit offset or ``Z`` is taken as that instant. A wall-clock time that does not exist (the
+    hour skipped when clocks spring forward) is moved forward by the gap, as a clock would.
+    """
+    try:
+        parsed = datetime.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise UsageError(
+            f"cannot read time {text!r}: use 'YYYY-MM-DD HH:MM' (or ISO 8601 with an offset)"
+        ) from exc
+    if parsed.tzinfo is not None:
+        instant = parsed.astimezone(UTC).replace(microsecond=0)
+        wall = instant.astimezone(tz).replace(tzinfo=None)
+        return wall, instant
+    wall = parsed.replace(microsecond=0)
+    return wall, localize(wall, tz)
+
+
+def localize(wall: datetime, tz: ZoneInfo) -> datetime:
+    """The UTC instant of a naive wall-clock time in ``tz``.
+
+    Ambiguous times (the repeated hour when clocks fall back) take the first occurrence; times in a
+    spring-forward gap are read with the offset before the gap, which lands them after it.
+    """
+    return wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
+
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> timedelta:
+    """Parse ``30d``, ``12h``, ``90m``, ``45s`` or ``2w`` into a timedelta."""
+    match = _DURATION.match(text)
+    if not match:
+        raise UsageError(f"cannot read duration {text!r}: use a number and a unit, like 30d or 12h")
+    return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
