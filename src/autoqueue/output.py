@@ -14,8 +14,11 @@ from rich.table import Table
 from autoqueue.models import Content, LogEntry, Tab
 from autoqueue.service import display_time
 
-stdout = Console(soft_wrap=True, highlight=False)
+stdout = Console(highlight=False)
 stderr = Console(stderr=True, soft_wrap=True, highlight=False)
+if not stdout.is_terminal:
+    # Piped into a file or a pager: keep whole rows rather than squeezing them into 80 columns.
+    stdout.width = 200
 
 
 def emit_json(value: Any) -> None:

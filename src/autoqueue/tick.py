@@ -81,6 +81,7 @@ class Scheduler:
         self._report_lock = threading.Lock()
         self._state = threading.Lock()
         self._busy = 0
+        self._active: set[QueueType] = set(QUEUE_ORDER)
         self._stop = threading.Event()
         self._lock_lost = threading.Event()
 
@@ -181,6 +182,7 @@ class Scheduler:
         max_seconds: float | None,
     ) -> None:
         deadline = None if max_seconds is None else time.monotonic() + max_seconds
+        self._active = set(QUEUE_ORDER)
         report.recovered = engine.recover_orphans(conn, self.owner, self.policy, self.clock())
         report.enqueued = engine.enqueue_due(conn, self.policy, self.clock())
         workers = [
@@ -218,18 +220,23 @@ class Scheduler:
         forever: bool,
         deadline: float | None,
     ) -> None:
+        """Run items of one queue: one item per round, or until idle with ``drain``.
+
+        A worker that finds its queue empty waits while any stage of this tick still runs or
+        another worker's queue has claimable work: either may feed it. So one cron round moves
+        a fresh task through as many stages as it can, as the seed's sequential loop did.
+        """
         conn = self.workspace.connect()
         try:
             while not self._stopping(deadline):
-                # Claim and the idle check under one lock: a queue only gives up when no stage
-                # of this tick is running, since a running stage may still feed it.
                 with self._state:
-                    item = engine.claim_next(
-                        conn, queue_type, self.owner, self.policy, self.clock()
-                    )
+                    now = self.clock()
+                    item = engine.claim_next(conn, queue_type, self.owner, self.policy, now)
                     if item is not None:
                         self._busy += 1
-                    elif not drain or (self._busy == 0 and not forever):
+                    elif not forever and self._busy == 0 and not queue_repo.claimable_exists(
+                        conn, to_db(now), self._active - {queue_type}
+                    ):
                         return
                 if item is None:
                     time.sleep(IDLE_POLL_SECONDS)
@@ -244,6 +251,8 @@ class Scheduler:
                 if not drain:
                     return
         finally:
+            with self._state:
+                self._active.discard(queue_type)
             conn.close()
 
     # -- one item -----------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from autoqueue.models import QueueItem, QueueType, Tab
@@ -211,12 +212,18 @@ def reset_for_retry(conn: sqlite3.Connection, item_id: int, now: str) -> bool:
     return cursor.rowcount == 1
 
 
-def ready_exists(conn: sqlite3.Connection, now: str) -> bool:
-    """Whether any waiting item could be claimed now (ignoring the one-per-queue rule)."""
+def claimable_exists(conn: sqlite3.Connection, now: str, queue_types: Iterable[QueueType]) -> bool:
+    """Whether one of ``queue_types`` has a ready waiting item and no processing one."""
+    names = [queue_type.value for queue_type in queue_types]
+    if not names:
+        return False
+    marks = ", ".join("?" for _ in names)
     row = conn.execute(
-        "SELECT 1 FROM task_queue WHERE status = 'waiting' "
-        "AND (next_retry_at IS NULL OR next_retry_at <= ?) LIMIT 1",
-        (now,),
+        f"SELECT 1 FROM task_queue AS q WHERE q.queue_type IN ({marks}) AND q.status = 'waiting' "
+        "AND (q.next_retry_at IS NULL OR q.next_retry_at <= ?) "
+        "AND NOT EXISTS (SELECT 1 FROM task_queue AS p "
+        "  WHERE p.queue_type = q.queue_type AND p.status = 'processing') LIMIT 1",
+        (*names, now),
     ).fetchone()
     return row is not None
 

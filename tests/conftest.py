@@ -1,0 +1,117 @@
+"""Shared fixtures: every test gets its own home directory, database and clock."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from autoqueue import service
+from autoqueue.cli import app
+from autoqueue.workspace import Workspace
+
+PROGRAMS = Path(__file__).parent / "programs"
+STAGE_PROGRAM = PROGRAMS / "stage.py"
+NOW = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test reads the developer's AUTOQUEUE_* variables or writes outside its temp dir."""
+    for name in list(os.environ):
+        if name.startswith("AUTOQUEUE_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("TZ", "UTC")
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    path = tmp_path / "home"
+    path.mkdir()
+    return path
+
+
+def write_config(home: Path, text: str) -> None:
+    (home / "autoqueue.toml").write_text(text, encoding="utf-8")
+
+
+ALL_STAGES = ("script", "image", "video", "youtube")
+
+
+def stage_config(
+    *,
+    timeout: float = 60,
+    delays: str = "[0]",
+    max_retry: int = 3,
+    stages: tuple[str, ...] = ALL_STAGES,
+    extra: str = "",
+) -> str:
+    """An autoqueue.toml whose stages all run tests/programs/stage.py."""
+    lines = ['timezone = "UTC"', "[retry]", f"delays = {delays}", f"max_retry = {max_retry}"]
+    for stage in stages:
+        lines += [
+            f"[stages.{stage}]",
+            f'command = ["{{python}}", "{STAGE_PROGRAM.as_posix()}"]',
+            f"timeout = {timeout}",
+        ]
+    return "\n".join(lines) + "\n" + extra
+
+
+@pytest.fixture
+def workspace(home: Path) -> Workspace:
+    write_config(home, stage_config())
+    ws = Workspace.load(home)
+    service.init_home(ws)
+    return Workspace.load(home)
+
+
+@pytest.fixture
+def conn(workspace: Workspace) -> Iterator[sqlite3.Connection]:
+    connection = workspace.connect()
+    yield connection
+    connection.close()
+
+
+def add(
+    workspace: Workspace,
+    conn: sqlite3.Connection,
+    title: str = "A title",
+    now: datetime = NOW,
+    **fields: object,
+) -> str:
+    """Add a task through the service, as `autoqueue add` does."""
+    request = service.AddRequest(title=title, **fields)  # type: ignore[arg-type]
+    prepared = service.prepare_add(workspace, request, now)
+    return service.add_task(workspace, conn, prepared, now).task_id
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def invoke(runner: CliRunner, home: Path, *args: str):  # type: ignore[no-untyped-def]
+    """Run the CLI in-process against ``home``."""
+    return runner.invoke(app, ["--home", str(home), *args], catch_exceptions=False)
+
+
+def run_cli(
+    home: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run the CLI as a real process, as cron would."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "autoqueue", "--home", str(home), *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+        check=False,
+    )

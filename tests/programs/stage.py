@@ -1,0 +1,74 @@
+"""A stage program for tests: writes the stage's rule-based outputs and journals what it did.
+
+Behaviour per task comes from the task's settings (``add --set key=value``):
+  fail_<stage>=transient|permanent|always   fail that stage once / permanently / every time
+  sleep_<stage>=SECONDS                     sleep before finishing (default: STAGE_SLEEP or 0)
+  child_<stage>=1                           start a child process that sleeps, and wait on it
+  bad_story=1                               write a story.json that fails validation
+Every start and end is appended to $JOURNAL (one JSON object a line) when it is set.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+stage = os.environ["AUTOQUEUE_QUEUE_TYPE"]
+payload = json.loads(Path(os.environ["AUTOQUEUE_TASK_JSON"]).read_text(encoding="utf-8"))
+settings = payload["settings"]
+task_id = os.environ["AUTOQUEUE_TASK_ID"]
+attempt = int(os.environ["AUTOQUEUE_ATTEMPT"])
+journal = os.environ.get("JOURNAL")
+
+
+def note(event: str, **extra: object) -> None:
+    if journal:
+        line = {"event": event, "stage": stage, "task": task_id, "attempt": attempt,
+                "pid": os.getpid(), "t": time.time(), **extra}
+        with open(journal, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(line) + "\n")
+
+
+note("start", cwd=os.getcwd())
+print(json.dumps({"progress": {"current": 1, "total": 2}, "message": f"{stage} halfway"}))
+print(f"plain output from {stage}")
+sleep = float(settings.get(f"sleep_{stage}", os.environ.get("STAGE_SLEEP", "0")))
+if settings.get(f"child_{stage}"):
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    note("child", child_pid=child.pid)
+    child.wait()
+time.sleep(sleep)
+
+mode = settings.get(f"fail_{stage}")
+if mode == "permanent":
+    print("bad input: cannot continue", file=sys.stderr)
+    note("end", outcome="permanent")
+    sys.exit(65)
+if mode == "always" or (mode == "transient" and attempt == 1):
+    print("temporary trouble", file=sys.stderr)
+    note("end", outcome="transient")
+    sys.exit(3)
+
+here = Path.cwd()
+if stage == "script":
+    if settings.get("bad_story"):
+        (here / "story.json").write_text('{"title": "x", "scenes": []}', encoding="utf-8")
+    else:
+        story = {
+            "title": payload["task"]["title"],
+            "description": "test",
+            "tags": ["test"],
+            "scenes": [{"text": f"장면 {i}"} for i in range(1, 4)],
+        }
+        (here / "story.json").write_text(json.dumps(story, ensure_ascii=False), encoding="utf-8")
+elif stage == "image":
+    for i in range(1, 4):
+        (here / f"scene_{i:02d}.png").write_bytes(b"\x89PNG fake")
+elif stage == "video":
+    (here / "output.mp4").write_bytes(b"fake mp4 " + task_id.encode())
+    (here / "thumbnail.jpg").write_bytes(b"fake jpg")
+elif stage == "youtube":
+    print(json.dumps({"youtube_url": f"https://youtu.be/{task_id[:8]}"}))
+note("end", outcome="ok")

@@ -1,0 +1,333 @@
+"""The command line through typer's CliRunner: output, --json, and every kind of bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import stat
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from .conftest import invoke, stage_config, write_config
+
+
+def db_rows(home: Path, sql: str) -> list[tuple[object, ...]]:
+    conn = sqlite3.connect(home / "autoqueue.db")
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def add_ok(runner: CliRunner, home: Path, *args: str) -> str:
+    result = invoke(runner, home, "add", *args)
+    assert result.exit_code == 0, result.output
+    task_id = result.stdout.strip().splitlines()[-1]
+    uuid.UUID(task_id)
+    return task_id
+
+
+def test_init_is_idempotent_and_writes_a_commented_config(runner: CliRunner, home: Path) -> None:
+    first = invoke(runner, home, "init")
+    assert first.exit_code == 0, first.output
+    assert "created" in first.stdout
+    config = (home / "autoqueue.toml").read_text(encoding="utf-8")
+    assert "[stages.script]" in config and "delays = [5, 10, 30]" in config
+    (home / "autoqueue.toml").write_text(config + "\n# mine\n", encoding="utf-8")
+    second = invoke(runner, home, "init")
+    assert second.exit_code == 0 and "created" not in second.stdout
+    assert (home / "autoqueue.toml").read_text(encoding="utf-8").endswith("# mine\n")
+    assert (home / "tasks").is_dir()
+
+
+def test_add_prints_the_id_and_list_counts_tabs(runner: CliRunner, home: Path) -> None:
+    task_id = add_ok(runner, home, "첫 영상", "--product-info", '{"name": "가습기", "price": 39000}')
+    counts = invoke(runner, home, "list", "--json")
+    assert counts.exit_code == 0, counts.output
+    assert json.loads(counts.stdout) == {
+        "schedule": 1, "script": 0, "image": 0, "video": 0, "youtube": 0, "failed": 0, "completed": 0
+    }
+    rows = json.loads(invoke(runner, home, "list", "schedule", "--json").stdout)
+    assert [(r["task_id"], r["status"], r["title"]) for r in rows] == [(task_id, "waiting", "첫 영상")]
+    assert json.loads(invoke(runner, home, "list", "예약큐", "--json").stdout) == rows
+    human = invoke(runner, home, "list", "schedule")
+    assert task_id in human.stdout and "waiting" in human.stdout
+    product = db_rows(home, "SELECT product_info FROM tasks")[0][0]
+    assert json.loads(str(product)) == {"name": "가습기", "price": 39000}
+
+
+def test_add_with_every_option(runner: CliRunner, home: Path, tmp_path: Path) -> None:
+    info = tmp_path / "product.json"
+    info.write_text('{"name": "텀블러"}', encoding="utf-8")
+    image = tmp_path / "a.jpg"
+    image.write_bytes(b"jpeg")
+    result = invoke(
+        runner, home, "add", "Weekly", "--type", "product", "--media-mode", "upload",
+        "--at", "2030-01-06 18:30", "--tz", "Asia/Seoul", "--repeat", "weekly", "--privacy", "unlisted",
+        "--channel", "main", "--product-info", f"@{info}", "--set", "voice=ko-KR", "--set", "speed=1.2",
+        "--image", str(image), "--user", "u1", "--max-retry", "5", "--json",
+    )
+    assert result.exit_code == 0, result.output
+    added = json.loads(result.stdout)
+    assert added["next_run_at"] == "2030-01-06 09:30:00" and added["queued"] is False
+    task = json.loads(invoke(runner, home, "show", added["task_id"], "--json").stdout)
+    assert task["task"]["settings"] == {"voice": "ko-KR", "speed": 1.2, "mediaMode": "upload", "format": "product", "maxRetry": 5}
+    assert task["task"]["product_info"] == {"name": "텀블러"}
+    assert task["task"]["user_id"] == "u1"
+    schedule = task["schedules"][0]
+    assert (schedule["repeat_type"], schedule["youtube_privacy"], schedule["channel_setting_id"]) == ("weekly", "unlisted", "main")
+    assert schedule["repeat_config"] == {"tz": "Asia/Seoul", "anchor": "2030-01-06 18:30:00"}
+    assert task["outputs"]["scene_images"] == ["scene_01.jpg"]
+
+
+def test_publish_at_forces_private_with_a_warning(runner: CliRunner, home: Path) -> None:
+    result = invoke(runner, home, "add", "t", "--privacy", "public", "--publish-at", "2030-01-01 09:00", "--tz", "UTC")
+    assert result.exit_code == 0, result.output
+    assert "changed to private" in result.stderr
+    assert db_rows(home, "SELECT youtube_privacy, youtube_publish_time FROM task_schedules") == [("private", "2030-01-01 09:00:00")]
+
+
+BAD_ADDS = [
+    (["add", ""], "title must not be empty"),
+    (["add", "   "], "title must not be empty"),
+    (["add", "t", "--type", "reel"], "unknown type 'reel'"),
+    (["add", "t", "--media-mode", "paint"], "unknown media mode 'paint'"),
+    (["add", "t", "--repeat", "hourly"], "unknown repeat 'hourly'"),
+    (["add", "t", "--privacy", "secret"], "unknown privacy 'secret'"),
+    (["add", "t", "--at", "tomorrow-ish"], "cannot read time 'tomorrow-ish'"),
+    (["add", "t", "--at", "2026-13-01 09:00"], "cannot read time"),
+    (["add", "t", "--tz", "Mars/Olympus"], "unknown time zone 'Mars/Olympus'"),
+    (["add", "t", "--publish-at", "soon"], "cannot read time 'soon'"),
+    (["add", "t", "--product-info", "{name: 1}"], "--product-info is not valid JSON"),
+    (["add", "t", "--product-info", "@/no/such/file.json"], "cannot read --product-info file"),
+    (["add", "t", "--media-mode", "upload", "--image", "/no/such/image.png"], "image file not found"),
+    (["add", "t", "--image", "x.png"], "--image is for --media-mode upload"),
+    (["add", "t", "--max-retry", "-1"], "--max-retry must be 0 or more"),
+    (["add", "t", "--set", "novalue"], "--set wants key=value"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), BAD_ADDS)
+def test_bad_add_input_is_one_line_exit_2_and_writes_nothing(
+    runner: CliRunner, home: Path, args: list[str], message: str
+) -> None:
+    result = invoke(runner, home, *args)
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.output
+    assert list(home.iterdir()) == []  # no database, no task folder
+
+
+def test_bad_input_against_an_existing_database_changes_nothing(runner: CliRunner, home: Path) -> None:
+    add_ok(runner, home, "keep me")
+    before = db_rows(home, "SELECT count(*) FROM tasks")
+    assert invoke(runner, home, "add", "t", "--type", "reel").exit_code == 2
+    assert db_rows(home, "SELECT count(*) FROM tasks") == before
+
+
+BAD_IDS = [
+    (["show", "not-a-uuid"], 2, "is not a task id"),
+    (["show", "../../etc/passwd"], 2, "is not a task id"),
+    (["retry", "12345"], 2, "is not a task id"),
+    (["logs", "abc"], 2, "is not a task id"),
+    (["contents", "--task", "abc"], 2, "is not a task id"),
+    (["show", "0b6ad2b4-4b0f-4ad4-9a57-6d5a1c2b7f10"], 1, "no task 0b6ad2b4-4b0f-4ad4-9a57-6d5a1c2b7f10"),
+    (["retry", "0b6ad2b4-4b0f-4ad4-9a57-6d5a1c2b7f10"], 1, "no task"),
+    (["logs", "0b6ad2b4-4b0f-4ad4-9a57-6d5a1c2b7f10"], 1, "no task"),
+    (["list", "drafts"], 2, "unknown tab 'drafts'"),
+    (["logs", "--level", "debug"], 2, "unknown level 'debug'"),
+    (["logs", "--queue-type", "audio"], 2, "unknown queue type 'audio'"),
+    (["logs", "--action", "pause"], 2, "unknown action 'pause'"),
+    (["cleanup", "--older-than", "a while"], 2, "cannot read duration 'a while'"),
+]
+
+
+@pytest.mark.parametrize(("args", "code", "message"), BAD_IDS)
+def test_bad_ids_and_filters_are_one_clear_line(
+    runner: CliRunner, home: Path, args: list[str], code: int, message: str
+) -> None:
+    add_ok(runner, home, "exists")
+    result = invoke(runner, home, *args)
+    assert result.exit_code == code, result.output
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_commands_other_than_init_and_add_need_a_database(runner: CliRunner, home: Path) -> None:
+    for args in (["list"], ["tick"], ["logs"], ["contents"], ["cleanup"]):
+        result = invoke(runner, home, *args)
+        assert result.exit_code == 1, result.output
+        assert "no autoqueue database" in result.stderr
+    assert list(home.iterdir()) == []
+
+
+def test_a_non_sqlite_database_is_refused_and_untouched(runner: CliRunner, home: Path) -> None:
+    (home / "autoqueue.db").write_text("this is my diary", encoding="utf-8")
+    for args in (["list"], ["add", "t"], ["tick"]):
+        result = invoke(runner, home, *args)
+        assert result.exit_code == 1, result.output
+        assert "not a SQLite database" in result.stderr
+    assert (home / "autoqueue.db").read_text(encoding="utf-8") == "this is my diary"
+    assert sorted(p.name for p in home.iterdir()) == ["autoqueue.db"]
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ("[retry\ndelays = [1]", "autoqueue.toml"),
+        ("[retry]\ndelays = []", "retry.delays"),
+        ("[retry]\nmax_retry = -2", "retry.max_retry"),
+        ("[stages.script]\ncommand = \"python3 writer.py\"", "stages.script.command"),
+        ("[stages.render]\ncommand = [\"x\"]", "stages.render"),
+        ("[retyr]\ndelays = [1]", "retyr"),
+    ],
+)
+def test_a_broken_config_is_reported_with_its_key(runner: CliRunner, home: Path, config: str, message: str) -> None:
+    write_config(home, config)
+    result = invoke(runner, home, "add", "t")
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
+    assert "Traceback" not in result.output
+    assert not (home / "autoqueue.db").exists()
+
+
+def test_db_option_and_environment_variables(runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "h"
+    home.mkdir()
+    other = tmp_path / "elsewhere" / "queue.db"
+    result = runner.invoke(__import__("autoqueue.cli").cli.app, ["--home", str(home), "--db", str(other), "add", "t"])
+    assert result.exit_code == 0, result.output
+    assert other.exists() and not (home / "autoqueue.db").exists()
+    monkeypatch.setenv("AUTOQUEUE_HOME", str(home))
+    monkeypatch.setenv("AUTOQUEUE_DB", str(other))
+    listed = runner.invoke(__import__("autoqueue.cli").cli.app, ["list", "schedule", "--json"])
+    assert listed.exit_code == 0, listed.output
+    assert len(json.loads(listed.stdout)) == 1
+
+
+def test_tick_show_logs_contents_retry_cleanup(runner: CliRunner, home: Path) -> None:
+    write_config(home, stage_config(max_retry=0))
+    good = add_ok(runner, home, "좋은 영상", "--media-mode", "crawl")
+    bad = add_ok(runner, home, "실패할 영상", "--set", "fail_script=permanent")
+    result = invoke(runner, home, "tick", "--drain", "--max-seconds", "60")
+    assert result.exit_code == 0, result.output
+    assert f"youtube  {good} completed" in result.stdout
+    assert f"script   {bad} failed" in result.stdout
+
+    completed = json.loads(invoke(runner, home, "list", "completed", "--json").stdout)
+    assert [r["task_id"] for r in completed] == [good]
+    failed = json.loads(invoke(runner, home, "list", "실패", "--json").stdout)
+    assert [(r["task_id"], r["queue_type"]) for r in failed] == [(bad, "script")]
+
+    shown = json.loads(invoke(runner, home, "show", good, "--json").stdout)
+    assert shown["outputs"]["video"] and shown["outputs"]["story"]
+    assert [q["queue_type"] for q in shown["queue"]] == ["schedule", "script", "image", "video", "youtube"]
+    human = invoke(runner, home, "show", good)
+    assert "좋은 영상" in human.stdout and "queue history" in human.stdout
+
+    errors = json.loads(invoke(runner, home, "logs", bad, "--level", "error", "--json").stdout)
+    assert len(errors) == 1 and errors[0]["action_type"] == "fail" and errors[0]["queue_type"] == "script"
+    starts = json.loads(invoke(runner, home, "logs", good, "--action", "start", "--queue-type", "video", "--json").stdout)
+    assert len(starts) == 1 and starts[0]["pid"] > 0
+    limited = json.loads(invoke(runner, home, "logs", "--limit", "2", "--json").stdout)
+    assert len(limited) == 2 and limited[0]["id"] > limited[1]["id"]
+
+    contents = json.loads(invoke(runner, home, "contents", "--json").stdout)
+    assert {c["task_id"] for c in contents} == {good}
+    assert contents[0]["published"] is True and contents[0]["video_path"] == f"tasks/{good}/output.mp4"
+
+    retried = invoke(runner, home, "retry", bad)
+    assert retried.exit_code == 0, retried.output
+    again = invoke(runner, home, "retry", bad)
+    assert again.exit_code == 2 and "has a run waiting" in again.stderr
+    assert invoke(runner, home, "retry", good).exit_code == 2
+
+    dry = json.loads(invoke(runner, home, "cleanup", "--older-than", "0s", "--dry-run", "--json").stdout)
+    old = db_rows(home, f"SELECT count(*) FROM task_queue WHERE status = 'completed' AND completed_at < '{dry['cutoff']}'")
+    assert dry["matched"] == old[0][0] and dry["deleted"] == 0
+    assert db_rows(home, "SELECT count(*) FROM task_queue WHERE status = 'completed'") == [(6,)]
+
+
+def test_tick_with_nothing_to_do(runner: CliRunner, home: Path) -> None:
+    invoke(runner, home, "init")
+    result = invoke(runner, home, "tick")
+    assert result.exit_code == 0 and "nothing to do" in result.stdout
+
+
+def test_tick_exits_zero_with_one_line_when_the_lock_is_held(runner: CliRunner, home: Path) -> None:
+    invoke(runner, home, "init")
+    conn = sqlite3.connect(home / "autoqueue.db")
+    conn.execute(
+        "INSERT INTO scheduler_lock (lock_name, locked_at, locked_by, expires_at) "
+        "VALUES ('main_scheduler', '2026-01-01 00:00:00', 'other-host:1', '2999-01-01 00:00:00')"
+    )
+    conn.commit()
+    conn.close()
+    result = invoke(runner, home, "tick")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == "another tick holds the scheduler lock (other-host:1); nothing to do"
+
+
+def test_cleanup_deletes_only_old_completed_rows(runner: CliRunner, home: Path) -> None:
+    add_ok(runner, home, "a")
+    conn = sqlite3.connect(home / "autoqueue.db")
+    task_id = conn.execute("SELECT id FROM tasks").fetchone()[0]
+    rows = [
+        ("completed", "2020-01-01 00:00:00"),
+        ("completed", "2999-01-01 00:00:00"),
+        ("failed", None),
+    ]
+    for status, completed in rows:
+        conn.execute(
+            "INSERT INTO task_queue (task_id, queue_type, status, completed_at, updated_at) VALUES (?, 'video', ?, ?, '2020-01-01 00:00:00')",
+            (task_id, status, completed),
+        )
+    conn.execute("INSERT INTO task_logs (task_id, queue_id, level, message) VALUES (?, (SELECT min(id) FROM task_queue WHERE completed_at = '2020-01-01 00:00:00'), 'info', 'old')", (task_id,))
+    conn.commit()
+    conn.close()
+    result = invoke(runner, home, "cleanup", "--older-than", "30d", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["deleted"] == 1
+    assert sorted(db_rows(home, "SELECT status, completed_at FROM task_queue"), key=str) == sorted(
+        [("completed", "2999-01-01 00:00:00"), ("failed", None), ("waiting", None)], key=str
+    )
+    # The log row that pointed at the deleted item stays, detached.
+    assert db_rows(home, "SELECT queue_id FROM task_logs WHERE message = 'old'") == [(None,)]
+
+
+def test_cron_prints_absolute_lines(runner: CliRunner, home: Path) -> None:
+    result = invoke(runner, home, "cron", "--json")
+    assert result.exit_code == 0, result.output
+    lines = json.loads(result.stdout)
+    assert lines["crontab"].startswith("* * * * * cd ")
+    assert f"{Path(sys.executable).resolve()} -m autoqueue --home {home.resolve()} tick" in lines["crontab"]
+    assert lines["crontab"].endswith("2>&1")
+    assert lines["schtasks"].startswith("schtasks /Create /F /SC MINUTE /MO 1")
+    assert "tick" in lines["schtasks"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="crontab")
+def test_cron_install_adds_the_line_once(runner: CliRunner, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    table = tmp_path / "crontab.txt"
+    table.write_text("MAILTO=me\n", encoding="utf-8")
+    fake = bin_dir / "crontab"
+    fake.write_text(
+        "#!/bin/sh\n"
+        f'if [ "$1" = "-l" ]; then cat "{table}"; else cat > "{table}"; fi\n',
+        encoding="utf-8",
+    )
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    assert invoke(runner, home, "cron", "--install").exit_code == 0
+    assert invoke(runner, home, "cron", "--install").exit_code == 0
+    lines = table.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "MAILTO=me"
+    assert len([line for line in lines if "autoqueue" in line]) == 1

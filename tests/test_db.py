@@ -1,0 +1,189 @@
+"""The database: PRAGMAs, refusal of foreign files, versioning, the legacy upgrade, indexes."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from autoqueue import db
+from autoqueue.errors import DatabaseError
+
+LEGACY_DDL = (Path(__file__).parent / "legacy_seed.sql").read_text(encoding="utf-8")
+T1 = "7d1c2a9e-0000-4000-8000-000000000001"
+T2 = "7d1c2a9e-0000-4000-8000-000000000002"
+
+
+def test_new_database_is_durable_and_concurrent(tmp_path: Path) -> None:
+    conn = db.connect(tmp_path / "a.db")
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
+    assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == db.SCHEMA_VERSION
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"tasks", "task_schedules", "task_queue", "task_logs", "scheduler_lock", "contents"} <= tables
+    log_columns = {r[1] for r in conn.execute("PRAGMA table_info(task_logs)")}
+    assert {"action_type", "queue_type", "pid", "process_name", "metadata"} <= log_columns
+    assert "content_id" in {r[1] for r in conn.execute("PRAGMA table_info(tasks)")}
+
+
+def test_reopening_is_idempotent(tmp_path: Path) -> None:
+    db.connect(tmp_path / "a.db").close()
+    conn = db.connect(tmp_path / "a.db")
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == db.SCHEMA_VERSION
+
+
+def test_a_file_that_is_not_sqlite_is_refused_and_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "notes.db"
+    path.write_bytes(b"my precious notes\n" * 100)
+    before = path.read_bytes()
+    with pytest.raises(DatabaseError, match="not a SQLite database"):
+        db.connect(path)
+    assert path.read_bytes() == before
+    assert not (tmp_path / "notes.db-wal").exists()
+
+
+def test_a_foreign_sqlite_database_is_refused_and_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    other = sqlite3.connect(path)
+    other.execute("CREATE TABLE recipes (name TEXT)")
+    other.commit()
+    other.close()
+    before = path.read_bytes()
+    with pytest.raises(DatabaseError, match="not an autoqueue database"):
+        db.connect(path)
+    assert path.read_bytes() == before
+
+
+def test_a_database_from_a_newer_autoqueue_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "new.db"
+    db.connect(path).close()
+    raw = sqlite3.connect(path)
+    raw.execute(f"PRAGMA user_version = {db.SCHEMA_VERSION + 1}")
+    raw.close()
+    with pytest.raises(DatabaseError, match="newer than this autoqueue"):
+        db.connect(path)
+
+
+def test_a_corrupt_database_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "broken.db"
+    db.connect(path).close()
+    data = bytearray(path.read_bytes())
+    data[100:4096] = b"\xff" * (4096 - 100)  # keep the header, ruin the first page
+    path.write_bytes(bytes(data))
+    with pytest.raises(DatabaseError, match="unreadable or corrupt"):
+        db.connect(path)
+
+
+def _legacy_database(path: Path) -> None:
+    raw = sqlite3.connect(path)
+    raw.executescript(LEGACY_DDL)
+    raw.executemany(
+        "INSERT INTO tasks (id, title, type, settings, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            (T1, "old one", "shortform", '{"mediaMode":"crawl"}', "2026-01-01T09:00:00.000Z", "2026-01-01T09:00:00.000Z"),
+            (T2, "old two", "longform", None, "2026-01-02 10:00:00", "2026-01-02 10:00:00"),
+        ],
+    )
+    raw.execute(
+        "INSERT INTO task_schedules (task_id, scheduled_time, repeat_type, next_run_at, created_at) "
+        "VALUES (?, ?, 'daily', ?, ?)",
+        (T1, "2026-01-01T00:00:00.000Z", "2026-01-05T00:00:00+09:00", "2026-01-01T09:00:00.000Z"),
+    )
+    raw.executemany(
+        "INSERT INTO task_queue (task_id, schedule_id, queue_type, status, created_at, updated_at, completed_at) "
+        "VALUES (?, 1, ?, ?, ?, ?, ?)",
+        [
+            (T1, "schedule", "completed", "2026-01-01T09:00:00.000Z", "2026-01-01T09:00:01.000Z", "2026-01-01T09:00:01.000Z"),
+            (T1, "script", "processing", "2026-01-01T09:00:01.000Z", "2026-01-01T09:00:02.000Z", None),
+            (T2, "script", "processing", "2026-01-02T10:00:00.000Z", "2026-01-02T10:00:00.000Z", None),
+        ],
+    )
+    raw.execute(
+        "INSERT INTO task_logs (task_id, queue_id, level, message, metadata, created_at) "
+        "VALUES (?, 1, 'info', 'schedule done', '{\"a\": 1}', ?)",
+        (T1, "2026-01-01T09:00:01.000Z"),
+    )
+    raw.execute(
+        "INSERT INTO task_logs (task_id, level, message, created_at) VALUES (?, 'info', 'epoch', ?)",
+        (T2, 1767348000000),  # JavaScript Date.now() milliseconds: 2026-01-02 10:00:00 UTC
+    )
+    raw.commit()
+    raw.close()
+
+
+def test_a_seed_database_is_upgraded_in_place_without_losing_a_row(tmp_path: Path) -> None:
+    path = tmp_path / "legacy.db"
+    _legacy_database(path)
+    conn = db.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == db.SCHEMA_VERSION
+    assert conn.execute("SELECT count(*) FROM tasks").fetchone()[0] == 2
+    assert conn.execute("SELECT count(*) FROM task_queue").fetchone()[0] == 3
+    tasks = {r["id"]: dict(r) for r in conn.execute("SELECT * FROM tasks")}
+    assert tasks[T1]["created_at"] == "2026-01-01 09:00:00"
+    assert tasks[T2]["created_at"] == "2026-01-02 10:00:00"
+    assert tasks[T1]["content_id"] is None
+    schedule = conn.execute("SELECT * FROM task_schedules").fetchone()
+    assert schedule["scheduled_time"] == "2026-01-01 00:00:00"
+    assert schedule["next_run_at"] == "2026-01-04 15:00:00"  # the +09:00 offset folded into UTC
+    logs = conn.execute("SELECT * FROM task_logs ORDER BY id").fetchall()
+    assert logs[0]["message"] == "schedule done" and logs[0]["metadata"] == '{"a": 1}'
+    assert logs[0]["created_at"] == "2026-01-01 09:00:01"
+    assert logs[1]["created_at"] == "2026-01-02 10:00:00"
+    # Items the old app left processing had no owner: they are waiting again, each with a log row.
+    statuses = [r[0] for r in conn.execute("SELECT status FROM task_queue ORDER BY id")]
+    assert statuses == ["completed", "waiting", "waiting"]
+    recovered = conn.execute(
+        "SELECT count(*) FROM task_logs WHERE action_type = 'retry' AND message LIKE 'recovered while upgrading%'"
+    ).fetchone()[0]
+    assert recovered == 2
+    # The upgraded database enforces the new invariants.
+    conn.execute("UPDATE task_queue SET status = 'processing' WHERE id = 2")
+    with pytest.raises(sqlite3.IntegrityError):
+        conn.execute("UPDATE task_queue SET status = 'processing' WHERE id = 3")
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+def test_one_processing_item_per_queue_type_is_enforced_by_the_database(tmp_path: Path) -> None:
+    conn = db.connect(tmp_path / "a.db")
+    conn.execute("INSERT INTO tasks (id, title, type) VALUES (?, 't', 'shortform')", (T1,))
+    conn.execute("INSERT INTO task_queue (task_id, queue_type, status) VALUES (?, 'video', 'processing')", (T1,))
+    conn.execute("INSERT INTO task_queue (task_id, queue_type, status) VALUES (?, 'script', 'processing')", (T1,))
+    with pytest.raises(sqlite3.IntegrityError):
+        conn.execute("INSERT INTO task_queue (task_id, queue_type, status) VALUES (?, 'video', 'processing')", (T1,))
+
+
+def test_the_claim_walks_an_index_instead_of_sorting_the_backlog(tmp_path: Path) -> None:
+    from autoqueue.repo.queue import _CLAIM
+
+    conn = db.connect(tmp_path / "a.db")
+    plan = conn.execute(
+        "EXPLAIN QUERY PLAN " + _CLAIM,
+        {"queue_type": "video", "now": "2026-01-01 00:00:00", "token": "t", "host": "h", "pid": 1,
+         "started": 1.0, "lease": "2026-01-01 00:05:00"},
+    ).fetchall()
+    details = " | ".join(row[3] for row in plan)
+    assert "idx_task_queue_claim" in details
+    assert "TEMP B-TREE" not in details
+
+
+def test_transaction_rolls_back_on_error_and_nests(tmp_path: Path) -> None:
+    conn = db.connect(tmp_path / "a.db")
+    with pytest.raises(RuntimeError), db.transaction(conn):
+        conn.execute("INSERT INTO tasks (id, title, type) VALUES (?, 't', 'shortform')", (T1,))
+        raise RuntimeError("boom")
+    assert conn.execute("SELECT count(*) FROM tasks").fetchone()[0] == 0
+    with db.transaction(conn):
+        conn.execute("INSERT INTO tasks (id, title, type) VALUES (?, 't', 'shortform')", (T1,))
+        with pytest.raises(RuntimeError), db.transaction(conn):
+            conn.execute("INSERT INTO tasks (id, title, type) VALUES (?, 't', 'shortform')", (T2,))
+            raise RuntimeError("inner")
+    assert [r[0] for r in conn.execute("SELECT id FROM tasks")] == [T1]
+
+
+def test_split_statements_keeps_triggers_and_comments_apart() -> None:
+    script = "-- a comment\nCREATE TABLE a (x TEXT); -- trailing\n\nCREATE INDEX i ON a(x);\n"
+    assert db.split_statements(script) == ["CREATE TABLE a (x TEXT); -- trailing", "CREATE INDEX i ON a(x);"]

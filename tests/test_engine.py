@@ -1,0 +1,332 @@
+"""Engine transitions on a real SQLite file, with a controlled clock."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from datetime import timedelta
+
+import pytest
+
+from autoqueue import engine, processes
+from autoqueue.db import transaction
+from autoqueue.errors import PermanentStageError, TransientStageError
+from autoqueue.models import QueueStatus, QueueType
+from autoqueue.pipeline import GiveUp, Retry
+from autoqueue.repo import contents as contents_repo
+from autoqueue.repo import queue as queue_repo
+from autoqueue.repo import schedules as schedules_repo
+from autoqueue.repo import tasks as tasks_repo
+from autoqueue.repo.queue import Owner
+from autoqueue.stages.base import Archived, StageResult
+from autoqueue.timeutil import to_db
+from autoqueue.workspace import Workspace
+
+from .conftest import NOW, add
+
+POLICY = engine.Policy(delays=(5, 10, 30), max_retry=3, lease_seconds=300)
+
+
+@pytest.fixture
+def owner() -> Owner:
+    return processes.current_owner()
+
+
+def statuses(conn: sqlite3.Connection, task_id: str) -> list[tuple[str, str]]:
+    return [(q.queue_type.value, q.status.value) for q in queue_repo.for_task(conn, task_id)]
+
+
+def claim(conn: sqlite3.Connection, queue_type: QueueType, owner: Owner, now=NOW):  # type: ignore[no-untyped-def]
+    return engine.claim_next(conn, queue_type, owner, POLICY, now)
+
+
+def test_add_enqueues_a_due_task_at_once(workspace: Workspace, conn: sqlite3.Connection) -> None:
+    task_id = add(workspace, conn)
+    assert statuses(conn, task_id) == [("schedule", "waiting")]
+    schedule = schedules_repo.for_task(conn, task_id)[0]
+    assert not schedule.is_active and schedule.next_run_at is None  # 'once' is used up
+
+
+def test_claim_takes_the_oldest_ready_item_by_created_at_then_id(
+    workspace: Workspace, conn: sqlite3.Connection, owner: Owner
+) -> None:
+    later = add(workspace, conn, "later", now=NOW + timedelta(seconds=5))
+    first = add(workspace, conn, "first", now=NOW)
+    second = add(workspace, conn, "second", now=NOW)
+    order = []
+    for _ in range(3):
+        item = claim(conn, QueueType.SCHEDULE, owner, NOW + timedelta(seconds=10))
+        assert item is not None and item.status is QueueStatus.PROCESSING
+        order.append(item.task_id)
+        assert engine.complete_item(conn, item, StageResult(), POLICY, NOW + timedelta(seconds=10))
+    assert order == [first, second, later]
+
+
+def test_only_one_item_per_queue_type_processes(
+    workspace: Workspace, conn: sqlite3.Connection, owner: Owner
+) -> None:
+    add(workspace, conn, "a")
+    add(workspace, conn, "b")
+    assert claim(conn, QueueType.SCHEDULE, owner) is not None
+    assert claim(conn, QueueType.SCHEDULE, owner) is None
+
+
+def test_claim_respects_next_retry_at(workspace: Workspace, conn: sqlite3.Connection, owner: Owner) -> None:
+    add(workspace, conn)
+    item = claim(conn, QueueType.SCHEDULE, owner)
+    assert item is not None
+    outcome = engine.fail_item(conn, item, TransientStageError("flaky"), POLICY, NOW)
+    assert isinstance(outcome, Retry) and outcome.delay == 5
+    assert claim(conn, QueueType.SCHEDULE, owner, NOW + timedelta(seconds=4)) is None
+    again = claim(conn, QueueType.SCHEDULE, owner, NOW + timedelta(seconds=5))
+    assert again is not None and again.retry_count == 1
+
+
+def run_stage(conn, owner, queue_type, result=None, now=NOW):  # type: ignore[no-untyped-def]
+    item = claim(conn, queue_type, owner, now)
+    assert item is not None, f"nothing to claim in {queue_type}"
+    assert engine.complete_item(conn, item, result or StageResult(), POLICY, now)
+    return item
+
+
+def test_crawl_goes_through_image_and_contents_follow_the_run(
+    workspace: Workspace, conn: sqlite3.Connection, owner: Owner
+) -> None:
+    task_id = add(workspace, conn, "크롤링 영상", media_mode="crawl", user="u1")
+    run_stage(conn, owner, QueueType.SCHEDULE)
+    run_stage(conn, owner, QueueType.SCRIPT, StageResult(script_text='{"title": "t", "scenes": [{"text": "a"}]}'))
+    task = tasks_repo.get(conn, task_id)
+    assert task is not None and task.content_id is not None
+    content = contents_repo.get(conn, task.content_id)
+    assert content is not None
+    assert (content.type, content.status, content.progress, content.user_id) == ("script", "completed", 100, "u1")
+    assert content.content is not None and content.content.startswith('{"title"')
+    run_stage(conn, owner, QueueType.IMAGE)
+    run_stage(
+        conn, owner, QueueType.VIDEO,
+        StageResult(video_path=f"tasks/{task_id}/output.mp4", thumbnail_path=f"tasks/{task_id}/thumbnail.jpg"),
+    )
+    content = contents_repo.get(conn, task.content_id)
+    assert content is not None and content.type == "video" and content.video_path == f"tasks/{task_id}/output.mp4"
+    run_stage(conn, owner, QueueType.YOUTUBE, StageResult(youtube_url="https://youtu.be/abc"))
+    content = contents_repo.get(conn, task.content_id)
+    assert content is not None and content.published and content.youtube_url == "https://youtu.be/abc"
+    assert tasks_repo.get(conn, task_id).youtube_url == "https://youtu.be/abc"  # type: ignore[union-attr]
+    assert statuses(conn, task_id) == [
+        ("schedule", "completed"), ("script", "completed"), ("image", "completed"),
+        ("video", "completed"), ("youtube", "completed"),
+    ]
+    messages = [r["message"] for r in conn.execute("SELECT message FROM task_logs WHERE action_type = 'complete' ORDER BY id")]
+    assert messages[:2] == ["schedule done → script waiting", "script done → image waiting"]
+
+
+def test_upload_mode_skips_the_image_queue(workspace: Workspace, conn: sqlite3.Connection, owner: Owner) -> None:
+    task_id = add(workspace, conn, media_mode="upload")
+    run_stage(conn, owner, QueueType.SCHEDULE)
+    run_stage(conn, owner, QueueType.SCRIPT)
+    assert statuses(conn, task_id)[-1] == ("video", "waiting")
+
+
+def test_complete_is_one_transaction(workspace: Workspace, conn: sqlite3.Connection, owner: Owner, monkeypatch: pytest.MonkeyPatch) -> None:
+    task_id = add(workspace, conn)
+    item = claim(conn, QueueType.SCHEDULE, owner)
+    assert item is not None
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(engine.logs_repo, "add", broken)
+    with pytest.raises(sqlite3.OperationalError):
+        engine.complete_item(conn, item, StageResult(), POLICY, NOW)
+    # Neither the completion nor the next stage's insert survived the failed log write.
+    assert statuses(conn, task_id) == [("schedule", "processing")]
+
+
+def test_transient_failures_use_the_budget_then_fail(workspace: Workspace, conn: sqlite3.Connection, owner: Owner) -> None:
+    task_id = add(workspace, conn, max_retry=2)
+    now = NOW
+    outcomes = []
+    for _ in range(3):
+        item = claim(conn, QueueType.SCHEDULE, owner, now)
+        assert item is not None
+        outcomes.append(engine.fail_item(conn, item, TransientStageError("503 from API"), POLICY, now))
+        now += timedelta(minutes=1)
+    assert [type(o) for o in outcomes] == [Retry, Retry, GiveUp]
+    assert statuses(conn, task_id) == [("schedule", "failed")]
+    task = tasks_repo.get(conn, task_id)
+    assert task is not None and task.last_error == "503 from API"
+    levels = [r["level"] for r in conn.execute("SELECT level FROM task_logs WHERE action_type IN ('retry', 'fail') ORDER BY id")]
+    assert levels == ["warn", "warn", "error"]
+
+
+def test_permanent_failure_fails_at_once_and_marks_the_content(workspace: Workspace, conn: sqlite3.Connection, owner: Owner) -> None:
+    task_id = add(workspace, conn)
+    run_stage(conn, owner, QueueType.SCHEDULE)
+    run_stage(conn, owner, QueueType.SCRIPT, StageResult(script_text="{}"))
+    item = claim(conn, QueueType.IMAGE, owner)
+    assert item is not None
+    assert engine.fail_item(conn, item, PermanentStageError("no crawler configured"), POLICY, NOW) == GiveUp(exhausted=False)
+    task = tasks_repo.get(conn, task_id)
+    assert task is not None and task.content_id is not None
+    content = contents_repo.get(conn, task.content_id)
+    assert content is not None and (content.status, content.error) == ("failed", "no crawler configured")
+
+
+def test_a_stopped_item_is_not_resurrected_by_its_tick(workspace: Workspace, conn: sqlite3.Connection, owner: Owner) -> None:
+    task_id = add(workspace, conn)
+    item = claim(conn, QueueType.SCHEDULE, owner)
+    assert item is not None
+    # Someone else (a stop) fails the item while the stage runs.
+    with transaction(conn):
+        conn.execute("UPDATE task_queue SET status = 'failed', error_message = 'stopped' WHERE id = ?", (item.id,))
+    assert not engine.complete_item(conn, item, StageResult(), POLICY, NOW)
+    assert engine.fail_item(conn, item, TransientStageError("x"), POLICY, NOW) is None
+    assert statuses(conn, task_id) == [("schedule", "failed")]
+
+
+def test_a_recovered_item_claimed_again_is_not_completed_by_the_old_claim(
+    workspace: Workspace, conn: sqlite3.Connection, owner: Owner
+) -> None:
+    add(workspace, conn)
+    old = claim(conn, QueueType.SCHEDULE, owner)
+    assert old is not None
+    with transaction(conn):
+        conn.execute("UPDATE task_queue SET status = 'waiting' WHERE id = ?", (old.id,))
+    new = claim(conn, QueueType.SCHEDULE, owner)
+    assert new is not None and new.claim_token != old.claim_token
+    assert not engine.complete_item(conn, old, StageResult(), POLICY, NOW)
+    assert engine.complete_item(conn, new, StageResult(), POLICY, NOW)
+
+
+def dead_owner() -> Owner:
+    """An owner on this host whose process has exited."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    info = processes.current_owner()
+    pid, started = proc.pid, processes.psutil.Process(proc.pid).create_time()
+    proc.wait()
+    return Owner(host=info.host, pid=pid, started=started)
+
+
+def test_items_of_a_dead_tick_are_recovered_as_a_retry(workspace: Workspace, conn: sqlite3.Connection, owner: Owner) -> None:
+    task_id = add(workspace, conn)
+    ghost = dead_owner()
+    item = engine.claim_next(conn, QueueType.SCHEDULE, ghost, POLICY, NOW)
+    assert item is not None
+    recovered = engine.recover_orphans(conn, owner, POLICY, NOW + timedelta(seconds=1))
+    assert [r.item.id for r in recovered] == [item.id]
+    assert "died" in recovered[0].reason
+    fresh = queue_repo.get(conn, item.id)
+    assert fresh is not None and (fresh.status, fresh.retry_count) == (QueueStatus.WAITING, 1)
+    log = conn.execute("SELECT * FROM task_logs WHERE task_id = ? AND action_type = 'retry'", (task_id,)).fetchone()
+    assert "recovered" in log["message"]
+
+
+def test_a_live_tick_keeps_its_items(workspace: Workspace, conn: sqlite3.Connection, owner: Owner) -> None:
+    add(workspace, conn)
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        alive = Owner(owner.host, sleeper.pid, processes.psutil.Process(sleeper.pid).create_time())
+        item = engine.claim_next(conn, QueueType.SCHEDULE, alive, POLICY, NOW)
+        assert item is not None
+        assert engine.recover_orphans(conn, owner, POLICY, NOW + timedelta(seconds=299)) == []
+        # Past its lease, even a live owner is presumed hung and its item recovered.
+        assert len(engine.recover_orphans(conn, owner, POLICY, NOW + timedelta(seconds=301))) == 1
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_items_of_another_host_are_recovered_only_after_the_lease(workspace: Workspace, conn: sqlite3.Connection, owner: Owner) -> None:
+    add(workspace, conn)
+    remote = Owner("some-other-host", 4242, 1.0)
+    item = engine.claim_next(conn, QueueType.SCHEDULE, remote, POLICY, NOW)
+    assert item is not None
+    assert engine.recover_orphans(conn, owner, POLICY, NOW + timedelta(seconds=100)) == []
+    assert "lease" in engine.recover_orphans(conn, owner, POLICY, NOW + timedelta(seconds=300))[0].reason
+
+
+def test_recovery_with_retries_used_up_fails_the_item(workspace: Workspace, conn: sqlite3.Connection, owner: Owner) -> None:
+    task_id = add(workspace, conn, max_retry=0)
+    item = engine.claim_next(conn, QueueType.SCHEDULE, dead_owner(), POLICY, NOW)
+    assert item is not None
+    engine.recover_orphans(conn, owner, POLICY, NOW)
+    assert statuses(conn, task_id) == [("schedule", "failed")]
+
+
+def test_recurring_occurrence_is_enqueued_exactly_once(workspace: Workspace, conn: sqlite3.Connection) -> None:
+    task_id = add(workspace, conn, at="2026-11-27 09:00", repeat="daily", tz="Asia/Seoul")
+    schedule = schedules_repo.for_task(conn, task_id)[0]
+    assert schedule.next_run_at == "2026-11-27 00:00:00"
+    due = NOW + timedelta(days=1)
+    # Two ticks read the same due schedule; only the first enqueues.
+    stale = schedules_repo.get(conn, schedule.id)
+    assert stale is not None
+    with transaction(conn):
+        assert engine.enqueue_occurrence(conn, stale, POLICY, due) is not None
+    with transaction(conn):
+        assert engine.enqueue_occurrence(conn, stale, POLICY, due) is None
+    assert statuses(conn, task_id) == [("schedule", "waiting")]
+    fresh = schedules_repo.get(conn, schedule.id)
+    assert fresh is not None and fresh.is_active and fresh.next_run_at == "2026-11-28 00:00:00"
+
+
+def test_the_unique_occurrence_index_backs_the_compare_and_set(workspace: Workspace, conn: sqlite3.Connection) -> None:
+    task_id = add(workspace, conn)
+    item = queue_repo.for_task(conn, task_id)[0]
+    with pytest.raises(sqlite3.IntegrityError):
+        queue_repo.insert(conn, task_id=task_id, schedule_id=item.schedule_id, queue_type=QueueType.SCHEDULE,
+                          max_retry=3, now=to_db(NOW), occurrence_at=item.occurrence_at)
+
+
+def test_downtime_coalesces_missed_runs_and_keeps_the_schedule_alive(workspace: Workspace, conn: sqlite3.Connection) -> None:
+    task_id = add(workspace, conn, at="2026-11-27 09:00", repeat="daily", tz="Asia/Seoul")
+    four_days_later = NOW + timedelta(days=4, hours=1)
+    assert engine.enqueue_due(conn, POLICY, four_days_later) == 1
+    assert engine.enqueue_due(conn, POLICY, four_days_later) == 0
+    schedule = schedules_repo.for_task(conn, task_id)[0]
+    assert schedule.is_active and schedule.next_run_at == "2026-12-01 00:00:00"
+    skip = conn.execute("SELECT * FROM task_logs WHERE action_type = 'skip'").fetchone()
+    assert skip["message"] == "3 missed occurrence(s) coalesced into this run"
+
+
+def test_a_due_occurrence_while_a_run_waits_is_coalesced(workspace: Workspace, conn: sqlite3.Connection) -> None:
+    task_id = add(workspace, conn, repeat="daily")  # first run now, waiting
+    assert engine.enqueue_due(conn, POLICY, NOW + timedelta(days=1)) == 0
+    assert statuses(conn, task_id) == [("schedule", "waiting")]
+    assert conn.execute("SELECT count(*) FROM task_logs WHERE action_type = 'skip'").fetchone()[0] == 1
+
+
+def test_a_new_run_waits_while_the_previous_run_is_in_flight(workspace: Workspace, conn: sqlite3.Connection, owner: Owner) -> None:
+    task_id = add(workspace, conn, repeat="daily")
+    run_stage(conn, owner, QueueType.SCHEDULE)  # run 1 now waits in the script queue
+    assert engine.enqueue_due(conn, POLICY, NOW + timedelta(days=1)) == 1
+    assert claim(conn, QueueType.SCHEDULE, owner, NOW + timedelta(days=1)) is None
+    run_stage(conn, owner, QueueType.SCRIPT, StageResult(script_text="{}"), NOW + timedelta(days=1))
+    run_stage(conn, owner, QueueType.IMAGE, now=NOW + timedelta(days=1))
+    run_stage(conn, owner, QueueType.VIDEO, now=NOW + timedelta(days=1))
+    run_stage(conn, owner, QueueType.YOUTUBE, now=NOW + timedelta(days=1))
+    assert claim(conn, QueueType.SCHEDULE, owner, NOW + timedelta(days=1)) is not None
+    assert ("schedule", "processing") in statuses(conn, task_id)
+
+
+def test_a_new_run_points_the_old_content_at_its_archived_files(workspace: Workspace, conn: sqlite3.Connection, owner: Owner) -> None:
+    task_id = add(workspace, conn, repeat="daily")
+    run_stage(conn, owner, QueueType.SCHEDULE)
+    run_stage(conn, owner, QueueType.SCRIPT, StageResult(script_text="{}"))
+    run_stage(conn, owner, QueueType.IMAGE)
+    prefix = f"tasks/{task_id}/"
+    run_stage(conn, owner, QueueType.VIDEO, StageResult(video_path=prefix + "output.mp4", thumbnail_path=prefix + "thumbnail.jpg"))
+    run_stage(conn, owner, QueueType.YOUTUBE)
+    first_content = tasks_repo.get(conn, task_id).content_id  # type: ignore[union-attr]
+    assert first_content is not None
+    engine.enqueue_due(conn, POLICY, NOW + timedelta(days=1))
+    folder = f"{prefix}runs/{first_content}"
+    run_stage(conn, owner, QueueType.SCHEDULE,
+              StageResult(archived=Archived(folder=folder, moved=("output.mp4", "thumbnail.jpg"), content_id=first_content)),
+              NOW + timedelta(days=1))
+    old = contents_repo.get(conn, first_content)
+    assert old is not None and old.video_path == f"{folder}/output.mp4" and old.thumbnail_path == f"{folder}/thumbnail.jpg"
+    assert tasks_repo.get(conn, task_id).content_id is None  # type: ignore[union-attr]
+    run_stage(conn, owner, QueueType.SCRIPT, StageResult(script_text="{}"), NOW + timedelta(days=1))
+    assert len(contents_repo.list_contents(conn, task_id=task_id, limit=10)) == 2
