@@ -46,14 +46,24 @@ def test_init_is_idempotent_and_writes_a_commented_config(runner: CliRunner, hom
 
 
 def test_add_prints_the_id_and_list_counts_tabs(runner: CliRunner, home: Path) -> None:
-    task_id = add_ok(runner, home, "첫 영상", "--product-info", '{"name": "가습기", "price": 39000}')
+    task_id = add_ok(
+        runner, home, "첫 영상", "--product-info", '{"name": "가습기", "price": 39000}'
+    )
     counts = invoke(runner, home, "list", "--json")
     assert counts.exit_code == 0, counts.output
     assert json.loads(counts.stdout) == {
-        "schedule": 1, "script": 0, "image": 0, "video": 0, "youtube": 0, "failed": 0, "completed": 0
+        "schedule": 1,
+        "script": 0,
+        "image": 0,
+        "video": 0,
+        "youtube": 0,
+        "failed": 0,
+        "completed": 0,
     }
     rows = json.loads(invoke(runner, home, "list", "schedule", "--json").stdout)
-    assert [(r["task_id"], r["status"], r["title"]) for r in rows] == [(task_id, "waiting", "첫 영상")]
+    assert [(r["task_id"], r["status"], r["title"]) for r in rows] == [
+        (task_id, "waiting", "첫 영상")
+    ]
     assert json.loads(invoke(runner, home, "list", "예약큐", "--json").stdout) == rows
     human = invoke(runner, home, "list", "schedule")
     assert task_id in human.stdout and "waiting" in human.stdout
@@ -67,29 +77,79 @@ def test_add_with_every_option(runner: CliRunner, home: Path, tmp_path: Path) ->
     image = tmp_path / "a.jpg"
     image.write_bytes(b"jpeg")
     result = invoke(
-        runner, home, "add", "Weekly", "--type", "product", "--media-mode", "upload",
-        "--at", "2030-01-06 18:30", "--tz", "Asia/Seoul", "--repeat", "weekly", "--privacy", "unlisted",
-        "--channel", "main", "--product-info", f"@{info}", "--set", "voice=ko-KR", "--set", "speed=1.2",
-        "--image", str(image), "--user", "u1", "--max-retry", "5", "--json",
+        runner,
+        home,
+        "add",
+        "Weekly",
+        "--type",
+        "product",
+        "--media-mode",
+        "upload",
+        "--at",
+        "2030-01-06 18:30",
+        "--tz",
+        "Asia/Seoul",
+        "--repeat",
+        "weekly",
+        "--privacy",
+        "unlisted",
+        "--channel",
+        "main",
+        "--product-info",
+        f"@{info}",
+        "--set",
+        "voice=ko-KR",
+        "--set",
+        "speed=1.2",
+        "--image",
+        str(image),
+        "--user",
+        "u1",
+        "--max-retry",
+        "5",
+        "--json",
     )
     assert result.exit_code == 0, result.output
     added = json.loads(result.stdout)
     assert added["next_run_at"] == "2030-01-06 09:30:00" and added["queued"] is False
     task = json.loads(invoke(runner, home, "show", added["task_id"], "--json").stdout)
-    assert task["task"]["settings"] == {"voice": "ko-KR", "speed": 1.2, "mediaMode": "upload", "format": "product", "maxRetry": 5}
+    assert task["task"]["settings"] == {
+        "voice": "ko-KR",
+        "speed": 1.2,
+        "mediaMode": "upload",
+        "format": "product",
+        "maxRetry": 5,
+    }
     assert task["task"]["product_info"] == {"name": "텀블러"}
     assert task["task"]["user_id"] == "u1"
     schedule = task["schedules"][0]
-    assert (schedule["repeat_type"], schedule["youtube_privacy"], schedule["channel_setting_id"]) == ("weekly", "unlisted", "main")
+    assert (
+        schedule["repeat_type"],
+        schedule["youtube_privacy"],
+        schedule["channel_setting_id"],
+    ) == ("weekly", "unlisted", "main")
     assert schedule["repeat_config"] == {"tz": "Asia/Seoul", "anchor": "2030-01-06 18:30:00"}
     assert task["outputs"]["scene_images"] == ["scene_01.jpg"]
 
 
 def test_publish_at_forces_private_with_a_warning(runner: CliRunner, home: Path) -> None:
-    result = invoke(runner, home, "add", "t", "--privacy", "public", "--publish-at", "2030-01-01 09:00", "--tz", "UTC")
+    result = invoke(
+        runner,
+        home,
+        "add",
+        "t",
+        "--privacy",
+        "public",
+        "--publish-at",
+        "2030-01-01 09:00",
+        "--tz",
+        "UTC",
+    )
     assert result.exit_code == 0, result.output
     assert "changed to private" in result.stderr
-    assert db_rows(home, "SELECT youtube_privacy, youtube_publish_time FROM task_schedules") == [("private", "2030-01-01 09:00:00")]
+    assert db_rows(home, "SELECT youtube_privacy, youtube_publish_time FROM task_schedules") == [
+        ("private", "2030-01-01 09:00:00")
+    ]
 
 
 BAD_ADDS = [
@@ -105,7 +165,10 @@ BAD_ADDS = [
     (["add", "t", "--publish-at", "soon"], "cannot read time 'soon'"),
     (["add", "t", "--product-info", "{name: 1}"], "--product-info is not valid JSON"),
     (["add", "t", "--product-info", "@/no/such/file.json"], "cannot read --product-info file"),
-    (["add", "t", "--media-mode", "upload", "--image", "/no/such/image.png"], "image file not found"),
+    (
+        ["add", "t", "--media-mode", "upload", "--image", "/no/such/image.png"],
+        "image file not found",
+    ),
     (["add", "t", "--image", "x.png"], "--image is for --media-mode upload"),
     (["add", "t", "--max-retry", "-1"], "--max-retry must be 0 or more"),
     (["add", "t", "--set", "novalue"], "--set wants key=value"),
@@ -124,7 +187,9 @@ def test_bad_add_input_is_one_line_exit_2_and_writes_nothing(
     assert list(home.iterdir()) == []  # no database, no task folder
 
 
-def test_bad_input_against_an_existing_database_changes_nothing(runner: CliRunner, home: Path) -> None:
+def test_bad_input_against_an_existing_database_changes_nothing(
+    runner: CliRunner, home: Path
+) -> None:
     add_ok(runner, home, "keep me")
     before = db_rows(home, "SELECT count(*) FROM tasks")
     assert invoke(runner, home, "add", "t", "--type", "reel").exit_code == 2
@@ -137,7 +202,11 @@ BAD_IDS = [
     (["retry", "12345"], 2, "is not a task id"),
     (["logs", "abc"], 2, "is not a task id"),
     (["contents", "--task", "abc"], 2, "is not a task id"),
-    (["show", "0b6ad2b4-4b0f-4ad4-9a57-6d5a1c2b7f10"], 1, "no task 0b6ad2b4-4b0f-4ad4-9a57-6d5a1c2b7f10"),
+    (
+        ["show", "0b6ad2b4-4b0f-4ad4-9a57-6d5a1c2b7f10"],
+        1,
+        "no task 0b6ad2b4-4b0f-4ad4-9a57-6d5a1c2b7f10",
+    ),
     (["retry", "0b6ad2b4-4b0f-4ad4-9a57-6d5a1c2b7f10"], 1, "no task"),
     (["logs", "0b6ad2b4-4b0f-4ad4-9a57-6d5a1c2b7f10"], 1, "no task"),
     (["list", "drafts"], 2, "unknown tab 'drafts'"),
@@ -183,12 +252,14 @@ def test_a_non_sqlite_database_is_refused_and_untouched(runner: CliRunner, home:
         ("[retry\ndelays = [1]", "autoqueue.toml"),
         ("[retry]\ndelays = []", "retry.delays"),
         ("[retry]\nmax_retry = -2", "retry.max_retry"),
-        ("[stages.script]\ncommand = \"python3 writer.py\"", "stages.script.command"),
-        ("[stages.render]\ncommand = [\"x\"]", "stages.render"),
+        ('[stages.script]\ncommand = "python3 writer.py"', "stages.script.command"),
+        ('[stages.render]\ncommand = ["x"]', "stages.render"),
         ("[retyr]\ndelays = [1]", "retyr"),
     ],
 )
-def test_a_broken_config_is_reported_with_its_key(runner: CliRunner, home: Path, config: str, message: str) -> None:
+def test_a_broken_config_is_reported_with_its_key(
+    runner: CliRunner, home: Path, config: str, message: str
+) -> None:
     write_config(home, config)
     result = invoke(runner, home, "add", "t")
     assert result.exit_code == 2, result.output
@@ -197,11 +268,15 @@ def test_a_broken_config_is_reported_with_its_key(runner: CliRunner, home: Path,
     assert not (home / "autoqueue.db").exists()
 
 
-def test_db_option_and_environment_variables(runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_db_option_and_environment_variables(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     home = tmp_path / "h"
     home.mkdir()
     other = tmp_path / "elsewhere" / "queue.db"
-    result = runner.invoke(__import__("autoqueue.cli").cli.app, ["--home", str(home), "--db", str(other), "add", "t"])
+    result = runner.invoke(
+        __import__("autoqueue.cli").cli.app, ["--home", str(home), "--db", str(other), "add", "t"]
+    )
     assert result.exit_code == 0, result.output
     assert other.exists() and not (home / "autoqueue.db").exists()
     monkeypatch.setenv("AUTOQUEUE_HOME", str(home))
@@ -227,20 +302,36 @@ def test_tick_show_logs_contents_retry_cleanup(runner: CliRunner, home: Path) ->
 
     shown = json.loads(invoke(runner, home, "show", good, "--json").stdout)
     assert shown["outputs"]["video"] and shown["outputs"]["story"]
-    assert [q["queue_type"] for q in shown["queue"]] == ["schedule", "script", "image", "video", "youtube"]
+    assert [q["queue_type"] for q in shown["queue"]] == [
+        "schedule",
+        "script",
+        "image",
+        "video",
+        "youtube",
+    ]
     human = invoke(runner, home, "show", good)
     assert "좋은 영상" in human.stdout and "queue history" in human.stdout
 
     errors = json.loads(invoke(runner, home, "logs", bad, "--level", "error", "--json").stdout)
-    assert len(errors) == 1 and errors[0]["action_type"] == "fail" and errors[0]["queue_type"] == "script"
-    starts = json.loads(invoke(runner, home, "logs", good, "--action", "start", "--queue-type", "video", "--json").stdout)
+    assert (
+        len(errors) == 1
+        and errors[0]["action_type"] == "fail"
+        and errors[0]["queue_type"] == "script"
+    )
+    starts = json.loads(
+        invoke(
+            runner, home, "logs", good, "--action", "start", "--queue-type", "video", "--json"
+        ).stdout
+    )
     assert len(starts) == 1 and starts[0]["pid"] > 0
     limited = json.loads(invoke(runner, home, "logs", "--limit", "2", "--json").stdout)
     assert len(limited) == 2 and limited[0]["id"] > limited[1]["id"]
 
     contents = json.loads(invoke(runner, home, "contents", "--json").stdout)
     assert {c["task_id"] for c in contents} == {good}
-    assert contents[0]["published"] is True and contents[0]["video_path"] == f"tasks/{good}/output.mp4"
+    assert (
+        contents[0]["published"] is True and contents[0]["video_path"] == f"tasks/{good}/output.mp4"
+    )
 
     retried = invoke(runner, home, "retry", bad)
     assert retried.exit_code == 0, retried.output
@@ -248,8 +339,13 @@ def test_tick_show_logs_contents_retry_cleanup(runner: CliRunner, home: Path) ->
     assert again.exit_code == 2 and "has a run waiting" in again.stderr
     assert invoke(runner, home, "retry", good).exit_code == 2
 
-    dry = json.loads(invoke(runner, home, "cleanup", "--older-than", "0s", "--dry-run", "--json").stdout)
-    old = db_rows(home, f"SELECT count(*) FROM task_queue WHERE status = 'completed' AND completed_at < '{dry['cutoff']}'")
+    dry = json.loads(
+        invoke(runner, home, "cleanup", "--older-than", "0s", "--dry-run", "--json").stdout
+    )
+    old = db_rows(
+        home,
+        f"SELECT count(*) FROM task_queue WHERE status = 'completed' AND completed_at < '{dry['cutoff']}'",
+    )
     assert dry["matched"] == old[0][0] and dry["deleted"] == 0
     assert db_rows(home, "SELECT count(*) FROM task_queue WHERE status = 'completed'") == [(6,)]
 
@@ -271,7 +367,10 @@ def test_tick_exits_zero_with_one_line_when_the_lock_is_held(runner: CliRunner, 
     conn.close()
     result = invoke(runner, home, "tick")
     assert result.exit_code == 0, result.output
-    assert result.stdout.strip() == "another tick holds the scheduler lock (other-host:1); nothing to do"
+    assert (
+        result.stdout.strip()
+        == "another tick holds the scheduler lock (other-host:1); nothing to do"
+    )
 
 
 def test_cleanup_deletes_only_old_completed_rows(runner: CliRunner, home: Path) -> None:
@@ -288,7 +387,10 @@ def test_cleanup_deletes_only_old_completed_rows(runner: CliRunner, home: Path) 
             "INSERT INTO task_queue (task_id, queue_type, status, completed_at, updated_at) VALUES (?, 'video', ?, ?, '2020-01-01 00:00:00')",
             (task_id, status, completed),
         )
-    conn.execute("INSERT INTO task_logs (task_id, queue_id, level, message) VALUES (?, (SELECT min(id) FROM task_queue WHERE completed_at = '2020-01-01 00:00:00'), 'info', 'old')", (task_id,))
+    conn.execute(
+        "INSERT INTO task_logs (task_id, queue_id, level, message) VALUES (?, (SELECT min(id) FROM task_queue WHERE completed_at = '2020-01-01 00:00:00'), 'info', 'old')",
+        (task_id,),
+    )
     conn.commit()
     conn.close()
     result = invoke(runner, home, "cleanup", "--older-than", "30d", "--json")
@@ -306,22 +408,26 @@ def test_cron_prints_absolute_lines(runner: CliRunner, home: Path) -> None:
     assert result.exit_code == 0, result.output
     lines = json.loads(result.stdout)
     assert lines["crontab"].startswith("* * * * * cd ")
-    assert f"{Path(sys.executable).resolve()} -m autoqueue --home {home.resolve()} tick" in lines["crontab"]
+    assert (
+        f"{Path(sys.executable).resolve()} -m autoqueue --home {home.resolve()} tick"
+        in lines["crontab"]
+    )
     assert lines["crontab"].endswith("2>&1")
     assert lines["schtasks"].startswith("schtasks /Create /F /SC MINUTE /MO 1")
     assert "tick" in lines["schtasks"]
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="crontab")
-def test_cron_install_adds_the_line_once(runner: CliRunner, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cron_install_adds_the_line_once(
+    runner: CliRunner, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     table = tmp_path / "crontab.txt"
     table.write_text("MAILTO=me\n", encoding="utf-8")
     fake = bin_dir / "crontab"
     fake.write_text(
-        "#!/bin/sh\n"
-        f'if [ "$1" = "-l" ]; then cat "{table}"; else cat > "{table}"; fi\n',
+        f'#!/bin/sh\nif [ "$1" = "-l" ]; then cat "{table}"; else cat > "{table}"; fi\n',
         encoding="utf-8",
     )
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)

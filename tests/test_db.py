@@ -23,7 +23,14 @@ def test_new_database_is_durable_and_concurrent(tmp_path: Path) -> None:
     assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     assert conn.execute("PRAGMA user_version").fetchone()[0] == db.SCHEMA_VERSION
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert {"tasks", "task_schedules", "task_queue", "task_logs", "scheduler_lock", "contents"} <= tables
+    assert {
+        "tasks",
+        "task_schedules",
+        "task_queue",
+        "task_logs",
+        "scheduler_lock",
+        "contents",
+    } <= tables
     log_columns = {r[1] for r in conn.execute("PRAGMA table_info(task_logs)")}
     assert {"action_type", "queue_type", "pid", "process_name", "metadata"} <= log_columns
     assert "content_id" in {r[1] for r in conn.execute("PRAGMA table_info(tasks)")}
@@ -83,7 +90,14 @@ def _legacy_database(path: Path) -> None:
     raw.executemany(
         "INSERT INTO tasks (id, title, type, settings, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
         [
-            (T1, "old one", "shortform", '{"mediaMode":"crawl"}', "2026-01-01T09:00:00.000Z", "2026-01-01T09:00:00.000Z"),
+            (
+                T1,
+                "old one",
+                "shortform",
+                '{"mediaMode":"crawl"}',
+                "2026-01-01T09:00:00.000Z",
+                "2026-01-01T09:00:00.000Z",
+            ),
             (T2, "old two", "longform", None, "2026-01-02 10:00:00", "2026-01-02 10:00:00"),
         ],
     )
@@ -96,9 +110,30 @@ def _legacy_database(path: Path) -> None:
         "INSERT INTO task_queue (task_id, schedule_id, queue_type, status, created_at, updated_at, completed_at) "
         "VALUES (?, 1, ?, ?, ?, ?, ?)",
         [
-            (T1, "schedule", "completed", "2026-01-01T09:00:00.000Z", "2026-01-01T09:00:01.000Z", "2026-01-01T09:00:01.000Z"),
-            (T1, "script", "processing", "2026-01-01T09:00:01.000Z", "2026-01-01T09:00:02.000Z", None),
-            (T2, "script", "processing", "2026-01-02T10:00:00.000Z", "2026-01-02T10:00:00.000Z", None),
+            (
+                T1,
+                "schedule",
+                "completed",
+                "2026-01-01T09:00:00.000Z",
+                "2026-01-01T09:00:01.000Z",
+                "2026-01-01T09:00:01.000Z",
+            ),
+            (
+                T1,
+                "script",
+                "processing",
+                "2026-01-01T09:00:01.000Z",
+                "2026-01-01T09:00:02.000Z",
+                None,
+            ),
+            (
+                T2,
+                "script",
+                "processing",
+                "2026-01-02T10:00:00.000Z",
+                "2026-01-02T10:00:00.000Z",
+                None,
+            ),
         ],
     )
     raw.execute(
@@ -150,10 +185,19 @@ def test_a_seed_database_is_upgraded_in_place_without_losing_a_row(tmp_path: Pat
 def test_one_processing_item_per_queue_type_is_enforced_by_the_database(tmp_path: Path) -> None:
     conn = db.connect(tmp_path / "a.db")
     conn.execute("INSERT INTO tasks (id, title, type) VALUES (?, 't', 'shortform')", (T1,))
-    conn.execute("INSERT INTO task_queue (task_id, queue_type, status) VALUES (?, 'video', 'processing')", (T1,))
-    conn.execute("INSERT INTO task_queue (task_id, queue_type, status) VALUES (?, 'script', 'processing')", (T1,))
+    conn.execute(
+        "INSERT INTO task_queue (task_id, queue_type, status) VALUES (?, 'video', 'processing')",
+        (T1,),
+    )
+    conn.execute(
+        "INSERT INTO task_queue (task_id, queue_type, status) VALUES (?, 'script', 'processing')",
+        (T1,),
+    )
     with pytest.raises(sqlite3.IntegrityError):
-        conn.execute("INSERT INTO task_queue (task_id, queue_type, status) VALUES (?, 'video', 'processing')", (T1,))
+        conn.execute(
+            "INSERT INTO task_queue (task_id, queue_type, status) VALUES (?, 'video', 'processing')",
+            (T1,),
+        )
 
 
 def test_the_claim_walks_an_index_instead_of_sorting_the_backlog(tmp_path: Path) -> None:
@@ -162,8 +206,15 @@ def test_the_claim_walks_an_index_instead_of_sorting_the_backlog(tmp_path: Path)
     conn = db.connect(tmp_path / "a.db")
     plan = conn.execute(
         "EXPLAIN QUERY PLAN " + _CLAIM,
-        {"queue_type": "video", "now": "2026-01-01 00:00:00", "token": "t", "host": "h", "pid": 1,
-         "started": 1.0, "lease": "2026-01-01 00:05:00"},
+        {
+            "queue_type": "video",
+            "now": "2026-01-01 00:00:00",
+            "token": "t",
+            "host": "h",
+            "pid": 1,
+            "started": 1.0,
+            "lease": "2026-01-01 00:05:00",
+        },
     ).fetchall()
     details = " | ".join(row[3] for row in plan)
     assert "idx_task_queue_claim" in details
@@ -186,4 +237,7 @@ def test_transaction_rolls_back_on_error_and_nests(tmp_path: Path) -> None:
 
 def test_split_statements_keeps_triggers_and_comments_apart() -> None:
     script = "-- a comment\nCREATE TABLE a (x TEXT); -- trailing\n\nCREATE INDEX i ON a(x);\n"
-    assert db.split_statements(script) == ["CREATE TABLE a (x TEXT); -- trailing", "CREATE INDEX i ON a(x);"]
+    assert db.split_statements(script) == [
+        "CREATE TABLE a (x TEXT); -- trailing",
+        "CREATE INDEX i ON a(x);",
+    ]

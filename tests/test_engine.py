@@ -72,7 +72,9 @@ def test_only_one_item_per_queue_type_processes(
     assert claim(conn, QueueType.SCHEDULE, owner) is None
 
 
-def test_claim_respects_next_retry_at(workspace: Workspace, conn: sqlite3.Connection, owner: Owner) -> None:
+def test_claim_respects_next_retry_at(
+    workspace: Workspace, conn: sqlite3.Connection, owner: Owner
+) -> None:
     add(workspace, conn)
     item = claim(conn, QueueType.SCHEDULE, owner)
     assert item is not None
@@ -95,40 +97,90 @@ def test_crawl_goes_through_image_and_contents_follow_the_run(
 ) -> None:
     task_id = add(workspace, conn, "크롤링 영상", media_mode="crawl", user="u1")
     run_stage(conn, owner, QueueType.SCHEDULE)
-    run_stage(conn, owner, QueueType.SCRIPT, StageResult(script_text='{"title": "t", "scenes": [{"text": "a"}]}'))
+    run_stage(
+        conn,
+        owner,
+        QueueType.SCRIPT,
+        StageResult(script_text='{"title": "t", "scenes": [{"text": "a"}]}'),
+    )
     task = tasks_repo.get(conn, task_id)
     assert task is not None and task.content_id is not None
     content = contents_repo.get(conn, task.content_id)
     assert content is not None
-    assert (content.type, content.status, content.progress, content.user_id) == ("script", "completed", 100, "u1")
+    assert (content.type, content.status, content.progress, content.user_id) == (
+        "script",
+        "completed",
+        100,
+        "u1",
+    )
     assert content.content is not None and content.content.startswith('{"title"')
     run_stage(conn, owner, QueueType.IMAGE)
     run_stage(
-        conn, owner, QueueType.VIDEO,
-        StageResult(video_path=f"tasks/{task_id}/output.mp4", thumbnail_path=f"tasks/{task_id}/thumbnail.jpg"),
+        conn,
+        owner,
+        QueueType.VIDEO,
+        StageResult(
+            video_path=f"tasks/{task_id}/output.mp4",
+            thumbnail_path=f"tasks/{task_id}/thumbnail.jpg",
+        ),
     )
     content = contents_repo.get(conn, task.content_id)
-    assert content is not None and content.type == "video" and content.video_path == f"tasks/{task_id}/output.mp4"
+    assert (
+        content is not None
+        and content.type == "video"
+        and content.video_path == f"tasks/{task_id}/output.mp4"
+    )
     run_stage(conn, owner, QueueType.YOUTUBE, StageResult(youtube_url="https://youtu.be/abc"))
     content = contents_repo.get(conn, task.content_id)
-    assert content is not None and content.published and content.youtube_url == "https://youtu.be/abc"
+    assert (
+        content is not None and content.published and content.youtube_url == "https://youtu.be/abc"
+    )
     assert tasks_repo.get(conn, task_id).youtube_url == "https://youtu.be/abc"  # type: ignore[union-attr]
     assert statuses(conn, task_id) == [
-        ("schedule", "completed"), ("script", "completed"), ("image", "completed"),
-        ("video", "completed"), ("youtube", "completed"),
+        ("schedule", "completed"),
+        ("script", "completed"),
+        ("image", "completed"),
+        ("video", "completed"),
+        ("youtube", "completed"),
     ]
-    messages = [r["message"] for r in conn.execute("SELECT message FROM task_logs WHERE action_type = 'complete' ORDER BY id")]
+    messages = [
+        r["message"]
+        for r in conn.execute(
+            "SELECT message FROM task_logs WHERE action_type = 'complete' ORDER BY id"
+        )
+    ]
     assert messages[:2] == ["schedule done → script waiting", "script done → image waiting"]
 
 
-def test_upload_mode_skips_the_image_queue(workspace: Workspace, conn: sqlite3.Connection, owner: Owner) -> None:
+def test_a_youtube_stage_without_a_url_does_not_mark_the_content_published(
+    workspace: Workspace, conn: sqlite3.Connection, owner: Owner
+) -> None:
+    task_id = add(workspace, conn, media_mode="upload")
+    run_stage(conn, owner, QueueType.SCHEDULE)
+    run_stage(conn, owner, QueueType.SCRIPT, StageResult(script_text="{}"))
+    run_stage(conn, owner, QueueType.VIDEO)
+    run_stage(conn, owner, QueueType.YOUTUBE)
+    content_id = tasks_repo.get(conn, task_id).content_id  # type: ignore[union-attr]
+    content = contents_repo.get(conn, str(content_id))
+    assert content is not None and (content.status, content.published, content.youtube_url) == (
+        "completed",
+        False,
+        None,
+    )
+
+
+def test_upload_mode_skips_the_image_queue(
+    workspace: Workspace, conn: sqlite3.Connection, owner: Owner
+) -> None:
     task_id = add(workspace, conn, media_mode="upload")
     run_stage(conn, owner, QueueType.SCHEDULE)
     run_stage(conn, owner, QueueType.SCRIPT)
     assert statuses(conn, task_id)[-1] == ("video", "waiting")
 
 
-def test_complete_is_one_transaction(workspace: Workspace, conn: sqlite3.Connection, owner: Owner, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_complete_is_one_transaction(
+    workspace: Workspace, conn: sqlite3.Connection, owner: Owner, monkeypatch: pytest.MonkeyPatch
+) -> None:
     task_id = add(workspace, conn)
     item = claim(conn, QueueType.SCHEDULE, owner)
     assert item is not None
@@ -143,43 +195,64 @@ def test_complete_is_one_transaction(workspace: Workspace, conn: sqlite3.Connect
     assert statuses(conn, task_id) == [("schedule", "processing")]
 
 
-def test_transient_failures_use_the_budget_then_fail(workspace: Workspace, conn: sqlite3.Connection, owner: Owner) -> None:
+def test_transient_failures_use_the_budget_then_fail(
+    workspace: Workspace, conn: sqlite3.Connection, owner: Owner
+) -> None:
     task_id = add(workspace, conn, max_retry=2)
     now = NOW
     outcomes = []
     for _ in range(3):
         item = claim(conn, QueueType.SCHEDULE, owner, now)
         assert item is not None
-        outcomes.append(engine.fail_item(conn, item, TransientStageError("503 from API"), POLICY, now))
+        outcomes.append(
+            engine.fail_item(conn, item, TransientStageError("503 from API"), POLICY, now)
+        )
         now += timedelta(minutes=1)
     assert [type(o) for o in outcomes] == [Retry, Retry, GiveUp]
     assert statuses(conn, task_id) == [("schedule", "failed")]
     task = tasks_repo.get(conn, task_id)
     assert task is not None and task.last_error == "503 from API"
-    levels = [r["level"] for r in conn.execute("SELECT level FROM task_logs WHERE action_type IN ('retry', 'fail') ORDER BY id")]
+    levels = [
+        r["level"]
+        for r in conn.execute(
+            "SELECT level FROM task_logs WHERE action_type IN ('retry', 'fail') ORDER BY id"
+        )
+    ]
     assert levels == ["warn", "warn", "error"]
 
 
-def test_permanent_failure_fails_at_once_and_marks_the_content(workspace: Workspace, conn: sqlite3.Connection, owner: Owner) -> None:
+def test_permanent_failure_fails_at_once_and_marks_the_content(
+    workspace: Workspace, conn: sqlite3.Connection, owner: Owner
+) -> None:
     task_id = add(workspace, conn)
     run_stage(conn, owner, QueueType.SCHEDULE)
     run_stage(conn, owner, QueueType.SCRIPT, StageResult(script_text="{}"))
     item = claim(conn, QueueType.IMAGE, owner)
     assert item is not None
-    assert engine.fail_item(conn, item, PermanentStageError("no crawler configured"), POLICY, NOW) == GiveUp(exhausted=False)
+    assert engine.fail_item(
+        conn, item, PermanentStageError("no crawler configured"), POLICY, NOW
+    ) == GiveUp(exhausted=False)
     task = tasks_repo.get(conn, task_id)
     assert task is not None and task.content_id is not None
     content = contents_repo.get(conn, task.content_id)
-    assert content is not None and (content.status, content.error) == ("failed", "no crawler configured")
+    assert content is not None and (content.status, content.error) == (
+        "failed",
+        "no crawler configured",
+    )
 
 
-def test_a_stopped_item_is_not_resurrected_by_its_tick(workspace: Workspace, conn: sqlite3.Connection, owner: Owner) -> None:
+def test_a_stopped_item_is_not_resurrected_by_its_tick(
+    workspace: Workspace, conn: sqlite3.Connection, owner: Owner
+) -> None:
     task_id = add(workspace, conn)
     item = claim(conn, QueueType.SCHEDULE, owner)
     assert item is not None
     # Someone else (a stop) fails the item while the stage runs.
     with transaction(conn):
-        conn.execute("UPDATE task_queue SET status = 'failed', error_message = 'stopped' WHERE id = ?", (item.id,))
+        conn.execute(
+            "UPDATE task_queue SET status = 'failed', error_message = 'stopped' WHERE id = ?",
+            (item.id,),
+        )
     assert not engine.complete_item(conn, item, StageResult(), POLICY, NOW)
     assert engine.fail_item(conn, item, TransientStageError("x"), POLICY, NOW) is None
     assert statuses(conn, task_id) == [("schedule", "failed")]
@@ -208,7 +281,9 @@ def dead_owner() -> Owner:
     return Owner(host=info.host, pid=pid, started=started)
 
 
-def test_items_of_a_dead_tick_are_recovered_as_a_retry(workspace: Workspace, conn: sqlite3.Connection, owner: Owner) -> None:
+def test_items_of_a_dead_tick_are_recovered_as_a_retry(
+    workspace: Workspace, conn: sqlite3.Connection, owner: Owner
+) -> None:
     task_id = add(workspace, conn)
     ghost = dead_owner()
     item = engine.claim_next(conn, QueueType.SCHEDULE, ghost, POLICY, NOW)
@@ -218,11 +293,15 @@ def test_items_of_a_dead_tick_are_recovered_as_a_retry(workspace: Workspace, con
     assert "died" in recovered[0].reason
     fresh = queue_repo.get(conn, item.id)
     assert fresh is not None and (fresh.status, fresh.retry_count) == (QueueStatus.WAITING, 1)
-    log = conn.execute("SELECT * FROM task_logs WHERE task_id = ? AND action_type = 'retry'", (task_id,)).fetchone()
+    log = conn.execute(
+        "SELECT * FROM task_logs WHERE task_id = ? AND action_type = 'retry'", (task_id,)
+    ).fetchone()
     assert "recovered" in log["message"]
 
 
-def test_a_live_tick_keeps_its_items(workspace: Workspace, conn: sqlite3.Connection, owner: Owner) -> None:
+def test_a_live_tick_keeps_its_items(
+    workspace: Workspace, conn: sqlite3.Connection, owner: Owner
+) -> None:
     add(workspace, conn)
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
@@ -237,16 +316,23 @@ def test_a_live_tick_keeps_its_items(workspace: Workspace, conn: sqlite3.Connect
         sleeper.wait()
 
 
-def test_items_of_another_host_are_recovered_only_after_the_lease(workspace: Workspace, conn: sqlite3.Connection, owner: Owner) -> None:
+def test_items_of_another_host_are_recovered_only_after_the_lease(
+    workspace: Workspace, conn: sqlite3.Connection, owner: Owner
+) -> None:
     add(workspace, conn)
     remote = Owner("some-other-host", 4242, 1.0)
     item = engine.claim_next(conn, QueueType.SCHEDULE, remote, POLICY, NOW)
     assert item is not None
     assert engine.recover_orphans(conn, owner, POLICY, NOW + timedelta(seconds=100)) == []
-    assert "lease" in engine.recover_orphans(conn, owner, POLICY, NOW + timedelta(seconds=300))[0].reason
+    assert (
+        "lease"
+        in engine.recover_orphans(conn, owner, POLICY, NOW + timedelta(seconds=300))[0].reason
+    )
 
 
-def test_recovery_with_retries_used_up_fails_the_item(workspace: Workspace, conn: sqlite3.Connection, owner: Owner) -> None:
+def test_recovery_with_retries_used_up_fails_the_item(
+    workspace: Workspace, conn: sqlite3.Connection, owner: Owner
+) -> None:
     task_id = add(workspace, conn, max_retry=0)
     item = engine.claim_next(conn, QueueType.SCHEDULE, dead_owner(), POLICY, NOW)
     assert item is not None
@@ -254,7 +340,9 @@ def test_recovery_with_retries_used_up_fails_the_item(workspace: Workspace, conn
     assert statuses(conn, task_id) == [("schedule", "failed")]
 
 
-def test_recurring_occurrence_is_enqueued_exactly_once(workspace: Workspace, conn: sqlite3.Connection) -> None:
+def test_recurring_occurrence_is_enqueued_exactly_once(
+    workspace: Workspace, conn: sqlite3.Connection
+) -> None:
     task_id = add(workspace, conn, at="2026-11-27 09:00", repeat="daily", tz="Asia/Seoul")
     schedule = schedules_repo.for_task(conn, task_id)[0]
     assert schedule.next_run_at == "2026-11-27 00:00:00"
@@ -271,15 +359,26 @@ def test_recurring_occurrence_is_enqueued_exactly_once(workspace: Workspace, con
     assert fresh is not None and fresh.is_active and fresh.next_run_at == "2026-11-28 00:00:00"
 
 
-def test_the_unique_occurrence_index_backs_the_compare_and_set(workspace: Workspace, conn: sqlite3.Connection) -> None:
+def test_the_unique_occurrence_index_backs_the_compare_and_set(
+    workspace: Workspace, conn: sqlite3.Connection
+) -> None:
     task_id = add(workspace, conn)
     item = queue_repo.for_task(conn, task_id)[0]
     with pytest.raises(sqlite3.IntegrityError):
-        queue_repo.insert(conn, task_id=task_id, schedule_id=item.schedule_id, queue_type=QueueType.SCHEDULE,
-                          max_retry=3, now=to_db(NOW), occurrence_at=item.occurrence_at)
+        queue_repo.insert(
+            conn,
+            task_id=task_id,
+            schedule_id=item.schedule_id,
+            queue_type=QueueType.SCHEDULE,
+            max_retry=3,
+            now=to_db(NOW),
+            occurrence_at=item.occurrence_at,
+        )
 
 
-def test_downtime_coalesces_missed_runs_and_keeps_the_schedule_alive(workspace: Workspace, conn: sqlite3.Connection) -> None:
+def test_downtime_coalesces_missed_runs_and_keeps_the_schedule_alive(
+    workspace: Workspace, conn: sqlite3.Connection
+) -> None:
     task_id = add(workspace, conn, at="2026-11-27 09:00", repeat="daily", tz="Asia/Seoul")
     four_days_later = NOW + timedelta(days=4, hours=1)
     assert engine.enqueue_due(conn, POLICY, four_days_later) == 1
@@ -290,14 +389,20 @@ def test_downtime_coalesces_missed_runs_and_keeps_the_schedule_alive(workspace: 
     assert skip["message"] == "3 missed occurrence(s) coalesced into this run"
 
 
-def test_a_due_occurrence_while_a_run_waits_is_coalesced(workspace: Workspace, conn: sqlite3.Connection) -> None:
+def test_a_due_occurrence_while_a_run_waits_is_coalesced(
+    workspace: Workspace, conn: sqlite3.Connection
+) -> None:
     task_id = add(workspace, conn, repeat="daily")  # first run now, waiting
     assert engine.enqueue_due(conn, POLICY, NOW + timedelta(days=1)) == 0
     assert statuses(conn, task_id) == [("schedule", "waiting")]
-    assert conn.execute("SELECT count(*) FROM task_logs WHERE action_type = 'skip'").fetchone()[0] == 1
+    assert (
+        conn.execute("SELECT count(*) FROM task_logs WHERE action_type = 'skip'").fetchone()[0] == 1
+    )
 
 
-def test_a_new_run_waits_while_the_previous_run_is_in_flight(workspace: Workspace, conn: sqlite3.Connection, owner: Owner) -> None:
+def test_a_new_run_waits_while_the_previous_run_is_in_flight(
+    workspace: Workspace, conn: sqlite3.Connection, owner: Owner
+) -> None:
     task_id = add(workspace, conn, repeat="daily")
     run_stage(conn, owner, QueueType.SCHEDULE)  # run 1 now waits in the script queue
     assert engine.enqueue_due(conn, POLICY, NOW + timedelta(days=1)) == 1
@@ -310,23 +415,42 @@ def test_a_new_run_waits_while_the_previous_run_is_in_flight(workspace: Workspac
     assert ("schedule", "processing") in statuses(conn, task_id)
 
 
-def test_a_new_run_points_the_old_content_at_its_archived_files(workspace: Workspace, conn: sqlite3.Connection, owner: Owner) -> None:
+def test_a_new_run_points_the_old_content_at_its_archived_files(
+    workspace: Workspace, conn: sqlite3.Connection, owner: Owner
+) -> None:
     task_id = add(workspace, conn, repeat="daily")
     run_stage(conn, owner, QueueType.SCHEDULE)
     run_stage(conn, owner, QueueType.SCRIPT, StageResult(script_text="{}"))
     run_stage(conn, owner, QueueType.IMAGE)
     prefix = f"tasks/{task_id}/"
-    run_stage(conn, owner, QueueType.VIDEO, StageResult(video_path=prefix + "output.mp4", thumbnail_path=prefix + "thumbnail.jpg"))
+    run_stage(
+        conn,
+        owner,
+        QueueType.VIDEO,
+        StageResult(video_path=prefix + "output.mp4", thumbnail_path=prefix + "thumbnail.jpg"),
+    )
     run_stage(conn, owner, QueueType.YOUTUBE)
     first_content = tasks_repo.get(conn, task_id).content_id  # type: ignore[union-attr]
     assert first_content is not None
     engine.enqueue_due(conn, POLICY, NOW + timedelta(days=1))
     folder = f"{prefix}runs/{first_content}"
-    run_stage(conn, owner, QueueType.SCHEDULE,
-              StageResult(archived=Archived(folder=folder, moved=("output.mp4", "thumbnail.jpg"), content_id=first_content)),
-              NOW + timedelta(days=1))
+    run_stage(
+        conn,
+        owner,
+        QueueType.SCHEDULE,
+        StageResult(
+            archived=Archived(
+                folder=folder, moved=("output.mp4", "thumbnail.jpg"), content_id=first_content
+            )
+        ),
+        NOW + timedelta(days=1),
+    )
     old = contents_repo.get(conn, first_content)
-    assert old is not None and old.video_path == f"{folder}/output.mp4" and old.thumbnail_path == f"{folder}/thumbnail.jpg"
+    assert (
+        old is not None
+        and old.video_path == f"{folder}/output.mp4"
+        and old.thumbnail_path == f"{folder}/thumbnail.jpg"
+    )
     assert tasks_repo.get(conn, task_id).content_id is None  # type: ignore[union-attr]
     run_stage(conn, owner, QueueType.SCRIPT, StageResult(script_text="{}"), NOW + timedelta(days=1))
     assert len(contents_repo.list_contents(conn, task_id=task_id, limit=10)) == 2

@@ -38,8 +38,12 @@ def test_retry_delay_grows_then_repeats_the_last() -> None:
 
 
 def test_transient_failure_retries_with_backoff() -> None:
-    decision = decide_failure(retry_count=1, max_retry=3, permanent=False, delays=(5, 10, 30), now=NOW)
-    assert decision == Retry(attempt=2, max_retry=3, delay=10, next_retry_at=NOW + timedelta(seconds=10))
+    decision = decide_failure(
+        retry_count=1, max_retry=3, permanent=False, delays=(5, 10, 30), now=NOW
+    )
+    assert decision == Retry(
+        attempt=2, max_retry=3, delay=10, next_retry_at=NOW + timedelta(seconds=10)
+    )
 
 
 def test_transient_failure_gives_up_when_the_budget_is_spent() -> None:
@@ -53,6 +57,6 @@ def test_permanent_failure_skips_the_retries() -> None:
 
 
 def test_zero_max_retry_fails_at_once() -> None:
-    assert decide_failure(retry_count=0, max_retry=0, permanent=False, delays=(5,), now=NOW) == GiveUp(
-        exhausted=True
-    )
+    assert decide_failure(
+        retry_count=0, max_retry=0, permanent=False, delays=(5,), now=NOW
+    ) == GiveUp(exhausted=True)

@@ -88,7 +88,9 @@ def test_missed_occurrences_coalesce_into_one_run() -> None:
 
 def test_once_has_no_next_run() -> None:
     due = localize(datetime(2026, 11, 1, 9, 0), SEOUL)
-    step = advance(anchor=datetime(2026, 11, 1, 9, 0), tz=SEOUL, repeat=RepeatType.ONCE, due=due, now=due)
+    step = advance(
+        anchor=datetime(2026, 11, 1, 9, 0), tz=SEOUL, repeat=RepeatType.ONCE, due=due, now=due
+    )
     assert step.next_run_at is None and step.missed == 0
 
 

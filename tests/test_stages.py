@@ -28,7 +28,10 @@ def drain(workspace: Workspace) -> Scheduler:
 
 
 def items(conn: sqlite3.Connection, task_id: str) -> list[tuple[str, str, int]]:
-    return [(q.queue_type.value, q.status.value, q.retry_count) for q in queue_repo.for_task(conn, task_id)]
+    return [
+        (q.queue_type.value, q.status.value, q.retry_count)
+        for q in queue_repo.for_task(conn, task_id)
+    ]
 
 
 def logs(conn: sqlite3.Connection, task_id: str, **filters: object) -> list[logs_repo.LogEntry]:
@@ -44,9 +47,17 @@ def test_a_task_runs_through_every_stage_with_real_programs(
 ) -> None:
     journal = tmp_path / "journal.jsonl"
     monkeypatch.setenv("JOURNAL", str(journal))
-    task_id = add(workspace, conn, "상품 소개", media_mode="crawl", product_info='{"name": "가습기"}')
+    task_id = add(
+        workspace, conn, "상품 소개", media_mode="crawl", product_info='{"name": "가습기"}'
+    )
     drain(workspace)
-    assert [s for s, _, _ in items(conn, task_id)] == ["schedule", "script", "image", "video", "youtube"]
+    assert [s for s, _, _ in items(conn, task_id)] == [
+        "schedule",
+        "script",
+        "image",
+        "video",
+        "youtube",
+    ]
     assert {status for _, status, _ in items(conn, task_id)} == {"completed"}
     task = tasks_repo.get(conn, task_id)
     assert task is not None and task.youtube_url == f"https://youtu.be/{task_id[:8]}"
@@ -54,7 +65,13 @@ def test_a_task_runs_through_every_stage_with_real_programs(
     task_dir = workspace.task_dir(task_id)
     assert {e["cwd"] for e in events if e["event"] == "start"} == {str(task_dir)}
     starts = logs(conn, task_id, action="start")
-    assert [s.queue_type.value for s in starts if s.queue_type] == ["schedule", "script", "image", "video", "youtube"]
+    assert [s.queue_type.value for s in starts if s.queue_type] == [
+        "schedule",
+        "script",
+        "image",
+        "video",
+        "youtube",
+    ]
     script_start = starts[1]
     assert script_start.pid == next(e["pid"] for e in events if e["stage"] == "script")
     assert script_start.process_name and "python" in script_start.process_name.lower()
@@ -63,7 +80,9 @@ def test_a_task_runs_through_every_stage_with_real_programs(
     assert any(entry.message == "plain output from video" for entry in logs(conn, task_id))
 
 
-def test_environment_and_task_json_reach_the_program(workspace: Workspace, conn: sqlite3.Connection) -> None:
+def test_environment_and_task_json_reach_the_program(
+    workspace: Workspace, conn: sqlite3.Connection
+) -> None:
     write_program(
         workspace.home,
         "dump.py",
@@ -74,7 +93,14 @@ def test_environment_and_task_json_reach_the_program(workspace: Workspace, conn:
         "pathlib.Path('story.json').write_text(json.dumps({'title': 't', 'scenes': [{'text': 'x'}]}))\n",
     )
     write_config(workspace.home, '[stages.script]\ncommand = ["{python}", "dump.py"]\n')
-    task_id = add(workspace, conn, "env", product_info='{"name": "가습기", "price": 39000}', privacy="unlisted", channel="main")
+    task_id = add(
+        workspace,
+        conn,
+        "env",
+        product_info='{"name": "가습기", "price": 39000}',
+        privacy="unlisted",
+        channel="main",
+    )
     drain(workspace)
     dump = json.loads((workspace.task_dir(task_id) / "dump.json").read_text(encoding="utf-8"))
     env = dump["env"]
@@ -86,7 +112,11 @@ def test_environment_and_task_json_reach_the_program(workspace: Workspace, conn:
     payload = dump["payload"]
     assert payload["product_info"] == {"name": "가습기", "price": 39000}
     assert payload["settings"]["mediaMode"] == "crawl"
-    assert payload["youtube"] == {"channel_setting_id": "main", "privacy": "unlisted", "publish_time": None}
+    assert payload["youtube"] == {
+        "channel_setting_id": "main",
+        "privacy": "unlisted",
+        "publish_time": None,
+    }
     assert not Path(env["AUTOQUEUE_TASK_JSON"]).exists()  # removed after the stage
 
 
@@ -103,13 +133,15 @@ def test_other_exit_codes_are_retried(workspace: Workspace, conn: sqlite3.Connec
     task_id = add(workspace, conn, settings=["fail_video=transient"], media_mode="upload")
     (workspace.task_dir(task_id)).mkdir(parents=True, exist_ok=True)
     drain(workspace)
-    video = [i for i in queue_repo.for_task(conn, task_id) if i.queue_type is QueueType.VIDEO][0]
+    video = next(i for i in queue_repo.for_task(conn, task_id) if i.queue_type is QueueType.VIDEO)
     assert (video.status, video.retry_count) == (QueueStatus.COMPLETED, 1)
     retry = logs(conn, task_id, action="retry")[0]
     assert "exited with code 3: temporary trouble" in retry.message
 
 
-def test_a_story_that_does_not_validate_fails_the_script_stage(workspace: Workspace, conn: sqlite3.Connection) -> None:
+def test_a_story_that_does_not_validate_fails_the_script_stage(
+    workspace: Workspace, conn: sqlite3.Connection
+) -> None:
     write_config(workspace.home, stage_config(max_retry=1))
     task_id = add(workspace, conn, settings=["bad_story=1"])
     drain(workspace)
@@ -118,7 +150,9 @@ def test_a_story_that_does_not_validate_fails_the_script_stage(workspace: Worksp
     assert error is not None and "story.json does not match the story schema: scenes" in error
 
 
-def test_a_timeout_kills_the_whole_tree(workspace: Workspace, conn: sqlite3.Connection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_timeout_kills_the_whole_tree(
+    workspace: Workspace, conn: sqlite3.Connection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     journal = tmp_path / "journal.jsonl"
     monkeypatch.setenv("JOURNAL", str(journal))
     write_config(workspace.home, stage_config(timeout=2, max_retry=0))
@@ -129,13 +163,17 @@ def test_a_timeout_kills_the_whole_tree(workspace: Workspace, conn: sqlite3.Conn
     assert items(conn, task_id)[-1] == ("script", "failed", 0)
     assert queue_repo.for_task(conn, task_id)[-1].error_message == "timed out after 2 s"
     events = [json.loads(line) for line in journal.read_text().splitlines()]
-    pids = [e["pid"] for e in events if e["event"] == "start"] + [e["child_pid"] for e in events if e["event"] == "child"]
+    pids = [e["pid"] for e in events if e["event"] == "start"] + [
+        e["child_pid"] for e in events if e["event"] == "child"
+    ]
     assert len(pids) == 2
     for pid in pids:
         assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
 
 
-def test_a_stage_without_a_handler_fails_permanently_naming_the_key(workspace: Workspace, conn: sqlite3.Connection) -> None:
+def test_a_stage_without_a_handler_fails_permanently_naming_the_key(
+    workspace: Workspace, conn: sqlite3.Connection
+) -> None:
     write_config(workspace.home, stage_config(stages=("script",)))
     task_id = add(workspace, conn)
     drain(workspace)
@@ -144,27 +182,38 @@ def test_a_stage_without_a_handler_fails_permanently_naming_the_key(workspace: W
     assert error is not None and "[stages.image] command" in error
 
 
-def test_a_missing_program_fails_permanently(workspace: Workspace, conn: sqlite3.Connection) -> None:
+def test_a_missing_program_fails_permanently(
+    workspace: Workspace, conn: sqlite3.Connection
+) -> None:
     write_config(workspace.home, '[stages.script]\ncommand = ["no-such-program-anywhere"]\n')
     task_id = add(workspace, conn)
     drain(workspace)
     assert items(conn, task_id)[-1] == ("script", "failed", 0)
-    assert "cannot start 'no-such-program-anywhere'" in (queue_repo.for_task(conn, task_id)[-1].error_message or "")
+    assert "cannot start 'no-such-program-anywhere'" in (
+        queue_repo.for_task(conn, task_id)[-1].error_message or ""
+    )
 
 
-def test_output_beyond_the_line_budget_is_counted_not_logged(workspace: Workspace, conn: sqlite3.Connection) -> None:
+def test_output_beyond_the_line_budget_is_counted_not_logged(
+    workspace: Workspace, conn: sqlite3.Connection
+) -> None:
     write_program(
         workspace.home,
         "chatty.py",
         "import json\nfor i in range(50): print('line', i)\n"
         "open('story.json', 'w').write(json.dumps({'title': 't', 'scenes': [{'text': 'x'}]}))\n",
     )
-    write_config(workspace.home, '[stages.script]\ncommand = ["{python}", "chatty.py"]\nmax_log_lines = 10\n')
+    write_config(
+        workspace.home, '[stages.script]\ncommand = ["{python}", "chatty.py"]\nmax_log_lines = 10\n'
+    )
     task_id = add(workspace, conn)
     drain(workspace)
     lines = [e for e in logs(conn, task_id, queue_type="script") if e.message.startswith("line ")]
     assert len(lines) == 10
-    assert any(e.message == "40 more output lines were not logged (max_log_lines)" for e in logs(conn, task_id))
+    assert any(
+        e.message == "40 more output lines were not logged (max_log_lines)"
+        for e in logs(conn, task_id)
+    )
 
 
 def test_upload_images_survive_and_outputs_are_archived_between_runs(
@@ -192,16 +241,25 @@ def test_upload_images_survive_and_outputs_are_archived_between_runs(
     from autoqueue.repo import contents as contents_repo
 
     old = contents_repo.get(conn, first.content_id)
-    assert old is not None and old.video_path == f"tasks/{task_id}/runs/{first.content_id}/output.mp4"
+    assert (
+        old is not None and old.video_path == f"tasks/{task_id}/runs/{first.content_id}/output.mp4"
+    )
     second = tasks_repo.get(conn, task_id)
     assert second is not None and second.content_id not in (None, first.content_id)
 
 
-def test_a_stage_killed_by_a_signal_is_a_transient_failure(workspace: Workspace, conn: sqlite3.Connection) -> None:
+def test_a_stage_killed_by_a_signal_is_a_transient_failure(
+    workspace: Workspace, conn: sqlite3.Connection
+) -> None:
     if sys.platform == "win32":
         pytest.skip("POSIX signals")
-    write_program(workspace.home, "suicide.py", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n")
-    write_config(workspace.home, '[retry]\nmax_retry = 0\n[stages.script]\ncommand = ["{python}", "suicide.py"]\n')
+    write_program(
+        workspace.home, "suicide.py", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    write_config(
+        workspace.home,
+        '[retry]\nmax_retry = 0\n[stages.script]\ncommand = ["{python}", "suicide.py"]\n',
+    )
     task_id = add(workspace, conn)
     drain(workspace)
     error = queue_repo.for_task(conn, task_id)[-1].error_message or ""

@@ -320,7 +320,8 @@ def logs(
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new rows.")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Seed 14.4's log viewer, newest first (with --follow: oldest first, then new rows)."""
+    """Seed 14.4's log viewer, newest first. --follow: oldest first, then new rows as they come
+    (with --json, one JSON object per line)."""
     state = _state(ctx)
     filters = logs_repo.LogFilter(
         task_id=parse_task_id(task) if task is not None else None,
@@ -363,7 +364,7 @@ def logs(
 def _print_follow(entries: list[Any], as_json: bool, tz: str, last: int) -> int:
     for entry in entries:
         if as_json:
-            output.emit_json(entry.model_dump(mode="json"))
+            output.emit_json(entry.model_dump(mode="json"), lines=True)
         else:
             output.log_rows([entry], tz)
         last = max(last, entry.id)

@@ -225,7 +225,7 @@ def _sync_contents(
         if result.youtube_url:
             tasks_repo.set_youtube_url(conn, task.id, result.youtube_url, stamp)
         if task.content_id:
-            contents_repo.set_published(conn, task.content_id, result.youtube_url, stamp)
+            contents_repo.finish_run(conn, task.content_id, result.youtube_url, stamp)
         tasks_repo.set_last_error(conn, task.id, None, stamp)
 
 

@@ -21,9 +21,10 @@ if not stdout.is_terminal:
     stdout.width = 200
 
 
-def emit_json(value: Any) -> None:
-    """Print ``value`` as JSON on stdout (UTF-8, not escaped, stable key order)."""
-    sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2, default=str) + "\n")
+def emit_json(value: Any, *, lines: bool = False) -> None:
+    """Print ``value`` as JSON on stdout (UTF-8, not escaped); ``lines``: one compact line."""
+    indent = None if lines else 2
+    sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=indent, default=str) + "\n")
     sys.stdout.flush()
 
 

@@ -234,8 +234,12 @@ class Scheduler:
                     item = engine.claim_next(conn, queue_type, self.owner, self.policy, now)
                     if item is not None:
                         self._busy += 1
-                    elif not forever and self._busy == 0 and not queue_repo.claimable_exists(
-                        conn, to_db(now), self._active - {queue_type}
+                    elif (
+                        not forever
+                        and self._busy == 0
+                        and not queue_repo.claimable_exists(
+                            conn, to_db(now), self._active - {queue_type}
+                        )
                     ):
                         return
                 if item is None:

@@ -3,7 +3,8 @@
 Behaviour per task comes from the task's settings (``add --set key=value``):
   fail_<stage>=transient|permanent|always   fail that stage once / permanently / every time
   sleep_<stage>=SECONDS                     sleep before finishing (default: STAGE_SLEEP or 0)
-  child_<stage>=1                           start a child process that sleeps, and wait on it
+  child_<stage>=1                           on the first attempt, start a child process that
+                                            sleeps for 10 minutes, and wait on it
   bad_story=1                               write a story.json that fails validation
 Every start and end is appended to $JOURNAL (one JSON object a line) when it is set.
 """
@@ -25,8 +26,15 @@ journal = os.environ.get("JOURNAL")
 
 def note(event: str, **extra: object) -> None:
     if journal:
-        line = {"event": event, "stage": stage, "task": task_id, "attempt": attempt,
-                "pid": os.getpid(), "t": time.time(), **extra}
+        line = {
+            "event": event,
+            "stage": stage,
+            "task": task_id,
+            "attempt": attempt,
+            "pid": os.getpid(),
+            "t": time.time(),
+            **extra,
+        }
         with open(journal, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(line) + "\n")
 
@@ -35,7 +43,7 @@ note("start", cwd=os.getcwd())
 print(json.dumps({"progress": {"current": 1, "total": 2}, "message": f"{stage} halfway"}))
 print(f"plain output from {stage}")
 sleep = float(settings.get(f"sleep_{stage}", os.environ.get("STAGE_SLEEP", "0")))
-if settings.get(f"child_{stage}"):
+if settings.get(f"child_{stage}") and attempt == 1:
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
     note("child", child_pid=child.pid)
     child.wait()

@@ -36,13 +36,19 @@ def set_video(
     )
 
 
-def set_published(
+def finish_run(
     conn: sqlite3.Connection, content_id: str, youtube_url: str | None, now: str
 ) -> None:
+    """The youtube stage completed: the content is done, and published when it has a URL.
+
+    A stage that reports no URL (a local outbox, say) did not publish anything on YouTube.
+    """
     conn.execute(
-        "UPDATE contents SET published = 1, youtube_url = COALESCE(?, youtube_url), "
-        "status = 'completed', error = NULL, updated_at = ? WHERE id = ?",
-        (youtube_url, now, content_id),
+        "UPDATE contents SET status = 'completed', error = NULL, "
+        "youtube_url = COALESCE(?, youtube_url), "
+        "published = CASE WHEN ? IS NULL THEN published ELSE 1 END, "
+        "updated_at = ? WHERE id = ?",
+        (youtube_url, youtube_url, now, content_id),
     )
 
 

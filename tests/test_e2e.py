@@ -1,0 +1,225 @@
+"""End to end: real `autoqueue tick` processes, concurrent ticks, racing claimers, a crash."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import psutil
+import pytest
+
+from autoqueue import service
+from autoqueue.workspace import Workspace
+
+from .conftest import PROGRAMS, run_cli, stage_config, write_config
+
+pytestmark = pytest.mark.slow
+
+
+def journal_events(path: Path) -> list[dict[str, object]]:
+    if not path.exists():
+        return []
+    return [
+        json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
+
+
+def queue_rows(home: Path) -> list[sqlite3.Row]:
+    conn = sqlite3.connect(home / "autoqueue.db")
+    conn.row_factory = sqlite3.Row
+    try:
+        return conn.execute("SELECT * FROM task_queue ORDER BY id").fetchall()
+    finally:
+        conn.close()
+
+
+def add_tasks(home: Path, count: int, *extra: str) -> list[str]:
+    ids = []
+    for n in range(count):
+        result = run_cli(
+            home, "add", f"영상 {n}", "--media-mode", "crawl" if n % 2 else "upload", *extra
+        )
+        assert result.returncode == 0, result.stderr
+        ids.append(result.stdout.strip())
+    return ids
+
+
+def assert_no_overlap_per_queue(events: list[dict[str, object]], start: str, end: str) -> None:
+    by_queue: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for event in events:
+        by_queue[str(event["queue"])].append((float(event[start]), float(event[end])))  # type: ignore[arg-type]
+    for queue, spans in by_queue.items():
+        spans.sort()
+        for (_, first_end), (second_start, _) in itertools.pairwise(spans):
+            assert first_end <= second_start, f"two {queue} items overlapped"
+
+
+def test_one_cron_tick_moves_a_fresh_task_through_every_stage(home: Path) -> None:
+    write_config(home, stage_config())
+    [task_id] = add_tasks(home, 1, "--media-mode", "crawl")
+    result = run_cli(home, "tick")
+    assert result.returncode == 0, result.stderr
+    rows = [(r["queue_type"], r["status"]) for r in queue_rows(home)]
+    assert rows == [(q, "completed") for q in ("schedule", "script", "image", "video", "youtube")]
+    assert f"youtube  {task_id} completed" in result.stdout
+
+
+def test_concurrent_ticks_run_every_stage_exactly_once(home: Path, tmp_path: Path) -> None:
+    write_config(home, stage_config(timeout=60))
+    journal = tmp_path / "journal.jsonl"
+    ids = add_tasks(home, 12)
+    env = {"JOURNAL": str(journal), "STAGE_SLEEP": "0.02"}
+    deadline = time.monotonic() + 120
+    procs: list[subprocess.Popen[str]] = []
+    while time.monotonic() < deadline:
+        procs = [p for p in procs if p.poll() is None]
+        while len(procs) < 4:
+            procs.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "autoqueue",
+                        "--home",
+                        str(home),
+                        "tick",
+                        "--drain",
+                        "--max-seconds",
+                        "5",
+                    ],
+                    env={**os.environ, **env},
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+            )
+        if (
+            all(r["status"] == "completed" for r in queue_rows(home))
+            and len(queue_rows(home)) >= 12 * 4
+        ):
+            youtube_done = sum(1 for r in queue_rows(home) if r["queue_type"] == "youtube")
+            if youtube_done == 12:
+                break
+        time.sleep(0.2)
+    for proc in procs:
+        proc.wait(timeout=60)
+        assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
+    rows = queue_rows(home)
+    assert {r["status"] for r in rows} == {"completed"}
+    starts = [e for e in journal_events(journal) if e["event"] == "start"]
+    ran = defaultdict(int)
+    for event in starts:
+        ran[(event["task"], event["stage"])] += 1
+    for task_id in ids:
+        media_stages = ("script", "image", "video", "youtube")
+        for stage in media_stages:
+            expected = 0 if stage == "image" and ids.index(task_id) % 2 == 0 else 1
+            assert ran[(task_id, stage)] == expected, (task_id, stage)
+    spans = []
+    ends = {(e["task"], e["stage"]): e for e in journal_events(journal) if e["event"] == "end"}
+    for event in starts:
+        end = ends[(event["task"], event["stage"])]
+        spans.append({"queue": event["stage"], "start": event["t"], "end": end["t"]})
+    assert_no_overlap_per_queue(spans, "start", "end")
+    conn = sqlite3.connect(home / "autoqueue.db")
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    conn.close()
+
+
+def test_racing_claimers_never_hold_two_items_of_one_queue(home: Path, tmp_path: Path) -> None:
+    """Invariant 1 holds in the database itself, with no scheduler lock to help."""
+    write_config(home, stage_config())
+    workspace = Workspace.load(home)
+    service.init_home(workspace)
+    add_tasks(home, 15)
+    journal = tmp_path / "claims.jsonl"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    claimers = [
+        subprocess.Popen(
+            [sys.executable, str(PROGRAMS / "claimer.py"), str(home), str(journal), "60"], env=env
+        )
+        for _ in range(4)
+    ]
+    for claimer in claimers:
+        assert claimer.wait(timeout=120) == 0
+    events = journal_events(journal)
+    assert all(e["ok"] for e in events)
+    assert all(e["processing_seen"] == 1 for e in events)
+    assert len({e["pid"] for e in events}) > 1, "the claimers did not race"
+    items = [e["item"] for e in events]
+    assert len(items) == len(set(items)), "an item was claimed twice"
+    assert_no_overlap_per_queue(events, "start", "end")
+    rows = queue_rows(home)
+    assert {r["status"] for r in rows} == {"completed"}
+    assert sum(1 for r in rows if r["queue_type"] == "youtube") == 15
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
+def test_a_killed_tick_is_recovered_and_its_orphans_killed(home: Path, tmp_path: Path) -> None:
+    write_config(home, stage_config())
+    journal = tmp_path / "journal.jsonl"
+    [task_id] = add_tasks(home, 1, "--media-mode", "upload", "--set", "child_video=1")
+    env = {**os.environ, "JOURNAL": str(journal)}
+    tick = subprocess.Popen(
+        [sys.executable, "-m", "autoqueue", "--home", str(home), "tick", "--drain"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    child_pid = None
+    while time.monotonic() < deadline and child_pid is None:
+        child_pid = next(
+            (e["child_pid"] for e in journal_events(journal) if e.get("event") == "child"), None
+        )
+        time.sleep(0.1)
+    assert child_pid is not None, "the video stage never started its child"
+    stage_pid = next(
+        e["pid"] for e in journal_events(journal) if e["stage"] == "video" and e["event"] == "start"
+    )
+    os.kill(tick.pid, signal.SIGKILL)
+    tick.wait()
+    assert psutil.pid_exists(stage_pid) and psutil.pid_exists(child_pid)  # orphans still running
+    # The next tick must not wait for a lease: the owner is dead on this host.
+    result = run_cli(home, "tick", "--drain", "--max-seconds", "60", env={"JOURNAL": str(journal)})
+    assert result.returncode == 0, result.stderr
+    assert "recovered video item" in result.stdout
+    for pid in (stage_pid, child_pid):
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    rows = {r["queue_type"]: r for r in queue_rows(home)}
+    assert rows["video"]["status"] == "completed" and rows["video"]["retry_count"] == 1
+    assert rows["youtube"]["status"] == "completed"
+    conn = sqlite3.connect(home / "autoqueue.db")
+    killed = conn.execute(
+        "SELECT metadata FROM task_logs WHERE task_id = ? AND action_type = 'stop'", (task_id,)
+    ).fetchone()
+    conn.close()
+    names = {p["pid"] for p in json.loads(killed[0])["killedProcesses"]}
+    assert {stage_pid, child_pid} <= names
+
+
+def test_logs_follow_prints_new_rows_as_they_come(home: Path) -> None:
+    assert run_cli(home, "init").returncode == 0
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "autoqueue", "--home", str(home), "logs", "--follow", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+    )
+    try:
+        time.sleep(1.0)
+        assert run_cli(home, "add", "따라가기").returncode == 0
+        first = json.loads(follower.stdout.readline()) if follower.stdout else {}
+        assert first["message"] == "task added: 따라가기"
+    finally:
+        follower.terminate()
+        follower.wait(timeout=10)
