@@ -241,3 +241,21 @@ def test_split_statements_keeps_triggers_and_comments_apart() -> None:
         "CREATE TABLE a (x TEXT); -- trailing",
         "CREATE INDEX i ON a(x);",
     ]
+
+
+def test_opening_a_second_connection_keeps_the_first_ones_locks(tmp_path: Path) -> None:
+    """Reading the file outside SQLite and closing it drops this process's POSIX locks on it.
+    Another process then believes it is the last connection and, on closing, checkpoints and
+    deletes the WAL under our feet (that corrupted a database in the concurrent-tick test)."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "a.db"
+    holder = db.connect(path)
+    holder.execute("INSERT INTO tasks (id, title, type) VALUES (?, 't', 'shortform')", (T1,))
+    assert (tmp_path / "a.db-wal").exists()
+    db.connect(path).close()  # another thread of this process opens and closes a connection
+    probe = "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1])\nc.execute('SELECT 1 FROM tasks').fetchall()\nc.close()\n"
+    subprocess.run([sys.executable, "-c", probe, str(path)], check=True)
+    assert (tmp_path / "a.db-wal").exists(), "another process took our connection for closed"
+    holder.close()

@@ -15,7 +15,6 @@ from pathlib import Path
 from autoqueue.errors import DatabaseError
 
 BUSY_TIMEOUT_SECONDS = 10.0
-SQLITE_HEADER = b"SQLite format 3\x00"
 SCHEMA_VERSION = 1
 AUTOQUEUE_TABLES = frozenset({"tasks", "task_schedules", "task_queue", "task_logs"})
 
@@ -75,8 +74,11 @@ def connect(path: Path) -> sqlite3.Connection:
     """Open (creating or upgrading as needed) the autoqueue database at ``path``.
 
     A file that is not SQLite, or SQLite that is not autoqueue's, is refused and left untouched.
+    The file is only ever opened through SQLite: closing any other descriptor of it would drop
+    the POSIX locks that this process's other connections hold (SQLite's "How To Corrupt" 2.2).
     """
-    _check_header(path)
+    if path.is_dir():
+        raise DatabaseError(f"database path {path} is a directory")
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         conn = sqlite3.connect(
@@ -87,6 +89,14 @@ def connect(path: Path) -> sqlite3.Connection:
     try:
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
+        try:
+            conn.execute("PRAGMA schema_version").fetchone()  # reads the header, writes nothing
+        except sqlite3.DatabaseError as exc:
+            if "not a database" in str(exc):
+                raise DatabaseError(
+                    f"{path} is not a SQLite database; refusing to touch it"
+                ) from exc
+            raise
         _migrate(conn, path)
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")
@@ -98,17 +108,6 @@ def connect(path: Path) -> sqlite3.Connection:
         conn.close()
         raise
     return conn
-
-
-def _check_header(path: Path) -> None:
-    if not path.exists():
-        return
-    if path.is_dir():
-        raise DatabaseError(f"database path {path} is a directory")
-    with path.open("rb") as handle:
-        header = handle.read(len(SQLITE_HEADER))
-    if header and header != SQLITE_HEADER:
-        raise DatabaseError(f"{path} is not a SQLite database; refusing to touch it")
 
 
 @contextmanager
