@@ -7,6 +7,7 @@ close the user's own browser; nothing here matches processes by name.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -64,28 +65,49 @@ def spawn(
     stdout: int | IO[bytes] | None = subprocess.PIPE,
     stderr: int | IO[bytes] | None = subprocess.PIPE,
 ) -> tuple[subprocess.Popen[bytes], ProcessInfo]:
-    """Start ``argv`` (no shell) in its own session / process group; return it with its identity."""
+    """Start ``argv`` (no shell) held by the launcher, in its own session / process group.
+
+    The program does not run until :func:`release` is called, so the caller can record the
+    returned identity (pid, start time, name) first. :func:`abandon` ends it unrun.
+    """
     kwargs: dict[str, object] = {}
     if sys.platform == "win32":
         kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP
     else:
         kwargs["start_new_session"] = True
-    popen = subprocess.Popen(
-        list(argv),
+    popen = subprocess.Popen(  # an argv list, never a shell
+        [sys.executable, "-m", "autoqueue.launcher", *argv],
         cwd=str(cwd),
         env=dict(env),
-        stdin=subprocess.DEVNULL,
+        stdin=subprocess.PIPE,
         stdout=stdout,
         stderr=stderr,
         **kwargs,  # type: ignore[call-overload]
     )
+    name = Path(argv[0]).name
     try:
-        proc = psutil.Process(popen.pid)
-        info = ProcessInfo(pid=popen.pid, started=proc.create_time(), name=proc.name())
+        started = psutil.Process(popen.pid).create_time()
     except psutil.Error:
-        # It already exited; it can no longer be killed, so its identity only serves the log.
-        info = ProcessInfo(pid=popen.pid, started=0.0, name=Path(argv[0]).name)
-    return popen, info
+        started = 0.0  # already gone: nothing left to kill, the identity only serves the log
+    return popen, ProcessInfo(pid=popen.pid, started=started, name=name)
+
+
+def release(popen: subprocess.Popen[bytes]) -> None:
+    """Let a spawned program run (its identity has been recorded)."""
+    assert popen.stdin is not None
+    try:
+        popen.stdin.write(b"go\n")
+        popen.stdin.close()
+    except BrokenPipeError:
+        pass  # the launcher died before running anything; its exit code tells
+
+
+def abandon(popen: subprocess.Popen[bytes]) -> None:
+    """End a spawned program that was never released (it has run nothing)."""
+    assert popen.stdin is not None
+    with contextlib.suppress(BrokenPipeError):
+        popen.stdin.close()
+    popen.wait()
 
 
 def _session_members(leader: int, started: float) -> list[psutil.Process]:

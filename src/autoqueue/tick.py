@@ -287,8 +287,8 @@ class Scheduler:
                         metadata=entry.metadata,
                     )
 
-        def started(info: ProcessInfo) -> None:
-            engine.record_start(
+        def started(info: ProcessInfo) -> bool:
+            return engine.record_start(
                 conn,
                 item,
                 info,

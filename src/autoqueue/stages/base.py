@@ -49,8 +49,8 @@ def _no_logs(*entries: StageLog) -> None:
     return None
 
 
-def _no_process(info: ProcessInfo) -> None:
-    return None
+def _no_process(info: ProcessInfo) -> bool:
+    return True
 
 
 def _never() -> bool:
@@ -66,7 +66,8 @@ class StageContext:
     schedule: Schedule | None
     item: QueueItem
     log: Callable[..., None] = _no_logs
-    process_started: Callable[[ProcessInfo], None] = _no_process
+    # Records the program before it runs; False means the item is no longer ours: do not run it.
+    process_started: Callable[[ProcessInfo], bool] = _no_process
     cancelled: Callable[[], bool] = _never
 
     @property

@@ -189,11 +189,11 @@ def run_command(ctx: StageContext, config: StageConfig) -> StageResult:
                 "AUTOQUEUE_HOME": str(ctx.workspace.home),
             }
         )
-        try:
-            popen, info = processes.spawn(argv, cwd=task_dir, env=env)
-        except OSError as exc:
-            raise PermanentStageError(f"cannot start {argv[0]!r}: {exc.strerror or exc}") from exc
-        ctx.process_started(info)
+        popen, info = processes.spawn(argv, cwd=task_dir, env=env)
+        if not ctx.process_started(info):
+            processes.abandon(popen)
+            raise StageCancelled("the item was stopped before its program started")
+        processes.release(popen)
         return _supervise(ctx, config, popen, info)
 
 
