@@ -51,17 +51,20 @@ def stage_config(
     delays: str = "[0]",
     max_retry: int = 3,
     stages: tuple[str, ...] = ALL_STAGES,
-    extra: str = "",
+    programs: dict[str, str] | None = None,
+    top: str = "",
 ) -> str:
-    """An autoqueue.toml whose stages all run tests/programs/stage.py."""
-    lines = ['timezone = "UTC"', "[retry]", f"delays = {delays}", f"max_retry = {max_retry}"]
+    """An autoqueue.toml whose stages run tests/programs/stage.py, through ``{python}`` unless
+    ``programs`` names another executable for a stage."""
+    lines = [top, 'timezone = "UTC"', "[retry]", f"delays = {delays}", f"max_retry = {max_retry}"]
     for stage in stages:
+        program = (programs or {}).get(stage, "{python}")
         lines += [
             f"[stages.{stage}]",
-            f'command = ["{{python}}", "{STAGE_PROGRAM.as_posix()}"]',
+            f'command = ["{program}", "{STAGE_PROGRAM.as_posix()}"]',
             f"timeout = {timeout}",
         ]
-    return "\n".join(lines) + "\n" + extra
+    return "\n".join(lines) + "\n"
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -246,24 +247,48 @@ def show(
         output.task_detail(detail, state.tz)
 
 
-@app.command()
-def tick(
-    ctx: typer.Context,
-    drain: Annotated[
-        bool, typer.Option("--drain", help="Keep going until no work is ready.")
-    ] = False,
-    max_seconds: Annotated[
-        float | None, typer.Option("--max-seconds", min=0, help="Stop claiming after this long.")
-    ] = None,
-    as_json: JsonOption = False,
+def _print_processed(done: Any) -> None:
+    detail = f": {done.detail}" if done.detail else ""
+    output.info(f"{done.queue_type.value:8} {done.task_id} {done.outcome}{detail}")
+
+
+@contextmanager
+def _stop_on_signals(scheduler: Any) -> Iterator[None]:
+    """SIGTERM / Ctrl-C: stop claiming and let running stages finish within the grace period;
+    a second signal kills them (their items go back to waiting)."""
+    names = ["SIGINT", "SIGTERM", "SIGBREAK"]
+    previous = {}
+    for name in names:
+        number = getattr(signal, name, None)
+        if number is not None:
+            previous[number] = signal.signal(number, lambda *_: scheduler.request_stop())
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _run_scheduler(
+    state: State,
+    *,
+    drain: bool,
+    max_seconds: float | None,
+    forever: bool,
+    grace: float,
+    as_json: bool,
 ) -> None:
-    """One scheduler round: recover, enqueue due schedules, run one item per queue."""
     from autoqueue.tick import Scheduler
 
-    state = _state(ctx)
     with state.connect():
         pass  # refuse a missing or foreign database before taking any lock
-    report = Scheduler(state.workspace).run(drain=drain, max_seconds=max_seconds)
+    scheduler = Scheduler(
+        state.workspace, grace=grace, listener=None if as_json else _print_processed
+    )
+    with _stop_on_signals(scheduler):
+        report = scheduler.run(
+            drain=drain, max_seconds=max_seconds, forever=forever, wait_for_lock=forever
+        )
     if as_json:
         output.emit_json(
             {
@@ -287,11 +312,73 @@ def tick(
         )
     if report.enqueued:
         output.info(f"enqueued {report.enqueued} scheduled run(s)")
-    for done in report.processed:
-        detail = f": {done.detail}" if done.detail else ""
-        output.info(f"{done.queue_type.value:8} {done.task_id} {done.outcome}{detail}")
     if not (report.processed or report.enqueued or report.recovered):
         output.info("nothing to do")
+
+
+GraceOption = Annotated[
+    float,
+    typer.Option("--grace", min=0, help="On SIGTERM/Ctrl-C, seconds running stages get to finish."),
+]
+
+
+@app.command()
+def tick(
+    ctx: typer.Context,
+    drain: Annotated[
+        bool, typer.Option("--drain", help="Keep going until no work is ready.")
+    ] = False,
+    max_seconds: Annotated[
+        float | None, typer.Option("--max-seconds", min=0, help="Stop claiming after this long.")
+    ] = None,
+    grace: GraceOption = 30.0,
+    as_json: JsonOption = False,
+) -> None:
+    """One scheduler round: recover, enqueue due schedules, run one item per queue."""
+    _run_scheduler(
+        _state(ctx),
+        drain=drain,
+        max_seconds=max_seconds,
+        forever=False,
+        grace=grace,
+        as_json=as_json,
+    )
+
+
+@app.command()
+def worker(ctx: typer.Context, grace: GraceOption = 30.0, as_json: JsonOption = False) -> None:
+    """Run the queues until SIGTERM or Ctrl-C (for systemd or a terminal), instead of cron."""
+    _run_scheduler(
+        _state(ctx), drain=True, max_seconds=None, forever=True, grace=grace, as_json=as_json
+    )
+
+
+@app.command()
+def stop(
+    ctx: typer.Context,
+    task: Annotated[str, typer.Argument(help="Task id.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Stop a task: fail its running item, drop its waiting ones, deactivate its schedules, and
+    kill the programs autoqueue started for it (never anything else)."""
+    state = _state(ctx)
+    parse_task_id(task)
+    with state.connect() as conn:
+        result = service.stop_task(state.workspace, conn, task, utcnow())
+    if as_json:
+        output.emit_json(asdict(result))
+        return
+    output.info(
+        f"stopped {result.stopped_processing} processing item(s), deleted "
+        f"{result.deleted_waiting} waiting item(s), deactivated "
+        f"{result.deactivated_schedules} schedule(s)"
+    )
+    for killed in result.killed_processes:
+        output.info(f"killed {killed['name']} (pid {killed['pid']})")
+    if not result.killed_processes:
+        output.info("no process of this task was running")
+    for note in result.not_killed:
+        output.warning(note)
 
 
 @app.command()

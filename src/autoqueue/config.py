@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -49,6 +49,7 @@ class StageConfig(Strict):
 
 class Config(Strict):
     timezone: str | None = None
+    language: Literal["en", "ko"] | None = None
     retry: RetryConfig = RetryConfig()
     lease: LeaseConfig = LeaseConfig()
     stages: dict[QueueType, StageConfig] = {}
@@ -64,6 +65,9 @@ DEFAULT_CONFIG_TEXT = """\
 # The zone in which times typed at `add --at` are read and shown (IANA name).
 # Default: this machine's zone.
 # timezone = "Asia/Seoul"
+
+# Language of the messages the seed wrote in Korean ("en" or "ko"). Default: from the locale.
+# language = "ko"
 
 [retry]
 # Seed section 5: a transient failure waits delays[n] seconds before the next attempt.

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from autoqueue import processes
+from autoqueue import failpoints, processes
 from autoqueue.config import Config
 from autoqueue.db import transaction
 from autoqueue.errors import StageError
@@ -82,7 +82,7 @@ def claim_next(
     """Seed 4.1: atomically take the oldest ready item of ``queue_type``, if none is processing."""
     with transaction(conn):
         try:
-            return queue_repo.claim(
+            item = queue_repo.claim(
                 conn,
                 queue_type,
                 owner=owner,
@@ -93,6 +93,9 @@ def claim_next(
         except sqlite3.IntegrityError:
             # The partial unique index caught a second processing item: another claim won.
             return None
+        if item is not None:
+            failpoints.hit("claim", queue_type.value)
+        return item
 
 
 def record_start(
@@ -156,6 +159,7 @@ def complete_item(
                 now=stamp,
             )
         _sync_contents(conn, task, item, result, stamp)
+        failpoints.hit("complete", item.queue_type.value)
         logs_repo.add(
             conn,
             task.id,
@@ -506,3 +510,67 @@ def enqueue_due(conn: sqlite3.Connection, policy: Policy, now: datetime, batch: 
                     enqueued += 1
         if not progressed:
             return enqueued
+
+
+# -- stop --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stopped:
+    """What ``stop`` changed, and the stage programs left to kill."""
+
+    stopped: tuple[QueueItem, ...]
+    deleted_waiting: int
+    deactivated_schedules: int
+    log_id: int
+
+
+def stop_task(
+    conn: sqlite3.Connection, task_id: str, *, error: str, log_message: str, now: datetime
+) -> Stopped:
+    """Seed 12.2 in one transaction: processing items failed, waiting items deleted,
+    ``tasks.last_error``, schedules deactivated, the run's content failed, a ``stop`` log row.
+
+    The tick running a stopped item finds it no longer claimed and records nothing over it.
+    """
+    stamp = to_db(now)
+    with transaction(conn):
+        stopped = queue_repo.stop_processing(conn, task_id, error, stamp)
+        deleted = queue_repo.delete_waiting(conn, task_id)
+        deactivated = schedules_repo.deactivate_for_task(conn, task_id)
+        mark_task_failed(conn, task_id, error, stamp)
+        log_id = logs_repo.add(
+            conn,
+            task_id,
+            LogLevel.WARN,
+            log_message,
+            now=stamp,
+            action=ActionType.STOP,
+            metadata={
+                "stopped_processing": len(stopped),
+                "deleted_waiting": deleted,
+                "deactivated_schedules": deactivated,
+                "reason": "user_request",
+            },
+        )
+    return Stopped(tuple(stopped), deleted, deactivated, log_id)
+
+
+def requeue_item(conn: sqlite3.Connection, item: QueueItem, reason: str, now: datetime) -> bool:
+    """Put an interrupted item back to waiting without spending a retry (worker shutdown)."""
+    assert item.claim_token is not None
+    stamp = to_db(now)
+    with transaction(conn):
+        if not queue_repo.requeue(conn, item.id, item.claim_token, reason, stamp):
+            return False
+        logs_repo.add(
+            conn,
+            item.task_id,
+            LogLevel.WARN,
+            f"↩ {reason}: back to waiting (no retry spent)",
+            now=stamp,
+            queue_id=item.id,
+            queue_type=item.queue_type,
+            action=ActionType.RETRY,
+        )
+    return True

@@ -12,11 +12,12 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
-from autoqueue import engine
+from autoqueue import engine, processes
 from autoqueue.config import DEFAULT_CONFIG_TEXT
 from autoqueue.db import transaction
 from autoqueue.errors import NoSuchTaskError, UsageError
 from autoqueue.layout import IMAGE_SUFFIXES, RUNS, STORY, THUMBNAIL, VIDEO, scene_images, scene_name
+from autoqueue.messages import language, message
 from autoqueue.models import (
     ActionType,
     LogLevel,
@@ -379,6 +380,70 @@ def show_task(
             )
         ],
     }
+
+
+# -- stop --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StopResult:
+    task_id: str
+    stopped_processing: int
+    deleted_waiting: int
+    deactivated_schedules: int
+    killed_processes: list[dict[str, Any]]
+    not_killed: list[str]
+
+
+def stop_task(
+    workspace: Workspace, conn: sqlite3.Connection, text: str, now: datetime
+) -> StopResult:
+    """Seed section 12, done safely: the database changes in one transaction, then only the
+    process trees that autoqueue started for this task (recorded pid + start time) are killed.
+    Nothing is matched by name: the user's own browser or other renders are never touched."""
+    task = get_task(conn, text)
+    lang = language(workspace.config.language)
+    stopped = engine.stop_task(
+        conn,
+        task.id,
+        error=message("stopped", lang),
+        log_message=message("stop_log", lang),
+        now=now,
+    )
+    killed: list[dict[str, Any]] = []
+    not_killed: list[str] = []
+    host = processes.this_host()
+    for item in stopped.stopped:
+        if not item.stage_pid or not item.stage_started:
+            continue
+        if item.owner_host != host:
+            not_killed.append(
+                f"{item.stage_process_name} (pid {item.stage_pid}) runs on {item.owner_host}; "
+                "its tick stops it when it sees the item stopped"
+            )
+            continue
+        for info in processes.kill_tree(item.stage_pid, item.stage_started):
+            killed.append({"name": info.name, "pid": info.pid, "queue_id": item.id})
+    with transaction(conn):
+        logs_repo.set_metadata(
+            conn,
+            stopped.log_id,
+            {
+                "stopped_processing": len(stopped.stopped),
+                "deleted_waiting": stopped.deleted_waiting,
+                "deactivated_schedules": stopped.deactivated_schedules,
+                "killedProcesses": killed,
+                "reason": "user_request",
+            },
+        )
+    return StopResult(
+        task_id=task.id,
+        stopped_processing=len(stopped.stopped),
+        deleted_waiting=stopped.deleted_waiting,
+        deactivated_schedules=stopped.deactivated_schedules,
+        killed_processes=killed,
+        not_killed=not_killed,
+    )
 
 
 # -- retry and cleanup -------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from autoqueue import engine, processes
+from autoqueue import engine, failpoints, processes
 from autoqueue.db import transaction
 from autoqueue.errors import StageError, TransientStageError
 from autoqueue.models import QueueItem, QueueType
@@ -35,6 +35,7 @@ from autoqueue.timeutil import to_db, utcnow
 from autoqueue.workspace import Workspace
 
 LOCK_NAME = "main_scheduler"
+LOCK_RETRY_SECONDS = 5.0
 IDLE_POLL_SECONDS = 0.2
 SCHEDULE_POLL_SECONDS = 1.0
 
@@ -48,7 +49,7 @@ class Processed:
     item_id: int
     task_id: str
     queue_type: QueueType
-    outcome: str  # completed | retry | failed | stopped
+    outcome: str  # completed | retry | failed | stopped | requeued
     detail: str = ""
 
     @classmethod
@@ -73,19 +74,31 @@ class Scheduler:
         *,
         owner: Owner | None = None,
         clock: Callable[[], datetime] = utcnow,
+        grace: float = 30.0,
+        listener: Callable[[Processed], None] | None = None,
     ) -> None:
         self.workspace = workspace
         self.owner = owner or processes.current_owner()
         self.clock = clock
+        self.grace = grace
+        self.listener = listener
         self.policy = engine.Policy.from_config(workspace.config)
         self._report_lock = threading.Lock()
         self._state = threading.Lock()
         self._busy = 0
         self._active: set[QueueType] = set(QUEUE_ORDER)
         self._stop = threading.Event()
+        self._abort = threading.Event()
         self._lock_lost = threading.Event()
 
     # -- public -------------------------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        """Stop claiming; running stages get ``grace`` seconds to finish, then they are killed
+        and their items requeued. A second request kills them at once."""
+        if self._stop.is_set():
+            self._abort.set()
+        self._stop.set()
 
     def run(
         self,
@@ -93,16 +106,17 @@ class Scheduler:
         drain: bool = False,
         max_seconds: float | None = None,
         forever: bool = False,
-        stop: threading.Event | None = None,
+        wait_for_lock: bool = False,
     ) -> TickReport:
         """One round (cron mode), or with ``drain`` until no work is ready or the budget is spent,
-        or with ``forever`` until ``stop`` is set."""
-        if stop is not None:
-            self._stop = stop
+        or with ``forever`` until :meth:`request_stop`. With ``wait_for_lock``, a held lock is
+        waited for instead of ending the run."""
         report = TickReport()
         conn = self.workspace.connect()
         try:
             holder = self._acquire_lock(conn)
+            while holder is not None and wait_for_lock and not self._stop.wait(LOCK_RETRY_SECONDS):
+                holder = self._acquire_lock(conn)
             if holder is not None:
                 report.lock_holder = holder
                 return report
@@ -195,9 +209,14 @@ class Scheduler:
         ]
         for worker in workers:
             worker.start()
+        stop_seen: float | None = None
         while any(worker.is_alive() for worker in workers):
             for worker in workers:
                 worker.join(timeout=SCHEDULE_POLL_SECONDS)
+            if self._stop.is_set():
+                stop_seen = stop_seen or time.monotonic()
+                if time.monotonic() - stop_seen >= self.grace:
+                    self._abort.set()
             if drain and not self._stopping(deadline):
                 added = engine.enqueue_due(conn, self.policy, self.clock())
                 with self._report_lock:
@@ -252,6 +271,8 @@ class Scheduler:
                         self._busy -= 1
                 with self._report_lock:
                     report.processed.append(processed)
+                if self.listener is not None:
+                    self.listener(processed)
                 if not drain:
                     return
         finally:
@@ -297,7 +318,7 @@ class Scheduler:
             )
 
         def cancelled() -> bool:
-            return not queue_repo.is_still_claimed(conn, item.id, token)
+            return self._abort.is_set() or not queue_repo.is_still_claimed(conn, item.id, token)
 
         ctx = StageContext(
             workspace=self.workspace,
@@ -315,12 +336,16 @@ class Scheduler:
         try:
             result = run_stage(ctx)
         except StageCancelled as exc:
+            reason = "interrupted: autoqueue was shut down while the stage ran"
+            if self._abort.is_set() and engine.requeue_item(conn, item, reason, self.clock()):
+                return Processed.of(item, "requeued", reason)
             return Processed.of(item, "stopped", str(exc))
         except StageError as exc:
             return self._failed(conn, item, exc)
         except Exception as exc:  # a bug in a stage must not kill the tick, nor lose the item
             logger.exception("stage %s crashed", item.queue_type.value)
             return self._failed(conn, item, TransientStageError(f"internal error: {exc!r}"))
+        failpoints.hit("after_stage", item.queue_type.value)
         if engine.complete_item(conn, item, result, self.policy, self.clock()):
             return Processed.of(item, "completed")
         return Processed.of(item, "stopped", "no longer ours when it finished")

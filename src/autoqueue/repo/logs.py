@@ -57,6 +57,13 @@ def add(
     return cursor.lastrowid
 
 
+def set_metadata(conn: sqlite3.Connection, log_id: int, metadata: dict[str, Any]) -> None:
+    conn.execute(
+        "UPDATE task_logs SET metadata = ? WHERE id = ?",
+        (json.dumps(metadata, ensure_ascii=False), log_id),
+    )
+
+
 def query(conn: sqlite3.Connection, filters: LogFilter) -> list[LogEntry]:
     """Newest first, as the seed's log viewer; with ``after_id``, oldest first (a follow tail)."""
     clauses: list[str] = []

@@ -138,6 +138,40 @@ def fail(conn: sqlite3.Connection, item_id: int, token: str, error: str, now: st
     return cursor.rowcount == 1
 
 
+def stop_processing(
+    conn: sqlite3.Connection, task_id: str, error: str, now: str
+) -> list[QueueItem]:
+    """Seed 12.2 step 1: the task's processing items become failed; returns them as they were."""
+    rows = conn.execute(
+        "SELECT * FROM task_queue WHERE task_id = ? AND status = 'processing' ORDER BY id",
+        (task_id,),
+    ).fetchall()
+    conn.execute(
+        "UPDATE task_queue SET status = 'failed', error_message = ?, updated_at = ?, "
+        "lease_expires_at = NULL WHERE task_id = ? AND status = 'processing'",
+        (error, now, task_id),
+    )
+    return [QueueItem.model_validate(dict(row)) for row in rows]
+
+
+def delete_waiting(conn: sqlite3.Connection, task_id: str) -> int:
+    """Seed 12.2 step 2."""
+    return conn.execute(
+        "DELETE FROM task_queue WHERE task_id = ? AND status = 'waiting'", (task_id,)
+    ).rowcount
+
+
+def requeue(conn: sqlite3.Connection, item_id: int, token: str, error: str, now: str) -> bool:
+    """Back to waiting without spending a retry (the item was interrupted, it did not fail)."""
+    cursor = conn.execute(
+        "UPDATE task_queue SET status = 'waiting', next_retry_at = NULL, error_message = ?, "
+        "updated_at = ?, lease_expires_at = NULL, claim_token = NULL "
+        "WHERE id = ? AND status = 'processing' AND claim_token = ?",
+        (error, now, item_id, token),
+    )
+    return cursor.rowcount == 1
+
+
 def set_stage_process(
     conn: sqlite3.Connection, item_id: int, token: str, *, pid: int, started: float, name: str
 ) -> bool:
