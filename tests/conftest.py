@@ -56,7 +56,7 @@ def stage_config(
 ) -> str:
     """An autoqueue.toml whose stages run tests/programs/stage.py, through ``{python}`` unless
     ``programs`` names another executable for a stage."""
-    lines = [top, 'timezone = "UTC"', "[retry]", f"delays = {delays}", f"max_retry = {max_retry}"]
+    lines = ['timezone = "UTC"', top, "[retry]", f"delays = {delays}", f"max_retry = {max_retry}"]
     for stage in stages:
         program = (programs or {}).get(stage, "{python}")
         lines += [

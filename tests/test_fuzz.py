@@ -240,3 +240,58 @@ EngineMachine.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 test_engine_state_machine = EngineMachine.TestCase
+
+
+COMMANDS = st.sampled_from(["list", "show", "logs", "retry", "stop", "contents", "cleanup", "cron"])
+ARGS = st.lists(
+    st.one_of(
+        st.sampled_from(
+            [
+                "--json",
+                "--limit",
+                "0",
+                "5",
+                "--level",
+                "error",
+                "--queue-type",
+                "video",
+                "--action",
+                "stop",
+                "--task",
+                "--older-than",
+                "30d",
+                "--dry-run",
+                "예약큐",
+                "failed",
+                "0b6ad2b4-4b0f-4ad4-9a57-6d5a1c2b7f10",
+            ]
+        ),
+        junk,
+    ),
+    max_size=4,
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(command=COMMANDS, args=ARGS)
+def test_any_command_line_ends_in_a_clean_exit(command: str, args: list[str]) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        home = Path(folder)
+        assert CliRunner().invoke(app, ["--home", str(home), "init"]).exit_code == 0
+        before = (
+            sqlite3.connect(home / "autoqueue.db")
+            .execute("SELECT count(*) FROM task_queue")
+            .fetchone()
+        )
+        result = CliRunner().invoke(app, ["--home", str(home), command, *args])
+        assert result.exception is None or isinstance(result.exception, SystemExit), (
+            result.exception
+        )
+        assert result.exit_code in (0, 1, 2), result.output
+        assert "Traceback" not in result.output
+        after = (
+            sqlite3.connect(home / "autoqueue.db")
+            .execute("SELECT count(*) FROM task_queue")
+            .fetchone()
+        )
+        assert before == after

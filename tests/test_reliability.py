@@ -297,3 +297,38 @@ def test_worker_requeues_a_stage_that_outlives_the_grace_period(home: Path, tmp_
     video = next(r for r in queue_rows(home) if r["queue_type"] == "video")
     assert (video["status"], video["retry_count"]) == ("waiting", 0)
     assert db_value(home, "SELECT locked_by FROM scheduler_lock") is None
+
+
+def test_the_heartbeat_keeps_a_long_stage_from_being_taken_for_dead(
+    home: Path, tmp_path: Path
+) -> None:
+    """With a 2 s lease, a 4 s stage would be recovered by a tick on another host; the heartbeat
+    (every 0.5 s) keeps renewing the lease, so it never is."""
+    from autoqueue import engine
+    from autoqueue.repo.queue import Owner
+    from autoqueue.timeutil import utcnow
+    from autoqueue.workspace import Workspace
+
+    write_config(home, stage_config(top="[lease]\nseconds = 2\nheartbeat = 0.5"))
+    journal = tmp_path / "journal.jsonl"
+    add(home, "long", "--media-mode", "upload", "--set", "sleep_video=4")
+    tick = start(home, "tick", "--drain", env={"JOURNAL": str(journal)})
+    wait_for(lambda: any(e["stage"] == "video" for e in journal_events(journal)), message="video")
+    conn = Workspace.load(home).connect()
+    elsewhere = Owner("another-host", 1, 1.0)
+    policy = engine.Policy(lease_seconds=2)
+    leases = set()
+    try:
+        while tick.poll() is None:
+            assert engine.recover_orphans(conn, elsewhere, policy, utcnow()) == []
+            lease = conn.execute(
+                "SELECT lease_expires_at FROM task_queue WHERE status = 'processing'"
+            ).fetchone()
+            if lease is not None:
+                leases.add(lease[0])
+            time.sleep(0.3)
+    finally:
+        conn.close()
+    assert tick.returncode == 0
+    assert len(leases) >= 3, "the lease was not renewed"
+    assert {r["status"] for r in queue_rows(home)} == {"completed"}
