@@ -29,8 +29,8 @@ from autoqueue.repo import schedules as schedules_repo
 from autoqueue.repo import tasks as tasks_repo
 from autoqueue.repo.queue import Owner
 from autoqueue.stages.base import StageContext, StageLog
-from autoqueue.stages.command import StageCancelled
 from autoqueue.stages.registry import run_stage
+from autoqueue.stages.runner import StageCancelled
 from autoqueue.timeutil import to_db, utcnow
 from autoqueue.workspace import Workspace
 

@@ -13,33 +13,23 @@ from __future__ import annotations
 
 import json
 import os
-import queue
-import subprocess
 import sys
 import tempfile
-import threading
-import time
 from collections import deque
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from autoqueue import processes
-from autoqueue.config import StageConfig
-from autoqueue.errors import PermanentStageError, StageError, TransientStageError
+from autoqueue.errors import PermanentStageError, TransientStageError
 from autoqueue.models import ActionType, LogLevel
+from autoqueue.processes import ProcessInfo
 from autoqueue.stages.base import StageContext, StageLog, StageResult
+from autoqueue.stages.runner import describe_exit, run_program
 
 PERMANENT_EXIT_CODE = 65  # EX_DATAERR from sysexits.h
-POLL_SECONDS = 0.2
-CANCEL_CHECK_SECONDS = 1.0
 STDERR_TAIL_LINES = 20
 ERROR_MAX_CHARS = 2000
-
-
-class StageCancelled(StageError):
-    """The item stopped being ours while its program ran (a stop or a recovery); it was killed."""
 
 
 def expand_argv(command: list[str], home: Path) -> list[str]:
@@ -91,23 +81,21 @@ def _task_json(ctx: StageContext) -> Iterator[Path]:
         yield path
 
 
-def _reader(stream: IO[bytes], name: str, sink: queue.Queue[tuple[str, str]]) -> None:
-    for raw in iter(stream.readline, b""):
-        sink.put((name, raw.decode("utf-8", errors="replace").rstrip("\r\n")))
-    stream.close()
-
-
 class _Output:
     """Turns the program's lines into log rows and events, within the line budget."""
 
-    def __init__(self, ctx: StageContext, info: processes.ProcessInfo, max_lines: int) -> None:
+    def __init__(self, ctx: StageContext, max_lines: int) -> None:
         self.ctx = ctx
-        self.info = info
+        self.pid: int | None = None
+        self.name: str | None = None
         self.max_lines = max_lines
         self.logged = 0
         self.dropped = 0
         self.stderr_tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
         self.youtube_url: str | None = None
+
+    def attach(self, info: ProcessInfo) -> None:
+        self.pid, self.name = info.pid, info.name
 
     def handle(self, lines: list[tuple[str, str]]) -> None:
         entries: list[StageLog] = []
@@ -128,7 +116,7 @@ class _Output:
     def _entry(self, stream: str, line: str) -> StageLog | None:
         if not line.strip():
             return None
-        pid, name = self.info.pid, self.info.name
+        pid, name = self.pid, self.name
         event = _json_object(line) if stream == "stdout" else None
         if event is None:
             return StageLog(LogLevel.INFO, line, None, {"stream": stream}, pid, name)
@@ -168,71 +156,37 @@ def _level(value: object) -> LogLevel:
         return LogLevel.INFO
 
 
-def run_command(ctx: StageContext, config: StageConfig) -> StageResult:
-    """Run the configured program for ``ctx``'s stage and judge it by its exit code."""
-    assert config.command is not None
-    argv = expand_argv(config.command, ctx.workspace.home)
+def command_env(ctx: StageContext, task_json: Path) -> dict[str, str]:
+    """The environment of a stage program: ours, plus the AUTOQUEUE_* variables of the contract."""
+    env = dict(os.environ)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    env.setdefault("PYTHONIOENCODING", "utf-8")
+    env.update(
+        {
+            "AUTOQUEUE_TASK_ID": ctx.task.id,
+            "AUTOQUEUE_TASK_DIR": str(ctx.task_dir),
+            "AUTOQUEUE_QUEUE_TYPE": ctx.item.queue_type.value,
+            "AUTOQUEUE_QUEUE_ID": str(ctx.item.id),
+            "AUTOQUEUE_ATTEMPT": str(ctx.attempt),
+            "AUTOQUEUE_TASK_JSON": str(task_json),
+            "AUTOQUEUE_HOME": str(ctx.workspace.home),
+        }
+    )
+    return env
+
+
+def run_command(
+    ctx: StageContext, command: list[str], *, timeout: float, max_log_lines: int
+) -> StageResult:
+    """Run a user program under the stage contract and judge it by its exit code."""
+    argv = expand_argv(command, ctx.workspace.home)
     task_dir = ctx.task_dir
     task_dir.mkdir(parents=True, exist_ok=True)
     with _task_json(ctx) as task_json:
-        env = dict(os.environ)
-        env.setdefault("PYTHONUNBUFFERED", "1")
-        env.setdefault("PYTHONIOENCODING", "utf-8")
-        env.update(
-            {
-                "AUTOQUEUE_TASK_ID": ctx.task.id,
-                "AUTOQUEUE_TASK_DIR": str(task_dir),
-                "AUTOQUEUE_QUEUE_TYPE": ctx.item.queue_type.value,
-                "AUTOQUEUE_QUEUE_ID": str(ctx.item.id),
-                "AUTOQUEUE_ATTEMPT": str(ctx.attempt),
-                "AUTOQUEUE_TASK_JSON": str(task_json),
-                "AUTOQUEUE_HOME": str(ctx.workspace.home),
-            }
+        output = _Output(ctx, max_log_lines)
+        code, info = run_program(
+            ctx, argv, cwd=task_dir, env=command_env(ctx, task_json), timeout=timeout, sink=output
         )
-        popen, info = processes.spawn(argv, cwd=task_dir, env=env)
-        if not ctx.process_started(info):
-            processes.abandon(popen)
-            raise StageCancelled("the item was stopped before its program started")
-        processes.release(popen)
-        return _supervise(ctx, config, popen, info)
-
-
-def _supervise(
-    ctx: StageContext,
-    config: StageConfig,
-    popen: subprocess.Popen[bytes],
-    info: processes.ProcessInfo,
-) -> StageResult:
-    lines: queue.Queue[tuple[str, str]] = queue.Queue()
-    readers = [
-        threading.Thread(target=_reader, args=(popen.stdout, "stdout", lines), daemon=True),
-        threading.Thread(target=_reader, args=(popen.stderr, "stderr", lines), daemon=True),
-    ]
-    for reader in readers:
-        reader.start()
-    output = _Output(ctx, info, config.max_log_lines)
-    started = time.monotonic()
-    next_cancel_check = started + CANCEL_CHECK_SECONDS
-    outcome: StageError | None = None
-    while popen.poll() is None:
-        with suppress(subprocess.TimeoutExpired):
-            popen.wait(timeout=POLL_SECONDS)
-        output.handle(_drain(lines))
-        now = time.monotonic()
-        if now - started > config.timeout:
-            processes.kill_tree(info.pid, info.started)
-            outcome = TransientStageError(f"timed out after {config.timeout:g} s")
-            break
-        if now >= next_cancel_check:
-            next_cancel_check = now + CANCEL_CHECK_SECONDS
-            if ctx.cancelled():
-                processes.kill_tree(info.pid, info.started)
-                outcome = StageCancelled("the item was stopped while its program ran")
-                break
-    popen.wait()
-    for reader in readers:
-        reader.join(timeout=5)
-    output.handle(_drain(lines))
     if output.dropped:
         ctx.log(
             StageLog(
@@ -242,23 +196,10 @@ def _supervise(
                 process_name=info.name,
             )
         )
-    if outcome is not None:
-        raise outcome
-    code = popen.returncode
     if code == 0:
         return StageResult(youtube_url=output.youtube_url)
     tail = output.error_tail()
-    what = f"killed by signal {-code}" if code < 0 else f"exited with code {code}"
-    message = f"{info.name} {what}" + (f": {tail}" if tail else "")
+    message = f"{info.name} {describe_exit(code)}" + (f": {tail}" if tail else "")
     if code == PERMANENT_EXIT_CODE:
         raise PermanentStageError(message)
     raise TransientStageError(message)
-
-
-def _drain(lines: queue.Queue[tuple[str, str]]) -> list[tuple[str, str]]:
-    drained = []
-    while True:
-        try:
-            drained.append(lines.get_nowait())
-        except queue.Empty:
-            return drained

@@ -22,5 +22,7 @@ def run_stage(ctx: StageContext) -> StageResult:
                 f"no handler for the {queue_type.value} stage: set [stages.{queue_type.value}] "
                 f"command in {ctx.workspace.config_path}"
             )
-        result = run_command(ctx, config)
+        result = run_command(
+            ctx, config.command, timeout=config.timeout, max_log_lines=config.max_log_lines
+        )
     return check_outputs(queue_type, ctx.task_dir, ctx.workspace, result)
