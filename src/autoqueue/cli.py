@@ -577,6 +577,44 @@ def _install_crontab(line: str) -> None:
     output.info("installed in the crontab")
 
 
+@app.command()
+def demo(
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Home to create (or reuse) for the demo.")
+    ] = Path("autoqueue-demo"),
+) -> None:
+    """Add sample tasks in a fresh home and run the whole pipeline, offline, to real videos."""
+    from autoqueue.demo import run_demo
+
+    started = time.monotonic()
+    results = run_demo(directory.expanduser().resolve(), output.stdout)
+    output.info(f"\ndone in {time.monotonic() - started:.0f} s")
+    failed = False
+    for result in results:
+        if result.video is not None:
+            output.info(f"✅ {result.title}: {result.video}")
+        else:
+            failed = True
+            output.error(f"{result.title}: {result.status}: {result.error or 'did not finish'}")
+    home = directory.expanduser().resolve()
+    output.info(f"local publishes (outbox): {home / 'outbox'}")
+    output.info(f"look around: autoqueue --home {home} list completed | logs | contents")
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def schema(
+    name: Annotated[str, typer.Argument(help="Which schema: story")] = "story",
+) -> None:
+    """Print a JSON Schema: `story` is what story.json must match (for your own script writer)."""
+    from autoqueue.story import Story
+
+    if name != "story":
+        raise UsageError(f"unknown schema {name!r} (choose from: story)")
+    output.emit_json(Story.model_json_schema())
+
+
 def main() -> None:
     """Console-script entry point."""
     app(prog_name="autoqueue")

@@ -6,7 +6,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from autoqueue.errors import ConfigError
 from autoqueue.models import QueueType
@@ -32,12 +32,33 @@ class LeaseConfig(Strict):
     heartbeat: Annotated[float, Field(gt=0)] = 30
 
 
-class StageConfig(Strict):
-    """One stage's handler. ``command`` is an argv list, never a shell string."""
+Handler = Literal["command", "template", "cards", "ffmpeg", "outbox"]
 
+# The built-in handler each stage uses unless the config names another or gives a command.
+DEFAULT_HANDLERS: dict[QueueType, Handler] = {
+    QueueType.SCRIPT: "template",
+    QueueType.IMAGE: "cards",
+    QueueType.VIDEO: "ffmpeg",
+    QueueType.YOUTUBE: "outbox",
+}
+
+
+class StageConfig(Strict):
+    """One stage's handler and its settings. ``command`` is an argv list, never a shell string."""
+
+    handler: Handler | None = None
     command: list[str] | None = None
     timeout: Annotated[float, Field(gt=0)] = 3600
     max_log_lines: Annotated[int, Field(ge=0)] = 1000
+    # image (cards): a font file with the glyphs your titles use (Hangul, ...)
+    font: str | None = None
+    # video (ffmpeg): the binary ("system" = the one on PATH; default: the imageio-ffmpeg wheel's)
+    ffmpeg: str | None = None
+    music: str | None = None  # background music mixed under the narration
+    music_volume: Annotated[float, Field(ge=0, le=1)] = 0.15
+    generator: list[str] | None = None  # dalle3 / imagen3 / sora2: writes the scene images
+    preset: str = "veryfast"
+    crf: Annotated[int, Field(ge=0, le=51)] = 23
 
     @field_validator("command")
     @classmethod
@@ -57,6 +78,30 @@ class Config(Strict):
     def stage(self, queue_type: QueueType) -> StageConfig:
         """The configuration of one stage (defaults when the file says nothing of it)."""
         return self.stages.get(queue_type, StageConfig())
+
+    def handler(self, queue_type: QueueType) -> Handler:
+        """The handler a stage runs: the configured one, else ``command`` when a command is
+        given, else the built-in default."""
+        stage = self.stage(queue_type)
+        if stage.handler is not None:
+            return stage.handler
+        return "command" if stage.command is not None else DEFAULT_HANDLERS[queue_type]
+
+    @model_validator(mode="after")
+    def _handlers_fit_their_stage(self) -> Config:
+        for queue_type, stage in self.stages.items():
+            allowed = {"command", DEFAULT_HANDLERS.get(queue_type)}
+            if queue_type is QueueType.SCHEDULE:
+                raise ValueError(
+                    "stages.schedule: the schedule stage is internal and has no handler"
+                )
+            if stage.handler is not None and stage.handler not in allowed:
+                choices = " or ".join(sorted(h for h in allowed if h))
+                raise ValueError(
+                    f"stages.{queue_type.value}.handler: {stage.handler!r} is not a "
+                    f"{queue_type.value} handler (use {choices})"
+                )
+        return self
 
 
 DEFAULT_CONFIG_TEXT = """\
@@ -116,8 +161,9 @@ def load_config(path: Path) -> Config:
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
-        lines = [
-            f"{path}: {'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
-            for error in exc.errors()
-        ]
+        lines = []
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error["loc"])
+            message = str(error["msg"]).removeprefix("Value error, ")
+            lines.append(f"{path}: {where}: {message}" if where else f"{path}: {message}")
         raise ConfigError("\n".join(lines)) from exc

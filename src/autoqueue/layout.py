@@ -11,6 +11,11 @@ RUNS = "runs"
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif"})
 
 
+def resolution(task_type: str) -> tuple[int, int]:
+    """Video and card size: 1080x1920 (vertical) for shortform and product, 1920x1080 longform."""
+    return (1920, 1080) if task_type == "longform" else (1080, 1920)
+
+
 def scene_name(index: int, suffix: str) -> str:
     """``scene_01.png`` for the first scene (1-based, two digits or more)."""
     return f"scene_{index:02d}{suffix.lower()}"

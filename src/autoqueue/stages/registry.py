@@ -11,18 +11,40 @@ from autoqueue.stages.schedule import run_schedule_stage
 
 
 def run_stage(ctx: StageContext) -> StageResult:
-    """Run the item's stage with its configured handler, then check its outputs."""
+    """Run the item's stage with its configured handler, then check its outputs.
+
+    Built-in handlers import their heavy libraries (Pillow, ffmpeg helpers) only when they run.
+    """
     queue_type = ctx.item.queue_type
+    config = ctx.workspace.config
+    stage = config.stage(queue_type)
     if queue_type is QueueType.SCHEDULE:
         result = run_schedule_stage(ctx)
     else:
-        config = ctx.workspace.config.stage(queue_type)
-        if config.command is None:
-            raise PermanentStageError(
-                f"no handler for the {queue_type.value} stage: set [stages.{queue_type.value}] "
-                f"command in {ctx.workspace.config_path}"
+        handler = config.handler(queue_type)
+        if handler == "command":
+            if stage.command is None:
+                raise PermanentStageError(
+                    f'the {queue_type.value} stage uses handler = "command" but has no command: '
+                    f"set [stages.{queue_type.value}] command in {ctx.workspace.config_path}"
+                )
+            result = run_command(
+                ctx, stage.command, timeout=stage.timeout, max_log_lines=stage.max_log_lines
             )
-        result = run_command(
-            ctx, config.command, timeout=config.timeout, max_log_lines=config.max_log_lines
-        )
+        elif handler == "template":
+            from autoqueue.stages.template import run_template_stage
+
+            result = run_template_stage(ctx)
+        elif handler == "cards":
+            from autoqueue.stages.cards import run_cards_stage
+
+            result = run_cards_stage(ctx, stage)
+        elif handler == "ffmpeg":
+            from autoqueue.stages.video import run_video_stage
+
+            result = run_video_stage(ctx, stage)
+        else:
+            from autoqueue.stages.outbox import run_outbox_stage
+
+            result = run_outbox_stage(ctx, stage)
     return check_outputs(queue_type, ctx.task_dir, ctx.workspace, result)

@@ -1,0 +1,166 @@
+"""``autoqueue demo``: sample tasks in a fresh home, run to the end with a live display."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from autoqueue import service
+from autoqueue.errors import UsageError
+from autoqueue.layout import THUMBNAIL, VIDEO
+from autoqueue.repo import logs as logs_repo
+from autoqueue.repo import queue as queue_repo
+from autoqueue.repo import tasks as tasks_repo
+from autoqueue.tick import Scheduler, TickReport
+from autoqueue.timeutil import utcnow
+from autoqueue.workspace import Workspace
+
+SAMPLE_IMAGES = (
+    ("photo_landscape.jpg", (1600, 900), (40, 110, 160)),
+    ("photo_portrait.png", (900, 1400), (170, 90, 60)),
+    ("photo_square.jpg", (1000, 1000), (60, 140, 80)),
+)
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    task_id: str
+    title: str
+    status: str
+    video: Path | None
+    error: str | None
+
+
+def make_sample_images(folder: Path) -> list[Path]:
+    """Pictures of mixed sizes and orientations, as a user's own photos would be."""
+    from PIL import Image, ImageDraw
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for number, (name, size, colour) in enumerate(SAMPLE_IMAGES, start=1):
+        image = Image.new("RGB", size, colour)
+        draw = ImageDraw.Draw(image)
+        width, height = size
+        for ring in range(6, 0, -1):
+            shade = tuple(min(255, c + ring * 18) for c in colour)
+            radius = min(width, height) * ring // 14
+            draw.ellipse(
+                (
+                    width // 2 - radius,
+                    height // 2 - radius,
+                    width // 2 + radius,
+                    height // 2 + radius,
+                ),
+                fill=shade,
+            )
+        draw.rectangle((0, 0, width - 1, height - 1), outline=(255, 255, 255), width=12)
+        draw.text((40, 40), f"photo {number}: {width}x{height}", fill=(255, 255, 255))
+        path = folder / name
+        image.save(path)
+        paths.append(path)
+    return paths
+
+
+def _add_samples(workspace: Workspace) -> list[str]:
+    images = make_sample_images(workspace.home / "demo-images")
+    requests = [
+        service.AddRequest(
+            title="초간편 무선 가습기 리뷰",
+            type="product",
+            media_mode="crawl",
+            product_info=(
+                '{"name": "무선 가습기", "price": "39,000원", '
+                '"features": ["무소음 설계", "한 번 충전으로 8시간", "USB-C 충전"]}'
+            ),
+        ),
+        service.AddRequest(title="A week of home cooking", type="longform", media_mode="crawl"),
+        service.AddRequest(
+            title="Our trip in three photos", type="shortform", media_mode="upload", images=images
+        ),
+    ]
+    ids = []
+    with workspace.connect() as conn:
+        for request in requests:
+            now = utcnow()
+            prepared = service.prepare_add(workspace, request, now)
+            ids.append(service.add_task(workspace, conn, prepared, now).task_id)
+    return ids
+
+
+def _status_table(workspace: Workspace, task_ids: list[str], elapsed: float) -> Table:
+    table = Table(title=f"autoqueue demo ({elapsed:.0f} s)", show_edge=False)
+    for column in ("task", "title", "stage", "status", "latest"):
+        table.add_column(column, overflow="ellipsis", no_wrap=True)
+    conn = workspace.connect()
+    try:
+        for task_id in task_ids:
+            task = tasks_repo.get(conn, task_id)
+            items = queue_repo.for_task(conn, task_id)
+            latest = logs_repo.query(conn, logs_repo.LogFilter(task_id=task_id, limit=1))
+            item = items[-1] if items else None
+            table.add_row(
+                task_id[:8],
+                task.title if task else "",
+                item.queue_type.value if item else "-",
+                item.status.value if item else "-",
+                latest[0].message if latest else "",
+            )
+    finally:
+        conn.close()
+    return table
+
+
+def run_demo(directory: Path, console: Console, *, max_seconds: float = 600) -> list[DemoResult]:
+    """Create (or reuse) ``directory`` as a home, add the sample tasks, run them to the end."""
+    workspace = Workspace.load(directory)
+    service.init_home(workspace)
+    workspace = Workspace.load(directory)
+    task_ids = _add_samples(workspace)
+    report: list[TickReport] = []
+    scheduler = Scheduler(workspace)
+    worker = threading.Thread(
+        target=lambda: report.append(scheduler.run(drain=True, max_seconds=max_seconds)),
+        name="demo-scheduler",
+    )
+    started = time.monotonic()
+    worker.start()
+    with Live(console=console, refresh_per_second=4, transient=False) as live:
+        while worker.is_alive():
+            live.update(_status_table(workspace, task_ids, time.monotonic() - started))
+            worker.join(timeout=0.25)
+        live.update(_status_table(workspace, task_ids, time.monotonic() - started))
+    if report and report[0].lock_holder:
+        raise UsageError(
+            f"another tick holds the lock of {directory} ({report[0].lock_holder}); try again later"
+        )
+    results = []
+    with workspace.connect() as conn:
+        for task_id in task_ids:
+            task = tasks_repo.get(conn, task_id)
+            items = queue_repo.for_task(conn, task_id)
+            done = (
+                bool(items)
+                and items[-1].queue_type.value == "youtube"
+                and (items[-1].status.value == "completed")
+            )
+            video = workspace.task_dir(task_id) / VIDEO
+            results.append(
+                DemoResult(
+                    task_id=task_id,
+                    title=task.title if task else "",
+                    status="completed" if done else (items[-1].status.value if items else "none"),
+                    video=video if done and video.is_file() else None,
+                    error=task.last_error if task else None,
+                )
+            )
+    return results
+
+
+def thumbnail_of(video: Path) -> Path:
+    return video.with_name(THUMBNAIL)

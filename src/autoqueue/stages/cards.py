@@ -1,0 +1,166 @@
+"""The built-in ``cards`` image stage: one ``scene_NN.png`` per scene, the scene's text wrapped
+and centred on a coloured background at the video's resolution. Pillow is imported only here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import ValidationError
+
+from autoqueue.config import StageConfig
+from autoqueue.errors import PermanentStageError
+from autoqueue.layout import STORY, resolution, scene_images, scene_name
+from autoqueue.models import ActionType, LogLevel
+from autoqueue.stages import fonts
+from autoqueue.stages.base import StageContext, StageLog, StageResult
+from autoqueue.story import Story
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+    from PIL.ImageFont import FreeTypeFont
+
+# Background gradients (top colour, bottom colour), one per scene in turn.
+PALETTE = (
+    ((32, 58, 96), (12, 20, 40)),
+    ((110, 40, 80), (40, 12, 40)),
+    ((20, 100, 90), (8, 36, 40)),
+    ((130, 80, 20), (50, 24, 8)),
+    ((70, 50, 130), (20, 14, 50)),
+    ((40, 90, 40), (12, 32, 16)),
+)
+
+
+def read_story(task_dir: Path) -> Story:
+    """The run's story.json, validated (the script stage wrote it)."""
+    path = task_dir / STORY
+    try:
+        return Story.model_validate_json(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise PermanentStageError(f"{path.name} is missing: the script stage did not run") from exc
+    except ValidationError as exc:
+        raise PermanentStageError(f"{path.name} does not match the story schema: {exc}") from exc
+
+
+def wrap(text: str, font: FreeTypeFont, width: float) -> list[str]:
+    """Greedy word wrap by measured width; words wider than a line are split by characters."""
+    lines: list[str] = []
+    for paragraph in text.splitlines() or [""]:
+        line = ""
+        for word in paragraph.split():
+            candidate = f"{line} {word}".strip()
+            if font.getlength(candidate) <= width:
+                line = candidate
+                continue
+            if line:
+                lines.append(line)
+            line = ""
+            for char in word:
+                if font.getlength(line + char) > width and line:
+                    lines.append(line)
+                    line = ""
+                line += char
+        lines.append(line)
+    return [line for line in lines if line] or [""]
+
+
+def _fit(text: str, font_path: str | None, size: tuple[int, int]) -> tuple[FreeTypeFont, list[str]]:
+    width, height = size
+    px = int(min(width, height) * 0.085)
+    while True:
+        font = fonts.load(font_path, px)
+        lines = wrap(text, font, width * 0.84)
+        if (len(lines) * px * 1.3 <= height * 0.6 and len(lines) <= 9) or px <= 24:
+            return font, lines
+        px = int(px * 0.9)
+
+
+def _background(size: tuple[int, int], index: int) -> Image:
+    from PIL import Image
+
+    top, bottom = PALETTE[index % len(PALETTE)]
+    mask = Image.linear_gradient("L").resize(size)
+    return Image.composite(Image.new("RGB", size, bottom), Image.new("RGB", size, top), mask)
+
+
+def render_card(
+    text: str, *, size: tuple[int, int], index: int, total: int, font_path: str | None
+) -> Image:
+    """One scene card: gradient background, the text centred with an outline, a scene counter."""
+    from PIL import ImageDraw
+
+    image = _background(size, index)
+    draw = ImageDraw.Draw(image)
+    font, lines = _fit(text, font_path, size)
+    px = int(font.size)
+    line_height = int(px * 1.3)
+    top = (size[1] - line_height * len(lines)) // 2
+    for number, line in enumerate(lines):
+        draw.text(
+            (size[0] // 2, top + number * line_height + line_height // 2),
+            line,
+            font=font,
+            fill=(255, 255, 255),
+            anchor="mm",
+            stroke_width=max(2, px // 18),
+            stroke_fill=(0, 0, 0),
+        )
+    counter = fonts.load(font_path, max(18, px // 3))
+    draw.text(
+        (size[0] - px // 2, px // 2),
+        f"{index + 1}/{total}",
+        font=counter,
+        fill=(230, 230, 230),
+        anchor="ra",
+    )
+    return image
+
+
+def choose_font(ctx: StageContext, config: StageConfig) -> str | None:
+    """The configured font, else one with Hangul, else a plain one, else Pillow's default."""
+    if config.font:
+        path = Path(config.font).expanduser()
+        path = path if path.is_absolute() else ctx.workspace.home / path
+        if not path.is_file():
+            raise PermanentStageError(f"[stages.image] font = {config.font!r}: no such file")
+        return str(path)
+    return fonts.find_cjk_font() or fonts.find_plain_font()
+
+
+def run_cards_stage(ctx: StageContext, config: StageConfig) -> StageResult:
+    """Render ``scene_NN.png`` for every scene of story.json."""
+    story = read_story(ctx.task_dir)
+    size = resolution(ctx.task.type.value)
+    font_path = choose_font(ctx, config)
+    probe = fonts.load(font_path, 48)
+    missing = set().union(*(fonts.missing_glyphs(probe, scene.text) for scene in story.scenes))
+    if missing:
+        sample = "".join(sorted(missing)[:10])
+        ctx.log(
+            StageLog(
+                LogLevel.WARN,
+                f"the font {font_path or 'Pillow default'} cannot draw {sample!r}; those "
+                "characters are left out. Install a font with them (Debian/Ubuntu: apt-get install "
+                'fonts-nanum) or set [stages.image] font = "/path/to/font.ttf"',
+                metadata={"missing": sorted(missing), "font": font_path},
+            )
+        )
+    for stale in scene_images(ctx.task_dir):
+        stale.unlink()  # a previous attempt's cards; this one writes the whole set
+    total = len(story.scenes)
+    for index, scene in enumerate(story.scenes):
+        text = "".join(char for char in scene.text if char not in missing)
+        card = render_card(text, size=size, index=index, total=total, font_path=font_path)
+        target = ctx.task_dir / scene_name(index + 1, ".png")
+        temporary = target.with_suffix(".tmp.png")
+        card.save(temporary, format="PNG", optimize=False, compress_level=3)
+        temporary.replace(target)
+        ctx.log(
+            StageLog(
+                LogLevel.INFO,
+                f"📸 scene {index + 1}/{total} card done",
+                ActionType.PROGRESS,
+                {"current": index + 1, "total": total, "sceneName": target.stem},
+            )
+        )
+    return StageResult(details={"scenes": total, "font": font_path, "handler": "cards"})

@@ -1,0 +1,209 @@
+"""The built-in ``ffmpeg`` video stage: ``output.mp4`` (H.264, yuv420p, +faststart, 30 fps) and
+``thumbnail.jpg`` from the scene images, with the narration and background music when present.
+The file is rendered to a temporary name, checked by decoding it, then renamed into place."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections import deque
+from pathlib import Path
+
+from autoqueue.config import StageConfig
+from autoqueue.errors import PermanentStageError, TransientStageError
+from autoqueue.layout import THUMBNAIL, VIDEO, resolution, scene_images
+from autoqueue.models import ActionType, LogLevel, MediaMode
+from autoqueue.processes import ProcessInfo
+from autoqueue.stages import ffmpeg
+from autoqueue.stages.base import StageContext, StageLog, StageResult
+from autoqueue.stages.cards import read_story
+from autoqueue.stages.command import run_command
+from autoqueue.stages.runner import describe_exit, run_program
+
+DEFAULT_SCENE_SECONDS = 3.0
+AUDIO_SUFFIXES = (".mp3", ".wav", ".m4a", ".aac", ".ogg", ".flac", ".opus")
+GENERATED_MODES = (MediaMode.DALLE3, MediaMode.IMAGEN3, MediaMode.SORA2)
+THUMBNAIL_MAX_SIDE = 1280
+THUMBNAIL_MAX_BYTES = 2 * 1024 * 1024
+
+
+class _Progress:
+    """Turns ffmpeg's ``-progress`` lines into a progress log row every 10 %."""
+
+    def __init__(self, ctx: StageContext, total: float) -> None:
+        self.ctx = ctx
+        self.total = total
+        self.reported = 0
+        self.errors: deque[str] = deque(maxlen=20)
+        self.info: ProcessInfo | None = None
+
+    def attach(self, info: ProcessInfo) -> None:
+        self.info = info
+
+    def handle(self, lines: list[tuple[str, str]]) -> None:
+        for stream, line in lines:
+            if stream == "stderr":
+                if line.strip():
+                    self.errors.append(line.strip())
+                continue
+            seconds = ffmpeg.progress_seconds(line)
+            if seconds is None or self.total <= 0:
+                continue
+            percent = min(int(seconds / self.total * 100) // 10 * 10, 100)
+            if percent > self.reported:
+                self.reported = percent
+                self.ctx.log(
+                    StageLog(
+                        LogLevel.INFO,
+                        f"🎬 rendering {percent}% ({seconds:.1f}/{self.total:.1f} s)",
+                        ActionType.PROGRESS,
+                        {"current": round(seconds, 2), "total": round(self.total, 2)},
+                        self.info.pid if self.info else None,
+                        self.info.name if self.info else None,
+                    )
+                )
+
+
+def _check_images(images: list[Path]) -> None:
+    from PIL import Image, UnidentifiedImageError
+
+    for path in images:
+        try:
+            with Image.open(path) as image:
+                image.verify()
+        except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as exc:
+            raise PermanentStageError(
+                f"{path.name} is not a readable image ({exc}); replace it in {path.parent}"
+            ) from exc
+
+
+def write_thumbnail(source: Path, target: Path, size: tuple[int, int]) -> None:
+    """A JPEG of the first scene at the video's aspect, at most 1280 px and 2 MB (YouTube's cap)."""
+    from PIL import Image, ImageOps
+
+    with Image.open(source) as image:
+        frame = ImageOps.fit(image.convert("RGB"), size)
+    frame.thumbnail((THUMBNAIL_MAX_SIDE, THUMBNAIL_MAX_SIDE))
+    temporary = target.with_suffix(".tmp.jpg")
+    for quality in (90, 80, 70, 60, 50):
+        frame.save(temporary, format="JPEG", quality=quality, optimize=True)
+        if temporary.stat().st_size <= THUMBNAIL_MAX_BYTES:
+            break
+    temporary.replace(target)
+
+
+def _narration(task_dir: Path) -> Path | None:
+    for path in sorted(task_dir.glob("narration.*")):
+        if path.suffix.lower() in AUDIO_SUFFIXES and path.is_file():
+            return path
+    return None
+
+
+def _generate(ctx: StageContext, config: StageConfig) -> None:
+    """dalle3 / imagen3 / sora2: the configured generator program makes the scene images (or the
+    video itself) before the render."""
+    mode = ctx.task.media_mode
+    if not config.generator:
+        raise PermanentStageError(
+            f"mediaMode {mode.value} generates its images in the video stage: set "
+            f'[stages.video] generator = ["program", "args"] in {ctx.workspace.config_path} '
+            "to a program that writes scene_01.png ... (or output.mp4) in the task folder"
+        )
+    run_command(ctx, config.generator, timeout=config.timeout, max_log_lines=config.max_log_lines)
+
+
+def run_video_stage(ctx: StageContext, config: StageConfig) -> StageResult:
+    """Render the run's video and thumbnail."""
+    task_dir = ctx.task_dir
+    exe = ffmpeg.binary(config.ffmpeg, ctx.workspace.home)
+    size = resolution(ctx.task.type.value)
+    if ctx.task.media_mode in GENERATED_MODES:
+        _generate(ctx, config)
+    images = scene_images(task_dir)
+    video = task_dir / VIDEO
+    if ctx.task.media_mode in GENERATED_MODES and video.is_file():
+        _verify(ctx, exe, video, expected=None)  # the generator made the video itself
+        if not (task_dir / THUMBNAIL).is_file() and images:
+            write_thumbnail(images[0], task_dir / THUMBNAIL, size)
+        return StageResult(details={"handler": "ffmpeg", "generated": True})
+    if not images:
+        raise PermanentStageError(
+            f"no scene images in {task_dir}: give upload-mode tasks --image FILE, or copy "
+            "scene_01.png ... into the task folder"
+        )
+    _check_images(images)
+    story = read_story(task_dir)
+    durations = [
+        (story.scenes[i].duration if i < len(story.scenes) else None) or DEFAULT_SCENE_SECONDS
+        for i in range(len(images))
+    ]
+    narration = _narration(task_dir)
+    music = None
+    if config.music:
+        music = Path(config.music).expanduser()
+        music = music if music.is_absolute() else ctx.workspace.home / music
+        if not music.is_file():
+            raise PermanentStageError(f"[stages.video] music = {config.music!r}: no such file")
+    target = ffmpeg.duration(exe, narration) if narration is not None else None
+    plan = ffmpeg.RenderPlan(
+        images=tuple(images),
+        durations=ffmpeg.fit_durations(durations, target),
+        size=size,
+        fit="pad" if ctx.task.media_mode is MediaMode.UPLOAD else "crop",
+        output=task_dir / "output.tmp.mp4",
+        narration=narration,
+        music=music,
+        music_volume=config.music_volume,
+        preset=config.preset,
+        crf=config.crf,
+    )
+    started = time.monotonic()
+    progress = _Progress(ctx, plan.total)
+    code, _ = run_program(
+        ctx,
+        ffmpeg.render_argv(exe, plan),
+        cwd=task_dir,
+        env=os.environ,
+        timeout=config.timeout,
+        sink=progress,
+    )
+    if code != 0:
+        plan.output.unlink(missing_ok=True)
+        detail = " | ".join(progress.errors) or "no message"
+        raise TransientStageError(f"ffmpeg {describe_exit(code)}: {detail}")
+    _verify(ctx, exe, plan.output, expected=plan.total)
+    plan.output.replace(video)
+    write_thumbnail(images[0], task_dir / THUMBNAIL, size)
+    elapsed = time.monotonic() - started
+    return StageResult(
+        details={
+            "handler": "ffmpeg",
+            "seconds": round(plan.total, 2),
+            "size": f"{size[0]}x{size[1]}",
+            "scenes": len(images),
+            "narration": narration.name if narration else None,
+            "renderSeconds": round(elapsed, 2),
+            "realtimeFactor": round(plan.total / elapsed, 2) if elapsed else None,
+        }
+    )
+
+
+def _verify(ctx: StageContext, exe: str, video: Path, *, expected: float | None) -> None:
+    result = subprocess.run(
+        ffmpeg.verify_argv(exe, video),
+        capture_output=True,
+        text=True,
+        errors="replace",
+        check=False,
+    )
+    if result.returncode != 0 or result.stderr.strip():
+        video.unlink(missing_ok=True)
+        raise TransientStageError(f"the rendered video does not decode: {result.stderr[-500:]}")
+    if expected is not None:
+        actual = ffmpeg.duration(exe, video)
+        if abs(actual - expected) > 0.5:
+            video.unlink(missing_ok=True)
+            raise TransientStageError(
+                f"the rendered video lasts {actual:.2f} s, not {expected:.2f} s"
+            )
