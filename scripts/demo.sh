@@ -1,37 +1,16 @@
 #!/usr/bin/env bash
-# The quick-start demo: installs autoqueue into .venv, makes a fresh home in demo-home/, adds
-# three sample tasks whose stages run examples/example_stage.py, and runs the queue to the end.
+# The quick-start demo: installs autoqueue into .venv, then `autoqueue demo` adds three sample
+# tasks in demo-home/ and runs the whole pipeline, offline, to real videos.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
-AQ="$PWD/.venv/bin/autoqueue"
-HOME_DIR="$PWD/demo-home"
-rm -rf "$HOME_DIR"
-mkdir -p "$HOME_DIR"
-STAGE="$PWD/examples/example_stage.py"
-cat > "$HOME_DIR/autoqueue.toml" <<TOML
-# Written by scripts/demo.sh: every stage runs the example program.
-[retry]
-delays = [1, 2, 5]
-[stages.script]
-command = ["{python}", "$STAGE"]
-[stages.image]
-command = ["{python}", "$STAGE"]
-[stages.video]
-command = ["{python}", "$STAGE"]
-[stages.youtube]
-command = ["{python}", "$STAGE"]
-TOML
-export AUTOQUEUE_HOME="$HOME_DIR"
-"$AQ" init
-"$AQ" add "초간편 무선 가습기 리뷰" --type product --media-mode crawl \
-    --product-info '{"name": "무선 가습기", "price": "39,000원", "features": ["무소음", "8시간 지속"]}'
-"$AQ" add "A week of home cooking" --type longform --media-mode crawl --repeat daily
-"$AQ" add "Morning stretch in 60 seconds" --type shortform --media-mode crawl --privacy unlisted
-"$AQ" list
-"$AQ" tick --drain --max-seconds 120
-"$AQ" list completed
-"$AQ" contents
-echo
-echo "Outputs are under $HOME_DIR/tasks/ and $HOME_DIR/outbox/."
-echo "Try: AUTOQUEUE_HOME=$HOME_DIR $AQ logs --limit 20"
+if [ ! -d /usr/share/fonts/truetype/nanum ] && [ ! -d /usr/share/fonts/opentype/noto ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "installing a Hangul font (fonts-nanum) for the Korean sample..."
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-nanum >/dev/null \
+            || echo "could not install fonts-nanum; Korean text will be left out of the cards"
+    else
+        echo "note: no Hangul font found; install one (sudo apt-get install fonts-nanum) to see Korean text"
+    fi
+fi
+.venv/bin/autoqueue demo --dir demo-home

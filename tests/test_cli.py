@@ -255,6 +255,11 @@ def test_a_non_sqlite_database_is_refused_and_untouched(runner: CliRunner, home:
         ('[stages.script]\ncommand = "python3 writer.py"', "stages.script.command"),
         ('[stages.render]\ncommand = ["x"]', "stages.render"),
         ("[retyr]\ndelays = [1]", "retyr"),
+        (
+            '[stages.video]\nhandler = "template"',
+            "'template' is not a video handler (use command or ffmpeg)",
+        ),
+        ('[stages.schedule]\ncommand = ["x"]', "the schedule stage is internal"),
     ],
 )
 def test_a_broken_config_is_reported_with_its_key(

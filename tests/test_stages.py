@@ -171,10 +171,12 @@ def test_a_timeout_kills_the_whole_tree(
         assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
 
 
-def test_a_stage_without_a_handler_fails_permanently_naming_the_key(
+def test_a_command_handler_without_a_command_fails_permanently_naming_the_key(
     workspace: Workspace, conn: sqlite3.Connection
 ) -> None:
-    write_config(workspace.home, stage_config(stages=("script",)))
+    write_config(
+        workspace.home, stage_config(stages=("script",)) + '[stages.image]\nhandler = "command"\n'
+    )
     task_id = add(workspace, conn)
     drain(workspace)
     assert items(conn, task_id)[-1] == ("image", "failed", 0)

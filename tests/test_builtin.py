@@ -1,0 +1,403 @@
+"""The built-in offline stages with real Pillow and real ffmpeg: videos are checked by decoding."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sqlite3
+import struct
+import wave
+from pathlib import Path
+
+import imageio_ffmpeg
+import pytest
+from PIL import Image, ImageChops
+from typer.testing import CliRunner
+
+from autoqueue import service
+from autoqueue.models import QueueType, TaskType
+from autoqueue.repo import contents as contents_repo
+from autoqueue.repo import logs as logs_repo
+from autoqueue.repo import queue as queue_repo
+from autoqueue.repo import tasks as tasks_repo
+from autoqueue.stages import fonts
+from autoqueue.stages.cards import render_card
+from autoqueue.stages.ffmpeg import RenderPlan, fit_durations, progress_seconds, render_argv
+from autoqueue.stages.template import build_story
+from autoqueue.story import Story
+from autoqueue.tick import Scheduler
+from autoqueue.workspace import Workspace
+
+from .conftest import add, invoke, write_config
+
+KOREAN_PRODUCT = (
+    '{"name": "무선 가습기", "price": "39,000원", "features": ["무소음", "8시간 지속"]}'
+)
+
+
+@pytest.fixture
+def builtin(home: Path) -> Workspace:
+    """A home with the default configuration: every stage built in."""
+    write_config(home, 'timezone = "UTC"\n[retry]\nmax_retry = 0\n')
+    service.init_home(Workspace.load(home))
+    return Workspace.load(home)
+
+
+@pytest.fixture
+def bconn(builtin: Workspace):  # type: ignore[no-untyped-def]
+    conn = builtin.connect()
+    yield conn
+    conn.close()
+
+
+def drain(workspace: Workspace) -> None:
+    Scheduler(Workspace.load(workspace.home)).run(drain=True, max_seconds=300)
+
+
+def probe(video: Path) -> dict[str, object]:
+    frames = imageio_ffmpeg.read_frames(str(video))
+    meta = dict(next(frames))
+    meta["frames"] = sum(1 for _ in frames)
+    return meta
+
+
+def has_audio(video: Path) -> bool:
+    import subprocess
+
+    result = subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(video)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return "Audio:" in result.stderr
+
+
+def last_item(conn: sqlite3.Connection, task_id: str):  # type: ignore[no-untyped-def]
+    return queue_repo.for_task(conn, task_id)[-1]
+
+
+# -- template ----------------------------------------------------------------------------------
+
+
+def test_template_story_in_korean_from_korean_product_info() -> None:
+    story = build_story("초간편 무선 가습기 리뷰", TaskType.PRODUCT, json.loads(KOREAN_PRODUCT))
+    texts = [scene.text for scene in story.scenes]
+    assert texts[0] == "초간편 무선 가습기 리뷰"
+    assert "무선 가습기" in texts and "가격: 39,000원" in texts
+    assert "무소음" in texts and "8시간 지속" in texts
+    assert texts[-1] == "지금 바로 확인해 보세요!"
+    assert all(scene.duration == 3.0 for scene in story.scenes)
+    assert "무선 가습기" in story.tags
+    Story.model_validate_json(story.model_dump_json())
+
+
+def test_template_story_in_english_without_product_info_and_longer_scenes_for_longform() -> None:
+    story = build_story("A week of home cooking", TaskType.LONGFORM, None)
+    assert [scene.text for scene in story.scenes][-1].startswith("Thanks for watching")
+    assert all(scene.duration == 5.0 for scene in story.scenes)
+
+
+def test_schema_command_prints_the_story_schema(runner: CliRunner, home: Path) -> None:
+    result = invoke(runner, home, "schema", "story")
+    assert result.exit_code == 0, result.output
+    schema = json.loads(result.stdout)
+    assert set(schema["required"]) == {"title", "scenes"}
+    assert "text" in schema["$defs"]["Scene"]["properties"]
+    assert invoke(runner, home, "schema", "video").exit_code == 2
+
+
+# -- fonts and cards ---------------------------------------------------------------------------
+
+
+def test_a_hangul_font_is_found() -> None:
+    found = fonts.find_cjk_font()
+    if found is None and not os.environ.get("CI"):
+        pytest.skip("no Hangul font on this machine (CI installs fonts-nanum)")
+    assert found is not None
+    assert fonts.missing_glyphs(fonts.load(found, 40), "가나다 한글 ABC") == set()
+
+
+def test_a_latin_font_is_known_to_lack_hangul() -> None:
+    assert fonts.missing_glyphs(fonts.load(None, 40), "가나 AB") == {"가", "나"}
+
+
+def test_hangul_renders_as_hangul_not_boxes() -> None:
+    cjk = fonts.find_cjk_font()
+    if cjk is None:
+        pytest.skip("no Hangul font")
+    text = "무선 가습기"
+    with_hangul = render_card(text, size=(1080, 1920), index=0, total=1, font_path=cjk)
+    with_boxes = render_card(text, size=(1080, 1920), index=0, total=1, font_path=None)
+    assert with_hangul.size == (1080, 1920)
+    assert ImageChops.difference(with_hangul, with_boxes).getbbox() is not None
+
+    # Tofu boxes are hollow rectangles; real glyphs put more ink where the text is.
+    def ink(image: Image.Image) -> int:
+        middle = image.crop((0, 860, 1080, 1060)).convert("L")
+        return sum(middle.histogram()[201:])
+
+    assert ink(with_hangul) > ink(with_boxes)
+
+
+def test_cards_without_a_hangul_font_warn_instead_of_drawing_tofu(
+    builtin: Workspace, bconn: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(fonts, "find_cjk_font", lambda: None)
+    monkeypatch.setattr(fonts, "find_plain_font", lambda: None)
+    task_id = add(builtin, bconn, "무선 가습기", media_mode="crawl")
+    drain(builtin)
+    warnings = [
+        e for e in logs_repo.query(bconn, logs_repo.LogFilter(task_id=task_id, level="warn"))
+    ]  # type: ignore[arg-type]
+    assert any("fonts-nanum" in e.message and "cannot draw" in e.message for e in warnings)
+    assert (builtin.task_dir(task_id) / "scene_01.png").is_file()
+
+
+def test_a_configured_font_that_does_not_exist_fails_permanently(home: Path) -> None:
+    write_config(home, '[stages.image]\nfont = "fonts/missing.ttf"\n')
+    workspace = Workspace.load(home)
+    service.init_home(workspace)
+    conn = workspace.connect()
+    task_id = add(workspace, conn, media_mode="crawl")
+    drain(workspace)
+    item = last_item(conn, task_id)
+    assert (item.queue_type, item.status.value, item.retry_count) == (QueueType.IMAGE, "failed", 0)
+    assert "font = 'fonts/missing.ttf': no such file" in str(item.error_message)
+    conn.close()
+
+
+# -- the whole built-in pipeline ---------------------------------------------------------------
+
+
+def test_a_korean_shortform_becomes_a_real_vertical_video(
+    builtin: Workspace, bconn: sqlite3.Connection
+) -> None:
+    task_id = add(
+        builtin,
+        bconn,
+        "초간편 무선 가습기 리뷰",
+        type="product",
+        media_mode="crawl",
+        product_info=KOREAN_PRODUCT,
+        privacy="unlisted",
+    )
+    drain(builtin)
+    folder = builtin.task_dir(task_id)
+    assert [i.status.value for i in queue_repo.for_task(bconn, task_id)] == ["completed"] * 5
+    story = Story.model_validate_json((folder / "story.json").read_text(encoding="utf-8"))
+    meta = probe(folder / "output.mp4")
+    assert meta["codec"] == "h264"
+    assert str(meta["pix_fmt"]).startswith("yuv420p")
+    assert meta["size"] == (1080, 1920)
+    assert meta["fps"] == 30.0
+    assert meta["duration"] == pytest.approx(3.0 * len(story.scenes), abs=0.05)
+    assert meta["frames"] == 90 * len(story.scenes)
+    with Image.open(folder / "thumbnail.jpg") as thumbnail:
+        assert thumbnail.format == "JPEG" and max(thumbnail.size) <= 1280
+    # +faststart: the moov atom comes before the media data.
+    head = (folder / "output.mp4").read_bytes()[:200_000]
+    assert 0 <= head.find(b"moov") < head.find(b"mdat") or head.find(b"mdat") == -1
+    progress = logs_repo.query(
+        bconn, logs_repo.LogFilter(task_id=task_id, queue_type=QueueType.VIDEO, action="progress")
+    )  # type: ignore[arg-type]
+    assert progress, "ffmpeg's -progress output was not logged"
+    # The outbox: a local publish, never passed off as a YouTube upload.
+    outbox = builtin.home / "outbox" / task_id
+    metadata = json.loads((outbox / "metadata.json").read_text(encoding="utf-8"))
+    assert metadata["title"] == "초간편 무선 가습기 리뷰" and metadata["privacy"] == "unlisted"
+    assert (outbox / "output.mp4").read_bytes() == (folder / "output.mp4").read_bytes()
+    task = tasks_repo.get(bconn, task_id)
+    assert task is not None and task.youtube_url is None
+    content = contents_repo.get(bconn, str(task.content_id))
+    assert content is not None and content.type == "video" and not content.published
+    local = logs_repo.query(
+        bconn, logs_repo.LogFilter(task_id=task_id, queue_type=QueueType.YOUTUBE)
+    )
+    assert any(
+        "published locally" in e.message and "not uploaded to YouTube" in e.message for e in local
+    )
+
+
+def test_a_longform_video_is_horizontal(builtin: Workspace, bconn: sqlite3.Connection) -> None:
+    task_id = add(builtin, bconn, "A week of home cooking", type="longform", media_mode="crawl")
+    drain(builtin)
+    meta = probe(builtin.task_dir(task_id) / "output.mp4")
+    assert meta["size"] == (1920, 1080)
+    assert meta["duration"] == pytest.approx(15.0, abs=0.05)  # three 5 s scenes
+
+
+def make_image(path: Path, size: tuple[int, int], colour: tuple[int, int, int]) -> Path:
+    Image.new("RGB", size, colour).save(path)
+    return path
+
+
+def test_upload_mode_with_images_of_mixed_sizes(
+    builtin: Workspace, bconn: sqlite3.Connection, tmp_path: Path
+) -> None:
+    images = [
+        make_image(tmp_path / "wide.jpg", (1600, 900), (200, 30, 30)),
+        make_image(tmp_path / "tall.png", (700, 1300), (30, 200, 30)),
+        make_image(tmp_path / "square.webp", (801, 801), (30, 30, 200)),
+    ]
+    task_id = add(builtin, bconn, "Trip", media_mode="upload", images=images)
+    drain(builtin)
+    video = builtin.task_dir(task_id) / "output.mp4"
+    meta = probe(video)
+    assert meta["size"] == (1080, 1920)
+    assert meta["duration"] == pytest.approx(9.0, abs=0.05)
+    # The wide picture is letterboxed, not cropped: black above it, red in the middle.
+    frames = imageio_ffmpeg.read_frames(str(video))
+    next(frames)
+    first = Image.frombytes("RGB", (1080, 1920), next(frames))
+    assert max(first.getpixel((540, 100))) < 30  # type: ignore[arg-type]
+    red, green, blue = first.getpixel((540, 960))  # type: ignore[misc]
+    assert red > 150 and green < 80 and blue < 80
+
+
+def write_wav(path: Path, seconds: float, rate: int = 22050) -> None:
+    with wave.open(str(path), "wb") as audio:
+        audio.setnchannels(1)
+        audio.setsampwidth(2)
+        audio.setframerate(rate)
+        samples = (
+            int(8000 * math.sin(2 * math.pi * 440 * n / rate)) for n in range(int(seconds * rate))
+        )
+        audio.writeframes(b"".join(struct.pack("<h", s) for s in samples))
+
+
+TTS_SCRIPT = """
+import json, math, struct, wave
+story = {"title": "Narrated", "scenes": [{"text": "one"}, {"text": "two"}]}
+open("story.json", "w").write(json.dumps(story))
+rate = 22050
+with wave.open("narration.wav", "wb") as audio:
+    audio.setnchannels(1); audio.setsampwidth(2); audio.setframerate(rate)
+    audio.writeframes(b"".join(struct.pack("<h", int(8000 * math.sin(n / 8))) for n in range(int(SECONDS * rate))))
+"""
+
+
+def narrated_home(home: Path, seconds: float, extra: str = "") -> Workspace:
+    """A home whose script stage writes story.json and narration.wav, as a TTS writer would."""
+    (home / "tts.py").write_text(TTS_SCRIPT.replace("SECONDS", str(seconds)), encoding="utf-8")
+    write_config(home, '[stages.script]\ncommand = ["{python}", "tts.py"]\n' + extra)
+    workspace = Workspace.load(home)
+    service.init_home(workspace)
+    return workspace
+
+
+def test_narration_is_muxed_and_sets_the_length(home: Path, tmp_path: Path) -> None:
+    workspace = narrated_home(home, 7.4)
+    conn = workspace.connect()
+    images = [
+        make_image(tmp_path / f"{n}.png", (1080, 1920), (n * 60, 80, 80)) for n in range(1, 3)
+    ]
+    task_id = add(workspace, conn, "Narrated", media_mode="upload", images=images)
+    drain(workspace)
+    video = workspace.task_dir(task_id) / "output.mp4"
+    assert probe(video)["duration"] == pytest.approx(7.4, abs=0.1)
+    assert has_audio(video)
+    conn.close()
+
+
+def test_background_music_is_mixed_under_the_narration(home: Path, tmp_path: Path) -> None:
+    write_wav(home / "music.wav", 2.0)
+    workspace = narrated_home(
+        home, 5.0, '[stages.video]\nmusic = "music.wav"\nmusic_volume = 0.2\n'
+    )
+    conn = workspace.connect()
+    images = [make_image(tmp_path / "a.png", (1080, 1920), (90, 90, 90))]
+    task_id = add(workspace, conn, "Music", media_mode="upload", images=images)
+    drain(workspace)
+    video = workspace.task_dir(task_id) / "output.mp4"
+    assert last_item(conn, task_id).status.value == "completed"
+    assert probe(video)["duration"] == pytest.approx(5.0, abs=0.1)
+    assert has_audio(video)
+    conn.close()
+
+
+def test_a_broken_image_fails_permanently_with_a_clear_message(
+    builtin: Workspace, bconn: sqlite3.Connection, tmp_path: Path
+) -> None:
+    good = make_image(tmp_path / "good.png", (800, 600), (1, 2, 3))
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe0 this is not really a jpeg")
+    task_id = add(builtin, bconn, "Broken", media_mode="upload", images=[good, broken])
+    drain(builtin)
+    item = last_item(bconn, task_id)
+    assert (item.queue_type, item.status.value, item.retry_count) == (QueueType.VIDEO, "failed", 0)
+    assert "scene_02.jpg is not a readable image" in str(item.error_message)
+    assert not (builtin.task_dir(task_id) / "output.mp4").exists()
+
+
+def test_generated_modes_need_a_generator(builtin: Workspace, bconn: sqlite3.Connection) -> None:
+    task_id = add(builtin, bconn, "Generated", media_mode="dalle3")
+    drain(builtin)
+    item = last_item(bconn, task_id)
+    assert (item.queue_type, item.status.value) == (QueueType.VIDEO, "failed")
+    assert "[stages.video] generator" in str(item.error_message)
+
+
+def test_a_configured_generator_makes_the_images(home: Path) -> None:
+    (home / "gen.py").write_text(
+        "from PIL import Image\n"
+        "for n in (1, 2):\n"
+        "    Image.new('RGB', (512, 512), (n * 100, 50, 50)).save(f'scene_{n:02d}.png')\n",
+        encoding="utf-8",
+    )
+    write_config(home, '[stages.video]\ngenerator = ["{python}", "gen.py"]\n')
+    workspace = Workspace.load(home)
+    service.init_home(workspace)
+    conn = workspace.connect()
+    task_id = add(workspace, conn, "Imagen", media_mode="imagen3")
+    drain(workspace)
+    assert last_item(conn, task_id).status.value == "completed"
+    assert probe(workspace.task_dir(task_id) / "output.mp4")["duration"] == pytest.approx(
+        6.0, abs=0.05
+    )
+    conn.close()
+
+
+# -- pure pieces -------------------------------------------------------------------------------
+
+
+def test_render_command_normalises_every_input() -> None:
+    plan = RenderPlan(
+        images=(Path("a.png"), Path("b.jpg")),
+        durations=(1.0, 2.5),
+        size=(1080, 1920),
+        fit="crop",
+        output=Path("out.mp4"),
+    )
+    argv = render_argv("ffmpeg", plan)
+    graph = argv[argv.index("-filter_complex") + 1]
+    assert graph.count("setsar=1") == 2 and "concat=n=2:v=1:a=0" in graph
+    assert "crop=1080:1920" in graph and "loop=loop=29:" in graph and "loop=loop=74:" in graph
+    for flag in ("+faststart", "yuv420p", "libx264"):
+        assert flag in argv
+    assert argv[argv.index("-t") + 1] == "3.500"
+
+
+def test_durations_stretch_to_the_narration() -> None:
+    assert fit_durations([3, 3, 4], 20) == (6.0, 6.0, 8.0)
+    assert fit_durations([3, 3], None) == (3, 3)
+
+
+def test_progress_lines() -> None:
+    assert progress_seconds("out_time_us=1500000") == 1.5
+    assert progress_seconds("out_time_us=N/A") is None
+    assert progress_seconds("progress=continue") is None
+
+
+@pytest.mark.slow
+def test_demo_makes_three_videos(home: Path) -> None:
+    from .conftest import run_cli
+
+    result = run_cli(home, "demo", "--dir", str(home / "demo"), timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    videos = list((home / "demo" / "tasks").glob("*/output.mp4"))
+    assert len(videos) == 3
+    sizes = sorted(probe(video)["size"] for video in videos)  # type: ignore[type-var]
+    assert sizes == [(1080, 1920), (1080, 1920), (1920, 1080)]
+    assert result.stdout.count("✅") == 3
