@@ -129,3 +129,19 @@ CREATE INDEX IF NOT EXISTS idx_task_schedules_task_id ON task_schedules(task_id)
 CREATE INDEX IF NOT EXISTS idx_task_logs_queue_id ON task_logs(queue_id);
 CREATE INDEX IF NOT EXISTS idx_task_logs_created ON task_logs(created_at, id);
 CREATE INDEX IF NOT EXISTS idx_contents_task_id ON contents(task_id);
+
+-- Schema 2. A stage's own resumable state, kept across crashes and retries of one queue item
+-- (the youtube stage: the upload session URI, the confirmed offset, the video id once known).
+CREATE TABLE IF NOT EXISTS stage_state (
+  queue_id INTEGER PRIMARY KEY REFERENCES task_queue(id) ON DELETE CASCADE,
+  data TEXT NOT NULL,                        -- JSON
+  updated_at DATETIME DEFAULT CURRENT_TIMESTAMP
+);
+
+-- YouTube Data API units spent per quota day (midnight to midnight, Pacific time) and project.
+CREATE TABLE IF NOT EXISTS youtube_quota (
+  day TEXT NOT NULL,                         -- YYYY-MM-DD in America/Los_Angeles
+  project TEXT NOT NULL,
+  units INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (day, project)
+);

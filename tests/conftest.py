@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -20,6 +21,22 @@ from autoqueue.workspace import Workspace
 PROGRAMS = Path(__file__).parent / "programs"
 STAGE_PROGRAM = PROGRAMS / "stage.py"
 NOW = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)
+
+
+LOOPBACK = {"localhost", "127.0.0.1", "::1", None}
+
+
+@pytest.fixture(autouse=True)
+def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests talk to 127.0.0.1 only: a lookup of any other host fails the test at once."""
+    real = socket.getaddrinfo
+
+    def guarded(host, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if host not in LOOPBACK:
+            raise AssertionError(f"a test tried to reach {host!r}; only 127.0.0.1 is allowed")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", guarded)
 
 
 @pytest.fixture(autouse=True)

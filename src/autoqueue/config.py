@@ -32,7 +32,7 @@ class LeaseConfig(Strict):
     heartbeat: Annotated[float, Field(gt=0)] = 30
 
 
-Handler = Literal["command", "template", "cards", "ffmpeg", "outbox"]
+Handler = Literal["command", "template", "cards", "ffmpeg", "outbox", "youtube"]
 
 # The built-in handler each stage uses unless the config names another or gives a command.
 DEFAULT_HANDLERS: dict[QueueType, Handler] = {
@@ -41,6 +41,31 @@ DEFAULT_HANDLERS: dict[QueueType, Handler] = {
     QueueType.VIDEO: "ffmpeg",
     QueueType.YOUTUBE: "outbox",
 }
+
+
+# Handlers a stage may name besides "command" and its default.
+EXTRA_HANDLERS: dict[QueueType, set[str]] = {QueueType.YOUTUBE: {"youtube"}}
+
+
+class YouTubeConfig(Strict):
+    """The YouTube uploader (``[stages.youtube] handler = "youtube"``)."""
+
+    default_channel: str | None = None
+    category_id: str = "22"  # People & Blogs
+    made_for_kids: bool = False
+    chunk_mb: Annotated[float, Field(gt=0, le=1024)] = 8  # rounded to a multiple of 256 KiB
+    # Quota: Google's pages disagree on what videos.insert costs (1600 units in the quota
+    # calculator, 100 in newer pages), so both costs and the daily budget are settings.
+    project: str = "default"
+    daily_quota: Annotated[int, Field(ge=0)] = 10000
+    cost_insert: Annotated[int, Field(ge=0)] = 1600
+    cost_thumbnail: Annotated[int, Field(ge=0)] = 50
+    retries: Annotated[int, Field(ge=0)] = 5  # in-upload retries of 5xx, 429, resets
+    retry_seconds: Annotated[float, Field(ge=0)] = 1.0  # first backoff, doubling
+    upload_limit_hours: Annotated[float, Field(gt=0)] = 24
+    # Other endpoints than Google's (tests point them at a fake YouTube on 127.0.0.1).
+    api_root: str | None = None
+    token_uri: str | None = None
 
 
 class StageConfig(Strict):
@@ -74,6 +99,7 @@ class Config(Strict):
     retry: RetryConfig = RetryConfig()
     lease: LeaseConfig = LeaseConfig()
     stages: dict[QueueType, StageConfig] = {}
+    youtube: YouTubeConfig = YouTubeConfig()
 
     def stage(self, queue_type: QueueType) -> StageConfig:
         """The configuration of one stage (defaults when the file says nothing of it)."""
@@ -90,7 +116,9 @@ class Config(Strict):
     @model_validator(mode="after")
     def _handlers_fit_their_stage(self) -> Config:
         for queue_type, stage in self.stages.items():
-            allowed = {"command", DEFAULT_HANDLERS.get(queue_type)}
+            allowed = {"command", DEFAULT_HANDLERS.get(queue_type)} | EXTRA_HANDLERS.get(
+                queue_type, set()
+            )
             if queue_type is QueueType.SCHEDULE:
                 raise ValueError(
                     "stages.schedule: the schedule stage is internal and has no handler"
@@ -144,7 +172,16 @@ heartbeat = 30
 # timeout = 1800
 #
 # [stages.youtube]
-# command = ["{python}", "upload.py"]
+# handler = "youtube"      # upload with the YouTube Data API (run `autoqueue youtube auth`
+#                          # first); the default "outbox" copies videos to outbox/ instead
+#
+# [youtube]
+# default_channel = "main"
+# category_id = "22"
+# made_for_kids = false
+# daily_quota = 10000      # units per Pacific day; uploads beyond it wait for the next day
+# cost_insert = 1600       # what one videos.insert costs (Google's pages say 1600 or 100)
+# cost_thumbnail = 50
 """
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from autoqueue.errors import DatabaseError
 
 BUSY_TIMEOUT_SECONDS = 10.0
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 AUTOQUEUE_TABLES = frozenset({"tasks", "task_schedules", "task_queue", "task_logs"})
 
 # Columns that hold timestamps; a database from the seed's app stores JavaScript ISO strings here.
@@ -198,7 +198,16 @@ def m001_initial(conn: sqlite3.Connection) -> None:
             conn.execute(statement)
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_initial]
+def m002_stage_state_and_quota(conn: sqlite3.Connection) -> None:
+    """Add ``stage_state`` (resumable uploads) and ``youtube_quota`` (the quota ledger)."""
+    for statement in split_statements(schema_sql()):
+        if statement.startswith(
+            ("CREATE TABLE IF NOT EXISTS stage_state", "CREATE TABLE IF NOT EXISTS youtube_quota")
+        ):
+            conn.execute(statement)
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_initial, m002_stage_state_and_quota]
 
 
 def _columns(conn: sqlite3.Connection, table: str) -> set[str]:

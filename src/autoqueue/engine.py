@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from autoqueue import failpoints, processes
 from autoqueue.config import Config
 from autoqueue.db import transaction
-from autoqueue.errors import StageError
+from autoqueue.errors import ParkStageError, StageError
 from autoqueue.layout import THUMBNAIL, VIDEO
 from autoqueue.models import (
     ActionType,
@@ -28,7 +28,7 @@ from autoqueue.models import (
     Schedule,
     Task,
 )
-from autoqueue.pipeline import GiveUp, Retry, decide_failure, next_queue
+from autoqueue.pipeline import GiveUp, Park, Retry, decide_failure, next_queue
 from autoqueue.processes import ProcessInfo
 from autoqueue.repo import contents as contents_repo
 from autoqueue.repo import logs as logs_repo
@@ -262,7 +262,7 @@ def fail_item(
     now: datetime,
     *,
     retry_now: bool = False,
-) -> Retry | GiveUp | None:
+) -> Retry | GiveUp | Park | None:
     """Seed 5.2: a transient failure waits and retries; a permanent one, or one past
     ``max_retry``, marks the item failed with ``tasks.last_error`` and the run's content failed.
 
@@ -275,10 +275,34 @@ def fail_item(
         permanent=error.permanent,
         delays=policy.delays,
         now=now,
+        park_until=error.until if isinstance(error, ParkStageError) else None,
     )
     message = str(error) or type(error).__name__
     stamp = to_db(now)
     with transaction(conn):
+        if isinstance(decision, Park):
+            if not queue_repo.retry_later(
+                conn,
+                item.id,
+                item.claim_token,
+                retry_count=item.retry_count,
+                next_retry_at=to_db(decision.until),
+                error=message,
+                now=stamp,
+            ):
+                return None
+            logs_repo.add(
+                conn,
+                item.task_id,
+                LogLevel.WARN,
+                f"⏸ waiting until {to_db(decision.until)} UTC (no retry spent): {message}",
+                now=stamp,
+                queue_id=item.id,
+                queue_type=item.queue_type,
+                action=ActionType.RETRY,
+                metadata={"parkedUntil": to_db(decision.until), "error": message},
+            )
+            return decision
         if isinstance(decision, Retry):
             when = now if retry_now else decision.next_retry_at
             if not queue_repo.retry_later(
@@ -343,7 +367,7 @@ def mark_task_failed(conn: sqlite3.Connection, task_id: str, message: str, stamp
 class Recovered:
     item: QueueItem
     reason: str
-    outcome: Retry | GiveUp
+    outcome: Retry | GiveUp | Park
     killed: tuple[ProcessInfo, ...]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 
 class AutoqueueError(Exception):
     """Base class for every error autoqueue reports to the user."""
@@ -47,3 +49,12 @@ class PermanentStageError(StageError):
     """Retrying cannot help: bad input, missing configuration or credentials."""
 
     permanent = True
+
+
+class ParkStageError(StageError):
+    """Not a failure: the stage cannot run before ``until`` (a quota resets then). The item waits
+    until that time without spending a retry."""
+
+    def __init__(self, message: str, until: datetime) -> None:
+        super().__init__(message)
+        self.until = until

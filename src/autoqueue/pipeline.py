@@ -46,6 +46,13 @@ class Retry:
 
 
 @dataclass(frozen=True)
+class Park:
+    """Put the item back to waiting until ``until`` without spending a retry."""
+
+    until: datetime
+
+
+@dataclass(frozen=True)
 class GiveUp:
     """Mark the item failed; ``exhausted`` tells a used-up budget from a permanent error."""
 
@@ -59,8 +66,12 @@ def decide_failure(
     permanent: bool,
     delays: Sequence[float],
     now: datetime,
-) -> Retry | GiveUp:
-    """What a failed attempt leads to (seed 5.2, plus permanent errors that skip the retries)."""
+    park_until: datetime | None = None,
+) -> Retry | GiveUp | Park:
+    """What a failed attempt leads to (seed 5.2, plus permanent errors that skip the retries, and
+    parking: a stage that cannot run before some time waits for it at no cost)."""
+    if park_until is not None:
+        return Park(until=max(park_until, now))
     if permanent:
         return GiveUp(exhausted=False)
     if retry_count >= max_retry:

@@ -23,6 +23,7 @@ from autoqueue.models import (
     LogLevel,
     MediaMode,
     Privacy,
+    QueueType,
     RepeatType,
     Tab,
     Task,
@@ -226,6 +227,8 @@ def prepare_add(workspace: Workspace, request: AddRequest, now: datetime) -> Pre
     if request.max_retry is not None:
         settings["maxRetry"] = request.max_retry
     images = _images(request.images, media_mode)
+    if request.channel is not None:
+        _check_channel(workspace, request.channel)
     if media_mode is MediaMode.UPLOAD and not images:
         warnings.append(
             "upload mode without --image: put scene_01.png ... in the task folder "
@@ -260,6 +263,21 @@ def prepare_add(workspace: Workspace, request: AddRequest, now: datetime) -> Pre
         user=request.user,
         warnings=warnings,
     )
+
+
+def _check_channel(workspace: Workspace, channel: str) -> None:
+    """With the YouTube uploader on, a task's channel must be one that has been authorised."""
+    from autoqueue.youtube import auth
+
+    auth.validate_channel(channel)
+    if workspace.config.handler(QueueType.YOUTUBE) != "youtube":
+        return
+    known = auth.channels(workspace.home)
+    if channel not in known:
+        raise UsageError(
+            f"unknown channel {channel!r} (authorised: {', '.join(known) or 'none'}; "
+            f"add it with `autoqueue youtube auth --channel {channel} --client-secrets FILE`)"
+        )
 
 
 def add_task(

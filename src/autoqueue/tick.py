@@ -15,17 +15,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from autoqueue import engine, failpoints, processes
 from autoqueue.db import transaction
 from autoqueue.errors import StageError, TransientStageError
 from autoqueue.models import QueueItem, QueueType
-from autoqueue.pipeline import QUEUE_ORDER, GiveUp, Retry
+from autoqueue.pipeline import QUEUE_ORDER, GiveUp, Park, Retry
 from autoqueue.processes import ProcessInfo
 from autoqueue.repo import lock as lock_repo
 from autoqueue.repo import logs as logs_repo
 from autoqueue.repo import queue as queue_repo
 from autoqueue.repo import schedules as schedules_repo
+from autoqueue.repo import state as state_repo
 from autoqueue.repo import tasks as tasks_repo
 from autoqueue.repo.queue import Owner
 from autoqueue.stages.base import StageContext, StageLog
@@ -49,7 +51,7 @@ class Processed:
     item_id: int
     task_id: str
     queue_type: QueueType
-    outcome: str  # completed | retry | failed | stopped | requeued
+    outcome: str  # completed | retry | failed | parked | stopped | requeued
     detail: str = ""
 
     @classmethod
@@ -63,6 +65,33 @@ class TickReport:
     recovered: list[engine.Recovered] = field(default_factory=list)
     enqueued: int = 0
     processed: list[Processed] = field(default_factory=list)
+
+
+class ItemStore:
+    """The database behind ``StageContext.store`` for one queue item; every call commits."""
+
+    def __init__(self, conn: sqlite3.Connection, item_id: int, clock: Callable[[], datetime]):
+        self.conn = conn
+        self.item_id = item_id
+        self.clock = clock
+
+    def load(self) -> dict[str, Any] | None:
+        return state_repo.load(self.conn, self.item_id)
+
+    def save(self, data: dict[str, Any]) -> None:
+        with transaction(self.conn):
+            state_repo.save(self.conn, self.item_id, data, to_db(self.clock()))
+
+    def quota_used(self, project: str, day: str) -> int:
+        return state_repo.quota_used(self.conn, project, day)
+
+    def quota_spend(self, project: str, day: str, units: int) -> None:
+        with transaction(self.conn):
+            state_repo.quota_spend(self.conn, project, day, units)
+
+    def quota_exhausted(self, project: str, day: str, budget: int) -> None:
+        with transaction(self.conn):
+            state_repo.quota_at_least(self.conn, project, day, budget)
 
 
 class Scheduler:
@@ -328,6 +357,7 @@ class Scheduler:
             log=log,
             process_started=started,
             cancelled=cancelled,
+            store=ItemStore(conn, item.id, self.clock),
         )
         if item.queue_type is QueueType.SCHEDULE:
             me = ProcessInfo(pid=self.owner.pid, started=self.owner.started, name="autoqueue")
@@ -356,4 +386,6 @@ class Scheduler:
             return Processed.of(item, "retry", str(error))
         if isinstance(decision, GiveUp):
             return Processed.of(item, "failed", str(error))
+        if isinstance(decision, Park):
+            return Processed.of(item, "parked", str(error))
         return Processed.of(item, "stopped", "no longer ours when it failed")

@@ -45,6 +45,44 @@ class StageResult:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+class StageStore(Protocol):
+    """Durable state a stage keeps for its queue item across crashes and retries, and the
+    YouTube quota ledger. The tick backs it with the database; each call commits."""
+
+    def load(self) -> dict[str, Any] | None: ...
+
+    def save(self, data: dict[str, Any]) -> None: ...
+
+    def quota_used(self, project: str, day: str) -> int: ...
+
+    def quota_spend(self, project: str, day: str, units: int) -> None: ...
+
+    def quota_exhausted(self, project: str, day: str, budget: int) -> None: ...
+
+
+class MemoryStore:
+    """A StageStore that forgets everything when the process ends (for direct stage calls)."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, Any] | None = None
+        self.quota: dict[tuple[str, str], int] = {}
+
+    def load(self) -> dict[str, Any] | None:
+        return None if self.data is None else dict(self.data)
+
+    def save(self, data: dict[str, Any]) -> None:
+        self.data = dict(data)
+
+    def quota_used(self, project: str, day: str) -> int:
+        return self.quota.get((project, day), 0)
+
+    def quota_spend(self, project: str, day: str, units: int) -> None:
+        self.quota[(project, day)] = self.quota_used(project, day) + units
+
+    def quota_exhausted(self, project: str, day: str, budget: int) -> None:
+        self.quota[(project, day)] = max(self.quota_used(project, day), budget)
+
+
 def _no_logs(*entries: StageLog) -> None:
     return None
 
@@ -69,6 +107,7 @@ class StageContext:
     # Records the program before it runs; False means the item is no longer ours: do not run it.
     process_started: Callable[[ProcessInfo], bool] = _no_process
     cancelled: Callable[[], bool] = _never
+    store: StageStore = field(default_factory=MemoryStore)
 
     @property
     def task_dir(self) -> Path:

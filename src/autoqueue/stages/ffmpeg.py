@@ -21,7 +21,7 @@ def binary(setting: str | None, home: Path) -> str:
     or a path."""
     if not setting:
         try:
-            import imageio_ffmpeg  # type: ignore[import-untyped]
+            import imageio_ffmpeg
 
             return str(imageio_ffmpeg.get_ffmpeg_exe())
         except (ImportError, RuntimeError) as exc:

@@ -43,6 +43,10 @@ def run_stage(ctx: StageContext) -> StageResult:
             from autoqueue.stages.video import run_video_stage
 
             result = run_video_stage(ctx, stage)
+        elif handler == "youtube":
+            from autoqueue.youtube.stage import run_youtube_stage
+
+            result = run_youtube_stage(ctx, stage)
         else:
             from autoqueue.stages.outbox import run_outbox_stage
 

@@ -1,0 +1,1 @@
+"""The YouTube uploader: OAuth tokens per channel, resumable uploads, the quota ledger."""

@@ -1,0 +1,149 @@
+"""OAuth tokens per channel: the installed-app flow on a loopback port, private token files,
+refresh with google-auth. Tokens and client secrets are never printed or logged."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from autoqueue.errors import UsageError
+
+if TYPE_CHECKING:
+    from google.oauth2.credentials import Credentials
+
+SCOPES = ["https://www.googleapis.com/auth/youtube.upload"]
+CHANNEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def validate_channel(name: str) -> str:
+    """A channel name is used as a file name: letters, digits, '_', '-', '.' only."""
+    if not CHANNEL_NAME.match(name) or name in (".", ".."):
+        raise UsageError(
+            f"{name!r} is not a channel name (letters, digits, '_', '-' and '.', up to 64)"
+        )
+    return name
+
+
+def token_dir(home: Path) -> Path:
+    return home / "credentials" / "youtube"
+
+
+def token_path(home: Path, channel: str) -> Path:
+    return token_dir(home) / f"{validate_channel(channel)}.json"
+
+
+def channels(home: Path) -> list[str]:
+    """The channels with a token file."""
+    folder = token_dir(home)
+    if not folder.is_dir():
+        return []
+    return sorted(p.stem for p in folder.glob("*.json") if CHANNEL_NAME.match(p.stem))
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a secret file readable by its owner only (0600), atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(OSError):  # Windows has no mode bits to set
+        path.parent.chmod(0o700)
+    temporary = path.with_suffix(".tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.chmod(temporary, 0o600)  # also when the file existed with looser bits
+    os.replace(temporary, path)
+
+
+def load_credentials(home: Path, channel: str, token_uri: str | None = None) -> Credentials:
+    """The stored credentials of ``channel`` (not refreshed). google-auth always refreshes at
+    Google's token endpoint; ``token_uri`` replaces it (a test's fake server)."""
+    from google.oauth2.credentials import Credentials
+
+    path = token_path(home, channel)
+    if not path.is_file():
+        raise FileNotFoundError(path)
+    credentials: Credentials = Credentials.from_authorized_user_file(str(path))  # type: ignore[no-untyped-call]
+    if token_uri is not None:
+        expiry = credentials.expiry
+        credentials = credentials.with_token_uri(token_uri)
+        credentials.expiry = expiry  # the copy with_token_uri makes drops the expiry
+    return credentials
+
+
+def save_credentials(home: Path, channel: str, credentials: Credentials) -> Path:
+    path = token_path(home, channel)
+    write_private(path, credentials.to_json())  # type: ignore[no-untyped-call]
+    return path
+
+
+def authorize(
+    home: Path, channel: str, client_secrets: Path, *, port: int = 0, open_browser: bool = True
+) -> Path:
+    """Run Google's installed-app flow on a loopback port and store the channel's token."""
+    from google_auth_oauthlib.flow import InstalledAppFlow
+
+    validate_channel(channel)
+    if not client_secrets.is_file():
+        raise UsageError(f"client secrets file not found: {client_secrets}")
+    try:
+        flow = InstalledAppFlow.from_client_secrets_file(str(client_secrets), scopes=SCOPES)
+    except (ValueError, json.JSONDecodeError) as exc:
+        raise UsageError(f"{client_secrets} is not an OAuth client secrets file: {exc}") from exc
+    credentials = flow.run_local_server(
+        host="localhost",
+        port=port,
+        open_browser=open_browser,
+        authorization_prompt_message="Open this URL in a browser to let autoqueue upload to "
+        "YouTube:\n{url}",
+        success_message="autoqueue is authorised; you can close this window.",
+    )
+    return save_credentials(home, channel, credentials)
+
+
+@dataclass(frozen=True)
+class ChannelStatus:
+    channel: str
+    valid: bool
+    detail: str
+    scopes: list[str]
+    expiry: str | None
+
+
+def check_channel(home: Path, channel: str, token_uri: str | None = None) -> ChannelStatus:
+    """Whether the channel's token works: valid, or expired but refreshable (and refreshed)."""
+    from google.auth.exceptions import RefreshError
+
+    try:
+        credentials = load_credentials(home, channel, token_uri)
+    except (ValueError, json.JSONDecodeError) as exc:
+        return ChannelStatus(channel, False, f"unreadable token file: {exc}", [], None)
+    scopes = list(credentials.scopes or [])
+    if credentials.valid:
+        return ChannelStatus(channel, True, "token valid", scopes, _expiry(credentials))
+    if not credentials.refresh_token:
+        return ChannelStatus(channel, False, "expired, and no refresh token", scopes, None)
+    try:
+        credentials.refresh(_http_request())  # type: ignore[no-untyped-call]
+    except RefreshError:
+        return ChannelStatus(
+            channel, False, "refresh refused: run `autoqueue youtube auth` again", scopes, None
+        )
+    save_credentials(home, channel, credentials)
+    return ChannelStatus(channel, True, "token refreshed", scopes, _expiry(credentials))
+
+
+def _expiry(credentials: Credentials) -> str | None:
+    return credentials.expiry.strftime("%Y-%m-%d %H:%M:%S") if credentials.expiry else None
+
+
+def _http_request() -> Any:
+    import google_auth_httplib2
+    import httplib2
+
+    return google_auth_httplib2.Request(httplib2.Http(timeout=60))

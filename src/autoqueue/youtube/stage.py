@@ -1,0 +1,438 @@
+"""The built-in ``youtube`` stage: upload through the YouTube Data API v3 with the official client
+library, resumably, and never twice.
+
+The upload session URI and the confirmed byte offset are saved (``ctx.store``) as the upload goes,
+the session is opened by a request of its own so that its URI is saved before any byte is sent,
+and the video id is saved the moment YouTube returns it. A retry after a crash asks the saved
+session how far it got and sends only the rest; a retry after the upload finished only sets the
+thumbnail. Transient errors (5xx, 429, rateLimitExceeded, dropped connections) are retried inside
+the upload with backoff, then fail the stage transiently; quotaExceeded parks the item until the
+Pacific midnight; uploadLimitExceeded parks it for a day; a refused token fails permanently and
+says how to authorise again.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from autoqueue.config import StageConfig, YouTubeConfig
+from autoqueue.errors import (
+    ParkStageError,
+    PermanentStageError,
+    StageError,
+    TransientStageError,
+)
+from autoqueue.layout import THUMBNAIL, VIDEO
+from autoqueue.models import ActionType, LogLevel, Privacy
+from autoqueue.stages.base import StageContext, StageLog, StageResult
+from autoqueue.stages.cards import read_story
+from autoqueue.stages.runner import StageCancelled
+from autoqueue.timeutil import from_db, utcnow
+from autoqueue.youtube import auth
+from autoqueue.youtube.quota import next_reset, quota_day
+
+CHUNK_UNIT = 256 * 1024  # resumable chunks must be multiples of 256 KiB
+THUMBNAIL_MAX_BYTES = 2 * 1024 * 1024
+RETRYABLE_REASONS = {"rateLimitExceeded", "userRateLimitExceeded", "backendError", "internalError"}
+QUOTA_REASONS = {"quotaExceeded", "dailyLimitExceeded"}
+
+
+def chunk_size(config: YouTubeConfig) -> int:
+    return max(1, round(config.chunk_mb * 1024 * 1024 / CHUNK_UNIT)) * CHUNK_UNIT
+
+
+def _reason(content: bytes | str | None) -> tuple[str, str]:
+    """YouTube's error reason and message from a JSON error body."""
+    try:
+        data = json.loads(content or b"{}")
+        error = data.get("error", {})
+        if isinstance(error, str):  # OAuth endpoints: {"error": "invalid_grant"}
+            return error, str(data.get("error_description", ""))
+        details = error.get("errors") or [{}]
+        return str(details[0].get("reason", "")), str(error.get("message", ""))
+    except (ValueError, AttributeError, TypeError):
+        return "", ""
+
+
+def reauth_message(channel: str) -> str:
+    return (
+        f"YouTube refused the saved authorisation of channel {channel!r}: run "
+        f"`autoqueue youtube auth --channel {channel} --client-secrets client_secret.json` again"
+    )
+
+
+def classify(
+    exc: BaseException, *, channel: str, config: YouTubeConfig, now: datetime
+) -> StageError:
+    """Map a client-library or network error to a transient, permanent or parked failure.
+    Messages carry YouTube's status and reason, never URLs (an upload URL is a credential)."""
+    import httplib2
+    from google.auth.exceptions import RefreshError, TransportError
+    from googleapiclient.errors import HttpError, ResumableUploadError
+
+    if isinstance(exc, RefreshError):
+        return PermanentStageError(reauth_message(channel))
+    if isinstance(exc, (HttpError, ResumableUploadError)):
+        status = int(exc.resp.status)
+        reason, message = _reason(exc.content)
+        what = f"YouTube answered {status} {reason}".rstrip() + (f": {message}" if message else "")
+        if reason in QUOTA_REASONS:
+            until = next_reset(now)
+            return ParkStageError(
+                f"{what} (the daily quota resets at midnight Pacific time)", until
+            )
+        if reason == "uploadLimitExceeded":
+            return ParkStageError(what, now + timedelta(hours=config.upload_limit_hours))
+        if status == 401:
+            return PermanentStageError(reauth_message(channel))
+        if status == 429 or status >= 500 or reason in RETRYABLE_REASONS:
+            return TransientStageError(what)
+        return PermanentStageError(what)
+    if isinstance(exc, (httplib2.HttpLib2Error, OSError, TransportError)):
+        return TransientStageError(f"network error talking to YouTube: {type(exc).__name__}: {exc}")
+    return TransientStageError(f"unexpected error talking to YouTube: {type(exc).__name__}")
+
+
+def _retryable(error: StageError) -> bool:
+    return isinstance(error, TransientStageError)
+
+
+def youtube_service(http: Any, api_root: str | None) -> Any:
+    """The real client, from the discovery document shipped in the library; ``api_root``
+    replaces Google's root URL (tests point it at a fake YouTube on 127.0.0.1)."""
+    import googleapiclient
+    from googleapiclient.discovery import build, build_from_document
+
+    if api_root is None:
+        return build("youtube", "v3", http=http, static_discovery=True, cache_discovery=False)
+    path = Path(googleapiclient.__file__).parent / "discovery_cache/documents/youtube.v3.json"
+    document = json.loads(path.read_text(encoding="utf-8"))
+    document["rootUrl"] = api_root.rstrip("/") + "/"
+    return build_from_document(document, http=http)
+
+
+def video_body(
+    ctx: StageContext, config: YouTubeConfig, now: datetime
+) -> tuple[dict[str, Any], list[str]]:
+    """The videos.insert resource (snippet + status) and warnings about what was changed."""
+    warnings: list[str] = []
+    try:
+        story = read_story(ctx.task_dir)
+        title, description, tags = story.title, story.description, list(story.tags)
+    except PermanentStageError:
+        title, description, tags = ctx.task.title, "", []
+    title = (title.replace("<", "").replace(">", "").strip() or ctx.task.title)[:100]
+    description = description.replace("<", "").replace(">", "")
+    description = description.encode("utf-8")[:5000].decode("utf-8", errors="ignore")
+    kept: list[str] = []
+    for tag in tags:
+        tag = tag.replace("<", "").replace(">", "").strip()
+        cost = len(tag) + (2 if " " in tag else 0) + (1 if kept else 0)
+        if tag and sum(len(t) + (2 if " " in t else 0) + 1 for t in kept) + cost <= 500:
+            kept.append(tag)
+    schedule = ctx.schedule
+    privacy = (schedule.youtube_privacy if schedule else None) or Privacy.PUBLIC.value
+    status: dict[str, Any] = {
+        "privacyStatus": privacy,
+        "selfDeclaredMadeForKids": config.made_for_kids,
+    }
+    publish = schedule.youtube_publish_time if schedule else None
+    if publish:
+        status["privacyStatus"] = Privacy.PRIVATE.value  # YouTube only schedules private videos
+        if from_db(publish) > now:
+            status["publishAt"] = from_db(publish).strftime("%Y-%m-%dT%H:%M:%SZ")
+        else:
+            warnings.append(
+                f"the publish time {publish} UTC has passed: uploaded private; publish it in "
+                "YouTube Studio"
+            )
+    body = {
+        "snippet": {
+            "title": title,
+            "description": description,
+            "tags": kept,
+            "categoryId": config.category_id,
+        },
+        "status": status,
+    }
+    return body, warnings
+
+
+class Uploader:
+    """One attempt of the youtube stage for one queue item."""
+
+    def __init__(self, ctx: StageContext, stage: StageConfig) -> None:
+        self.ctx = ctx
+        self.config = ctx.workspace.config.youtube
+        self.stage = stage
+        self.channel = self._channel()
+        self.state: dict[str, Any] = ctx.store.load() or {}
+
+    def _channel(self) -> str:
+        schedule = self.ctx.schedule
+        chosen = (schedule.channel_setting_id if schedule else None) or self.config.default_channel
+        known = auth.channels(self.ctx.workspace.home)
+        if chosen is None:
+            if len(known) == 1:
+                return known[0]
+            raise PermanentStageError(
+                "no YouTube channel for this task: add it with --channel NAME, or set "
+                "[youtube] default_channel (channels: " + (", ".join(known) or "none yet") + ")"
+            )
+        auth.validate_channel(chosen)
+        if chosen not in known:
+            raise PermanentStageError(
+                f"YouTube channel {chosen!r} is not authorised: run `autoqueue youtube auth "
+                f"--channel {chosen} --client-secrets client_secret.json`"
+            )
+        return chosen
+
+    def save(self, **changes: Any) -> None:
+        self.state.update(changes)
+        self.ctx.store.save(self.state)
+
+    def log(self, message: str, level: LogLevel = LogLevel.INFO, **metadata: Any) -> None:
+        action = ActionType.PROGRESS if "current" in metadata else None
+        self.ctx.log(StageLog(level, message, action, metadata or None))
+
+    # -- quota ------------------------------------------------------------------------------
+
+    def _check_quota(self, now: datetime) -> None:
+        needed = (
+            0
+            if self.state.get("video_id") or self.state.get("session_uri")
+            else (self.config.cost_insert)
+        )
+        if not self.state.get("thumbnail_done"):
+            needed += self.config.cost_thumbnail
+        used = self.ctx.store.quota_used(self.config.project, quota_day(now))
+        if needed and used + needed > self.config.daily_quota:
+            until = next_reset(now)
+            raise ParkStageError(
+                f"the YouTube quota budget of {quota_day(now)} (Pacific) is spent: "
+                f"{used}/{self.config.daily_quota} units used, this upload needs {needed}",
+                until,
+            )
+
+    def _spend(self, units: int) -> None:
+        self.ctx.store.quota_spend(self.config.project, quota_day(utcnow()), units)
+
+    # -- the upload -------------------------------------------------------------------------
+
+    def run(self) -> StageResult:
+        from google.auth.exceptions import RefreshError
+
+        task_dir = self.ctx.task_dir
+        video = task_dir / VIDEO
+        if not video.is_file():
+            raise PermanentStageError(f"{VIDEO} is missing in {task_dir}: no video was rendered")
+        now = utcnow()
+        self._check_quota(now)
+        body, warnings = video_body(self.ctx, self.config, now)
+        for warning in warnings:
+            self.log(warning, LogLevel.WARN)
+        try:
+            credentials = auth.load_credentials(
+                self.ctx.workspace.home, self.channel, self.config.token_uri
+            )
+        except (FileNotFoundError, ValueError) as exc:
+            raise PermanentStageError(reauth_message(self.channel)) from exc
+        token_before = credentials.token
+        try:
+            http = self._http(credentials)
+            youtube = youtube_service(http, self.config.api_root)
+            video_id = self.state.get("video_id") or self._upload(youtube, http, video, body)
+            if not self.state.get("thumbnail_done"):
+                self._thumbnail(youtube, video_id, task_dir / THUMBNAIL)
+        except RefreshError as exc:
+            raise PermanentStageError(reauth_message(self.channel)) from exc
+        finally:
+            if credentials.token != token_before and credentials.token:
+                auth.save_credentials(self.ctx.workspace.home, self.channel, credentials)
+        url = f"https://youtu.be/{video_id}"
+        self.log(f"✅ uploaded to YouTube: {url}", videoId=video_id, channel=self.channel)
+        return StageResult(
+            youtube_url=url,
+            details={
+                "videoId": video_id,
+                "channel": self.channel,
+                "privacy": body["status"]["privacyStatus"],
+                "publishAt": body["status"].get("publishAt"),
+            },
+        )
+
+    def _http(self, credentials: Any) -> Any:
+        import google_auth_httplib2
+        import httplib2
+
+        http = httplib2.Http(timeout=120)
+        http.redirect_codes = http.redirect_codes - {308}  # 308 is "resume incomplete" here
+        return google_auth_httplib2.AuthorizedHttp(credentials, http=http)
+
+    def _retrying(self, what: str, call: Any) -> Any:
+        """Run ``call`` with in-upload retries for transient errors (exponential backoff)."""
+        attempt = 0
+        while True:
+            if self.ctx.cancelled():
+                raise StageCancelled("the item was stopped during the upload")
+            try:
+                return call()
+            except (StageCancelled, StageError):
+                raise
+            except Exception as exc:  # mapped below: network, HTTP and auth errors
+                error = classify(exc, channel=self.channel, config=self.config, now=utcnow())
+                if isinstance(error, ParkStageError) and "quota" in str(error).lower():
+                    self.ctx.store.quota_exhausted(
+                        self.config.project, quota_day(utcnow()), self.config.daily_quota
+                    )
+                attempt += 1
+                if not _retryable(error) or attempt > self.config.retries:
+                    raise error from exc
+                delay = min(self.config.retry_seconds * 2 ** (attempt - 1), 60.0)
+                delay *= random.uniform(0.8, 1.2)
+                self.log(
+                    f"{what}: {error}; retry {attempt}/{self.config.retries} in {delay:.1f} s",
+                    LogLevel.WARN,
+                )
+                time.sleep(delay)
+
+    def _status(self, http: Any, uri: str, size: int) -> tuple[str, Any]:
+        """Ask an upload session how far it got.
+
+        Returns ("done", the video resource), ("at", the next byte to send) or ("gone", None).
+        """
+        from googleapiclient.errors import HttpError
+
+        response, content = http.request(
+            uri, "PUT", headers={"Content-Range": f"bytes */{size}", "Content-Length": "0"}
+        )
+        if response.status in (200, 201):
+            return "done", json.loads(content)
+        if response.status == 308:
+            received = response.get("range")
+            return "at", int(received.split("-")[1]) + 1 if received else 0
+        if response.status in (404, 410):
+            return "gone", None
+        raise HttpError(response, content, uri="(upload session)")
+
+    def _open_session(self, http: Any, request: Any, size: int) -> str:
+        """The initiating request alone, so the session URI is saved before any byte is sent."""
+        from googleapiclient.errors import HttpError
+
+        headers = dict(request.headers)
+        headers["X-Upload-Content-Type"] = "video/mp4"
+        headers["X-Upload-Content-Length"] = str(size)
+        headers["content-length"] = str(len(request.body or ""))
+        response, content = http.request(
+            request.uri, method=request.method, body=request.body, headers=headers
+        )
+        if response.status == 200 and "location" in response:
+            return str(response["location"])
+        raise HttpError(response, content, uri="(videos.insert)")
+
+    def _upload(self, youtube: Any, http: Any, video: Path, body: dict[str, Any]) -> str:
+        size = video.stat().st_size
+        media = _chunk_bytes_upload(str(video), chunk_size(self.config))
+        request = youtube.videos().insert(part="snippet,status", body=body, media_body=media)
+        uri = self.state.get("session_uri")
+        if uri and self.state.get("size") == size:
+            outcome, value = self._retrying("upload status", lambda: self._status(http, uri, size))
+            if outcome == "done":
+                return self._finished(value)
+            if outcome == "at":
+                request.resumable_uri = uri
+                request.resumable_progress = value
+                self.save(offset=value)
+                self.log(
+                    f"⏯ resuming the upload at byte {value} of {size}", offset=value, size=size
+                )
+        if request.resumable_uri is None:
+            self._spend(self.config.cost_insert)
+            uri = self._retrying(
+                "opening the upload", lambda: self._open_session(http, request, size)
+            )
+            request.resumable_uri = uri
+            self.save(session_uri=uri, offset=0, size=size, video_id=None, thumbnail_done=False)
+            self.log(f"⬆ upload started ({size} bytes) to channel {self.channel}", size=size)
+        response = None
+        reported = 0
+        while response is None:
+            _, response = self._retrying("uploading", request.next_chunk)
+            self.save(offset=request.resumable_progress)
+            percent = request.resumable_progress * 100 // size if size else 100
+            if response is None and percent // 10 > reported // 10:
+                reported = percent
+                self.log(
+                    f"⬆ uploaded {percent}%",
+                    current=request.resumable_progress,
+                    total=size,
+                )
+        return self._finished(response)
+
+    def _finished(self, resource: dict[str, Any]) -> str:
+        video_id = str(resource["id"])
+        self.save(video_id=video_id, offset=self.state.get("size"))  # before anything else
+        return video_id
+
+    def _thumbnail(self, youtube: Any, video_id: str, thumbnail: Path) -> None:
+        from googleapiclient.http import MediaFileUpload
+
+        if not thumbnail.is_file():
+            self.log("no thumbnail.jpg: YouTube picks a frame", LogLevel.WARN)
+            self.save(thumbnail_done=True)
+            return
+        source = _small_enough(thumbnail)
+        media = MediaFileUpload(str(source), mimetype="image/jpeg")
+        try:
+            self._spend(self.config.cost_thumbnail)
+            self._retrying(
+                "setting the thumbnail",
+                lambda: youtube.thumbnails().set(videoId=video_id, media_body=media).execute(),
+            )
+        except PermanentStageError as exc:
+            # The video is up; a refused custom thumbnail (unverified account) must not undo it.
+            self.log(f"thumbnail not set: {exc}", LogLevel.WARN)
+        self.save(thumbnail_done=True)
+
+
+def _chunk_bytes_upload(path: str, chunksize: int) -> Any:
+    """A resumable file upload whose chunks are sent as bytes, not as a slice of the open file.
+
+    httplib2 resends a request once, by itself, when a kept-alive connection turns out to be
+    closed; a file slice it already read would go out empty and the PUT would hang until the
+    timeout. Bytes are resent whole. One chunk (8 MB by default) is held in memory at a time.
+    """
+    from googleapiclient.http import MediaFileUpload
+
+    class ChunkBytesUpload(MediaFileUpload):  # type: ignore[misc]
+        def has_stream(self) -> bool:
+            return False
+
+    return ChunkBytesUpload(path, mimetype="video/mp4", chunksize=chunksize, resumable=True)
+
+
+def _small_enough(thumbnail: Path) -> Path:
+    """YouTube takes thumbnails up to 2 MB: re-encode a larger one."""
+    if thumbnail.stat().st_size <= THUMBNAIL_MAX_BYTES:
+        return thumbnail
+    from PIL import Image
+
+    smaller = thumbnail.with_name("thumbnail.upload.jpg")
+    with Image.open(thumbnail) as image:
+        frame = image.convert("RGB")
+        frame.thumbnail((1280, 1280))
+        for quality in (85, 75, 65, 50, 35):
+            frame.save(smaller, format="JPEG", quality=quality, optimize=True)
+            if smaller.stat().st_size <= THUMBNAIL_MAX_BYTES:
+                break
+    return smaller
+
+
+def run_youtube_stage(ctx: StageContext, stage: StageConfig) -> StageResult:
+    """Upload the run's video (resuming a saved session) and set its thumbnail."""
+    return Uploader(ctx, stage).run()

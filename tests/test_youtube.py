@@ -1,0 +1,522 @@
+"""The YouTube uploader: the real google-api-python-client against a fake YouTube on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import sqlite3
+import stat
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from autoqueue import service
+from autoqueue.config import YouTubeConfig
+from autoqueue.errors import ParkStageError, PermanentStageError, TransientStageError
+from autoqueue.models import QueueType
+from autoqueue.repo import contents as contents_repo
+from autoqueue.repo import queue as queue_repo
+from autoqueue.repo import schedules as schedules_repo
+from autoqueue.repo import state as state_repo
+from autoqueue.repo import tasks as tasks_repo
+from autoqueue.tick import Scheduler
+from autoqueue.timeutil import from_db, to_db, utcnow
+from autoqueue.workspace import Workspace
+from autoqueue.youtube import auth
+from autoqueue.youtube.quota import next_reset, quota_day
+from autoqueue.youtube.stage import chunk_size, classify
+
+from .conftest import add, invoke, run_cli, write_config
+from .fake_youtube import FakeYouTube
+
+SECRETS = (
+    "access-",
+    "refresh-1",
+    "client-secret-456",
+    "upload_id",
+    "secret-s",
+    "Bearer",
+    "Authorization",
+)
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeYouTube]:
+    with FakeYouTube() as server:
+        yield server
+
+
+def youtube_home(
+    home: Path, fake: FakeYouTube, extra: str = "", token: str | None = None
+) -> Workspace:
+    write_config(
+        home,
+        'timezone = "UTC"\n[retry]\ndelays = [0]\nmax_retry = 2\n'
+        '[stages.youtube]\nhandler = "youtube"\n'
+        f'[youtube]\napi_root = "{fake.url}"\ntoken_uri = "{fake.url}token"\n'
+        "chunk_mb = 0.25\nretry_seconds = 0.01\n"
+        'default_channel = "main"\n' + extra,
+    )
+    auth.write_private(auth.token_path(home, "main"), token or fake.token_json())
+    workspace = Workspace.load(home)
+    service.init_home(workspace)
+    return Workspace.load(home)
+
+
+def ready_task(
+    workspace: Workspace, conn: sqlite3.Connection, size: int = 1_000_000, **fields: object
+) -> tuple[str, bytes]:
+    """A task whose video is rendered and whose youtube item waits (the earlier stages done)."""
+    task_id = add(workspace, conn, "업로드 테스트", at="2099-01-01 00:00", **fields)
+    folder = workspace.task_dir(task_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    data = os.urandom(size)
+    (folder / "output.mp4").write_bytes(data)
+    Image.new("RGB", (1280, 720), (200, 10, 10)).save(folder / "thumbnail.jpg")
+    story = {
+        "title": "무선 가습기 <리뷰>",
+        "description": "설명",
+        "tags": ["가습기", "리뷰"],
+        "scenes": [{"text": "a"}],
+    }
+    (folder / "story.json").write_text(json.dumps(story, ensure_ascii=False), encoding="utf-8")
+    now = to_db(utcnow())
+    schedule = schedules_repo.for_task(conn, task_id)[0]
+    contents_repo.insert_script(
+        conn,
+        content_id=f"c-{task_id}",
+        user_id=None,
+        format="shortform",
+        title="t",
+        content="{}",
+        task_id=task_id,
+        now=now,
+    )
+    tasks_repo.set_content_id(conn, task_id, f"c-{task_id}", now)
+    queue_repo.insert(
+        conn,
+        task_id=task_id,
+        schedule_id=schedule.id,
+        queue_type=QueueType.YOUTUBE,
+        max_retry=2,
+        now=now,
+    )
+    return task_id, data
+
+
+def drain(workspace: Workspace) -> None:
+    Scheduler(Workspace.load(workspace.home)).run(drain=True, max_seconds=120)
+
+
+def youtube_item(conn: sqlite3.Connection, task_id: str):  # type: ignore[no-untyped-def]
+    return next(i for i in queue_repo.for_task(conn, task_id) if i.queue_type is QueueType.YOUTUBE)
+
+
+def all_text(conn: sqlite3.Connection) -> str:
+    rows = conn.execute("SELECT message, metadata FROM task_logs").fetchall()
+    rows += conn.execute("SELECT error_message, NULL FROM task_queue").fetchall()
+    rows += conn.execute("SELECT last_error, youtube_url FROM tasks").fetchall()
+    return "\n".join(str(value) for row in rows for value in row)
+
+
+def test_an_upload_sends_every_byte_once_in_chunks_and_sets_the_thumbnail(
+    home: Path, fake: FakeYouTube
+) -> None:
+    workspace = youtube_home(home, fake)
+    conn = workspace.connect()
+    task_id, data = ready_task(workspace, conn, size=1_100_000, privacy="unlisted")
+    drain(workspace)
+    assert youtube_item(conn, task_id).status.value == "completed"
+    assert list(fake.videos) == ["vid1"] and len(fake.sessions) == 1
+    video = fake.videos["vid1"]
+    assert video.data == data
+    assert video.metadata["snippet"] == {
+        "title": "무선 가습기 리뷰",
+        "description": "설명",
+        "tags": ["가습기", "리뷰"],
+        "categoryId": "22",
+    }
+    assert video.metadata["status"] == {
+        "privacyStatus": "unlisted",
+        "selfDeclaredMadeForKids": False,
+    }
+    assert video.thumbnail == (workspace.task_dir(task_id) / "thumbnail.jpg").read_bytes()
+    chunks = [
+        int(h["content-length"])
+        for m, p, h in fake.requests
+        if m == "PUT" and "bytes */" not in h.get("content-range", "")
+    ]
+    assert len(chunks) == 5 and all(size % (256 * 1024) == 0 for size in chunks[:-1])
+    task = tasks_repo.get(conn, task_id)
+    assert task is not None and task.youtube_url == "https://youtu.be/vid1"
+    content = contents_repo.get(conn, f"c-{task_id}")
+    assert (
+        content is not None and content.published and content.youtube_url == "https://youtu.be/vid1"
+    )
+    used = state_repo.quota_used(conn, "default", quota_day(utcnow()))
+    assert used == 1600 + 50
+    conn.close()
+
+
+def test_a_503_and_a_dropped_connection_mid_upload_are_survived(
+    home: Path, fake: FakeYouTube
+) -> None:
+    workspace = youtube_home(home, fake)
+    conn = workspace.connect()
+    task_id, data = ready_task(workspace, conn, size=800_000)
+    fake.chunk_statuses = [503]
+    fake.drop_next_chunk = True
+    drain(workspace)
+    assert youtube_item(conn, task_id).status.value == "completed"
+    assert len(fake.videos) == 1 and fake.videos["vid1"].data == data
+    assert "503" in all_text(conn)
+    conn.close()
+
+
+def test_a_tick_killed_mid_upload_resumes_the_same_session(home: Path, fake: FakeYouTube) -> None:
+    workspace = youtube_home(home, fake)
+    conn = workspace.connect()
+    task_id, data = ready_task(workspace, conn, size=2_000_000)
+    fake.chunk_delay = 0.3
+    tick = subprocess.Popen(
+        [sys.executable, "-m", "autoqueue", "--home", str(home), "tick", "--drain"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (
+        fake.sessions and len(fake.sessions["s1"].data) >= 512 * 1024
+    ):
+        time.sleep(0.05)
+    tick.send_signal(signal.SIGKILL)
+    tick.wait()
+    received = len(fake.sessions["s1"].data)
+    assert 0 < received < len(data), "the upload was not caught in the middle"
+    saved = state_repo.load(conn, youtube_item(conn, task_id).id)
+    assert (
+        saved is not None
+        and saved["session_uri"].startswith(fake.url)
+        and saved["video_id"] is None
+    )
+    fake.chunk_delay = 0
+    result = run_cli(home, "tick", "--drain", "--max-seconds", "60")
+    assert result.returncode == 0, result.stderr
+    assert len(fake.sessions) == 1, "a second upload session was opened"
+    assert list(fake.videos) == ["vid1"] and fake.videos["vid1"].data == data
+    assert youtube_item(conn, task_id).status.value == "completed"
+    assert "resuming the upload at byte" in all_text(conn)
+    conn.close()
+
+
+def test_a_crash_after_the_upload_finished_does_not_upload_again(
+    home: Path, fake: FakeYouTube
+) -> None:
+    workspace = youtube_home(home, fake)
+    conn = workspace.connect()
+    task_id, _ = ready_task(workspace, conn, size=300_000)
+    fake.thumbnail_error = (503, "backendError")
+    drain(workspace)  # uploads, then fails on the thumbnail until retries run out
+    item = youtube_item(conn, task_id)
+    assert item.status.value == "failed" and len(fake.videos) == 1
+    fake.thumbnail_error = None
+    assert invoke(CliRunner(), home, "retry", task_id).exit_code == 0
+    drain(workspace)
+    assert youtube_item(conn, task_id).status.value == "completed"
+    assert len(fake.videos) == 1 and len(fake.sessions) == 1
+    assert fake.videos["vid1"].thumbnail is not None
+    conn.close()
+
+
+def test_quota_exceeded_parks_the_item_until_the_pacific_midnight(
+    home: Path, fake: FakeYouTube
+) -> None:
+    workspace = youtube_home(home, fake)
+    conn = workspace.connect()
+    task_id, _ = ready_task(workspace, conn)
+    fake.insert_error = (403, "quotaExceeded")
+    before = utcnow()
+    drain(workspace)
+    item = youtube_item(conn, task_id)
+    assert (item.status.value, item.retry_count) == ("waiting", 0)
+    assert item.next_retry_at == to_db(next_reset(before))
+    assert "waiting until" in all_text(conn) and "quotaExceeded" in all_text(conn)
+    # The ledger now says the day is spent: the next upload waits without asking YouTube.
+    asked = len(fake.requests)
+    other, _ = ready_task(workspace, conn)
+    drain(workspace)
+    assert youtube_item(conn, other).status.value == "waiting"
+    assert len(fake.requests) == asked
+    conn.close()
+
+
+def test_uploads_beyond_the_configured_budget_wait_for_the_next_day(
+    home: Path, fake: FakeYouTube
+) -> None:
+    workspace = youtube_home(home, fake, extra="daily_quota = 1000\n")
+    conn = workspace.connect()
+    task_id, _ = ready_task(workspace, conn)
+    drain(workspace)
+    item = youtube_item(conn, task_id)
+    assert (item.status.value, item.retry_count) == ("waiting", 0)
+    assert "quota budget" in str(item.error_message)
+    assert fake.requests == []
+    conn.close()
+
+
+def test_upload_limit_exceeded_parks_for_a_day(home: Path, fake: FakeYouTube) -> None:
+    workspace = youtube_home(home, fake)
+    conn = workspace.connect()
+    task_id, _ = ready_task(workspace, conn)
+    fake.insert_error = (400, "uploadLimitExceeded")
+    before = utcnow()
+    drain(workspace)
+    item = youtube_item(conn, task_id)
+    assert (item.status.value, item.retry_count) == ("waiting", 0)
+    hours = (from_db(str(item.next_retry_at)) - before).total_seconds() / 3600
+    assert 23.9 < hours < 24.1
+    conn.close()
+
+
+def test_bad_metadata_fails_permanently_with_youtubes_reason(home: Path, fake: FakeYouTube) -> None:
+    workspace = youtube_home(home, fake)
+    conn = workspace.connect()
+    task_id, _ = ready_task(workspace, conn)
+    fake.insert_error = (400, "invalidTitle")
+    drain(workspace)
+    item = youtube_item(conn, task_id)
+    assert (item.status.value, item.retry_count) == ("failed", 0)
+    assert "400 invalidTitle" in str(item.error_message)
+    conn.close()
+
+
+def test_publish_at_forces_private(home: Path, fake: FakeYouTube) -> None:
+    workspace = youtube_home(home, fake)
+    conn = workspace.connect()
+    task_id, _ = ready_task(
+        workspace, conn, privacy="public", publish_at="2098-05-01 09:00", tz="UTC"
+    )
+    # Even a schedule row that says public (written by another tool) uploads private.
+    conn.execute(
+        "UPDATE task_schedules SET youtube_privacy = 'public' WHERE task_id = ?", (task_id,)
+    )
+    drain(workspace)
+    status = fake.videos["vid1"].metadata["status"]
+    assert status["privacyStatus"] == "private" and status["publishAt"] == "2098-05-01T09:00:00Z"
+    conn.close()
+
+
+def test_an_expired_token_is_refreshed_and_saved_privately(home: Path, fake: FakeYouTube) -> None:
+    expired = fake.token_json(token="access-old", expiry="2020-01-01T00:00:00Z")
+    workspace = youtube_home(home, fake, token=expired)
+    conn = workspace.connect()
+    task_id, _ = ready_task(workspace, conn, size=300_000)
+    drain(workspace)
+    assert youtube_item(conn, task_id).status.value == "completed"
+    path = auth.token_path(home, "main")
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    assert saved["token"] == "access-1" and saved["refresh_token"] == "refresh-1"
+    if sys.platform != "win32":
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    conn.close()
+
+
+@pytest.mark.parametrize("how", ["revoked", "rejected"])
+def test_a_refused_token_fails_permanently_asking_to_authorise_again(
+    home: Path, fake: FakeYouTube, how: str
+) -> None:
+    if how == "revoked":
+        fake.refresh_tokens["refresh-1"] = "revoked"
+        token = fake.token_json(token="access-old", expiry="2020-01-01T00:00:00Z")
+    else:
+        fake.reject_all_tokens = True
+        token = None
+    workspace = youtube_home(home, fake, token=token)
+    conn = workspace.connect()
+    task_id, _ = ready_task(workspace, conn)
+    drain(workspace)
+    item = youtube_item(conn, task_id)
+    assert (item.status.value, item.retry_count) == ("failed", 0)
+    assert "autoqueue youtube auth --channel main" in str(item.error_message)
+    assert fake.videos == {}
+    conn.close()
+
+
+def test_no_secret_reaches_the_logs_errors_or_json(
+    home: Path, fake: FakeYouTube, runner: CliRunner
+) -> None:
+    expired = fake.token_json(token="access-old", expiry="2020-01-01T00:00:00Z")
+    workspace = youtube_home(home, fake, token=expired)
+    conn = workspace.connect()
+    task_id, _ = ready_task(workspace, conn, size=600_000)
+    fake.chunk_statuses = [503, 500]
+    fake.drop_next_chunk = True
+    drain(workspace)
+    failing, _ = ready_task(workspace, conn)
+    fake.reject_all_tokens = True
+    drain(workspace)
+    texts = [all_text(conn)]
+    for args in (
+        ["logs", "--json", "--limit", "1000"],
+        ["show", task_id, "--json"],
+        ["show", failing, "--json"],
+        ["youtube", "channels", "--json"],
+        ["list", "failed", "--json"],
+    ):
+        result = invoke(runner, home, *args)
+        texts.append(result.output)
+    for text in texts:
+        for secret in SECRETS:
+            assert secret not in text, f"{secret!r} leaked"
+    conn.close()
+
+
+def test_add_checks_the_channel_when_the_uploader_is_on(
+    home: Path, fake: FakeYouTube, runner: CliRunner
+) -> None:
+    youtube_home(home, fake)
+    result = invoke(runner, home, "add", "t", "--channel", "other")
+    assert result.exit_code == 2 and "unknown channel 'other' (authorised: main" in result.stderr
+    assert invoke(runner, home, "add", "t", "--channel", "main").exit_code == 0
+    assert invoke(runner, home, "add", "t", "--channel", "../etc").exit_code == 2
+
+
+def test_channels_reports_each_token(home: Path, fake: FakeYouTube, runner: CliRunner) -> None:
+    youtube_home(home, fake)
+    auth.write_private(
+        auth.token_path(home, "old"), fake.token_json(token="x", expiry="2020-01-01T00:00:00Z")
+    )
+    fake.refresh_tokens["refresh-1"] = "valid"
+    result = invoke(runner, home, "youtube", "channels", "--json")
+    assert result.exit_code == 0, result.output
+    statuses = {s["channel"]: s for s in json.loads(result.stdout)}
+    assert statuses["main"]["valid"] and statuses["old"]["detail"] == "token refreshed"
+    fake.refresh_tokens["refresh-1"] = "revoked"
+    auth.write_private(
+        auth.token_path(home, "old"), fake.token_json(token="x", expiry="2020-01-01T00:00:00Z")
+    )
+    statuses = {
+        s["channel"]: s
+        for s in json.loads(invoke(runner, home, "youtube", "channels", "--json").stdout)
+    }
+    assert not statuses["old"]["valid"] and "auth" in statuses["old"]["detail"]
+
+
+def test_auth_runs_the_loopback_flow_and_saves_a_private_token(
+    home: Path, fake: FakeYouTube, tmp_path: Path
+) -> None:
+    secrets = tmp_path / "client_secret.json"
+    secrets.write_text(fake.client_secrets_json(), encoding="utf-8")
+    env = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "OAUTHLIB_INSECURE_TRANSPORT": "1",
+    }  # the fake token URL is http
+    flow = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "autoqueue",
+            "--home",
+            str(home),
+            "youtube",
+            "auth",
+            "--channel",
+            "brand",
+            "--client-secrets",
+            str(secrets),
+            "--no-browser",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert flow.stdout is not None
+    url = ""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not url:
+        line = flow.stdout.readline()
+        url = line.strip() if line.startswith("http") else ""
+    query = urllib.parse.parse_qs(urllib.parse.urlparse(url).query)
+    assert url.startswith(fake.url + "auth") and query["scope"] == [
+        "https://www.googleapis.com/auth/youtube.upload"
+    ]
+    redirect = query["redirect_uri"][0]
+    assert re.match(r"^http://localhost:\d+/$", redirect)
+    # What the browser does after the user consents: back to the loopback port with a code.
+    callback = f"{redirect}?state={query['state'][0]}&code=good-code&scope={query['scope'][0]}"
+    with urllib.request.urlopen(callback.replace("localhost", "127.0.0.1"), timeout=30) as answer:
+        assert answer.status == 200
+    out, err = flow.communicate(timeout=30)
+    assert flow.returncode == 0, err
+    path = auth.token_path(home, "brand")
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    assert saved["refresh_token"] == "refresh-1"
+    if sys.platform != "win32":
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    for secret in ("client-secret-456", "refresh-1", "access-"):
+        assert secret not in out + err
+
+
+# -- pure pieces -------------------------------------------------------------------------------
+
+
+def test_the_quota_day_turns_at_pacific_midnight_across_dst() -> None:
+    summer = datetime(2026, 7, 1, 6, 59, tzinfo=UTC)  # 23:59 PDT
+    assert quota_day(summer) == "2026-06-30"
+    assert next_reset(summer) == datetime(2026, 7, 1, 7, 0, tzinfo=UTC)
+    winter = datetime(2026, 12, 1, 7, 59, tzinfo=UTC)  # 23:59 PST
+    assert quota_day(winter) == "2026-11-30"
+    assert next_reset(winter) == datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+
+
+def test_chunks_are_multiples_of_256_kib() -> None:
+    assert chunk_size(YouTubeConfig(chunk_mb=8)) == 8 * 1024 * 1024
+    assert chunk_size(YouTubeConfig(chunk_mb=0.1)) == 256 * 1024
+    assert chunk_size(YouTubeConfig(chunk_mb=1.3)) % (256 * 1024) == 0
+
+
+def test_errors_are_classified() -> None:
+    import httplib2
+    from google.auth.exceptions import RefreshError
+    from googleapiclient.errors import HttpError
+
+    def http_error(status: int, reason: str) -> HttpError:
+        body = json.dumps(
+            {"error": {"code": status, "message": "m", "errors": [{"reason": reason}]}}
+        ).encode()
+        return HttpError(httplib2.Response({"status": status}), body)
+
+    now = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+    config = YouTubeConfig()
+    kinds = {
+        (503, "backendError"): TransientStageError,
+        (429, "rateLimitExceeded"): TransientStageError,
+        (403, "rateLimitExceeded"): TransientStageError,
+        (403, "quotaExceeded"): ParkStageError,
+        (400, "uploadLimitExceeded"): ParkStageError,
+        (401, "authError"): PermanentStageError,
+        (400, "invalidTitle"): PermanentStageError,
+    }
+    for (status, reason), kind in kinds.items():
+        assert (
+            type(classify(http_error(status, reason), channel="c", config=config, now=now)) is kind
+        )
+    assert isinstance(
+        classify(ConnectionResetError(), channel="c", config=config, now=now), TransientStageError
+    )
+    assert isinstance(
+        classify(RefreshError("invalid_grant"), channel="c", config=config, now=now),
+        PermanentStageError,
+    )
