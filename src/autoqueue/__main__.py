@@ -1,3 +1,3 @@
-from autoqueue.cli import main
+from autoqueue.entry import main
 
 main()

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from autoqueue.errors import DatabaseError
 
+DB_NAME = "autoqueue.db"
 BUSY_TIMEOUT_SECONDS = 10.0
 SCHEMA_VERSION = 2
 AUTOQUEUE_TABLES = frozenset({"tasks", "task_schedules", "task_queue", "task_logs"})

@@ -91,7 +91,9 @@ def _json_field(value: Any) -> Any:
 class Row(BaseModel):
     """A database row. Field names are the column names, so ``--json`` keys are stable."""
 
-    model_config = ConfigDict(frozen=True, use_enum_values=False)
+    # defer_build: a model builds its validator on first use, so commands that never touch a
+    # row (an idle tick) do not pay for all of them at start-up.
+    model_config = ConfigDict(frozen=True, use_enum_values=False, defer_build=True)
 
 
 class Task(Row):

@@ -5,20 +5,48 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
+from autoqueue.timeutil import display_time
 
-from autoqueue.models import Content, LogEntry, Tab
-from autoqueue.service import display_time
+if TYPE_CHECKING:
+    from rich.console import Console
 
-stdout = Console(highlight=False)
-stderr = Console(stderr=True, soft_wrap=True, highlight=False)
-if not stdout.is_terminal:
-    # Piped into a file or a pager: keep whole rows rather than squeezing them into 80 columns.
-    stdout.width = 200
+    from autoqueue.models import Content, LogEntry, Tab
+
+# rich is imported on first use: a cron tick that has nothing to print does not pay for it.
+
+
+@cache
+def console() -> Console:
+    """The stdout console for tables and live displays."""
+    from rich.console import Console
+
+    out = Console(highlight=False)
+    if not out.is_terminal:
+        # Piped into a file or a pager: keep whole rows rather than squeezing them into 80 columns.
+        out.width = 200
+    return out
+
+
+@cache
+def _stderr() -> Console:
+    from rich.console import Console
+
+    return Console(stderr=True, soft_wrap=True, highlight=False)
+
+
+def escape(text: str) -> str:
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
+def _table(title: str) -> Any:
+    from rich.table import Table
+
+    return Table(title=title, show_edge=False)
 
 
 def emit_json(value: Any, *, lines: bool = False) -> None:
@@ -31,15 +59,17 @@ def emit_json(value: Any, *, lines: bool = False) -> None:
 def error(message: str) -> None:
     """One red line on stderr (several when the message has several, e.g. one per config field)."""
     for line in message.splitlines() or [""]:
-        stderr.print(f"[red]error:[/red] {escape(line)}")
+        _stderr().print(f"[red]error:[/red] {escape(line)}")
 
 
 def warning(message: str) -> None:
-    stderr.print(f"[yellow]warning:[/yellow] {escape(message)}")
+    _stderr().print(f"[yellow]warning:[/yellow] {escape(message)}")
 
 
 def info(message: str) -> None:
-    stdout.print(escape(message))
+    """A plain line on stdout."""
+    sys.stdout.write(message + "\n")
+    sys.stdout.flush()
 
 
 def _clip(text: str | None, width: int = 60) -> str:
@@ -50,19 +80,19 @@ def _clip(text: str | None, width: int = 60) -> str:
 
 
 def tab_counts(counts: Mapping[Tab, int]) -> None:
-    table = Table(title="autoqueue", show_edge=False)
+    table = _table("autoqueue")
     table.add_column("tab")
     table.add_column("items", justify="right")
     for tab, count in counts.items():
         table.add_row(tab.value, str(count))
-    stdout.print(table)
+    console().print(table)
 
 
 def queue_rows(tab: Tab, rows: Sequence[Mapping[str, Any]], tz: str) -> None:
     if not rows:
         info(f"{tab.value}: empty")
         return
-    table = Table(title=f"{tab.value} ({len(rows)})", show_edge=False)
+    table = _table(f"{tab.value} ({len(rows)})")
     table.add_column("id", no_wrap=True)
     table.add_column("task", no_wrap=True, min_width=36)
     table.add_column("title", overflow="ellipsis", no_wrap=True, max_width=30)
@@ -81,7 +111,7 @@ def queue_rows(tab: Tab, rows: Sequence[Mapping[str, Any]], tz: str) -> None:
             display_time(row["updated_at"], tz),
             escape(_clip(row["error_message"])),
         )
-    stdout.print(table)
+    console().print(table)
 
 
 def log_rows(entries: Iterable[LogEntry], tz: str) -> None:
@@ -96,7 +126,7 @@ def log_rows(entries: Iterable[LogEntry], tz: str) -> None:
             )
             if part
         )
-        stdout.print(
+        console().print(
             f"{display_time(entry.created_at, tz)} [{colour}]{level:5}[/{colour}] "
             f"{entry.task_id[:8]} {where:18} {escape(entry.message)}"
         )
@@ -106,7 +136,7 @@ def content_rows(contents: Sequence[Content], tz: str) -> None:
     if not contents:
         info("no contents yet")
         return
-    table = Table(title="contents", show_edge=False)
+    table = _table("contents")
     for column in ("id", "task", "type", "title", "status", "published", "video", "updated"):
         table.add_column(column, overflow="fold")
     for content in contents:
@@ -120,28 +150,28 @@ def content_rows(contents: Sequence[Content], tz: str) -> None:
             content.video_path or "",
             display_time(content.updated_at, tz),
         )
-    stdout.print(table)
+    console().print(table)
 
 
 def task_detail(detail: Mapping[str, Any], tz: str) -> None:
     task = detail["task"]
-    stdout.print(f"[bold]{escape(task['title'])}[/bold]  {task['id']}")
-    stdout.print(
+    console().print(f"[bold]{escape(task['title'])}[/bold]  {task['id']}")
+    console().print(
         f"type {task['type']}, mediaMode {task['settings'].get('mediaMode', 'upload')}, "
         f"created {display_time(task['created_at'], tz)}"
     )
     if task.get("last_error"):
-        stdout.print(f"[red]last error:[/red] {escape(task['last_error'])}")
+        console().print(f"[red]last error:[/red] {escape(task['last_error'])}")
     if task.get("youtube_url"):
-        stdout.print(f"youtube: {task['youtube_url']}")
+        console().print(f"youtube: {task['youtube_url']}")
     for schedule in detail["schedules"]:
         state = "active" if schedule["is_active"] else "inactive"
-        stdout.print(
+        console().print(
             f"schedule {schedule['id']}: {schedule['repeat_type']} ({state}), next run "
             f"{display_time(schedule['next_run_at'], tz) or '-'}, "
             f"privacy {schedule['youtube_privacy']}"
         )
-    table = Table(title="queue history", show_edge=False)
+    table = _table("queue history")
     for column in ("id", "queue", "status", "retry", "created", "completed", "error"):
         table.add_column(column, overflow="fold")
     for item in detail["queue"]:
@@ -154,12 +184,14 @@ def task_detail(detail: Mapping[str, Any], tz: str) -> None:
             display_time(item["completed_at"], tz),
             escape(_clip(item["error_message"])),
         )
-    stdout.print(table)
+    console().print(table)
     outputs = detail["outputs"]
     present = [name for name in ("story", "video", "thumbnail") if outputs[name]]
     present += outputs["scene_images"]
-    stdout.print(f"folder {outputs['task_dir']}: {', '.join(present) or 'no outputs yet'}")
+    console().print(f"folder {outputs['task_dir']}: {', '.join(present) or 'no outputs yet'}")
     if outputs["archived_runs"]:
-        stdout.print(f"archived runs: {', '.join(outputs['archived_runs'])}")
-    stdout.print("recent logs:")
+        console().print(f"archived runs: {', '.join(outputs['archived_runs'])}")
+    console().print("recent logs:")
+    from autoqueue.models import LogEntry
+
     log_rows((LogEntry.model_validate(entry) for entry in reversed(detail["logs"])), tz)

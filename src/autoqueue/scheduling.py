@@ -11,14 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from dateutil.relativedelta import relativedelta
-
 from autoqueue.models import RepeatType
 from autoqueue.timeutil import localize
 
 
 def occurrence(anchor: datetime, repeat: RepeatType, index: int) -> datetime:
     """The ``index``-th wall-clock occurrence (naive) of a schedule anchored at ``anchor``."""
+    from dateutil.relativedelta import relativedelta  # only ticks that advance a schedule need it
+
     if repeat is RepeatType.DAILY:
         return anchor + relativedelta(days=index)
     if repeat is RepeatType.WEEKLY:

@@ -12,7 +12,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
-from autoqueue import engine, processes
 from autoqueue.config import DEFAULT_CONFIG_TEXT
 from autoqueue.db import transaction
 from autoqueue.errors import NoSuchTaskError, UsageError
@@ -35,7 +34,6 @@ from autoqueue.repo import schedules as schedules_repo
 from autoqueue.repo import tasks as tasks_repo
 from autoqueue.scheduling import first_index, occurrence
 from autoqueue.timeutil import (
-    from_db,
     local_zone_name,
     localize,
     parse_duration,
@@ -285,6 +283,8 @@ def add_task(
 ) -> Added:
     """Create the task, its schedule and (when due) its first run in one transaction. The user's
     images are copied in before the commit and removed if it fails: an error leaves nothing."""
+    from autoqueue import engine
+
     task_id = str(uuid.uuid4())
     task_dir = workspace.task_dir(task_id)
     staging = None
@@ -419,6 +419,8 @@ def stop_task(
     """Seed section 12, done safely: the database changes in one transaction, then only the
     process trees that autoqueue started for this task (recorded pid + start time) are killed.
     Nothing is matched by name: the user's own browser or other renders are never touched."""
+    from autoqueue import engine, processes
+
     task = get_task(conn, text)
     lang = language(workspace.config.language)
     stopped = engine.stop_task(
@@ -503,13 +505,3 @@ def cleanup(
     with transaction(conn):
         count = queue_repo.delete_completed_before(conn, cutoff, dry_run=dry_run)
     return count, cutoff
-
-
-def display_time(text: str | None, tz_name: str) -> str:
-    """A stored UTC time shown in the user's zone."""
-    if not text:
-        return ""
-    try:
-        return from_db(text).astimezone(zone(tz_name)).strftime("%Y-%m-%d %H:%M")
-    except ValueError:
-        return text

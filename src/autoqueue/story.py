@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 class Scene(BaseModel):
     """One scene: the narration text, and optionally an image prompt and a duration in seconds."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     text: Annotated[str, Field(min_length=1, description="Narration text shown or spoken")]
     image_prompt: str | None = Field(default=None, description="What the scene's image shows")
@@ -26,7 +26,7 @@ class Scene(BaseModel):
 class Story(BaseModel):
     """A video script: title, description, tags and at least one scene."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     title: Annotated[str, Field(min_length=1)]
     description: str = ""

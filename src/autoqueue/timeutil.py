@@ -89,3 +89,13 @@ def parse_duration(text: str) -> timedelta:
     if not match:
         raise UsageError(f"cannot read duration {text!r}: use a number and a unit, like 30d or 12h")
     return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+
+
+def display_time(text: str | None, tz_name: str) -> str:
+    """A stored UTC time shown in the user's zone."""
+    if not text:
+        return ""
+    try:
+        return from_db(text).astimezone(zone(tz_name)).strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return text

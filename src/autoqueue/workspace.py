@@ -9,9 +9,9 @@ from pathlib import Path
 
 from autoqueue import db
 from autoqueue.config import CONFIG_NAME, Config, load_config
+from autoqueue.db import DB_NAME
 from autoqueue.errors import UsageError
 
-DB_NAME = "autoqueue.db"
 TASKS_DIR = "tasks"
 
 

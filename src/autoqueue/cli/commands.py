@@ -1,0 +1,344 @@
+"""The task commands: init, add, list, show, stop, retry, logs, contents, cleanup, schema."""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from autoqueue import output
+from autoqueue.cli import JsonOption, LimitOption, _state, app
+from autoqueue.errors import UsageError
+
+
+@app.command()
+def init(ctx: typer.Context) -> None:
+    """Create the database, tasks/ and a commented autoqueue.toml (safe to run again)."""
+    from autoqueue import service
+
+    state = _state(ctx)
+    made = service.init_home(state.workspace)
+    for path in made:
+        output.info(f"created {path}")
+    output.info(f"autoqueue home ready: {state.workspace.home}")
+
+
+@app.command()
+def add(
+    ctx: typer.Context,
+    title: Annotated[str, typer.Argument(help="The video's title.")],
+    task_type: Annotated[
+        str, typer.Option("--type", help="shortform | longform | product")
+    ] = "shortform",
+    media_mode: Annotated[
+        str, typer.Option("--media-mode", help="crawl | upload | dalle3 | imagen3 | sora2")
+    ] = "crawl",
+    at: Annotated[
+        str | None,
+        typer.Option("--at", help="First run, 'YYYY-MM-DD HH:MM' in --tz (default now)."),
+    ] = None,
+    repeat: Annotated[
+        str, typer.Option("--repeat", help="once | daily | weekly | monthly")
+    ] = "once",
+    tz: Annotated[
+        str | None,
+        typer.Option("--tz", help="IANA zone for --at (default: config or this machine's)."),
+    ] = None,
+    privacy: Annotated[
+        str | None, typer.Option("--privacy", help="public | unlisted | private")
+    ] = None,
+    publish_at: Annotated[
+        str | None, typer.Option("--publish-at", help="YouTube publish time (forces private).")
+    ] = None,
+    channel: Annotated[
+        str | None, typer.Option("--channel", help="YouTube channel setting.")
+    ] = None,
+    product_info: Annotated[
+        str | None, typer.Option("--product-info", help="JSON, or @file with JSON.")
+    ] = None,
+    settings: Annotated[
+        list[str] | None, typer.Option("--set", help="Extra setting key=value (repeatable).")
+    ] = None,
+    images: Annotated[
+        list[Path] | None,
+        typer.Option("--image", help="Image for upload mode (repeatable, in order)."),
+    ] = None,
+    user: Annotated[str | None, typer.Option("--user", help="user_id to record.")] = None,
+    max_retry: Annotated[
+        int | None, typer.Option("--max-retry", help="Retries for this task's stages.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Add a task; prints its id."""
+    from autoqueue import service
+    from autoqueue.timeutil import utcnow
+
+    state = _state(ctx)
+    request = service.AddRequest(
+        title=title,
+        type=task_type,
+        media_mode=media_mode,
+        at=at,
+        repeat=repeat,
+        tz=tz,
+        privacy=privacy,
+        publish_at=publish_at,
+        channel=channel,
+        product_info=product_info,
+        settings=settings or [],
+        images=images or [],
+        user=user,
+        max_retry=max_retry,
+    )
+    now = utcnow()
+    prepared = service.prepare_add(state.workspace, request, now)
+    with state.connect(create=True) as conn:
+        added = service.add_task(state.workspace, conn, prepared, now)
+    for message in added.warnings:
+        output.warning(message)
+    if as_json:
+        output.emit_json(asdict(added))
+    else:
+        sys.stdout.write(added.task_id + "\n")
+
+
+@app.command("list")
+def list_tab(
+    ctx: typer.Context,
+    tab: Annotated[
+        str | None,
+        typer.Argument(
+            help="schedule script image video youtube failed completed (or 예약큐, 대본큐, ...)"
+        ),
+    ] = None,
+    limit: LimitOption = 100,
+    as_json: JsonOption = False,
+) -> None:
+    """Show a tab of the seed's UI, or the count of every tab."""
+    from autoqueue import service
+    from autoqueue.repo import queue as queue_repo
+
+    state = _state(ctx)
+    chosen = service.parse_tab(tab) if tab is not None else None
+    with state.connect() as conn:
+        if chosen is None:
+            counts = queue_repo.tab_counts(conn)
+            if as_json:
+                output.emit_json({tab.value: count for tab, count in counts.items()})
+            else:
+                output.tab_counts(counts)
+            return
+        rows = queue_repo.tab_rows(conn, chosen, limit)
+    if as_json:
+        output.emit_json(rows)
+    else:
+        output.queue_rows(chosen, rows, state.tz)
+
+
+@app.command()
+def show(
+    ctx: typer.Context,
+    task: Annotated[str, typer.Argument(help="Task id.")],
+    as_json: JsonOption = False,
+) -> None:
+    """A task with its schedules, queue history, outputs and recent logs."""
+    from autoqueue import service
+    from autoqueue.workspace import parse_task_id
+
+    state = _state(ctx)
+    parse_task_id(task)
+    with state.connect() as conn:
+        detail = service.show_task(state.workspace, conn, task)
+    if as_json:
+        output.emit_json(detail)
+    else:
+        output.task_detail(detail, state.tz)
+
+
+@app.command()
+def stop(
+    ctx: typer.Context,
+    task: Annotated[str, typer.Argument(help="Task id.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Stop a task: fail its running item, drop its waiting ones, deactivate its schedules, and
+    kill the programs autoqueue started for it (never anything else)."""
+    from autoqueue import service
+    from autoqueue.timeutil import utcnow
+    from autoqueue.workspace import parse_task_id
+
+    state = _state(ctx)
+    parse_task_id(task)
+    with state.connect() as conn:
+        result = service.stop_task(state.workspace, conn, task, utcnow())
+    if as_json:
+        output.emit_json(asdict(result))
+        return
+    output.info(
+        f"stopped {result.stopped_processing} processing item(s), deleted "
+        f"{result.deleted_waiting} waiting item(s), deactivated "
+        f"{result.deactivated_schedules} schedule(s)"
+    )
+    for killed in result.killed_processes:
+        output.info(f"killed {killed['name']} (pid {killed['pid']})")
+    if not result.killed_processes:
+        output.info("no process of this task was running")
+    for note in result.not_killed:
+        output.warning(note)
+
+
+@app.command()
+def retry(ctx: typer.Context, task: Annotated[str, typer.Argument(help="Task id.")]) -> None:
+    """The retry button: the task's failed item back to waiting with a fresh retry budget."""
+    from autoqueue import service
+    from autoqueue.timeutil import utcnow
+    from autoqueue.workspace import parse_task_id
+
+    state = _state(ctx)
+    parse_task_id(task)
+    with state.connect() as conn:
+        item_id = service.retry_task(conn, task, utcnow())
+    output.info(f"item {item_id} is waiting again")
+
+
+@app.command()
+def logs(
+    ctx: typer.Context,
+    task: Annotated[str | None, typer.Argument(help="Task id (default: every task).")] = None,
+    level: Annotated[str | None, typer.Option("--level", help="info | warn | error")] = None,
+    queue_type: Annotated[
+        str | None, typer.Option("--queue-type", help="schedule | script | image | video | youtube")
+    ] = None,
+    action: Annotated[
+        str | None,
+        typer.Option("--action", help="start | progress | complete | fail | retry | stop | skip"),
+    ] = None,
+    limit: LimitOption = 50,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new rows.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Seed 14.4's log viewer, newest first. --follow: oldest first, then new rows as they come
+    (with --json, one JSON object per line)."""
+    from autoqueue import service
+    from autoqueue.models import ActionType, LogLevel, QueueType
+    from autoqueue.repo import logs as logs_repo
+    from autoqueue.workspace import parse_task_id
+
+    state = _state(ctx)
+    filters = logs_repo.LogFilter(
+        task_id=parse_task_id(task) if task is not None else None,
+        level=service.parse_choice(LogLevel, level, "level") if level else None,
+        queue_type=service.parse_choice(QueueType, queue_type, "queue type")
+        if queue_type
+        else None,
+        action=service.parse_choice(ActionType, action, "action") if action else None,
+        limit=limit,
+    )
+    with state.connect() as conn:
+        if filters.task_id is not None:
+            service.get_task(conn, filters.task_id)
+        entries = logs_repo.query(conn, filters)
+        if not follow:
+            if as_json:
+                output.emit_json([entry.model_dump(mode="json") for entry in entries])
+            else:
+                output.log_rows(reversed(entries), state.tz)
+            return
+        last = _print_follow(list(reversed(entries)), as_json, state.tz, 0)
+        try:
+            while True:
+                time.sleep(0.5)
+                tail = logs_repo.query(
+                    conn,
+                    logs_repo.LogFilter(
+                        task_id=filters.task_id,
+                        level=filters.level,
+                        queue_type=filters.queue_type,
+                        action=filters.action,
+                        after_id=last,
+                    ),
+                )
+                last = _print_follow(tail, as_json, state.tz, last)
+        except KeyboardInterrupt:
+            return
+
+
+def _print_follow(entries: list[Any], as_json: bool, tz: str, last: int) -> int:
+    for entry in entries:
+        if as_json:
+            output.emit_json(entry.model_dump(mode="json"), lines=True)
+        else:
+            output.log_rows([entry], tz)
+        last = max(last, entry.id)
+    sys.stdout.flush()
+    return last
+
+
+@app.command()
+def contents(
+    ctx: typer.Context,
+    task: Annotated[str | None, typer.Option("--task", help="Only this task's contents.")] = None,
+    limit: LimitOption = 100,
+    as_json: JsonOption = False,
+) -> None:
+    """The contents rows ("My contents", seed section 13)."""
+    from autoqueue.repo import contents as contents_repo
+    from autoqueue.workspace import parse_task_id
+
+    state = _state(ctx)
+    task_id = parse_task_id(task) if task is not None else None
+    with state.connect() as conn:
+        rows = contents_repo.list_contents(conn, task_id=task_id, limit=limit)
+    if as_json:
+        output.emit_json([row.model_dump(mode="json") for row in rows])
+    else:
+        output.content_rows(rows, state.tz)
+
+
+@app.command()
+def cleanup(
+    ctx: typer.Context,
+    older_than: Annotated[
+        str, typer.Option("--older-than", help="Age such as 30d, 12h, 2w.")
+    ] = "30d",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Seed 7.2: delete completed queue rows older than --older-than (nothing else)."""
+    from autoqueue import service
+    from autoqueue.timeutil import utcnow
+
+    state = _state(ctx)
+    from autoqueue.timeutil import parse_duration
+
+    parse_duration(older_than)
+    with state.connect() as conn:
+        count, cutoff = service.cleanup(conn, older_than, utcnow(), dry_run=dry_run)
+    if as_json:
+        output.emit_json(
+            {
+                "deleted": 0 if dry_run else count,
+                "matched": count,
+                "cutoff": cutoff,
+                "dry_run": dry_run,
+            }
+        )
+    else:
+        verb = "would delete" if dry_run else "deleted"
+        output.info(f"{verb} {count} completed queue row(s) completed before {cutoff} UTC")
+
+
+@app.command()
+def schema(
+    name: Annotated[str, typer.Argument(help="Which schema: story")] = "story",
+) -> None:
+    """Print a JSON Schema: `story` is what story.json must match (for your own script writer)."""
+    from autoqueue.story import Story
+
+    if name != "story":
+        raise UsageError(f"unknown schema {name!r} (choose from: story)")
+    output.emit_json(Story.model_json_schema())

@@ -1,0 +1,242 @@
+"""Running the queues: tick, worker, cron, demo."""
+
+from __future__ import annotations
+
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from autoqueue import output
+from autoqueue.cli import JsonOption, State, _state, app
+from autoqueue.errors import AutoqueueError, UsageError
+
+if TYPE_CHECKING:
+    from autoqueue.workspace import Workspace
+
+
+def _print_processed(done: Any) -> None:
+    detail = f": {done.detail}" if done.detail else ""
+    output.info(f"{done.queue_type.value:8} {done.task_id} {done.outcome}{detail}")
+
+
+@contextmanager
+def _stop_on_signals(scheduler: Any) -> Iterator[None]:
+    """SIGTERM / Ctrl-C: stop claiming and let running stages finish within the grace period;
+    a second signal kills them (their items go back to waiting)."""
+    names = ["SIGINT", "SIGTERM", "SIGBREAK"]
+    previous = {}
+    for name in names:
+        number = getattr(signal, name, None)
+        if number is not None:
+            previous[number] = signal.signal(number, lambda *_: scheduler.request_stop())
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _idle(state: State) -> bool:
+    from datetime import UTC, datetime
+
+    from autoqueue.db import DB_NAME
+    from autoqueue.idle import nothing_to_do
+
+    db_path = (state.db or state.home / DB_NAME).expanduser().resolve()
+    return nothing_to_do(db_path, datetime.now(UTC))
+
+
+def _run_scheduler(
+    state: State,
+    *,
+    drain: bool,
+    max_seconds: float | None,
+    forever: bool,
+    grace: float,
+    as_json: bool,
+) -> None:
+    from autoqueue.tick import Scheduler
+
+    with state.connect():
+        pass  # refuse a missing or foreign database before taking any lock
+    scheduler = Scheduler(
+        state.workspace, grace=grace, listener=None if as_json else _print_processed
+    )
+    with _stop_on_signals(scheduler):
+        report = scheduler.run(
+            drain=drain, max_seconds=max_seconds, forever=forever, wait_for_lock=forever
+        )
+    if as_json:
+        output.emit_json(
+            {
+                "lock_holder": report.lock_holder,
+                "enqueued": report.enqueued,
+                "recovered": [
+                    {"queue_id": r.item.id, "task_id": r.item.task_id, "reason": r.reason}
+                    for r in report.recovered
+                ],
+                "processed": [asdict(p) for p in report.processed],
+            }
+        )
+        return
+    if report.lock_holder is not None:
+        output.info(f"another tick holds the scheduler lock ({report.lock_holder}); nothing to do")
+        return
+    for recovered in report.recovered:
+        output.info(
+            f"recovered {recovered.item.queue_type.value} item {recovered.item.id} "
+            f"of task {recovered.item.task_id}: {recovered.reason}"
+        )
+    if report.enqueued:
+        output.info(f"enqueued {report.enqueued} scheduled run(s)")
+    if not (report.processed or report.enqueued or report.recovered):
+        output.info("nothing to do")
+
+
+GraceOption = Annotated[
+    float,
+    typer.Option("--grace", min=0, help="On SIGTERM/Ctrl-C, seconds running stages get to finish."),
+]
+
+
+@app.command()
+def tick(
+    ctx: typer.Context,
+    drain: Annotated[
+        bool, typer.Option("--drain", help="Keep going until no work is ready.")
+    ] = False,
+    max_seconds: Annotated[
+        float | None, typer.Option("--max-seconds", min=0, help="Stop claiming after this long.")
+    ] = None,
+    grace: GraceOption = 30.0,
+    as_json: JsonOption = False,
+) -> None:
+    """One scheduler round: recover, enqueue due schedules, run one item per queue."""
+    state = _state(ctx)
+    if not drain and _idle(state):
+        if as_json:
+            output.emit_json({"lock_holder": None, "enqueued": 0, "recovered": [], "processed": []})
+        else:
+            output.info("nothing to do")
+        return
+    _run_scheduler(
+        state,
+        drain=drain,
+        max_seconds=max_seconds,
+        forever=False,
+        grace=grace,
+        as_json=as_json,
+    )
+
+
+@app.command()
+def worker(ctx: typer.Context, grace: GraceOption = 30.0, as_json: JsonOption = False) -> None:
+    """Run the queues until SIGTERM or Ctrl-C (for systemd or a terminal), instead of cron."""
+    _run_scheduler(
+        _state(ctx), drain=True, max_seconds=None, forever=True, grace=grace, as_json=as_json
+    )
+
+
+def cron_lines(workspace: Workspace) -> dict[str, str]:
+    """The crontab and schtasks lines for this home, with absolute paths (cron has no PATH)."""
+    python = Path(sys.executable).resolve()
+    home = workspace.home
+    db_args = ["--db", str(workspace.db_path)] if workspace.db_path != home / "autoqueue.db" else []
+    argv = [str(python), "-m", "autoqueue", "--home", str(home), *db_args, "tick"]
+    log = home / "autoqueue-cron.log"
+    crontab = (
+        f"* * * * * cd {shlex.quote(str(home))} && {shlex.join(argv)} "
+        f">> {shlex.quote(str(log))} 2>&1"
+    )
+    win_argv = subprocess.list2cmdline(argv)
+    schtasks = subprocess.list2cmdline(
+        [
+            "schtasks",
+            "/Create",
+            "/F",
+            "/SC",
+            "MINUTE",
+            "/MO",
+            "1",
+            "/TN",
+            "autoqueue tick",
+            "/TR",
+            win_argv,
+        ]
+    )
+    return {"crontab": crontab, "schtasks": schtasks}
+
+
+@app.command()
+def cron(
+    ctx: typer.Context,
+    install: Annotated[
+        bool, typer.Option("--install", help="Add the line to this user's crontab (once).")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Print the crontab line (and the Windows schtasks command) that runs `tick` every minute."""
+    state = _state(ctx)
+    lines = cron_lines(state.workspace)
+    if install:
+        _install_crontab(lines["crontab"])
+    if as_json:
+        output.emit_json(lines)
+        return
+    sys.stdout.write(f"# crontab (crontab -e):\n{lines['crontab']}\n")
+    sys.stdout.write(f"# Windows Task Scheduler (cmd.exe):\n{lines['schtasks']}\n")
+
+
+def _install_crontab(line: str) -> None:
+    if sys.platform == "win32":
+        raise UsageError("--install uses crontab; on Windows run the schtasks command printed")
+    try:
+        current = subprocess.run(["crontab", "-l"], capture_output=True, text=True, check=False)
+    except FileNotFoundError as exc:
+        raise UsageError("crontab is not installed on this machine") from exc
+    existing = current.stdout if current.returncode == 0 else ""
+    if line in existing.splitlines():
+        output.info("the crontab already has this line")
+        return
+    new = existing + ("" if not existing or existing.endswith("\n") else "\n") + line + "\n"
+    result = subprocess.run(
+        ["crontab", "-"], input=new, capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        raise AutoqueueError(f"crontab refused the new table: {result.stderr.strip()}")
+    output.info("installed in the crontab")
+
+
+@app.command()
+def demo(
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Home to create (or reuse) for the demo.")
+    ] = Path("autoqueue-demo"),
+) -> None:
+    """Add sample tasks in a fresh home and run the whole pipeline, offline, to real videos."""
+    from autoqueue.demo import run_demo
+
+    started = time.monotonic()
+    results = run_demo(directory.expanduser().resolve(), output.console())
+    output.info(f"\ndone in {time.monotonic() - started:.0f} s")
+    failed = False
+    for result in results:
+        if result.video is not None:
+            output.info(f"✅ {result.title}: {result.video}")
+        else:
+            failed = True
+            output.error(f"{result.title}: {result.status}: {result.error or 'did not finish'}")
+    home = directory.expanduser().resolve()
+    output.info(f"local publishes (outbox): {home / 'outbox'}")
+    output.info(f"look around: autoqueue --home {home} list completed | logs | contents")
+    if failed:
+        raise typer.Exit(1)

@@ -1,0 +1,52 @@
+"""The ``autoqueue`` executable. Cron runs ``autoqueue tick`` every minute and most of those
+ticks have nothing to do; for exactly that command line the answer comes from one query,
+before typer, pydantic and the engine are imported. Any other command line, and any tick that
+has work or any doubt, goes through the full command line interface."""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+
+def plain_tick_database(argv: list[str], environ: dict[str, str]) -> Path | None:
+    """The database a bare ``[--home H] [--db D] tick`` would use, or None for anything else."""
+    home = environ.get("AUTOQUEUE_HOME") or "."
+    db = environ.get("AUTOQUEUE_DB") or None
+    rest = list(argv)
+    while rest and rest[0] != "tick":
+        option, _, value = rest[0].partition("=")
+        if option not in ("--home", "--db"):
+            return None
+        if not value:
+            if len(rest) < 2:
+                return None
+            value = rest[1]
+            rest = rest[2:]
+        else:
+            rest = rest[1:]
+        if option == "--home":
+            home = value
+        else:
+            db = value
+    if rest != ["tick"]:
+        return None
+    from autoqueue.db import DB_NAME
+
+    return Path(db).expanduser().resolve() if db else Path(home).expanduser().resolve() / DB_NAME
+
+
+def main() -> None:
+    """Console-script entry point."""
+    database = plain_tick_database(sys.argv[1:], dict(os.environ))
+    if database is not None:
+        from autoqueue.idle import nothing_to_do
+
+        if nothing_to_do(database, datetime.now(UTC)):
+            sys.stdout.write("nothing to do\n")
+            return
+    from autoqueue.cli import main as cli_main
+
+    cli_main()
