@@ -201,21 +201,11 @@ def test_one_processing_item_per_queue_type_is_enforced_by_the_database(tmp_path
 
 
 def test_the_claim_walks_an_index_instead_of_sorting_the_backlog(tmp_path: Path) -> None:
-    from autoqueue.repo.queue import _CLAIM
+    from autoqueue.repo.queue import _CANDIDATE
 
     conn = db.connect(tmp_path / "a.db")
-    plan = conn.execute(
-        "EXPLAIN QUERY PLAN " + _CLAIM,
-        {
-            "queue_type": "video",
-            "now": "2026-01-01 00:00:00",
-            "token": "t",
-            "host": "h",
-            "pid": 1,
-            "started": 1.0,
-            "lease": "2026-01-01 00:05:00",
-        },
-    ).fetchall()
+    params = {"queue_type": "video", "now": "2026-01-01 00:00:00"}
+    plan = conn.execute("EXPLAIN QUERY PLAN " + _CANDIDATE, params).fetchall()
     details = " | ".join(row[3] for row in plan)
     assert "idx_task_queue_claim" in details
     assert "TEMP B-TREE" not in details

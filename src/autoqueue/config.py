@@ -82,7 +82,9 @@ class StageConfig(Strict):
     music: str | None = None  # background music mixed under the narration
     music_volume: Annotated[float, Field(ge=0, le=1)] = 0.15
     generator: list[str] | None = None  # dalle3 / imagen3 / sora2: writes the scene images
-    preset: str = "veryfast"
+    # ultrafast: slides are mostly repeated frames, where it matches slower presets' quality at
+    # crf 23 (bench/RESULTS.md) in half the time; files are larger (~25 KB/s), still small.
+    preset: str = "ultrafast"
     crf: Annotated[int, Field(ge=0, le=51)] = 23
 
     @field_validator("command")

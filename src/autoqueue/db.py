@@ -16,7 +16,7 @@ from autoqueue.errors import DatabaseError
 
 DB_NAME = "autoqueue.db"
 BUSY_TIMEOUT_SECONDS = 10.0
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 AUTOQUEUE_TABLES = frozenset({"tasks", "task_schedules", "task_queue", "task_logs"})
 
 # Columns that hold timestamps; a database from the seed's app stores JavaScript ISO strings here.
@@ -208,7 +208,25 @@ def m002_stage_state_and_quota(conn: sqlite3.Connection) -> None:
             conn.execute(statement)
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_initial, m002_stage_state_and_quota]
+def m003_leaner_indexes(conn: sqlite3.Connection) -> None:
+    """Fewer B-trees to update per transition: drop two seed indexes that are prefixes of others
+    (task_queue (queue_type, status), task_logs (task_id)) and an unused log index; index
+    completed rows only."""
+    conn.execute("DROP INDEX IF EXISTS idx_task_queue_status")
+    conn.execute("DROP INDEX IF EXISTS idx_task_logs_task_id")
+    conn.execute("DROP INDEX IF EXISTS idx_task_logs_created")
+    conn.execute("DROP INDEX IF EXISTS idx_task_queue_completed")
+    conn.execute(
+        "CREATE INDEX idx_task_queue_completed ON task_queue(completed_at) "
+        "WHERE status = 'completed'"
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    m001_initial,
+    m002_stage_state_and_quota,
+    m003_leaner_indexes,
+]
 
 
 def _columns(conn: sqlite3.Connection, table: str) -> set[str]:

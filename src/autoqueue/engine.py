@@ -176,6 +176,24 @@ def complete_item(
     return True
 
 
+def complete_and_claim(
+    conn: sqlite3.Connection,
+    item: QueueItem,
+    result: StageResult,
+    policy: Policy,
+    now: datetime,
+    owner: Owner,
+) -> tuple[bool, QueueItem | None]:
+    """Complete ``item`` and claim the next item of its queue in one transaction.
+
+    A draining worker pays one commit (one fsync) per transition instead of two.
+    """
+    with transaction(conn):
+        completed = complete_item(conn, item, result, policy, now)
+        following = claim_next(conn, item.queue_type, owner, policy, now)
+    return completed, following
+
+
 def _sync_contents(
     conn: sqlite3.Connection, task: Task, item: QueueItem, result: StageResult, stamp: str
 ) -> None:

@@ -275,35 +275,43 @@ class Scheduler:
         a fresh task through as many stages as it can, as the seed's sequential loop did.
         """
         conn = self.workspace.connect()
+        item: QueueItem | None = None
         try:
-            while not self._stopping(deadline):
-                with self._state:
-                    now = self.clock()
-                    item = engine.claim_next(conn, queue_type, self.owner, self.policy, now)
-                    if item is not None:
-                        self._busy += 1
-                    elif (
-                        not forever
-                        and self._busy == 0
-                        and not queue_repo.claimable_exists(
-                            conn, to_db(now), self._active - {queue_type}
-                        )
-                    ):
-                        return
+            while True:
                 if item is None:
-                    time.sleep(IDLE_POLL_SECONDS)
-                    continue
-                try:
-                    processed = self._run_item(conn, item)
-                finally:
+                    if self._stopping(deadline):
+                        return
                     with self._state:
-                        self._busy -= 1
+                        now = self.clock()
+                        item = engine.claim_next(conn, queue_type, self.owner, self.policy, now)
+                        if item is not None:
+                            self._busy += 1
+                        elif (
+                            not forever
+                            and self._busy == 0
+                            and not queue_repo.claimable_exists(
+                                conn, to_db(now), self._active - {queue_type}
+                            )
+                        ):
+                            return
+                    if item is None:
+                        time.sleep(IDLE_POLL_SECONDS)
+                        continue
+                following: QueueItem | None = None
+                try:
+                    chain = drain and not self._stopping(deadline)
+                    processed, following = self._run_item(conn, item, chain=chain)
+                finally:
+                    if following is None:
+                        with self._state:
+                            self._busy -= 1
                 with self._report_lock:
                     report.processed.append(processed)
                 if self.listener is not None:
                     self.listener(processed)
                 if not drain:
                     return
+                item = following
         finally:
             with self._state:
                 self._active.discard(queue_type)
@@ -311,7 +319,11 @@ class Scheduler:
 
     # -- one item -----------------------------------------------------------------------------
 
-    def _run_item(self, conn: sqlite3.Connection, item: QueueItem) -> Processed:
+    def _run_item(
+        self, conn: sqlite3.Connection, item: QueueItem, *, chain: bool
+    ) -> tuple[Processed, QueueItem | None]:
+        """Run one item's stage and record the outcome. With ``chain``, a completion also claims
+        the queue's next item in the same transaction, which is returned to run next."""
         task = tasks_repo.get(conn, item.task_id)
         assert task is not None and item.claim_token is not None
         schedule = (
@@ -368,17 +380,24 @@ class Scheduler:
         except StageCancelled as exc:
             reason = "interrupted: autoqueue was shut down while the stage ran"
             if self._abort.is_set() and engine.requeue_item(conn, item, reason, self.clock()):
-                return Processed.of(item, "requeued", reason)
-            return Processed.of(item, "stopped", str(exc))
+                return Processed.of(item, "requeued", reason), None
+            return Processed.of(item, "stopped", str(exc)), None
         except StageError as exc:
-            return self._failed(conn, item, exc)
+            return self._failed(conn, item, exc), None
         except Exception as exc:  # a bug in a stage must not kill the tick, nor lose the item
             logger.exception("stage %s crashed", item.queue_type.value)
-            return self._failed(conn, item, TransientStageError(f"internal error: {exc!r}"))
+            return self._failed(conn, item, TransientStageError(f"internal error: {exc!r}")), None
         failpoints.hit("after_stage", item.queue_type.value)
-        if engine.complete_item(conn, item, result, self.policy, self.clock()):
-            return Processed.of(item, "completed")
-        return Processed.of(item, "stopped", "no longer ours when it finished")
+        following = None
+        if chain:
+            completed, following = engine.complete_and_claim(
+                conn, item, result, self.policy, self.clock(), self.owner
+            )
+        else:
+            completed = engine.complete_item(conn, item, result, self.policy, self.clock())
+        if completed:
+            return Processed.of(item, "completed"), following
+        return Processed.of(item, "stopped", "no longer ours when it finished"), following
 
     def _failed(self, conn: sqlite3.Connection, item: QueueItem, error: StageError) -> Processed:
         decision = engine.fail_item(conn, item, error, self.policy, self.clock())

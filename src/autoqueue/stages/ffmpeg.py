@@ -69,7 +69,7 @@ class RenderPlan:
     narration: Path | None = None
     music: Path | None = None
     music_volume: float = 0.15
-    preset: str = "veryfast"
+    preset: str = "ultrafast"
     crf: int = 23
 
     @property

@@ -1,0 +1,820 @@
+"""autoqueue's benchmarks: ``python bench/run.py`` prints a table and writes bench/RESULTS.md.
+
+Every comparison is a ratio measured side by side in the same run (these machines are shared
+and noisy); figures are medians with min-max over repeats. ``--quick`` is the seconds-long
+smoke run CI does so the benchmark never rots (small sizes; it does not write RESULTS.md unless
+``--write`` is given). Peers (huey, litequeue, persist-queue, MoviePy) come from the ``bench``
+extra: ``pip install -e '.[bench]'``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+SLEEP_STAGE = HERE / "programs" / "sleep_stage.py"
+
+
+# -- reporting ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Figure:
+    section: str
+    name: str
+    samples: list[float]
+    unit: str
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples)
+
+    def text(self) -> str:
+        low, high = min(self.samples), max(self.samples)
+        spread = f" [{low:.4g}–{high:.4g}]" if len(self.samples) > 1 else ""
+        return f"{self.median:.4g} {self.unit}{spread}"
+
+
+@dataclass
+class Target:
+    section: str
+    goal: str
+    measured: str
+    met: bool
+
+
+@dataclass
+class Report:
+    figures: list[Figure] = field(default_factory=list)
+    targets: list[Target] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, section: str, name: str, samples: list[float], unit: str) -> Figure:
+        figure = Figure(section, name, samples, unit)
+        self.figures.append(figure)
+        print(f"  {section:12} {name:58} {figure.text()}", flush=True)
+        return figure
+
+    def target(self, section: str, goal: str, measured: str, met: bool) -> None:
+        self.targets.append(Target(section, goal, measured, met))
+        print(f"  {'MET' if met else 'MISSED':6} {goal}: {measured}", flush=True)
+
+
+def repeat(times: int, run: Callable[[], float]) -> list[float]:
+    return [run() for _ in range(times)]
+
+
+@contextmanager
+def scratch() -> Iterator[Path]:
+    folder = Path(tempfile.mkdtemp(prefix="aq-bench-"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def installed(name: str) -> bool:
+    try:
+        metadata.version(name)
+        return True
+    except metadata.PackageNotFoundError:
+        return False
+
+
+# -- 1. engine throughput ----------------------------------------------------------------------
+
+
+def engine_transitions(folder: Path, tasks: int) -> float:
+    """Transitions per second: N crawl tasks through 5 stages with no-op stages."""
+    from autoqueue import engine, processes, service
+    from autoqueue.pipeline import QUEUE_ORDER
+    from autoqueue.stages.base import StageResult
+    from autoqueue.timeutil import utcnow
+    from autoqueue.workspace import Workspace
+
+    home = folder / f"engine-{time.monotonic_ns()}"
+    home.mkdir()
+    workspace = Workspace.load(home)
+    conn = workspace.connect()
+    now = utcnow()
+    for n in range(tasks):
+        prepared = service.prepare_add(workspace, service.AddRequest(title=f"t{n}", tz="UTC"), now)
+        service.add_task(workspace, conn, prepared, now)
+    owner = processes.current_owner()
+    policy = engine.Policy()
+    result = StageResult()
+    done = 0
+    started = time.perf_counter()
+    for queue_type in QUEUE_ORDER:  # as a draining worker does: complete and claim in one commit
+        item = engine.claim_next(conn, queue_type, owner, policy, now)
+        while item is not None:
+            _, item = engine.complete_and_claim(conn, item, result, policy, now, owner)
+            done += 1
+    elapsed = time.perf_counter() - started
+    conn.close()
+    assert done == tasks * 5, done
+    return done / elapsed
+
+
+def physical_commits(folder: Path, count: int) -> float:
+    """Committed one-row transactions per second at autoqueue's settings (WAL, FULL)."""
+    path = folder / f"commits-{time.monotonic_ns()}.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+    started = time.perf_counter()
+    for n in range(count):
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("INSERT INTO t (v) VALUES (?)", (str(n),))
+        conn.execute("COMMIT")
+    elapsed = time.perf_counter() - started
+    conn.close()
+    return count / elapsed
+
+
+def peer_huey(folder: Path, count: int, full: bool) -> float:
+    from huey.storage import SqliteStorage
+
+    storage = SqliteStorage(
+        name="bench",
+        filename=str(folder / f"huey-{time.monotonic_ns()}.db"),
+        fsync=True if full else None,
+    )
+    started = time.perf_counter()
+    for n in range(count):
+        storage.enqueue(f"item {n}".encode())
+    for _ in range(count):
+        assert storage.dequeue() is not None  # huey deletes on dequeue: that is its ack
+    return count / (time.perf_counter() - started)
+
+
+def peer_litequeue(folder: Path, count: int, full: bool) -> float:
+    from litequeue import LiteQueue
+
+    queue = LiteQueue(str(folder / f"lite-{time.monotonic_ns()}.db"))
+    if full:
+        queue.conn.execute("PRAGMA synchronous = FULL")
+    started = time.perf_counter()
+    for n in range(count):
+        queue.put(f"item {n}")
+    for _ in range(count):
+        message = queue.pop()
+        assert message is not None
+        queue.done(message.message_id)
+    return count / (time.perf_counter() - started)
+
+
+def peer_persistqueue(folder: Path, count: int, full: bool) -> float:
+    from persistqueue import SQLiteAckQueue
+
+    queue = SQLiteAckQueue(str(folder / f"pq-{time.monotonic_ns()}"), auto_commit=True)
+    if full:
+        for conn in {id(queue._putter): queue._putter, id(queue._getter): queue._getter}.values():
+            conn.execute("PRAGMA synchronous = FULL")
+    started = time.perf_counter()
+    for n in range(count):
+        queue.put(f"item {n}")
+    for _ in range(count):
+        queue.ack(queue.get(block=False))
+    return count / (time.perf_counter() - started)
+
+
+def section_throughput(report: Report, quick: bool, repeats: int) -> None:
+    tasks = 40 if quick else 200
+    with scratch() as folder:
+        ours = report.add(
+            "throughput",
+            f"autoqueue: 5-stage transitions/s ({tasks} tasks)",
+            repeat(repeats, lambda: engine_transitions(folder, tasks)),
+            "/s",
+        )
+        commits = report.add(
+            "throughput",
+            "physical limit: WAL+FULL one-row commits/s",
+            repeat(repeats, lambda: physical_commits(folder, tasks * 5)),
+            "/s",
+        )
+        limit = commits.median  # a draining transition commits once: completion + next claim
+        ratio = ours.median / limit
+        report.target(
+            "throughput",
+            "≥ 50% of the physical limit (1 commit per transition)",
+            f"{ratio:.0%} of {limit:.0f}/s",
+            ratio >= 0.5,
+        )
+        peers = [
+            ("huey", "huey", peer_huey),
+            ("litequeue", "litequeue", peer_litequeue),
+            ("persist-queue", "persist-queue", peer_persistqueue),
+        ]
+        ahead = True
+        for label, package, run in peers:
+            if not installed(package):
+                report.notes.append(
+                    f"{label} is not installed (pip install -e '.[bench]'): skipped"
+                )
+                ahead = False
+                continue
+            for full in (False, True):
+                setting = "synchronous=FULL (as autoqueue)" if full else "its defaults"
+                figure = report.add(
+                    "throughput",
+                    f"{label}: enqueue+dequeue+ack items/s, {setting}",
+                    repeat(repeats, lambda run=run, full=full: run(folder, tasks * 5, full)),
+                    "/s",
+                )
+                if full:
+                    ahead &= ours.median > figure.median
+        report.target(
+            "throughput",
+            "ahead of huey, litequeue, persist-queue at equal durability",
+            "yes" if ahead else "no (see the figures)",
+            ahead,
+        )
+
+
+# -- 2. scale ----------------------------------------------------------------------------------
+
+
+PAGE = 500  # queue rows in the "empty" database: enough for every listing to fill its page
+
+
+def build_history(path: Path, history: int, logs: int, waiting: int) -> str:
+    """A database with ``history`` completed queue rows, ``logs`` log rows and ``waiting`` waiting
+    video items, written fast (synchronous off while building). Returns a task id to query."""
+    from autoqueue import db
+
+    db.connect(path).close()
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA synchronous = OFF")
+    conn.execute("BEGIN")
+    tasks = max(history // 5, 1)
+    conn.executemany(
+        "INSERT INTO tasks (id, title, type, settings, created_at, updated_at) "
+        "VALUES (?, 'history', 'shortform', '{}', '2025-01-01 00:00:00', '2025-01-01 00:00:00')",
+        ((f"00000000-0000-4000-8000-{n:012d}",) for n in range(tasks)),
+    )
+    stages = ("schedule", "script", "image", "video", "youtube")
+    conn.executemany(
+        "INSERT INTO task_queue (task_id, queue_type, status, created_at, updated_at, completed_at) "
+        "VALUES (?, ?, 'completed', ?, ?, ?)",
+        (
+            (
+                f"00000000-0000-4000-8000-{(n // 5) % tasks:012d}",
+                stages[n % 5],
+                f"2025-{1 + n % 12:02d}-01 00:00:00",
+                "2025-06-01 00:00:00",
+                f"2025-{1 + n % 12:02d}-02 00:00:00",
+            )
+            for n in range(history)
+        ),
+    )
+    conn.executemany(
+        "INSERT INTO task_logs (task_id, level, message, created_at) VALUES (?, 'info', 'history', '2025-01-01 00:00:00')",
+        ((f"00000000-0000-4000-8000-{n % tasks:012d}",) for n in range(logs)),
+    )
+    conn.executemany(
+        "INSERT INTO task_queue (task_id, queue_type, status, created_at, updated_at) "
+        "VALUES ('00000000-0000-4000-8000-000000000000', 'video', 'waiting', ?, ?)",
+        (
+            (f"2026-01-01 00:{n // 60 % 60:02d}:{n % 60:02d}", "2026-01-01 00:00:00")
+            for n in range(waiting)
+        ),
+    )
+    conn.execute("COMMIT")
+    conn.execute("ANALYZE")
+    conn.close()
+    return "00000000-0000-4000-8000-000000000000"
+
+
+def scale_timings(path: Path, task_id: str, samples: int) -> dict[str, list[float]]:
+    from autoqueue import db, engine, processes
+    from autoqueue.models import QueueType, Tab
+    from autoqueue.repo import logs as logs_repo
+    from autoqueue.repo import queue as queue_repo
+    from autoqueue.timeutil import utcnow
+
+    conn = db.connect(path)
+    conn.execute(
+        "INSERT INTO task_queue (task_id, queue_type, status, created_at, updated_at) "
+        "VALUES (?, 'video', 'waiting', '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
+        (task_id,),
+    )
+    owner = processes.current_owner()
+    policy = engine.Policy()
+    out: dict[str, list[float]] = {"claim": [], "list": [], "logs": []}
+    for _ in range(samples):
+        started = time.perf_counter()
+        item = engine.claim_next(conn, QueueType.VIDEO, owner, policy, utcnow())
+        out["claim"].append(time.perf_counter() - started)
+        assert item is not None
+        conn.execute("UPDATE task_queue SET status = 'waiting' WHERE id = ?", (item.id,))
+        started = time.perf_counter()
+        json.dumps(queue_repo.tab_rows(conn, Tab.COMPLETED, 100), default=str)
+        out["list"].append(time.perf_counter() - started)
+        started = time.perf_counter()
+        entries = logs_repo.query(conn, logs_repo.LogFilter(task_id=task_id, limit=50))
+        json.dumps([entry.model_dump(mode="json") for entry in entries])
+        out["logs"].append(time.perf_counter() - started)
+    conn.close()
+    return out
+
+
+def section_scale(report: Report, quick: bool) -> Path | None:
+    # The "empty" database holds just one page of each listing, so every case returns the same
+    # rows (100 completed items, the queried task's 5 log rows) and only the history grows.
+    sizes = [PAGE, 2_000, 20_000] if quick else [PAGE, 100_000, 1_000_000]
+    samples = 20 if quick else 50
+    keep: Path | None = None
+    baseline: dict[str, float] = {}
+    worst = 0.0
+    folder = Path(tempfile.mkdtemp(prefix="aq-bench-scale-"))
+    cases = [(size, size, 0) for size in sizes] + [(PAGE, PAGE, 2_000 if quick else 20_000)]
+    for history, logs, waiting in cases:
+        path = folder / f"h{history}-w{waiting}.db"
+        started = time.perf_counter()
+        task_id = build_history(path, history, logs, waiting)
+        label = (
+            f"{history:,} history/log rows" if not waiting else f"{waiting:,} waiting in one queue"
+        )
+        if history == PAGE and not waiting:
+            label = f"one page ({PAGE:,} history/log rows)"
+        report.notes.append(f"built the {label} database in {time.perf_counter() - started:.1f} s")
+        timings = scale_timings(path, task_id, samples)
+        for key, values in timings.items():
+            figure = report.add(
+                "scale", f"{key} latency, {label}", [v * 1000 for v in values], "ms"
+            )
+            if history == PAGE and waiting == 0:
+                baseline[key] = figure.median
+            else:
+                worst = max(worst, figure.median / baseline[key])
+        if history == sizes[-1]:
+            keep = path
+    report.target(
+        "scale",
+        "claim, list, logs within 1.5x of the (one-page) empty database",
+        f"worst {worst:.2f}x",
+        worst <= 1.5,
+    )
+    return keep
+
+
+# -- 3. command latency ------------------------------------------------------------------------
+
+
+def wall(argv: list[str], env: dict[str, str] | None = None) -> float:
+    started = time.perf_counter()
+    subprocess.run(argv, capture_output=True, check=True, env=env)
+    return time.perf_counter() - started
+
+
+def section_latency(report: Report, quick: bool, repeats: int) -> None:
+    runs = max(repeats * 3, 5)
+    with scratch() as home:
+        subprocess.run(
+            [sys.executable, "-m", "autoqueue", "--home", str(home), "init"],
+            capture_output=True,
+            check=True,
+        )
+        aq = [sys.executable, "-m", "autoqueue", "--home", str(home)]
+        base = report.add(
+            "latency",
+            "python -c pass",
+            [1000 * wall([sys.executable, "-c", "pass"]) for _ in range(runs)],
+            "ms",
+        )
+        idle = report.add(
+            "latency",
+            "autoqueue tick (idle)",
+            [1000 * wall([*aq, "tick"]) for _ in range(runs)],
+            "ms",
+        )
+        report.add(
+            "latency",
+            "autoqueue tick --json (idle, full CLI)",
+            [1000 * wall([*aq, "tick", "--json"]) for _ in range(runs)],
+            "ms",
+        )
+        report.add(
+            "latency", "autoqueue list", [1000 * wall([*aq, "list"]) for _ in range(runs)], "ms"
+        )
+        report.target(
+            "latency",
+            "idle tick under 200 ms",
+            f"{idle.median:.0f} ms ({idle.median / base.median:.1f}x python -c pass)",
+            idle.median < 200,
+        )
+        for args in (["list"], ["tick", "--json"]):
+            result = subprocess.run(
+                [sys.executable, "-X", "importtime", "-m", "autoqueue", "--home", str(home), *args],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            rows = []
+            for line in result.stderr.splitlines():
+                parts = line.split("|")
+                if len(parts) == 3 and parts[1].strip().isdigit():
+                    rows.append((int(parts[1]), parts[2].rstrip()))
+            top = [name.strip() for _, name in sorted(rows, reverse=True) if name.count("  ") <= 1][
+                :8
+            ]
+            heavy = [
+                name
+                for _, name in rows
+                if name.strip().split(".")[0]
+                in ("PIL", "googleapiclient", "imageio_ffmpeg", "moviepy")
+            ]
+            report.notes.append(
+                f"`autoqueue {' '.join(args)}` imports, largest first: {', '.join(top)}; "
+                f"heavy stage libraries imported: {', '.join(h.strip() for h in heavy) or 'none'}"
+            )
+
+
+# -- 4. pipelining -----------------------------------------------------------------------------
+
+
+def pipeline_home(folder: Path, tasks: int, seconds: tuple[float, float, float, float]) -> Path:
+    from autoqueue import service
+    from autoqueue.timeutil import utcnow
+    from autoqueue.workspace import Workspace
+
+    home = folder / f"pipe-{time.monotonic_ns()}"
+    home.mkdir()
+    argv = ", ".join(
+        f'"{value}"' for value in ("{python}", SLEEP_STAGE.as_posix(), *map(str, seconds))
+    )
+    config = "\n".join(
+        f"[stages.{stage}]\ncommand = [{argv}]" for stage in ("script", "image", "video", "youtube")
+    )
+    (home / "autoqueue.toml").write_text(config + "\n", encoding="utf-8")
+    workspace = Workspace.load(home)
+    service.init_home(workspace)
+    conn = workspace.connect()
+    now = utcnow()
+    for n in range(tasks):
+        prepared = service.prepare_add(
+            workspace, service.AddRequest(title=f"p{n}", media_mode="crawl", tz="UTC"), now
+        )
+        service.add_task(workspace, conn, prepared, now)
+    conn.close()
+    return home
+
+
+def seed_loop(home: Path) -> None:
+    """The seed's scheduler (section 10): the queues one after another, one item each, repeated
+    until nothing is left, with the same engine and stage programs."""
+    from autoqueue import engine, processes
+    from autoqueue.pipeline import QUEUE_ORDER
+    from autoqueue.repo import tasks as tasks_repo
+    from autoqueue.stages.base import StageContext
+    from autoqueue.stages.registry import run_stage
+    from autoqueue.timeutil import utcnow
+    from autoqueue.workspace import Workspace
+
+    workspace = Workspace.load(home)
+    conn = workspace.connect()
+    owner = processes.current_owner()
+    policy = engine.Policy.from_config(workspace.config)
+    busy = True
+    while busy:
+        busy = False
+        for queue_type in QUEUE_ORDER:
+            item = engine.claim_next(conn, queue_type, owner, policy, utcnow())
+            if item is None:
+                continue
+            busy = True
+            task = tasks_repo.get(conn, item.task_id)
+            assert task is not None
+            result = run_stage(
+                StageContext(workspace=workspace, task=task, schedule=None, item=item)
+            )
+            engine.complete_item(conn, item, result, policy, utcnow())
+    conn.close()
+
+
+def section_pipelining(report: Report, quick: bool) -> None:
+    tasks, seconds = (4, (0.05, 0.1, 0.2, 0.05)) if quick else (20, (0.5, 1.0, 2.0, 0.5))
+    bound = tasks * max(seconds) + sum(seconds) - max(seconds)
+    sequential = tasks * sum(seconds)
+    with scratch() as folder:
+        home = pipeline_home(folder, tasks, seconds)
+        started = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "autoqueue", "--home", str(home), "tick", "--drain"],
+            capture_output=True,
+            check=True,
+        )
+        drain = report.add(
+            "pipelining",
+            f"tick --drain makespan, {tasks} tasks (bound {bound:.1f} s)",
+            [time.perf_counter() - started],
+            "s",
+        )
+        home = pipeline_home(folder, tasks, seconds)
+        started = time.perf_counter()
+        seed_loop(home)
+        seed = report.add(
+            "pipelining",
+            f"the seed's one-after-another loop (sum {sequential:.1f} s)",
+            [time.perf_counter() - started],
+            "s",
+        )
+    report.target(
+        "pipelining",
+        "tick --drain within 1.15x of the bottleneck bound",
+        f"{drain.median / bound:.2f}x the bound; {seed.median / drain.median:.2f}x faster than the seed's loop",
+        drain.median <= 1.15 * bound,
+    )
+
+
+# -- 5. rendering ------------------------------------------------------------------------------
+
+
+def render_setup(folder: Path, scenes: int, seconds: float) -> tuple[Any, list[Path]]:
+    from autoqueue import service
+    from autoqueue.repo import queue as queue_repo
+    from autoqueue.repo import tasks as tasks_repo
+    from autoqueue.stages.base import StageContext
+    from autoqueue.stages.cards import render_card
+    from autoqueue.stages.fonts import find_cjk_font, find_plain_font
+    from autoqueue.timeutil import utcnow
+    from autoqueue.workspace import Workspace
+
+    home = folder / "render"
+    home.mkdir(exist_ok=True)
+    workspace = Workspace.load(home)
+    service.init_home(workspace)
+    conn = workspace.connect()
+    now = utcnow()
+    prepared = service.prepare_add(
+        workspace, service.AddRequest(title="render", type="shortform", tz="UTC"), now
+    )
+    task_id = service.add_task(workspace, conn, prepared, now).task_id
+    task = tasks_repo.get(conn, task_id)
+    item = queue_repo.for_task(conn, task_id)[0]
+    conn.close()
+    task_dir = workspace.task_dir(task_id)
+    task_dir.mkdir(parents=True, exist_ok=True)
+    story = {
+        "title": "render",
+        "scenes": [
+            {"text": f"장면 {n + 1}: a scene of the benchmark", "duration": seconds}
+            for n in range(scenes)
+        ],
+    }
+    (task_dir / "story.json").write_text(json.dumps(story, ensure_ascii=False), encoding="utf-8")
+    font = find_cjk_font() or find_plain_font()
+    images = []
+    for n in range(scenes):
+        path = task_dir / f"scene_{n + 1:02d}.png"
+        render_card(
+            story["scenes"][n]["text"], size=(1080, 1920), index=n, total=scenes, font_path=font
+        ).save(path)
+        images.append(path)
+    assert task is not None
+    return StageContext(workspace=workspace, task=task, schedule=None, item=item), images
+
+
+def render_ours(ctx: Any) -> float:
+    from autoqueue.stages.video import run_video_stage
+
+    (ctx.task_dir / "output.mp4").unlink(missing_ok=True)
+    started = time.perf_counter()
+    run_video_stage(ctx, ctx.workspace.config.stage(ctx.item.queue_type))
+    return time.perf_counter() - started
+
+
+def render_moviepy(images: list[Path], seconds: float, out: Path) -> float:
+    from moviepy import ImageClip, concatenate_videoclips
+
+    started = time.perf_counter()
+    clips = [ImageClip(str(image)).with_duration(seconds) for image in images]
+    video = concatenate_videoclips(clips)
+    video.write_videofile(
+        str(out), fps=30, codec="libx264", audio=False, preset="veryfast", logger=None
+    )
+    video.close()
+    return time.perf_counter() - started
+
+
+def section_rendering(report: Report, quick: bool, repeats: int) -> None:
+    scenes, seconds = (2, 1.0) if quick else (10, 3.0)
+    length = scenes * seconds
+    with scratch() as folder:
+        ctx, images = render_setup(folder, scenes, seconds)
+        ours = report.add(
+            "rendering",
+            f"built-in ffmpeg stage, {scenes} scenes, {length:g} s 1080x1920",
+            repeat(repeats, lambda: render_ours(ctx)),
+            "s",
+        )
+        rtf = length / ours.median
+        report.target("rendering", "real-time factor ≥ 3", f"{rtf:.1f}x real time", rtf >= 3)
+        if installed("moviepy"):
+            theirs = report.add(
+                "rendering",
+                "MoviePy, same slideshow (libx264 veryfast)",
+                repeat(repeats, lambda: render_moviepy(images, seconds, folder / "moviepy.mp4")),
+                "s",
+            )
+            speedup = theirs.median / ours.median
+            report.target("rendering", "≥ 3x faster than MoviePy", f"{speedup:.1f}x", speedup >= 3)
+        else:
+            report.notes.append(
+                "MoviePy is not installed (pip install -e '.[bench]'): comparison skipped"
+            )
+
+
+# -- 6. memory ---------------------------------------------------------------------------------
+
+
+def peak_rss(argv: list[str]) -> float:
+    """Peak resident memory (MB) of the process itself, not its children (ffmpeg)."""
+    import psutil
+
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    peak = 0
+    status = Path(f"/proc/{process.pid}/status")
+    while process.poll() is None:
+        try:
+            if status.exists():
+                for line in status.read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        peak = max(peak, int(line.split()[1]) * 1024)
+            else:
+                peak = max(peak, psutil.Process(process.pid).memory_info().rss)
+        except (OSError, psutil.Error):
+            pass
+        time.sleep(0.01)
+    return peak / 1e6
+
+
+def section_memory(report: Report, quick: bool, big_db: Path | None) -> None:
+    from autoqueue import service
+    from autoqueue.timeutil import utcnow
+    from autoqueue.workspace import Workspace
+
+    with scratch() as home:
+        workspace = Workspace.load(home)
+        service.init_home(workspace)
+        conn = workspace.connect()
+        now = utcnow()
+        prepared = service.prepare_add(
+            workspace, service.AddRequest(title="메모리 측정 영상", type="shortform", tz="UTC"), now
+        )
+        service.add_task(workspace, conn, prepared, now)
+        conn.close()
+        render = report.add(
+            "memory",
+            "peak RSS of tick --drain while it renders a video",
+            [peak_rss([sys.executable, "-m", "autoqueue", "--home", str(home), "tick", "--drain"])],
+            "MB",
+        )
+    listing = None
+    if big_db is not None:
+        listing = report.add(
+            "memory",
+            f"peak RSS of list completed --json on {big_db.stem}",
+            [
+                peak_rss(
+                    [
+                        sys.executable,
+                        "-m",
+                        "autoqueue",
+                        "--db",
+                        str(big_db),
+                        "list",
+                        "completed",
+                        "--json",
+                    ]
+                )
+            ],
+            "MB",
+        )
+    worst = max(render.median, listing.median if listing else 0)
+    report.target("memory", "tick under 150 MB", f"{worst:.0f} MB at most", worst < 150)
+
+
+# -- main --------------------------------------------------------------------------------------
+
+
+def machine() -> list[str]:
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    versions = ", ".join(
+        f"{name} {metadata.version(name)}"
+        for name in ("autoqueue", "huey", "litequeue", "persist-queue", "moviepy", "imageio-ffmpeg")
+        if installed(name)
+    )
+    return [
+        f"- machine: {platform.system()} {platform.release()}, {cpu}, {os.cpu_count()} cores",
+        f"- Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}",
+        f"- packages: {versions}",
+    ]
+
+
+def write_results(report: Report, quick: bool, started: datetime, command: str) -> Path:
+    lines = [
+        "# autoqueue benchmark results",
+        "",
+        f"Measured {started:%Y-%m-%d %H:%M} UTC with `{command}`{' (quick smoke run)' if quick else ''}.",
+        "Ratios compare figures measured in the same run; values are medians with [min–max] over repeats.",
+        "",
+        *machine(),
+        "",
+        "## Targets",
+        "",
+        "| section | target | measured | met |",
+        "|---|---|---|---|",
+        *(
+            f"| {t.section} | {t.goal} | {t.measured} | {'yes' if t.met else '**no**'} |"
+            for t in report.targets
+        ),
+        "",
+        "## Figures",
+        "",
+        "| section | what | value |",
+        "|---|---|---|",
+        *(f"| {f.section} | {f.name} | {f.text()} |" for f in report.figures),
+        "",
+        "## Notes",
+        "",
+        *(f"- {note}" for note in report.notes),
+        "",
+    ]
+    path = HERE / "RESULTS.md"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+SECTIONS = ("throughput", "scale", "latency", "pipelining", "rendering", "memory")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="seconds-long smoke run (CI)")
+    parser.add_argument("--write", action="store_true", help="write RESULTS.md even with --quick")
+    parser.add_argument("--only", choices=SECTIONS, action="append", help="run only these sections")
+    parser.add_argument(
+        "--repeats", type=int, default=None, help="repeats per figure (default 5, quick 2)"
+    )
+    args = parser.parse_args()
+    repeats = args.repeats or (2 if args.quick else 5)
+    chosen = args.only or list(SECTIONS)
+    started = datetime.now(UTC)
+    report = Report()
+    big_db = None
+    print(
+        f"autoqueue benchmarks ({'quick' if args.quick else 'full'}): {', '.join(chosen)}",
+        flush=True,
+    )
+    if "throughput" in chosen:
+        section_throughput(report, args.quick, repeats)
+    if "scale" in chosen:
+        big_db = section_scale(report, args.quick)
+    if "latency" in chosen:
+        section_latency(report, args.quick, repeats)
+    if "pipelining" in chosen:
+        section_pipelining(report, args.quick)
+    if "rendering" in chosen:
+        section_rendering(report, args.quick, repeats)
+    if "memory" in chosen:
+        section_memory(report, args.quick, big_db)
+    if big_db is not None:
+        shutil.rmtree(big_db.parent, ignore_errors=True)
+    for note in report.notes:
+        print(f"  note: {note}")
+    if not args.quick or args.write:
+        command = "python bench/run.py" + (" --quick" if args.quick else "")
+        print(f"wrote {write_results(report, args.quick, started, command)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
