@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from autoqueue import failpoints, processes
 from autoqueue.config import Config
@@ -116,14 +117,12 @@ def record_start(
             conn, item.id, item.claim_token, pid=info.pid, started=info.started, name=info.name
         ):
             return False
-        logs_repo.add(
+        log_item(
             conn,
-            item.task_id,
+            item,
             LogLevel.INFO,
             message,
-            now=to_db(now),
-            queue_id=item.id,
-            queue_type=item.queue_type,
+            stamp=to_db(now),
             action=ActionType.START,
             pid=info.pid,
             process_name=info.name,
@@ -160,16 +159,14 @@ def complete_item(
             )
         _sync_contents(conn, task, item, result, stamp)
         failpoints.hit("complete", item.queue_type.value)
-        logs_repo.add(
+        log_item(
             conn,
-            task.id,
+            item,
             LogLevel.INFO,
             f"{item.queue_type.value} done → {following.value} waiting"
             if following
             else f"{item.queue_type.value} done → run complete",
-            now=stamp,
-            queue_id=item.id,
-            queue_type=item.queue_type,
+            stamp=stamp,
             action=ActionType.COMPLETE,
             metadata=result.details or None,
         )
@@ -251,20 +248,39 @@ def _sync_contents(
         tasks_repo.set_last_error(conn, task.id, None, stamp)
 
 
+def log_item(
+    conn: sqlite3.Connection,
+    item: QueueItem,
+    level: LogLevel,
+    message: str,
+    *,
+    stamp: str,
+    action: ActionType | None = None,
+    metadata: dict[str, Any] | None = None,
+    pid: int | None = None,
+    process_name: str | None = None,
+) -> int:
+    """A log row about one queue item (its task, id and queue type filled in)."""
+    return logs_repo.add(
+        conn,
+        item.task_id,
+        level,
+        message,
+        now=stamp,
+        queue_id=item.id,
+        queue_type=item.queue_type,
+        action=action,
+        pid=pid,
+        process_name=process_name,
+        metadata=metadata,
+    )
+
+
 def _logger(
     conn: sqlite3.Connection, task_id: str, item: QueueItem, stamp: str
 ) -> Callable[[str, dict[str, object] | None], None]:
     def log(message: str, metadata: dict[str, object] | None) -> None:
-        logs_repo.add(
-            conn,
-            task_id,
-            LogLevel.INFO,
-            message,
-            now=stamp,
-            queue_id=item.id,
-            queue_type=item.queue_type,
-            metadata=metadata,
-        )
+        log_item(conn, item, LogLevel.INFO, message, stamp=stamp, metadata=metadata)
 
     return log
 
@@ -309,14 +325,12 @@ def fail_item(
                 now=stamp,
             ):
                 return None
-            logs_repo.add(
+            log_item(
                 conn,
-                item.task_id,
+                item,
                 LogLevel.WARN,
                 f"⏸ waiting until {to_db(decision.until)} UTC (no retry spent): {message}",
-                now=stamp,
-                queue_id=item.id,
-                queue_type=item.queue_type,
+                stamp=stamp,
                 action=ActionType.RETRY,
                 metadata={"parkedUntil": to_db(decision.until), "error": message},
             )
@@ -334,15 +348,13 @@ def fail_item(
             ):
                 return None
             delay = 0.0 if retry_now else decision.delay
-            logs_repo.add(
+            log_item(
                 conn,
-                item.task_id,
+                item,
                 LogLevel.WARN,
                 f"⚠ failed, retry {decision.attempt}/{decision.max_retry} "
                 f"in {delay:g} s: {message}",
-                now=stamp,
-                queue_id=item.id,
-                queue_type=item.queue_type,
+                stamp=stamp,
                 action=ActionType.RETRY,
                 metadata={
                     "retryCount": decision.attempt,
@@ -356,14 +368,12 @@ def fail_item(
             return None
         mark_task_failed(conn, item.task_id, message, stamp)
         reason = "max retries exceeded" if decision.exhausted else "permanent error"
-        logs_repo.add(
+        log_item(
             conn,
-            item.task_id,
+            item,
             LogLevel.ERROR,
             f"❌ failed ({reason}): {message}",
-            now=stamp,
-            queue_id=item.id,
-            queue_type=item.queue_type,
+            stamp=stamp,
             action=ActionType.FAIL,
             metadata={"retryCount": item.retry_count, "maxRetry": item.max_retry, "error": message},
         )
@@ -429,14 +439,12 @@ def recover_orphans(
             continue
         if killed:
             with transaction(conn):
-                logs_repo.add(
+                log_item(
                     conn,
-                    item.task_id,
+                    item,
                     LogLevel.WARN,
                     f"killed {len(killed)} orphaned stage process(es) left by the dead tick",
-                    now=to_db(now),
-                    queue_id=item.id,
-                    queue_type=item.queue_type,
+                    stamp=to_db(now),
                     action=ActionType.STOP,
                     metadata={"killedProcesses": [{"name": k.name, "pid": k.pid} for k in killed]},
                 )
@@ -605,14 +613,12 @@ def requeue_item(conn: sqlite3.Connection, item: QueueItem, reason: str, now: da
     with transaction(conn):
         if not queue_repo.requeue(conn, item.id, item.claim_token, reason, stamp):
             return False
-        logs_repo.add(
+        log_item(
             conn,
-            item.task_id,
+            item,
             LogLevel.WARN,
             f"↩ {reason}: back to waiting (no retry spent)",
-            now=stamp,
-            queue_id=item.id,
-            queue_type=item.queue_type,
+            stamp=stamp,
             action=ActionType.RETRY,
         )
     return True

@@ -24,7 +24,6 @@ from autoqueue.models import QueueItem, QueueType
 from autoqueue.pipeline import QUEUE_ORDER, GiveUp, Park, Retry
 from autoqueue.processes import ProcessInfo
 from autoqueue.repo import lock as lock_repo
-from autoqueue.repo import logs as logs_repo
 from autoqueue.repo import queue as queue_repo
 from autoqueue.repo import schedules as schedules_repo
 from autoqueue.repo import state as state_repo
@@ -335,14 +334,12 @@ class Scheduler:
             stamp = to_db(self.clock())
             with transaction(conn):
                 for entry in entries:
-                    logs_repo.add(
+                    engine.log_item(
                         conn,
-                        item.task_id,
+                        item,
                         entry.level,
                         entry.message,
-                        now=stamp,
-                        queue_id=item.id,
-                        queue_type=item.queue_type,
+                        stamp=stamp,
                         action=entry.action,
                         pid=entry.pid,
                         process_name=entry.process_name,
