@@ -19,7 +19,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -306,81 +305,89 @@ def build_history(path: Path, history: int, logs: int, waiting: int) -> str:
     return "00000000-0000-4000-8000-000000000000"
 
 
-def scale_timings(path: Path, task_id: str, samples: int) -> dict[str, list[float]]:
-    from autoqueue import db, engine, processes
-    from autoqueue.models import QueueType, Tab
-    from autoqueue.repo import logs as logs_repo
-    from autoqueue.repo import queue as queue_repo
-    from autoqueue.timeutil import utcnow
+class ScaleCase:
+    """One database of the scale section, open, with a waiting item to claim."""
 
-    conn = db.connect(path)
-    conn.execute(
-        "INSERT INTO task_queue (task_id, queue_type, status, created_at, updated_at) "
-        "VALUES (?, 'video', 'waiting', '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
-        (task_id,),
-    )
-    owner = processes.current_owner()
-    policy = engine.Policy()
-    out: dict[str, list[float]] = {"claim": [], "list": [], "logs": []}
-    for _ in range(samples):
+    def __init__(self, label: str, path: Path, task_id: str) -> None:
+        from autoqueue import db
+
+        self.label, self.path, self.task_id = label, path, task_id
+        self.conn = db.connect(path)
+        self.conn.execute(
+            "INSERT INTO task_queue (task_id, queue_type, status, created_at, updated_at) "
+            "VALUES (?, 'video', 'waiting', '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
+            (task_id,),
+        )
+        self.samples: dict[str, list[float]] = {"claim": [], "list": [], "logs": []}
+
+    def sample(self) -> None:
+        from autoqueue import engine, processes
+        from autoqueue.models import QueueType, Tab
+        from autoqueue.repo import logs as logs_repo
+        from autoqueue.repo import queue as queue_repo
+        from autoqueue.timeutil import utcnow
+
+        conn = self.conn
         # The claim's own work, inside its write transaction, rolled back: what grows with the
-        # data is the index walk, not the fsync of the commit, which is the same for any size
-        # (the throughput section measures commits).
+        # data is the index walk, not the commit's fsync, the same at any size (the throughput
+        # section measures commits).
         conn.execute("BEGIN IMMEDIATE")
         started = time.perf_counter()
-        item = engine.claim_next(conn, QueueType.VIDEO, owner, policy, utcnow())
-        out["claim"].append(time.perf_counter() - started)
+        item = engine.claim_next(
+            conn, QueueType.VIDEO, processes.current_owner(), engine.Policy(), utcnow()
+        )
+        self.samples["claim"].append(time.perf_counter() - started)
         conn.execute("ROLLBACK")
         assert item is not None
         started = time.perf_counter()
         json.dumps(queue_repo.tab_rows(conn, Tab.COMPLETED, 100), default=str)
-        out["list"].append(time.perf_counter() - started)
+        self.samples["list"].append(time.perf_counter() - started)
         started = time.perf_counter()
-        entries = logs_repo.query(conn, logs_repo.LogFilter(task_id=task_id, limit=50))
+        entries = logs_repo.query(conn, logs_repo.LogFilter(task_id=self.task_id, limit=50))
         json.dumps([entry.model_dump(mode="json") for entry in entries])
-        out["logs"].append(time.perf_counter() - started)
-    conn.close()
-    return out
+        self.samples["logs"].append(time.perf_counter() - started)
 
 
 def section_scale(report: Report, quick: bool) -> Path | None:
     # The "empty" database holds just one page of each listing, so every case returns the same
     # rows (100 completed items, the queried task's 5 log rows) and only the history grows.
+    # Samples are taken round-robin over the databases, so a noisy moment hits all of them.
     sizes = [PAGE, 2_000, 20_000] if quick else [PAGE, 100_000, 1_000_000]
     samples = 20 if quick else 300
-    keep: Path | None = None
-    baseline: dict[str, float] = {}
-    worst = 0.0
     folder = Path(tempfile.mkdtemp(prefix="aq-bench-scale-"))
-    cases = [(size, size, 0) for size in sizes] + [(PAGE, PAGE, 2_000 if quick else 20_000)]
-    for history, logs, waiting in cases:
+    specs = [(size, size, 0) for size in sizes] + [(PAGE, PAGE, 2_000 if quick else 20_000)]
+    cases: list[ScaleCase] = []
+    for history, logs, waiting in specs:
         path = folder / f"h{history}-w{waiting}.db"
         started = time.perf_counter()
         task_id = build_history(path, history, logs, waiting)
-        label = (
-            f"{history:,} history/log rows" if not waiting else f"{waiting:,} waiting in one queue"
-        )
-        if history == PAGE and not waiting:
+        if waiting:
+            label = f"{waiting:,} waiting in one queue"
+        elif history == PAGE:
             label = f"one page ({PAGE:,} history/log rows)"
+        else:
+            label = f"{history:,} history/log rows"
         report.notes.append(f"built the {label} database in {time.perf_counter() - started:.1f} s")
-        timings = scale_timings(path, task_id, samples)
-        for key, values in timings.items():
-            figure = report.add(
-                "scale", f"{key} latency, {label}", [v * 1000 for v in values], "ms"
-            )
-            if history == PAGE and waiting == 0:
-                baseline[key] = figure.median
-            else:
-                worst = max(worst, figure.median / baseline[key])
-        if history == sizes[-1]:
-            keep = path
+        cases.append(ScaleCase(label, path, task_id))
+    for _ in range(samples):
+        for case in cases:
+            case.sample()
+    baseline = cases[0]
+    worst = 0.0
+    for case in cases:
+        for key, values in case.samples.items():
+            report.add("scale", f"{key} latency, {case.label}", [v * 1000 for v in values], "ms")
+            if case is not baseline:
+                ratio = statistics.median(values) / statistics.median(baseline.samples[key])
+                worst = max(worst, ratio)
+        case.conn.close()
     report.target(
         "scale",
         "claim, list, logs within 1.5x of the (one-page) empty database",
         f"worst {worst:.2f}x",
         worst <= 1.5,
     )
-    return keep
+    return cases[len(sizes) - 1].path
 
 
 # -- 3. command latency ------------------------------------------------------------------------

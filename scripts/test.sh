@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
-.venv/bin/python -m ruff check src tests
+.venv/bin/python -m ruff check src tests bench
 .venv/bin/python -m mypy
 .venv/bin/python -m pytest "$@"
 # The benchmark's seconds-long smoke run, so it never rots (figures: python bench/run.py).
