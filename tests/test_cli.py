@@ -442,3 +442,19 @@ def test_cron_install_adds_the_line_once(
     lines = table.read_text(encoding="utf-8").splitlines()
     assert lines[0] == "MAILTO=me"
     assert len([line for line in lines if "autoqueue" in line]) == 1
+
+
+def test_watch_draws_the_dashboard(runner: CliRunner, home: Path) -> None:
+    from autoqueue import engine, processes
+    from autoqueue.models import QueueType
+    from autoqueue.timeutil import utcnow
+    from autoqueue.workspace import Workspace
+
+    task_id = add_ok(runner, home, "지켜보기")
+    conn = Workspace.load(home).connect()
+    assert engine.claim_next(conn, QueueType.SCHEDULE, processes.current_owner(), engine.Policy(), utcnow())
+    conn.close()
+    result = invoke(runner, home, "watch", "--once")
+    assert result.exit_code == 0, result.output
+    assert "processing" in result.stdout and "지켜보기" in result.stdout
+    assert task_id[:8] in result.stdout and "task added: 지켜보기" in result.stdout

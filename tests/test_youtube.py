@@ -520,3 +520,16 @@ def test_errors_are_classified() -> None:
         classify(RefreshError("invalid_grant"), channel="c", config=config, now=now),
         PermanentStageError,
     )
+
+
+def test_a_thumbnail_over_2_mb_is_re_encoded(home: Path, fake: FakeYouTube) -> None:
+    workspace = youtube_home(home, fake)
+    conn = workspace.connect()
+    task_id, _ = ready_task(workspace, conn, size=300_000)
+    thumbnail = workspace.task_dir(task_id) / "thumbnail.jpg"
+    Image.frombytes("RGB", (1800, 1800), os.urandom(1800 * 1800 * 3)).save(thumbnail, quality=100)
+    assert thumbnail.stat().st_size > 2 * 1024 * 1024
+    drain(workspace)
+    sent = fake.videos["vid1"].thumbnail
+    assert sent is not None and len(sent) <= 2 * 1024 * 1024 and sent[:2] == b"\xff\xd8"
+    conn.close()

@@ -195,3 +195,44 @@ def task_detail(detail: Mapping[str, Any], tz: str) -> None:
     from autoqueue.models import LogEntry
 
     log_rows((LogEntry.model_validate(entry) for entry in reversed(detail["logs"])), tz)
+
+
+def dashboard(
+    counts: Mapping[Tab, int],
+    processing: Sequence[Mapping[str, Any]],
+    recent: Iterable[LogEntry],
+    tz: str,
+) -> Any:
+    """The ``watch`` screen: tab counts, the items being processed, the latest log rows."""
+    from rich.console import Group
+
+    tabs = _table("autoqueue")
+    for tab in counts:
+        tabs.add_column(tab.value, justify="right")
+    tabs.add_row(*(str(count) for count in counts.values()))
+    running = _table("processing")
+    for column in ("queue", "task", "title", "since", "program"):
+        running.add_column(column, no_wrap=True, overflow="ellipsis")
+    for row in processing:
+        running.add_row(
+            str(row["queue_type"]),
+            str(row["task_id"])[:8],
+            escape(str(row["title"])),
+            display_time(row["updated_at"], tz),
+            escape(f"{row['stage_process_name'] or ''} {row['stage_pid'] or ''}".strip()),
+        )
+    logs = _table("latest logs")
+    for column in ("time", "level", "task", "where", "message"):
+        logs.add_column(column, no_wrap=True, overflow="ellipsis")
+    for entry in recent:
+        where = "/".join(
+            part.value for part in (entry.queue_type, entry.action_type) if part is not None
+        )
+        logs.add_row(
+            display_time(entry.created_at, tz),
+            entry.level.value if entry.level else "",
+            entry.task_id[:8],
+            where,
+            escape(entry.message),
+        )
+    return Group(tabs, running, logs)

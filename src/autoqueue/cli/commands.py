@@ -1,4 +1,4 @@
-"""The task commands: init, add, list, show, stop, retry, logs, contents, cleanup, schema."""
+"""The task commands: init, add, list, show, stop, retry, logs, contents, cleanup, schema, watch."""
 
 from __future__ import annotations
 
@@ -342,3 +342,41 @@ def schema(
     if name != "story":
         raise UsageError(f"unknown schema {name!r} (choose from: story)")
     output.emit_json(Story.model_json_schema())
+
+
+@app.command()
+def watch(
+    ctx: typer.Context,
+    interval: Annotated[
+        float, typer.Option("--interval", min=0.1, help="Seconds between refreshes.")
+    ] = 1.0,
+    once: Annotated[bool, typer.Option("--once", help="Draw one screen and exit.")] = False,
+) -> None:
+    """A live dashboard: tab counts, the items being processed, the latest logs (Ctrl-C quits)."""
+    from rich.live import Live
+
+    from autoqueue.repo import logs as logs_repo
+    from autoqueue.repo import queue as queue_repo
+
+    state = _state(ctx)
+    with state.connect() as conn:
+
+        def screen() -> Any:
+            recent = logs_repo.query(conn, logs_repo.LogFilter(limit=8))
+            return output.dashboard(
+                queue_repo.tab_counts(conn),
+                queue_repo.processing_rows(conn),
+                list(reversed(recent)),
+                state.tz,
+            )
+
+        if once:
+            output.console().print(screen())
+            return
+        with Live(screen(), console=output.console(), refresh_per_second=4) as live:
+            try:
+                while True:
+                    time.sleep(interval)
+                    live.update(screen())
+            except KeyboardInterrupt:
+                return

@@ -295,6 +295,15 @@ def tab_rows(conn: sqlite3.Connection, tab: Tab, limit: int) -> list[dict[str, o
     return [dict(row) for row in rows]
 
 
+def processing_rows(conn: sqlite3.Connection) -> list[dict[str, object]]:
+    """The items being processed now, with their task's title."""
+    rows = conn.execute(
+        "SELECT q.*, t.title FROM task_queue AS q JOIN tasks AS t ON t.id = q.task_id "
+        "WHERE q.status = 'processing' ORDER BY q.queue_type"
+    )
+    return [dict(row) for row in rows]
+
+
 def tab_counts(conn: sqlite3.Connection) -> dict[Tab, int]:
     return {
         tab: int(conn.execute(f"SELECT count(*) FROM task_queue AS q WHERE {where}").fetchone()[0])
