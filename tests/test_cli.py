@@ -452,7 +452,9 @@ def test_watch_draws_the_dashboard(runner: CliRunner, home: Path) -> None:
 
     task_id = add_ok(runner, home, "지켜보기")
     conn = Workspace.load(home).connect()
-    assert engine.claim_next(conn, QueueType.SCHEDULE, processes.current_owner(), engine.Policy(), utcnow())
+    assert engine.claim_next(
+        conn, QueueType.SCHEDULE, processes.current_owner(), engine.Policy(), utcnow()
+    )
     conn.close()
     result = invoke(runner, home, "watch", "--once")
     assert result.exit_code == 0, result.output

@@ -72,68 +72,6 @@ def test_one_cron_tick_moves_a_fresh_task_through_every_stage(home: Path) -> Non
     assert f"youtube  {task_id} completed" in result.stdout
 
 
-def test_concurrent_ticks_run_every_stage_exactly_once(home: Path, tmp_path: Path) -> None:
-    write_config(home, stage_config(timeout=60))
-    journal = tmp_path / "journal.jsonl"
-    ids = add_tasks(home, 12)
-    env = {"JOURNAL": str(journal), "STAGE_SLEEP": "0.02"}
-    deadline = time.monotonic() + 120
-    procs: list[subprocess.Popen[str]] = []
-    while time.monotonic() < deadline:
-        procs = [p for p in procs if p.poll() is None]
-        while len(procs) < 4:
-            procs.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "autoqueue",
-                        "--home",
-                        str(home),
-                        "tick",
-                        "--drain",
-                        "--max-seconds",
-                        "5",
-                    ],
-                    env={**os.environ, **env},
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.PIPE,
-                    text=True,
-                )
-            )
-        if (
-            all(r["status"] == "completed" for r in queue_rows(home))
-            and len(queue_rows(home)) >= 12 * 4
-        ):
-            youtube_done = sum(1 for r in queue_rows(home) if r["queue_type"] == "youtube")
-            if youtube_done == 12:
-                break
-        time.sleep(0.2)
-    for proc in procs:
-        proc.wait(timeout=60)
-        assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
-    rows = queue_rows(home)
-    assert {r["status"] for r in rows} == {"completed"}
-    starts = [e for e in journal_events(journal) if e["event"] == "start"]
-    ran = defaultdict(int)
-    for event in starts:
-        ran[(event["task"], event["stage"])] += 1
-    for task_id in ids:
-        media_stages = ("script", "image", "video", "youtube")
-        for stage in media_stages:
-            expected = 0 if stage == "image" and ids.index(task_id) % 2 == 0 else 1
-            assert ran[(task_id, stage)] == expected, (task_id, stage)
-    spans = []
-    ends = {(e["task"], e["stage"]): e for e in journal_events(journal) if e["event"] == "end"}
-    for event in starts:
-        end = ends[(event["task"], event["stage"])]
-        spans.append({"queue": event["stage"], "start": event["t"], "end": end["t"]})
-    assert_no_overlap_per_queue(spans, "start", "end")
-    conn = sqlite3.connect(home / "autoqueue.db")
-    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    conn.close()
-
-
 def test_racing_claimers_never_hold_two_items_of_one_queue(home: Path, tmp_path: Path) -> None:
     """Invariant 1 holds in the database itself, with no scheduler lock to help."""
     write_config(home, stage_config())

@@ -28,7 +28,9 @@ from .conftest import run_cli, stage_config, write_config
         ([], {}, None),
     ],
 )
-def test_only_a_bare_tick_takes_the_fast_path(argv: list[str], env: dict[str, str], expected: str | None) -> None:
+def test_only_a_bare_tick_takes_the_fast_path(
+    argv: list[str], env: dict[str, str], expected: str | None
+) -> None:
     found = plain_tick_database(argv, env)
     if expected is None:
         assert found is None
