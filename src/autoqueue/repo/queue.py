@@ -48,21 +48,28 @@ def insert(
 # inside the caller's BEGIN IMMEDIATE transaction, which holds the write lock throughout, so it
 # is just as atomic, and three times faster here (SQLite plans the nested form poorly).
 # The NOT EXISTS keeps invariant 1 (one processing item per queue type) as a condition; the
-# partial unique index idx_task_queue_one_processing backs it up. A schedule item waits while
-# its task still has a run in flight, so that two runs of one task never share a folder.
+# partial unique index idx_task_queue_one_processing backs it up.
 _CANDIDATE = """
 SELECT q.id FROM task_queue AS q
 WHERE q.queue_type = :queue_type AND q.status = 'waiting'
   AND (q.next_retry_at IS NULL OR q.next_retry_at <= :now)
-  AND (q.queue_type != 'schedule' OR NOT EXISTS (
-    SELECT 1 FROM task_queue AS other
-    WHERE other.task_id = q.task_id AND other.id != q.id
-      AND other.status IN ('waiting', 'processing') AND other.queue_type != 'schedule'))
   AND NOT EXISTS (
     SELECT 1 FROM task_queue WHERE queue_type = :queue_type AND status = 'processing')
 ORDER BY q.created_at, q.id
 LIMIT 1
 """
+
+# The schedule queue adds one rule: a run waits while its task still has a run in flight, so
+# that two runs of one task never share a folder. It needs the task id, which the other queues'
+# claim does without (their candidate comes from the covering index alone, twice as fast).
+_CANDIDATE_SCHEDULE = _CANDIDATE.replace(
+    "ORDER BY",
+    """AND NOT EXISTS (
+    SELECT 1 FROM task_queue AS other
+    WHERE other.task_id = q.task_id AND other.id != q.id
+      AND other.status IN ('waiting', 'processing') AND other.queue_type != 'schedule')
+ORDER BY""",
+)
 
 _TAKE = """
 UPDATE task_queue
@@ -85,7 +92,8 @@ def claim(
 ) -> QueueItem | None:
     """Take the oldest ready item of ``queue_type``. Call inside a write transaction."""
     params: dict[str, object] = {"queue_type": queue_type.value, "now": now}
-    candidate = conn.execute(_CANDIDATE, params).fetchone()
+    query = _CANDIDATE_SCHEDULE if queue_type is QueueType.SCHEDULE else _CANDIDATE
+    candidate = conn.execute(query, params).fetchone()
     if candidate is None:
         return None
     params.update(
