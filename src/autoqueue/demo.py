@@ -13,7 +13,7 @@ from rich.table import Table
 
 from autoqueue import service
 from autoqueue.errors import UsageError
-from autoqueue.layout import THUMBNAIL, VIDEO
+from autoqueue.layout import VIDEO
 from autoqueue.repo import logs as logs_repo
 from autoqueue.repo import queue as queue_repo
 from autoqueue.repo import tasks as tasks_repo
@@ -160,7 +160,3 @@ def run_demo(directory: Path, console: Console, *, max_seconds: float = 600) -> 
                 )
             )
     return results
-
-
-def thumbnail_of(video: Path) -> Path:
-    return video.with_name(THUMBNAIL)

@@ -52,13 +52,6 @@ def for_task(conn: sqlite3.Connection, task_id: str) -> list[Schedule]:
     return [Schedule.model_validate(dict(row)) for row in rows]
 
 
-def latest_for_task(conn: sqlite3.Connection, task_id: str) -> Schedule | None:
-    row = conn.execute(
-        "SELECT * FROM task_schedules WHERE task_id = ? ORDER BY id DESC LIMIT 1", (task_id,)
-    ).fetchone()
-    return None if row is None else Schedule.model_validate(dict(row))
-
-
 def due(conn: sqlite3.Connection, now: str, limit: int) -> list[Schedule]:
     rows = conn.execute(
         "SELECT * FROM task_schedules WHERE is_active = 1 AND next_run_at IS NOT NULL "

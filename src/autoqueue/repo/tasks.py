@@ -41,11 +41,6 @@ def get(conn: sqlite3.Connection, task_id: str) -> Task | None:
     return None if row is None else Task.model_validate(dict(row))
 
 
-def list_all(conn: sqlite3.Connection, limit: int) -> list[Task]:
-    rows = conn.execute("SELECT * FROM tasks ORDER BY created_at DESC, id LIMIT ?", (limit,))
-    return [Task.model_validate(dict(row)) for row in rows]
-
-
 def set_last_error(conn: sqlite3.Connection, task_id: str, error: str | None, now: str) -> None:
     conn.execute(
         "UPDATE tasks SET last_error = ?, updated_at = ? WHERE id = ?", (error, now, task_id)
