@@ -9,6 +9,7 @@ import subprocess
 import time
 from collections import deque
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from autoqueue.config import StageConfig
 from autoqueue.errors import PermanentStageError, TransientStageError
@@ -20,6 +21,9 @@ from autoqueue.stages.base import StageContext, StageLog, StageResult
 from autoqueue.stages.cards import read_story
 from autoqueue.stages.command import run_command
 from autoqueue.stages.runner import describe_exit, run_program
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 DEFAULT_SCENE_SECONDS = 3.0
 AUDIO_SUFFIXES = (".mp3", ".wav", ".m4a", ".aac", ".ogg", ".flac", ".opus")
@@ -78,19 +82,25 @@ def _check_images(images: list[Path]) -> None:
             ) from exc
 
 
-def write_thumbnail(source: Path, target: Path, size: tuple[int, int]) -> None:
-    """A JPEG of the first scene at the video's aspect, at most 1280 px and 2 MB (YouTube's cap)."""
-    from PIL import Image, ImageOps
-
-    with Image.open(source) as image:
-        frame = ImageOps.fit(image.convert("RGB"), size)
+def save_thumbnail_jpeg(frame: Image.Image, target: Path) -> None:
+    """Save ``frame`` as a JPEG of at most 1280 px and 2 MB (YouTube's thumbnail limits),
+    lowering the quality until it fits; written to a temporary name, then renamed."""
+    frame = frame.convert("RGB")
     frame.thumbnail((THUMBNAIL_MAX_SIDE, THUMBNAIL_MAX_SIDE))
     temporary = target.with_suffix(".tmp.jpg")
-    for quality in (90, 80, 70, 60, 50):
+    for quality in (90, 80, 70, 60, 50, 35):
         frame.save(temporary, format="JPEG", quality=quality, optimize=True)
         if temporary.stat().st_size <= THUMBNAIL_MAX_BYTES:
             break
     temporary.replace(target)
+
+
+def write_thumbnail(source: Path, target: Path, size: tuple[int, int]) -> None:
+    """thumbnail.jpg: the first scene at the video's aspect."""
+    from PIL import Image, ImageOps
+
+    with Image.open(source) as image:
+        save_thumbnail_jpeg(ImageOps.fit(image.convert("RGB"), size), target)
 
 
 def _narration(task_dir: Path) -> Path | None:

@@ -32,12 +32,12 @@ from autoqueue.models import ActionType, LogLevel, Privacy
 from autoqueue.stages.base import StageContext, StageLog, StageResult
 from autoqueue.stages.cards import read_story
 from autoqueue.stages.runner import StageCancelled
+from autoqueue.stages.video import THUMBNAIL_MAX_BYTES, save_thumbnail_jpeg
 from autoqueue.timeutil import from_db, utcnow
 from autoqueue.youtube import auth
 from autoqueue.youtube.quota import next_reset, quota_day
 
 CHUNK_UNIT = 256 * 1024  # resumable chunks must be multiples of 256 KiB
-THUMBNAIL_MAX_BYTES = 2 * 1024 * 1024
 RETRYABLE_REASONS = {"rateLimitExceeded", "userRateLimitExceeded", "backendError", "internalError"}
 QUOTA_REASONS = {"quotaExceeded", "dailyLimitExceeded"}
 
@@ -424,12 +424,7 @@ def _small_enough(thumbnail: Path) -> Path:
 
     smaller = thumbnail.with_name("thumbnail.upload.jpg")
     with Image.open(thumbnail) as image:
-        frame = image.convert("RGB")
-        frame.thumbnail((1280, 1280))
-        for quality in (85, 75, 65, 50, 35):
-            frame.save(smaller, format="JPEG", quality=quality, optimize=True)
-            if smaller.stat().st_size <= THUMBNAIL_MAX_BYTES:
-                break
+        save_thumbnail_jpeg(image, smaller)
     return smaller
 
 
