@@ -611,7 +611,15 @@ def requeue_item(conn: sqlite3.Connection, item: QueueItem, reason: str, now: da
     assert item.claim_token is not None
     stamp = to_db(now)
     with transaction(conn):
-        if not queue_repo.requeue(conn, item.id, item.claim_token, reason, stamp):
+        if not queue_repo.retry_later(
+            conn,
+            item.id,
+            item.claim_token,
+            retry_count=item.retry_count,
+            next_retry_at=stamp,
+            error=reason,
+            now=stamp,
+        ):
             return False
         log_item(
             conn,

@@ -175,17 +175,6 @@ def delete_waiting(conn: sqlite3.Connection, task_id: str) -> int:
     ).rowcount
 
 
-def requeue(conn: sqlite3.Connection, item_id: int, token: str, error: str, now: str) -> bool:
-    """Back to waiting without spending a retry (the item was interrupted, it did not fail)."""
-    cursor = conn.execute(
-        "UPDATE task_queue SET status = 'waiting', next_retry_at = NULL, error_message = ?, "
-        "updated_at = ?, lease_expires_at = NULL, claim_token = NULL "
-        "WHERE id = ? AND status = 'processing' AND claim_token = ?",
-        (error, now, item_id, token),
-    )
-    return cursor.rowcount == 1
-
-
 def set_stage_process(
     conn: sqlite3.Connection, item_id: int, token: str, *, pid: int, started: float, name: str
 ) -> bool:
