@@ -100,14 +100,18 @@ CREATE TABLE IF NOT EXISTS scheduler_lock (
   owner_started REAL                         -- the owner's process start time (pid reuse guard)
 );
 
--- The seed's indexes, but for two that are prefixes of others and serve no query those do not:
--- idx_task_queue_status (queue_type, status) of idx_task_queue_claim, and idx_task_logs_task_id
--- (task_id) of idx_task_logs_action. Each index is one more B-tree to write on every claim,
--- completion and log row (schema 3 drops them).
+-- The seed's indexes, but for two that serve no query idx_task_queue_claim does not:
+-- idx_task_queue_status (queue_type, status) is a prefix of it (schema 3 drops it), and
+-- idx_task_queue_retry (status, next_retry_at) holds what it holds in another order: every
+-- lookup by status names the five queue types (queue_type IN (...)), which the claim index
+-- answers with five seeks (schema 4 drops it). Each index is one more B-tree to write on every
+-- claim, completion and log row.
 CREATE INDEX IF NOT EXISTS idx_task_queue_task_id ON task_queue(task_id);
-CREATE INDEX IF NOT EXISTS idx_task_queue_retry ON task_queue(status, next_retry_at);
-CREATE INDEX IF NOT EXISTS idx_task_logs_action ON task_logs(task_id, action_type);
-CREATE INDEX IF NOT EXISTS idx_task_logs_queue_type ON task_logs(task_id, queue_type);
+-- A task's log is read newest first (ORDER BY id, which every index carries as its rowid), then
+-- filtered by level, stage or action over that task's own rows: one index on task_id serves all
+-- of it. The seed's (task_id, action_type) and (task_id, queue_type) indexes would be two more
+-- B-trees written with every log row for no query's benefit (schema 4 drops them).
+CREATE INDEX IF NOT EXISTS idx_task_logs_task_id ON task_logs(task_id);
 
 -- The dequeue walks this index in ORDER BY created_at, id order and reads next_retry_at from it,
 -- so a claim never sorts the backlog nor visits the table for rows it skips.

@@ -201,14 +201,97 @@ def test_one_processing_item_per_queue_type_is_enforced_by_the_database(tmp_path
 
 
 def test_the_claim_walks_an_index_instead_of_sorting_the_backlog(tmp_path: Path) -> None:
-    from autoqueue.repo.queue import _CANDIDATE
+    from autoqueue.models import QueueType
+    from autoqueue.repo.queue import CANDIDATE
 
     conn = db.connect(tmp_path / "a.db")
-    params = {"queue_type": "video", "now": "2026-01-01 00:00:00"}
-    plan = conn.execute("EXPLAIN QUERY PLAN " + _CANDIDATE, params).fetchall()
+    params = {"now": "2026-01-01 00:00:00"}
+    plan = conn.execute("EXPLAIN QUERY PLAN " + CANDIDATE[QueueType.VIDEO], params).fetchall()
     details = " | ".join(row[3] for row in plan)
     assert "idx_task_queue_claim" in details
     assert "TEMP B-TREE" not in details
+
+
+def test_a_tasks_log_is_read_through_one_index_without_a_sort(tmp_path: Path) -> None:
+    """Every log view (newest first, optionally by level, stage or action) is one task's rows
+    through idx_task_logs_task_id, which carries the id order: no temp B-tree, no table scan."""
+    from autoqueue.models import ActionType, LogLevel, QueueType
+    from autoqueue.repo import logs as logs_repo
+
+    conn = db.connect(tmp_path / "a.db")
+    captured: list[str] = []
+    conn.set_trace_callback(captured.append)
+    for filters in (
+        logs_repo.LogFilter(task_id=T1, limit=50),
+        logs_repo.LogFilter(task_id=T1, action=ActionType.START, limit=50),
+        logs_repo.LogFilter(task_id=T1, queue_type=QueueType.VIDEO, level=LogLevel.ERROR),
+    ):
+        captured.clear()
+        logs_repo.query(conn, filters)
+        (sql,) = [s for s in captured if s.startswith("SELECT")]
+        plan = conn.execute("EXPLAIN QUERY PLAN " + sql).fetchall()
+        details = " | ".join(row[3] for row in plan)
+        assert "USING INDEX idx_task_logs_task_id (task_id=?)" in details, details
+        assert "TEMP B-TREE" not in details, details
+    log_indexes = {
+        row[0]
+        for row in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'task_logs' "
+            "AND sql IS NOT NULL"
+        )
+    }
+    assert log_indexes == {"idx_task_logs_task_id", "idx_task_logs_queue_id"}
+
+
+def test_a_schema_3_database_trades_two_log_indexes_for_one(tmp_path: Path) -> None:
+    path = tmp_path / "a.db"
+    conn = db.connect(path)
+    conn.execute("INSERT INTO tasks (id, title, type) VALUES (?, 't', 'shortform')", (T1,))
+    conn.execute("INSERT INTO task_logs (task_id, message) VALUES (?, 'kept')", (T1,))
+    conn.execute("DROP INDEX idx_task_logs_task_id")  # as schema 3 left it
+    conn.execute("CREATE INDEX idx_task_logs_action ON task_logs(task_id, action_type)")
+    conn.execute("CREATE INDEX idx_task_logs_queue_type ON task_logs(task_id, queue_type)")
+    conn.execute("PRAGMA user_version = 3")
+    conn.close()
+    conn = db.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == db.SCHEMA_VERSION
+    names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert "idx_task_logs_task_id" in names
+    assert not {"idx_task_logs_action", "idx_task_logs_queue_type"} & names
+    assert [row[0] for row in conn.execute("SELECT message FROM task_logs")] == ["kept"]
+
+
+def test_every_lookup_of_the_queue_by_status_seeks_an_index(tmp_path: Path) -> None:
+    """task_queue has no (status) index of its own: lookups by status name the five queue types
+    and seek idx_task_queue_claim. None of them may scan the table (it holds all history)."""
+    from datetime import UTC, datetime
+
+    from autoqueue import idle, processes
+    from autoqueue.models import QueueType, Tab
+    from autoqueue.repo import queue as queue_repo
+
+    names = ", ".join(f"'{queue_type.value}'" for queue_type in QueueType)
+    assert f"queue_type IN ({names})" == db.EVERY_QUEUE
+    path = tmp_path / "a.db"
+    conn = db.connect(path)
+    captured: list[str] = []
+    conn.set_trace_callback(captured.append)
+    queue_repo.processing(conn)
+    queue_repo.processing_rows(conn)
+    queue_repo.renew_leases(conn, processes.current_owner(), "2026-01-01 00:00:00")
+    queue_repo.tab_rows(conn, Tab.FAILED, 100)
+    queue_repo.tab_counts(conn)
+    queue_repo.claimable_exists(conn, "2026-01-01 00:00:00", [QueueType.VIDEO, QueueType.IMAGE])
+    conn.set_trace_callback(None)
+    statements = [s for s in captured if "task_queue" in s] + [
+        idle._BUSY.replace(":now", "'2026-01-01 00:00:00'")
+    ]
+    assert len(statements) >= 6 + len(Tab)
+    for sql in statements:
+        plan = " | ".join(row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql))
+        assert "SCAN" not in plan.replace("SCAN CONSTANT ROW", ""), (sql, plan)
+    conn.close()
+    assert idle.nothing_to_do(path, datetime(2026, 1, 1, tzinfo=UTC))
 
 
 def test_transaction_rolls_back_on_error_and_nests(tmp_path: Path) -> None:

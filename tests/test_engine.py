@@ -454,3 +454,30 @@ def test_a_new_run_points_the_old_content_at_its_archived_files(
     assert tasks_repo.get(conn, task_id).content_id is None  # type: ignore[union-attr]
     run_stage(conn, owner, QueueType.SCRIPT, StageResult(script_text="{}"), NOW + timedelta(days=1))
     assert len(contents_repo.list_contents(conn, task_id=task_id, limit=10)) == 2
+
+
+def test_a_draining_worker_compiles_each_statement_once(
+    workspace: Workspace, conn: sqlite3.Connection, owner: Owner
+) -> None:
+    """SQLite re-prepares a statement on every bind when a bound value decides whether a partial
+    index applies (queue_type, status). The claim used to bind the queue type and so compiled
+    its query anew for every transition. sqlite_stmt (SQLITE_ENABLE_STMTVTAB, in Debian's and
+    most distributions' SQLite) counts re-prepares per cached statement."""
+    try:
+        conn.execute("SELECT reprep FROM sqlite_stmt").fetchall()
+    except sqlite3.OperationalError:
+        pytest.skip("this SQLite is built without the sqlite_stmt table")
+    for n in range(3):
+        add(workspace, conn, f"t{n}")
+    done = 0
+    for queue_type in QueueType:
+        item = claim(conn, queue_type, owner)
+        while item is not None:
+            _, item = engine.complete_and_claim(conn, item, StageResult(), POLICY, NOW, owner)
+            done += 1
+        assert not queue_repo.claimable_exists(conn, to_db(NOW), {queue_type})
+    assert done == 3 * 5
+    statements = conn.execute("SELECT sql, reprep, run FROM sqlite_stmt").fetchall()
+    hot = [row for row in statements if "task_queue" in row[0] and row[2] > 1]
+    assert any("SELECT q.id FROM task_queue" in row[0] for row in hot)  # the claim ran here
+    assert [row[0] for row in hot if row[1] > 0] == []

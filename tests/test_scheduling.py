@@ -114,3 +114,27 @@ def test_next_run_is_the_first_occurrence_after_now(
     index = step.missed + 1
     assert step.next_run_at == localize(occurrence(anchor, repeat, index), tz)
     assert localize(occurrence(anchor, repeat, index - 1), tz) <= now
+
+
+@given(
+    st.datetimes(
+        timezones=st.sampled_from([UTC, ZoneInfo("Asia/Seoul"), ZoneInfo("America/New_York")])
+    )
+)
+@settings(max_examples=300)
+def test_stored_text_is_sqlites_own_utc_form(moment: datetime) -> None:
+    """to_db writes what SQLite's datetime() writes for the same instant, whole seconds, so that
+    string comparison with CURRENT_TIMESTAMP is correct; from_db reads it back."""
+    import sqlite3
+
+    from autoqueue.timeutil import from_db, to_db
+
+    utc = moment.astimezone(UTC)
+    text = to_db(moment)
+    expected = (
+        sqlite3.connect(":memory:")
+        .execute("SELECT datetime(?, 'unixepoch')", (int(utc.replace(microsecond=0).timestamp()),))
+        .fetchone()[0]
+    )
+    assert text == expected
+    assert from_db(text) == utc.replace(microsecond=0)

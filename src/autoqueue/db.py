@@ -16,8 +16,14 @@ from autoqueue.errors import DatabaseError
 
 DB_NAME = "autoqueue.db"
 BUSY_TIMEOUT_SECONDS = 10.0
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 AUTOQUEUE_TABLES = frozenset({"tasks", "task_schedules", "task_queue", "task_logs"})
+
+# A lookup of task_queue by status alone names every queue type, so that it seeks
+# idx_task_queue_claim (queue_type, status, ...) instead of scanning the table. Literals, not
+# bound parameters: a bound value compared with a column of a partial index makes SQLite
+# re-prepare the statement each time it is bound (see repo.queue.CANDIDATE).
+EVERY_QUEUE = "queue_type IN ('schedule', 'script', 'image', 'video', 'youtube')"
 
 # Columns that hold timestamps; a database from the seed's app stores JavaScript ISO strings here.
 TIMESTAMP_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -209,11 +215,11 @@ def m002_stage_state_and_quota(conn: sqlite3.Connection) -> None:
 
 
 def m003_leaner_indexes(conn: sqlite3.Connection) -> None:
-    """Fewer B-trees to update per transition: drop two seed indexes that are prefixes of others
-    (task_queue (queue_type, status), task_logs (task_id)) and an unused log index; index
-    completed rows only."""
+    """Fewer B-trees to update per transition: drop a seed index that is a prefix of the claim
+    index (task_queue (queue_type, status)) and an unused log index; index completed rows only.
+    (Schema 3 also dropped task_logs (task_id); schema 4 brings it back in place of two others.)
+    """
     conn.execute("DROP INDEX IF EXISTS idx_task_queue_status")
-    conn.execute("DROP INDEX IF EXISTS idx_task_logs_task_id")
     conn.execute("DROP INDEX IF EXISTS idx_task_logs_created")
     conn.execute("DROP INDEX IF EXISTS idx_task_queue_completed")
     conn.execute(
@@ -222,10 +228,22 @@ def m003_leaner_indexes(conn: sqlite3.Connection) -> None:
     )
 
 
+def m004_fewer_indexes(conn: sqlite3.Connection) -> None:
+    """Two B-trees fewer to write per transition. One index on ``task_logs(task_id)`` instead of
+    (task_id, action_type) and (task_id, queue_type): every log read is one task's rows newest
+    first, which (task_id) alone serves without a sort. And no ``task_queue(status,
+    next_retry_at)``: lookups by status name the five queue types and seek the claim index."""
+    conn.execute("DROP INDEX IF EXISTS idx_task_queue_retry")
+    conn.execute("DROP INDEX IF EXISTS idx_task_logs_action")
+    conn.execute("DROP INDEX IF EXISTS idx_task_logs_queue_type")
+    conn.execute("CREATE INDEX IF NOT EXISTS idx_task_logs_task_id ON task_logs(task_id)")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_initial,
     m002_stage_state_and_quota,
     m003_leaner_indexes,
+    m004_fewer_indexes,
 ]
 
 

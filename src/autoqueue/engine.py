@@ -8,6 +8,7 @@ that happened meanwhile is never overwritten (invariant 6).
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 import uuid
 from collections.abc import Callable
@@ -82,21 +83,29 @@ def claim_next(
 ) -> QueueItem | None:
     """Seed 4.1: atomically take the oldest ready item of ``queue_type``, if none is processing."""
     with transaction(conn):
-        try:
-            item = queue_repo.claim(
-                conn,
-                queue_type,
-                owner=owner,
-                token=uuid.uuid4().hex,
-                lease_until=policy.lease_until(now),
-                now=to_db(now),
-            )
-        except sqlite3.IntegrityError:
-            # The partial unique index caught a second processing item: another claim won.
-            return None
-        if item is not None:
-            failpoints.hit("claim", queue_type.value)
-        return item
+        return _claim(conn, queue_type, owner, policy, now)
+
+
+def _claim(
+    conn: sqlite3.Connection, queue_type: QueueType, owner: Owner, policy: Policy, now: datetime
+) -> QueueItem | None:
+    """The claim, inside the caller's write transaction."""
+    try:
+        item = queue_repo.claim(
+            conn,
+            queue_type,
+            owner=owner,
+            token=secrets.token_hex(16),
+            lease_until=policy.lease_until(now),
+            now=to_db(now),
+        )
+    except sqlite3.IntegrityError:
+        # The partial unique index caught a second processing item: another claim won. SQLite
+        # undid just that statement; the caller's transaction goes on.
+        return None
+    if item is not None:
+        failpoints.hit("claim", queue_type.value)
+    return item
 
 
 def record_start(
@@ -141,35 +150,42 @@ def complete_item(
 
     Returns False (and changes nothing) when the item is no longer ours.
     """
+    with transaction(conn):
+        return _complete(conn, item, result, policy, now)
+
+
+def _complete(
+    conn: sqlite3.Connection, item: QueueItem, result: StageResult, policy: Policy, now: datetime
+) -> bool:
+    """The completion, inside the caller's write transaction."""
     assert item.claim_token is not None
     stamp = to_db(now)
-    with transaction(conn):
-        if not queue_repo.complete(conn, item.id, item.claim_token, stamp):
-            return False
-        task = _task(conn, item.task_id)
-        following = next_queue(item.queue_type, task.media_mode)
-        if following is not None:
-            queue_repo.insert(
-                conn,
-                task_id=task.id,
-                schedule_id=item.schedule_id,
-                queue_type=following,
-                max_retry=policy.max_retry_for(task),
-                now=stamp,
-            )
-        _sync_contents(conn, task, item, result, stamp)
-        failpoints.hit("complete", item.queue_type.value)
-        log_item(
+    if not queue_repo.complete(conn, item.id, item.claim_token, stamp):
+        return False
+    task = _task(conn, item.task_id)
+    following = next_queue(item.queue_type, task.media_mode)
+    if following is not None:
+        queue_repo.insert(
             conn,
-            item,
-            LogLevel.INFO,
-            f"{item.queue_type.value} done → {following.value} waiting"
-            if following
-            else f"{item.queue_type.value} done → run complete",
-            stamp=stamp,
-            action=ActionType.COMPLETE,
-            metadata=result.details or None,
+            task_id=task.id,
+            schedule_id=item.schedule_id,
+            queue_type=following,
+            max_retry=policy.max_retry_for(task),
+            now=stamp,
         )
+    _sync_contents(conn, task, item, result, stamp)
+    failpoints.hit("complete", item.queue_type.value)
+    log_item(
+        conn,
+        item,
+        LogLevel.INFO,
+        f"{item.queue_type.value} done → {following.value} waiting"
+        if following
+        else f"{item.queue_type.value} done → run complete",
+        stamp=stamp,
+        action=ActionType.COMPLETE,
+        metadata=result.details or None,
+    )
     return True
 
 
@@ -186,8 +202,8 @@ def complete_and_claim(
     A draining worker pays one commit (one fsync) per transition instead of two.
     """
     with transaction(conn):
-        completed = complete_item(conn, item, result, policy, now)
-        following = claim_next(conn, item.queue_type, owner, policy, now)
+        completed = _complete(conn, item, result, policy, now)
+        following = _claim(conn, item.queue_type, owner, policy, now)
     return completed, following
 
 

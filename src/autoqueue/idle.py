@@ -11,11 +11,11 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
-from autoqueue.db import SCHEMA_VERSION
+from autoqueue.db import EVERY_QUEUE, SCHEMA_VERSION
 
-_BUSY = """
-SELECT EXISTS (SELECT 1 FROM task_queue WHERE status = 'processing')
-    OR EXISTS (SELECT 1 FROM task_queue WHERE status = 'waiting'
+_BUSY = f"""
+SELECT EXISTS (SELECT 1 FROM task_queue WHERE {EVERY_QUEUE} AND status = 'processing')
+    OR EXISTS (SELECT 1 FROM task_queue WHERE {EVERY_QUEUE} AND status = 'waiting'
                AND (next_retry_at IS NULL OR next_retry_at <= :now))
     OR EXISTS (SELECT 1 FROM task_schedules WHERE is_active = 1
                AND next_run_at IS NOT NULL AND next_run_at <= :now)

@@ -20,7 +20,9 @@ def to_db(moment: datetime) -> str:
     """Format an aware datetime as SQLite's UTC text, ``YYYY-MM-DD HH:MM:SS``."""
     if moment.tzinfo is None:
         raise ValueError("naive datetime given where an aware one is required")
-    return moment.astimezone(UTC).strftime(DB_FORMAT)
+    # isoformat, not strftime(DB_FORMAT): the same text (zero-padded year included), a sixth of
+    # the cost, and the engine formats a few stamps per transition.
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "seconds")
 
 
 def from_db(text: str) -> datetime:

@@ -6,6 +6,7 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from autoqueue.db import EVERY_QUEUE
 from autoqueue.models import QueueItem, QueueType, Tab
 
 ACTIVE = ("waiting", "processing")
@@ -49,12 +50,19 @@ def insert(
 # is just as atomic, and three times faster here (SQLite plans the nested form poorly).
 # The NOT EXISTS keeps invariant 1 (one processing item per queue type) as a condition; the
 # partial unique index idx_task_queue_one_processing backs it up.
-_CANDIDATE = """
+#
+# The queue type is written into the SQL as a literal (one statement per QueueType member, never
+# user text), not bound as a parameter: task_queue has partial indexes on queue_type and status,
+# and when a bound parameter decides whether a partial index applies, SQLite re-prepares the
+# statement every time the parameter is bound. A bound queue type made each claim compile its
+# query anew: four times the cost of the lookup itself.
+_CANDIDATE_TEMPLATE = """
 SELECT q.id FROM task_queue AS q
-WHERE q.queue_type = :queue_type AND q.status = 'waiting'
+WHERE q.queue_type = '{queue_type}' AND q.status = 'waiting'
   AND (q.next_retry_at IS NULL OR q.next_retry_at <= :now)
   AND NOT EXISTS (
-    SELECT 1 FROM task_queue WHERE queue_type = :queue_type AND status = 'processing')
+    SELECT 1 FROM task_queue WHERE queue_type = '{queue_type}' AND status = 'processing')
+  {schedule_rule}
 ORDER BY q.created_at, q.id
 LIMIT 1
 """
@@ -62,14 +70,18 @@ LIMIT 1
 # The schedule queue adds one rule: a run waits while its task still has a run in flight, so
 # that two runs of one task never share a folder. It needs the task id, which the other queues'
 # claim does without (their candidate comes from the covering index alone, twice as fast).
-_CANDIDATE_SCHEDULE = _CANDIDATE.replace(
-    "ORDER BY",
-    """AND NOT EXISTS (
+_SCHEDULE_RULE = """AND NOT EXISTS (
     SELECT 1 FROM task_queue AS other
     WHERE other.task_id = q.task_id AND other.id != q.id
-      AND other.status IN ('waiting', 'processing') AND other.queue_type != 'schedule')
-ORDER BY""",
-)
+      AND other.status IN ('waiting', 'processing') AND other.queue_type != 'schedule')"""
+
+CANDIDATE: dict[QueueType, str] = {
+    queue_type: _CANDIDATE_TEMPLATE.format(
+        queue_type=queue_type.value,
+        schedule_rule=_SCHEDULE_RULE if queue_type is QueueType.SCHEDULE else "",
+    )
+    for queue_type in QueueType
+}
 
 _TAKE = """
 UPDATE task_queue
@@ -91,19 +103,18 @@ def claim(
     now: str,
 ) -> QueueItem | None:
     """Take the oldest ready item of ``queue_type``. Call inside a write transaction."""
-    params: dict[str, object] = {"queue_type": queue_type.value, "now": now}
-    query = _CANDIDATE_SCHEDULE if queue_type is QueueType.SCHEDULE else _CANDIDATE
-    candidate = conn.execute(query, params).fetchone()
+    candidate = conn.execute(CANDIDATE[queue_type], {"now": now}).fetchone()
     if candidate is None:
         return None
-    params.update(
-        id=candidate[0],
-        token=token,
-        host=owner.host,
-        pid=owner.pid,
-        started=owner.started,
-        lease=lease_until,
-    )
+    params = {
+        "id": candidate[0],
+        "now": now,
+        "token": token,
+        "host": owner.host,
+        "pid": owner.pid,
+        "started": owner.started,
+        "lease": lease_until,
+    }
     row = conn.execute(_TAKE, params).fetchone()
     return None if row is None else QueueItem.model_validate(dict(row))
 
@@ -188,15 +199,17 @@ def set_stage_process(
 
 def renew_leases(conn: sqlite3.Connection, owner: Owner, lease_until: str) -> int:
     cursor = conn.execute(
-        "UPDATE task_queue SET lease_expires_at = ? WHERE status = 'processing' "
-        "AND owner_host = ? AND owner_pid = ? AND owner_started = ?",
+        f"UPDATE task_queue SET lease_expires_at = ? WHERE {EVERY_QUEUE} "
+        "AND status = 'processing' AND owner_host = ? AND owner_pid = ? AND owner_started = ?",
         (lease_until, owner.host, owner.pid, owner.started),
     )
     return cursor.rowcount
 
 
 def processing(conn: sqlite3.Connection) -> list[QueueItem]:
-    rows = conn.execute("SELECT * FROM task_queue WHERE status = 'processing' ORDER BY id")
+    rows = conn.execute(
+        f"SELECT * FROM task_queue WHERE {EVERY_QUEUE} AND status = 'processing' ORDER BY id"
+    )
     return [QueueItem.model_validate(dict(row)) for row in rows]
 
 
@@ -251,16 +264,16 @@ def reset_for_retry(conn: sqlite3.Connection, item_id: int, now: str) -> bool:
 
 def claimable_exists(conn: sqlite3.Connection, now: str, queue_types: Iterable[QueueType]) -> bool:
     """Whether one of ``queue_types`` has a ready waiting item and no processing one."""
-    names = [queue_type.value for queue_type in queue_types]
+    # Literals from the enum, not bound parameters: see CANDIDATE on partial indexes.
+    names = sorted(f"'{QueueType(queue_type).value}'" for queue_type in queue_types)
     if not names:
         return False
-    marks = ", ".join("?" for _ in names)
     row = conn.execute(
-        f"SELECT 1 FROM task_queue AS q WHERE q.queue_type IN ({marks}) AND q.status = 'waiting' "
-        "AND (q.next_retry_at IS NULL OR q.next_retry_at <= ?) "
+        f"SELECT 1 FROM task_queue AS q WHERE q.queue_type IN ({', '.join(names)}) "
+        "AND q.status = 'waiting' AND (q.next_retry_at IS NULL OR q.next_retry_at <= ?) "
         "AND NOT EXISTS (SELECT 1 FROM task_queue AS p "
         "  WHERE p.queue_type = q.queue_type AND p.status = 'processing') LIMIT 1",
-        (*names, now),
+        (now,),
     ).fetchone()
     return row is not None
 
@@ -271,7 +284,7 @@ _TAB_WHERE = {
     Tab.IMAGE: "q.queue_type = 'image' AND q.status IN ('waiting', 'processing')",
     Tab.VIDEO: "q.queue_type = 'video' AND q.status IN ('waiting', 'processing')",
     Tab.YOUTUBE: "q.queue_type = 'youtube' AND q.status IN ('waiting', 'processing')",
-    Tab.FAILED: "q.status = 'failed'",
+    Tab.FAILED: f"q.{EVERY_QUEUE} AND q.status = 'failed'",
     Tab.COMPLETED: "q.queue_type = 'youtube' AND q.status = 'completed'",
 }
 
@@ -296,7 +309,7 @@ def processing_rows(conn: sqlite3.Connection) -> list[dict[str, object]]:
     """The items being processed now, with their task's title."""
     rows = conn.execute(
         "SELECT q.*, t.title FROM task_queue AS q JOIN tasks AS t ON t.id = q.task_id "
-        "WHERE q.status = 'processing' ORDER BY q.queue_type"
+        f"WHERE q.{EVERY_QUEUE} AND q.status = 'processing' ORDER BY q.queue_type"
     )
     return [dict(row) for row in rows]
 
