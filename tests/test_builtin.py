@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -223,9 +224,39 @@ def test_a_korean_shortform_becomes_a_real_vertical_video(
 def test_a_longform_video_is_horizontal(builtin: Workspace, bconn: sqlite3.Connection) -> None:
     task_id = add(builtin, bconn, "A week of home cooking", type="longform", media_mode="crawl")
     drain(builtin)
-    meta = probe(builtin.task_dir(task_id) / "output.mp4")
+    video = builtin.task_dir(task_id) / "output.mp4"
+    meta = probe(video)
     assert meta["size"] == (1920, 1080)
     assert meta["duration"] == pytest.approx(15.0, abs=0.05)  # three 5 s scenes
+    # The default rate control: x264 writes its settings into the stream.
+    assert b"rc=cqp mbtree=0 qp=15 " in video.read_bytes()
+
+
+def test_a_configured_crf_reaches_x264(home: Path, tmp_path: Path) -> None:
+    write_config(home, 'timezone = "UTC"\n[retry]\nmax_retry = 0\n[stages.video]\ncrf = 28\n')
+    workspace = Workspace.load(home)
+    service.init_home(workspace)
+    conn = workspace.connect()
+    images = [make_image(tmp_path / "a.png", (1080, 1920), (40, 90, 160))]
+    task_id = add(workspace, conn, "CRF", media_mode="upload", images=images)
+    drain(workspace)
+    assert last_item(conn, task_id).status.value == "completed"
+    assert b"rc=crf mbtree=0 crf=28.0 " in (workspace.task_dir(task_id) / "output.mp4").read_bytes()
+    conn.close()
+
+
+def test_quality_is_qp_or_crf_never_both() -> None:
+    from pydantic import ValidationError
+
+    from autoqueue.config import StageConfig
+
+    assert StageConfig().quality == ("qp", 15)
+    assert StageConfig(qp=20).quality == ("qp", 20)
+    assert StageConfig(crf=23).quality == ("crf", 23)
+    with pytest.raises(ValidationError, match="set qp or crf, not both"):
+        StageConfig(qp=20, crf=23)
+    with pytest.raises(ValidationError):
+        StageConfig(qp=52)
 
 
 def make_image(path: Path, size: tuple[int, int], colour: tuple[int, int, int]) -> Path:
@@ -376,6 +407,9 @@ def test_render_command_normalises_every_input() -> None:
     assert "crop=1080:1920" in graph and "loop=loop=29:" in graph and "loop=loop=74:" in graph
     for flag in ("+faststart", "yuv420p", "libx264"):
         assert flag in argv
+    assert argv[argv.index("-qp") + 1] == "15" and "-crf" not in argv
+    crf = render_argv("ffmpeg", dataclasses.replace(plan, quality=("crf", 23)))
+    assert crf[crf.index("-crf") + 1] == "23" and "-qp" not in crf
     assert argv[argv.index("-t") + 1] == "3.500"
 
 

@@ -70,7 +70,7 @@ class RenderPlan:
     music: Path | None = None
     music_volume: float = 0.15
     preset: str = "ultrafast"
-    crf: int = 23
+    quality: tuple[str, int] = ("qp", 15)  # x264 rate control ("qp" or "crf") and its value
 
     @property
     def frames(self) -> tuple[int, ...]:
@@ -131,7 +131,8 @@ def render_argv(ffmpeg: str, plan: RenderPlan) -> list[str]:
     if audio is not None:
         argv += ["-map", audio, "-c:a", "aac", "-b:a", "160k"]
     argv += [
-        "-c:v", "libx264", "-preset", plan.preset, "-tune", "stillimage", "-crf", str(plan.crf),
+        "-c:v", "libx264", "-preset", plan.preset, "-tune", "stillimage",
+        f"-{plan.quality[0]}", str(plan.quality[1]),
         "-pix_fmt", "yuv420p", "-color_range", "tv", "-r", str(FPS), "-movflags", "+faststart",
         "-t", f"{plan.total:.3f}", "-progress", "pipe:1", "-f", "mp4", str(plan.output),
     ]  # fmt: skip

@@ -166,7 +166,7 @@ def run_video_stage(ctx: StageContext, config: StageConfig) -> StageResult:
         music=music,
         music_volume=config.music_volume,
         preset=config.preset,
-        crf=config.crf,
+        quality=config.quality,
     )
     started = time.monotonic()
     progress = _Progress(ctx, plan.total)
