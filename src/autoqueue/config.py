@@ -68,7 +68,7 @@ class YouTubeConfig(Strict):
     token_uri: str | None = None
 
 
-DEFAULT_QP = 15
+DEFAULT_QP = 15  # x264's constant quantizer for slides (see StageConfig.quality)
 
 
 class StageConfig(Strict):
@@ -85,8 +85,8 @@ class StageConfig(Strict):
     music: str | None = None  # background music mixed under the narration
     music_volume: Annotated[float, Field(ge=0, le=1)] = 0.15
     generator: list[str] | None = None  # dalle3 / imagen3 / sora2: writes the scene images
-    # ultrafast: slides are mostly repeated frames, where it matches slower presets' quality in
-    # half the time (bench/RESULTS.md); files are larger, still small.
+    # ultrafast: slides are mostly repeated frames; slower presets make smaller files in about
+    # twice the time, and the files are small either way.
     preset: str = "ultrafast"
     # Quality: a constant quantizer (qp, the default 15) or a constant rate factor (crf), not both.
     # A slideshow's frames are new slides or exact repeats. CRF's per-frame analysis buys nothing

@@ -20,8 +20,8 @@ def to_db(moment: datetime) -> str:
     """Format an aware datetime as SQLite's UTC text, ``YYYY-MM-DD HH:MM:SS``."""
     if moment.tzinfo is None:
         raise ValueError("naive datetime given where an aware one is required")
-    # isoformat, not strftime(DB_FORMAT): the same text (zero-padded year included), a sixth of
-    # the cost, and the engine formats a few stamps per transition.
+    # isoformat, not strftime(DB_FORMAT): SQLite's own text exactly (glibc's %Y does not pad
+    # years below 1000; isoformat does), at a sixth of the cost, a few times per transition.
     return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "seconds")
 
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from autoqueue.config import DEFAULT_QP
 from autoqueue.errors import PermanentStageError
 
 FPS = 30
@@ -70,7 +71,7 @@ class RenderPlan:
     music: Path | None = None
     music_volume: float = 0.15
     preset: str = "ultrafast"
-    quality: tuple[str, int] = ("qp", 15)  # x264 rate control ("qp" or "crf") and its value
+    quality: tuple[str, int] = ("qp", DEFAULT_QP)  # x264 rate control ("qp" or "crf"), value
 
     @property
     def frames(self) -> tuple[int, ...]:
