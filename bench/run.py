@@ -108,12 +108,20 @@ def installed(name: str) -> bool:
         return False
 
 
+def add_task(workspace: Any, conn: sqlite3.Connection, now: datetime, **request: Any) -> str:
+    """Add one task as `autoqueue add` does (validate, then insert); returns its id."""
+    from autoqueue import service
+
+    prepared = service.prepare_add(workspace, service.AddRequest(tz="UTC", **request), now)
+    return service.add_task(workspace, conn, prepared, now).task_id
+
+
 # -- 1. engine throughput ----------------------------------------------------------------------
 
 
 def engine_transitions(folder: Path, tasks: int) -> float:
     """Transitions per second: N crawl tasks through 5 stages with no-op stages."""
-    from autoqueue import engine, processes, service
+    from autoqueue import engine, processes
     from autoqueue.pipeline import QUEUE_ORDER
     from autoqueue.stages.base import StageResult
     from autoqueue.timeutil import utcnow
@@ -125,8 +133,7 @@ def engine_transitions(folder: Path, tasks: int) -> float:
     conn = workspace.connect()
     now = utcnow()
     for n in range(tasks):
-        prepared = service.prepare_add(workspace, service.AddRequest(title=f"t{n}", tz="UTC"), now)
-        service.add_task(workspace, conn, prepared, now)
+        add_task(workspace, conn, now, title=f"t{n}")
     owner = processes.current_owner()
     policy = engine.Policy()
     result = StageResult()
@@ -504,10 +511,7 @@ def pipeline_home(folder: Path, tasks: int, seconds: tuple[float, float, float, 
     conn = workspace.connect()
     now = utcnow()
     for n in range(tasks):
-        prepared = service.prepare_add(
-            workspace, service.AddRequest(title=f"p{n}", media_mode="crawl", tz="UTC"), now
-        )
-        service.add_task(workspace, conn, prepared, now)
+        add_task(workspace, conn, now, title=f"p{n}", media_mode="crawl")
     conn.close()
     return home
 
@@ -598,10 +602,7 @@ def render_setup(folder: Path, scenes: int, seconds: float) -> tuple[Any, list[P
     service.init_home(workspace)
     conn = workspace.connect()
     now = utcnow()
-    prepared = service.prepare_add(
-        workspace, service.AddRequest(title="render", type="shortform", tz="UTC"), now
-    )
-    task_id = service.add_task(workspace, conn, prepared, now).task_id
+    task_id = add_task(workspace, conn, now, title="render", type="shortform")
     task = tasks_repo.get(conn, task_id)
     item = queue_repo.for_task(conn, task_id)[0]
     conn.close()
@@ -723,10 +724,7 @@ def section_memory(report: Report, quick: bool, big_db: Path | None) -> None:
         service.init_home(workspace)
         conn = workspace.connect()
         now = utcnow()
-        prepared = service.prepare_add(
-            workspace, service.AddRequest(title="메모리 측정 영상", type="shortform", tz="UTC"), now
-        )
-        service.add_task(workspace, conn, prepared, now)
+        add_task(workspace, conn, now, title="메모리 측정 영상", type="shortform")
         conn.close()
         render = report.add(
             "memory",
