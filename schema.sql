@@ -75,7 +75,15 @@ CREATE TABLE IF NOT EXISTS task_queue (
   -- the stage program the item started (stop and recovery kill exactly this tree)
   stage_pid INTEGER,
   stage_started REAL,
-  stage_process_name TEXT
+  stage_process_name TEXT,
+  -- schema 5: the attempt running the stage (README "Exactly once"): its secret token, carried in
+  -- the environment of every process it starts; how many attempts were started; how many in a
+  -- row vanished without recording an exit (the crash budget); how many bytes of its output
+  -- file are already in task_logs
+  attempt_token TEXT,
+  attempt_no INTEGER NOT NULL DEFAULT 0,
+  crash_count INTEGER NOT NULL DEFAULT 0,
+  output_offset INTEGER NOT NULL DEFAULT 0
 );
 
 CREATE TABLE IF NOT EXISTS task_logs (

@@ -2,8 +2,10 @@
 
 It speaks the resumable upload protocol (initiating POST answered with ``Location``; PUT chunks
 answered 308 with ``Range``; the status query ``Content-Range: bytes */N``; a final 200 with the
-video resource), ``thumbnails.set``, and the token endpoint (refresh and authorization-code
-grants). Faults are injected by setting attributes between requests.
+video resource; 404 for a session it has forgotten), ``thumbnails.set``, the channel's uploads
+(``channels.list mine=true``, ``playlistItems.list``, ``videos.list part=fileDetails``), and the
+token endpoint (refresh and authorization-code grants). Faults are injected by setting
+attributes between requests.
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ class Video:
     metadata: dict[str, Any]
     data: bytes
     thumbnail: bytes | None = None
+    published_at: str = field(
+        default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    )
 
 
 class FakeYouTube:
@@ -51,6 +56,11 @@ class FakeYouTube:
         self.thumbnail_error: tuple[int, str] | None = None
         self.chunk_delay = 0.0
         self.reject_all_tokens = False
+        self.forgotten: set[str] = set()  # sessions that answer 404 (expired)
+        self.forget_after_bytes: int | None = None  # a session expires once it holds this much
+        self.final_delay = 0.0  # the last chunk is stored, then its answer waits this long
+        self.deny_reads = False  # a token without the youtube.readonly scope
+        self.refused_insert_connections = 0  # close the next N upload openings unanswered
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -65,6 +75,11 @@ class FakeYouTube:
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+    def forget_sessions(self) -> None:
+        """Expire every upload session (YouTube forgets them after about a week)."""
+        with self.lock:
+            self.forgotten.update(self.sessions)
 
     def token_json(self, *, token: str = "access-0", expiry: str = "2099-01-01T00:00:00Z") -> str:
         """An authorized-user token file as google-auth writes it, pointing at this server."""
@@ -145,6 +160,42 @@ class FakeYouTube:
                         (self.command, self.path, {k.lower(): v for k, v in self.headers.items()})
                     )
 
+            def do_GET(self) -> None:
+                self._record()
+                path = urllib.parse.urlparse(self.path)
+                query = urllib.parse.parse_qs(path.query)
+                if not self._authorised():
+                    return None
+                if fake.deny_reads:
+                    return self._error(403, "insufficientPermissions", "Insufficient Permission")
+                if path.path == "/youtube/v3/channels":
+                    assert query.get("mine") == ["true"], query
+                    uploads = {"uploads": "UUfake"}
+                    item = {"id": "UCfake", "contentDetails": {"relatedPlaylists": uploads}}
+                    return self._send(200, {"items": [item]})
+                if path.path == "/youtube/v3/playlistItems":
+                    assert query.get("playlistId") == ["UUfake"], query
+                    items = [
+                        {
+                            "snippet": {
+                                "title": video.metadata["snippet"]["title"],
+                                "publishedAt": video.published_at,
+                                "resourceId": {"kind": "youtube#video", "videoId": video.id},
+                            }
+                        }
+                        for video in reversed(list(fake.videos.values()))
+                    ]
+                    return self._send(200, {"items": items})
+                if path.path == "/youtube/v3/videos":
+                    ids = query.get("id", [""])[0].split(",")
+                    items = [
+                        {"id": vid, "fileDetails": {"fileSize": str(len(fake.videos[vid].data))}}
+                        for vid in ids
+                        if vid in fake.videos
+                    ]
+                    return self._send(200, {"items": items})
+                return self._error(404, "notFound")
+
             def do_POST(self) -> None:
                 self._record()
                 path = urllib.parse.urlparse(self.path)
@@ -153,6 +204,11 @@ class FakeYouTube:
                     return self._token(urllib.parse.parse_qs(self._body().decode()))
                 if path.path == "/upload/youtube/v3/videos":
                     body = self._body()
+                    if fake.refused_insert_connections:
+                        fake.refused_insert_connections -= 1
+                        self.close_connection = True
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                        return None
                     if not self._authorised():
                         return None
                     if fake.insert_error:
@@ -218,7 +274,15 @@ class FakeYouTube:
                 match = re.match(r"^/upload/session/(\w+)", self.path)
                 session = fake.sessions.get(match.group(1)) if match else None
                 body = self._body()
-                if session is None:
+                if session is None or (match and match.group(1) in fake.forgotten):
+                    return self._error(404, "notFound")
+                if (
+                    fake.forget_after_bytes is not None
+                    and len(session.data) >= fake.forget_after_bytes
+                    and match
+                ):
+                    fake.forgotten.add(match.group(1))
+                    fake.forget_after_bytes = None  # once: the next session lives
                     return self._error(404, "notFound")
                 content_range = self.headers.get("Content-Range", "")
                 if content_range.startswith("bytes */"):
@@ -237,11 +301,14 @@ class FakeYouTube:
                     if first != len(session.data):
                         return self._state(session)
                     session.data += body
-                    if len(session.data) >= session.size and session.video_id is None:
+                    finished = len(session.data) >= session.size and session.video_id is None
+                    if finished:
                         session.video_id = f"vid{len(fake.videos) + 1}"
                         fake.videos[session.video_id] = Video(
                             session.video_id, session.metadata, bytes(session.data)
                         )
+                if finished and fake.final_delay:
+                    time.sleep(fake.final_delay)
                 return self._state(session)
 
             def _state(self, session: Session) -> None:

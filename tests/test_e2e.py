@@ -101,10 +101,18 @@ def test_racing_claimers_never_hold_two_items_of_one_queue(home: Path, tmp_path:
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
-def test_a_killed_tick_is_recovered_and_its_orphans_killed(home: Path, tmp_path: Path) -> None:
+def test_a_vanished_attempt_has_its_orphans_killed_and_runs_again(
+    home: Path, tmp_path: Path
+) -> None:
+    """The tick and the attempt's supervisor are both SIGKILLed (what a crash of the machine's
+    OOM killer might do), leaving the stage program and its child running with no one to record
+    them. The next tick kills those orphans (found by the attempt's token) and runs the stage
+    again, without spending a retry."""
     write_config(home, stage_config())
     journal = tmp_path / "journal.jsonl"
-    [task_id] = add_tasks(home, 1, "--media-mode", "upload", "--set", "child_video=1")
+    [task_id] = add_tasks(
+        home, 1, "--media-mode", "upload", "--set", "child_video=1", "--set", "child_seconds=4"
+    )
     env = {**os.environ, "JOURNAL": str(journal)}
     tick = subprocess.Popen(
         [sys.executable, "-m", "autoqueue", "--home", str(home), "tick", "--drain"],
@@ -120,28 +128,38 @@ def test_a_killed_tick_is_recovered_and_its_orphans_killed(home: Path, tmp_path:
         )
         time.sleep(0.1)
     assert child_pid is not None, "the video stage never started its child"
-    stage_pid = next(
-        e["pid"] for e in journal_events(journal) if e["stage"] == "video" and e["event"] == "start"
+    start = next(
+        e for e in journal_events(journal) if e["stage"] == "video" and e["event"] == "start"
     )
+    stage_pid, supervisor_pid = start["pid"], start["ppid"]
     os.kill(tick.pid, signal.SIGKILL)
+    os.kill(supervisor_pid, signal.SIGKILL)
     tick.wait()
     assert psutil.pid_exists(stage_pid) and psutil.pid_exists(child_pid)  # orphans still running
     # The next tick must not wait for a lease: the owner is dead on this host.
+    began = time.monotonic()
     result = run_cli(home, "tick", "--drain", "--max-seconds", "60", env={"JOURNAL": str(journal)})
+    assert time.monotonic() - began < 30
     assert result.returncode == 0, result.stderr
     assert "recovered video item" in result.stdout
     for pid in (stage_pid, child_pid):
         assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    video_starts = [
+        e for e in journal_events(journal) if e["stage"] == "video" and e["event"] == "start"
+    ]
+    assert len(video_starts) == 2  # the vanished attempt, then the rerun
     rows = {r["queue_type"]: r for r in queue_rows(home)}
-    assert rows["video"]["status"] == "completed" and rows["video"]["retry_count"] == 1
+    assert rows["video"]["status"] == "completed"
+    assert (rows["video"]["retry_count"], rows["video"]["crash_count"]) == (0, 0)
     assert rows["youtube"]["status"] == "completed"
     conn = sqlite3.connect(home / "autoqueue.db")
-    killed = conn.execute(
-        "SELECT metadata FROM task_logs WHERE task_id = ? AND action_type = 'stop'", (task_id,)
+    lost = conn.execute(
+        "SELECT message FROM task_logs WHERE task_id = ? AND message LIKE '%no retry spent%'",
+        (task_id,),
     ).fetchone()
     conn.close()
-    names = {p["pid"] for p in json.loads(killed[0])["killedProcesses"]}
-    assert {stage_pid, child_pid} <= names
+    assert "left no record" in lost[0] and "lost 1/3" in lost[0]
+    assert f"(pid {stage_pid})" in lost[0] and f"(pid {child_pid})" in lost[0]
 
 
 def test_logs_follow_prints_new_rows_as_they_come(home: Path) -> None:

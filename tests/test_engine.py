@@ -9,16 +9,17 @@ from datetime import timedelta
 
 import pytest
 
-from autoqueue import engine, processes
+from autoqueue import engine, processes, recovery
+from autoqueue.attempt import Runner
 from autoqueue.db import transaction
 from autoqueue.errors import PermanentStageError, TransientStageError
 from autoqueue.models import QueueStatus, QueueType
+from autoqueue.owner import Owner
 from autoqueue.pipeline import GiveUp, Retry
 from autoqueue.repo import contents as contents_repo
 from autoqueue.repo import queue as queue_repo
 from autoqueue.repo import schedules as schedules_repo
 from autoqueue.repo import tasks as tasks_repo
-from autoqueue.repo.queue import Owner
 from autoqueue.stages.base import Archived, StageResult
 from autoqueue.timeutil import to_db
 from autoqueue.workspace import Workspace
@@ -281,22 +282,56 @@ def dead_owner() -> Owner:
     return Owner(host=info.host, pid=pid, started=started)
 
 
-def test_items_of_a_dead_tick_are_recovered_as_a_retry(
+def recover(workspace: Workspace, conn: sqlite3.Connection, owner: Owner, now=NOW):  # type: ignore[no-untyped-def]
+    runner = Runner(workspace, conn, owner, POLICY, lambda: now)
+    return recovery.recover_orphans(runner, now)
+
+
+def test_an_item_of_a_dead_tick_that_started_no_attempt_runs_again_without_a_retry(
     workspace: Workspace, conn: sqlite3.Connection, owner: Owner
 ) -> None:
     task_id = add(workspace, conn)
     ghost = dead_owner()
     item = engine.claim_next(conn, QueueType.SCHEDULE, ghost, POLICY, NOW)
     assert item is not None
-    recovered = engine.recover_orphans(conn, owner, POLICY, NOW + timedelta(seconds=1))
-    assert [r.item.id for r in recovered] == [item.id]
-    assert "died" in recovered[0].reason
+    found = recover(workspace, conn, owner, NOW + timedelta(seconds=1))
+    assert [r.item.id for r in found.recovered] == [item.id] and found.adopted == []
+    assert "died" in found.recovered[0].reason
     fresh = queue_repo.get(conn, item.id)
-    assert fresh is not None and (fresh.status, fresh.retry_count) == (QueueStatus.WAITING, 1)
+    assert fresh is not None
+    assert (fresh.status, fresh.retry_count, fresh.crash_count) == (QueueStatus.WAITING, 0, 1)
     log = conn.execute(
         "SELECT * FROM task_logs WHERE task_id = ? AND action_type = 'retry'", (task_id,)
     ).fetchone()
-    assert "recovered" in log["message"]
+    assert "recovered" in log["message"] and "no retry spent" in log["message"]
+
+
+def test_the_crash_budget_fails_an_item_lost_too_often_in_a_row(
+    workspace: Workspace, conn: sqlite3.Connection, owner: Owner
+) -> None:
+    task_id = add(workspace, conn, max_retry=5)
+    for lost in range(1, POLICY.max_crashes + 1):
+        item = engine.claim_next(conn, QueueType.SCHEDULE, dead_owner(), POLICY, NOW)
+        assert item is not None and item.crash_count == lost - 1
+        recover(workspace, conn, owner)
+    fresh = queue_repo.for_task(conn, task_id)[0]
+    assert (fresh.status, fresh.retry_count, fresh.crash_count) == (QueueStatus.FAILED, 0, 3)
+    assert "lost this stage 3 times in a row" in str(fresh.error_message)
+    assert "retry.max_crashes" in str(tasks_repo.get(conn, task_id).last_error)  # type: ignore[union-attr]
+
+
+def test_a_recorded_end_resets_the_crash_budget(
+    workspace: Workspace, conn: sqlite3.Connection, owner: Owner
+) -> None:
+    add(workspace, conn)
+    item = engine.claim_next(conn, QueueType.SCHEDULE, dead_owner(), POLICY, NOW)
+    assert item is not None
+    recover(workspace, conn, owner)
+    again = claim(conn, QueueType.SCHEDULE, owner)
+    assert again is not None and again.crash_count == 1
+    engine.fail_item(conn, again, TransientStageError("flaky"), POLICY, NOW)
+    after = queue_repo.get(conn, again.id)
+    assert after is not None and (after.retry_count, after.crash_count) == (1, 0)
 
 
 def test_a_live_tick_keeps_its_items(
@@ -308,9 +343,9 @@ def test_a_live_tick_keeps_its_items(
         alive = Owner(owner.host, sleeper.pid, processes.psutil.Process(sleeper.pid).create_time())
         item = engine.claim_next(conn, QueueType.SCHEDULE, alive, POLICY, NOW)
         assert item is not None
-        assert engine.recover_orphans(conn, owner, POLICY, NOW + timedelta(seconds=299)) == []
+        assert recover(workspace, conn, owner, NOW + timedelta(seconds=299)).recovered == []
         # Past its lease, even a live owner is presumed hung and its item recovered.
-        assert len(engine.recover_orphans(conn, owner, POLICY, NOW + timedelta(seconds=301))) == 1
+        assert len(recover(workspace, conn, owner, NOW + timedelta(seconds=301)).recovered) == 1
     finally:
         sleeper.kill()
         sleeper.wait()
@@ -323,21 +358,27 @@ def test_items_of_another_host_are_recovered_only_after_the_lease(
     remote = Owner("some-other-host", 4242, 1.0)
     item = engine.claim_next(conn, QueueType.SCHEDULE, remote, POLICY, NOW)
     assert item is not None
-    assert engine.recover_orphans(conn, owner, POLICY, NOW + timedelta(seconds=100)) == []
-    assert (
-        "lease"
-        in engine.recover_orphans(conn, owner, POLICY, NOW + timedelta(seconds=300))[0].reason
-    )
+    assert recover(workspace, conn, owner, NOW + timedelta(seconds=100)).recovered == []
+    found = recover(workspace, conn, owner, NOW + timedelta(seconds=300))
+    assert "lease" in found.recovered[0].reason
 
 
-def test_recovery_with_retries_used_up_fails_the_item(
+def test_an_unreadable_row_is_set_aside_and_the_queue_goes_on(
     workspace: Workspace, conn: sqlite3.Connection, owner: Owner
 ) -> None:
-    task_id = add(workspace, conn, max_retry=0)
-    item = engine.claim_next(conn, QueueType.SCHEDULE, dead_owner(), POLICY, NOW)
-    assert item is not None
-    engine.recover_orphans(conn, owner, POLICY, NOW)
-    assert statuses(conn, task_id) == [("schedule", "failed")]
+    bad = add(workspace, conn, "bad", now=NOW - timedelta(seconds=5))
+    good = add(workspace, conn, "good")
+    with transaction(conn):
+        conn.execute("UPDATE task_queue SET retry_count = 'many' WHERE task_id = ?", (bad,))
+    item = claim(conn, QueueType.SCHEDULE, owner)
+    assert item is not None and item.task_id == good
+    [aside] = queue_repo.for_task(conn, bad)  # readable again, for show and the listings
+    assert aside.status is QueueStatus.FAILED and aside.retry_count == 0
+    assert "retry_count = 'many'" in str(aside.error_message)
+    log = conn.execute(
+        "SELECT level, message FROM task_logs WHERE task_id = ? AND action_type = 'fail'", (bad,)
+    ).fetchone()
+    assert log["level"] == "error" and "set aside" in log["message"]
 
 
 def test_recurring_occurrence_is_enqueued_exactly_once(

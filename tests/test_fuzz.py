@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from typer.testing import CliRunner
 
-from autoqueue import engine, processes, service
+from autoqueue import engine, processes, recovery, service
+from autoqueue.attempt import Runner
 from autoqueue.cli import app
 from autoqueue.errors import PermanentStageError, TransientStageError, UsageError
 from autoqueue.models import QueueItem, QueueType
@@ -171,7 +172,8 @@ class EngineMachine(RuleBasedStateMachine):
     def crash(self, queue_type: QueueType) -> None:
         """A tick claims an item and dies; the next tick recovers it."""
         engine.claim_next(self.conn, queue_type, GHOST, self.policy, self.now)
-        engine.recover_orphans(self.conn, self.owner, self.policy, self.now)
+        runner = Runner(self.workspace, self.conn, self.owner, self.policy, lambda: self.now)
+        recovery.recover_orphans(runner, self.now)
 
     @rule(seconds=st.sampled_from([1, 6, 3600, 86400 * 2]))
     def time_passes(self, seconds: int) -> None:

@@ -1,4 +1,5 @@
-"""Process control with real process trees: hold-then-release, identity, tree kills."""
+"""Process control with real process trees: identity, tree kills, and the attempt token that
+finds daemons which double-forked and called setsid."""
 
 from __future__ import annotations
 
@@ -20,77 +21,129 @@ SLEEP_WITH_CHILD = (
     "time.sleep(600)\n"
 )
 
-
-def test_a_spawned_program_runs_nothing_until_released(tmp_path: Path) -> None:
-    marker = tmp_path / "ran"
-    argv = [sys.executable, "-c", f"open({str(marker)!r}, 'w').write('x')"]
-    popen, info = processes.spawn(argv, cwd=tmp_path, env=os.environ)
-    time.sleep(0.5)
-    assert not marker.exists()
-    assert info.pid == popen.pid and info.started > 0
-    assert info.name == Path(sys.executable).name
-    processes.release(popen)
-    assert popen.wait(timeout=30) == 0
-    assert marker.read_text() == "x"
-
-
-def test_an_abandoned_program_never_runs(tmp_path: Path) -> None:
-    marker = tmp_path / "ran"
-    popen, _ = processes.spawn(
-        [sys.executable, "-c", f"open({str(marker)!r}, 'w')"], cwd=tmp_path, env=os.environ
-    )
-    processes.abandon(popen)
-    assert popen.returncode == 0 and not marker.exists()
+# Detaches a daemon the way a crawler detaching chrome does: fork, setsid, fork again, and the
+# middle process exits, so the daemon is nobody's child and in a session of its own.
+DOUBLE_FORK = (
+    "import os, sys, time\n"
+    "if os.fork() == 0:\n"
+    "    os.setsid()\n"
+    "    if os.fork() == 0:\n"
+    "        print(os.getpid(), flush=True)\n"
+    "        time.sleep(600)\n"
+    "    os._exit(0)\n"
+    "os.wait()\n"
+)
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="exec keeps the pid only on POSIX")
-def test_the_recorded_identity_is_the_program_itself(tmp_path: Path) -> None:
-    popen, info = processes.spawn(
+def token_env(token: str) -> dict[str, str]:
+    return {**os.environ, processes.ATTEMPT_ENV: token}
+
+
+def gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def test_a_started_program_has_its_identity(tmp_path: Path) -> None:
+    popen, info = processes.start_program(
         [sys.executable, "-c", "import os; print(os.getpid())"], cwd=tmp_path, env=os.environ
     )
-    processes.release(popen)
     assert popen.stdout is not None
     assert int(popen.stdout.read()) == info.pid
+    assert info.started > 0 and info.name == Path(sys.executable).name
     popen.wait(timeout=30)
 
 
-def test_a_program_that_cannot_start_exits_65_with_the_reason(tmp_path: Path) -> None:
-    popen, _ = processes.spawn(["surely-not-installed-anywhere"], cwd=tmp_path, env=os.environ)
-    processes.release(popen)
-    assert popen.stderr is not None
-    err = popen.stderr.read()
-    assert popen.wait(timeout=30) == 65
-    assert b"cannot start 'surely-not-installed-anywhere'" in err
+def test_a_program_that_cannot_start_raises(tmp_path: Path) -> None:
+    with pytest.raises(OSError):
+        processes.start_program(["surely-not-installed-anywhere"], cwd=tmp_path, env=os.environ)
 
 
-def test_kill_tree_kills_the_program_and_its_children(tmp_path: Path) -> None:
-    popen, info = processes.spawn(
+def test_kill_attempt_kills_the_tree(tmp_path: Path) -> None:
+    popen, info = processes.start_program(
         [sys.executable, "-c", SLEEP_WITH_CHILD], cwd=tmp_path, env=os.environ
     )
-    processes.release(popen)
     assert popen.stdout is not None
     child_pid = int(popen.stdout.readline())
-    killed = processes.kill_tree(info.pid, info.started, grace=5)
+    killed = processes.kill_attempt(None, (info.pid, info.started), grace=5)
     assert {p.pid for p in killed} == {info.pid, child_pid}
     popen.wait(timeout=10)
     assert not processes.is_alive(child_pid, None)
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="fork and setsid are POSIX")
+def test_the_token_finds_a_double_forked_setsid_daemon(tmp_path: Path) -> None:
+    popen, info = processes.start_program(
+        [sys.executable, "-c", DOUBLE_FORK], cwd=tmp_path, env=token_env("t0k3n-a")
+    )
+    assert popen.stdout is not None
+    daemon = int(popen.stdout.readline())
+    popen.wait(timeout=10)
+    assert processes.is_alive(daemon, None)
+    # Its parent is gone and its session is its own: the tree of the program cannot find it.
+    assert os.getsid(daemon) != info.pid
+    assert psutil.Process(daemon).ppid() != info.pid
+    assert [p.pid for p in processes.carriers("t0k3n-a")] == [daemon]
+    killed = processes.kill_attempt("t0k3n-a", (info.pid, info.started), grace=5)
+    assert [p.pid for p in killed] == [daemon]
+    assert gone(daemon)
+
+
+def test_another_token_and_look_alikes_are_left_alone(tmp_path: Path) -> None:
+    mine = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(600)"], env=token_env("mine")
+    )
+    other = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(600)"], env=token_env("other")
+    )
+    plain = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not processes.carriers("mine"):
+            time.sleep(0.05)
+        killed = processes.kill_attempt("mine", grace=5)
+        assert [p.pid for p in killed] == [mine.pid]
+        assert mine.wait(timeout=10) is not None
+        assert other.poll() is None and plain.poll() is None
+    finally:
+        for proc in (mine, other, plain):
+            proc.kill()
+            proc.wait()
+
+
+def test_exclude_spares_the_caller(tmp_path: Path) -> None:
+    sleeper = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(600)"], env=token_env("spare")
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not processes.carriers("spare"):
+            time.sleep(0.05)
+        assert processes.kill_attempt("spare", exclude=[sleeper.pid], grace=1) == []
+        assert sleeper.poll() is None
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="sessions are POSIX")
-def test_kill_tree_finds_orphaned_grandchildren_by_session(tmp_path: Path) -> None:
+def test_kill_attempt_finds_orphaned_grandchildren_by_session(tmp_path: Path) -> None:
     # The program starts a child and exits at once: the child is re-parented, not a child any more.
     script = (
         "import subprocess, sys\n"
         "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
         "print(child.pid, flush=True)\n"
     )
-    popen, info = processes.spawn([sys.executable, "-c", script], cwd=tmp_path, env=os.environ)
-    processes.release(popen)
+    popen, info = processes.start_program(
+        [sys.executable, "-c", script], cwd=tmp_path, env=os.environ
+    )
     assert popen.stdout is not None
     orphan = int(popen.stdout.readline())
     popen.wait(timeout=10)
     assert processes.is_alive(orphan, None)
-    killed = processes.kill_tree(info.pid, info.started, grace=5)
+    killed = processes.kill_attempt(None, (info.pid, info.started), grace=5)
     assert orphan in {p.pid for p in killed}
     assert not processes.is_alive(orphan, None)
 
@@ -100,7 +153,7 @@ def test_a_reused_pid_is_left_alone(tmp_path: Path) -> None:
     try:
         started = psutil.Process(bystander.pid).create_time()
         # Same pid, different start time: some other program now has the number.
-        assert processes.kill_tree(bystander.pid, started - 100, grace=1) == []
+        assert processes.kill_attempt(None, (bystander.pid, started - 100), grace=1) == []
         assert processes.is_alive(bystander.pid, started)
         assert not processes.is_alive(bystander.pid, started - 100)
     finally:

@@ -117,7 +117,11 @@ def test_environment_and_task_json_reach_the_program(
         "privacy": "unlisted",
         "publish_time": None,
     }
-    assert not Path(env["AUTOQUEUE_TASK_JSON"]).exists()  # removed after the stage
+    # The task file is part of the attempt's record, beside its output and result.
+    attempt = Path(env["AUTOQUEUE_TASK_JSON"]).parent
+    assert attempt.parent == workspace.task_dir(task_id) / "attempts"
+    assert {"spec.json", "output.jsonl", "result.json"} <= {p.name for p in attempt.iterdir()}
+    assert env["AUTOQUEUE_ATTEMPT_TOKEN"] not in json.dumps(dump["payload"])
 
 
 def test_exit_65_is_a_permanent_failure(workspace: Workspace, conn: sqlite3.Connection) -> None:

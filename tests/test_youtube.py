@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -58,11 +59,11 @@ def fake() -> Iterator[FakeYouTube]:
 
 
 def youtube_home(
-    home: Path, fake: FakeYouTube, extra: str = "", token: str | None = None
+    home: Path, fake: FakeYouTube, extra: str = "", token: str | None = None, max_retry: int = 2
 ) -> Workspace:
     write_config(
         home,
-        'timezone = "UTC"\n[retry]\ndelays = [0]\nmax_retry = 2\n'
+        f'timezone = "UTC"\n[retry]\ndelays = [0]\nmax_retry = {max_retry}\n'
         '[stages.youtube]\nhandler = "youtube"\n'
         f'[youtube]\napi_root = "{fake.url}"\ntoken_uri = "{fake.url}token"\n'
         "chunk_mb = 0.25\nretry_seconds = 0.01\n"
@@ -184,23 +185,64 @@ def test_a_503_and_a_dropped_connection_mid_upload_are_survived(
     conn.close()
 
 
-def test_a_tick_killed_mid_upload_resumes_the_same_session(home: Path, fake: FakeYouTube) -> None:
-    workspace = youtube_home(home, fake)
-    conn = workspace.connect()
-    task_id, data = ready_task(workspace, conn, size=2_000_000)
-    fake.chunk_delay = 0.3
-    tick = subprocess.Popen(
+def start_tick(home: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
         [sys.executable, "-m", "autoqueue", "--home", str(home), "tick", "--drain"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not (
-        fake.sessions and len(fake.sessions["s1"].data) >= 512 * 1024
-    ):
-        time.sleep(0.05)
+
+
+def wait_until(predicate, what: str, timeout: float = 60) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not predicate():
+        time.sleep(0.02)
+    assert predicate(), f"timed out waiting for {what}"
+
+
+def kill_tick_and_attempt(
+    tick: subprocess.Popen[bytes], conn: sqlite3.Connection, task_id: str
+) -> None:
+    """What a power cut does: the tick and the attempt's supervisor (the uploader) both die."""
+    supervisor = youtube_item(conn, task_id).stage_pid
+    assert supervisor
+    tick.send_signal(signal.SIGKILL)
+    os.kill(supervisor, signal.SIGKILL)
+    tick.wait()
+
+
+def test_a_tick_killed_mid_upload_leaves_the_upload_running_and_adopts_it(
+    home: Path, fake: FakeYouTube
+) -> None:
+    workspace = youtube_home(home, fake)
+    conn = workspace.connect()
+    task_id, data = ready_task(workspace, conn, size=2_000_000)
+    fake.chunk_delay = 0.3
+    tick = start_tick(home)
+    wait_until(lambda: fake.sessions and len(fake.sessions["s1"].data) >= 512 * 1024, "a chunk")
     tick.send_signal(signal.SIGKILL)
     tick.wait()
+    assert len(fake.sessions["s1"].data) < len(data), "the upload was not caught in the middle"
+    result = run_cli(home, "tick", "--drain", "--max-seconds", "60")
+    assert result.returncode == 0, result.stderr
+    assert "adopted" in result.stdout
+    assert len(fake.sessions) == 1 and list(fake.videos) == ["vid1"]
+    assert fake.videos["vid1"].data == data
+    item = youtube_item(conn, task_id)
+    assert (item.status.value, item.retry_count) == ("completed", 0)
+    conn.close()
+
+
+def test_an_upload_killed_with_its_tick_resumes_the_same_session(
+    home: Path, fake: FakeYouTube
+) -> None:
+    workspace = youtube_home(home, fake)
+    conn = workspace.connect()
+    task_id, data = ready_task(workspace, conn, size=2_000_000)
+    fake.chunk_delay = 0.3
+    tick = start_tick(home)
+    wait_until(lambda: fake.sessions and len(fake.sessions["s1"].data) >= 512 * 1024, "a chunk")
+    kill_tick_and_attempt(tick, conn, task_id)
     received = len(fake.sessions["s1"].data)
     assert 0 < received < len(data), "the upload was not caught in the middle"
     saved = state_repo.load(conn, youtube_item(conn, task_id).id)
@@ -214,8 +256,103 @@ def test_a_tick_killed_mid_upload_resumes_the_same_session(home: Path, fake: Fak
     assert result.returncode == 0, result.stderr
     assert len(fake.sessions) == 1, "a second upload session was opened"
     assert list(fake.videos) == ["vid1"] and fake.videos["vid1"].data == data
-    assert youtube_item(conn, task_id).status.value == "completed"
+    item = youtube_item(conn, task_id)
+    assert (item.status.value, item.retry_count) == ("completed", 0)
     assert "resuming the upload at byte" in all_text(conn)
+    conn.close()
+
+
+def crash_after_the_final_chunk(
+    home: Path, fake: FakeYouTube, conn: sqlite3.Connection, task_id: str
+) -> None:
+    """YouTube has stored the whole video, but the uploader dies before it hears so; then the
+    session expires (YouTube forgets it after about a week)."""
+    fake.final_delay = 10
+    tick = start_tick(home)
+    wait_until(lambda: bool(fake.videos), "the final chunk")
+    kill_tick_and_attempt(tick, conn, task_id)
+    saved = state_repo.load(conn, youtube_item(conn, task_id).id)
+    assert saved is not None and saved["video_id"] is None  # it never heard
+    fake.final_delay = 0
+    fake.forget_sessions()
+
+
+def test_a_session_gone_after_the_final_chunk_finds_the_video_instead_of_uploading_again(
+    home: Path, fake: FakeYouTube
+) -> None:
+    workspace = youtube_home(home, fake)
+    conn = workspace.connect()
+    task_id, _ = ready_task(workspace, conn, size=600_000)
+    crash_after_the_final_chunk(home, fake, conn, task_id)
+    result = run_cli(home, "tick", "--drain", "--max-seconds", "60")
+    assert result.returncode == 0, result.stderr
+    assert list(fake.videos) == ["vid1"] and len(fake.sessions) == 1, "uploaded twice"
+    item = youtube_item(conn, task_id)
+    assert (item.status.value, item.retry_count) == ("completed", 0)
+    assert tasks_repo.get(conn, task_id).youtube_url == "https://youtu.be/vid1"  # type: ignore[union-attr]
+    assert fake.videos["vid1"].thumbnail is not None
+    assert "found the upload on the channel: vid1" in all_text(conn)
+    conn.close()
+
+
+def test_when_it_cannot_be_sure_it_fails_and_uploads_again_only_when_told(
+    home: Path, fake: FakeYouTube, runner: CliRunner
+) -> None:
+    workspace = youtube_home(home, fake)
+    conn = workspace.connect()
+    task_id, _ = ready_task(workspace, conn, size=600_000)
+    crash_after_the_final_chunk(home, fake, conn, task_id)
+    fake.deny_reads = True  # a token authorised before autoqueue asked to read the channel
+    result = run_cli(home, "tick", "--drain", "--max-seconds", "60")
+    assert result.returncode == 0, result.stderr
+    item = youtube_item(conn, task_id)
+    assert (item.status.value, item.retry_count) == ("failed", 0)
+    assert "may already be on YouTube" in str(item.error_message)
+    assert f"autoqueue retry {task_id} --reupload" in str(item.error_message)
+    assert len(fake.videos) == 1 and len(fake.sessions) == 1
+    # A plain retry looks again, and still never uploads a second copy.
+    assert invoke(runner, home, "retry", task_id).exit_code == 0
+    drain(workspace)
+    assert youtube_item(conn, task_id).status.value == "failed"
+    assert len(fake.sessions) == 1
+    # --reupload is the documented way to upload it again.
+    fake.deny_reads = False
+    retried = invoke(runner, home, "retry", task_id, "--reupload")
+    assert retried.exit_code == 0, retried.output
+    drain(workspace)
+    assert youtube_item(conn, task_id).status.value == "completed"
+    assert len(fake.sessions) == 2 and len(fake.videos) == 2
+    conn.close()
+
+
+def test_a_session_expiring_mid_upload_starts_a_new_one_within_the_attempt(
+    home: Path, fake: FakeYouTube
+) -> None:
+    workspace = youtube_home(home, fake)
+    conn = workspace.connect()
+    task_id, data = ready_task(workspace, conn, size=1_000_000)
+    fake.forget_after_bytes = 256 * 1024
+    drain(workspace)
+    item = youtube_item(conn, task_id)
+    assert (item.status.value, item.retry_count) == ("completed", 0)
+    assert len(fake.sessions) == 2 and list(fake.videos) == ["vid1"]
+    assert fake.videos["vid1"].data == data
+    assert "starts again in a new session" in all_text(conn)
+    conn.close()
+
+
+def test_the_ledger_charges_only_calls_that_reached_youtube(home: Path, fake: FakeYouTube) -> None:
+    workspace = youtube_home(home, fake, extra="retries = 0\n", max_retry=5)
+    conn = workspace.connect()
+    task_id, _ = ready_task(workspace, conn, size=300_000)
+    fake.refused_insert_connections = 4  # four openings never get an answer
+    for _ in range(6):
+        drain(workspace)
+    item = youtube_item(conn, task_id)
+    # httplib2 sends a request a second time by itself when its connection drops, so the four
+    # refusals cost two stage attempts, each of which the old ledger charged an upload.
+    assert item.status.value == "completed" and item.retry_count >= 1
+    assert state_repo.quota_used(conn, "default", quota_day(utcnow())) == 1600 + 50
     conn.close()
 
 
@@ -391,25 +528,87 @@ def test_add_checks_the_channel_when_the_uploader_is_on(
     assert invoke(runner, home, "add", "t", "--channel", "../etc").exit_code == 2
 
 
-def test_channels_reports_each_token(home: Path, fake: FakeYouTube, runner: CliRunner) -> None:
-    youtube_home(home, fake)
+def test_channels_asks_google_about_each_token(
+    home: Path, fake: FakeYouTube, runner: CliRunner
+) -> None:
+    youtube_home(home, fake)  # "main": an access token that looks valid until 2099
     auth.write_private(
         auth.token_path(home, "old"), fake.token_json(token="x", expiry="2020-01-01T00:00:00Z")
     )
-    fake.refresh_tokens["refresh-1"] = "valid"
     result = invoke(runner, home, "youtube", "channels", "--json")
     assert result.exit_code == 0, result.output
     statuses = {s["channel"]: s for s in json.loads(result.stdout)}
-    assert statuses["main"]["valid"] and statuses["old"]["detail"] == "token refreshed"
+    assert statuses["main"]["valid"] and statuses["old"]["valid"]
+    assert statuses["main"]["detail"] == "accepted by Google (token refreshed)"
+    asked = [p for m, p, _ in fake.requests if m == "POST" and p.startswith("/token")]
+    assert len(asked) == 2
+    # The user revokes autoqueue's access in their Google account: however fresh the saved
+    # access token looks, the grant is gone, and channels says so.
     fake.refresh_tokens["refresh-1"] = "revoked"
-    auth.write_private(
-        auth.token_path(home, "old"), fake.token_json(token="x", expiry="2020-01-01T00:00:00Z")
-    )
-    statuses = {
-        s["channel"]: s
-        for s in json.loads(invoke(runner, home, "youtube", "channels", "--json").stdout)
-    }
-    assert not statuses["old"]["valid"] and "auth" in statuses["old"]["detail"]
+    auth.write_private(auth.token_path(home, "main"), fake.token_json())
+    text = invoke(runner, home, "youtube", "channels")
+    assert text.exit_code == 0
+    assert "❌ main: Google refused it (invalid_grant)" in text.stdout
+    assert "autoqueue youtube auth --channel main" in text.stdout
+    for secret in SECRETS:
+        assert secret not in text.stdout
+
+
+def test_auth_failures_are_one_line(home: Path, fake: FakeYouTube, tmp_path: Path) -> None:
+    import socket as sockets
+
+    secrets = tmp_path / "client_secret.json"
+    secrets.write_text(fake.client_secrets_json(), encoding="utf-8")
+    busy = sockets.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    try:
+        port = busy.getsockname()[1]
+        result = run_cli(
+            home, "youtube", "auth", "--channel", "brand", "--client-secrets", str(secrets),
+            "--no-browser", "--port", str(port),
+        )  # fmt: skip
+    finally:
+        busy.close()
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert f"cannot listen on localhost port {port}" in result.stderr
+    # Google refuses the code (expired, or used twice).
+    url, flow = start_auth(home, secrets)
+    query = urllib.parse.parse_qs(urllib.parse.urlparse(url).query)
+    callback = f"{query['redirect_uri'][0]}?state={query['state'][0]}&code=stale-code"
+    with contextlib.suppress(OSError):
+        urllib.request.urlopen(callback.replace("localhost", "127.0.0.1"), timeout=30).close()
+    _, err = flow.communicate(timeout=30)
+    assert flow.returncode == 1, err
+    assert err.strip().splitlines() == [
+        "error: Google refused the authorisation (invalid_grant): run `autoqueue youtube auth` "
+        "again and allow access"
+    ]
+    assert not auth.token_path(home, "brand").exists()
+
+
+def start_auth(home: Path, secrets: Path) -> tuple[str, subprocess.Popen[str]]:
+    """`youtube auth --no-browser` as a user runs it; returns the URL it prints."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OAUTHLIB_INSECURE_TRANSPORT": "1"}
+    flow = subprocess.Popen(
+        [
+            sys.executable, "-m", "autoqueue", "--home", str(home), "youtube", "auth",
+            "--channel", "brand", "--client-secrets", str(secrets), "--no-browser",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )  # fmt: skip
+    assert flow.stdout is not None
+    url = ""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not url:
+        line = flow.stdout.readline()
+        url = line.strip() if line.startswith("http") else ""
+    assert url, "no URL printed"
+    return url, flow
 
 
 def test_auth_runs_the_loopback_flow_and_saves_a_private_token(
@@ -417,45 +616,18 @@ def test_auth_runs_the_loopback_flow_and_saves_a_private_token(
 ) -> None:
     secrets = tmp_path / "client_secret.json"
     secrets.write_text(fake.client_secrets_json(), encoding="utf-8")
-    env = {
-        **os.environ,
-        "PYTHONUNBUFFERED": "1",
-        "OAUTHLIB_INSECURE_TRANSPORT": "1",
-    }  # the fake token URL is http
-    flow = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "autoqueue",
-            "--home",
-            str(home),
-            "youtube",
-            "auth",
-            "--channel",
-            "brand",
-            "--client-secrets",
-            str(secrets),
-            "--no-browser",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    assert flow.stdout is not None
-    url = ""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not url:
-        line = flow.stdout.readline()
-        url = line.strip() if line.startswith("http") else ""
+    url, flow = start_auth(home, secrets)
     query = urllib.parse.parse_qs(urllib.parse.urlparse(url).query)
-    assert url.startswith(fake.url + "auth") and query["scope"] == [
-        "https://www.googleapis.com/auth/youtube.upload"
+    assert url.startswith(fake.url + "auth")
+    assert query["scope"][0].split() == [
+        "https://www.googleapis.com/auth/youtube.upload",
+        "https://www.googleapis.com/auth/youtube.readonly",
     ]
     redirect = query["redirect_uri"][0]
     assert re.match(r"^http://localhost:\d+/$", redirect)
     # What the browser does after the user consents: back to the loopback port with a code.
-    callback = f"{redirect}?state={query['state'][0]}&code=good-code&scope={query['scope'][0]}"
+    scope = urllib.parse.quote(query["scope"][0])
+    callback = f"{redirect}?state={query['state'][0]}&code=good-code&scope={scope}"
     with urllib.request.urlopen(callback.replace("localhost", "127.0.0.1"), timeout=30) as answer:
         assert answer.status == 200
     out, err = flow.communicate(timeout=30)

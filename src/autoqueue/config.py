@@ -22,7 +22,10 @@ class RetryConfig(Strict):
     """Seed section 5: transient failures wait ``delays[n]`` seconds before attempt n+2."""
 
     delays: Annotated[list[Annotated[float, Field(ge=0)]], Field(min_length=1)] = [5, 10, 30]
-    max_retry: Annotated[int, Field(ge=0)] = 3
+    max_retry: Annotated[int, Field(ge=0, le=1000)] = 3
+    # The crash budget: how many attempts of one item may vanish in a row (autoqueue's own
+    # processes killed, not the stage failing) before the item fails. Never spends max_retry.
+    max_crashes: Annotated[int, Field(ge=1, le=100)] = 3
 
 
 class LeaseConfig(Strict):
@@ -166,9 +169,12 @@ DEFAULT_CONFIG_TEXT = """\
 # language = "ko"
 
 [retry]
-# Seed section 5: a transient failure waits delays[n] seconds before the next attempt.
+# A transient failure waits delays[n] seconds before the next attempt, up to max_retry times.
 delays = [5, 10, 30]
 max_retry = 3
+# An attempt that vanished without recording how it ended (autoqueue itself was killed: OOM,
+# reboot) runs again without spending a retry; this many times in a row, then the item fails.
+max_crashes = 3
 
 [lease]
 # A processing item whose tick stops renewing its claim for this long is recovered by the

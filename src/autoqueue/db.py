@@ -7,16 +7,18 @@ multi-statement write states its own ``BEGIN IMMEDIATE`` through :func:`transact
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
+from typing import TypeVar
 
-from autoqueue.errors import DatabaseError
+from autoqueue.errors import DatabaseBusyError, DatabaseError
 
 DB_NAME = "autoqueue.db"
 BUSY_TIMEOUT_SECONDS = 10.0
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 AUTOQUEUE_TABLES = frozenset({"tasks", "task_schedules", "task_queue", "task_logs"})
 
 # A lookup of task_queue by status alone names every queue type, so that it seeks
@@ -24,6 +26,16 @@ AUTOQUEUE_TABLES = frozenset({"tasks", "task_schedules", "task_queue", "task_log
 # bound parameters: a bound value compared with a column of a partial index makes SQLite
 # re-prepare the statement each time it is bound (see repo.queue.CANDIDATE).
 EVERY_QUEUE = "queue_type IN ('schedule', 'script', 'image', 'video', 'youtube')"
+
+
+def canonical_time(column: str) -> str:
+    """SQL that is true when ``column`` holds SQLite's own UTC text, the only form that compares
+    correctly as a string (timeutil.normalise_stored rewrites the others)."""
+    return (
+        f"(typeof({column}) = 'text' AND {column} GLOB "
+        "'[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9]')"
+    )
+
 
 # Columns that hold timestamps; a database from the seed's app stores JavaScript ISO strings here.
 TIMESTAMP_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -47,6 +59,10 @@ ADDED_COLUMNS: dict[str, dict[str, str]] = {
         "stage_pid": "INTEGER",
         "stage_started": "REAL",
         "stage_process_name": "TEXT",
+        "attempt_token": "TEXT",
+        "attempt_no": "INTEGER NOT NULL DEFAULT 0",
+        "crash_count": "INTEGER NOT NULL DEFAULT 0",
+        "output_offset": "INTEGER NOT NULL DEFAULT 0",
     },
     "scheduler_lock": {"owner_started": "REAL"},
 }
@@ -144,6 +160,45 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("COMMIT")
 
 
+_BUSY_CODES = (5, 6)  # SQLITE_BUSY, SQLITE_LOCKED (primary codes; extended ones add high bits)
+
+
+def is_busy(exc: BaseException) -> bool:
+    """Whether ``exc`` says another connection holds a lock (worth waiting for), as opposed to a
+    full disk, an I/O error or a broken file (not worth it)."""
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF in _BUSY_CODES
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
+T = TypeVar("T")
+
+
+def retry_busy(operation: Callable[[], T], *, patience: float, what: str, pause: float = 0.5) -> T:
+    """Run ``operation`` (one transaction, safe to run again), waiting out other processes' write
+    locks for up to ``patience`` seconds on top of SQLite's own busy timeout.
+
+    Every state change autoqueue makes is guarded by the claim token, so running the same
+    transaction again after SQLITE_BUSY can neither apply it twice nor undo someone else's.
+    """
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            return operation()
+        except sqlite3.OperationalError as exc:
+            if not is_busy(exc):
+                raise
+            if time.monotonic() >= deadline:
+                raise DatabaseBusyError(
+                    f"the database stayed locked by another process for over {patience:g} s "
+                    f"while {what}"
+                ) from exc
+            time.sleep(pause)
+
+
 def _tables(conn: sqlite3.Connection) -> set[str]:
     rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
     return {row[0] for row in rows}
@@ -239,11 +294,23 @@ def m004_fewer_indexes(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX IF NOT EXISTS idx_task_logs_task_id ON task_logs(task_id)")
 
 
+def m005_attempts(conn: sqlite3.Connection) -> None:
+    """The attempt that runs a stage outlives the tick that started it (README "Exactly once"):
+    task_queue records its secret token, its number, the crash budget and the output offset."""
+    existing = _columns(conn, "task_queue")
+    for name in ("attempt_token", "attempt_no", "crash_count", "output_offset"):
+        if name not in existing:
+            conn.execute(
+                f"ALTER TABLE task_queue ADD COLUMN {name} {ADDED_COLUMNS['task_queue'][name]}"
+            )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_initial,
     m002_stage_state_and_quota,
     m003_leaner_indexes,
     m004_fewer_indexes,
+    m005_attempts,
 ]
 
 

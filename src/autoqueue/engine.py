@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from autoqueue import failpoints, processes
+from autoqueue import failpoints
 from autoqueue.config import Config
 from autoqueue.db import transaction
 from autoqueue.errors import ParkStageError, StageError
@@ -30,17 +30,17 @@ from autoqueue.models import (
     Schedule,
     Task,
 )
+from autoqueue.owner import Owner
 from autoqueue.pipeline import GiveUp, Park, Retry, decide_failure, next_queue
-from autoqueue.processes import ProcessInfo
 from autoqueue.repo import contents as contents_repo
 from autoqueue.repo import logs as logs_repo
 from autoqueue.repo import queue as queue_repo
 from autoqueue.repo import schedules as schedules_repo
 from autoqueue.repo import tasks as tasks_repo
-from autoqueue.repo.queue import Owner
+from autoqueue.repo.queue import UnreadableRow
 from autoqueue.scheduling import advance
-from autoqueue.stages.base import StageResult
-from autoqueue.timeutil import from_db, to_db, zone
+from autoqueue.stages.base import StageLog, StageResult
+from autoqueue.timeutil import from_db, normalise_stored, to_db, zone
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,7 @@ class Policy:
     delays: tuple[float, ...] = (5, 10, 30)
     max_retry: int = 3
     lease_seconds: float = 300
+    max_crashes: int = 3
 
     @classmethod
     def from_config(cls, config: Config) -> Policy:
@@ -57,6 +58,7 @@ class Policy:
             delays=tuple(config.retry.delays),
             max_retry=config.retry.max_retry,
             lease_seconds=config.lease.seconds,
+            max_crashes=config.retry.max_crashes,
         )
 
     def lease_until(self, now: datetime) -> str:
@@ -89,43 +91,58 @@ def claim_next(
 def _claim(
     conn: sqlite3.Connection, queue_type: QueueType, owner: Owner, policy: Policy, now: datetime
 ) -> QueueItem | None:
-    """The claim, inside the caller's write transaction."""
+    """The claim, inside the caller's write transaction. A row that cannot be read is set aside
+    (failed, with a log row saying why) and the next one is tried: one bad row written by
+    another program never blocks the queue."""
+    while True:
+        try:
+            item = queue_repo.claim(
+                conn,
+                queue_type,
+                owner=owner,
+                token=secrets.token_hex(16),
+                lease_until=policy.lease_until(now),
+                now=to_db(now),
+            )
+        except sqlite3.IntegrityError:
+            # The partial unique index caught a second processing item: another claim won.
+            # SQLite undid just that statement; the caller's transaction goes on.
+            return None
+        except UnreadableRow as bad:
+            set_aside_item(conn, bad, to_db(now))
+            continue
+        if item is not None:
+            failpoints.hit("claim", queue_type.value)
+        return item
+
+
+def set_aside_item(conn: sqlite3.Connection, bad: UnreadableRow, stamp: str) -> None:
+    """Fail a queue row that cannot be read, with a log row naming the bad value. Call inside
+    a write transaction."""
+    message = f"queue item {bad.item_id} set aside: it cannot be read ({bad.reason})"
+    queue_repo.set_aside(conn, bad.item_id, message, stamp, bad.columns)
+    conn.execute("SAVEPOINT set_aside_log")
     try:
-        item = queue_repo.claim(
+        logs_repo.add(
             conn,
-            queue_type,
-            owner=owner,
-            token=secrets.token_hex(16),
-            lease_until=policy.lease_until(now),
-            now=to_db(now),
+            bad.task_id,
+            LogLevel.ERROR,
+            f"❌ {message}",
+            now=stamp,
+            queue_id=bad.item_id,
+            queue_type=QueueType(bad.queue_type) if bad.queue_type in set(QueueType) else None,
+            action=ActionType.FAIL,
         )
     except sqlite3.IntegrityError:
-        # The partial unique index caught a second processing item: another claim won. SQLite
-        # undid just that statement; the caller's transaction goes on.
-        return None
-    if item is not None:
-        failpoints.hit("claim", queue_type.value)
-    return item
+        conn.execute("ROLLBACK TO SAVEPOINT set_aside_log")  # its task is gone too: no log row
+    conn.execute("RELEASE SAVEPOINT set_aside_log")
 
 
 def record_start(
-    conn: sqlite3.Connection,
-    item: QueueItem,
-    info: ProcessInfo,
-    now: datetime,
-    message: str,
-    *,
-    track: bool = True,
-) -> bool:
-    """Log a ``start`` row with the pid and process name; with ``track``, also record the stage
-    program (pid, start time, name) on the item, so that stop and recovery can kill its tree.
-    In-process stages are not tracked: the process running them is the tick itself."""
-    assert item.claim_token is not None
+    conn: sqlite3.Connection, item: QueueItem, *, pid: int, name: str, message: str, now: datetime
+) -> None:
+    """Log a ``start`` row for a stage the tick runs itself (the internal schedule stage)."""
     with transaction(conn):
-        if track and not queue_repo.set_stage_process(
-            conn, item.id, item.claim_token, pid=info.pid, started=info.started, name=info.name
-        ):
-            return False
         log_item(
             conn,
             item,
@@ -133,11 +150,149 @@ def record_start(
             message,
             stamp=to_db(now),
             action=ActionType.START,
-            pid=info.pid,
-            process_name=info.name,
+            pid=pid,
+            process_name=name,
             metadata={"attempt": item.retry_count + 1},
         )
+
+
+# -- attempts ----------------------------------------------------------------------------------
+
+
+def begin_attempt(
+    conn: sqlite3.Connection, item: QueueItem, *, token: str, attempt_no: int, program: str
+) -> bool:
+    """Record the attempt about to start, before any of its processes exists, so that a tick
+    dying at any later point leaves a token to find them by. False: the item is no longer ours."""
+    assert item.claim_token is not None
+    with transaction(conn):
+        return queue_repo.begin_attempt(
+            conn,
+            item.id,
+            item.claim_token,
+            attempt_token=token,
+            attempt_no=attempt_no,
+            program=program,
+        )
+
+
+def record_supervisor(
+    conn: sqlite3.Connection, item: QueueItem, *, pid: int, started: float, name: str
+) -> bool:
+    """Record the attempt's supervisor (pid and start time), which stop and recovery look for."""
+    assert item.claim_token is not None
+    with transaction(conn):
+        return queue_repo.set_stage_process(
+            conn, item.id, item.claim_token, pid=pid, started=started, name=name
+        )
+
+
+def copy_output(
+    conn: sqlite3.Connection,
+    item: QueueItem,
+    entries: list[tuple[str, StageLog]],
+    offset: int,
+) -> bool:
+    """Log an attempt's entries (each with the time it was written) and record how far its
+    output file has been copied, in one transaction, so that no entry is logged twice or lost
+    whichever tick copies it. False: the item is no longer ours (nothing written)."""
+    assert item.claim_token is not None
+    with transaction(conn):
+        if not queue_repo.set_output_offset(conn, item.id, item.claim_token, offset):
+            return False
+        for stamp, entry in entries:
+            log_item(
+                conn,
+                item,
+                entry.level,
+                entry.message,
+                stamp=stamp,
+                action=entry.action,
+                pid=entry.pid,
+                process_name=entry.process_name,
+                metadata=entry.metadata,
+            )
     return True
+
+
+def adopt_item(
+    conn: sqlite3.Connection,
+    item: QueueItem,
+    owner: Owner,
+    policy: Policy,
+    now: datetime,
+    message: str,
+) -> QueueItem | None:
+    """Take over a processing item whose tick died while its attempt runs on: ``owner`` now
+    renews its lease and records its result. None: the item is no longer processing."""
+    assert item.claim_token is not None
+    with transaction(conn):
+        adopted = queue_repo.adopt(
+            conn, item.id, item.claim_token, owner=owner, lease_until=policy.lease_until(now)
+        )
+        if adopted is not None:
+            log_item(
+                conn, adopted, LogLevel.WARN, message, stamp=to_db(now), action=ActionType.START
+            )
+    return adopted
+
+
+def lose_item(
+    conn: sqlite3.Connection, item: QueueItem, reason: str, policy: Policy, now: datetime
+) -> Retry | GiveUp | None:
+    """An attempt vanished without recording how it ended (autoqueue's own processes died, not
+    the stage): back to waiting at once without spending a stage retry, unless that happened
+    ``max_crashes`` times in a row. None: the item is no longer ours."""
+    assert item.claim_token is not None
+    stamp = to_db(now)
+    lost = item.crash_count + 1
+    with transaction(conn):
+        if lost < policy.max_crashes:
+            if not queue_repo.retry_later(
+                conn,
+                item.id,
+                item.claim_token,
+                retry_count=item.retry_count,
+                next_retry_at=stamp,
+                error=reason,
+                now=stamp,
+                crash_count=lost,
+            ):
+                return None
+            log_item(
+                conn,
+                item,
+                LogLevel.WARN,
+                f"↩ {reason}: run again (lost {lost}/{policy.max_crashes}; no retry spent)",
+                stamp=stamp,
+                action=ActionType.RETRY,
+                metadata={"crashCount": lost, "maxCrashes": policy.max_crashes, "error": reason},
+            )
+            return Retry(
+                attempt=item.retry_count,
+                max_retry=item.max_retry,
+                delay=0.0,
+                next_retry_at=now,
+            )
+        message = (
+            f"{reason}; autoqueue lost this stage {lost} times in a row without a recorded "
+            "exit (retry.max_crashes), so it stops trying: see the attempts/ folder of the task "
+            "and `autoqueue logs`"
+        )
+        if not queue_repo.fail(conn, item.id, item.claim_token, message, stamp):
+            return None
+        queue_repo.set_crash_count(conn, item.id, lost)  # the record of the losses
+        mark_task_failed(conn, item.task_id, message, stamp)
+        log_item(
+            conn,
+            item,
+            LogLevel.ERROR,
+            f"❌ failed (crash budget spent): {message}",
+            stamp=stamp,
+            action=ActionType.FAIL,
+            metadata={"crashCount": lost, "maxCrashes": policy.max_crashes},
+        )
+    return GiveUp(exhausted=True)
 
 
 # -- complete ----------------------------------------------------------------------------------
@@ -404,70 +559,6 @@ def mark_task_failed(conn: sqlite3.Connection, task_id: str, message: str, stamp
         contents_repo.set_failed(conn, task.content_id, message, stamp)
 
 
-# -- crash recovery ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Recovered:
-    item: QueueItem
-    reason: str
-    outcome: Retry | GiveUp | Park
-    killed: tuple[ProcessInfo, ...]
-
-
-def orphan_reason(item: QueueItem, owner: Owner, now: datetime) -> str | None:
-    """Why a processing item no longer has a live owner, or None while it does."""
-    if (
-        item.owner_host == owner.host
-        and item.owner_pid == owner.pid
-        and (item.owner_started == owner.started)
-    ):
-        return None
-    holder = f"{item.owner_host}:{item.owner_pid}"
-    if item.owner_host == owner.host and (
-        item.owner_pid is None or not processes.is_alive(item.owner_pid, item.owner_started)
-    ):
-        return f"its tick {holder} died"
-    if item.lease_expires_at is None or from_db(item.lease_expires_at) <= now:
-        return f"the lease of tick {holder} expired"
-    return None
-
-
-def recover_orphans(
-    conn: sqlite3.Connection, owner: Owner, policy: Policy, now: datetime
-) -> list[Recovered]:
-    """Put back items whose tick died (same host: pid + start time) or whose lease ran out.
-
-    The stage program the dead tick started is killed first (same host only), so that a retry
-    never runs beside an orphan writing to the same folder.
-    """
-    recovered: list[Recovered] = []
-    for item in queue_repo.processing(conn):
-        reason = orphan_reason(item, owner, now)
-        if reason is None:
-            continue
-        killed: list[ProcessInfo] = []
-        if item.stage_pid and item.stage_started and item.owner_host == owner.host:
-            killed = processes.kill_tree(item.stage_pid, item.stage_started)
-        error = StageError(f"recovered: {reason} while the {item.queue_type.value} stage ran")
-        outcome = fail_item(conn, item, error, policy, now, retry_now=True)
-        if outcome is None:
-            continue
-        if killed:
-            with transaction(conn):
-                log_item(
-                    conn,
-                    item,
-                    LogLevel.WARN,
-                    f"killed {len(killed)} orphaned stage process(es) left by the dead tick",
-                    stamp=to_db(now),
-                    action=ActionType.STOP,
-                    metadata={"killedProcesses": [{"name": k.name, "pid": k.pid} for k in killed]},
-                )
-        recovered.append(Recovered(item, reason, outcome, tuple(killed)))
-    return recovered
-
-
 # -- schedules ---------------------------------------------------------------------------------
 
 
@@ -554,38 +645,139 @@ def enqueue_occurrence(
     return item_id
 
 
+def tidy_times(conn: sqlite3.Connection, now: datetime) -> None:
+    """Rewrite due times that another program stored in another form (JavaScript ``...T...Z``
+    text, epoch numbers) as SQLite's own UTC text, which alone compares correctly as a string;
+    an active schedule whose next run is no time at all is set aside (deactivated, with a log
+    row), and so is a waiting item's unreadable retry time (cleared: it runs now)."""
+    stamp = to_db(now)
+    for row in schedules_repo.odd_next_runs(conn):
+        raw = row["next_run_at"]
+        try:
+            fixed = normalise_stored(raw) if raw is not None else None
+        except ValueError:
+            fixed = None
+        with transaction(conn):
+            if fixed is not None:
+                if schedules_repo.set_next_run(conn, row["id"], expected=raw, next_run_at=fixed):
+                    _guarded_log(
+                        conn,
+                        row["task_id"],
+                        LogLevel.INFO,
+                        f"schedule {row['id']}: next run {raw!r} read as {fixed} UTC",
+                        stamp,
+                    )
+            elif schedules_repo.deactivate(conn, row["id"]):
+                what = "has no next run time" if raw is None else f"next run {raw!r} is not a time"
+                _guarded_log(
+                    conn,
+                    row["task_id"],
+                    LogLevel.ERROR,
+                    f"schedule {row['id']} set aside (deactivated): its {what}",
+                    stamp,
+                    action=ActionType.SKIP,
+                )
+    for row in queue_repo.odd_retry_times(conn):
+        raw = row["next_retry_at"]
+        try:
+            retry_at = normalise_stored(raw)
+        except ValueError:
+            retry_at = None
+        with transaction(conn):
+            if queue_repo.set_retry_time(conn, row["id"], expected=raw, next_retry_at=retry_at):
+                _guarded_log(
+                    conn,
+                    row["task_id"],
+                    LogLevel.WARN if retry_at is None else LogLevel.INFO,
+                    f"queue item {row['id']}: retry time {raw!r} "
+                    + (f"read as {retry_at} UTC" if retry_at else "is not a time: ready now"),
+                    stamp,
+                    queue_id=row["id"],
+                )
+
+
+def _guarded_log(
+    conn: sqlite3.Connection,
+    task_id: str,
+    level: LogLevel,
+    message: str,
+    stamp: str,
+    *,
+    action: ActionType | None = None,
+    queue_id: int | None = None,
+) -> None:
+    """A log row about a row another program may have broken: skipped if its task is gone."""
+    conn.execute("SAVEPOINT guarded_log")
+    try:
+        logs_repo.add(conn, task_id, level, message, now=stamp, action=action, queue_id=queue_id)
+    except sqlite3.IntegrityError:
+        conn.execute("ROLLBACK TO SAVEPOINT guarded_log")
+    conn.execute("RELEASE SAVEPOINT guarded_log")
+
+
 def enqueue_due(conn: sqlite3.Connection, policy: Policy, now: datetime, batch: int = 200) -> int:
-    """Enqueue every due schedule occurrence; returns how many runs were enqueued."""
+    """Enqueue every due schedule occurrence; returns how many runs were enqueued.
+
+    One bad row never blocks the others: a schedule that cannot be read or stepped (a broken
+    anchor, zone or repeat) is set aside with a log row saying why, and the round goes on.
+    """
+    tidy_times(conn, now)
+    stamp = to_db(now)
     enqueued = 0
+    seen: set[int] = set()
     while True:
-        due = schedules_repo.due(conn, to_db(now), batch)
+        due = [row for row in schedules_repo.due_rows(conn, stamp, batch) if row[0] not in seen]
         if not due:
             return enqueued
-        progressed = False
-        for schedule in due:
-            with transaction(conn):
-                fresh = schedules_repo.get(conn, schedule.id)
-                if (
-                    fresh is None
-                    or not fresh.is_active
-                    or fresh.next_run_at != schedule.next_run_at
-                ):
-                    continue
-                progressed = True
-                if enqueue_occurrence(conn, fresh, policy, now) is not None:
-                    enqueued += 1
-        if not progressed:
-            return enqueued
+        for schedule_id, task_id, next_run_at in due:
+            seen.add(schedule_id)
+            try:
+                with transaction(conn):
+                    fresh = schedules_repo.get(conn, schedule_id)
+                    if fresh is None or not fresh.is_active or fresh.next_run_at != next_run_at:
+                        continue
+                    if enqueue_occurrence(conn, fresh, policy, now) is not None:
+                        enqueued += 1
+            except (ValueError, LookupError) as exc:  # pydantic's ValidationError is a ValueError
+                _set_aside_schedule(conn, schedule_id, task_id, exc, stamp)
+
+
+def _set_aside_schedule(
+    conn: sqlite3.Connection, schedule_id: int, task_id: str, exc: Exception, stamp: str
+) -> None:
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    with transaction(conn):
+        if schedules_repo.deactivate(conn, schedule_id):
+            _guarded_log(
+                conn,
+                task_id,
+                LogLevel.ERROR,
+                f"schedule {schedule_id} set aside (deactivated): it cannot be read: {reason}",
+                stamp,
+                action=ActionType.SKIP,
+            )
 
 
 # -- stop --------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class Stopped:
-    """What ``stop`` changed, and the stage programs left to kill."""
+class KillTarget:
+    """What a stopped item's attempt may have left running, to be killed after the commit."""
 
-    stopped: tuple[QueueItem, ...]
+    queue_id: int
+    host: str | None
+    pid: int | None
+    started: float | None
+    name: str | None
+    token: str | None
+
+
+@dataclass(frozen=True)
+class Stopped:
+    """What ``stop`` changed, and the attempts left to kill."""
+
+    stopped: tuple[KillTarget, ...]
     deleted_waiting: int
     deactivated_schedules: int
     log_id: int
@@ -601,7 +793,18 @@ def stop_task(
     """
     stamp = to_db(now)
     with transaction(conn):
-        stopped = queue_repo.stop_processing(conn, task_id, error, stamp)
+        stopped = [
+            KillTarget(
+                queue_id=row["id"],
+                host=row["owner_host"],
+                pid=row["stage_pid"],
+                started=row["stage_started"],
+                name=row["stage_process_name"],
+                token=row["attempt_token"],
+            )
+            for row in queue_repo.stop_processes(conn, task_id)
+        ]
+        queue_repo.stop_processing(conn, task_id, error, stamp)
         deleted = queue_repo.delete_waiting(conn, task_id)
         deactivated = schedules_repo.deactivate_for_task(conn, task_id)
         mark_task_failed(conn, task_id, error, stamp)
@@ -635,6 +838,7 @@ def requeue_item(conn: sqlite3.Connection, item: QueueItem, reason: str, now: da
             next_retry_at=stamp,
             error=reason,
             now=stamp,
+            crash_count=item.crash_count,
         ):
             return False
         log_item(

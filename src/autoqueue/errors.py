@@ -29,6 +29,10 @@ class DatabaseError(AutoqueueError):
     exit_code = 1
 
 
+class DatabaseBusyError(DatabaseError):
+    """Another process held the database's write lock for longer than autoqueue would wait."""
+
+
 class ConfigError(AutoqueueError):
     """``autoqueue.toml`` cannot be read or does not validate."""
 

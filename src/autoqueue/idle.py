@@ -11,14 +11,17 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
-from autoqueue.db import EVERY_QUEUE, SCHEMA_VERSION
+from autoqueue.db import EVERY_QUEUE, SCHEMA_VERSION, canonical_time
 
+# Work, or a time written in another form (which string comparison would misread: a full tick
+# normalises it, or sets the row aside, and logs it).
 _BUSY = f"""
 SELECT EXISTS (SELECT 1 FROM task_queue WHERE {EVERY_QUEUE} AND status = 'processing')
     OR EXISTS (SELECT 1 FROM task_queue WHERE {EVERY_QUEUE} AND status = 'waiting'
-               AND (next_retry_at IS NULL OR next_retry_at <= :now))
+               AND (next_retry_at IS NULL OR next_retry_at <= :now
+                    OR NOT {canonical_time("next_retry_at")}))
     OR EXISTS (SELECT 1 FROM task_schedules WHERE is_active = 1
-               AND next_run_at IS NOT NULL AND next_run_at <= :now)
+               AND (next_run_at <= :now OR NOT {canonical_time("next_run_at")}))
 """
 
 

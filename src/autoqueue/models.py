@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+from autoqueue.timeutil import normalise_stored
 
 
 class QueueType(StrEnum):
@@ -88,6 +90,19 @@ def _json_field(value: Any) -> Any:
     return value
 
 
+def _stamp(value: Any) -> Any:
+    """Stored times in another form (JavaScript ``...T...Z`` text, epoch numbers) are read as
+    SQLite's own UTC text; text that is no time at all is kept as it is, for display."""
+    try:
+        return normalise_stored(value)
+    except ValueError:
+        return value
+
+
+# A timestamp column (seed tables store times as text; see timeutil.normalise_stored).
+Stamp = Annotated[str | None, BeforeValidator(_stamp)]
+
+
 class Row(BaseModel):
     """A database row. Field names are the column names, so ``--json`` keys are stable."""
 
@@ -106,8 +121,8 @@ class Task(Row):
     youtube_url: str | None = None
     last_error: str | None = None
     content_id: str | None = None
-    created_at: str | None = None
-    updated_at: str | None = None
+    created_at: Stamp = None
+    updated_at: Stamp = None
 
     _parse_product_info = field_validator("product_info", mode="before")(_json_field)
 
@@ -130,15 +145,15 @@ class Task(Row):
 class Schedule(Row):
     id: int
     task_id: str
-    scheduled_time: str | None = None
+    scheduled_time: Stamp = None
     repeat_type: RepeatType | None = None
     repeat_config: dict[str, Any] = {}
-    next_run_at: str | None = None
+    next_run_at: Stamp = None
     is_active: bool = True
     channel_setting_id: str | None = None
     youtube_privacy: str | None = Privacy.PUBLIC.value
-    youtube_publish_time: str | None = None
-    created_at: str | None = None
+    youtube_publish_time: Stamp = None
+    created_at: Stamp = None
 
     @field_validator("repeat_config", mode="before")
     @classmethod
@@ -155,20 +170,27 @@ class QueueItem(Row):
     status: QueueStatus
     retry_count: int = 0
     max_retry: int = 3
-    next_retry_at: str | None = None
+    next_retry_at: Stamp = None
     error_message: str | None = None
-    created_at: str | None = None
-    updated_at: str | None = None
-    completed_at: str | None = None
-    occurrence_at: str | None = None
+    created_at: Stamp = None
+    updated_at: Stamp = None
+    completed_at: Stamp = None
+    occurrence_at: Stamp = None
     claim_token: str | None = None
     owner_host: str | None = None
     owner_pid: int | None = None
     owner_started: float | None = None
-    lease_expires_at: str | None = None
+    lease_expires_at: Stamp = None
     stage_pid: int | None = None
     stage_started: float | None = None
     stage_process_name: str | None = None
+    # The current attempt (its secret token marks every process it starts), how many attempts
+    # were started, how many in a row vanished without a record, and how much of its output
+    # is already in task_logs.
+    attempt_token: str | None = Field(default=None, exclude=True, repr=False)
+    attempt_no: int = 0
+    crash_count: int = 0
+    output_offset: int = 0
 
 
 class LogEntry(Row):
@@ -182,7 +204,7 @@ class LogEntry(Row):
     pid: int | None = None
     process_name: str | None = None
     metadata: Any = None
-    created_at: str | None = None
+    created_at: Stamp = None
 
     _parse_metadata = field_validator("metadata", mode="before")(_json_field)
 
@@ -202,5 +224,5 @@ class Content(Row):
     thumbnail_path: str | None = None
     published: bool = False
     youtube_url: str | None = None
-    created_at: str | None = None
-    updated_at: str | None = None
+    created_at: Stamp = None
+    updated_at: Stamp = None

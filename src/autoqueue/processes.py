@@ -1,25 +1,31 @@
 """Process control: the only module that uses psutil.
 
-autoqueue only ever signals processes it started itself, identified by pid *and* start time, so
-that a recycled pid is never mistaken for a stage program. The seed's ``pkill -f chrome`` would
-close the user's own browser; nothing here matches processes by name.
+autoqueue only ever signals processes it started itself. Every process of a stage attempt
+carries the attempt's secret token in its environment (``AUTOQUEUE_ATTEMPT_TOKEN``), which
+survives double forks and ``setsid``; the attempt's supervisor is also known by pid *and* start
+time, so that a recycled pid is never mistaken for it. Nothing here matches processes by name:
+the seed's ``pkill -f chrome`` would close the user's own browser.
+
+:func:`kill_attempt` is the one place that decides what to kill, for stop, timeout and recovery.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import socket
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 import psutil
 
-from autoqueue.repo.queue import Owner
+from autoqueue.owner import Owner
+
+ATTEMPT_ENV = "AUTOQUEUE_ATTEMPT_TOKEN"
 
 # Start times are floats from the OS; allow for rounding when they round-trip through SQLite.
 _START_TOLERANCE = 0.01
@@ -57,7 +63,42 @@ def is_alive(pid: int, started: float | None) -> bool:
         return False
 
 
-def spawn(
+def identity(pid: int, name: str) -> ProcessInfo:
+    """The identity (pid, start time, name) of a process just started."""
+    try:
+        started = psutil.Process(pid).create_time()
+    except psutil.Error:
+        started = 0.0  # already gone: nothing left to kill, the identity only serves the log
+    return ProcessInfo(pid=pid, started=started, name=name)
+
+
+def _session_kwargs() -> dict[str, object]:
+    if sys.platform == "win32":
+        flags = subprocess.CREATE_NEW_PROCESS_GROUP | getattr(subprocess, "CREATE_NO_WINDOW", 0)
+        return {"creationflags": flags}
+    return {"start_new_session": True}
+
+
+def start_detached(
+    argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], log: Path
+) -> tuple[subprocess.Popen[bytes], ProcessInfo]:
+    """Start ``argv`` (no shell) in a session of its own, so that it outlives this process and
+    never receives the terminal's or the service manager's signals meant for it; its output
+    goes to ``log``."""
+    with open(log, "ab") as sink:
+        popen = subprocess.Popen(  # an argv list, never a shell
+            list(argv),
+            cwd=str(cwd),
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            **_session_kwargs(),  # type: ignore[call-overload]
+        )
+    return popen, identity(popen.pid, Path(argv[0]).name)
+
+
+def start_program(
     argv: Sequence[str],
     *,
     cwd: Path,
@@ -65,49 +106,44 @@ def spawn(
     stdout: int | IO[bytes] | None = subprocess.PIPE,
     stderr: int | IO[bytes] | None = subprocess.PIPE,
 ) -> tuple[subprocess.Popen[bytes], ProcessInfo]:
-    """Start ``argv`` (no shell) held by the launcher, in its own session / process group.
-
-    The program does not run until :func:`release` is called, so the caller can record the
-    returned identity (pid, start time, name) first. :func:`abandon` ends it unrun.
-    """
-    kwargs: dict[str, object] = {}
-    if sys.platform == "win32":
-        kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP
-    else:
-        kwargs["start_new_session"] = True
+    """Start a stage program (no shell) in its own process group. Raises OSError when it
+    cannot be started (not found, not executable)."""
     popen = subprocess.Popen(  # an argv list, never a shell
-        [sys.executable, "-m", "autoqueue.launcher", *argv],
+        list(argv),
         cwd=str(cwd),
         env=dict(env),
-        stdin=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
         stdout=stdout,
         stderr=stderr,
-        **kwargs,  # type: ignore[call-overload]
+        **_session_kwargs(),  # type: ignore[call-overload]
     )
-    name = Path(argv[0]).name
+    return popen, identity(popen.pid, Path(argv[0]).name)
+
+
+def _carries(proc: psutil.Process, token: str) -> bool:
     try:
-        started = psutil.Process(popen.pid).create_time()
-    except psutil.Error:
-        started = 0.0  # already gone: nothing left to kill, the identity only serves the log
-    return popen, ProcessInfo(pid=popen.pid, started=started, name=name)
+        return proc.environ().get(ATTEMPT_ENV) == token
+    except (psutil.Error, OSError):
+        return False  # gone, a zombie, or another user's: not ours to read, not ours to kill
 
 
-def release(popen: subprocess.Popen[bytes]) -> None:
-    """Let a spawned program run (its identity has been recorded)."""
-    assert popen.stdin is not None
-    try:
-        popen.stdin.write(b"go\n")
-        popen.stdin.close()
-    except BrokenPipeError:
-        pass  # the launcher died before running anything; its exit code tells
-
-
-def abandon(popen: subprocess.Popen[bytes]) -> None:
-    """End a spawned program that was never released (it has run nothing)."""
-    assert popen.stdin is not None
-    with contextlib.suppress(BrokenPipeError):
-        popen.stdin.close()
-    popen.wait()
+def carriers(
+    token: str, *, since: float | None = None, exclude: Iterable[int] = ()
+) -> list[psutil.Process]:
+    """The live processes whose environment carries the attempt ``token``: the attempt's
+    supervisor, its program and every descendant, including daemons that double-forked and
+    called setsid. ``since`` (the attempt's start) skips older processes without reading them."""
+    skip = {os.getpid(), *exclude}
+    found = []
+    for proc in psutil.process_iter(["pid", "create_time"]):
+        if proc.pid in skip or proc.pid <= 1:
+            continue
+        created = proc.info.get("create_time")
+        if since is not None and created is not None and created < since - 1.0:
+            continue
+        if _carries(proc, token):
+            found.append(proc)
+    return found
 
 
 def _session_members(leader: int, started: float) -> list[psutil.Process]:
@@ -127,43 +163,74 @@ def _session_members(leader: int, started: float) -> list[psutil.Process]:
     return members
 
 
-def kill_tree(pid: int, started: float, *, grace: float = 5.0) -> list[ProcessInfo]:
-    """Terminate the process tree that autoqueue started as (``pid``, ``started``), then kill.
-
-    A pid whose start time differs is another program that reused the number and is left alone.
-    Returns the processes that were signalled.
-    """
-    targets: dict[int, psutil.Process] = {}
-    reused = False
+def _tree(pid: int, started: float) -> list[psutil.Process]:
+    """The process (pid, started) and its descendants; nothing when the pid was reused."""
     try:
         root = psutil.Process(pid)
-        if _matches(root, started):
-            targets[root.pid] = root
-            for child in root.children(recursive=True):
-                targets[child.pid] = child
-        else:
-            reused = True
+        if not _matches(root, started):
+            return []
+        found = [root, *root.children(recursive=True)]
     except (psutil.NoSuchProcess, psutil.ZombieProcess):
-        pass
+        found = []
     # Children whose parent already died were re-parented; their session still names the leader.
-    if started and not reused:
-        for member in _session_members(pid, started):
-            targets.setdefault(member.pid, member)
+    if started:
+        found += _session_members(pid, started)
+    return found
+
+
+def kill_attempt(
+    token: str | None,
+    root: tuple[int, float] | None = None,
+    *,
+    exclude: Iterable[int] = (),
+    grace: float = 5.0,
+) -> list[ProcessInfo]:
+    """Terminate, then kill, everything a stage attempt started: the tree of ``root`` (the
+    recorded pid and start time of its supervisor or program) and every process carrying
+    ``token``. ``exclude`` spares pids (a supervisor ending its own program). Returns the
+    processes that were signalled."""
+    skip = {os.getpid(), *exclude}
+    targets: dict[int, psutil.Process] = {}
+    if root is not None and root[0]:
+        for proc in _tree(*root):
+            targets.setdefault(proc.pid, proc)
+    if token:
+        since = root[1] if root is not None and root[1] else None
+        for proc in carriers(token, since=since, exclude=skip):
+            targets.setdefault(proc.pid, proc)
+    for pid in skip:
+        targets.pop(pid, None)
     signalled: list[ProcessInfo] = []
     for proc in targets.values():
         try:
             info = ProcessInfo(pid=proc.pid, started=proc.create_time(), name=proc.name())
             proc.terminate()
             signalled.append(info)
-        except (psutil.NoSuchProcess, psutil.ZombieProcess):
+        except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
             continue
-        except psutil.AccessDenied:
-            continue
-    _, alive = psutil.wait_procs(list(targets.values()), timeout=grace)
+    alive = _wait_gone(list(targets.values()), grace)
     for proc in alive:
         try:
             proc.kill()
         except psutil.Error:
             continue
-    psutil.wait_procs(alive, timeout=grace)
+    _wait_gone(alive, grace)
     return signalled
+
+
+def _gone(proc: psutil.Process) -> bool:
+    try:
+        return proc.status() == psutil.STATUS_ZOMBIE  # dead; its parent has yet to reap it
+    except psutil.Error:
+        return True
+
+
+def _wait_gone(procs: list[psutil.Process], timeout: float) -> list[psutil.Process]:
+    """Wait until every process has died (a zombie counts: reaping it is its parent's business,
+    and a daemon's parent is init, which may take its time); returns those still alive."""
+    deadline = time.monotonic() + timeout
+    alive = [proc for proc in procs if not _gone(proc)]
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.02)
+        alive = [proc for proc in alive if not _gone(proc)]
+    return alive

@@ -31,6 +31,7 @@ from autoqueue.models import (
 from autoqueue.repo import logs as logs_repo
 from autoqueue.repo import queue as queue_repo
 from autoqueue.repo import schedules as schedules_repo
+from autoqueue.repo import state as state_repo
 from autoqueue.repo import tasks as tasks_repo
 from autoqueue.scheduling import first_index, occurrence
 from autoqueue.timeutil import (
@@ -416,9 +417,11 @@ class StopResult:
 def stop_task(
     workspace: Workspace, conn: sqlite3.Connection, text: str, now: datetime
 ) -> StopResult:
-    """Seed section 12, done safely: the database changes in one transaction, then only the
-    process trees that autoqueue started for this task (recorded pid + start time) are killed.
-    Nothing is matched by name: the user's own browser or other renders are never touched."""
+    """Seed section 12, done safely: the database changes in one transaction, then everything
+    the task's running attempt started is killed: its supervisor's tree (recorded pid + start
+    time) and every process carrying the attempt's secret token, daemons that detached
+    themselves included. Nothing is matched by name: the user's own browser or other renders
+    are never touched."""
     from autoqueue import engine, processes
 
     task = get_task(conn, text)
@@ -433,17 +436,18 @@ def stop_task(
     killed: list[dict[str, Any]] = []
     not_killed: list[str] = []
     host = processes.this_host()
-    for item in stopped.stopped:
-        if not item.stage_pid or not item.stage_started:
+    for target in stopped.stopped:
+        if target.token is None and not target.pid:
             continue
-        if item.owner_host != host:
+        if target.host != host:
             not_killed.append(
-                f"{item.stage_process_name} (pid {item.stage_pid}) runs on {item.owner_host}; "
-                "its tick stops it when it sees the item stopped"
+                f"{target.name or 'the stage'} of item {target.queue_id} runs on {target.host}; "
+                "autoqueue there stops it when it sees the item stopped"
             )
             continue
-        for info in processes.kill_tree(item.stage_pid, item.stage_started):
-            killed.append({"name": info.name, "pid": info.pid, "queue_id": item.id})
+        root = (target.pid, target.started) if target.pid and target.started else None
+        for info in processes.kill_attempt(target.token, root):
+            killed.append({"name": info.name, "pid": info.pid, "queue_id": target.queue_id})
     with transaction(conn):
         logs_repo.set_metadata(
             conn,
@@ -469,10 +473,15 @@ def stop_task(
 # -- retry and cleanup -------------------------------------------------------------------------
 
 
-def retry_task(conn: sqlite3.Connection, text: str, now: datetime) -> int:
+def retry_task(
+    conn: sqlite3.Connection, text: str, now: datetime, *, reupload: bool = False
+) -> int:
     """The seed's retry button: the task's most recent failed item goes back to waiting with a
     fresh retry budget. Older failed items belong to runs whose files were archived; they stay
-    as history. Refused while the task has a run in flight. Returns the item id."""
+    as history. Refused while the task has a run in flight. Returns the item id.
+
+    ``reupload`` (youtube items only) forgets what the uploader knew of earlier attempts, so a
+    new upload starts even when an earlier one may have reached YouTube."""
     task = get_task(conn, text)
     stamp = to_db(now)
     with transaction(conn):
@@ -481,6 +490,13 @@ def retry_task(conn: sqlite3.Connection, text: str, now: datetime) -> int:
         item = queue_repo.latest_failed(conn, task.id)
         if item is None:
             raise UsageError(f"task {task.id} has no failed item to retry")
+        if reupload:
+            if item.queue_type is not QueueType.YOUTUBE:
+                raise UsageError(
+                    f"--reupload is for a failed youtube item; task {task.id}'s failed item is "
+                    f"in the {item.queue_type.value} queue"
+                )
+            state_repo.clear(conn, item.id)
         queue_repo.reset_for_retry(conn, item.id, stamp)
         tasks_repo.set_last_error(conn, task.id, None, stamp)
         logs_repo.add(
@@ -492,7 +508,11 @@ def retry_task(conn: sqlite3.Connection, text: str, now: datetime) -> int:
             queue_id=item.id,
             queue_type=item.queue_type,
             action=ActionType.RETRY,
-            metadata={"previousError": item.error_message, "previousRetryCount": item.retry_count},
+            metadata={
+                "previousError": item.error_message,
+                "previousRetryCount": item.retry_count,
+                "reupload": reupload,
+            },
         )
     return item.id
 

@@ -1,46 +1,55 @@
 """One scheduler round (seed section 10), and the drain loop built on it.
 
-A round: take ``scheduler_lock`` (or exit quietly), recover orphaned items, enqueue due
+A round: take ``scheduler_lock`` (or exit quietly), recover what dead ticks left, enqueue due
 schedules, then run one item per queue. Queues run in their own threads, so a 10-minute video
 render does not hold back script writing for the next task; the database still allows only one
-processing item per queue type (invariant 1).
+processing item per queue type (invariant 1). Each item's stage runs as an attempt with a
+supervisor of its own (autoqueue.attempt), except the internal schedule stage, which is quick
+and idempotent and runs here.
+
+Nothing here lets an exception escape a thread: a database that stays locked past a lease, or a
+full disk, stops the round, and the tick reports it in one line and exits non-zero; what the
+running attempts record is applied by the next tick.
 """
 
 from __future__ import annotations
 
-import logging
+import os
 import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TypeVar
 
-from autoqueue import engine, failpoints, processes
-from autoqueue.db import transaction
-from autoqueue.errors import StageError, TransientStageError
-from autoqueue.models import QueueItem, QueueType
-from autoqueue.pipeline import QUEUE_ORDER, GiveUp, Park, Retry
-from autoqueue.processes import ProcessInfo
-from autoqueue.repo import lock as lock_repo
+from autoqueue import engine, processes, recovery
+from autoqueue.attempt import Attempt, Ended, Outcome, Runner
+from autoqueue.db import is_busy, retry_busy
+from autoqueue.errors import (
+    AutoqueueError,
+    DatabaseBusyError,
+    PermanentStageError,
+    StageError,
+    TransientStageError,
+)
+from autoqueue.models import QueueItem, QueueType, Schedule, Task
+from autoqueue.owner import Owner
+from autoqueue.pipeline import QUEUE_ORDER
+from autoqueue.recovery import Recovered
 from autoqueue.repo import queue as queue_repo
-from autoqueue.repo import schedules as schedules_repo
-from autoqueue.repo import state as state_repo
-from autoqueue.repo import tasks as tasks_repo
-from autoqueue.repo.queue import Owner
+from autoqueue.scheduler_lock import SchedulerLock
 from autoqueue.stages.base import StageContext, StageLog
-from autoqueue.stages.registry import run_stage
-from autoqueue.stages.runner import StageCancelled
+from autoqueue.stages.outputs import check_outputs
+from autoqueue.stages.registry import run_handler
 from autoqueue.timeutil import to_db, utcnow
 from autoqueue.workspace import Workspace
 
-LOCK_NAME = "main_scheduler"
+T = TypeVar("T")
+
 LOCK_RETRY_SECONDS = 5.0
 IDLE_POLL_SECONDS = 0.2
 SCHEDULE_POLL_SECONDS = 1.0
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -50,47 +59,32 @@ class Processed:
     item_id: int
     task_id: str
     queue_type: QueueType
-    outcome: str  # completed | retry | failed | parked | stopped | requeued
+    outcome: Outcome
     detail: str = ""
 
     @classmethod
-    def of(cls, item: QueueItem, outcome: str, detail: str = "") -> Processed:
-        return cls(item.id, item.task_id, item.queue_type, outcome, detail)
+    def of(cls, item: QueueItem, ended: Ended) -> Processed:
+        return cls(item.id, item.task_id, item.queue_type, ended.outcome, ended.detail)
 
 
 @dataclass
 class TickReport:
     lock_holder: str | None = None  # set when another tick held the lock
-    recovered: list[engine.Recovered] = field(default_factory=list)
+    recovered: list[Recovered] = field(default_factory=list)
     enqueued: int = 0
     processed: list[Processed] = field(default_factory=list)
+    error: str | None = None  # why the round stopped early (a locked or full database)
 
 
-class ItemStore:
-    """The database behind ``StageContext.store`` for one queue item; every call commits."""
-
-    def __init__(self, conn: sqlite3.Connection, item_id: int, clock: Callable[[], datetime]):
-        self.conn = conn
-        self.item_id = item_id
-        self.clock = clock
-
-    def load(self) -> dict[str, Any] | None:
-        return state_repo.load(self.conn, self.item_id)
-
-    def save(self, data: dict[str, Any]) -> None:
-        with transaction(self.conn):
-            state_repo.save(self.conn, self.item_id, data, to_db(self.clock()))
-
-    def quota_used(self, project: str, day: str) -> int:
-        return state_repo.quota_used(self.conn, project, day)
-
-    def quota_spend(self, project: str, day: str, units: int) -> None:
-        with transaction(self.conn):
-            state_repo.quota_spend(self.conn, project, day, units)
-
-    def quota_exhausted(self, project: str, day: str, budget: int) -> None:
-        with transaction(self.conn):
-            state_repo.quota_at_least(self.conn, project, day, budget)
+def _one_line(exc: BaseException) -> str:
+    """An error as one line for the user: ours as they are, the database's prefixed."""
+    if isinstance(exc, AutoqueueError):
+        text = str(exc)
+    elif isinstance(exc, sqlite3.Error):
+        text = f"database error: {exc}"
+    else:
+        text = f"internal error: {exc!r}"
+    return " ".join(text.split())
 
 
 class Scheduler:
@@ -111,13 +105,15 @@ class Scheduler:
         self.grace = grace
         self.listener = listener
         self.policy = engine.Policy.from_config(workspace.config)
+        self.lock = SchedulerLock(workspace, self.owner, self.policy, clock)
         self._report_lock = threading.Lock()
         self._state = threading.Lock()
         self._busy = 0
         self._active: set[QueueType] = set(QUEUE_ORDER)
+        self._adopted: dict[QueueType, list[Attempt]] = {}
         self._stop = threading.Event()
         self._abort = threading.Event()
-        self._lock_lost = threading.Event()
+        self._error: str | None = None
 
     # -- public -------------------------------------------------------------------------------
 
@@ -142,77 +138,43 @@ class Scheduler:
         report = TickReport()
         conn = self.workspace.connect()
         try:
-            holder = self._acquire_lock(conn)
+            holder = self._duty("taking the scheduler lock", lambda: self.lock.acquire(conn))
             while holder is not None and wait_for_lock and not self._stop.wait(LOCK_RETRY_SECONDS):
-                holder = self._acquire_lock(conn)
+                holder = self._duty("taking the scheduler lock", lambda: self.lock.acquire(conn))
             if holder is not None:
                 report.lock_holder = holder
                 return report
-            heartbeat_stop = threading.Event()
-            heartbeat = threading.Thread(
-                target=self._heartbeat, args=(heartbeat_stop,), name="heartbeat", daemon=True
-            )
-            heartbeat.start()
             try:
-                self._round(
-                    conn, report, drain=drain or forever, forever=forever, max_seconds=max_seconds
-                )
+                with self.lock.heartbeat():
+                    self._round(
+                        conn,
+                        report,
+                        drain=drain or forever,
+                        forever=forever,
+                        max_seconds=max_seconds,
+                    )
             finally:
-                heartbeat_stop.set()
-                heartbeat.join(timeout=10)
-                with transaction(conn):
-                    lock_repo.release(conn, LOCK_NAME, self.owner)
+                try:
+                    self._duty("releasing the scheduler lock", lambda: self.lock.release(conn))
+                except (sqlite3.Error, AutoqueueError) as exc:
+                    self._fail(exc)  # it expires with its lease; the next tick takes it then
         finally:
             conn.close()
+        report.error = self._error
         return report
 
-    # -- the lock -----------------------------------------------------------------------------
-
-    def _acquire_lock(self, conn: sqlite3.Connection) -> str | None:
-        """Take the lock, or return who holds it. A holder on this host whose process is gone
-        (pid + start time) is taken over at once rather than after its expiry."""
-        now = self.clock()
-        with transaction(conn):
-            holder = lock_repo.holder(conn, LOCK_NAME)
-            dead: tuple[str, float | None] | None = None
-            if holder is not None:
-                host, _, pid_text = str(holder["locked_by"]).rpartition(":")
-                if (
-                    host == self.owner.host
-                    and pid_text.isdigit()
-                    and not processes.is_alive(int(pid_text), holder["owner_started"])
-                ):
-                    dead = (str(holder["locked_by"]), holder["owner_started"])
-            taken = lock_repo.acquire(
-                conn,
-                LOCK_NAME,
-                self.owner,
-                now=to_db(now),
-                expires_at=self.policy.lease_until(now),
-                dead_owner=dead,
-            )
-        if taken:
-            return None
-        return str(holder["locked_by"]) if holder is not None else "another tick"
-
-    def _heartbeat(self, stop: threading.Event) -> None:
-        """Renew the lock and this tick's leases, so a long stage is not taken for dead."""
-        interval = self.workspace.config.lease.heartbeat
-        conn = self.workspace.connect()
-        try:
-            while not stop.wait(interval):
-                lease_until = self.policy.lease_until(self.clock())
-                try:
-                    with transaction(conn):
-                        if not lock_repo.renew(conn, LOCK_NAME, self.owner, lease_until):
-                            self._lock_lost.set()
-                        queue_repo.renew_leases(conn, self.owner, lease_until)
-                except sqlite3.Error:
-                    logger.exception("heartbeat failed; retrying at the next beat")
-        finally:
-            conn.close()
-
     # -- the round ----------------------------------------------------------------------------
+
+    def _duty(self, what: str, operation: Callable[[], T]) -> T:
+        """One of the round's own steps, waiting out a busy database for up to a lease."""
+        return retry_busy(operation, patience=self.policy.lease_seconds, what=what)
+
+    def _fail(self, exc: BaseException) -> None:
+        """Stop the round because of ``exc`` (kept, as one line, for the report)."""
+        with self._state:
+            if self._error is None:
+                self._error = _one_line(exc)
+        self._stop.set()
 
     def _round(
         self,
@@ -225,8 +187,16 @@ class Scheduler:
     ) -> None:
         deadline = None if max_seconds is None else time.monotonic() + max_seconds
         self._active = set(QUEUE_ORDER)
-        report.recovered = engine.recover_orphans(conn, self.owner, self.policy, self.clock())
-        report.enqueued = engine.enqueue_due(conn, self.policy, self.clock())
+        runner = Runner(self.workspace, conn, self.owner, self.policy, self.clock)
+        try:
+            self._recover(runner, report)
+            report.enqueued = self._duty(
+                "enqueueing due schedules",
+                lambda: engine.enqueue_due(conn, self.policy, self.clock()),
+            )
+        except (sqlite3.Error, AutoqueueError) as exc:
+            self._fail(exc)
+            return
         workers = [
             threading.Thread(
                 target=self._queue_worker,
@@ -246,18 +216,56 @@ class Scheduler:
                 if time.monotonic() - stop_seen >= self.grace:
                     self._abort.set()
             if drain and not self._stopping(deadline):
-                added = engine.enqueue_due(conn, self.policy, self.clock())
-                with self._report_lock:
-                    report.enqueued += added
-                if forever:
-                    report.recovered += engine.recover_orphans(
-                        conn, self.owner, self.policy, self.clock()
-                    )
+                try:
+                    added = engine.enqueue_due(conn, self.policy, self.clock())
+                    with self._report_lock:
+                        report.enqueued += added
+                    if forever:
+                        self._recover(runner, report)
+                except sqlite3.OperationalError as exc:
+                    if not is_busy(exc):
+                        self._fail(exc)
+                except (sqlite3.Error, AutoqueueError) as exc:
+                    self._fail(exc)
+
+    def _recover(self, runner: Runner, report: TickReport) -> None:
+        found = self._duty(
+            "recovering what dead ticks left",
+            lambda: recovery.recover_orphans(runner, self.clock()),
+        )
+        with self._state:
+            for attempt in found.adopted:
+                self._adopted.setdefault(attempt.item.queue_type, []).append(attempt)
+                self._busy += 1
+        with self._report_lock:
+            report.recovered += found.recovered
 
     def _stopping(self, deadline: float | None) -> bool:
-        if self._stop.is_set() or self._lock_lost.is_set():
+        if self._stop.is_set() or self.lock.lost.is_set():
             return True
         return deadline is not None and time.monotonic() >= deadline
+
+    def _next_item(
+        self, conn: sqlite3.Connection, queue_type: QueueType, forever: bool
+    ) -> QueueItem | Attempt | bool | None:
+        """An adopted attempt to follow, a claimed item, None (nothing yet), or False (this
+        worker is done: its queue is empty and nothing running could feed it)."""
+        with self._state:
+            adopted = self._adopted.get(queue_type)
+            if adopted:
+                return adopted.pop(0)  # counted in _busy when it was adopted
+            now = self.clock()
+            item = engine.claim_next(conn, queue_type, self.owner, self.policy, now)
+            if item is not None:
+                self._busy += 1
+                return item
+            if (
+                not forever
+                and self._busy == 0
+                and not queue_repo.claimable_exists(conn, to_db(now), self._active - {queue_type})
+            ):
+                return False
+        return None
 
     def _queue_worker(
         self,
@@ -273,44 +281,65 @@ class Scheduler:
         another worker's queue has claimable work: either may feed it. So one cron round moves
         a fresh task through as many stages as it can, as the seed's sequential loop did.
         """
-        conn = self.workspace.connect()
-        item: QueueItem | None = None
+        try:
+            conn = self.workspace.connect()
+        except Exception as exc:
+            self._fail(exc)
+            with self._state:
+                self._active.discard(queue_type)
+            return
+        runner = Runner(
+            self.workspace, conn, self.owner, self.policy, self.clock, aborted=self._abort.is_set
+        )
+        current: QueueItem | Attempt | None = None
+        busy_since: float | None = None
         try:
             while True:
-                if item is None:
-                    if self._stopping(deadline):
+                if current is None:
+                    if self._stopping(deadline) and not self._adopted.get(queue_type):
                         return
-                    with self._state:
-                        now = self.clock()
-                        item = engine.claim_next(conn, queue_type, self.owner, self.policy, now)
-                        if item is not None:
-                            self._busy += 1
-                        elif (
-                            not forever
-                            and self._busy == 0
-                            and not queue_repo.claimable_exists(
-                                conn, to_db(now), self._active - {queue_type}
-                            )
-                        ):
-                            return
-                    if item is None:
+                    try:
+                        found = self._next_item(conn, queue_type, forever)
+                        busy_since = None
+                    except sqlite3.OperationalError as exc:
+                        if not is_busy(exc):
+                            raise
+                        busy_since = busy_since or time.monotonic()
+                        if time.monotonic() - busy_since > self.policy.lease_seconds:
+                            raise DatabaseBusyError(
+                                "the database stayed locked by another process for over "
+                                f"{self.policy.lease_seconds:g} s while claiming work"
+                            ) from exc
+                        found = None
+                    if found is False:
+                        return
+                    if found is None or found is True:
                         time.sleep(IDLE_POLL_SECONDS)
                         continue
+                    current = found
                 following: QueueItem | None = None
+                item = current.item if isinstance(current, Attempt) else current
                 try:
                     chain = drain and not self._stopping(deadline)
-                    processed, following = self._run_item(conn, item, chain=chain)
+                    if isinstance(current, Attempt):
+                        ended = runner.follow(current, chain=chain)
+                    else:
+                        ended = self._run_item(runner, current, chain=chain)
+                    following = ended.following
                 finally:
                     if following is None:
                         with self._state:
                             self._busy -= 1
+                processed = Processed.of(item, ended)
                 with self._report_lock:
                     report.processed.append(processed)
                 if self.listener is not None:
                     self.listener(processed)
                 if not drain:
                     return
-                item = following
+                current = following
+        except BaseException as exc:  # never a thread traceback: the round stops, the tick says why
+            self._fail(exc)
         finally:
             with self._state:
                 self._active.discard(queue_type)
@@ -318,90 +347,54 @@ class Scheduler:
 
     # -- one item -----------------------------------------------------------------------------
 
-    def _run_item(
-        self, conn: sqlite3.Connection, item: QueueItem, *, chain: bool
-    ) -> tuple[Processed, QueueItem | None]:
+    def _run_item(self, runner: Runner, item: QueueItem, *, chain: bool) -> Ended:
         """Run one item's stage and record the outcome. With ``chain``, a completion also claims
-        the queue's next item in the same transaction, which is returned to run next."""
-        task = tasks_repo.get(conn, item.task_id)
-        assert task is not None and item.claim_token is not None
-        schedule = (
-            schedules_repo.get(conn, item.schedule_id) if item.schedule_id is not None else None
+        the queue's next item in the same transaction (``Ended.following``)."""
+        try:
+            task, schedule = runner.context(item)
+        except ValueError as exc:
+            reason = str(exc).splitlines()[0]
+            return runner.fail(item, PermanentStageError(f"its task cannot be read: {reason}"))
+        if item.queue_type is QueueType.SCHEDULE:
+            return self._schedule_stage(runner, item, task, schedule, chain=chain)
+        started = runner.start(item, task, schedule)
+        if isinstance(started, Ended):
+            return started
+        return runner.follow(started, chain=chain)
+
+    def _schedule_stage(
+        self, runner: Runner, item: QueueItem, task: Task, schedule: Schedule | None, *, chain: bool
+    ) -> Ended:
+        """The internal schedule stage, in this process: quick, and idempotent if a crash makes
+        it run again (it only moves the previous run's files aside)."""
+        runner.write(
+            "logging the start",
+            lambda: engine.record_start(
+                runner.conn,
+                item,
+                pid=os.getpid(),
+                name="autoqueue",
+                message="▶ run started: preparing the task folder",
+                now=self.clock(),
+            ),
         )
-        token = item.claim_token
 
         def log(*entries: StageLog) -> None:
             stamp = to_db(self.clock())
-            with transaction(conn):
-                for entry in entries:
-                    engine.log_item(
-                        conn,
-                        item,
-                        entry.level,
-                        entry.message,
-                        stamp=stamp,
-                        action=entry.action,
-                        pid=entry.pid,
-                        process_name=entry.process_name,
-                        metadata=entry.metadata,
-                    )
-
-        def started(info: ProcessInfo) -> bool:
-            return engine.record_start(
-                conn,
-                item,
-                info,
-                self.clock(),
-                f"▶ {item.queue_type.value} stage started: {info.name} (pid {info.pid})",
+            runner.write(
+                "logging",
+                lambda: engine.copy_output(
+                    runner.conn, item, [(stamp, entry) for entry in entries], item.output_offset
+                ),
             )
-
-        def cancelled() -> bool:
-            return self._abort.is_set() or not queue_repo.is_still_claimed(conn, item.id, token)
 
         ctx = StageContext(
-            workspace=self.workspace,
-            task=task,
-            schedule=schedule,
-            item=item,
-            log=log,
-            process_started=started,
-            cancelled=cancelled,
-            store=ItemStore(conn, item.id, self.clock),
+            workspace=self.workspace, task=task, schedule=schedule, item=item, log=log
         )
-        if item.queue_type is QueueType.SCHEDULE:
-            me = ProcessInfo(pid=self.owner.pid, started=self.owner.started, name="autoqueue")
-            message = "▶ run started: preparing the task folder"
-            engine.record_start(conn, item, me, self.clock(), message, track=False)
         try:
-            result = run_stage(ctx)
-        except StageCancelled as exc:
-            reason = "interrupted: autoqueue was shut down while the stage ran"
-            if self._abort.is_set() and engine.requeue_item(conn, item, reason, self.clock()):
-                return Processed.of(item, "requeued", reason), None
-            return Processed.of(item, "stopped", str(exc)), None
+            result = check_outputs(item.queue_type, ctx.task_dir, self.workspace, run_handler(ctx))
         except StageError as exc:
-            return self._failed(conn, item, exc), None
-        except Exception as exc:  # a bug in a stage must not kill the tick, nor lose the item
-            logger.exception("stage %s crashed", item.queue_type.value)
-            return self._failed(conn, item, TransientStageError(f"internal error: {exc!r}")), None
-        failpoints.hit("after_stage", item.queue_type.value)
-        following = None
-        if chain:
-            completed, following = engine.complete_and_claim(
-                conn, item, result, self.policy, self.clock(), self.owner
-            )
-        else:
-            completed = engine.complete_item(conn, item, result, self.policy, self.clock())
-        if completed:
-            return Processed.of(item, "completed"), following
-        return Processed.of(item, "stopped", "no longer ours when it finished"), following
-
-    def _failed(self, conn: sqlite3.Connection, item: QueueItem, error: StageError) -> Processed:
-        decision = engine.fail_item(conn, item, error, self.policy, self.clock())
-        if isinstance(decision, Retry):
-            return Processed.of(item, "retry", str(error))
-        if isinstance(decision, GiveUp):
-            return Processed.of(item, "failed", str(error))
-        if isinstance(decision, Park):
-            return Processed.of(item, "parked", str(error))
-        return Processed.of(item, "stopped", "no longer ours when it failed")
+            return runner.fail(item, exc)
+        except OSError as exc:
+            return runner.fail(item, TransientStageError(f"cannot prepare the task folder: {exc}"))
+        return runner.complete(item, result, chain=chain)

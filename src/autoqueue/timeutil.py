@@ -30,6 +30,48 @@ def from_db(text: str) -> datetime:
     return datetime.strptime(text[:19], DB_FORMAT).replace(tzinfo=UTC)
 
 
+# Epoch numbers above this are JavaScript milliseconds, not seconds (year 5138 in seconds).
+_EPOCH_MILLISECONDS = 100_000_000_000
+
+
+def parse_stored(value: object) -> datetime:
+    """Read a stored time that another program may have written in another form: SQLite's own
+    text, ISO 8601 (``T``, fractions, ``Z`` or an offset; no offset means UTC), or epoch seconds
+    or milliseconds. Raises ValueError for anything else (an empty string, garbage)."""
+    if isinstance(value, bool):
+        raise ValueError(f"not a time: {value!r}")
+    if isinstance(value, (int, float)):
+        seconds = value / 1000 if abs(value) > _EPOCH_MILLISECONDS else value
+        try:
+            return datetime.fromtimestamp(seconds, UTC).replace(microsecond=0)
+        except (OverflowError, OSError) as exc:
+            raise ValueError(f"not a time: {value!r}") from exc
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"not a time: {value!r}")
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"not a time: {value!r}") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC).replace(microsecond=0)
+
+
+def normalise_stored(value: object) -> str | None:
+    """A stored time in SQLite's own UTC text (None stays None); ValueError when unreadable."""
+    if value is None:
+        return None
+    if isinstance(value, str) and _CANONICAL.match(value):
+        return value
+    return to_db(parse_stored(value))
+
+
+_CANONICAL = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
+
+
 def zone(name: str) -> ZoneInfo:
     """Look up an IANA zone, raising a usage error for an unknown name."""
     try:

@@ -4,7 +4,12 @@ Behaviour per task comes from the task's settings (``add --set key=value``):
   fail_<stage>=transient|permanent|always   fail that stage once / permanently / every time
   sleep_<stage>=SECONDS                     sleep before finishing (default: STAGE_SLEEP or 0)
   child_<stage>=1                           on the first attempt, start a child process that
-                                            sleeps for 10 minutes, and wait on it
+                                            sleeps for child_seconds (default 600), and wait on it
+  daemon_<stage>=1                          detach a daemon first (fork, setsid, fork: nobody's
+                                            child, in a session of its own) that sleeps 10 minutes
+  kill_supervisor_<stage>=1                 SIGKILL the attempt's supervisor (our parent) first,
+                                            as the OOM killer might, then finish normally
+  big_line_<stage>=BYTES                    print one line of that many bytes to stdout
   bad_story=1                               write a story.json that fails validation
 Every start and end is appended to $JOURNAL (one JSON object a line) when it is set.
 """
@@ -39,12 +44,38 @@ def note(event: str, **extra: object) -> None:
             handle.write(json.dumps(line) + "\n")
 
 
-note("start", cwd=os.getcwd())
+note("start", cwd=os.getcwd(), ppid=os.getppid())
+if settings.get(f"daemon_{stage}") and hasattr(os, "fork"):
+    reader, writer = os.pipe()
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            os.close(reader)
+            os.write(writer, str(os.getpid()).encode())
+            os.close(writer)
+            for fd in (0, 1, 2):  # a daemon lets go of the terminal and our output pipes
+                os.dup2(os.open(os.devnull, os.O_RDWR), fd)
+            time.sleep(600)
+        os._exit(0)
+    os.close(writer)
+    daemon_pid = int(os.read(reader, 64))
+    os.close(reader)
+    os.wait()
+    note("daemon", daemon_pid=daemon_pid)
+if settings.get(f"kill_supervisor_{stage}"):
+    import signal
+
+    os.kill(os.getppid(), signal.SIGKILL)
+    time.sleep(0.2)
+if settings.get(f"big_line_{stage}"):
+    sys.stdout.write("x" * int(settings[f"big_line_{stage}"]) + "\n")
+    print("after the big line")
 print(json.dumps({"progress": {"current": 1, "total": 2}, "message": f"{stage} halfway"}))
 print(f"plain output from {stage}")
 sleep = float(settings.get(f"sleep_{stage}", os.environ.get("STAGE_SLEEP", "0")))
 if settings.get(f"child_{stage}") and attempt == 1:
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    seconds = float(settings.get("child_seconds", 600))
+    child = subprocess.Popen([sys.executable, "-c", f"import time; time.sleep({seconds})"])
     note("child", child_pid=child.pid)
     child.wait()
 time.sleep(sleep)

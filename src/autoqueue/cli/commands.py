@@ -192,7 +192,17 @@ def stop(
 
 
 @app.command()
-def retry(ctx: typer.Context, task: Annotated[str, typer.Argument(help="Task id.")]) -> None:
+def retry(
+    ctx: typer.Context,
+    task: Annotated[str, typer.Argument(help="Task id.")],
+    reupload: Annotated[
+        bool,
+        typer.Option(
+            "--reupload",
+            help="YouTube: upload again even if an earlier upload may have reached YouTube.",
+        ),
+    ] = False,
+) -> None:
     """The retry button: the task's failed item back to waiting with a fresh retry budget."""
     from autoqueue import service
     from autoqueue.timeutil import utcnow
@@ -201,8 +211,8 @@ def retry(ctx: typer.Context, task: Annotated[str, typer.Argument(help="Task id.
     state = _state(ctx)
     parse_task_id(task)
     with state.connect() as conn:
-        item_id = service.retry_task(conn, task, utcnow())
-    output.info(f"item {item_id} is waiting again")
+        item_id = service.retry_task(conn, task, utcnow(), reupload=reupload)
+    output.info(f"item {item_id} is waiting again" + (" (a new upload)" if reupload else ""))
 
 
 @app.command()

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 def _print_processed(done: Any) -> None:
     detail = f": {done.detail}" if done.detail else ""
-    output.info(f"{done.queue_type.value:8} {done.task_id} {done.outcome}{detail}")
+    output.info(f"{done.queue_type.value:8} {done.task_id} {done.outcome.value}{detail}")
 
 
 @contextmanager
@@ -81,20 +81,31 @@ def _run_scheduler(
                 "lock_holder": report.lock_holder,
                 "enqueued": report.enqueued,
                 "recovered": [
-                    {"queue_id": r.item.id, "task_id": r.item.task_id, "reason": r.reason}
+                    {
+                        "queue_id": r.item.id,
+                        "task_id": r.item.task_id,
+                        "reason": r.reason,
+                        "outcome": str(r.outcome),
+                    }
                     for r in report.recovered
                 ],
                 "processed": [asdict(p) for p in report.processed],
+                "error": report.error,
             }
         )
+        if report.error is not None:
+            raise typer.Exit(1)
         return
+    if report.error is not None:
+        # The round stopped early; what its attempts recorded is applied by the next tick.
+        raise AutoqueueError(report.error)
     if report.lock_holder is not None:
         output.info(f"another tick holds the scheduler lock ({report.lock_holder}); nothing to do")
         return
     for recovered in report.recovered:
         output.info(
             f"recovered {recovered.item.queue_type.value} item {recovered.item.id} "
-            f"of task {recovered.item.task_id}: {recovered.reason}"
+            f"of task {recovered.item.task_id}: {recovered.reason} ({recovered.outcome})"
         )
     if report.enqueued:
         output.info(f"enqueued {report.enqueued} scheduled run(s)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from autoqueue.repo.queue import Owner
+from autoqueue.owner import Owner
 
 
 def acquire(

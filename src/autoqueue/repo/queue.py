@@ -6,23 +6,41 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from autoqueue.db import EVERY_QUEUE
+from pydantic import ValidationError
+
+from autoqueue.db import EVERY_QUEUE, canonical_time
 from autoqueue.models import QueueItem, QueueType, Tab
+from autoqueue.owner import Owner
 
 ACTIVE = ("waiting", "processing")
 
 
-@dataclass(frozen=True)
-class Owner:
-    """The process that claims items: host, pid and process start time (guards pid reuse)."""
+@dataclass
+class UnreadableRow(Exception):
+    """A task_queue row another program wrote in a form autoqueue cannot read."""
 
-    host: str
-    pid: int
-    started: float
+    item_id: int
+    task_id: str
+    queue_type: str
+    reason: str
+    columns: tuple[str, ...] = ()  # the columns holding values autoqueue cannot read
 
-    @property
-    def label(self) -> str:
-        return f"{self.host}:{self.pid}"
+
+def _item(row: sqlite3.Row) -> QueueItem:
+    """A row as a QueueItem, or UnreadableRow naming what is wrong with it."""
+    try:
+        return QueueItem.model_validate(dict(row))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        columns = {str(error["loc"][0]) for error in exc.errors() if error["loc"]}
+        raise UnreadableRow(
+            int(row["id"]),
+            str(row["task_id"]),
+            str(row["queue_type"]),
+            f"{where} = {first.get('input')!r}: {first['msg']}",
+            tuple(sorted(columns & set(QueueItem.model_fields))),
+        ) from None
 
 
 def insert(
@@ -87,7 +105,8 @@ _TAKE = """
 UPDATE task_queue
 SET status = 'processing', updated_at = :now, claim_token = :token,
     owner_host = :host, owner_pid = :pid, owner_started = :started, lease_expires_at = :lease,
-    stage_pid = NULL, stage_started = NULL, stage_process_name = NULL
+    stage_pid = NULL, stage_started = NULL, stage_process_name = NULL,
+    attempt_token = NULL, output_offset = 0
 WHERE id = :id AND status = 'waiting'
 RETURNING *
 """
@@ -102,7 +121,10 @@ def claim(
     lease_until: str,
     now: str,
 ) -> QueueItem | None:
-    """Take the oldest ready item of ``queue_type``. Call inside a write transaction."""
+    """Take the oldest ready item of ``queue_type``. Call inside a write transaction.
+
+    Raises UnreadableRow (with the row taken) when the row cannot be read; the caller sets it
+    aside in the same transaction."""
     candidate = conn.execute(CANDIDATE[queue_type], {"now": now}).fetchone()
     if candidate is None:
         return None
@@ -116,19 +138,19 @@ def claim(
         "lease": lease_until,
     }
     row = conn.execute(_TAKE, params).fetchone()
-    return None if row is None else QueueItem.model_validate(dict(row))
+    return None if row is None else _item(row)
 
 
 def get(conn: sqlite3.Connection, item_id: int) -> QueueItem | None:
     row = conn.execute("SELECT * FROM task_queue WHERE id = ?", (item_id,)).fetchone()
-    return None if row is None else QueueItem.model_validate(dict(row))
+    return None if row is None else _item(row)
 
 
 def complete(conn: sqlite3.Connection, item_id: int, token: str, now: str) -> bool:
     """Mark done, only while still processing under this claim (a stop is never overwritten)."""
     cursor = conn.execute(
         "UPDATE task_queue SET status = 'completed', completed_at = ?, updated_at = ?, "
-        "lease_expires_at = NULL, error_message = NULL "
+        "lease_expires_at = NULL, error_message = NULL, crash_count = 0, attempt_token = NULL "
         "WHERE id = ? AND status = 'processing' AND claim_token = ?",
         (now, now, item_id, token),
     )
@@ -144,12 +166,16 @@ def retry_later(
     next_retry_at: str,
     error: str,
     now: str,
+    crash_count: int = 0,
 ) -> bool:
+    """Back to waiting under this claim; ``crash_count`` is the run of attempts lost in a row
+    (0 whenever an attempt recorded how it ended)."""
     cursor = conn.execute(
         "UPDATE task_queue SET status = 'waiting', retry_count = ?, next_retry_at = ?, "
-        "error_message = ?, updated_at = ?, lease_expires_at = NULL, claim_token = NULL "
+        "error_message = ?, updated_at = ?, lease_expires_at = NULL, claim_token = NULL, "
+        "crash_count = ?, attempt_token = NULL "
         "WHERE id = ? AND status = 'processing' AND claim_token = ?",
-        (retry_count, next_retry_at, error, now, item_id, token),
+        (retry_count, next_retry_at, error, now, crash_count, item_id, token),
     )
     return cursor.rowcount == 1
 
@@ -157,26 +183,117 @@ def retry_later(
 def fail(conn: sqlite3.Connection, item_id: int, token: str, error: str, now: str) -> bool:
     cursor = conn.execute(
         "UPDATE task_queue SET status = 'failed', error_message = ?, updated_at = ?, "
-        "lease_expires_at = NULL WHERE id = ? AND status = 'processing' AND claim_token = ?",
+        "lease_expires_at = NULL, attempt_token = NULL "
+        "WHERE id = ? AND status = 'processing' AND claim_token = ?",
         (error, now, item_id, token),
     )
     return cursor.rowcount == 1
 
 
-def stop_processing(
-    conn: sqlite3.Connection, task_id: str, error: str, now: str
-) -> list[QueueItem]:
-    """Seed 12.2 step 1: the task's processing items become failed; returns them as they were."""
-    rows = conn.execute(
-        "SELECT * FROM task_queue WHERE task_id = ? AND status = 'processing' ORDER BY id",
-        (task_id,),
-    ).fetchall()
+def set_crash_count(conn: sqlite3.Connection, item_id: int, count: int) -> None:
+    conn.execute("UPDATE task_queue SET crash_count = ? WHERE id = ?", (count, item_id))
+
+
+# What an unreadable value is replaced with once its row is set aside (the error message keeps
+# the value); NULL for the other columns, which all allow it.
+_RESET = {"retry_count": 0, "max_retry": 3, "attempt_no": 0, "crash_count": 0, "output_offset": 0}
+
+
+def set_aside(
+    conn: sqlite3.Connection, item_id: int, error: str, now: str, columns: Iterable[str] = ()
+) -> None:
+    """Fail a row that cannot be read (another program wrote it), whatever its state, and make
+    it readable: each column in ``columns`` (QueueItem field names only) goes back to its
+    default, so that ``show`` and the listings can display the failure."""
+    resets = "".join(
+        f", {column} = {_RESET.get(column, 'NULL')}"
+        for column in columns
+        if column in QueueItem.model_fields and column not in ("id", "task_id", "queue_type")
+    )
     conn.execute(
+        "UPDATE task_queue SET status = 'failed', error_message = ?, updated_at = ?, "
+        f"lease_expires_at = NULL{resets} WHERE id = ?",
+        (error, now, item_id),
+    )
+
+
+def begin_attempt(
+    conn: sqlite3.Connection,
+    item_id: int,
+    token: str,
+    *,
+    attempt_token: str,
+    attempt_no: int,
+    program: str,
+) -> bool:
+    """Record the attempt about to start (before its first process exists)."""
+    cursor = conn.execute(
+        "UPDATE task_queue SET attempt_token = ?, attempt_no = ?, output_offset = 0, "
+        "stage_pid = NULL, stage_started = NULL, stage_process_name = ? "
+        "WHERE id = ? AND status = 'processing' AND claim_token = ?",
+        (attempt_token, attempt_no, program, item_id, token),
+    )
+    return cursor.rowcount == 1
+
+
+def set_output_offset(conn: sqlite3.Connection, item_id: int, token: str, offset: int) -> bool:
+    cursor = conn.execute(
+        "UPDATE task_queue SET output_offset = ? "
+        "WHERE id = ? AND status = 'processing' AND claim_token = ?",
+        (offset, item_id, token),
+    )
+    return cursor.rowcount == 1
+
+
+def adopt(
+    conn: sqlite3.Connection, item_id: int, token: str, *, owner: Owner, lease_until: str
+) -> QueueItem | None:
+    """Make ``owner`` the owner of a processing item whose tick died, keeping its claim."""
+    row = conn.execute(
+        "UPDATE task_queue SET owner_host = ?, owner_pid = ?, owner_started = ?, "
+        "lease_expires_at = ? WHERE id = ? AND status = 'processing' AND claim_token = ? "
+        "RETURNING *",
+        (owner.host, owner.pid, owner.started, lease_until, item_id, token),
+    ).fetchone()
+    return None if row is None else _item(row)
+
+
+def stop_processing(conn: sqlite3.Connection, task_id: str, error: str, now: str) -> int:
+    """Seed 12.2 step 1: the task's processing items become failed; returns how many."""
+    return conn.execute(
         "UPDATE task_queue SET status = 'failed', error_message = ?, updated_at = ?, "
         "lease_expires_at = NULL WHERE task_id = ? AND status = 'processing'",
         (error, now, task_id),
+    ).rowcount
+
+
+def stop_processes(conn: sqlite3.Connection, task_id: str) -> list[sqlite3.Row]:
+    """What a stop must kill: the attempt token and recorded process of every processing item
+    of the task (read raw, so that even a row autoqueue cannot otherwise read is stopped)."""
+    return conn.execute(
+        "SELECT id, owner_host, stage_pid, stage_started, stage_process_name, attempt_token "
+        "FROM task_queue WHERE task_id = ? AND status = 'processing' ORDER BY id",
+        (task_id,),
+    ).fetchall()
+
+
+def odd_retry_times(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+    """Waiting items whose retry time is not SQLite's own UTC text (another program's)."""
+    return conn.execute(
+        f"SELECT id, task_id, next_retry_at FROM task_queue WHERE {EVERY_QUEUE} "
+        "AND status = 'waiting' AND next_retry_at IS NOT NULL "
+        f"AND NOT {canonical_time('next_retry_at')}"
+    ).fetchall()
+
+
+def set_retry_time(
+    conn: sqlite3.Connection, item_id: int, *, expected: object, next_retry_at: str | None
+) -> bool:
+    cursor = conn.execute(
+        "UPDATE task_queue SET next_retry_at = ? WHERE id = ? AND next_retry_at IS ?",
+        (next_retry_at, item_id, expected),
     )
-    return [QueueItem.model_validate(dict(row)) for row in rows]
+    return cursor.rowcount == 1
 
 
 def delete_waiting(conn: sqlite3.Connection, task_id: str) -> int:
@@ -206,11 +323,18 @@ def renew_leases(conn: sqlite3.Connection, owner: Owner, lease_until: str) -> in
     return cursor.rowcount
 
 
-def processing(conn: sqlite3.Connection) -> list[QueueItem]:
+def processing(conn: sqlite3.Connection) -> list[QueueItem | UnreadableRow]:
+    """Every processing item; a row that cannot be read comes back as UnreadableRow."""
     rows = conn.execute(
         f"SELECT * FROM task_queue WHERE {EVERY_QUEUE} AND status = 'processing' ORDER BY id"
-    )
-    return [QueueItem.model_validate(dict(row)) for row in rows]
+    ).fetchall()
+    found: list[QueueItem | UnreadableRow] = []
+    for row in rows:
+        try:
+            found.append(_item(row))
+        except UnreadableRow as bad:
+            found.append(bad)
+    return found
 
 
 def is_still_claimed(conn: sqlite3.Connection, item_id: int, token: str) -> bool:

@@ -6,6 +6,7 @@ import json
 import sqlite3
 from typing import Any
 
+from autoqueue.db import canonical_time
 from autoqueue.models import Schedule
 
 
@@ -52,13 +53,39 @@ def for_task(conn: sqlite3.Connection, task_id: str) -> list[Schedule]:
     return [Schedule.model_validate(dict(row)) for row in rows]
 
 
-def due(conn: sqlite3.Connection, now: str, limit: int) -> list[Schedule]:
+def due_rows(conn: sqlite3.Connection, now: str, limit: int) -> list[tuple[int, str, str]]:
+    """(id, task_id, next_run_at) of active schedules due at ``now``, soonest first."""
     rows = conn.execute(
-        "SELECT * FROM task_schedules WHERE is_active = 1 AND next_run_at IS NOT NULL "
-        "AND next_run_at <= ? ORDER BY next_run_at, id LIMIT ?",
+        "SELECT id, task_id, next_run_at FROM task_schedules WHERE is_active = 1 "
+        "AND next_run_at IS NOT NULL AND next_run_at <= ? ORDER BY next_run_at, id LIMIT ?",
         (now, limit),
     )
-    return [Schedule.model_validate(dict(row)) for row in rows]
+    return [(int(row[0]), str(row[1]), str(row[2])) for row in rows]
+
+
+def odd_next_runs(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+    """Active schedules whose next run is missing or not SQLite's own UTC text."""
+    return conn.execute(
+        "SELECT id, task_id, next_run_at FROM task_schedules WHERE is_active = 1 "
+        f"AND NOT {canonical_time('next_run_at')}"
+    ).fetchall()
+
+
+def set_next_run(
+    conn: sqlite3.Connection, schedule_id: int, *, expected: object, next_run_at: str
+) -> bool:
+    cursor = conn.execute(
+        "UPDATE task_schedules SET next_run_at = ? WHERE id = ? AND next_run_at IS ?",
+        (next_run_at, schedule_id, expected),
+    )
+    return cursor.rowcount == 1
+
+
+def deactivate(conn: sqlite3.Connection, schedule_id: int) -> bool:
+    cursor = conn.execute(
+        "UPDATE task_schedules SET is_active = 0 WHERE id = ? AND is_active = 1", (schedule_id,)
+    )
+    return cursor.rowcount == 1
 
 
 def advance(

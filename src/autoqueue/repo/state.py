@@ -24,6 +24,10 @@ def save(conn: sqlite3.Connection, queue_id: int, data: dict[str, Any], now: str
     )
 
 
+def clear(conn: sqlite3.Connection, queue_id: int) -> None:
+    conn.execute("DELETE FROM stage_state WHERE queue_id = ?", (queue_id,))
+
+
 def quota_used(conn: sqlite3.Connection, project: str, day: str) -> int:
     row = conn.execute(
         "SELECT units FROM youtube_quota WHERE day = ? AND project = ?", (day, project)

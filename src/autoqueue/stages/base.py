@@ -23,6 +23,42 @@ class StageLog:
     pid: int | None = None
     process_name: str | None = None
 
+    def to_entry(self) -> dict[str, Any]:
+        """The entry an attempt writes to its output file (attempt_files)."""
+        entry: dict[str, Any] = {"level": self.level.value, "message": self.message}
+        if self.action is not None:
+            entry["action"] = self.action.value
+        if self.metadata is not None:
+            entry["metadata"] = self.metadata
+        if self.pid is not None:
+            entry["pid"] = self.pid
+        if self.process_name is not None:
+            entry["process_name"] = self.process_name
+        return entry
+
+    @classmethod
+    def from_entry(cls, entry: dict[str, Any]) -> StageLog:
+        """Read an entry back; values a supervisor could not have written become info/None."""
+        try:
+            level = LogLevel(str(entry.get("level")))
+        except ValueError:
+            level = LogLevel.INFO
+        try:
+            action = ActionType(entry["action"]) if entry.get("action") else None
+        except ValueError:
+            action = None
+        metadata = entry.get("metadata")
+        pid = entry.get("pid")
+        name = entry.get("process_name")
+        return cls(
+            level=level,
+            message=str(entry.get("message") or "")[:10000],
+            action=action,
+            metadata=metadata if isinstance(metadata, dict) else None,
+            pid=pid if isinstance(pid, int) and not isinstance(pid, bool) else None,
+            process_name=str(name) if name else None,
+        )
+
 
 @dataclass(frozen=True)
 class Archived:
@@ -87,8 +123,8 @@ def _no_logs(*entries: StageLog) -> None:
     return None
 
 
-def _no_process(info: ProcessInfo) -> bool:
-    return True
+def _no_process(info: ProcessInfo) -> None:
+    return None
 
 
 def _never() -> bool:
@@ -104,8 +140,8 @@ class StageContext:
     schedule: Schedule | None
     item: QueueItem
     log: Callable[..., None] = _no_logs
-    # Records the program before it runs; False means the item is no longer ours: do not run it.
-    process_started: Callable[[ProcessInfo], bool] = _no_process
+    # Told of each program the stage starts (ffmpeg, a generator), for the log.
+    process_started: Callable[[ProcessInfo], None] = _no_process
     cancelled: Callable[[], bool] = _never
     store: StageStore = field(default_factory=MemoryStore)
 

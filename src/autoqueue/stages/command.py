@@ -15,21 +15,24 @@ import json
 import os
 import sys
 import tempfile
-from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from autoqueue.errors import PermanentStageError, TransientStageError
-from autoqueue.models import ActionType, LogLevel
-from autoqueue.processes import ProcessInfo
+from autoqueue.program import PERMANENT_EXIT_CODE, CommandOutput, Finished
 from autoqueue.stages.base import StageContext, StageLog, StageResult
-from autoqueue.stages.runner import describe_exit, run_program
+from autoqueue.stages.runner import run_program
 
-PERMANENT_EXIT_CODE = 65  # EX_DATAERR from sysexits.h
-STDERR_TAIL_LINES = 20
-ERROR_MAX_CHARS = 2000
+__all__ = [
+    "PERMANENT_EXIT_CODE",
+    "command_env",
+    "contract_env",
+    "expand_argv",
+    "run_command",
+    "task_payload",
+]
 
 
 def expand_argv(command: list[str], home: Path) -> list[str]:
@@ -81,86 +84,12 @@ def _task_json(ctx: StageContext) -> Iterator[Path]:
         yield path
 
 
-class _Output:
-    """Turns the program's lines into log rows and events, within the line budget."""
-
-    def __init__(self, ctx: StageContext, max_lines: int) -> None:
-        self.ctx = ctx
-        self.pid: int | None = None
-        self.name: str | None = None
-        self.max_lines = max_lines
-        self.logged = 0
-        self.dropped = 0
-        self.stderr_tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
-        self.youtube_url: str | None = None
-
-    def attach(self, info: ProcessInfo) -> None:
-        self.pid, self.name = info.pid, info.name
-
-    def handle(self, lines: list[tuple[str, str]]) -> None:
-        entries: list[StageLog] = []
-        for stream, line in lines:
-            if stream == "stderr" and line.strip():
-                self.stderr_tail.append(line)
-            entry = self._entry(stream, line)
-            if entry is None:
-                continue
-            if self.logged >= self.max_lines and entry.action is not ActionType.PROGRESS:
-                self.dropped += 1
-                continue
-            self.logged += 1
-            entries.append(entry)
-        if entries:
-            self.ctx.log(*entries)
-
-    def _entry(self, stream: str, line: str) -> StageLog | None:
-        if not line.strip():
-            return None
-        pid, name = self.pid, self.name
-        event = _json_object(line) if stream == "stdout" else None
-        if event is None:
-            return StageLog(LogLevel.INFO, line, None, {"stream": stream}, pid, name)
-        if isinstance(event.get("youtube_url"), str):
-            self.youtube_url = event["youtube_url"]
-        level = _level(event.get("level"))
-        message = str(event.get("message") or "")
-        progress = event.get("progress")
-        if isinstance(progress, dict):
-            current, total = progress.get("current"), progress.get("total")
-            text = message or f"progress {current}/{total}"
-            return StageLog(level, text, ActionType.PROGRESS, progress, pid, name)
-        if self.youtube_url is not None and not message:
-            message = f"youtube_url: {self.youtube_url}"
-        return StageLog(level, message or line, None, event, pid, name)
-
-    def error_tail(self) -> str:
-        text = "\n".join(self.stderr_tail).strip()
-        return text[-ERROR_MAX_CHARS:]
-
-
-def _json_object(line: str) -> dict[str, Any] | None:
-    stripped = line.strip()
-    if not (stripped.startswith("{") and stripped.endswith("}")):
-        return None
-    try:
-        value = json.loads(stripped)
-    except json.JSONDecodeError:
-        return None
-    return value if isinstance(value, dict) else None
-
-
-def _level(value: object) -> LogLevel:
-    try:
-        return LogLevel(str(value))
-    except ValueError:
-        return LogLevel.INFO
-
-
-def command_env(ctx: StageContext, task_json: Path) -> dict[str, str]:
-    """The environment of a stage program: ours, plus the AUTOQUEUE_* variables of the contract."""
-    env = dict(os.environ)
-    env.setdefault("PYTHONUNBUFFERED", "1")
-    env.setdefault("PYTHONIOENCODING", "utf-8")
+def contract_env(ctx: StageContext, task_json: Path) -> dict[str, str]:
+    """The AUTOQUEUE_* variables of the stage contract (and unbuffered UTF-8 Python output)."""
+    env = {
+        key: os.environ.get(key, value)
+        for key, value in (("PYTHONUNBUFFERED", "1"), ("PYTHONIOENCODING", "utf-8"))
+    }
     env.update(
         {
             "AUTOQUEUE_TASK_ID": ctx.task.id,
@@ -175,31 +104,36 @@ def command_env(ctx: StageContext, task_json: Path) -> dict[str, str]:
     return env
 
 
+def command_env(ctx: StageContext, task_json: Path) -> dict[str, str]:
+    """The environment of a stage program: ours, plus the AUTOQUEUE_* variables of the contract."""
+    return {**os.environ, **contract_env(ctx, task_json)}
+
+
 def run_command(
     ctx: StageContext, command: list[str], *, timeout: float, max_log_lines: int
 ) -> StageResult:
-    """Run a user program under the stage contract and judge it by its exit code."""
+    """Run a user program under the stage contract and judge it by its exit code (a built-in
+    stage's helper, such as the video stage's generator; a command stage itself runs in its
+    attempt's supervisor, which does the same)."""
     argv = expand_argv(command, ctx.workspace.home)
     task_dir = ctx.task_dir
     task_dir.mkdir(parents=True, exist_ok=True)
+
+    def emit(entries: list[dict[str, Any]]) -> None:
+        ctx.log(*(StageLog.from_entry(entry) for entry in entries))
+
+    output = CommandOutput(emit, max_log_lines)
     with _task_json(ctx) as task_json:
-        output = _Output(ctx, max_log_lines)
         code, info = run_program(
             ctx, argv, cwd=task_dir, env=command_env(ctx, task_json), timeout=timeout, sink=output
         )
-    if output.dropped:
-        ctx.log(
-            StageLog(
-                LogLevel.WARN,
-                f"{output.dropped} more output lines were not logged (max_log_lines)",
-                pid=info.pid,
-                process_name=info.name,
-            )
-        )
-    if code == 0:
+    dropped = output.dropped_entry()
+    if dropped is not None:
+        emit([dropped])
+    failure = output.failure(Finished(code, info, timed_out=False), timeout)
+    if failure is None:
         return StageResult(youtube_url=output.youtube_url)
-    tail = output.error_tail()
-    message = f"{info.name} {describe_exit(code)}" + (f": {tail}" if tail else "")
-    if code == PERMANENT_EXIT_CODE:
+    kind, message = failure
+    if kind == "permanent":
         raise PermanentStageError(message)
     raise TransientStageError(message)

@@ -6,12 +6,12 @@ from autoqueue.errors import PermanentStageError
 from autoqueue.models import QueueType
 from autoqueue.stages.base import StageContext, StageResult
 from autoqueue.stages.command import run_command
-from autoqueue.stages.outputs import check_outputs
-from autoqueue.stages.schedule import run_schedule_stage
 
 
-def run_stage(ctx: StageContext) -> StageResult:
-    """Run the item's stage with its configured handler, then check its outputs.
+def run_handler(ctx: StageContext) -> StageResult:
+    """Run the item's stage with its configured handler (in the attempt's supervisor, except the
+    internal schedule stage, which the tick runs itself). The outputs are checked when the
+    result is applied (stages.outputs.check_outputs).
 
     Built-in handlers import their heavy libraries (Pillow, ffmpeg helpers) only when they run.
     """
@@ -19,36 +19,50 @@ def run_stage(ctx: StageContext) -> StageResult:
     config = ctx.workspace.config
     stage = config.stage(queue_type)
     if queue_type is QueueType.SCHEDULE:
-        result = run_schedule_stage(ctx)
-    else:
-        handler = config.handler(queue_type)
-        if handler == "command":
-            if stage.command is None:
-                raise PermanentStageError(
-                    f'the {queue_type.value} stage uses handler = "command" but has no command: '
-                    f"set [stages.{queue_type.value}] command in {ctx.workspace.config_path}"
-                )
-            result = run_command(
-                ctx, stage.command, timeout=stage.timeout, max_log_lines=stage.max_log_lines
-            )
-        elif handler == "template":
-            from autoqueue.stages.template import run_template_stage
+        from autoqueue.stages.schedule import run_schedule_stage
 
-            result = run_template_stage(ctx)
-        elif handler == "cards":
-            from autoqueue.stages.cards import run_cards_stage
+        return run_schedule_stage(ctx)
+    handler = config.handler(queue_type)
+    if handler == "command":
+        if stage.command is None:
+            raise missing_command(ctx)
+        return run_command(
+            ctx, stage.command, timeout=stage.timeout, max_log_lines=stage.max_log_lines
+        )
+    if handler == "template":
+        from autoqueue.stages.template import run_template_stage
 
-            result = run_cards_stage(ctx, stage)
-        elif handler == "ffmpeg":
-            from autoqueue.stages.video import run_video_stage
+        return run_template_stage(ctx)
+    if handler == "cards":
+        from autoqueue.stages.cards import run_cards_stage
 
-            result = run_video_stage(ctx, stage)
-        elif handler == "youtube":
-            from autoqueue.youtube.stage import run_youtube_stage
+        return run_cards_stage(ctx, stage)
+    if handler == "ffmpeg":
+        from autoqueue.stages.video import run_video_stage
 
-            result = run_youtube_stage(ctx, stage)
-        else:
-            from autoqueue.stages.outbox import run_outbox_stage
+        return run_video_stage(ctx, stage)
+    if handler == "youtube":
+        from autoqueue.youtube.stage import run_youtube_stage
 
-            result = run_outbox_stage(ctx, stage)
-    return check_outputs(queue_type, ctx.task_dir, ctx.workspace, result)
+        return run_youtube_stage(ctx, stage)
+    from autoqueue.stages.outbox import run_outbox_stage
+
+    return run_outbox_stage(ctx, stage)
+
+
+def missing_command(ctx: StageContext) -> PermanentStageError:
+    """The error of a stage whose handler is ``command`` without a command."""
+    name = ctx.item.queue_type.value
+    return PermanentStageError(
+        f'the {name} stage uses handler = "command" but has no command: '
+        f"set [stages.{name}] command in {ctx.workspace.config_path}"
+    )
+
+
+def run_stage(ctx: StageContext) -> StageResult:
+    """Run the stage in this process and check its outputs (for direct calls and benchmarks;
+    the tick runs stages through attempts)."""
+    from autoqueue.stages.outputs import check_outputs
+
+    result = run_handler(ctx)
+    return check_outputs(ctx.item.queue_type, ctx.task_dir, ctx.workspace, result)

@@ -11,12 +11,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from autoqueue.errors import UsageError
+from autoqueue.errors import AutoqueueError, UsageError
 
 if TYPE_CHECKING:
     from google.oauth2.credentials import Credentials
 
-SCOPES = ["https://www.googleapis.com/auth/youtube.upload"]
+# Upload, and read the channel's own uploads: when an upload session expires after its last part
+# was sent, the uploader looks for the video there rather than upload a second copy.
+SCOPES = [
+    "https://www.googleapis.com/auth/youtube.upload",
+    "https://www.googleapis.com/auth/youtube.readonly",
+]
 CHANNEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -85,24 +90,49 @@ def save_credentials(home: Path, channel: str, credentials: Credentials) -> Path
 def authorize(
     home: Path, channel: str, client_secrets: Path, *, port: int = 0, open_browser: bool = True
 ) -> Path:
-    """Run Google's installed-app flow on a loopback port and store the channel's token."""
+    """Run Google's installed-app flow on a loopback port and store the channel's token.
+    Every way it can fail (a busy port, a refused or denied code, no network) is one error."""
+    import errno
+
+    import requests
     from google_auth_oauthlib.flow import InstalledAppFlow
+    from oauthlib.oauth2.rfc6749.errors import OAuth2Error
 
     validate_channel(channel)
     if not client_secrets.is_file():
         raise UsageError(f"client secrets file not found: {client_secrets}")
     try:
         flow = InstalledAppFlow.from_client_secrets_file(str(client_secrets), scopes=SCOPES)
-    except (ValueError, json.JSONDecodeError) as exc:
+    except (ValueError, KeyError, json.JSONDecodeError) as exc:
         raise UsageError(f"{client_secrets} is not an OAuth client secrets file: {exc}") from exc
-    credentials = flow.run_local_server(
-        host="localhost",
-        port=port,
-        open_browser=open_browser,
-        authorization_prompt_message="Open this URL in a browser to let autoqueue upload to "
-        "YouTube:\n{url}",
-        success_message="autoqueue is authorised; you can close this window.",
-    )
+    # Google may grant fewer scopes than asked (the user unticks one): keep what was granted.
+    os.environ.setdefault("OAUTHLIB_RELAX_TOKEN_SCOPE", "1")
+    try:
+        credentials = flow.run_local_server(
+            host="localhost",
+            port=port,
+            open_browser=open_browser,
+            authorization_prompt_message="Open this URL in a browser to let autoqueue upload to "
+            "YouTube:\n{url}",
+            success_message="autoqueue is authorised; you can close this window.",
+        )
+    except OSError as exc:
+        if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+            raise UsageError(
+                f"cannot listen on localhost port {port} ({exc.strerror}): choose another with "
+                "--port, or --port 0 for any free one"
+            ) from exc
+        raise AutoqueueError(f"the authorisation failed: {exc}") from exc
+    except OAuth2Error as exc:
+        raise AutoqueueError(
+            f"Google refused the authorisation ({exc.error}"
+            + (f": {exc.description}" if exc.description else "")
+            + "): run `autoqueue youtube auth` again and allow access"
+        ) from exc
+    except requests.RequestException as exc:
+        raise AutoqueueError(
+            f"cannot reach Google's token endpoint: {type(exc).__name__}; check the network"
+        ) from exc
     return save_credentials(home, channel, credentials)
 
 
@@ -116,26 +146,44 @@ class ChannelStatus:
 
 
 def check_channel(home: Path, channel: str, token_uri: str | None = None) -> ChannelStatus:
-    """Whether the channel's token works: valid, or expired but refreshable (and refreshed)."""
-    from google.auth.exceptions import RefreshError
+    """Whether Google still accepts the channel's authorisation: the refresh token is sent to
+    Google's token endpoint (a grant revoked from the Google account is refused there, however
+    fresh the access token looks), and the new access token is saved."""
+    from google.auth.exceptions import RefreshError, TransportError
 
     try:
         credentials = load_credentials(home, channel, token_uri)
-    except (ValueError, json.JSONDecodeError) as exc:
+    except (ValueError, KeyError, json.JSONDecodeError) as exc:
         return ChannelStatus(channel, False, f"unreadable token file: {exc}", [], None)
     scopes = list(credentials.scopes or [])
-    if credentials.valid:
-        return ChannelStatus(channel, True, "token valid", scopes, _expiry(credentials))
+    again = f"run `autoqueue youtube auth --channel {channel}` again"
     if not credentials.refresh_token:
-        return ChannelStatus(channel, False, "expired, and no refresh token", scopes, None)
+        if credentials.valid:
+            detail = f"no refresh token: it works until its access token expires; {again}"
+            return ChannelStatus(channel, True, detail, scopes, _expiry(credentials))
+        detail = f"expired, and no refresh token: {again}"
+        return ChannelStatus(channel, False, detail, scopes, None)
     try:
         credentials.refresh(_http_request())  # type: ignore[no-untyped-call]
-    except RefreshError:
-        return ChannelStatus(
-            channel, False, "refresh refused: run `autoqueue youtube auth` again", scopes, None
-        )
+    except RefreshError as exc:
+        reason = _refresh_reason(exc)
+        return ChannelStatus(channel, False, f"Google refused it ({reason}): {again}", scopes, None)
+    except TransportError as exc:
+        detail = f"not checked: cannot reach Google's token endpoint ({type(exc).__name__})"
+        return ChannelStatus(channel, False, detail, scopes, _expiry(credentials))
     save_credentials(home, channel, credentials)
-    return ChannelStatus(channel, True, "token refreshed", scopes, _expiry(credentials))
+    return ChannelStatus(
+        channel, True, "accepted by Google (token refreshed)", scopes, _expiry(credentials)
+    )
+
+
+def _refresh_reason(exc: Exception) -> str:
+    """The OAuth error code of a refused refresh (never the token itself)."""
+    for arg in exc.args:
+        if isinstance(arg, dict) and arg.get("error"):
+            return str(arg["error"])
+    text = str(exc.args[0]) if exc.args else ""
+    return text.split(":")[0].strip() or "refused"
 
 
 def _expiry(credentials: Credentials) -> str | None:

@@ -33,13 +33,20 @@ from autoqueue.stages.base import StageContext, StageLog, StageResult
 from autoqueue.stages.cards import read_story
 from autoqueue.stages.runner import StageCancelled
 from autoqueue.stages.video import THUMBNAIL_MAX_BYTES, save_thumbnail_jpeg
-from autoqueue.timeutil import from_db, utcnow
+from autoqueue.timeutil import from_db, parse_stored, to_db, utcnow
 from autoqueue.youtube import auth
 from autoqueue.youtube.quota import next_reset, quota_day
 
 CHUNK_UNIT = 256 * 1024  # resumable chunks must be multiples of 256 KiB
 RETRYABLE_REASONS = {"rateLimitExceeded", "userRateLimitExceeded", "backendError", "internalError"}
 QUOTA_REASONS = {"quotaExceeded", "dailyLimitExceeded"}
+SESSION_RESTARTS = 3  # new upload sessions one attempt may open after YouTube dropped one
+LOOKUP_COST = 1  # channels.list, playlistItems.list and videos.list cost a unit each
+LOOKUP_SLACK = timedelta(minutes=10)  # a match may be listed this much before the session opened
+
+
+class SessionGone(StageError):
+    """YouTube forgot the upload session (404/410): it expired, or the upload was abandoned."""
 
 
 def chunk_size(config: YouTubeConfig) -> int:
@@ -331,14 +338,23 @@ class Uploader:
         response, content = http.request(
             request.uri, method=request.method, body=request.body, headers=headers
         )
+        # Charged once YouTube has answered: a request that never reached it costs nothing.
+        if _reason(content)[0] not in QUOTA_REASONS:
+            self._spend(self.config.cost_insert)
         if response.status == 200 and "location" in response:
             return str(response["location"])
         raise HttpError(response, content, uri="(videos.insert)")
 
     def _upload(self, youtube: Any, http: Any, video: Path, body: dict[str, Any]) -> str:
+        """Upload ``video`` once: resume the saved session, or open one; when YouTube has
+        forgotten a session, start another only if the upload cannot have completed (else look
+        for the video on the channel first, and fail rather than upload twice when unsure)."""
         size = video.stat().st_size
-        media = _chunk_bytes_upload(str(video), chunk_size(self.config))
-        request = youtube.videos().insert(part="snippet,status", body=body, media_body=media)
+        if self.state.get("unsure"):
+            # An earlier attempt could not tell whether its upload completed: look again (the
+            # video may be listed by now), and never upload again unless told to (--reupload).
+            return self._look_for_upload(youtube, body, size)
+        request = self._request(youtube, video, body)
         uri = self.state.get("session_uri")
         if uri and self.state.get("size") == size:
             outcome, value = self._retrying("upload status", lambda: self._status(http, uri, size))
@@ -351,18 +367,58 @@ class Uploader:
                 self.log(
                     f"⏯ resuming the upload at byte {value} of {size}", offset=value, size=size
                 )
-        if request.resumable_uri is None:
-            self._spend(self.config.cost_insert)
-            uri = self._retrying(
-                "opening the upload", lambda: self._open_session(http, request, size)
-            )
-            request.resumable_uri = uri
-            self.save(session_uri=uri, offset=0, size=size, video_id=None, thumbnail_done=False)
-            self.log(f"⬆ upload started ({size} bytes) to channel {self.channel}", size=size)
+            else:
+                found = self._session_lost(youtube, body, size, self.state.get("offset"))
+                if found is not None:
+                    return found
+        for _ in range(SESSION_RESTARTS + 1):
+            if request.resumable_uri is None:
+                self._open(http, request, size)
+            try:
+                return self._send(request, size)
+            except SessionGone:
+                found = self._session_lost(youtube, body, size, request.resumable_progress)
+                if found is not None:
+                    return found
+                request = self._request(youtube, video, body)
+        raise TransientStageError(
+            f"YouTube dropped the upload session {SESSION_RESTARTS + 1} times in one attempt"
+        )
+
+    def _request(self, youtube: Any, video: Path, body: dict[str, Any]) -> Any:
+        media = _chunk_bytes_upload(str(video), chunk_size(self.config))
+        return youtube.videos().insert(part="snippet,status", body=body, media_body=media)
+
+    def _open(self, http: Any, request: Any, size: int) -> None:
+        """Open an upload session (videos.insert) and save it before any byte is sent."""
+        uri = self._retrying("opening the upload", lambda: self._open_session(http, request, size))
+        request.resumable_uri = uri
+        self.save(
+            session_uri=uri,
+            offset=0,
+            size=size,
+            video_id=None,
+            thumbnail_done=False,
+            opened_at=to_db(utcnow()),
+        )
+        self.log(f"⬆ upload started ({size} bytes) to channel {self.channel}", size=size)
+
+    def _send(self, request: Any, size: int) -> str:
+        """Send the remaining chunks; SessionGone when YouTube forgets the session meanwhile."""
+        from googleapiclient.errors import HttpError
+
+        def next_chunk() -> Any:
+            try:
+                return request.next_chunk()
+            except HttpError as exc:
+                if int(exc.resp.status) in (404, 410):
+                    raise SessionGone(f"YouTube answered {exc.resp.status}") from exc
+                raise
+
         response = None
         reported = 0
         while response is None:
-            _, response = self._retrying("uploading", request.next_chunk)
+            _, response = self._retrying("uploading", next_chunk)
             self.save(offset=request.resumable_progress)
             percent = request.resumable_progress * 100 // size if size else 100
             if response is None and percent // 10 > reported // 10:
@@ -373,6 +429,112 @@ class Uploader:
                     total=size,
                 )
         return self._finished(response)
+
+    def _session_lost(
+        self, youtube: Any, body: dict[str, Any], size: int, offset: object
+    ) -> str | None:
+        """YouTube has forgotten the saved upload session. If the chunk in flight cannot have
+        been the last one, returns None: a new session starts from the first byte. Otherwise
+        the upload may have completed: the video is looked for on the channel (its id is
+        returned), and when it cannot be found the stage fails permanently rather than
+        uploading a second copy."""
+        confirmed = offset if isinstance(offset, int) else None
+        chunk = chunk_size(self.config)
+        self.save(session_uri=None, offset=0)
+        if confirmed is not None and confirmed + chunk < size:
+            self.log(
+                f"the upload session expired at byte {confirmed} of {size}: the upload could not "
+                "have finished, so it starts again in a new session",
+                LogLevel.WARN,
+            )
+            return None
+        self.log(
+            "the upload session expired after its last part was sent: looking for the video on "
+            f"channel {self.channel} before uploading again",
+            LogLevel.WARN,
+        )
+        self.save(unsure=True)
+        return self._look_for_upload(youtube, body, size)
+
+    def _look_for_upload(self, youtube: Any, body: dict[str, Any], size: int) -> str:
+        """The id of an upload that may have completed, found on the channel; when it cannot be
+        found, a permanent failure that says how to check and how to upload again."""
+        try:
+            video_id = self._find_uploaded(youtube, body, size)
+            why = "no video with this title, size and upload time is listed there"
+        except StageError as exc:
+            video_id, why = None, f"the channel could not be searched ({exc})"
+        if video_id is not None:
+            self.log(f"found the upload on the channel: {video_id}", videoId=video_id)
+            self.save(unsure=False)
+            return self._finished({"id": video_id})
+        raise PermanentStageError(
+            f"the upload may already be on YouTube channel {self.channel!r} (its session expired "
+            f"after the last part was sent), but {why}; check YouTube Studio, and if the video "
+            f"is not there, run `autoqueue retry {self.ctx.task.id} --reupload` to upload it again"
+        )
+
+    def _find_uploaded(self, youtube: Any, body: dict[str, Any], size: int) -> str | None:
+        """The id of the video this upload made, from the channel's uploads playlist: same
+        title, listed since the session opened, and (where YouTube says) the same file size."""
+        channels = self._retrying(
+            "looking up the channel",
+            lambda: self._charged(youtube.channels().list(part="contentDetails", mine=True)),
+        )
+        items = channels.get("items") or []
+        if not items:
+            return None
+        uploads = items[0]["contentDetails"]["relatedPlaylists"]["uploads"]
+        listed = self._retrying(
+            "listing the channel's uploads",
+            lambda: self._charged(
+                youtube.playlistItems().list(part="snippet", playlistId=uploads, maxResults=50)
+            ),
+        )
+        opened = self.state.get("opened_at")
+        since = from_db(opened) - LOOKUP_SLACK if isinstance(opened, str) else None
+        title = body["snippet"]["title"]
+        candidates = []
+        for entry in listed.get("items") or []:
+            snippet = entry.get("snippet") or {}
+            video_id = (snippet.get("resourceId") or {}).get("videoId")
+            published = snippet.get("publishedAt")
+            if not video_id or snippet.get("title") != title:
+                continue
+            if since is not None and published and parse_stored(published) < since:
+                continue
+            candidates.append(str(video_id))
+        if not candidates:
+            return None
+        details = self._retrying(
+            "checking the candidates' sizes",
+            lambda: self._charged(
+                youtube.videos().list(part="fileDetails", id=",".join(candidates))
+            ),
+        )
+        sizes = {
+            str(entry.get("id")): (entry.get("fileDetails") or {}).get("fileSize")
+            for entry in details.get("items") or []
+        }
+        matching = [
+            video_id
+            for video_id in candidates
+            if sizes.get(video_id) is None or str(sizes[video_id]) == str(size)
+        ]
+        return matching[0] if len(matching) == 1 else None
+
+    def _charged(self, request: Any, cost: int = LOOKUP_COST) -> Any:
+        """Execute a read request, charging the ledger only once YouTube has answered."""
+        from googleapiclient.errors import HttpError
+
+        try:
+            response = request.execute()
+        except HttpError as exc:
+            if _reason(exc.content)[0] not in QUOTA_REASONS:
+                self._spend(cost)
+            raise
+        self._spend(cost)
+        return response
 
     def _finished(self, resource: dict[str, Any]) -> str:
         video_id = str(resource["id"])
@@ -389,10 +551,12 @@ class Uploader:
         source = _small_enough(thumbnail)
         media = MediaFileUpload(str(source), mimetype="image/jpeg")
         try:
-            self._spend(self.config.cost_thumbnail)
             self._retrying(
                 "setting the thumbnail",
-                lambda: youtube.thumbnails().set(videoId=video_id, media_body=media).execute(),
+                lambda: self._charged(
+                    youtube.thumbnails().set(videoId=video_id, media_body=media),
+                    self.config.cost_thumbnail,
+                ),
             )
         except PermanentStageError as exc:
             # The video is up; a refused custom thumbnail (unverified account) must not undo it.

@@ -1,0 +1,468 @@
+"""One stage attempt, seen from the tick: start its supervisor, follow it, apply how it ended.
+
+The attempt runs in a supervisor process of its own (autoqueue.supervisor) that outlives the
+tick. The tick copies the attempt's log entries into ``task_logs`` as they come, kills the
+attempt when its item is stopped or the worker shuts down, and, once the supervisor has
+recorded how the attempt ended, applies that result (complete, or fail by the usual rules).
+A tick that finds an attempt of a dead tick adopts it through :meth:`Runner.follow`, or applies
+its result if it has ended (autoqueue.recovery). Only an attempt that vanished with no record
+runs again, and that spends no stage retry (``lose_item``: the crash budget).
+
+Every database write here is retried while another process holds the write lock
+(``db.retry_busy``); each is guarded by the claim token, so a retry never applies twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import secrets
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, TypeVar
+
+from autoqueue import attempt_files, engine, failpoints, processes
+from autoqueue.db import is_busy, retry_busy
+from autoqueue.errors import (
+    ParkStageError,
+    PermanentStageError,
+    StageError,
+    TransientStageError,
+)
+from autoqueue.models import QueueItem, Schedule, Task
+from autoqueue.owner import Owner
+from autoqueue.pipeline import GiveUp, Park, Retry
+from autoqueue.processes import ProcessInfo
+from autoqueue.repo import queue as queue_repo
+from autoqueue.repo import schedules as schedules_repo
+from autoqueue.repo import tasks as tasks_repo
+from autoqueue.stages.base import StageContext, StageLog, StageResult
+from autoqueue.stages.command import contract_env, expand_argv, task_payload
+from autoqueue.stages.outputs import check_outputs
+from autoqueue.stages.registry import missing_command
+from autoqueue.timeutil import from_db, to_db
+from autoqueue.workspace import Workspace
+
+T = TypeVar("T")
+
+POLL_SECONDS = 0.1
+CLAIM_CHECK_SECONDS = 1.0
+# A supervisor enforces its attempt's timeout itself; the tick steps in only when a supervisor
+# outlives the timeout by this much (it hung), and then kills the attempt as timed out.
+BACKSTOP_SECONDS = 60.0
+
+
+class Outcome(StrEnum):
+    """How a queue item's turn ended, as a round reports it."""
+
+    COMPLETED = "completed"  # the stage succeeded; the next stage waits
+    RETRY = "retry"  # the stage failed transiently; it runs again after a delay
+    FAILED = "failed"  # a permanent failure, or retries (or the crash budget) used up
+    PARKED = "parked"  # it cannot run before a time (a quota): waits without spending a retry
+    STOPPED = "stopped"  # no longer ours: a stop (or a recovery) changed it meanwhile
+    REQUEUED = "requeued"  # autoqueue shut down around it: back to waiting, no retry spent
+    LOST = "lost"  # vanished without recording an end: runs again, no retry spent
+
+
+@dataclass(frozen=True)
+class Ended:
+    """The end of an item's turn; ``following`` is the next item of the queue when the
+    completion claimed it in the same transaction."""
+
+    outcome: Outcome
+    detail: str = ""
+    following: QueueItem | None = None
+
+
+@dataclass
+class Attempt:
+    """A running attempt: its folder, its token, and its supervisor when known."""
+
+    item: QueueItem
+    folder: Path
+    token: str
+    timeout: float
+    supervisor: ProcessInfo | None = None
+    popen: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    def running(self) -> bool:
+        """Whether the supervisor is still running (it writes its result before exiting)."""
+        if self.popen is not None:
+            return self.popen.poll() is None
+        if self.supervisor is None:
+            return False
+        return processes.is_alive(self.supervisor.pid, self.supervisor.started)
+
+    def wait(self, seconds: float) -> None:
+        if self.popen is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.popen.wait(timeout=seconds)
+        else:
+            time.sleep(seconds)
+
+    def overdue(self) -> bool:
+        """Whether the supervisor has run past the attempt's timeout plus every margin."""
+        if self.supervisor is None or not self.supervisor.started:
+            return False
+        return time.time() - self.supervisor.started > self.timeout + BACKSTOP_SECONDS
+
+    def kill(self) -> list[ProcessInfo]:
+        root = None if self.supervisor is None else (self.supervisor.pid, self.supervisor.started)
+        killed = processes.kill_attempt(self.token, root)
+        if self.popen is not None:
+            self.popen.wait()
+        return killed
+
+
+def existing_attempt(workspace: Workspace, item: QueueItem) -> Attempt | None:
+    """The attempt a processing item recorded (found again by a recovering tick)."""
+    if item.attempt_token is None or item.attempt_no < 1:
+        return None
+    folder = attempt_files.attempt_dir(
+        workspace.task_dir(item.task_id), item.id, item.queue_type.value, item.attempt_no
+    )
+    supervisor = None
+    if item.stage_pid and item.stage_started:
+        supervisor = ProcessInfo(item.stage_pid, item.stage_started, "autoqueue-supervisor")
+    else:
+        recorded = attempt_files.read_identity(folder)
+        if recorded is not None:
+            supervisor = ProcessInfo(recorded[0], recorded[1], "autoqueue-supervisor")
+        else:  # the tick died between starting the supervisor and recording it
+            found = processes.carriers(item.attempt_token)
+            oldest = min(found, key=lambda proc: proc.create_time(), default=None)
+            if oldest is not None:
+                supervisor = processes.identity(oldest.pid, "autoqueue-supervisor")
+    timeout = workspace.config.stage(item.queue_type).timeout
+    return Attempt(item, folder, item.attempt_token, timeout, supervisor)
+
+
+def error_of(record: dict[str, Any]) -> StageError:
+    """The StageError of a result's ``error`` part."""
+    message = str(record.get("message") or "the stage failed")
+    kind = record.get("kind")
+    if kind == "park":
+        try:
+            return ParkStageError(message, from_db(str(record.get("until"))))
+        except ValueError:
+            return TransientStageError(message)
+    if kind == "permanent":
+        return PermanentStageError(message)
+    return TransientStageError(message)
+
+
+def result_of(record: dict[str, Any]) -> StageResult:
+    """The StageResult of a result's ``result`` part (unknown fields ignored)."""
+    fields = record.get("result") if isinstance(record.get("result"), dict) else {}
+    assert isinstance(fields, dict)
+    known = {
+        name: fields[name]
+        for name in StageResult.__dataclass_fields__
+        if name in fields and name != "archived"
+    }
+    if not isinstance(known.get("details", {}), dict):
+        known.pop("details")
+    return StageResult(**known)
+
+
+class Runner:
+    """Starts, follows and finishes attempts on one database connection (one queue worker's).
+
+    ``aborted`` says when the worker is shutting down past its grace period: the running attempt
+    is then killed and its item requeued without spending a retry.
+    """
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        conn: sqlite3.Connection,
+        owner: Owner,
+        policy: engine.Policy,
+        clock: Callable[[], datetime],
+        *,
+        aborted: Callable[[], bool] = lambda: False,
+    ) -> None:
+        self.workspace = workspace
+        self.conn = conn
+        self.owner = owner
+        self.policy = policy
+        self.clock = clock
+        self.aborted = aborted
+
+    def write(self, what: str, operation: Callable[[], T]) -> T:
+        """A database write, retried while another process holds the write lock, for as long
+        as a lease lasts (then DatabaseBusyError: the attempt's record stays for the next tick)."""
+        return retry_busy(operation, patience=self.policy.lease_seconds, what=what)
+
+    # -- starting ---------------------------------------------------------------------------
+
+    def context(self, item: QueueItem) -> tuple[Task, Schedule | None]:
+        """The item's task and schedule (ValueError when another program broke their rows)."""
+        task = tasks_repo.get(self.conn, item.task_id)
+        if task is None:
+            raise ValueError(f"its task {item.task_id} is gone")
+        schedule = (
+            schedules_repo.get(self.conn, item.schedule_id)
+            if item.schedule_id is not None
+            else None
+        )
+        return task, schedule
+
+    def start(self, item: QueueItem, task: Task, schedule: Schedule | None) -> Attempt | Ended:
+        """Record a new attempt, write its folder and start its supervisor."""
+        config = self.workspace.config
+        stage = config.stage(item.queue_type)
+        handler = config.handler(item.queue_type)
+        ctx = StageContext(workspace=self.workspace, task=task, schedule=schedule, item=item)
+        if handler == "command" and stage.command is None:
+            return self.fail(item, missing_command(ctx))
+        attempt_no = item.attempt_no + 1
+        token = secrets.token_hex(16)
+        folder = attempt_files.attempt_dir(ctx.task_dir, item.id, item.queue_type.value, attempt_no)
+        program = Path(stage.command[0]).name if handler == "command" and stage.command else handler
+        if not self.write(
+            "starting an attempt",
+            lambda: engine.begin_attempt(
+                self.conn, item, token=token, attempt_no=attempt_no, program=program
+            ),
+        ):
+            return Ended(Outcome.STOPPED, "no longer ours when it was to start")
+        item = item.model_copy(
+            update={"attempt_token": token, "attempt_no": attempt_no, "output_offset": 0}
+        )
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            spec = self._spec(dataclasses.replace(ctx, item=item), handler, folder)
+            attempt_files.write_durably(
+                folder / attempt_files.SPEC, json.dumps(spec, ensure_ascii=False, default=str)
+            )
+            popen, info = processes.start_detached(
+                [sys.executable, "-m", "autoqueue.supervisor", str(folder)],
+                cwd=folder,
+                env={**os.environ, processes.ATTEMPT_ENV: token},
+                log=folder / attempt_files.SUPERVISOR_LOG,
+            )
+        except OSError as exc:
+            return self.fail(item, TransientStageError(f"cannot start the attempt: {exc}"))
+        attempt = Attempt(item, folder, token, stage.timeout, info, popen)
+        if not self.write(
+            "recording the attempt's supervisor",
+            lambda: engine.record_supervisor(
+                self.conn, item, pid=info.pid, started=info.started, name=program
+            ),
+        ):
+            attempt.kill()
+            return Ended(Outcome.STOPPED, "no longer ours when it started")
+        attempt.item = item.model_copy(
+            update={"stage_pid": info.pid, "stage_started": info.started}
+        )
+        return attempt
+
+    def _spec(self, ctx: StageContext, handler: str, folder: Path) -> dict[str, Any]:
+        item = ctx.item
+        stage = self.workspace.config.stage(item.queue_type)
+        spec: dict[str, Any] = {
+            "home": str(self.workspace.home),
+            "db": str(self.workspace.db_path),
+            "queue_type": item.queue_type.value,
+            "handler": handler,
+            "attempt": ctx.attempt,
+            "timeout": stage.timeout,
+            "max_log_lines": stage.max_log_lines,
+            "item": item.model_dump(mode="json"),
+            "task": ctx.task.model_dump(mode="json"),
+            "schedule": None if ctx.schedule is None else ctx.schedule.model_dump(mode="json"),
+        }
+        if handler == "command":
+            assert stage.command is not None
+            task_json = folder / attempt_files.TASK_JSON
+            task_json.write_text(
+                json.dumps(task_payload(ctx), ensure_ascii=False, indent=2), encoding="utf-8"
+            )
+            ctx.task_dir.mkdir(parents=True, exist_ok=True)
+            spec["argv"] = expand_argv(stage.command, self.workspace.home)
+            spec["cwd"] = str(ctx.task_dir)
+            spec["env"] = contract_env(ctx, task_json)
+        return spec
+
+    # -- following --------------------------------------------------------------------------
+
+    def follow(self, attempt: Attempt, *, chain: bool = False) -> Ended:
+        """Wait for the attempt to end, copying its log entries, then apply its result.
+
+        Kills it when its item stops being ours (a stop) or the worker aborts (requeued), and
+        when its supervisor overruns every timeout (it hung: a transient failure)."""
+        next_check = time.monotonic() + CLAIM_CHECK_SECONDS
+        while attempt.running():
+            self.copy(attempt)
+            if self.aborted():
+                return self._interrupt(attempt)
+            if time.monotonic() >= next_check:
+                next_check = time.monotonic() + CLAIM_CHECK_SECONDS
+                if not self._still_ours(attempt.item):
+                    killed = attempt.kill()
+                    names = ", ".join(f"{p.name} (pid {p.pid})" for p in killed)
+                    return Ended(
+                        Outcome.STOPPED,
+                        "stopped while it ran" + (f": killed {names}" if names else ""),
+                    )
+                if attempt.overdue():
+                    attempt.kill()
+                    self.copy_all(attempt)
+                    return self.fail(
+                        attempt.item,
+                        TransientStageError(
+                            f"timed out: its supervisor ran {attempt.timeout:g} s + "
+                            f"{BACKSTOP_SECONDS:g} s and was killed"
+                        ),
+                    )
+            attempt.wait(POLL_SECONDS)
+        return self.finish(attempt, chain=chain)
+
+    def _interrupt(self, attempt: Attempt) -> Ended:
+        """The worker is shutting down past its grace period: kill the attempt and put its item
+        back to waiting without spending a retry."""
+        attempt.kill()
+        self.copy_all(attempt)
+        reason = "interrupted: autoqueue was shut down while the stage ran"
+        if self.write(
+            "requeueing",
+            lambda: engine.requeue_item(self.conn, attempt.item, reason, self.clock()),
+        ):
+            return Ended(Outcome.REQUEUED, reason)
+        return Ended(Outcome.STOPPED, "no longer ours when it was interrupted")
+
+    def finish(self, attempt: Attempt, *, chain: bool = False) -> Ended:
+        """The supervisor has exited: copy what is left of its output and apply its result, or
+        count the attempt as lost when it recorded none."""
+        self.copy_all(attempt)
+        record = attempt_files.read_result(attempt.folder)
+        if record is None:
+            if not self._still_ours(attempt.item):
+                return Ended(Outcome.STOPPED, "stopped while it ran")
+            killed = attempt.kill()  # whatever it left: a rerun must not run beside it
+            reason = (
+                f"attempt {attempt.item.attempt_no} of the {attempt.item.queue_type.value} stage "
+                "ended without recording how (its supervisor was killed)"
+            )
+            if killed:
+                reason += f"; killed {len(killed)} process(es) it left"
+            return self.lose(attempt.item, reason)
+        failpoints.hit("after_stage", attempt.item.queue_type.value)
+        return self.apply(attempt.item, record, chain=chain)
+
+    def _still_ours(self, item: QueueItem) -> bool:
+        assert item.claim_token is not None
+        try:
+            return queue_repo.is_still_claimed(self.conn, item.id, item.claim_token)
+        except sqlite3.OperationalError as exc:
+            if is_busy(exc):
+                return True  # cannot tell now; asked again in a second
+            raise
+
+    def copy(self, attempt: Attempt) -> bool:
+        """Copy the attempt's new log entries into task_logs (one transaction with the offset).
+        False when there was nothing new, or the database is busy (the entries wait)."""
+        entries, offset = attempt_files.read_entries(attempt.folder, attempt.item.output_offset)
+        if offset == attempt.item.output_offset:
+            return False
+        stamp = to_db(self.clock())
+        logged = [(self._stamp(entry, stamp), StageLog.from_entry(entry)) for entry in entries]
+        try:
+            engine.copy_output(self.conn, attempt.item, logged, offset)
+        except sqlite3.OperationalError as exc:
+            if is_busy(exc):
+                return False
+            raise
+        attempt.item = attempt.item.model_copy(update={"output_offset": offset})
+        return True
+
+    def copy_all(self, attempt: Attempt) -> None:
+        """Copy every entry left, waiting out a busy database (see write)."""
+        while self._copy_slice(attempt):
+            pass
+
+    def _copy_slice(self, attempt: Attempt) -> bool:
+        entries, offset = attempt_files.read_entries(attempt.folder, attempt.item.output_offset)
+        if offset == attempt.item.output_offset:
+            return False
+        stamp = to_db(self.clock())
+        logged = [(self._stamp(entry, stamp), StageLog.from_entry(entry)) for entry in entries]
+        self.write(
+            "logging the stage's output",
+            lambda: engine.copy_output(self.conn, attempt.item, logged, offset),
+        )
+        attempt.item = attempt.item.model_copy(update={"output_offset": offset})
+        return True
+
+    @staticmethod
+    def _stamp(entry: dict[str, Any], default: str) -> str:
+        try:
+            return to_db(from_db(str(entry["at"])))
+        except (KeyError, ValueError):
+            return default
+
+    # -- ending -----------------------------------------------------------------------------
+
+    def apply(self, item: QueueItem, record: dict[str, Any], *, chain: bool = False) -> Ended:
+        """Apply a recorded result: the outputs are checked, then the item completes (with the
+        next stage enqueued), or fails by the usual rules."""
+        if isinstance(record.get("error"), dict):
+            return self.fail(item, error_of(record["error"]))
+        task_dir = self.workspace.task_dir(item.task_id)
+        try:
+            result = check_outputs(item.queue_type, task_dir, self.workspace, result_of(record))
+        except StageError as exc:
+            return self.fail(item, exc)
+        return self.complete(item, result, chain=chain)
+
+    def complete(self, item: QueueItem, result: StageResult, *, chain: bool = False) -> Ended:
+        following: QueueItem | None = None
+
+        def complete() -> bool:
+            nonlocal following
+            now = self.clock()
+            if chain:
+                done, following = engine.complete_and_claim(
+                    self.conn, item, result, self.policy, now, self.owner
+                )
+                return done
+            return engine.complete_item(self.conn, item, result, self.policy, now)
+
+        if self.write("recording the completion", complete):
+            return Ended(Outcome.COMPLETED, following=following)
+        return Ended(Outcome.STOPPED, "no longer ours when it finished", following=following)
+
+    def fail(self, item: QueueItem, error: StageError) -> Ended:
+        decision = self.write(
+            "recording the failure",
+            lambda: engine.fail_item(self.conn, item, error, self.policy, self.clock()),
+        )
+        detail = str(error)
+        if isinstance(decision, Retry):
+            return Ended(Outcome.RETRY, detail)
+        if isinstance(decision, GiveUp):
+            return Ended(Outcome.FAILED, detail)
+        if isinstance(decision, Park):
+            return Ended(Outcome.PARKED, detail)
+        return Ended(Outcome.STOPPED, "no longer ours when it failed")
+
+    def lose(self, item: QueueItem, reason: str) -> Ended:
+        decision = self.write(
+            "recording a lost attempt",
+            lambda: engine.lose_item(self.conn, item, reason, self.policy, self.clock()),
+        )
+        if isinstance(decision, GiveUp):
+            return Ended(Outcome.FAILED, reason)
+        if decision is None:
+            return Ended(Outcome.STOPPED, "no longer ours when it was lost")
+        return Ended(Outcome.LOST, reason)

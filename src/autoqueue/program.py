@@ -1,0 +1,260 @@
+"""Run one program of a stage attempt and read its output, within limits.
+
+Standard library and psutil only (see attempt_files). Used by the attempt supervisor for a
+command stage, and by built-in stages for ffmpeg and generator programs.
+
+Limits: a line longer than ``MAX_LINE_BYTES`` keeps its start and says how much was cut (a
+20 MB line never becomes a 20 MB log row nor 20 MB of memory); a timeout kills everything the
+attempt started; the stage contract's output interpretation (:class:`CommandOutput`) logs at
+most ``max_log_lines`` lines and as many progress events per attempt, and counts the rest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import subprocess
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+from autoqueue import processes
+from autoqueue.attempt_files import Entry
+from autoqueue.processes import ProcessInfo
+
+MAX_LINE_BYTES = 8192
+POLL_SECONDS = 0.1
+CANCEL_CHECK_SECONDS = 1.0
+PERMANENT_EXIT_CODE = 65  # EX_DATAERR from sysexits.h: the stage contract's permanent failure
+STDERR_TAIL_LINES = 20
+ERROR_MAX_CHARS = 2000
+
+
+class CannotStart(Exception):
+    """The program could not be started (not found, not executable): a permanent failure."""
+
+
+class ProgramCancelled(Exception):
+    """``cancelled()`` said to stop; everything the program started was killed."""
+
+
+class LineSink(Protocol):
+    """Receives the program's identity once it runs, then its output lines as (stream, line)
+    pairs, in batches."""
+
+    def attach(self, info: ProcessInfo) -> None: ...
+
+    def handle(self, lines: list[tuple[str, str]]) -> None: ...
+
+
+@dataclass(frozen=True)
+class Finished:
+    code: int
+    info: ProcessInfo
+    timed_out: bool
+
+
+def _read_lines(stream: IO[bytes], name: str, sink: queue.Queue[tuple[str, str]]) -> None:
+    """Queue each line of ``stream``, cut to MAX_LINE_BYTES (the rest is read and dropped in
+    pieces of that size, so memory stays bounded whatever the program prints)."""
+    while True:
+        raw = stream.readline(MAX_LINE_BYTES)
+        if not raw:
+            break
+        cut = 0
+        if not raw.endswith(b"\n") and len(raw) >= MAX_LINE_BYTES:
+            while True:
+                more = stream.readline(MAX_LINE_BYTES)
+                cut += len(more)
+                if not more or more.endswith(b"\n"):
+                    break
+        text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+        if cut:
+            text += f" … [{cut} more bytes of this line not kept]"
+        sink.put((name, text))
+    stream.close()
+
+
+def _drain(lines: queue.Queue[tuple[str, str]]) -> list[tuple[str, str]]:
+    drained = []
+    while True:
+        try:
+            drained.append(lines.get_nowait())
+        except queue.Empty:
+            return drained
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    timeout: float,
+    sink: LineSink,
+    cancelled: Callable[[], bool] | None = None,
+) -> Finished:
+    """Run ``argv`` to its end. Past ``timeout`` everything it started is killed (its tree,
+    and every process carrying this attempt's token) and ``timed_out`` is set."""
+    token = os.environ.get(processes.ATTEMPT_ENV)
+    try:
+        popen, info = processes.start_program(argv, cwd=cwd, env=env)
+    except OSError as exc:
+        raise CannotStart(f"cannot start {argv[0]!r}: {exc.strerror or exc}") from exc
+    sink.attach(info)
+    lines: queue.Queue[tuple[str, str]] = queue.Queue()
+    readers = [
+        threading.Thread(target=_read_lines, args=(popen.stdout, "stdout", lines), daemon=True),
+        threading.Thread(target=_read_lines, args=(popen.stderr, "stderr", lines), daemon=True),
+    ]
+    for reader in readers:
+        reader.start()
+    started = time.monotonic()
+    next_cancel_check = started + CANCEL_CHECK_SECONDS
+    timed_out = was_cancelled = False
+    while popen.poll() is None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            popen.wait(timeout=POLL_SECONDS)
+        sink.handle(_drain(lines))
+        now = time.monotonic()
+        if now - started > timeout:
+            timed_out = True
+        elif cancelled is not None and now >= next_cancel_check:
+            next_cancel_check = now + CANCEL_CHECK_SECONDS
+            was_cancelled = cancelled()
+        if timed_out or was_cancelled:
+            processes.kill_attempt(token, (info.pid, info.started))
+            break
+    popen.wait()
+    for reader in readers:
+        reader.join(timeout=5)
+    sink.handle(_drain(lines))
+    if was_cancelled:
+        raise ProgramCancelled("the item was stopped while its program ran")
+    return Finished(popen.returncode, info, timed_out)
+
+
+def describe_exit(code: int) -> str:
+    return f"killed by signal {-code}" if code < 0 else f"exited with code {code}"
+
+
+# -- the stage contract's output ---------------------------------------------------------------
+
+
+def _json_object(line: str) -> dict[str, Any] | None:
+    stripped = line.strip()
+    if not (stripped.startswith("{") and stripped.endswith("}")):
+        return None
+    try:
+        value = json.loads(stripped)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _level(value: object) -> str:
+    return value if value in ("info", "warn", "error") else "info"
+
+
+class CommandOutput:
+    """Turns a stage program's lines into log entries (stage contract: a stdout line that is a
+    JSON object is an event with ``progress``, ``message``, ``level``, ``youtube_url``; other
+    lines are logged at info), within the attempt's budget, and keeps the stderr tail."""
+
+    def __init__(
+        self,
+        emit: Callable[[list[Entry]], None],
+        max_lines: int,
+        on_start: Callable[[ProcessInfo], None] | None = None,
+    ) -> None:
+        self.emit = emit
+        self.on_start = on_start
+        self.info: ProcessInfo | None = None
+        self.max_lines = max_lines
+        self.logged = 0
+        self.progress = 0
+        self.dropped = 0
+        self.stderr_tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
+        self.youtube_url: str | None = None
+
+    def attach(self, info: ProcessInfo) -> None:
+        self.info = info
+        if self.on_start is not None:
+            self.on_start(info)
+
+    def handle(self, lines: list[tuple[str, str]]) -> None:
+        entries: list[Entry] = []
+        for stream, line in lines:
+            if stream == "stderr" and line.strip():
+                self.stderr_tail.append(line)
+            entry = self._entry(stream, line)
+            if entry is None:
+                continue
+            if entry.get("action") == "progress":
+                if self.progress >= self.max_lines:
+                    self.dropped += 1
+                    continue
+                self.progress += 1
+            elif self.logged >= self.max_lines:
+                self.dropped += 1
+                continue
+            else:
+                self.logged += 1
+            if self.info is not None:
+                entry["pid"], entry["process_name"] = self.info.pid, self.info.name
+            entries.append(entry)
+        if entries:
+            self.emit(entries)
+
+    def _entry(self, stream: str, line: str) -> Entry | None:
+        if not line.strip():
+            return None
+        event = _json_object(line) if stream == "stdout" else None
+        if event is None:
+            return {"level": "info", "message": line, "metadata": {"stream": stream}}
+        if isinstance(event.get("youtube_url"), str):
+            self.youtube_url = event["youtube_url"]
+        level = _level(event.get("level"))
+        message = str(event.get("message") or "")
+        progress = event.get("progress")
+        if isinstance(progress, dict):
+            current, total = progress.get("current"), progress.get("total")
+            text = message or f"progress {current}/{total}"
+            return {"level": level, "message": text, "action": "progress", "metadata": progress}
+        if self.youtube_url is not None and not message:
+            message = f"youtube_url: {self.youtube_url}"
+        return {"level": level, "message": message or line, "metadata": event}
+
+    def dropped_entry(self) -> Entry | None:
+        """The warning about lines beyond the budget, if any were dropped."""
+        if not self.dropped:
+            return None
+        entry: Entry = {
+            "level": "warn",
+            "message": f"{self.dropped} more output lines were not logged (max_log_lines)",
+        }
+        if self.info is not None:
+            entry["pid"], entry["process_name"] = self.info.pid, self.info.name
+        return entry
+
+    def error_tail(self) -> str:
+        text = "\n".join(self.stderr_tail).strip()
+        return text[-ERROR_MAX_CHARS:]
+
+    def failure(self, finished: Finished, timeout: float) -> tuple[str, str] | None:
+        """The (kind, message) of a failed run, or None for a success (exit 0)."""
+        if finished.timed_out:
+            return "transient", f"timed out after {timeout:g} s"
+        if finished.code == 0:
+            return None
+        tail = self.error_tail()
+        message = f"{finished.info.name} {describe_exit(finished.code)}" + (
+            f": {tail}" if tail else ""
+        )
+        kind = "permanent" if finished.code == PERMANENT_EXIT_CODE else "transient"
+        return kind, message

@@ -1,0 +1,108 @@
+"""The ``scheduler_lock`` row (seed 2.5) held by one tick at a time, and its heartbeat.
+
+A tick takes the lock when it is free, expired, already its own, or held by a process on this
+host that has died (pid and start time); otherwise it exits quietly. While it holds the lock a
+heartbeat thread renews the lock and the leases of the items it owns, so that a 10-minute render
+is not taken for a dead tick. A heartbeat that meets a busy database tries again at the next
+beat: a lease is many beats long.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+from autoqueue import processes
+from autoqueue.db import transaction
+from autoqueue.engine import Policy
+from autoqueue.owner import Owner
+from autoqueue.repo import lock as lock_repo
+from autoqueue.repo import queue as queue_repo
+from autoqueue.timeutil import to_db
+from autoqueue.workspace import Workspace
+
+LOCK_NAME = "main_scheduler"
+
+
+class SchedulerLock:
+    """The lock of one scheduler (``owner``) over one workspace."""
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        owner: Owner,
+        policy: Policy,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.workspace = workspace
+        self.owner = owner
+        self.policy = policy
+        self.clock = clock
+        self.lost = threading.Event()  # the heartbeat found the lock taken by another tick
+        self.failed_beats = 0
+
+    def acquire(self, conn: sqlite3.Connection) -> str | None:
+        """Take the lock, or return who holds it. A holder on this host whose process is gone
+        (pid + start time) is taken over at once rather than after its expiry."""
+        now = self.clock()
+        with transaction(conn):
+            holder = lock_repo.holder(conn, LOCK_NAME)
+            dead: tuple[str, float | None] | None = None
+            if holder is not None:
+                host, _, pid_text = str(holder["locked_by"]).rpartition(":")
+                if (
+                    host == self.owner.host
+                    and pid_text.isdigit()
+                    and not processes.is_alive(int(pid_text), holder["owner_started"])
+                ):
+                    dead = (str(holder["locked_by"]), holder["owner_started"])
+            taken = lock_repo.acquire(
+                conn,
+                LOCK_NAME,
+                self.owner,
+                now=to_db(now),
+                expires_at=self.policy.lease_until(now),
+                dead_owner=dead,
+            )
+        if taken:
+            return None
+        return str(holder["locked_by"]) if holder is not None else "another tick"
+
+    def release(self, conn: sqlite3.Connection) -> None:
+        with transaction(conn):
+            lock_repo.release(conn, LOCK_NAME, self.owner)
+
+    @contextmanager
+    def heartbeat(self) -> Iterator[None]:
+        """Renew the lock and this owner's leases every ``lease.heartbeat`` seconds meanwhile."""
+        stop = threading.Event()
+        thread = threading.Thread(target=self._beat, args=(stop,), name="heartbeat", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join(timeout=10)
+
+    def _beat(self, stop: threading.Event) -> None:
+        interval = self.workspace.config.lease.heartbeat
+        try:
+            conn = self.workspace.connect()
+        except Exception:  # the round reports database trouble itself; a beat only renews
+            self.failed_beats += 1
+            return
+        try:
+            while not stop.wait(interval):
+                lease_until = self.policy.lease_until(self.clock())
+                try:
+                    with transaction(conn):
+                        if not lock_repo.renew(conn, LOCK_NAME, self.owner, lease_until):
+                            self.lost.set()
+                        queue_repo.renew_leases(conn, self.owner, lease_until)
+                except sqlite3.Error:
+                    self.failed_beats += 1  # busy or full: the next beat tries again
+        finally:
+            conn.close()
