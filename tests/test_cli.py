@@ -6,6 +6,7 @@ import json
 import os
 import sqlite3
 import stat
+import subprocess
 import sys
 import uuid
 from pathlib import Path
@@ -413,13 +414,32 @@ def test_cron_prints_absolute_lines(runner: CliRunner, home: Path) -> None:
     assert result.exit_code == 0, result.output
     lines = json.loads(result.stdout)
     assert lines["crontab"].startswith("* * * * * cd ")
-    assert (
-        f"{Path(sys.executable).resolve()} -m autoqueue --home {home.resolve()} tick"
-        in lines["crontab"]
-    )
+    # The interpreter as it is named (a venv's bin/python), not the file it links to.
+    assert f"{sys.executable} -m autoqueue --home {home.resolve()} tick" in lines["crontab"]
     assert lines["crontab"].endswith("2>&1")
     assert lines["schtasks"].startswith("schtasks /Create /F /SC MINUTE /MO 1")
     assert "tick" in lines["schtasks"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="cron and /bin/sh")
+def test_the_printed_cron_line_runs_a_due_task_from_an_empty_environment(
+    runner: CliRunner, home: Path
+) -> None:
+    """What cron does: no PATH, no VIRTUAL_ENV, nothing but the line itself."""
+    write_config(home, stage_config())
+    task_id = add_ok(runner, home, "크론", "--media-mode", "upload")
+    line = json.loads(invoke(runner, home, "cron", "--json").stdout)["crontab"]
+    command = line.split(" ", 5)[5]  # after the five schedule fields
+    ran = subprocess.run(
+        ["env", "-i", "/bin/sh", "-c", command], capture_output=True, text=True, timeout=120
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    log = (home / "autoqueue-cron.log").read_text(encoding="utf-8")
+    assert "No module named" not in log, log
+    assert f"youtube  {task_id} completed" in log, log
+    assert db_rows(home, "SELECT status FROM task_queue WHERE queue_type = 'youtube'") == [
+        ("completed",)
+    ]
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="crontab")

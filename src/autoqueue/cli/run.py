@@ -158,8 +158,12 @@ def worker(ctx: typer.Context, grace: GraceOption = 30.0, as_json: JsonOption = 
 
 
 def cron_lines(workspace: Workspace) -> dict[str, str]:
-    """The crontab and schtasks lines for this home, with absolute paths (cron has no PATH)."""
-    python = Path(sys.executable).resolve()
+    """The crontab and schtasks lines for this home, with absolute paths (cron has no PATH).
+
+    The interpreter is the one autoqueue runs under, as it is named (a virtualenv's
+    ``bin/python``), never resolved: a venv's python is a link to the system's, and only
+    through the link does Python find the venv, and autoqueue in it."""
+    python = Path(sys.executable).absolute()
     home = workspace.home
     db_args = ["--db", str(workspace.db_path)] if workspace.db_path != home / "autoqueue.db" else []
     argv = [str(python), "-m", "autoqueue", "--home", str(home), *db_args, "tick"]
