@@ -8,7 +8,10 @@ import math
 import os
 import sqlite3
 import struct
+import subprocess
+import sys
 import wave
+import zlib
 from pathlib import Path
 
 import imageio_ffmpeg
@@ -145,15 +148,33 @@ def test_hangul_renders_as_hangul_not_boxes() -> None:
 def test_cards_without_a_hangul_font_warn_instead_of_drawing_tofu(
     builtin: Workspace, bconn: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The cards handler itself, called directly (a tick runs it in an attempt's supervisor,
+    where this process's patched font lookup would not reach)."""
+    from autoqueue.stages.base import StageContext, StageLog
+    from autoqueue.stages.cards import run_cards_stage
+
     monkeypatch.setattr(fonts, "find_cjk_font", lambda: None)
     monkeypatch.setattr(fonts, "find_plain_font", lambda: None)
     task_id = add(builtin, bconn, "무선 가습기", media_mode="crawl")
-    drain(builtin)
-    warnings = [
-        e for e in logs_repo.query(bconn, logs_repo.LogFilter(task_id=task_id, level="warn"))
-    ]  # type: ignore[arg-type]
+    task = tasks_repo.get(bconn, task_id)
+    assert task is not None
+    folder = builtin.task_dir(task_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "story.json").write_text(
+        json.dumps({"title": "t", "scenes": [{"text": "무선 가습기 ABC"}]}), encoding="utf-8"
+    )
+    logged: list[StageLog] = []
+    ctx = StageContext(
+        workspace=builtin,
+        task=task,
+        schedule=None,
+        item=queue_repo.for_task(bconn, task_id)[0],
+        log=lambda *entries: logged.extend(entries),
+    )
+    run_cards_stage(ctx, builtin.config.stage(QueueType.IMAGE))
+    warnings = [entry for entry in logged if entry.level.value == "warn"]
     assert any("fonts-nanum" in e.message and "cannot draw" in e.message for e in warnings)
-    assert (builtin.task_dir(task_id) / "scene_01.png").is_file()
+    assert (folder / "scene_01.png").is_file()
 
 
 def test_a_configured_font_that_does_not_exist_fails_permanently(home: Path) -> None:
@@ -348,17 +369,38 @@ def test_background_music_is_mixed_under_the_narration(home: Path, tmp_path: Pat
     conn.close()
 
 
-def test_a_broken_image_fails_permanently_with_a_clear_message(
-    builtin: Workspace, bconn: sqlite3.Connection, tmp_path: Path
+def bomb_png(path: Path, side: int = 40_000) -> Path:
+    """A PNG of a few hundred bytes that claims 40,000 x 40,000 pixels: decoding it would take
+    gigabytes (a decompression bomb). Its header is real, with a correct checksum."""
+    Image.new("L", (8, 8)).save(path)
+    data = bytearray(path.read_bytes())
+    ihdr = data.index(b"IHDR")
+    data[ihdr + 4 : ihdr + 12] = struct.pack(">II", side, side)
+    data[ihdr + 17 : ihdr + 21] = struct.pack(">I", zlib.crc32(bytes(data[ihdr : ihdr + 17])))
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("kind", ["broken", "bomb"])
+def test_a_scene_image_that_turned_bad_fails_permanently_with_a_clear_message(
+    builtin: Workspace, bconn: sqlite3.Connection, tmp_path: Path, kind: str
 ) -> None:
     good = make_image(tmp_path / "good.png", (800, 600), (1, 2, 3))
-    broken = tmp_path / "broken.jpg"
-    broken.write_bytes(b"\xff\xd8\xff\xe0 this is not really a jpeg")
-    task_id = add(builtin, bconn, "Broken", media_mode="upload", images=[good, broken])
+    second = make_image(tmp_path / "second.png", (800, 600), (4, 5, 6))
+    task_id = add(builtin, bconn, "Broken", media_mode="upload", images=[good, second])
+    # Replaced in the task folder after `add` checked it.
+    scene = builtin.task_dir(task_id) / "scene_02.png"
+    if kind == "bomb":
+        bomb_png(scene)
+    else:
+        scene.write_bytes(b"\x89PNG\r\n\x1a\n this is not really a png")
     drain(builtin)
     item = last_item(bconn, task_id)
     assert (item.queue_type, item.status.value, item.retry_count) == (QueueType.VIDEO, "failed", 0)
-    assert "scene_02.jpg is not a readable image" in str(item.error_message)
+    expected = (
+        "more pixels than is safe to decode" if kind == "bomb" else "scene_02.png: not an image"
+    )
+    assert expected in str(item.error_message)
     assert not (builtin.task_dir(task_id) / "output.mp4").exists()
 
 
@@ -425,13 +467,33 @@ def test_progress_lines() -> None:
 
 
 @pytest.mark.slow
-def test_demo_makes_three_videos(home: Path) -> None:
-    from .conftest import run_cli
+def test_demo_makes_three_videos_in_the_home_it_is_given(home: Path, tmp_path: Path) -> None:
+    """AUTOQUEUE_HOME (like --home) says where the demo goes; run again, it adds nothing."""
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
 
-    result = run_cli(home, "demo", "--dir", str(home / "demo"), timeout=300)
+    def demo() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "autoqueue", "demo"],
+            cwd=elsewhere,
+            env={**os.environ, "AUTOQUEUE_HOME": str(home / "demo")},
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+
+    result = demo()
     assert result.returncode == 0, result.stdout + result.stderr
+    assert list(elsewhere.iterdir()) == [], "the demo ignored AUTOQUEUE_HOME"
     videos = list((home / "demo" / "tasks").glob("*/output.mp4"))
     assert len(videos) == 3
     sizes = sorted(probe(video)["size"] for video in videos)  # type: ignore[type-var]
     assert sizes == [(1080, 1920), (1080, 1920), (1920, 1080)]
     assert result.stdout.count("✅") == 3
+    again = demo()
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "already in" in again.stdout and again.stdout.count("✅") == 3
+    conn = sqlite3.connect(home / "demo" / "autoqueue.db")
+    assert conn.execute("SELECT count(*) FROM tasks").fetchone()[0] == 3
+    conn.close()

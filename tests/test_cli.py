@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from .conftest import invoke, stage_config, write_config
+from .conftest import invoke, run_cli, stage_config, write_config
 
 
 def db_rows(home: Path, sql: str) -> list[tuple[object, ...]]:
@@ -26,6 +26,8 @@ def db_rows(home: Path, sql: str) -> list[tuple[object, ...]]:
 
 
 def add_ok(runner: CliRunner, home: Path, *args: str) -> str:
+    if not (home / "autoqueue.db").exists():
+        assert invoke(runner, home, "init").exit_code == 0
     result = invoke(runner, home, "add", *args)
     assert result.exit_code == 0, result.output
     task_id = result.stdout.strip().splitlines()[-1]
@@ -76,7 +78,8 @@ def test_add_with_every_option(runner: CliRunner, home: Path, tmp_path: Path) ->
     info = tmp_path / "product.json"
     info.write_text('{"name": "텀블러"}', encoding="utf-8")
     image = tmp_path / "a.jpg"
-    image.write_bytes(b"jpeg")
+    __import__("PIL.Image").Image.new("RGB", (32, 32), (1, 2, 3)).save(image)
+    assert invoke(runner, home, "init").exit_code == 0
     result = invoke(
         runner,
         home,
@@ -134,6 +137,7 @@ def test_add_with_every_option(runner: CliRunner, home: Path, tmp_path: Path) ->
 
 
 def test_publish_at_forces_private_with_a_warning(runner: CliRunner, home: Path) -> None:
+    assert invoke(runner, home, "init").exit_code == 0
     result = invoke(
         runner,
         home,
@@ -171,7 +175,7 @@ BAD_ADDS = [
         "image file not found",
     ),
     (["add", "t", "--image", "x.png"], "--image is for --media-mode upload"),
-    (["add", "t", "--max-retry", "-1"], "--max-retry must be 0 or more"),
+    (["add", "t", "--max-retry", "-1"], "Invalid value for '--max-retry'"),
     (["add", "t", "--set", "novalue"], "--set wants key=value"),
 ]
 
@@ -229,12 +233,128 @@ def test_bad_ids_and_filters_are_one_clear_line(
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_commands_other_than_init_and_add_need_a_database(runner: CliRunner, home: Path) -> None:
-    for args in (["list"], ["tick"], ["logs"], ["contents"], ["cleanup"]):
+def test_commands_other_than_init_need_a_database(runner: CliRunner, home: Path) -> None:
+    # A mistyped --home must not create a database that cron will never see: add refuses too.
+    for args in (["list"], ["tick"], ["logs"], ["contents"], ["cleanup"], ["add", "t"]):
         result = invoke(runner, home, *args)
         assert result.exit_code == 1, result.output
-        assert "no autoqueue database" in result.stderr
+        assert "no autoqueue database" in result.stderr and "autoqueue init" in result.stderr
     assert list(home.iterdir()) == []
+
+
+USAGE_ERRORS = [
+    (["list", "--limit", "0"], "Invalid value for '--limit'"),
+    (["logs", "--limit", "99999999999999999999999"], "Invalid value for '--limit'"),
+    (["add", "t", "--max-retry", "abc"], "Invalid value for '--max-retry'"),
+    (["add", "t", "--max-retry", "99999999999999999999"], "Invalid value for '--max-retry'"),
+    (["list", "--bogus"], "No such option: --bogus"),
+    (["lsit"], "No such command 'lsit'"),
+    (["show"], "Missing argument 'task'"),
+    (["tick", "--max-seconds", "soon"], "Invalid value for '--max-seconds'"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), USAGE_ERRORS)
+def test_usage_errors_are_one_line(
+    runner: CliRunner, home: Path, args: list[str], message: str
+) -> None:
+    assert invoke(runner, home, "init").exit_code == 0
+    result = invoke(runner, home, *args)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()], result.stderr
+    assert message in result.stderr and "--help" in result.stderr
+    assert "Usage:" not in result.output and "╭" not in result.output
+
+
+def test_a_home_that_is_a_file_is_one_line(runner: CliRunner, tmp_path: Path) -> None:
+    note = tmp_path / "notes.txt"
+    note.write_text("mine", encoding="utf-8")
+    for args in (["init"], ["list"], ["add", "t"], ["demo"]):
+        result = invoke(runner, note, *args)
+        assert result.exit_code == 2, result.output
+        assert result.stderr.strip() == f"error: --home {note} is a file, not a folder"
+    assert note.read_text(encoding="utf-8") == "mine"
+
+
+def test_init_that_refuses_writes_nothing(runner: CliRunner, home: Path) -> None:
+    (home / "autoqueue.db").write_text("this is my diary", encoding="utf-8")
+    result = invoke(runner, home, "init")
+    assert result.exit_code == 1 and "not a SQLite database" in result.stderr
+    assert sorted(p.name for p in home.iterdir()) == ["autoqueue.db"]
+
+
+def test_init_in_a_folder_it_may_not_write_is_one_line(runner: CliRunner, home: Path) -> None:
+    if os.geteuid() == 0:  # root writes everywhere: make the home's parent a file instead
+        blocked = home / "file"
+        blocked.write_text("x", encoding="utf-8")
+        target = blocked / "sub"
+    else:
+        home.chmod(0o500)
+        target = home / "sub"
+    try:
+        result = invoke(runner, target, "init")
+    finally:
+        home.chmod(0o700)
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith("error: cannot use ") and "Traceback" not in result.output
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def make_bomb(path: Path) -> Path:
+    """A tiny PNG whose header claims 40,000 x 40,000 pixels (a decompression bomb)."""
+    import struct
+    import zlib
+
+    from PIL import Image
+
+    Image.new("L", (8, 8)).save(path, format="PNG")
+    data = bytearray(path.read_bytes())
+    at = data.index(b"IHDR")
+    data[at + 4 : at + 12] = struct.pack(">II", 40_000, 40_000)
+    data[at + 17 : at + 21] = struct.pack(">I", zlib.crc32(bytes(data[at : at + 17])))
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("kind", ["text", "empty", "symlink", "bomb", "truncated"])
+def test_add_decodes_every_image_and_refuses_what_is_not_one(
+    runner: CliRunner, home: Path, tmp_path: Path, kind: str
+) -> None:
+    from PIL import Image
+
+    assert invoke(runner, home, "init").exit_code == 0
+    good = tmp_path / "good.png"
+    Image.new("RGB", (64, 48), (10, 20, 30)).save(good)
+    bad = tmp_path / f"bad-{kind}.png"
+    if kind == "text":
+        bad.write_text("my shopping list", encoding="utf-8")
+    elif kind == "empty":
+        bad.write_bytes(b"")
+    elif kind == "symlink":
+        notes = tmp_path / "notes.txt"
+        notes.write_text("not a picture", encoding="utf-8")
+        bad.symlink_to(notes)
+    elif kind == "bomb":
+        make_bomb(bad)
+    else:
+        bad.write_bytes(good.read_bytes()[:40])
+    result = invoke(
+        runner,
+        home,
+        "add",
+        "t",
+        "--media-mode",
+        "upload",
+        "--image",
+        str(good),
+        "--image",
+        str(bad),
+    )
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"error: {bad}: ")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert db_rows(home, "SELECT count(*) FROM tasks") == [(0,)]
+    assert list((home / "tasks").iterdir()) == []
 
 
 def test_a_non_sqlite_database_is_refused_and_untouched(runner: CliRunner, home: Path) -> None:
@@ -280,9 +400,9 @@ def test_db_option_and_environment_variables(
     home = tmp_path / "h"
     home.mkdir()
     other = tmp_path / "elsewhere" / "queue.db"
-    result = runner.invoke(
-        __import__("autoqueue.cli").cli.app, ["--home", str(home), "--db", str(other), "add", "t"]
-    )
+    app = __import__("autoqueue.cli").cli.app
+    assert runner.invoke(app, ["--home", str(home), "--db", str(other), "init"]).exit_code == 0
+    result = runner.invoke(app, ["--home", str(home), "--db", str(other), "add", "t"])
     assert result.exit_code == 0, result.output
     assert other.exists() and not (home / "autoqueue.db").exists()
     monkeypatch.setenv("AUTOQUEUE_HOME", str(home))
@@ -376,6 +496,76 @@ def test_tick_exits_zero_with_one_line_when_the_lock_is_held(runner: CliRunner, 
     assert (
         result.stdout.strip()
         == "another tick holds the scheduler lock (other-host:1); nothing to do"
+    )
+
+
+def test_bad_schedule_rows_are_set_aside_and_the_rest_runs(runner: CliRunner, home: Path) -> None:
+    """Rows another program wrote: an empty, a garbage and a NULL next run are set aside with a
+    log row each; an epoch-milliseconds number and a JavaScript '...T...Z' time are read as the
+    times they are, and run now; the healthy task beside them runs too. Through `autoqueue tick`
+    as cron runs it, fast path included."""
+    from datetime import UTC, datetime, timedelta
+
+    write_config(home, stage_config())
+    healthy = add_ok(runner, home, "healthy", "--media-mode", "upload")
+    later = ["--at", "2099-01-01 09:00", "--media-mode", "upload"]
+    broken = {value: add_ok(runner, home, f"bad {value}", *later) for value in ("", "garbage")}
+    null = add_ok(runner, home, "null", *later)
+    minute_ago = datetime.now(UTC) - timedelta(minutes=1)
+    millis = add_ok(runner, home, "millis", *later)
+    legacy = add_ok(runner, home, "legacy", *later)
+    conn = sqlite3.connect(home / "autoqueue.db")
+    with conn:
+        for value, task_id in broken.items():
+            conn.execute(
+                "UPDATE task_schedules SET next_run_at = ? WHERE task_id = ?", (value, task_id)
+            )
+        conn.execute("UPDATE task_schedules SET next_run_at = NULL WHERE task_id = ?", (null,))
+        conn.execute(
+            "UPDATE task_schedules SET next_run_at = ? WHERE task_id = ?",
+            (int(minute_ago.timestamp() * 1000), millis),
+        )
+        conn.execute(
+            "UPDATE task_schedules SET next_run_at = ? WHERE task_id = ?",
+            (minute_ago.strftime("%Y-%m-%dT%H:%M:%S.000Z"), legacy),
+        )
+    conn.close()
+    result = run_cli(home, "tick", "--drain", "--max-seconds", "60")
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    done = {
+        row[0]
+        for row in db_rows(
+            home,
+            "SELECT task_id FROM task_queue WHERE queue_type = 'youtube' AND status = 'completed'",
+        )
+    }
+    assert done == {healthy, millis, legacy}
+    for task_id in (*broken.values(), null):
+        assert db_rows(
+            home, f"SELECT is_active FROM task_schedules WHERE task_id = '{task_id}'"
+        ) == [(0,)]
+        [(level, message)] = db_rows(
+            home,
+            f"SELECT level, message FROM task_logs WHERE task_id = '{task_id}' AND action_type = 'skip'",
+        )
+        assert level == "error" and "set aside" in message
+    # An idle tick (the fast path) still sees a time written in another form.
+    legacy_only = add_ok(runner, home, "legacy only", *later)
+    conn = sqlite3.connect(home / "autoqueue.db")
+    with conn:
+        conn.execute(
+            "UPDATE task_schedules SET next_run_at = ? WHERE task_id = ?",
+            (
+                (datetime.now(UTC) - timedelta(seconds=5)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                legacy_only,
+            ),
+        )
+    conn.close()
+    ticked = run_cli(home, "tick")
+    assert ticked.returncode == 0 and "nothing to do" not in ticked.stdout, ticked.stdout
+    assert (legacy_only,) in db_rows(
+        home, "SELECT task_id FROM task_queue WHERE queue_type = 'youtube' AND status = 'completed'"
     )
 
 

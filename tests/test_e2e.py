@@ -42,6 +42,8 @@ def queue_rows(home: Path) -> list[sqlite3.Row]:
 
 
 def add_tasks(home: Path, count: int, *extra: str) -> list[str]:
+    if not (home / "autoqueue.db").exists():
+        assert run_cli(home, "init").returncode == 0
     ids = []
     for n in range(count):
         result = run_cli(

@@ -51,6 +51,7 @@ def test_an_idle_tick_answers_without_the_full_cli(home: Path) -> None:
 def test_a_tick_with_work_or_trouble_goes_through_the_full_cli(home: Path) -> None:
     assert run_cli(home, "tick").returncode == 1  # no database: the full CLI says so
     write_config(home, stage_config())
+    assert run_cli(home, "init").returncode == 0
     assert run_cli(home, "add", "work").returncode == 0
     write_config(home, "[retry]\nmax_retry = -1\n")
     result = run_cli(home, "tick")

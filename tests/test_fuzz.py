@@ -83,18 +83,19 @@ def test_add_never_crashes_and_errors_leave_nothing(
         args += ["--set", pair]
     with tempfile.TemporaryDirectory() as folder:
         home = Path(folder)
+        assert CliRunner().invoke(app, ["--home", str(home), "init"]).exit_code == 0
         result = CliRunner().invoke(app, ["--home", str(home), *args])
         assert result.exception is None or isinstance(result.exception, SystemExit), (
             result.exception
         )
         assert result.exit_code in (0, 2), result.output
         assert "Traceback" not in result.output
-        if result.exit_code == 0:
-            conn = sqlite3.connect(home / "autoqueue.db")
-            assert conn.execute("SELECT title FROM tasks").fetchone()[0] == title.strip()
-            conn.close()
-        else:
-            assert not (home / "autoqueue.db").exists()
+        conn = sqlite3.connect(home / "autoqueue.db")
+        titles = [row[0] for row in conn.execute("SELECT title FROM tasks")]
+        conn.close()
+        assert titles == ([title.strip()] if result.exit_code == 0 else [])
+        tasks = home / "tasks"
+        assert result.exit_code == 0 or list(tasks.iterdir()) == []
 
 
 GHOST = dead_owner()

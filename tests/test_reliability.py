@@ -40,6 +40,8 @@ def db_value(home: Path, sql: str, *params: object) -> object:
 
 
 def add(home: Path, *args: str) -> str:
+    if not (home / "autoqueue.db").exists():
+        assert run_cli(home, "init").returncode == 0
     result = run_cli(home, "add", *args)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()

@@ -222,14 +222,38 @@ def test_output_beyond_the_line_budget_is_counted_not_logged(
     )
 
 
+def test_a_20_mb_line_is_cut_and_memory_stays_small(
+    workspace: Workspace, conn: sqlite3.Connection
+) -> None:
+    """A program that prints a 20 MB line (a base64 blob, a minified page) leaves a log row of a
+    few kilobytes that says how much was cut, and an attempt output file to match."""
+    write_program(
+        workspace.home,
+        "blob.py",
+        "import json, sys\nsys.stdout.write('x' * 20_000_000 + '\\n')\nprint('after the blob')\n"
+        "open('story.json', 'w').write(json.dumps({'title': 't', 'scenes': [{'text': 'x'}]}))\n",
+    )
+    write_config(workspace.home, '[stages.script]\ncommand = ["{python}", "blob.py"]\n')
+    task_id = add(workspace, conn)
+    drain(workspace)
+    assert items(conn, task_id)[1] == ("script", "completed", 0)
+    [blob] = [e for e in logs(conn, task_id) if e.message.startswith("xxxx")]
+    assert len(blob.message) < 10_000
+    assert blob.message.endswith(f"… [{20_000_000 - 8192} more bytes of this line not kept]")
+    assert any(e.message == "after the blob" for e in logs(conn, task_id))
+    [attempt] = (workspace.task_dir(task_id) / "attempts").glob("*-script-1")
+    assert (attempt / "output.jsonl").stat().st_size < 100_000
+
+
 def test_upload_images_survive_and_outputs_are_archived_between_runs(
     workspace: Workspace, conn: sqlite3.Connection, tmp_path: Path
 ) -> None:
     image = tmp_path / "photo.PNG"
-    image.write_bytes(b"\x89PNG user photo")
+    __import__("PIL.Image").Image.new("RGB", (40, 30), (200, 100, 0)).save(image, format="PNG")
+    photo = image.read_bytes()
     task_id = add(workspace, conn, media_mode="upload", images=[image], repeat="daily")
     folder = workspace.task_dir(task_id)
-    assert (folder / "scene_01.png").read_bytes() == b"\x89PNG user photo"
+    assert (folder / "scene_01.png").read_bytes() == photo
     drain(workspace)
     first = tasks_repo.get(conn, task_id)
     assert first is not None and first.content_id

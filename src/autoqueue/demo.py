@@ -67,10 +67,12 @@ def make_sample_images(folder: Path) -> list[Path]:
     return paths
 
 
-def _add_samples(workspace: Workspace) -> list[str]:
-    images = make_sample_images(workspace.home / "demo-images")
-    requests = [
-        service.AddRequest(
+DEMO_SETTING = "demo"  # tasks.settings key that marks the sample tasks (value: which sample)
+
+
+def _samples(images: list[Path]) -> dict[str, service.AddRequest]:
+    return {
+        "product": service.AddRequest(
             title="초간편 무선 가습기 리뷰",
             type="product",
             media_mode="crawl",
@@ -78,19 +80,49 @@ def _add_samples(workspace: Workspace) -> list[str]:
                 '{"name": "무선 가습기", "price": "39,000원", '
                 '"features": ["무소음 설계", "한 번 충전으로 8시간", "USB-C 충전"]}'
             ),
+            settings=[f"{DEMO_SETTING}=product"],
         ),
-        service.AddRequest(title="A week of home cooking", type="longform", media_mode="crawl"),
-        service.AddRequest(
-            title="Our trip in three photos", type="shortform", media_mode="upload", images=images
+        "longform": service.AddRequest(
+            title="A week of home cooking",
+            type="longform",
+            media_mode="crawl",
+            settings=[f"{DEMO_SETTING}=longform"],
         ),
-    ]
-    ids = []
+        "upload": service.AddRequest(
+            title="Our trip in three photos",
+            type="shortform",
+            media_mode="upload",
+            images=images,
+            settings=[f"{DEMO_SETTING}=upload"],
+        ),
+    }
+
+
+def _add_samples(workspace: Workspace) -> tuple[list[str], int]:
+    """The sample tasks: those already in this home (a second demo run adds none again; one
+    that failed is retried), and the missing ones added. Returns their ids and how many were
+    added."""
+    ids: list[str] = []
+    added = 0
     with workspace.connect() as conn:
-        for request in requests:
+        existing = tasks_repo.by_setting(conn, DEMO_SETTING)
+        missing = [key for key in ("product", "longform", "upload") if key not in existing]
+        images = make_sample_images(workspace.home / "demo-images") if "upload" in missing else []
+        requests = _samples(images)
+        for key in ("product", "longform", "upload"):
+            if key in existing:
+                task_id = existing[key]
+                if queue_repo.latest_failed(conn, task_id) and not queue_repo.active_count(
+                    conn, task_id
+                ):
+                    service.retry_task(conn, task_id, utcnow())
+                ids.append(task_id)
+                continue
             now = utcnow()
-            prepared = service.prepare_add(workspace, request, now)
+            prepared = service.prepare_add(workspace, requests[key], now)
             ids.append(service.add_task(workspace, conn, prepared, now).task_id)
-    return ids
+            added += 1
+    return ids, added
 
 
 def _status_table(workspace: Workspace, task_ids: list[str], elapsed: float) -> Table:
@@ -116,12 +148,20 @@ def _status_table(workspace: Workspace, task_ids: list[str], elapsed: float) -> 
     return table
 
 
-def run_demo(directory: Path, console: Console, *, max_seconds: float = 600) -> list[DemoResult]:
-    """Create (or reuse) ``directory`` as a home, add the sample tasks, run them to the end."""
-    workspace = Workspace.load(directory)
+def run_demo(
+    directory: Path, console: Console, *, db: Path | None = None, max_seconds: float = 600
+) -> list[DemoResult]:
+    """Create (or reuse) ``directory`` as a home, add the sample tasks unless they are there
+    already, and run them to the end."""
+    workspace = Workspace.load(directory, db)
     service.init_home(workspace)
-    workspace = Workspace.load(directory)
-    task_ids = _add_samples(workspace)
+    workspace = Workspace.load(directory, db)
+    task_ids, added = _add_samples(workspace)
+    if added < len(task_ids):
+        console.print(
+            f"the demo's tasks are already in {workspace.home}: running what is left of them "
+            "(use another --dir for a fresh demo)"
+        )
     report: list[TickReport] = []
     scheduler = Scheduler(workspace)
     worker = threading.Thread(

@@ -71,7 +71,7 @@ def _read_lines(stream: IO[bytes], name: str, sink: queue.Queue[tuple[str, str]]
         if not raw.endswith(b"\n") and len(raw) >= MAX_LINE_BYTES:
             while True:
                 more = stream.readline(MAX_LINE_BYTES)
-                cut += len(more)
+                cut += len(more.rstrip(b"\r\n"))
                 if not more or more.endswith(b"\n"):
                     break
         text = raw.decode("utf-8", errors="replace").rstrip("\r\n")

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from autoqueue.config import DEFAULT_CONFIG_TEXT
 from autoqueue.db import transaction
 from autoqueue.errors import NoSuchTaskError, UsageError
+from autoqueue.images import image_problem
 from autoqueue.layout import IMAGE_SUFFIXES, RUNS, STORY, THUMBNAIL, VIDEO, scene_images, scene_name
 from autoqueue.messages import language, message
 from autoqueue.models import (
@@ -78,8 +79,14 @@ def parse_tab(value: str) -> Tab:
 
 
 def init_home(workspace: Workspace) -> list[str]:
-    """Create the database, ``tasks/`` and a commented ``autoqueue.toml``; returns what was made."""
+    """Create the database, ``tasks/`` and a commented ``autoqueue.toml``; returns what was made.
+
+    An existing database is checked first, so that one autoqueue refuses (not SQLite, another
+    program's, a newer schema) leaves the home exactly as it was."""
     made: list[str] = []
+    existed = workspace.db_path.exists()
+    if existed:
+        workspace.connect().close()
     workspace.home.mkdir(parents=True, exist_ok=True)
     if not workspace.tasks_dir.exists():
         workspace.tasks_dir.mkdir()
@@ -87,9 +94,8 @@ def init_home(workspace: Workspace) -> list[str]:
     if not workspace.config_path.exists():
         workspace.config_path.write_text(DEFAULT_CONFIG_TEXT, encoding="utf-8")
         made.append(str(workspace.config_path))
-    existed = workspace.db_path.exists()
-    workspace.connect().close()
     if not existed:
+        workspace.connect().close()
         made.append(str(workspace.db_path))
     return made
 
@@ -170,6 +176,9 @@ def _images(paths: list[Path], media_mode: MediaMode) -> list[Path]:
         if resolved.suffix.lower() not in IMAGE_SUFFIXES:
             kinds = ", ".join(sorted(IMAGE_SUFFIXES))
             raise UsageError(f"{path} is not an image this pipeline reads ({kinds})")
+        problem = image_problem(resolved)
+        if problem is not None:
+            raise UsageError(f"{path}: {problem}")
         checked.append(resolved)
     return checked
 

@@ -7,6 +7,7 @@ command it runs, not for every library autoqueue has (an idle cron tick stays ch
 from __future__ import annotations
 
 import sqlite3
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,7 +23,57 @@ if TYPE_CHECKING:
 
 
 class AutoqueueGroup(TyperGroup):
-    """Turns every error we raise into one line on stderr and a non-zero exit, no traceback."""
+    """Turns every error into one line on stderr and a non-zero exit, no traceback: ours, the
+    database's, and the command line's own (an unknown option, ``--limit 0``, a number that is
+    no number), which click would print as a boxed usage screen."""
+
+    def main(  # type: ignore[override]
+        self,
+        args: Any = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        try:
+            result = super().main(
+                args=args,
+                prog_name=prog_name,
+                complete_var=complete_var,
+                standalone_mode=False,
+                **extra,
+            )
+        except typer.Abort:
+            from autoqueue import output
+
+            output.error("aborted")
+            code = 1
+        except Exception as exc:
+            # click's own errors (typer vendors click, so matched by what they have): a usage
+            # error knows its command and exit code and formats its one-line message.
+            message = getattr(exc, "format_message", None)
+            exit_code = getattr(exc, "exit_code", None)
+            if not callable(message) or not isinstance(exit_code, int):
+                raise
+            code = exit_code
+            if type(exc).__name__ == "NoArgsIsHelpError":
+                sys.stdout.write(str(message()) + "\n")  # `autoqueue` alone: the help screen
+            else:
+                from autoqueue import output
+
+                context = getattr(exc, "ctx", None)
+                where = getattr(context, "command_path", None) or "autoqueue"
+                hint = f" (see `{where} --help`)" if hasattr(exc, "ctx") else ""
+                output.error(f"{message()}{hint}")
+        else:
+            # Without standalone mode, click returns a command's exit code (typer.Exit) as its
+            # result; a command that simply returned gives None.
+            code = result if isinstance(result, int) else 0
+            if not standalone_mode:
+                return result
+        if not standalone_mode:
+            return code
+        sys.exit(code)
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -36,6 +87,17 @@ class AutoqueueGroup(TyperGroup):
             from autoqueue import output
 
             output.error(f"database error: {exc}")
+            raise typer.Exit(1) from None
+        except OverflowError as exc:
+            from autoqueue import output
+
+            output.error(f"a number is too large: {exc}")
+            raise typer.Exit(2) from None
+        except OSError as exc:  # a full disk, a folder we may not write: the OS's own words
+            from autoqueue import output
+
+            where = f" {exc.filename}" if exc.filename else ""
+            output.error(f"cannot use{where}: {exc.strerror or exc}")
             raise typer.Exit(1) from None
 
 
@@ -51,15 +113,18 @@ app = typer.Typer(
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (database column names).")]
 
 
-LimitOption = Annotated[int, typer.Option("--limit", min=1, help="Show at most this many rows.")]
+LimitOption = Annotated[
+    int, typer.Option("--limit", min=1, max=1_000_000, help="Show at most this many rows.")
+]
 
 
 class State:
     """What the global options chose; the workspace is read only when a command needs it."""
 
-    def __init__(self, home: Path, db: Path | None) -> None:
+    def __init__(self, home: Path, db: Path | None, *, home_given: bool = True) -> None:
         self.home = home
         self.db = db
+        self.home_given = home_given  # --home or AUTOQUEUE_HOME, rather than the default
         self._workspace: Workspace | None = None
 
     @property
@@ -78,7 +143,8 @@ class State:
 
     @contextmanager
     def connect(self, *, create: bool = False) -> Iterator[sqlite3.Connection]:
-        """Open the database; only commands that create things may create it."""
+        """Open the database; only ``init`` (and the demo) may create it: a mistyped --home must
+        not create a database that cron will never see."""
         workspace = self.workspace
         if not create and not workspace.db_path.exists():
             raise DatabaseError(
@@ -116,7 +182,14 @@ def main_options(
     ] = None,
 ) -> None:
     """autoqueue: a queue that runs your content pipeline unattended."""
-    ctx.obj = State(home, db)
+    from autoqueue.errors import UsageError
+
+    if home.exists() and not home.is_dir():
+        raise UsageError(f"--home {home} is a file, not a folder")
+    if db is not None and db.is_dir():
+        raise UsageError(f"--db {db} is a folder, not a database file")
+    source = ctx.get_parameter_source("home")
+    ctx.obj = State(home, db, home_given=getattr(source, "name", "DEFAULT") != "DEFAULT")
 
 
 def main() -> None:

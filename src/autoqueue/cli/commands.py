@@ -69,7 +69,8 @@ def add(
     ] = None,
     user: Annotated[str | None, typer.Option("--user", help="user_id to record.")] = None,
     max_retry: Annotated[
-        int | None, typer.Option("--max-retry", help="Retries for this task's stages.")
+        int | None,
+        typer.Option("--max-retry", min=0, max=1000, help="Retries for this task's stages."),
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -96,7 +97,7 @@ def add(
     )
     now = utcnow()
     prepared = service.prepare_add(state.workspace, request, now)
-    with state.connect(create=True) as conn:
+    with state.connect() as conn:
         added = service.add_task(state.workspace, conn, prepared, now)
     for message in added.warnings:
         output.warning(message)

@@ -231,17 +231,31 @@ def _install_crontab(line: str) -> None:
     output.info("installed in the crontab")
 
 
+DEMO_HOME = Path("autoqueue-demo")
+
+
 @app.command()
 def demo(
+    ctx: typer.Context,
     directory: Annotated[
-        Path, typer.Option("--dir", help="Home to create (or reuse) for the demo.")
-    ] = Path("autoqueue-demo"),
+        Path | None,
+        typer.Option(
+            "--dir",
+            help="Home to create (or reuse) for the demo. Default: --home (or AUTOQUEUE_HOME) "
+            "when given, else ./autoqueue-demo.",
+        ),
+    ] = None,
 ) -> None:
     """Add sample tasks in a fresh home and run the whole pipeline, offline, to real videos."""
     from autoqueue.demo import run_demo
 
+    state = _state(ctx)
+    if directory is None:
+        directory = state.home if state.home_given else DEMO_HOME
+    if directory.exists() and not directory.is_dir():
+        raise UsageError(f"--dir {directory} is a file, not a folder")
     started = time.monotonic()
-    results = run_demo(directory.expanduser().resolve(), output.console())
+    results = run_demo(directory.expanduser().resolve(), output.console(), db=state.db)
     output.info(f"\ndone in {time.monotonic() - started:.0f} s")
     failed = False
     for result in results:

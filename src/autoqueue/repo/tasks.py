@@ -41,6 +41,20 @@ def get(conn: sqlite3.Connection, task_id: str) -> Task | None:
     return None if row is None else Task.model_validate(dict(row))
 
 
+def by_setting(conn: sqlite3.Connection, key: str) -> dict[str, str]:
+    """{value of settings[key]: task id} of the tasks that have the setting (first one wins)."""
+    rows = conn.execute(
+        "SELECT id, json_extract(settings, '$.' || ?) FROM tasks "
+        "WHERE json_valid(settings) AND json_extract(settings, '$.' || ?) IS NOT NULL "
+        "ORDER BY created_at, id",
+        (key, key),
+    )
+    found: dict[str, str] = {}
+    for task_id, value in rows:
+        found.setdefault(str(value), str(task_id))
+    return found
+
+
 def set_last_error(conn: sqlite3.Connection, task_id: str, error: str | None, now: str) -> None:
     conn.execute(
         "UPDATE tasks SET last_error = ?, updated_at = ? WHERE id = ?", (error, now, task_id)

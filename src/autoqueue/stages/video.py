@@ -70,16 +70,14 @@ class _Progress:
 
 
 def _check_images(images: list[Path]) -> None:
-    from PIL import Image, UnidentifiedImageError
+    """Every scene image decodes, and none is a decompression bomb (a few kilobytes that would
+    take gigabytes of memory): either fails permanently, naming the file."""
+    from autoqueue.images import image_problem
 
     for path in images:
-        try:
-            with Image.open(path) as image:
-                image.verify()
-        except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as exc:
-            raise PermanentStageError(
-                f"{path.name} is not a readable image ({exc}); replace it in {path.parent}"
-            ) from exc
+        problem = image_problem(path)
+        if problem is not None:
+            raise PermanentStageError(f"{path.name}: {problem}; replace it in {path.parent}")
 
 
 def save_thumbnail_jpeg(frame: Image.Image, target: Path) -> None:
