@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from autoqueue import service
 from autoqueue.cli import app
+from autoqueue.timeutil import utcnow
 from autoqueue.workspace import Workspace
 
 PROGRAMS = Path(__file__).parent / "programs"
@@ -110,6 +111,23 @@ def add(
     request = service.AddRequest(title=title, **fields)  # type: ignore[arg-type]
     prepared = service.prepare_add(workspace, request, now)
     return service.add_task(workspace, conn, prepared, now).task_id
+
+
+def add_many(home: Path, requests: list[service.AddRequest]) -> list[str]:
+    """Add tasks through the service in this process, as `autoqueue add` does (50 processes
+    starting Python would spend most of a test doing that)."""
+    workspace = Workspace.load(home)
+    service.init_home(workspace)
+    conn = workspace.connect()
+    try:
+        ids = []
+        for request in requests:
+            now = utcnow()
+            prepared = service.prepare_add(workspace, request, now)
+            ids.append(service.add_task(workspace, conn, prepared, now).task_id)
+        return ids
+    finally:
+        conn.close()
 
 
 @pytest.fixture

@@ -17,9 +17,8 @@ import psutil
 import pytest
 
 from autoqueue import service
-from autoqueue.workspace import Workspace
 
-from .conftest import PROGRAMS, run_cli, stage_config, write_config
+from .conftest import PROGRAMS, add_many, run_cli, stage_config, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -77,9 +76,13 @@ def test_one_cron_tick_moves_a_fresh_task_through_every_stage(home: Path) -> Non
 def test_racing_claimers_never_hold_two_items_of_one_queue(home: Path, tmp_path: Path) -> None:
     """Invariant 1 holds in the database itself, with no scheduler lock to help."""
     write_config(home, stage_config())
-    workspace = Workspace.load(home)
-    service.init_home(workspace)
-    add_tasks(home, 15)
+    add_many(
+        home,
+        [
+            service.AddRequest(title=f"영상 {n}", media_mode="crawl" if n % 2 else "upload")
+            for n in range(15)
+        ],
+    )
     journal = tmp_path / "claims.jsonl"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     claimers = [
@@ -113,7 +116,7 @@ def test_a_vanished_attempt_has_its_orphans_killed_and_runs_again(
     write_config(home, stage_config())
     journal = tmp_path / "journal.jsonl"
     [task_id] = add_tasks(
-        home, 1, "--media-mode", "upload", "--set", "child_video=1", "--set", "child_seconds=4"
+        home, 1, "--media-mode", "upload", "--set", "child_video=1", "--set", "child_seconds=2"
     )
     env = {**os.environ, "JOURNAL": str(journal)}
     tick = subprocess.Popen(

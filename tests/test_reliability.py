@@ -21,7 +21,7 @@ import pytest
 from autoqueue import service
 from autoqueue.workspace import Workspace
 
-from .conftest import run_cli, stage_config, write_config
+from .conftest import add_many, run_cli, stage_config, write_config
 from .test_e2e import assert_no_overlap_per_queue, journal_events, queue_rows
 
 pytestmark = [
@@ -45,25 +45,6 @@ def add(home: Path, *args: str) -> str:
     result = run_cli(home, "add", *args)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
-
-
-def add_many(home: Path, requests: list[service.AddRequest]) -> list[str]:
-    """Add tasks through the service in this process, as `autoqueue add` does (50 processes
-    starting Python would spend most of a test doing that)."""
-    workspace = Workspace.load(home)
-    service.init_home(workspace)
-    conn = workspace.connect()
-    try:
-        ids = []
-        for request in requests:
-            from autoqueue.timeutil import utcnow
-
-            now = utcnow()
-            prepared = service.prepare_add(workspace, request, now)
-            ids.append(service.add_task(workspace, conn, prepared, now).task_id)
-        return ids
-    finally:
-        conn.close()
 
 
 def start(home: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:

@@ -242,7 +242,8 @@ class Runner:
         try:
             folder.mkdir(parents=True, exist_ok=True)
             spec = self._spec(dataclasses.replace(ctx, item=item), handler, folder)
-            attempt_files.write_durably(
+            # Not fsynced: a spec lost to a power cut goes with the attempt it was for.
+            attempt_files.write_whole(
                 folder / attempt_files.SPEC, json.dumps(spec, ensure_ascii=False, default=str)
             )
             popen, info = processes.start_detached(

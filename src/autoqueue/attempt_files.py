@@ -50,6 +50,13 @@ def stamp(moment: datetime | None = None) -> str:
     return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "seconds")
 
 
+def write_whole(path: Path, text: str) -> None:
+    """Write ``path`` whole or not at all (a temporary file renamed over it)."""
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
+
+
 def write_durably(path: Path, text: str) -> None:
     """Write ``path`` whole or not at all, and make it survive a power cut once this returns:
     a temporary file, fsync, rename over the target, fsync of the folder."""
@@ -146,9 +153,10 @@ def error_record(kind: str, message: str, until: str | None = None) -> dict[str,
 
 
 def write_identity(folder: Path, pid: int, started: float) -> None:
-    """The supervisor's own record of who it is (for a tick that died before recording it)."""
+    """The supervisor's own record of who it is (for a tick that died before recording it; not
+    fsynced: after a power cut the supervisor is gone anyway)."""
     with contextlib.suppress(OSError):
-        write_durably(folder / SUPERVISOR, json.dumps({"pid": pid, "started": started}))
+        write_whole(folder / SUPERVISOR, json.dumps({"pid": pid, "started": started}))
 
 
 def read_identity(folder: Path) -> tuple[int, float] | None:

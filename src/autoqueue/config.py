@@ -85,6 +85,9 @@ class StageConfig(Strict):
     font: str | None = None
     # video (ffmpeg): the binary ("system" = the one on PATH; default: the imageio-ffmpeg wheel's)
     ffmpeg: str | None = None
+    # The video's short side: 1080 (1080x1920 shorts, 1920x1080 longform), 720 or 480; the
+    # cards of the image stage follow it. Smaller renders faster, for drafts or small machines.
+    resolution: Literal[1080, 720, 480] = 1080
     music: str | None = None  # background music mixed under the narration
     music_volume: Annotated[float, Field(ge=0, le=1)] = 0.15
     generator: list[str] | None = None  # dalle3 / imagen3 / sora2: writes the scene images

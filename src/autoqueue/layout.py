@@ -11,9 +11,17 @@ RUNS = "runs"
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif"})
 
 
-def resolution(task_type: str) -> tuple[int, int]:
-    """Video and card size: 1080x1920 (vertical) for shortform and product, 1920x1080 longform."""
-    return (1920, 1080) if task_type == "longform" else (1080, 1920)
+# The long side for each short side the video stage offers (16:9, even numbers for yuv420p).
+LONG_SIDE = {1080: 1920, 720: 1280, 480: 854}
+
+
+def resolution(task_type: str, short_side: int = 1080) -> tuple[int, int]:
+    """Video and card size: vertical (1080x1920 at 1080p) for shortform and product,
+    horizontal (1920x1080) for longform."""
+    long_side = LONG_SIDE[short_side]
+    if task_type == "longform":
+        return (long_side, short_side)
+    return (short_side, long_side)
 
 
 def scene_name(index: int, suffix: str) -> str:

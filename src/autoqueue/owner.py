@@ -3,11 +3,10 @@ attempt supervisor can use it without loading the rest of autoqueue)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Owner:
+class Owner(NamedTuple):
     """The process that claims items: host, pid and process start time (guards pid reuse)."""
 
     host: str

@@ -12,14 +12,12 @@ the seed's ``pkill -f chrome`` would close the user's own browser.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, NamedTuple
 
 import psutil
 
@@ -31,8 +29,9 @@ ATTEMPT_ENV = "AUTOQUEUE_ATTEMPT_TOKEN"
 _START_TOLERANCE = 0.01
 
 
-@dataclass(frozen=True)
-class ProcessInfo:
+class ProcessInfo(NamedTuple):
+    """A process as autoqueue knows it: pid, start time (guards pid reuse), name."""
+
     pid: int
     started: float
     name: str
@@ -41,10 +40,12 @@ class ProcessInfo:
 def current_owner() -> Owner:
     """This process as an owner of locks and claims."""
     me = psutil.Process()
-    return Owner(host=socket.gethostname(), pid=me.pid, started=me.create_time())
+    return Owner(host=this_host(), pid=me.pid, started=me.create_time())
 
 
 def this_host() -> str:
+    import socket
+
     return socket.gethostname()
 
 

@@ -20,9 +20,8 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any, NamedTuple, Protocol
 
 from autoqueue import processes
 from autoqueue.attempt_files import Entry
@@ -53,8 +52,7 @@ class LineSink(Protocol):
     def handle(self, lines: list[tuple[str, str]]) -> None: ...
 
 
-@dataclass(frozen=True)
-class Finished:
+class Finished(NamedTuple):
     code: int
     info: ProcessInfo
     timed_out: bool

@@ -19,7 +19,6 @@ import json
 import os
 import sys
 import threading
-import traceback
 from pathlib import Path
 from typing import Any
 
@@ -112,7 +111,9 @@ def run_builtin(spec: dict[str, Any], writer: EntryWriter) -> dict[str, Any]:
         try:
             outcome.update(_builtin(spec, writer))
         except BaseException as exc:  # a bug in a built-in stage must still end in a result
-            traceback.print_exc()
+            import traceback
+
+            traceback.print_exc()  # into supervisor.log
             outcome.update(attempt_files.error_record("transient", f"internal error: {exc!r}"))
 
     thread = threading.Thread(target=work, name="stage", daemon=True)

@@ -114,6 +114,9 @@ class Scheduler:
         self._stop = threading.Event()
         self._abort = threading.Event()
         self._error: str | None = None
+        # Idle workers wait on this; a finished item (which may have queued the next stage) or
+        # newly enqueued runs wake them at once instead of at their next poll.
+        self._work = threading.Condition()
 
     # -- public -------------------------------------------------------------------------------
 
@@ -218,6 +221,9 @@ class Scheduler:
             if drain and not self._stopping(deadline):
                 try:
                     added = engine.enqueue_due(conn, self.policy, self.clock())
+                    if added:
+                        with self._work:
+                            self._work.notify_all()
                     with self._report_lock:
                         report.enqueued += added
                     if forever:
@@ -297,6 +303,8 @@ class Scheduler:
             while True:
                 if current is None:
                     if self._stopping(deadline) and not self._adopted.get(queue_type):
+                        with self._work:
+                            self._work.notify_all()  # others may be waiting on this one
                         return
                     try:
                         found = self._next_item(conn, queue_type, forever)
@@ -314,7 +322,8 @@ class Scheduler:
                     if found is False:
                         return
                     if found is None or found is True:
-                        time.sleep(IDLE_POLL_SECONDS)
+                        with self._work:
+                            self._work.wait(IDLE_POLL_SECONDS)
                         continue
                     current = found
                 following: QueueItem | None = None
@@ -331,6 +340,8 @@ class Scheduler:
                         with self._state:
                             self._busy -= 1
                 processed = Processed.of(item, ended)
+                with self._work:
+                    self._work.notify_all()
                 with self._report_lock:
                     report.processed.append(processed)
                 if self.listener is not None:

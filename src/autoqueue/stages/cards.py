@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from autoqueue.config import StageConfig
 from autoqueue.errors import PermanentStageError
 from autoqueue.layout import STORY, resolution, scene_images, scene_name
-from autoqueue.models import ActionType, LogLevel
+from autoqueue.models import ActionType, LogLevel, QueueType
 from autoqueue.stages import fonts
 from autoqueue.stages.base import StageContext, StageLog, StageResult
 from autoqueue.story import Story
@@ -130,7 +130,8 @@ def choose_font(ctx: StageContext, config: StageConfig) -> str | None:
 def run_cards_stage(ctx: StageContext, config: StageConfig) -> StageResult:
     """Render ``scene_NN.png`` for every scene of story.json."""
     story = read_story(ctx.task_dir)
-    size = resolution(ctx.task.type.value)
+    video = ctx.workspace.config.stage(QueueType.VIDEO)
+    size = resolution(ctx.task.type.value, video.resolution)
     font_path = choose_font(ctx, config)
     probe = fonts.load(font_path, 48)
     missing = set().union(*(fonts.missing_glyphs(probe, scene.text) for scene in story.scenes))

@@ -125,7 +125,7 @@ def run_video_stage(ctx: StageContext, config: StageConfig) -> StageResult:
     """Render the run's video and thumbnail."""
     task_dir = ctx.task_dir
     exe = ffmpeg.binary(config.ffmpeg, ctx.workspace.home)
-    size = resolution(ctx.task.type.value)
+    size = resolution(ctx.task.type.value, config.resolution)
     if ctx.task.media_mode in GENERATED_MODES:
         _generate(ctx, config)
     images = scene_images(task_dir)
