@@ -278,6 +278,34 @@ def test_upload_images_survive_and_outputs_are_archived_between_runs(
     assert second is not None and second.content_id not in (None, first.content_id)
 
 
+def test_the_schedule_stage_run_again_after_a_crash_reports_the_archive(
+    workspace: Workspace, conn: sqlite3.Connection
+) -> None:
+    """The tick dies after the schedule stage moved the previous run's files but before it
+    recorded that; the stage runs again (it is idempotent) and must still say where they went,
+    so that the old content row is pointed at them."""
+    from autoqueue.stages.base import StageContext
+    from autoqueue.stages.schedule import run_schedule_stage
+
+    task_id = add(workspace, conn, repeat="daily")
+    folder = workspace.task_dir(task_id)
+    folder.mkdir(parents=True)
+    (folder / "output.mp4").write_bytes(b"old run")
+    (folder / "story.json").write_text("{}", encoding="utf-8")
+    task = tasks_repo.get(conn, task_id)
+    assert task is not None
+    task = task.model_copy(update={"content_id": "c-old"})
+    ctx = StageContext(
+        workspace=workspace, task=task, schedule=None, item=queue_repo.for_task(conn, task_id)[0]
+    )
+    first = run_schedule_stage(ctx).archived
+    again = run_schedule_stage(ctx).archived
+    assert first is not None and again is not None
+    assert first.folder == again.folder == f"tasks/{task_id}/runs/c-old"
+    assert set(first.moved) == set(again.moved) == {"output.mp4", "story.json"}
+    assert (folder / "runs" / "c-old" / "output.mp4").read_bytes() == b"old run"
+
+
 def test_a_stage_killed_by_a_signal_is_a_transient_failure(
     workspace: Workspace, conn: sqlite3.Connection
 ) -> None:

@@ -262,6 +262,30 @@ def test_an_upload_killed_with_its_tick_resumes_the_same_session(
     conn.close()
 
 
+def test_a_session_lost_between_ticks_mid_upload_starts_again_at_the_first_byte(
+    home: Path, fake: FakeYouTube
+) -> None:
+    """The uploader dies mid-upload and the session expires before the next tick: the upload
+    cannot have completed (the chunk in flight was not the last), so a new session starts."""
+    workspace = youtube_home(home, fake)
+    conn = workspace.connect()
+    task_id, data = ready_task(workspace, conn, size=2_000_000)
+    fake.chunk_delay = 0.3
+    tick = start_tick(home)
+    wait_until(lambda: fake.sessions and len(fake.sessions["s1"].data) >= 512 * 1024, "a chunk")
+    kill_tick_and_attempt(tick, conn, task_id)
+    fake.chunk_delay = 0
+    fake.forget_sessions()
+    result = run_cli(home, "tick", "--drain", "--max-seconds", "60")
+    assert result.returncode == 0, result.stderr
+    item = youtube_item(conn, task_id)
+    assert (item.status.value, item.retry_count) == ("completed", 0)
+    assert len(fake.sessions) == 2 and list(fake.videos) == ["vid1"]
+    assert fake.videos["vid1"].data == data
+    assert "starts again in a new session" in all_text(conn)
+    conn.close()
+
+
 def crash_after_the_final_chunk(
     home: Path, fake: FakeYouTube, conn: sqlite3.Connection, task_id: str
 ) -> None:

@@ -46,7 +46,7 @@ TIMESTAMP_COLUMNS: dict[str, tuple[str, ...]] = {
     "scheduler_lock": ("locked_at", "expires_at"),
 }
 
-# Columns autoqueue adds to the seed's tables (DESIGN.md: added where a behaviour needs them).
+# Columns autoqueue adds to the seed's tables, where a behaviour needs them (ARCHITECTURE.md).
 ADDED_COLUMNS: dict[str, dict[str, str]] = {
     "tasks": {"content_id": "TEXT REFERENCES contents(id) ON DELETE SET NULL"},
     "task_queue": {

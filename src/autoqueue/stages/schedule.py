@@ -16,6 +16,18 @@ def run_schedule_stage(ctx: StageContext) -> StageResult:
     task_dir = ctx.task_dir
     task_dir.mkdir(parents=True, exist_ok=True)
     outputs = run_outputs(task_dir, keep_scene_images=ctx.task.media_mode is MediaMode.UPLOAD)
+    if ctx.task.content_id and not outputs:
+        # Run again after a crash that came after the move but before the record: the files
+        # are already in the archive, and the content row must still be pointed at them.
+        done = task_dir / RUNS / ctx.task.content_id
+        if done.is_dir():
+            return StageResult(
+                archived=Archived(
+                    folder=ctx.workspace.relative(done),
+                    moved=tuple(sorted(path.name for path in done.iterdir() if path.is_file())),
+                    content_id=ctx.task.content_id,
+                )
+            )
     if ctx.task.content_id:
         folder_name = ctx.task.content_id
     elif outputs:
