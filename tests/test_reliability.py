@@ -241,6 +241,39 @@ def test_a_tick_killed_while_a_stage_runs_is_adopted(home: Path, tmp_path: Path)
     )
 
 
+def test_a_hung_tick_past_its_lease_loses_the_attempt_to_the_next_one(
+    home: Path, tmp_path: Path
+) -> None:
+    """A tick frozen (SIGSTOP) past its lease: the next tick adopts its attempt under a new
+    claim token. When the frozen tick wakes up it leaves the attempt alone and records nothing:
+    the stage runs once and completes once."""
+    write_config(home, stage_config(top="[lease]\nseconds = 2\nheartbeat = 0.5"))
+    journal = tmp_path / "journal.jsonl"
+    task_id = add(home, "frozen", "--media-mode", "upload", "--set", "sleep_video=6")
+    env = {"JOURNAL": str(journal)}
+    frozen = start(home, "tick", "--drain", env=env)
+    began = wait_for(lambda: event(journal, "start", "video"), message="the video stage")
+    frozen.send_signal(signal.SIGSTOP)
+    try:
+        time.sleep(2.5)  # past the lease of the lock and of the item
+        result = run_cli(home, "tick", "--drain", "--max-seconds", "60", env=env)
+        assert result.returncode == 0, result.stderr
+        assert "expired" in result.stdout and "adopted" in result.stdout
+    finally:
+        frozen.send_signal(signal.SIGCONT)
+    _, err = frozen.communicate(timeout=60)
+    assert frozen.returncode == 0, err
+    assert dead(int(began["pid"]))  # type: ignore[call-overload]
+    rows = {r["queue_type"]: r for r in queue_rows(home)}
+    assert {r["status"] for r in rows.values()} == {"completed"}
+    assert rows["video"]["retry_count"] == 0
+    assert starts_per_stage(journal)[(task_id, "video")] == 1
+    completions = logged(
+        home, "SELECT * FROM task_logs WHERE action_type = 'complete' AND queue_type = 'video'"
+    )
+    assert len(completions) == 1
+
+
 def test_an_adopted_attempt_keeps_its_timeout(home: Path, tmp_path: Path) -> None:
     write_config(home, stage_config(timeout=3, max_retry=0))
     journal = tmp_path / "journal.jsonl"

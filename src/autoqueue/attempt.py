@@ -14,7 +14,6 @@ Every database write here is retried while another process holds the write lock
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import os
@@ -22,6 +21,7 @@ import secrets
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,6 +42,7 @@ from autoqueue.models import QueueItem, Schedule, Task
 from autoqueue.owner import Owner
 from autoqueue.pipeline import GiveUp, Park, Retry
 from autoqueue.processes import ProcessInfo
+from autoqueue.program import wait_then_set
 from autoqueue.repo import queue as queue_repo
 from autoqueue.repo import schedules as schedules_repo
 from autoqueue.repo import tasks as tasks_repo
@@ -73,6 +74,17 @@ class Outcome(StrEnum):
     LOST = "lost"  # vanished without recording an end: runs again, no retry spent
 
 
+class Claim(StrEnum):
+    """Whose a processing item is, as seen by the tick following its attempt."""
+
+    OURS = "ours"
+    TAKEN = "taken"  # another tick adopted the attempt (this one hung past its lease)
+    GONE = "gone"  # stopped, or no longer processing
+
+
+TAKEN_OVER = "taken over by another tick, which follows the stage now"
+
+
 @dataclass(frozen=True)
 class Ended:
     """The end of an item's turn; ``following`` is the next item of the queue when the
@@ -93,19 +105,26 @@ class Attempt:
     timeout: float
     supervisor: ProcessInfo | None = None
     popen: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    exited: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.popen is not None:
+            # Reaps our own child the moment it exits, and wakes whoever waits on ``exited``.
+            threading.Thread(
+                target=wait_then_set, args=(self.popen, self.exited), daemon=True
+            ).start()
 
     def running(self) -> bool:
         """Whether the supervisor is still running (it writes its result before exiting)."""
         if self.popen is not None:
-            return self.popen.poll() is None
+            return not self.exited.is_set()
         if self.supervisor is None:
             return False
         return processes.is_alive(self.supervisor.pid, self.supervisor.started)
 
     def wait(self, seconds: float) -> None:
         if self.popen is not None:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.popen.wait(timeout=seconds)
+            self.exited.wait(seconds)
         else:
             time.sleep(seconds)
 
@@ -119,7 +138,7 @@ class Attempt:
         root = None if self.supervisor is None else (self.supervisor.pid, self.supervisor.started)
         killed = processes.kill_attempt(self.token, root)
         if self.popen is not None:
-            self.popen.wait()
+            self.exited.wait()
         return killed
 
 
@@ -309,7 +328,10 @@ class Runner:
                 return self._interrupt(attempt)
             if time.monotonic() >= next_check:
                 next_check = time.monotonic() + CLAIM_CHECK_SECONDS
-                if not self._still_ours(attempt.item):
+                claim = self._claim(attempt.item)
+                if claim is Claim.TAKEN:
+                    return Ended(Outcome.STOPPED, TAKEN_OVER)
+                if claim is Claim.GONE:
                     killed = attempt.kill()
                     names = ", ".join(f"{p.name} (pid {p.pid})" for p in killed)
                     return Ended(
@@ -332,6 +354,8 @@ class Runner:
     def _interrupt(self, attempt: Attempt) -> Ended:
         """The worker is shutting down past its grace period: kill the attempt and put its item
         back to waiting without spending a retry."""
+        if self._claim(attempt.item) is Claim.TAKEN:
+            return Ended(Outcome.STOPPED, TAKEN_OVER)  # the other tick follows it now
         attempt.kill()
         self.copy_all(attempt)
         reason = "interrupted: autoqueue was shut down while the stage ran"
@@ -348,8 +372,11 @@ class Runner:
         self.copy_all(attempt)
         record = attempt_files.read_result(attempt.folder)
         if record is None:
-            if not self._still_ours(attempt.item):
-                return Ended(Outcome.STOPPED, "stopped while it ran")
+            claim = self._claim(attempt.item)
+            if claim is not Claim.OURS:
+                return Ended(
+                    Outcome.STOPPED, TAKEN_OVER if claim is Claim.TAKEN else "stopped while it ran"
+                )
             killed = attempt.kill()  # whatever it left: a rerun must not run beside it
             reason = (
                 f"attempt {attempt.item.attempt_no} of the {attempt.item.queue_type.value} stage "
@@ -361,14 +388,18 @@ class Runner:
         failpoints.hit("after_stage", attempt.item.queue_type.value)
         return self.apply(attempt.item, record, chain=chain)
 
-    def _still_ours(self, item: QueueItem) -> bool:
-        assert item.claim_token is not None
+    def _claim(self, item: QueueItem) -> Claim:
+        """Whether ``item`` is still ours, was taken over by another tick (which adopted its
+        attempt: leave it be), or is gone (stopped: kill what it runs)."""
         try:
-            return queue_repo.is_still_claimed(self.conn, item.id, item.claim_token)
+            state = queue_repo.claim_state(self.conn, item.id)
         except sqlite3.OperationalError as exc:
             if is_busy(exc):
-                return True  # cannot tell now; asked again in a second
+                return Claim.OURS  # cannot tell now; asked again in a second
             raise
+        if state is None or state[0] != "processing":
+            return Claim.GONE
+        return Claim.OURS if state[1] == item.claim_token else Claim.TAKEN
 
     def copy(self, attempt: Attempt) -> bool:
         """Copy the attempt's new log entries into task_logs (one transaction with the offset).

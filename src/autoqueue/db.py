@@ -10,7 +10,6 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from importlib import resources
 from pathlib import Path
 from typing import TypeVar
 
@@ -70,6 +69,8 @@ ADDED_COLUMNS: dict[str, dict[str, str]] = {
 
 def schema_sql() -> str:
     """The text of ``schema.sql``: the packaged copy, or the checkout's (editable installs)."""
+    from importlib import resources  # here, not at the top: an idle tick never needs it
+
     packaged = resources.files("autoqueue").joinpath("schema.sql")
     if packaged.is_file():
         return packaged.read_text(encoding="utf-8")

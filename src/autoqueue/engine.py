@@ -228,7 +228,12 @@ def adopt_item(
     assert item.claim_token is not None
     with transaction(conn):
         adopted = queue_repo.adopt(
-            conn, item.id, item.claim_token, owner=owner, lease_until=policy.lease_until(now)
+            conn,
+            item.id,
+            item.claim_token,
+            new_token=secrets.token_hex(16),
+            owner=owner,
+            lease_until=policy.lease_until(now),
         )
         if adopted is not None:
             log_item(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from autoqueue.timeutil import normalise_stored
 
@@ -99,10 +99,6 @@ def _stamp(value: Any) -> Any:
         return value
 
 
-# A timestamp column (seed tables store times as text; see timeutil.normalise_stored).
-Stamp = Annotated[str | None, BeforeValidator(_stamp)]
-
-
 class Row(BaseModel):
     """A database row. Field names are the column names, so ``--json`` keys are stable."""
 
@@ -110,8 +106,31 @@ class Row(BaseModel):
     # row (an idle tick) do not pay for all of them at start-up.
     model_config = ConfigDict(frozen=True, use_enum_values=False, defer_build=True)
 
+    # Columns holding times, which another program may have written in another form.
+    _stamps: ClassVar[tuple[str, ...]] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_stamps(cls, data: Any) -> Any:
+        """One check per row rather than a validator per time column: a transition reads
+        several rows, and this is on its path."""
+        if not isinstance(data, dict):
+            return data
+        for name in cls._stamps:
+            value = data.get(name)
+            # SQLite's own UTC text, or NULL: nearly every value, checked without a regex.
+            if value is not None and not (
+                type(value) is str and len(value) == 19 and value[10] == " "
+            ):
+                break
+        else:
+            return data
+        return {**data, **{name: _stamp(data[name]) for name in cls._stamps if name in data}}
+
 
 class Task(Row):
+    _stamps = ("created_at", "updated_at")
+
     id: str
     title: str
     type: TaskType
@@ -121,8 +140,8 @@ class Task(Row):
     youtube_url: str | None = None
     last_error: str | None = None
     content_id: str | None = None
-    created_at: Stamp = None
-    updated_at: Stamp = None
+    created_at: str | None = None
+    updated_at: str | None = None
 
     _parse_product_info = field_validator("product_info", mode="before")(_json_field)
 
@@ -143,17 +162,19 @@ class Task(Row):
 
 
 class Schedule(Row):
+    _stamps = ("scheduled_time", "next_run_at", "youtube_publish_time", "created_at")
+
     id: int
     task_id: str
-    scheduled_time: Stamp = None
+    scheduled_time: str | None = None
     repeat_type: RepeatType | None = None
     repeat_config: dict[str, Any] = {}
-    next_run_at: Stamp = None
+    next_run_at: str | None = None
     is_active: bool = True
     channel_setting_id: str | None = None
     youtube_privacy: str | None = Privacy.PUBLIC.value
-    youtube_publish_time: Stamp = None
-    created_at: Stamp = None
+    youtube_publish_time: str | None = None
+    created_at: str | None = None
 
     @field_validator("repeat_config", mode="before")
     @classmethod
@@ -163,6 +184,15 @@ class Schedule(Row):
 
 
 class QueueItem(Row):
+    _stamps = (
+        "next_retry_at",
+        "created_at",
+        "updated_at",
+        "completed_at",
+        "occurrence_at",
+        "lease_expires_at",
+    )
+
     id: int
     task_id: str
     schedule_id: int | None = None
@@ -170,17 +200,17 @@ class QueueItem(Row):
     status: QueueStatus
     retry_count: int = 0
     max_retry: int = 3
-    next_retry_at: Stamp = None
+    next_retry_at: str | None = None
     error_message: str | None = None
-    created_at: Stamp = None
-    updated_at: Stamp = None
-    completed_at: Stamp = None
-    occurrence_at: Stamp = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    completed_at: str | None = None
+    occurrence_at: str | None = None
     claim_token: str | None = None
     owner_host: str | None = None
     owner_pid: int | None = None
     owner_started: float | None = None
-    lease_expires_at: Stamp = None
+    lease_expires_at: str | None = None
     stage_pid: int | None = None
     stage_started: float | None = None
     stage_process_name: str | None = None
@@ -194,6 +224,8 @@ class QueueItem(Row):
 
 
 class LogEntry(Row):
+    _stamps = ("created_at",)
+
     id: int
     task_id: str
     queue_id: int | None = None
@@ -204,12 +236,14 @@ class LogEntry(Row):
     pid: int | None = None
     process_name: str | None = None
     metadata: Any = None
-    created_at: Stamp = None
+    created_at: str | None = None
 
     _parse_metadata = field_validator("metadata", mode="before")(_json_field)
 
 
 class Content(Row):
+    _stamps = ("created_at", "updated_at")
+
     id: str
     user_id: str | None = None
     type: str
@@ -224,5 +258,5 @@ class Content(Row):
     thumbnail_path: str | None = None
     published: bool = False
     youtube_url: str | None = None
-    created_at: Stamp = None
-    updated_at: Stamp = None
+    created_at: str | None = None
+    updated_at: str | None = None

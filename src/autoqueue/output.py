@@ -197,6 +197,13 @@ def task_detail(detail: Mapping[str, Any], tz: str) -> None:
     log_rows((LogEntry.model_validate(entry) for entry in reversed(detail["logs"])), tz)
 
 
+def _program(row: Mapping[str, Any]) -> str:
+    """What a processing item runs: the stage program and its attempt's supervisor pid."""
+    name = row.get("stage_process_name") or ""
+    pid = row.get("stage_pid")
+    return f"{name} (supervisor pid {pid})" if pid else str(name)
+
+
 def dashboard(
     counts: Mapping[Tab, int],
     processing: Sequence[Mapping[str, Any]],
@@ -219,7 +226,7 @@ def dashboard(
             str(row["task_id"])[:8],
             escape(str(row["title"])),
             display_time(row["updated_at"], tz),
-            escape(f"{row['stage_process_name'] or ''} {row['stage_pid'] or ''}".strip()),
+            escape(_program(row)),
         )
     logs = _table("latest logs")
     for column in ("time", "level", "task", "where", "message"):

@@ -17,10 +17,11 @@ import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import IO, NamedTuple
+from typing import NamedTuple
 
 import psutil
 
+from autoqueue import spawn
 from autoqueue.owner import Owner
 
 ATTEMPT_ENV = "AUTOQUEUE_ATTEMPT_TOKEN"
@@ -73,13 +74,6 @@ def identity(pid: int, name: str) -> ProcessInfo:
     return ProcessInfo(pid=pid, started=started, name=name)
 
 
-def _session_kwargs() -> dict[str, object]:
-    if sys.platform == "win32":
-        flags = subprocess.CREATE_NEW_PROCESS_GROUP | getattr(subprocess, "CREATE_NO_WINDOW", 0)
-        return {"creationflags": flags}
-    return {"start_new_session": True}
-
-
 def start_detached(
     argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], log: Path
 ) -> tuple[subprocess.Popen[bytes], ProcessInfo]:
@@ -87,37 +81,16 @@ def start_detached(
     never receives the terminal's or the service manager's signals meant for it; its output
     goes to ``log``."""
     with open(log, "ab") as sink:
-        popen = subprocess.Popen(  # an argv list, never a shell
-            list(argv),
-            cwd=str(cwd),
-            env=dict(env),
-            stdin=subprocess.DEVNULL,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            **_session_kwargs(),  # type: ignore[call-overload]
-        )
+        popen = spawn.popen(argv, cwd=str(cwd), env=env, stdout=sink, stderr=subprocess.STDOUT)
     return popen, identity(popen.pid, Path(argv[0]).name)
 
 
 def start_program(
-    argv: Sequence[str],
-    *,
-    cwd: Path,
-    env: Mapping[str, str],
-    stdout: int | IO[bytes] | None = subprocess.PIPE,
-    stderr: int | IO[bytes] | None = subprocess.PIPE,
+    argv: Sequence[str], *, cwd: Path, env: Mapping[str, str]
 ) -> tuple[subprocess.Popen[bytes], ProcessInfo]:
-    """Start a stage program (no shell) in its own process group. Raises OSError when it
-    cannot be started (not found, not executable)."""
-    popen = subprocess.Popen(  # an argv list, never a shell
-        list(argv),
-        cwd=str(cwd),
-        env=dict(env),
-        stdin=subprocess.DEVNULL,
-        stdout=stdout,
-        stderr=stderr,
-        **_session_kwargs(),  # type: ignore[call-overload]
-    )
+    """Start a stage program (no shell) in its own process group, its output piped. Raises
+    OSError when it cannot be started (not found, not executable)."""
+    popen = spawn.popen(argv, cwd=str(cwd), env=env)
     return popen, identity(popen.pid, Path(argv[0]).name)
 
 
@@ -134,34 +107,34 @@ def carriers(
     """The live processes whose environment carries the attempt ``token``: the attempt's
     supervisor, its program and every descendant, including daemons that double-forked and
     called setsid. ``since`` (the attempt's start) skips older processes without reading them."""
-    skip = {os.getpid(), *exclude}
+    return _scan(token, None, since, {os.getpid(), *exclude})
+
+
+def _scan(
+    token: str | None, leader: tuple[int, float] | None, since: float | None, skip: set[int]
+) -> list[psutil.Process]:
+    """One pass over the process table: the processes carrying ``token`` (created since
+    ``since``), and the members of the session ``leader`` (pid, start time) created, which its
+    tree no longer shows once their parent has died (POSIX)."""
     found = []
     for proc in psutil.process_iter(["pid", "create_time"]):
         if proc.pid in skip or proc.pid <= 1:
             continue
-        created = proc.info.get("create_time")
-        if since is not None and created is not None and created < since - 1.0:
-            continue
-        if _carries(proc, token):
-            found.append(proc)
-    return found
-
-
-def _session_members(leader: int, started: float) -> list[psutil.Process]:
-    """Processes of the session that ``leader`` created, even if the leader itself has exited."""
-    if sys.platform == "win32":
-        return []
-    members = []
-    for proc in psutil.process_iter(["pid", "create_time"]):
+        created = proc.info.get("create_time") or 0.0
         try:
             if (
-                os.getsid(proc.pid) == leader
-                and proc.info["create_time"] >= started - _START_TOLERANCE
+                leader is not None
+                and sys.platform != "win32"
+                and created >= leader[1] - _START_TOLERANCE
+                and os.getsid(proc.pid) == leader[0]
             ):
-                members.append(proc)
-        except (ProcessLookupError, PermissionError, psutil.Error):
+                found.append(proc)
+                continue
+        except (ProcessLookupError, PermissionError):
             continue
-    return members
+        if token and (since is None or created >= since - 1.0) and _carries(proc, token):
+            found.append(proc)
+    return found
 
 
 def _tree(pid: int, started: float) -> list[psutil.Process]:
@@ -170,13 +143,9 @@ def _tree(pid: int, started: float) -> list[psutil.Process]:
         root = psutil.Process(pid)
         if not _matches(root, started):
             return []
-        found = [root, *root.children(recursive=True)]
+        return [root, *root.children(recursive=True)]
     except (psutil.NoSuchProcess, psutil.ZombieProcess):
-        found = []
-    # Children whose parent already died were re-parented; their session still names the leader.
-    if started:
-        found += _session_members(pid, started)
-    return found
+        return []
 
 
 def kill_attempt(
@@ -187,18 +156,24 @@ def kill_attempt(
     grace: float = 5.0,
 ) -> list[ProcessInfo]:
     """Terminate, then kill, everything a stage attempt started: the tree of ``root`` (the
-    recorded pid and start time of its supervisor or program) and every process carrying
-    ``token``. ``exclude`` spares pids (a supervisor ending its own program). Returns the
-    processes that were signalled."""
+    recorded pid and start time of its supervisor or program), the members of its session, and
+    every process carrying ``token``. ``exclude`` spares pids (a supervisor ending its own
+    program). Returns the processes that were signalled."""
     skip = {os.getpid(), *exclude}
     targets: dict[int, psutil.Process] = {}
+    leader = None
     if root is not None and root[0]:
-        for proc in _tree(*root):
+        try:
+            reused = not _matches(psutil.Process(root[0]), root[1])
+        except psutil.Error:
+            reused = False  # gone: its re-parented children still carry its session
+        for proc in [] if reused else _tree(*root):
             targets.setdefault(proc.pid, proc)
-    if token:
-        since = root[1] if root is not None and root[1] else None
-        for proc in carriers(token, since=since, exclude=skip):
-            targets.setdefault(proc.pid, proc)
+        # A reused pid must not lead to the session of whoever has the number now.
+        leader = None if reused or not root[1] else root
+    since = root[1] if root is not None and root[1] else None
+    for proc in _scan(token, leader, since, skip):
+        targets.setdefault(proc.pid, proc)
     for pid in skip:
         targets.pop(pid, None)
     signalled: list[ProcessInfo] = []

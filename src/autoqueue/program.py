@@ -11,7 +11,6 @@ most ``max_log_lines`` lines and as many progress events per attempt, and counts
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import queue
@@ -88,6 +87,10 @@ def _drain(lines: queue.Queue[tuple[str, str]]) -> list[tuple[str, str]]:
             return drained
 
 
+def cannot_start(argv: Sequence[str], exc: OSError) -> CannotStart:
+    return CannotStart(f"cannot start {argv[0]!r}: {exc.strerror or exc}")
+
+
 def run(
     argv: Sequence[str],
     *,
@@ -96,14 +99,19 @@ def run(
     timeout: float,
     sink: LineSink,
     cancelled: Callable[[], bool] | None = None,
+    running: subprocess.Popen[bytes] | None = None,
 ) -> Finished:
-    """Run ``argv`` to its end. Past ``timeout`` everything it started is killed (its tree,
-    and every process carrying this attempt's token) and ``timed_out`` is set."""
+    """Run ``argv`` to its end (or follow it, ``running`` already). Past ``timeout``
+    everything it started is killed (its tree, and every process carrying this attempt's token)
+    and ``timed_out`` is set."""
     token = os.environ.get(processes.ATTEMPT_ENV)
-    try:
-        popen, info = processes.start_program(argv, cwd=cwd, env=env)
-    except OSError as exc:
-        raise CannotStart(f"cannot start {argv[0]!r}: {exc.strerror or exc}") from exc
+    if running is None:
+        try:
+            popen, info = processes.start_program(argv, cwd=cwd, env=env)
+        except OSError as exc:
+            raise cannot_start(argv, exc) from exc
+    else:
+        popen, info = running, processes.identity(running.pid, Path(argv[0]).name)
     sink.attach(info)
     lines: queue.Queue[tuple[str, str]] = queue.Queue()
     readers = [
@@ -112,12 +120,15 @@ def run(
     ]
     for reader in readers:
         reader.start()
+    # A thread blocks on the exit, so the loop below wakes the moment the program ends rather
+    # than at its next poll (Popen.wait with a timeout sleeps in growing steps).
+    exited = threading.Event()
+    threading.Thread(target=wait_then_set, args=(popen, exited), daemon=True).start()
     started = time.monotonic()
     next_cancel_check = started + CANCEL_CHECK_SECONDS
     timed_out = was_cancelled = False
-    while popen.poll() is None:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            popen.wait(timeout=POLL_SECONDS)
+    while not exited.is_set():
+        exited.wait(POLL_SECONDS)
         sink.handle(_drain(lines))
         now = time.monotonic()
         if now - started > timeout:
@@ -135,6 +146,12 @@ def run(
     if was_cancelled:
         raise ProgramCancelled("the item was stopped while its program ran")
     return Finished(popen.returncode, info, timed_out)
+
+
+def wait_then_set(popen: subprocess.Popen[bytes], event: threading.Event) -> None:
+    """Wait for ``popen`` to exit (reaping it), then set ``event``."""
+    popen.wait()
+    event.set()
 
 
 def describe_exit(code: int) -> str:

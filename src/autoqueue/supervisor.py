@@ -1,212 +1,42 @@
 """The supervisor of one stage attempt: ``python -m autoqueue.supervisor ATTEMPT_DIR``.
 
 The tick starts one per attempt, in a session of its own, with the attempt's secret token in
-its environment (every process it starts inherits it). The supervisor runs the stage (a
-command's program as its child, or a built-in handler in itself), writes the log entries to
-``output.jsonl`` in the attempt folder, enforces the timeout, kills whatever the attempt left
-running, and records how it ended in ``result.json`` (durably) before it exits. It does not need
-the tick: when the tick dies, the attempt runs on, and the next tick adopts it or applies its
-result (README, "Exactly once"). See attempt_files for the folder.
-
-A command stage's supervisor imports only the standard library and psutil, so that it starts in
-a few tens of milliseconds; a built-in stage loads the rest of autoqueue.
+its environment (every process it starts inherits it). A command stage's program is started
+first, before anything but the standard library is loaded: the supervisor's own start-up then
+happens while the program runs. autoqueue.supervision does the rest.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sys
-import threading
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from autoqueue import attempt_files, processes, program
-from autoqueue.attempt_files import Entry
-
-WATCHDOG_MARGIN = 10.0  # seconds past a built-in stage's timeout before the watchdog steps in
-
-
-class EntryWriter:
-    """Appends log entries to ``output.jsonl``, at most ``max_bytes`` of them per attempt."""
-
-    def __init__(self, path: Path, max_bytes: int = 32 << 20) -> None:
-        self.handle = open(path, "ab")  # noqa: SIM115 - open for the supervisor's whole life
-        self.lock = threading.Lock()
-        self.max_bytes = max_bytes
-        self.written = 0
-        self.dropped = 0
-
-    def write(self, entries: list[Entry]) -> None:
-        with self.lock:
-            for entry in entries:
-                line = attempt_files.entry_line(entry)
-                if self.written + len(line) > self.max_bytes:
-                    self.dropped += 1
-                    continue
-                try:
-                    self.handle.write(line)
-                except OSError:
-                    self.dropped += 1  # a full disk: the result still says how the stage ended
-                    continue
-                self.written += len(line)
-            with contextlib.suppress(OSError):
-                self.handle.flush()
-
-    def close(self) -> None:
-        if self.dropped:
-            self.max_bytes += 1 << 16
-            message = f"{self.dropped} log entries beyond the attempt's output limit were dropped"
-            self.write([{"level": "warn", "message": message}])
-        with contextlib.suppress(OSError):
-            self.handle.close()
-
-
-def start_entry(queue_type: str, name: str, pid: int, attempt: int) -> Entry:
-    """The ``start`` log row of an attempt: the stage program, its pid and the attempt number."""
-    return {
-        "level": "info",
-        "message": f"▶ {queue_type} stage started: {name} (pid {pid})",
-        "action": "start",
-        "pid": pid,
-        "process_name": name,
-        "metadata": {"attempt": attempt},
-    }
-
-
-def run_command(spec: dict[str, Any], writer: EntryWriter) -> dict[str, Any]:
-    """A command stage: the user's program as a child, judged by its exit code."""
-    attempt = int(spec["attempt"])
-    output = program.CommandOutput(
-        writer.write,
-        int(spec["max_log_lines"]),
-        on_start=lambda info: writer.write(
-            [start_entry(spec["queue_type"], info.name, info.pid, attempt)]
-        ),
-    )
-    env = dict(os.environ)
-    env.update(spec["env"])
-    timeout = float(spec["timeout"])
-    try:
-        finished = program.run(
-            spec["argv"], cwd=Path(spec["cwd"]), env=env, timeout=timeout, sink=output
-        )
-    except program.CannotStart as exc:
-        return attempt_files.error_record("permanent", str(exc))
-    dropped = output.dropped_entry()
-    if dropped is not None:
-        writer.write([dropped])
-    failure = output.failure(finished, timeout)
-    if failure is not None:
-        return attempt_files.error_record(*failure)
-    return {"result": {"youtube_url": output.youtube_url}}
-
-
-def run_builtin(spec: dict[str, Any], writer: EntryWriter) -> dict[str, Any]:
-    """A built-in stage, in this process, under a watchdog that enforces its timeout."""
-    outcome: dict[str, Any] = {}
-
-    def work() -> None:
-        try:
-            outcome.update(_builtin(spec, writer))
-        except BaseException as exc:  # a bug in a built-in stage must still end in a result
-            import traceback
-
-            traceback.print_exc()  # into supervisor.log
-            outcome.update(attempt_files.error_record("transient", f"internal error: {exc!r}"))
-
-    thread = threading.Thread(target=work, name="stage", daemon=True)
-    thread.start()
-    thread.join(float(spec["timeout"]) + WATCHDOG_MARGIN)
-    if thread.is_alive():
-        return attempt_files.error_record("transient", f"timed out after {spec['timeout']:g} s")
-    return outcome
-
-
-def _builtin(spec: dict[str, Any], writer: EntryWriter) -> dict[str, Any]:
-    from dataclasses import asdict
-
-    from autoqueue.errors import ParkStageError, StageError
-    from autoqueue.models import QueueItem, Schedule, Task
-    from autoqueue.stages.base import StageContext, StageLog
-    from autoqueue.stages.registry import run_handler
-    from autoqueue.store import DatabaseStore
-    from autoqueue.timeutil import to_db
-    from autoqueue.workspace import Workspace
-
-    workspace = Workspace.load(Path(spec["home"]), Path(spec["db"]))
-    item = QueueItem.model_validate(spec["item"])
-    name = f"autoqueue ({spec['handler']})"
-    writer.write([start_entry(item.queue_type.value, name, os.getpid(), item.retry_count + 1)])
-
-    def log(*entries: StageLog) -> None:
-        writer.write([entry.to_entry() for entry in entries])
-
-    def started(info: processes.ProcessInfo) -> None:
-        writer.write(
-            [
-                {
-                    "level": "info",
-                    "message": f"running {info.name} (pid {info.pid})",
-                    "pid": info.pid,
-                    "process_name": info.name,
-                }
-            ]
-        )
-
-    ctx = StageContext(
-        workspace=workspace,
-        task=Task.model_validate(spec["task"]),
-        schedule=None if spec["schedule"] is None else Schedule.model_validate(spec["schedule"]),
-        item=item,
-        log=log,
-        process_started=started,
-        store=DatabaseStore(workspace, item.id, patience=workspace.config.lease.seconds),
-    )
-    try:
-        result = run_handler(ctx)
-    except ParkStageError as exc:
-        return attempt_files.error_record("park", str(exc), to_db(exc.until))
-    except StageError as exc:
-        return attempt_files.error_record("permanent" if exc.permanent else "transient", str(exc))
-    fields = asdict(result)
-    fields.pop("archived", None)  # only the schedule stage archives, and it runs in the tick
-    return {"result": fields}
+if TYPE_CHECKING:
+    import subprocess
 
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print("usage: python -m autoqueue.supervisor ATTEMPT_DIR", file=sys.stderr)
         return 2
-    folder = Path(argv[0])
-    me = processes.identity(os.getpid(), "autoqueue-supervisor")
-    attempt_files.write_identity(folder, me.pid, me.started)
-    spec = json.loads((folder / attempt_files.SPEC).read_text(encoding="utf-8"))
-    writer = EntryWriter(folder / attempt_files.OUTPUT)
+    # attempt_files.SPEC, named here so that nothing else is imported before the program runs
+    with open(os.path.join(argv[0], "spec.json"), encoding="utf-8") as handle:
+        spec = json.load(handle)
+    started: subprocess.Popen[bytes] | OSError | None = None
     if spec["handler"] == "command":
-        record = run_command(spec, writer)
-    else:
-        record = run_builtin(spec, writer)
-    # Whatever the attempt left behind (a daemon that double-forked and called setsid) dies
-    # with it, found by the token in its environment, never by its name.
-    token = os.environ.get(processes.ATTEMPT_ENV)
-    leftovers = []
-    if token:
-        leftovers = processes.kill_attempt(token, (me.pid, me.started), exclude=[me.pid])
-    if leftovers:
-        names = ", ".join(f"{p.name} (pid {p.pid})" for p in leftovers)
-        killed = [{"name": p.name, "pid": p.pid} for p in leftovers]
-        entry: Entry = {
-            "level": "warn",
-            "message": f"killed {len(leftovers)} process(es) the stage left running: {names}",
-            "action": "stop",
-            "metadata": {"killedProcesses": killed},
-        }
-        writer.write([entry])
-    writer.close()
-    attempt_files.write_result(folder, record)
-    return 0
+        from autoqueue import spawn
+
+        try:
+            started = spawn.popen(spec["argv"], cwd=spec["cwd"], env={**os.environ, **spec["env"]})
+        except OSError as exc:
+            started = exc
+    from pathlib import Path
+
+    from autoqueue.supervision import supervise
+
+    return supervise(Path(argv[0]), spec, started)
 
 
 if __name__ == "__main__":

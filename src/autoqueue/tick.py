@@ -197,7 +197,7 @@ class Scheduler:
                 "enqueueing due schedules",
                 lambda: engine.enqueue_due(conn, self.policy, self.clock()),
             )
-        except (sqlite3.Error, AutoqueueError) as exc:
+        except Exception as exc:  # the tick reports it in one line, never a traceback
             self._fail(exc)
             return
         workers = [
@@ -231,7 +231,7 @@ class Scheduler:
                 except sqlite3.OperationalError as exc:
                     if not is_busy(exc):
                         self._fail(exc)
-                except (sqlite3.Error, AutoqueueError) as exc:
+                except Exception as exc:
                     self._fail(exc)
 
     def _recover(self, runner: Runner, report: TickReport) -> None:

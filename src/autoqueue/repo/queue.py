@@ -246,16 +246,31 @@ def set_output_offset(conn: sqlite3.Connection, item_id: int, token: str, offset
 
 
 def adopt(
-    conn: sqlite3.Connection, item_id: int, token: str, *, owner: Owner, lease_until: str
+    conn: sqlite3.Connection,
+    item_id: int,
+    token: str,
+    *,
+    new_token: str,
+    owner: Owner,
+    lease_until: str,
 ) -> QueueItem | None:
-    """Make ``owner`` the owner of a processing item whose tick died, keeping its claim."""
+    """Make ``owner`` the owner of a processing item whose tick died (or hung past its lease),
+    under a new claim token, so that the old tick, should it wake up, can record nothing."""
     row = conn.execute(
         "UPDATE task_queue SET owner_host = ?, owner_pid = ?, owner_started = ?, "
-        "lease_expires_at = ? WHERE id = ? AND status = 'processing' AND claim_token = ? "
-        "RETURNING *",
-        (owner.host, owner.pid, owner.started, lease_until, item_id, token),
+        "lease_expires_at = ?, claim_token = ? "
+        "WHERE id = ? AND status = 'processing' AND claim_token = ? RETURNING *",
+        (owner.host, owner.pid, owner.started, lease_until, new_token, item_id, token),
     ).fetchone()
     return None if row is None else _item(row)
+
+
+def claim_state(conn: sqlite3.Connection, item_id: int) -> tuple[str, str | None] | None:
+    """(status, claim token) of an item, or None when it is gone."""
+    row = conn.execute(
+        "SELECT status, claim_token FROM task_queue WHERE id = ?", (item_id,)
+    ).fetchone()
+    return None if row is None else (str(row[0]), row[1])
 
 
 def stop_processing(conn: sqlite3.Connection, task_id: str, error: str, now: str) -> int:
