@@ -211,15 +211,23 @@ def kill_tick_and_attempt(
     tick.wait()
 
 
-def test_a_tick_killed_mid_upload_leaves_the_upload_running_and_adopts_it(
+def upload_under_way(
     home: Path, fake: FakeYouTube
-) -> None:
+) -> tuple[sqlite3.Connection, str, bytes, subprocess.Popen[bytes]]:
+    """A tick uploading a 2 MB video slowly, caught after its first two chunks."""
     workspace = youtube_home(home, fake)
     conn = workspace.connect()
     task_id, data = ready_task(workspace, conn, size=2_000_000)
     fake.chunk_delay = 0.3
     tick = start_tick(home)
     wait_until(lambda: fake.sessions and len(fake.sessions["s1"].data) >= 512 * 1024, "a chunk")
+    return conn, task_id, data, tick
+
+
+def test_a_tick_killed_mid_upload_leaves_the_upload_running_and_adopts_it(
+    home: Path, fake: FakeYouTube
+) -> None:
+    conn, task_id, data, tick = upload_under_way(home, fake)
     tick.send_signal(signal.SIGKILL)
     tick.wait()
     assert len(fake.sessions["s1"].data) < len(data), "the upload was not caught in the middle"
@@ -236,12 +244,7 @@ def test_a_tick_killed_mid_upload_leaves_the_upload_running_and_adopts_it(
 def test_an_upload_killed_with_its_tick_resumes_the_same_session(
     home: Path, fake: FakeYouTube
 ) -> None:
-    workspace = youtube_home(home, fake)
-    conn = workspace.connect()
-    task_id, data = ready_task(workspace, conn, size=2_000_000)
-    fake.chunk_delay = 0.3
-    tick = start_tick(home)
-    wait_until(lambda: fake.sessions and len(fake.sessions["s1"].data) >= 512 * 1024, "a chunk")
+    conn, task_id, data, tick = upload_under_way(home, fake)
     kill_tick_and_attempt(tick, conn, task_id)
     received = len(fake.sessions["s1"].data)
     assert 0 < received < len(data), "the upload was not caught in the middle"
@@ -267,12 +270,7 @@ def test_a_session_lost_between_ticks_mid_upload_starts_again_at_the_first_byte(
 ) -> None:
     """The uploader dies mid-upload and the session expires before the next tick: the upload
     cannot have completed (the chunk in flight was not the last), so a new session starts."""
-    workspace = youtube_home(home, fake)
-    conn = workspace.connect()
-    task_id, data = ready_task(workspace, conn, size=2_000_000)
-    fake.chunk_delay = 0.3
-    tick = start_tick(home)
-    wait_until(lambda: fake.sessions and len(fake.sessions["s1"].data) >= 512 * 1024, "a chunk")
+    conn, task_id, data, tick = upload_under_way(home, fake)
     kill_tick_and_attempt(tick, conn, task_id)
     fake.chunk_delay = 0
     fake.forget_sessions()

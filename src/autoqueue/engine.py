@@ -253,16 +253,7 @@ def lose_item(
     lost = item.crash_count + 1
     with transaction(conn):
         if lost < policy.max_crashes:
-            if not queue_repo.retry_later(
-                conn,
-                item.id,
-                item.claim_token,
-                retry_count=item.retry_count,
-                next_retry_at=stamp,
-                error=reason,
-                now=stamp,
-                crash_count=lost,
-            ):
+            if not _back_to_waiting_now(conn, item, reason, stamp, crash_count=lost):
                 return None
             log_item(
                 conn,
@@ -830,21 +821,29 @@ def stop_task(
     return Stopped(tuple(stopped), deleted, deactivated, log_id)
 
 
+def _back_to_waiting_now(
+    conn: sqlite3.Connection, item: QueueItem, reason: str, stamp: str, *, crash_count: int
+) -> bool:
+    """Back to waiting, ready at once, without spending a retry (under the claim)."""
+    assert item.claim_token is not None
+    return queue_repo.retry_later(
+        conn,
+        item.id,
+        item.claim_token,
+        retry_count=item.retry_count,
+        next_retry_at=stamp,
+        error=reason,
+        now=stamp,
+        crash_count=crash_count,
+    )
+
+
 def requeue_item(conn: sqlite3.Connection, item: QueueItem, reason: str, now: datetime) -> bool:
     """Put an interrupted item back to waiting without spending a retry (worker shutdown)."""
     assert item.claim_token is not None
     stamp = to_db(now)
     with transaction(conn):
-        if not queue_repo.retry_later(
-            conn,
-            item.id,
-            item.claim_token,
-            retry_count=item.retry_count,
-            next_retry_at=stamp,
-            error=reason,
-            now=stamp,
-            crash_count=item.crash_count,
-        ):
+        if not _back_to_waiting_now(conn, item, reason, stamp, crash_count=item.crash_count):
             return False
         log_item(
             conn,
