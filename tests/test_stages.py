@@ -75,6 +75,9 @@ def test_a_task_runs_through_every_stage_with_real_programs(
     script_start = starts[1]
     assert script_start.pid == next(e["pid"] for e in events if e["stage"] == "script")
     assert script_start.process_name and "python" in script_start.process_name.lower()
+    # The item names the program (expanded: the Python running autoqueue, not "{python}").
+    script_item = queue_repo.for_task(conn, task_id)[1]
+    assert script_item.stage_process_name == Path(sys.executable).name
     progress = logs(conn, task_id, action="progress")
     assert progress and progress[0].metadata == {"current": 1, "total": 2}
     assert any(entry.message == "plain output from video" for entry in logs(conn, task_id))
