@@ -247,7 +247,7 @@ class Runner:
         attempt_no = item.attempt_no + 1
         token = secrets.token_hex(16)
         folder = attempt_files.attempt_dir(ctx.task_dir, item.id, item.queue_type.value, attempt_no)
-        program = handler
+        program: str = handler
         if handler == "command" and stage.command:
             program = Path(expand_argv(stage.command, self.workspace.home)[0]).name
         if not self.write(
