@@ -479,6 +479,35 @@ def test_a_database_locked_for_25_seconds_loses_nothing(home: Path, tmp_path: Pa
     assert starts_per_stage(journal)[(task_id, "video")] == 1
 
 
+def test_a_tick_that_gives_up_on_a_locked_database_exits_in_one_line_and_loses_nothing(
+    home: Path, tmp_path: Path
+) -> None:
+    """Locked for longer than a lease (3 s here) on top of SQLite's 10 s busy timeout: the tick
+    gives up, says so in one line and exits 1; the attempt's record lets the next tick finish the
+    job without running the stage again."""
+    write_config(home, stage_config(top="[lease]\nseconds = 3\nheartbeat = 1"))
+    journal = tmp_path / "journal.jsonl"
+    task_id = add(home, "locked out", "--media-mode", "upload", "--set", "sleep_video=1")
+    tick = start(home, "tick", "--drain", env={"JOURNAL": str(journal)})
+    wait_for(lambda: event(journal, "start", "video"), message="the video stage")
+    blocker = sqlite3.connect(home / "autoqueue.db", isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        _, err = tick.communicate(timeout=90)
+    finally:
+        blocker.execute("COMMIT")
+        blocker.close()
+    assert tick.returncode == 1, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert "locked by another process for over 3 s" in err
+    result = run_cli(home, "tick", "--drain", "--max-seconds", "60", env={"JOURNAL": str(journal)})
+    assert result.returncode == 0, result.stderr
+    rows = {r["queue_type"]: r for r in queue_rows(home)}
+    assert {r["status"] for r in rows.values()} == {"completed"}
+    assert rows["video"]["retry_count"] == 0
+    assert starts_per_stage(journal)[(task_id, "video")] == 1
+
+
 def test_a_full_disk_stops_the_tick_in_one_line_and_the_next_tick_finishes(
     home: Path, tmp_path: Path
 ) -> None:

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from autoqueue import attempt_files, engine, failpoints, processes
-from autoqueue.db import is_busy, retry_busy
+from autoqueue.db import is_busy, retry_busy, short_wait
 from autoqueue.errors import (
     ParkStageError,
     PermanentStageError,
@@ -412,10 +412,11 @@ class Runner:
         stamp = to_db(self.clock())
         logged = [(self._stamp(entry, stamp), StageLog.from_entry(entry)) for entry in entries]
         try:
-            engine.copy_output(self.conn, attempt.item, logged, offset)
+            with short_wait(self.conn):
+                engine.copy_output(self.conn, attempt.item, logged, offset)
         except sqlite3.OperationalError as exc:
             if is_busy(exc):
-                return False
+                return False  # the entries wait in the file; copy_all waits them out
             raise
         attempt.item = attempt.item.model_copy(update={"output_offset": offset})
         return True

@@ -161,6 +161,18 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("COMMIT")
 
 
+@contextmanager
+def short_wait(conn: sqlite3.Connection, seconds: float = 0.1) -> Iterator[None]:
+    """Wait at most ``seconds`` for another process's lock in this block, instead of the
+    connection's 10 s: for work that is simply tried again later (copying log entries, polling
+    for a claim), which must not hold up the thread that does it."""
+    conn.execute(f"PRAGMA busy_timeout = {int(seconds * 1000)}")
+    try:
+        yield
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
+
+
 _BUSY_CODES = (5, 6)  # SQLITE_BUSY, SQLITE_LOCKED (primary codes; extended ones add high bits)
 
 

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from datetime import datetime
 
 from autoqueue import processes
-from autoqueue.db import transaction
+from autoqueue.db import short_wait, transaction
 from autoqueue.engine import Policy
 from autoqueue.owner import Owner
 from autoqueue.repo import lock as lock_repo
@@ -98,7 +98,7 @@ class SchedulerLock:
             while not stop.wait(interval):
                 lease_until = self.policy.lease_until(self.clock())
                 try:
-                    with transaction(conn):
+                    with short_wait(conn, min(interval, 5.0)), transaction(conn):
                         if not lock_repo.renew(conn, LOCK_NAME, self.owner, lease_until):
                             self.lost.set()
                         queue_repo.renew_leases(conn, self.owner, lease_until)

@@ -25,7 +25,7 @@ from typing import TypeVar
 
 from autoqueue import engine, processes, recovery
 from autoqueue.attempt import Attempt, Ended, Outcome, Runner
-from autoqueue.db import is_busy, retry_busy
+from autoqueue.db import is_busy, retry_busy, short_wait
 from autoqueue.errors import (
     AutoqueueError,
     DatabaseBusyError,
@@ -158,7 +158,11 @@ class Scheduler:
                     )
             finally:
                 try:
-                    self._duty("releasing the scheduler lock", lambda: self.lock.release(conn))
+                    if self._error is None:
+                        self._duty("releasing the scheduler lock", lambda: self.lock.release(conn))
+                    else:  # the round failed (a locked database?): one short try
+                        with short_wait(conn, 1.0):
+                            self.lock.release(conn)
                 except (sqlite3.Error, AutoqueueError) as exc:
                     self._fail(exc)  # it expires with its lease; the next tick takes it then
         finally:
@@ -255,16 +259,27 @@ class Scheduler:
         self, conn: sqlite3.Connection, queue_type: QueueType, forever: bool
     ) -> QueueItem | Attempt | bool | None:
         """An adopted attempt to follow, a claimed item, None (nothing yet), or False (this
-        worker is done: its queue is empty and nothing running could feed it)."""
+        worker is done: its queue is empty and nothing running could feed it).
+
+        The claim runs outside the lock (a busy database may hold it up for seconds), counted
+        as busy meanwhile, so that no other worker takes this moment for an idle round."""
         with self._state:
             adopted = self._adopted.get(queue_type)
             if adopted:
                 return adopted.pop(0)  # counted in _busy when it was adopted
+            self._busy += 1
+        item: QueueItem | None = None
+        try:
             now = self.clock()
-            item = engine.claim_next(conn, queue_type, self.owner, self.policy, now)
-            if item is not None:
-                self._busy += 1
-                return item
+            with short_wait(conn):  # polled: a busy database is asked again in a moment
+                item = engine.claim_next(conn, queue_type, self.owner, self.policy, now)
+        finally:
+            if item is None:
+                with self._state:
+                    self._busy -= 1
+        if item is not None:
+            return item
+        with self._state:
             if (
                 not forever
                 and self._busy == 0
