@@ -59,6 +59,7 @@ class FakeYouTube:
         self.forgotten: set[str] = set()  # sessions that answer 404 (expired)
         self.forget_after_bytes: int | None = None  # a session expires once it holds this much
         self.final_delay = 0.0  # the last chunk is stored, then its answer waits this long
+        self.gate: threading.Event | None = None  # while set here and not yet set, chunks wait
         self.deny_reads = False  # a token without the youtube.readonly scope
         self.refused_insert_connections = 0  # close the next N upload openings unanswered
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -289,6 +290,8 @@ class FakeYouTube:
                     return self._state(session)
                 if fake.chunk_delay:
                     time.sleep(fake.chunk_delay)
+                if fake.gate is not None:
+                    fake.gate.wait(60)
                 if fake.drop_next_chunk:
                     fake.drop_next_chunk = False
                     self.close_connection = True

@@ -116,7 +116,7 @@ def test_a_vanished_attempt_has_its_orphans_killed_and_runs_again(
     write_config(home, stage_config())
     journal = tmp_path / "journal.jsonl"
     [task_id] = add_tasks(
-        home, 1, "--media-mode", "upload", "--set", "child_video=1", "--set", "child_seconds=2"
+        home, 1, "--media-mode", "upload", "--set", "child_video=1", "--set", "child_seconds=60"
     )
     env = {**os.environ, "JOURNAL": str(journal)}
     tick = subprocess.Popen(

@@ -219,16 +219,25 @@ def test_a_tick_killed_while_a_stage_runs_is_adopted(home: Path, tmp_path: Path)
     write_config(home, stage_config())
     journal = tmp_path / "journal.jsonl"
     task_id = add(
-        home, "adopt", "--media-mode", "crawl", "--set", "child_image=1", "--set", "child_seconds=3"
-    )
-    tick = start(home, "tick", "--drain", env={"JOURNAL": str(journal)})
+        home, "adopt", "--media-mode", "crawl", "--set", "child_image=1", "--set", "child_seconds=1",
+        "--set", "gate_image=1",
+    )  # fmt: skip
+    env = {"JOURNAL": str(journal)}
+    tick = start(home, "tick", "--drain", env=env)
     child = wait_for(lambda: event(journal, "child", "image"), message="the image stage's child")
     tick.send_signal(signal.SIGKILL)
     tick.wait()
     assert not dead(int(child["pid"])) and not dead(int(child["child_pid"]))  # type: ignore[call-overload]
-    result = run_cli(home, "tick", "--drain", "--max-seconds", "60", env={"JOURNAL": str(journal)})
-    assert result.returncode == 0, result.stderr
-    assert "its attempt runs on and was adopted" in result.stdout
+    adopter = start(home, "tick", "--drain", "--max-seconds", "60", env=env)
+    wait_for(
+        lambda: logged(home, "SELECT 1 FROM task_logs WHERE message LIKE '%adopted%'"),
+        message="the adoption",
+    )
+    assert not dead(int(child["pid"])), "the adopted stage was killed"  # type: ignore[call-overload]
+    (home / "tasks" / task_id / ".gate_image").touch()  # now the stage may end
+    out, err = adopter.communicate(timeout=60)
+    assert adopter.returncode == 0, err
+    assert "its attempt runs on and was adopted" in out
     assert dead(int(child["pid"])) and dead(int(child["child_pid"]))  # type: ignore[call-overload]
     rows = {r["queue_type"]: r for r in queue_rows(home)}
     assert {r["status"] for r in rows.values()} == {"completed"}
@@ -249,16 +258,30 @@ def test_a_hung_tick_past_its_lease_loses_the_attempt_to_the_next_one(
     the stage runs once and completes once."""
     write_config(home, stage_config(top="[lease]\nseconds = 2\nheartbeat = 0.5"))
     journal = tmp_path / "journal.jsonl"
-    task_id = add(home, "frozen", "--media-mode", "upload", "--set", "sleep_video=6")
+    task_id = add(home, "frozen", "--media-mode", "upload", "--set", "gate_video=1")
     env = {"JOURNAL": str(journal)}
     frozen = start(home, "tick", "--drain", env=env)
     began = wait_for(lambda: event(journal, "start", "video"), message="the video stage")
+
+    def lease() -> object:
+        return db_value(home, "SELECT lease_expires_at FROM task_queue WHERE status = 'processing'")
+
+    # Freeze it just after a heartbeat committed, not in the middle of a write (a process
+    # frozen inside a transaction would hold the database's lock, and nothing could go on).
+    seen = lease()
+    wait_for(lambda: lease() != seen, message="a heartbeat")
     frozen.send_signal(signal.SIGSTOP)
     try:
         time.sleep(2.5)  # past the lease of the lock and of the item
-        result = run_cli(home, "tick", "--drain", "--max-seconds", "60", env=env)
-        assert result.returncode == 0, result.stderr
-        assert "expired" in result.stdout and "adopted" in result.stdout
+        adopter = start(home, "tick", "--drain", "--max-seconds", "60", env=env)
+        wait_for(
+            lambda: logged(home, "SELECT 1 FROM task_logs WHERE message LIKE '%adopted%'"),
+            message="the adoption",
+        )
+        (home / "tasks" / task_id / ".gate_video").touch()
+        out, err = adopter.communicate(timeout=60)
+        assert adopter.returncode == 0, err
+        assert "expired" in out and "adopted" in out
     finally:
         frozen.send_signal(signal.SIGCONT)
     _, err = frozen.communicate(timeout=60)

@@ -11,6 +11,7 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -228,12 +229,22 @@ def test_a_tick_killed_mid_upload_leaves_the_upload_running_and_adopts_it(
     home: Path, fake: FakeYouTube
 ) -> None:
     conn, task_id, data, tick = upload_under_way(home, fake)
+    fake.gate = threading.Event()  # the upload goes on, but slowly: chunks wait for the gate
     tick.send_signal(signal.SIGKILL)
     tick.wait()
     assert len(fake.sessions["s1"].data) < len(data), "the upload was not caught in the middle"
-    result = run_cli(home, "tick", "--drain", "--max-seconds", "60")
-    assert result.returncode == 0, result.stderr
-    assert "adopted" in result.stdout
+    adopter = subprocess.Popen(
+        [sys.executable, "-m", "autoqueue", "--home", str(home), "tick", "--drain"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_until(lambda: "adopted" in all_text(conn), "the adoption")
+    fake.chunk_delay = 0
+    fake.gate.set()
+    out, err = adopter.communicate(timeout=60)
+    assert adopter.returncode == 0, err
+    assert "adopted" in out
     assert len(fake.sessions) == 1 and list(fake.videos) == ["vid1"]
     assert fake.videos["vid1"].data == data
     item = youtube_item(conn, task_id)

@@ -3,8 +3,12 @@
 Behaviour per task comes from the task's settings (``add --set key=value``):
   fail_<stage>=transient|permanent|always   fail that stage once / permanently / every time
   sleep_<stage>=SECONDS                     sleep before finishing (default: STAGE_SLEEP or 0)
-  child_<stage>=1                           on the first attempt, start a child process that
-                                            sleeps for child_seconds (default 600), and wait on it
+  child_<stage>=1                           the first time this stage runs for the task (a
+                                            rerun after a crash does not), start a child process
+                                            that sleeps for child_seconds (default 600), wait on it
+  gate_<stage>=1                            wait (up to 2 minutes) until a file .gate_<stage>
+                                            appears in the task folder: the test decides when
+                                            the stage ends
   daemon_<stage>=1                          detach a daemon first (fork, setsid, fork: nobody's
                                             child, in a session of its own) that sleeps 10 minutes
   kill_supervisor_<stage>=1                 SIGKILL the attempt's supervisor (our parent) first,
@@ -73,12 +77,18 @@ if settings.get(f"big_line_{stage}"):
 print(json.dumps({"progress": {"current": 1, "total": 2}, "message": f"{stage} halfway"}))
 print(f"plain output from {stage}")
 sleep = float(settings.get(f"sleep_{stage}", os.environ.get("STAGE_SLEEP", "0")))
-if settings.get(f"child_{stage}") and attempt == 1:
+first_run = not Path(f".child_{stage}").exists()
+if settings.get(f"child_{stage}") and first_run:
+    Path(f".child_{stage}").touch()
     seconds = float(settings.get("child_seconds", 600))
     child = subprocess.Popen([sys.executable, "-c", f"import time; time.sleep({seconds})"])
     note("child", child_pid=child.pid)
     child.wait()
 time.sleep(sleep)
+if settings.get(f"gate_{stage}"):
+    deadline = time.monotonic() + 120
+    while not Path(f".gate_{stage}").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 mode = settings.get(f"fail_{stage}")
 if mode == "permanent":
