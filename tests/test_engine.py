@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from autoqueue import engine, processes, recovery
+from autoqueue import engine, processes, recovery, service
 from autoqueue.attempt import Runner
 from autoqueue.db import transaction
 from autoqueue.errors import PermanentStageError, TransientStageError
@@ -318,6 +318,10 @@ def test_the_crash_budget_fails_an_item_lost_too_often_in_a_row(
     assert (fresh.status, fresh.retry_count, fresh.crash_count) == (QueueStatus.FAILED, 0, 3)
     assert "lost this stage 3 times in a row" in str(fresh.error_message)
     assert "retry.max_crashes" in str(tasks_repo.get(conn, task_id).last_error)  # type: ignore[union-attr]
+    # The retry button gives it a fresh crash budget too.
+    service.retry_task(conn, task_id, NOW)
+    again = queue_repo.for_task(conn, task_id)[0]
+    assert (again.status, again.retry_count, again.crash_count) == (QueueStatus.WAITING, 0, 0)
 
 
 def test_a_recorded_end_resets_the_crash_budget(

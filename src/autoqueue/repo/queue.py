@@ -391,10 +391,10 @@ def latest_failed(conn: sqlite3.Connection, task_id: str) -> QueueItem | None:
 
 
 def reset_for_retry(conn: sqlite3.Connection, item_id: int, now: str) -> bool:
-    """The seed's retry button: back to waiting with a fresh retry budget."""
+    """The seed's retry button: back to waiting with a fresh retry budget (and crash budget)."""
     cursor = conn.execute(
-        "UPDATE task_queue SET status = 'waiting', retry_count = 0, next_retry_at = NULL, "
-        "error_message = NULL, claim_token = NULL, updated_at = ? "
+        "UPDATE task_queue SET status = 'waiting', retry_count = 0, crash_count = 0, "
+        "next_retry_at = NULL, error_message = NULL, claim_token = NULL, updated_at = ? "
         "WHERE id = ? AND status = 'failed'",
         (now, item_id),
     )
