@@ -53,7 +53,10 @@ class EntryWriter:
     def close(self) -> None:
         if self.dropped:
             self.max_bytes += 1 << 16
-            message = f"{self.dropped} log entries beyond the attempt's output limit were dropped"
+            message = (
+                f"{self.dropped} log entries were dropped (past the attempt's 32 MiB of output, "
+                "or not written: a full disk?)"
+            )
             self.write([{"level": "warn", "message": message}])
         with contextlib.suppress(OSError):
             self.handle.close()
