@@ -121,21 +121,16 @@ def set_aside_item(conn: sqlite3.Connection, bad: UnreadableRow, stamp: str) -> 
     a write transaction."""
     message = f"queue item {bad.item_id} set aside: it cannot be read ({bad.reason})"
     queue_repo.set_aside(conn, bad.item_id, message, stamp, bad.columns)
-    conn.execute("SAVEPOINT set_aside_log")
-    try:
-        logs_repo.add(
-            conn,
-            bad.task_id,
-            LogLevel.ERROR,
-            f"❌ {message}",
-            now=stamp,
-            queue_id=bad.item_id,
-            queue_type=QueueType(bad.queue_type) if bad.queue_type in set(QueueType) else None,
-            action=ActionType.FAIL,
-        )
-    except sqlite3.IntegrityError:
-        conn.execute("ROLLBACK TO SAVEPOINT set_aside_log")  # its task is gone too: no log row
-    conn.execute("RELEASE SAVEPOINT set_aside_log")
+    _guarded_log(
+        conn,
+        bad.task_id,
+        LogLevel.ERROR,
+        f"❌ {message}",
+        stamp,
+        action=ActionType.FAIL,
+        queue_id=bad.item_id,
+        queue_type=QueueType(bad.queue_type) if bad.queue_type in set(QueueType) else None,
+    )
 
 
 def record_start(
@@ -653,25 +648,18 @@ def tidy_times(conn: sqlite3.Connection, now: datetime) -> None:
             fixed = normalise_stored(raw) if raw is not None else None
         except ValueError:
             fixed = None
+        if fixed is None:
+            what = "has no next run time" if raw is None else f"next run {raw!r} is not a time"
+            _set_aside_schedule(conn, row["id"], row["task_id"], f"its {what}", stamp)
+            continue
         with transaction(conn):
-            if fixed is not None:
-                if schedules_repo.set_next_run(conn, row["id"], expected=raw, next_run_at=fixed):
-                    _guarded_log(
-                        conn,
-                        row["task_id"],
-                        LogLevel.INFO,
-                        f"schedule {row['id']}: next run {raw!r} read as {fixed} UTC",
-                        stamp,
-                    )
-            elif schedules_repo.deactivate(conn, row["id"]):
-                what = "has no next run time" if raw is None else f"next run {raw!r} is not a time"
+            if schedules_repo.set_next_run(conn, row["id"], expected=raw, next_run_at=fixed):
                 _guarded_log(
                     conn,
                     row["task_id"],
-                    LogLevel.ERROR,
-                    f"schedule {row['id']} set aside (deactivated): its {what}",
+                    LogLevel.INFO,
+                    f"schedule {row['id']}: next run {raw!r} read as {fixed} UTC",
                     stamp,
-                    action=ActionType.SKIP,
                 )
     for row in queue_repo.odd_retry_times(conn):
         raw = row["next_retry_at"]
@@ -701,11 +689,21 @@ def _guarded_log(
     *,
     action: ActionType | None = None,
     queue_id: int | None = None,
+    queue_type: QueueType | None = None,
 ) -> None:
     """A log row about a row another program may have broken: skipped if its task is gone."""
     conn.execute("SAVEPOINT guarded_log")
     try:
-        logs_repo.add(conn, task_id, level, message, now=stamp, action=action, queue_id=queue_id)
+        logs_repo.add(
+            conn,
+            task_id,
+            level,
+            message,
+            now=stamp,
+            action=action,
+            queue_id=queue_id,
+            queue_type=queue_type,
+        )
     except sqlite3.IntegrityError:
         conn.execute("ROLLBACK TO SAVEPOINT guarded_log")
     conn.execute("RELEASE SAVEPOINT guarded_log")
@@ -735,20 +733,22 @@ def enqueue_due(conn: sqlite3.Connection, policy: Policy, now: datetime, batch: 
                     if enqueue_occurrence(conn, fresh, policy, now) is not None:
                         enqueued += 1
             except (ValueError, LookupError) as exc:  # pydantic's ValidationError is a ValueError
-                _set_aside_schedule(conn, schedule_id, task_id, exc, stamp)
+                reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                why = f"it cannot be read: {reason}"
+                _set_aside_schedule(conn, schedule_id, task_id, why, stamp)
 
 
 def _set_aside_schedule(
-    conn: sqlite3.Connection, schedule_id: int, task_id: str, exc: Exception, stamp: str
+    conn: sqlite3.Connection, schedule_id: int, task_id: str, why: str, stamp: str
 ) -> None:
-    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    """Deactivate a schedule autoqueue cannot use, with an error log row saying ``why``."""
     with transaction(conn):
         if schedules_repo.deactivate(conn, schedule_id):
             _guarded_log(
                 conn,
                 task_id,
                 LogLevel.ERROR,
-                f"schedule {schedule_id} set aside (deactivated): it cannot be read: {reason}",
+                f"schedule {schedule_id} set aside (deactivated): {why}",
                 stamp,
                 action=ActionType.SKIP,
             )
