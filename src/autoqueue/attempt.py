@@ -247,9 +247,10 @@ class Runner:
         attempt_no = item.attempt_no + 1
         token = secrets.token_hex(16)
         folder = attempt_files.attempt_dir(ctx.task_dir, item.id, item.queue_type.value, attempt_no)
-        program: str = handler
+        argv = None
         if handler == "command" and stage.command:
-            program = Path(expand_argv(stage.command, self.workspace.home)[0]).name
+            argv = expand_argv(stage.command, self.workspace.home)
+        program = Path(argv[0]).name if argv else handler
         if not self.write(
             "starting an attempt",
             lambda: engine.begin_attempt(
@@ -262,7 +263,7 @@ class Runner:
         )
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            spec = self._spec(dataclasses.replace(ctx, item=item), handler, folder)
+            spec = self._spec(dataclasses.replace(ctx, item=item), handler, folder, argv)
             # Not fsynced: a spec lost to a power cut goes with the attempt it was for.
             attempt_files.write_whole(
                 folder / attempt_files.SPEC, json.dumps(spec, ensure_ascii=False, default=str)
@@ -289,7 +290,9 @@ class Runner:
         )
         return attempt
 
-    def _spec(self, ctx: StageContext, handler: str, folder: Path) -> dict[str, Any]:
+    def _spec(
+        self, ctx: StageContext, handler: str, folder: Path, argv: list[str] | None
+    ) -> dict[str, Any]:
         item = ctx.item
         stage = self.workspace.config.stage(item.queue_type)
         spec: dict[str, Any] = {
@@ -304,14 +307,13 @@ class Runner:
             "task": ctx.task.model_dump(mode="json"),
             "schedule": None if ctx.schedule is None else ctx.schedule.model_dump(mode="json"),
         }
-        if handler == "command":
-            assert stage.command is not None
+        if argv is not None:
             task_json = folder / attempt_files.TASK_JSON
             task_json.write_text(
                 json.dumps(task_payload(ctx), ensure_ascii=False, indent=2), encoding="utf-8"
             )
             ctx.task_dir.mkdir(parents=True, exist_ok=True)
-            spec["argv"] = expand_argv(stage.command, self.workspace.home)
+            spec["argv"] = argv
             spec["cwd"] = str(ctx.task_dir)
             spec["env"] = contract_env(ctx, task_json)
         return spec
@@ -406,36 +408,34 @@ class Runner:
     def copy(self, attempt: Attempt) -> bool:
         """Copy the attempt's new log entries into task_logs (one transaction with the offset).
         False when there was nothing new, or the database is busy (the entries wait)."""
-        entries, offset = attempt_files.read_entries(attempt.folder, attempt.item.output_offset)
-        if offset == attempt.item.output_offset:
-            return False
-        stamp = to_db(self.clock())
-        logged = [(self._stamp(entry, stamp), StageLog.from_entry(entry)) for entry in entries]
         try:
             with short_wait(self.conn):
-                engine.copy_output(self.conn, attempt.item, logged, offset)
+                return self._copy_slice(attempt, patient=False)
         except sqlite3.OperationalError as exc:
             if is_busy(exc):
                 return False  # the entries wait in the file; copy_all waits them out
             raise
-        attempt.item = attempt.item.model_copy(update={"output_offset": offset})
-        return True
 
     def copy_all(self, attempt: Attempt) -> None:
         """Copy every entry left, waiting out a busy database (see write)."""
-        while self._copy_slice(attempt):
+        while self._copy_slice(attempt, patient=True):
             pass
 
-    def _copy_slice(self, attempt: Attempt) -> bool:
+    def _copy_slice(self, attempt: Attempt, *, patient: bool) -> bool:
+        """Copy the next slice of the output file; False when there is nothing new."""
         entries, offset = attempt_files.read_entries(attempt.folder, attempt.item.output_offset)
         if offset == attempt.item.output_offset:
             return False
         stamp = to_db(self.clock())
         logged = [(self._stamp(entry, stamp), StageLog.from_entry(entry)) for entry in entries]
-        self.write(
-            "logging the stage's output",
-            lambda: engine.copy_output(self.conn, attempt.item, logged, offset),
-        )
+
+        def copy() -> bool:
+            return engine.copy_output(self.conn, attempt.item, logged, offset)
+
+        if patient:
+            self.write("logging the stage's output", copy)
+        else:
+            copy()
         attempt.item = attempt.item.model_copy(update={"output_offset": offset})
         return True
 

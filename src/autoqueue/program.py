@@ -99,19 +99,27 @@ def run(
     timeout: float,
     sink: LineSink,
     cancelled: Callable[[], bool] | None = None,
-    running: subprocess.Popen[bytes] | None = None,
 ) -> Finished:
-    """Run ``argv`` to its end (or follow it, ``running`` already). Past ``timeout``
-    everything it started is killed (its tree, and every process carrying this attempt's token)
-    and ``timed_out`` is set."""
+    """Start ``argv`` and follow it to its end (see :func:`follow`)."""
+    try:
+        popen, info = processes.start_program(argv, cwd=cwd, env=env)
+    except OSError as exc:
+        raise cannot_start(argv, exc) from exc
+    return follow(popen, info, timeout=timeout, sink=sink, cancelled=cancelled)
+
+
+def follow(
+    popen: subprocess.Popen[bytes],
+    info: ProcessInfo,
+    *,
+    timeout: float,
+    sink: LineSink,
+    cancelled: Callable[[], bool] | None = None,
+) -> Finished:
+    """Follow a started program (output piped) to its end. Past ``timeout`` everything it
+    started is killed (its tree, and every process carrying this attempt's token) and
+    ``timed_out`` is set."""
     token = os.environ.get(processes.ATTEMPT_ENV)
-    if running is None:
-        try:
-            popen, info = processes.start_program(argv, cwd=cwd, env=env)
-        except OSError as exc:
-            raise cannot_start(argv, exc) from exc
-    else:
-        popen, info = running, processes.identity(running.pid, Path(argv[0]).name)
     sink.attach(info)
     lines: queue.Queue[tuple[str, str]] = queue.Queue()
     readers = [

@@ -91,12 +91,9 @@ def run_command(
             [start_entry(spec["queue_type"], info.name, info.pid, attempt)]
         ),
     )
-    env = dict(os.environ)
-    env.update(spec["env"])
     timeout = float(spec["timeout"])
-    finished = program.run(
-        spec["argv"], cwd=Path(spec["cwd"]), env=env, timeout=timeout, sink=output, running=started
-    )
+    info = processes.identity(started.pid, Path(spec["argv"][0]).name)
+    finished = program.follow(started, info, timeout=timeout, sink=output)
     dropped = output.dropped_entry()
     if dropped is not None:
         writer.write([dropped])
