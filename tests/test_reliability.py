@@ -91,6 +91,14 @@ def starts_per_stage(journal: Path) -> Counter[tuple[object, object]]:
     )
 
 
+def assert_ran_once_and_completed(home: Path, journal: Path, task_id: str, stage: str) -> None:
+    """Every item of the task completed, the stage's program ran once, no retry was spent."""
+    rows = {r["queue_type"]: r for r in queue_rows(home)}
+    assert {r["status"] for r in rows.values()} == {"completed"}
+    assert rows[stage]["retry_count"] == 0
+    assert starts_per_stage(journal)[(task_id, stage)] == 1
+
+
 def logged(home: Path, sql: str, *params: object) -> list[sqlite3.Row]:
     conn = sqlite3.connect(home / "autoqueue.db")
     conn.row_factory = sqlite3.Row
@@ -239,10 +247,9 @@ def test_a_tick_killed_while_a_stage_runs_is_adopted(home: Path, tmp_path: Path)
     assert adopter.returncode == 0, err
     assert "its attempt runs on and was adopted" in out
     assert dead(int(child["pid"])) and dead(int(child["child_pid"]))  # type: ignore[call-overload]
-    rows = {r["queue_type"]: r for r in queue_rows(home)}
-    assert {r["status"] for r in rows.values()} == {"completed"}
-    assert rows["image"]["retry_count"] == 0 and rows["image"]["crash_count"] == 0
-    assert starts_per_stage(journal)[(task_id, "image")] == 1
+    assert_ran_once_and_completed(home, journal, task_id, "image")
+    image = next(r for r in queue_rows(home) if r["queue_type"] == "image")
+    assert image["crash_count"] == 0
     adoption = logged(home, "SELECT * FROM task_logs WHERE message LIKE '%adopted%'")
     assert len(adoption) == 1 and adoption[0]["level"] == "warn"
     assert (
@@ -287,10 +294,7 @@ def test_a_hung_tick_past_its_lease_loses_the_attempt_to_the_next_one(
     _, err = frozen.communicate(timeout=60)
     assert frozen.returncode == 0, err
     assert dead(int(began["pid"]))  # type: ignore[call-overload]
-    rows = {r["queue_type"]: r for r in queue_rows(home)}
-    assert {r["status"] for r in rows.values()} == {"completed"}
-    assert rows["video"]["retry_count"] == 0
-    assert starts_per_stage(journal)[(task_id, "video")] == 1
+    assert_ran_once_and_completed(home, journal, task_id, "video")
     completions = logged(
         home, "SELECT * FROM task_logs WHERE action_type = 'complete' AND queue_type = 'video'"
     )
@@ -496,10 +500,7 @@ def test_a_database_locked_for_25_seconds_loses_nothing(home: Path, tmp_path: Pa
     _, err = tick.communicate(timeout=120)
     assert tick.returncode == 0, err
     assert "Traceback" not in err and err.strip() == "", err
-    rows = {r["queue_type"]: r for r in queue_rows(home)}
-    assert {r["status"] for r in rows.values()} == {"completed"}
-    assert rows["video"]["retry_count"] == 0
-    assert starts_per_stage(journal)[(task_id, "video")] == 1
+    assert_ran_once_and_completed(home, journal, task_id, "video")
 
 
 def test_a_tick_that_gives_up_on_a_locked_database_exits_in_one_line_and_loses_nothing(
@@ -525,10 +526,7 @@ def test_a_tick_that_gives_up_on_a_locked_database_exits_in_one_line_and_loses_n
     assert "locked by another process for over 3 s" in err
     result = run_cli(home, "tick", "--drain", "--max-seconds", "60", env={"JOURNAL": str(journal)})
     assert result.returncode == 0, result.stderr
-    rows = {r["queue_type"]: r for r in queue_rows(home)}
-    assert {r["status"] for r in rows.values()} == {"completed"}
-    assert rows["video"]["retry_count"] == 0
-    assert starts_per_stage(journal)[(task_id, "video")] == 1
+    assert_ran_once_and_completed(home, journal, task_id, "video")
 
 
 def test_a_full_disk_stops_the_tick_in_one_line_and_the_next_tick_finishes(
