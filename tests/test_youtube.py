@@ -587,6 +587,23 @@ def test_channels_asks_google_about_each_token(
         assert secret not in text.stdout
 
 
+def test_channels_says_when_google_cannot_be_asked(
+    home: Path, fake: FakeYouTube, runner: CliRunner
+) -> None:
+    youtube_home(home, fake)
+    config = (home / "autoqueue.toml").read_text(encoding="utf-8")
+    # The discard port: nothing listens there, as when the machine is offline.
+    write_config(
+        home,
+        config.replace(f'token_uri = "{fake.url}token"', 'token_uri = "http://127.0.0.1:9/token"'),
+    )
+    result = invoke(runner, home, "youtube", "channels", "--json")
+    assert result.exit_code == 0, result.output
+    [status] = json.loads(result.stdout)
+    assert status["channel"] == "main" and not status["valid"]
+    assert status["detail"].startswith("not checked: cannot reach Google's token endpoint")
+
+
 def test_auth_failures_are_one_line(home: Path, fake: FakeYouTube, tmp_path: Path) -> None:
     import socket as sockets
 

@@ -149,6 +149,7 @@ def check_channel(home: Path, channel: str, token_uri: str | None = None) -> Cha
     """Whether Google still accepts the channel's authorisation: the refresh token is sent to
     Google's token endpoint (a grant revoked from the Google account is refused there, however
     fresh the access token looks), and the new access token is saved."""
+    import httplib2
     from google.auth.exceptions import RefreshError, TransportError
 
     try:
@@ -168,7 +169,8 @@ def check_channel(home: Path, channel: str, token_uri: str | None = None) -> Cha
     except RefreshError as exc:
         reason = _refresh_reason(exc)
         return ChannelStatus(channel, False, f"Google refused it ({reason}): {again}", scopes, None)
-    except TransportError as exc:
+    except (TransportError, OSError, httplib2.HttpLib2Error) as exc:
+        # google-auth-httplib2 lets a refused connection through as the socket's own error.
         detail = f"not checked: cannot reach Google's token endpoint ({type(exc).__name__})"
         return ChannelStatus(channel, False, detail, scopes, _expiry(credentials))
     save_credentials(home, channel, credentials)
