@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from autoqueue.cli import app
+
 from .conftest import invoke, run_cli, stage_config, write_config
 
 
@@ -273,7 +275,29 @@ def test_a_home_that_is_a_file_is_one_line(runner: CliRunner, tmp_path: Path) ->
         result = invoke(runner, note, *args)
         assert result.exit_code == 2, result.output
         assert result.stderr.strip() == f"error: --home {note} is a file, not a folder"
-    assert note.read_text(encoding="utf-8") == "mine"
+    home = tmp_path / "home"
+    demo = runner.invoke(app, ["--home", str(home), "demo", "--dir", str(note)])
+    assert (
+        demo.exit_code == 2
+        and demo.stderr.strip() == f"error: --dir {note} is a file, not a folder"
+    )
+    database = runner.invoke(app, ["--home", str(home), "--db", str(tmp_path), "list"])
+    assert database.exit_code == 2
+    assert database.stderr.strip() == f"error: --db {tmp_path} is a folder, not a database file"
+    assert note.read_text(encoding="utf-8") == "mine" and not home.exists()
+
+
+def test_reupload_is_for_a_youtube_item(runner: CliRunner, home: Path) -> None:
+    write_config(home, stage_config(max_retry=0))
+    task_id = add_ok(runner, home, "no script", "--set", "fail_script=permanent")
+    assert invoke(runner, home, "tick", "--drain", "--max-seconds", "60").exit_code == 0
+    result = invoke(runner, home, "retry", task_id, "--reupload")
+    assert result.exit_code == 2
+    assert "--reupload is for a failed youtube item" in result.stderr
+    assert "in the script queue" in result.stderr
+    assert db_rows(home, "SELECT status FROM task_queue WHERE queue_type = 'script'") == [
+        ("failed",)
+    ]
 
 
 def test_init_that_refuses_writes_nothing(runner: CliRunner, home: Path) -> None:
@@ -662,11 +686,14 @@ def test_watch_draws_the_dashboard(runner: CliRunner, home: Path) -> None:
 
     task_id = add_ok(runner, home, "지켜보기")
     conn = Workspace.load(home).connect()
-    assert engine.claim_next(
+    item = engine.claim_next(
         conn, QueueType.SCHEDULE, processes.current_owner(), engine.Policy(), utcnow()
     )
+    assert item is not None
+    engine.record_supervisor(conn, item, pid=4321, started=1.0, name="render.py")
     conn.close()
     result = invoke(runner, home, "watch", "--once")
     assert result.exit_code == 0, result.output
     assert "processing" in result.stdout and "지켜보기" in result.stdout
+    assert "render.py (supervisor pid 4321)" in result.stdout
     assert task_id[:8] in result.stdout and "task added: 지켜보기" in result.stdout
