@@ -83,7 +83,10 @@ CREATE TABLE IF NOT EXISTS task_queue (
   attempt_token TEXT,
   attempt_no INTEGER NOT NULL DEFAULT 0,
   crash_count INTEGER NOT NULL DEFAULT 0,
-  output_offset INTEGER NOT NULL DEFAULT 0
+  output_offset INTEGER NOT NULL DEFAULT 0,
+  -- schema 6: which of its queue type's slots (0 .. concurrency - 1) a processing item holds
+  -- (0 unless a higher concurrency is configured, also for rows other programs mark processing)
+  slot INTEGER NOT NULL DEFAULT 0
 );
 
 CREATE TABLE IF NOT EXISTS task_logs (
@@ -126,9 +129,10 @@ CREATE INDEX IF NOT EXISTS idx_task_logs_task_id ON task_logs(task_id);
 CREATE INDEX IF NOT EXISTS idx_task_queue_claim
   ON task_queue(queue_type, status, created_at, id, next_retry_at);
 
--- Invariant 1: at most one processing item per queue type, whatever process claims it.
-CREATE UNIQUE INDEX IF NOT EXISTS idx_task_queue_one_processing
-  ON task_queue(queue_type) WHERE status = 'processing';
+-- Invariant 1: at most `concurrency` processing items per queue type (1 unless autoqueue.toml
+-- raises it), whatever process or host claims them: each holds one of its type's slots.
+CREATE UNIQUE INDEX IF NOT EXISTS idx_task_queue_slot
+  ON task_queue(queue_type, slot) WHERE status = 'processing';
 
 -- Invariant 4: a schedule occurrence is enqueued once.
 CREATE UNIQUE INDEX IF NOT EXISTS idx_task_queue_occurrence
@@ -158,4 +162,12 @@ CREATE TABLE IF NOT EXISTS youtube_quota (
   project TEXT NOT NULL,
   units INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (day, project)
+);
+
+-- Schema 6. Facts about the database itself: which home it belongs to (home_id, matched by the
+-- home's autoqueue.id file, so that a worker never runs one home's stages against another's
+-- database).
+CREATE TABLE IF NOT EXISTS autoqueue_meta (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
 );

@@ -1,10 +1,18 @@
-"""Shared fixtures: every test gets its own home directory, database and clock."""
+"""Shared fixtures: every test gets its own home directory, database and clock.
+
+Every test runs twice, once per backend: ``[sqlite]`` with the home's own file, and
+``[postgresql]`` with a fresh database on a PostgreSQL server that this test run starts itself
+(tests/pgserver.py). The backend reaches every command through ``AUTOQUEUE_DB``, in this process
+and in every process a test starts. A test about one backend only carries the marker
+``sqlite_only`` or ``postgresql_only``; a test that never opens a database carries ``no_db`` and
+runs once.
+"""
 
 from __future__ import annotations
 
+import itertools
 import os
 import socket
-import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,8 +24,11 @@ from typer.testing import CliRunner
 
 from autoqueue import service
 from autoqueue.cli import app
+from autoqueue.db import Connection
 from autoqueue.timeutil import utcnow
 from autoqueue.workspace import Workspace
+
+from .pgserver import PgServer
 
 PROGRAMS = Path(__file__).parent / "programs"
 STAGE_PROGRAM = PROGRAMS / "stage.py"
@@ -47,6 +58,69 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         if name.startswith("AUTOQUEUE_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("TZ", "UTC")
+
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" not in metafunc.fixturenames:
+        return
+    if metafunc.definition.get_closest_marker("no_db"):
+        backends: tuple[str, ...] = ("sqlite",)
+    elif metafunc.definition.get_closest_marker("sqlite_only"):
+        backends = ("sqlite",)
+    elif metafunc.definition.get_closest_marker("postgresql_only"):
+        backends = ("postgresql",)
+    else:
+        backends = BACKENDS
+    metafunc.parametrize("backend", backends, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgServer]:
+    """This test process's own PostgreSQL cluster (started on first use; a missing server
+    binary fails the tests that need it, it never skips them)."""
+    server = PgServer(tmp_path_factory.mktemp("pg"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+_database_numbers = itertools.count()
+
+
+@pytest.fixture
+def pg_url(pg_server: PgServer) -> Iterator[str]:
+    """A fresh, empty database on the test run's server."""
+    name = f"t{os.getpid()}_{next(_database_numbers)}"
+    pg_server.create_database(name)
+    try:
+        yield pg_server.url(name)
+    finally:
+        pg_server.drop_database(name)
+
+
+@pytest.fixture(autouse=True)
+def backend(
+    request: pytest.FixtureRequest, _isolated_env: None, monkeypatch: pytest.MonkeyPatch
+) -> str:
+    """The backend this run of the test uses; PostgreSQL through AUTOQUEUE_DB."""
+    name = getattr(request, "param", "sqlite")
+    if name == "postgresql":
+        monkeypatch.setenv("AUTOQUEUE_DB", request.getfixturevalue("pg_url"))
+    return str(name)
+
+
+def open_db(home: Path) -> Connection:
+    """The test's database (whichever backend), as autoqueue opens it."""
+    return Workspace.load(home).connect(create=False)
+
+
+def has_db(home: Path) -> bool:
+    return Workspace.load(home).database_exists()
 
 
 @pytest.fixture
@@ -94,7 +168,7 @@ def workspace(home: Path) -> Workspace:
 
 
 @pytest.fixture
-def conn(workspace: Workspace) -> Iterator[sqlite3.Connection]:
+def conn(workspace: Workspace) -> Iterator[Connection]:
     connection = workspace.connect()
     yield connection
     connection.close()
@@ -102,7 +176,7 @@ def conn(workspace: Workspace) -> Iterator[sqlite3.Connection]:
 
 def add(
     workspace: Workspace,
-    conn: sqlite3.Connection,
+    conn: Connection,
     title: str = "A title",
     now: datetime = NOW,
     **fields: object,

@@ -6,7 +6,6 @@ import dataclasses
 import json
 import math
 import os
-import sqlite3
 import struct
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from PIL import Image, ImageChops
 from typer.testing import CliRunner
 
 from autoqueue import service
+from autoqueue.db import Connection
 from autoqueue.models import QueueType, TaskType
 from autoqueue.repo import contents as contents_repo
 from autoqueue.repo import logs as logs_repo
@@ -33,7 +33,7 @@ from autoqueue.story import Story
 from autoqueue.tick import Scheduler
 from autoqueue.workspace import Workspace
 
-from .conftest import add, invoke, write_config
+from .conftest import add, invoke, open_db, write_config
 
 KOREAN_PRODUCT = (
     '{"name": "무선 가습기", "price": "39,000원", "features": ["무소음", "8시간 지속"]}'
@@ -95,7 +95,7 @@ def has_audio(video: Path) -> bool:
     return "Audio:" in result.stderr
 
 
-def last_item(conn: sqlite3.Connection, task_id: str):  # type: ignore[no-untyped-def]
+def last_item(conn: Connection, task_id: str):  # type: ignore[no-untyped-def]
     return queue_repo.for_task(conn, task_id)[-1]
 
 
@@ -163,7 +163,7 @@ def test_hangul_renders_as_hangul_not_boxes() -> None:
 
 
 def test_cards_without_a_hangul_font_warn_instead_of_drawing_tofu(
-    builtin: Workspace, bconn: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch
+    builtin: Workspace, bconn: Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The cards handler itself, called directly (a tick runs it in an attempt's supervisor,
     where this process's patched font lookup would not reach)."""
@@ -260,7 +260,7 @@ def test_a_korean_shortform_becomes_a_real_vertical_video(builtin_full: Workspac
     bconn.close()
 
 
-def test_a_longform_video_is_horizontal(builtin: Workspace, bconn: sqlite3.Connection) -> None:
+def test_a_longform_video_is_horizontal(builtin: Workspace, bconn: Connection) -> None:
     task_id = add(builtin, bconn, "A week of home cooking", type="longform", media_mode="crawl")
     drain(builtin)
     video = builtin.task_dir(task_id) / "output.mp4"
@@ -304,7 +304,7 @@ def make_image(path: Path, size: tuple[int, int], colour: tuple[int, int, int]) 
 
 
 def test_upload_mode_with_images_of_mixed_sizes(
-    builtin: Workspace, bconn: sqlite3.Connection, tmp_path: Path
+    builtin: Workspace, bconn: Connection, tmp_path: Path
 ) -> None:
     images = [
         make_image(tmp_path / "wide.jpg", (1600, 900), (200, 30, 30)),
@@ -399,7 +399,7 @@ def bomb_png(path: Path, side: int = 40_000) -> Path:
 
 @pytest.mark.parametrize("kind", ["broken", "bomb"])
 def test_a_scene_image_that_turned_bad_fails_permanently_with_a_clear_message(
-    builtin: Workspace, bconn: sqlite3.Connection, tmp_path: Path, kind: str
+    builtin: Workspace, bconn: Connection, tmp_path: Path, kind: str
 ) -> None:
     good = make_image(tmp_path / "good.png", (800, 600), (1, 2, 3))
     second = make_image(tmp_path / "second.png", (800, 600), (4, 5, 6))
@@ -420,7 +420,7 @@ def test_a_scene_image_that_turned_bad_fails_permanently_with_a_clear_message(
     assert not (builtin.task_dir(task_id) / "output.mp4").exists()
 
 
-def test_generated_modes_need_a_generator(builtin: Workspace, bconn: sqlite3.Connection) -> None:
+def test_generated_modes_need_a_generator(builtin: Workspace, bconn: Connection) -> None:
     task_id = add(builtin, bconn, "Generated", media_mode="dalle3")
     drain(builtin)
     item = last_item(bconn, task_id)
@@ -510,6 +510,6 @@ def test_demo_makes_three_videos_in_the_home_it_is_given(home: Path, tmp_path: P
     again = demo()
     assert again.returncode == 0, again.stdout + again.stderr
     assert "already in" in again.stdout and again.stdout.count("✅") == 3
-    conn = sqlite3.connect(home / "demo" / "autoqueue.db")
+    conn = open_db(home / "demo")
     assert conn.execute("SELECT count(*) FROM tasks").fetchone()[0] == 3
     conn.close()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import stat
 import subprocess
 import sys
@@ -16,19 +15,19 @@ from typer.testing import CliRunner
 
 from autoqueue.cli import app
 
-from .conftest import invoke, run_cli, stage_config, write_config
+from .conftest import has_db, invoke, open_db, run_cli, stage_config, write_config
 
 
 def db_rows(home: Path, sql: str) -> list[tuple[object, ...]]:
-    conn = sqlite3.connect(home / "autoqueue.db")
+    conn = open_db(home)
     try:
-        return conn.execute(sql).fetchall()
+        return [tuple(row) for row in conn.execute(sql).fetchall()]
     finally:
         conn.close()
 
 
 def add_ok(runner: CliRunner, home: Path, *args: str) -> str:
-    if not (home / "autoqueue.db").exists():
+    if not has_db(home):
         assert invoke(runner, home, "init").exit_code == 0
     result = invoke(runner, home, "add", *args)
     assert result.exit_code == 0, result.output
@@ -300,6 +299,7 @@ def test_reupload_is_for_a_youtube_item(runner: CliRunner, home: Path) -> None:
     ]
 
 
+@pytest.mark.sqlite_only
 def test_init_that_refuses_writes_nothing(runner: CliRunner, home: Path) -> None:
     (home / "autoqueue.db").write_text("this is my diary", encoding="utf-8")
     result = invoke(runner, home, "init")
@@ -381,6 +381,7 @@ def test_add_decodes_every_image_and_refuses_what_is_not_one(
     assert list((home / "tasks").iterdir()) == []
 
 
+@pytest.mark.sqlite_only
 def test_a_non_sqlite_database_is_refused_and_untouched(runner: CliRunner, home: Path) -> None:
     (home / "autoqueue.db").write_text("this is my diary", encoding="utf-8")
     for args in (["list"], ["add", "t"], ["tick"]):
@@ -506,23 +507,34 @@ def test_tick_with_nothing_to_do(runner: CliRunner, home: Path) -> None:
     assert result.exit_code == 0 and "nothing to do" in result.stdout
 
 
-def test_tick_exits_zero_with_one_line_when_the_lock_is_held(runner: CliRunner, home: Path) -> None:
-    add_ok(runner, home, "work to do")  # an idle tick answers without asking for the lock
-    conn = sqlite3.connect(home / "autoqueue.db")
+def test_a_tick_runs_stages_while_another_worker_leads(runner: CliRunner, home: Path) -> None:
+    """The lock is the leader's (periodic duties), not a gate on stage work: a tick runs what
+    is ready while another worker leads, and leaves the lock to it."""
+    write_config(home, stage_config())
+    add_ok(runner, home, "work to do", "--media-mode", "upload")
+    conn = open_db(home)
     conn.execute(
         "INSERT INTO scheduler_lock (lock_name, locked_at, locked_by, expires_at) "
         "VALUES ('main_scheduler', '2026-01-01 00:00:00', 'other-host:1', '2999-01-01 00:00:00')"
     )
-    conn.commit()
     conn.close()
     result = invoke(runner, home, "tick")
     assert result.exit_code == 0, result.output
-    assert (
-        result.stdout.strip()
-        == "another tick holds the scheduler lock (other-host:1); nothing to do"
+    statuses = db_rows(home, "SELECT queue_type, status FROM task_queue ORDER BY id")
+    assert statuses[0] == ("schedule", "completed")
+    assert db_rows(home, "SELECT locked_by FROM scheduler_lock") == [("other-host:1",)]
+    # With nothing ready here, it says who leads.
+    conn = open_db(home)
+    conn.execute("UPDATE task_queue SET status = 'failed' WHERE status = 'waiting'")
+    conn.close()
+    idle = invoke(runner, home, "tick", "--drain")
+    assert idle.exit_code == 0, idle.output
+    assert idle.stdout.strip() == (
+        "another worker leads (other-host:1): it enqueues and recovers; nothing ready here"
     )
 
 
+@pytest.mark.sqlite_only  # PostgreSQL's column types refuse such values
 def test_bad_schedule_rows_are_set_aside_and_the_rest_runs(runner: CliRunner, home: Path) -> None:
     """Rows another program wrote: an empty, a garbage and a NULL next run are set aside with a
     log row each; an epoch-milliseconds number and a JavaScript '...T...Z' time are read as the
@@ -538,7 +550,7 @@ def test_bad_schedule_rows_are_set_aside_and_the_rest_runs(runner: CliRunner, ho
     minute_ago = datetime.now(UTC) - timedelta(minutes=1)
     millis = add_ok(runner, home, "millis", *later)
     legacy = add_ok(runner, home, "legacy", *later)
-    conn = sqlite3.connect(home / "autoqueue.db")
+    conn = open_db(home)
     with conn:
         for value, task_id in broken.items():
             conn.execute(
@@ -576,7 +588,7 @@ def test_bad_schedule_rows_are_set_aside_and_the_rest_runs(runner: CliRunner, ho
         assert level == "error" and "set aside" in message
     # An idle tick (the fast path) still sees a time written in another form.
     legacy_only = add_ok(runner, home, "legacy only", *later)
-    conn = sqlite3.connect(home / "autoqueue.db")
+    conn = open_db(home)
     with conn:
         conn.execute(
             "UPDATE task_schedules SET next_run_at = ? WHERE task_id = ?",
@@ -595,7 +607,7 @@ def test_bad_schedule_rows_are_set_aside_and_the_rest_runs(runner: CliRunner, ho
 
 def test_cleanup_deletes_only_old_completed_rows(runner: CliRunner, home: Path) -> None:
     add_ok(runner, home, "a")
-    conn = sqlite3.connect(home / "autoqueue.db")
+    conn = open_db(home)
     task_id = conn.execute("SELECT id FROM tasks").fetchone()[0]
     rows = [
         ("completed", "2020-01-01 00:00:00"),
@@ -611,7 +623,6 @@ def test_cleanup_deletes_only_old_completed_rows(runner: CliRunner, home: Path) 
         "INSERT INTO task_logs (task_id, queue_id, level, message) VALUES (?, (SELECT min(id) FROM task_queue WHERE completed_at = '2020-01-01 00:00:00'), 'info', 'old')",
         (task_id,),
     )
-    conn.commit()
     conn.close()
     result = invoke(runner, home, "cleanup", "--older-than", "30d", "--json")
     assert result.exit_code == 0, result.output
@@ -629,7 +640,8 @@ def test_cron_prints_absolute_lines(runner: CliRunner, home: Path) -> None:
     lines = json.loads(result.stdout)
     assert lines["crontab"].startswith("* * * * * cd ")
     # The interpreter as it is named (a venv's bin/python), not the file it links to.
-    assert f"{sys.executable} -m autoqueue --home {home.resolve()} tick" in lines["crontab"]
+    assert f"{sys.executable} -m autoqueue --home {home.resolve()} " in lines["crontab"]
+    assert " tick >> " in lines["crontab"]
     assert lines["crontab"].endswith("2>&1")
     assert lines["schtasks"].startswith("schtasks /Create /F /SC MINUTE /MO 1")
     assert "tick" in lines["schtasks"]
@@ -697,3 +709,20 @@ def test_watch_draws_the_dashboard(runner: CliRunner, home: Path) -> None:
     assert "processing" in result.stdout and "지켜보기" in result.stdout
     assert "render.py (supervisor pid 4321)" in result.stdout
     assert task_id[:8] in result.stdout and "task added: 지켜보기" in result.stdout
+
+
+def test_bad_queues_and_an_unreachable_server_are_one_line(runner: CliRunner, home: Path) -> None:
+    add_ok(runner, home, "t")
+    bad = invoke(runner, home, "tick", "--queues", "video,renders")
+    assert bad.exit_code == 2
+    assert bad.stderr.strip() == (
+        "error: unknown queue type 'renders' in --queues "
+        "(choose from: schedule, script, image, video, youtube)"
+    )
+    empty = invoke(runner, home, "worker", "--queues", " , ")
+    assert empty.exit_code == 2 and len(empty.stderr.strip().splitlines()) == 1
+    nowhere = "postgresql://aq:secret@127.0.0.1:1/autoqueue"
+    refused = invoke(runner, home, "db", "copy", "--to", nowhere)
+    assert refused.exit_code == 1
+    assert refused.stderr.startswith("error: cannot connect to postgresql://aq:***@127.0.0.1:1/")
+    assert "secret" not in refused.stderr and len(refused.stderr.strip().splitlines()) == 1

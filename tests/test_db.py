@@ -1,4 +1,5 @@
-"""The database: PRAGMAs, refusal of foreign files, versioning, the legacy upgrade, indexes."""
+"""The SQLite backend: PRAGMAs, refusal of foreign files, versioning, the legacy upgrade, query
+plans. (What both backends share is tested in test_backends.py.)"""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from autoqueue import db
 from autoqueue.errors import DatabaseError
 
 LEGACY_DDL = (Path(__file__).parent / "legacy_seed.sql").read_text(encoding="utf-8")
+pytestmark = pytest.mark.sqlite_only
+
 T1 = "7d1c2a9e-0000-4000-8000-000000000001"
 T2 = "7d1c2a9e-0000-4000-8000-000000000002"
 
@@ -182,31 +185,15 @@ def test_a_seed_database_is_upgraded_in_place_without_losing_a_row(tmp_path: Pat
     assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
 
 
-def test_one_processing_item_per_queue_type_is_enforced_by_the_database(tmp_path: Path) -> None:
-    conn = db.connect(tmp_path / "a.db")
-    conn.execute("INSERT INTO tasks (id, title, type) VALUES (?, 't', 'shortform')", (T1,))
-    conn.execute(
-        "INSERT INTO task_queue (task_id, queue_type, status) VALUES (?, 'video', 'processing')",
-        (T1,),
-    )
-    conn.execute(
-        "INSERT INTO task_queue (task_id, queue_type, status) VALUES (?, 'script', 'processing')",
-        (T1,),
-    )
-    with pytest.raises(sqlite3.IntegrityError):
-        conn.execute(
-            "INSERT INTO task_queue (task_id, queue_type, status) VALUES (?, 'video', 'processing')",
-            (T1,),
-        )
-
-
 def test_the_claim_walks_an_index_instead_of_sorting_the_backlog(tmp_path: Path) -> None:
     from autoqueue.models import QueueType
     from autoqueue.repo.queue import CANDIDATE
 
     conn = db.connect(tmp_path / "a.db")
     params = {"now": "2026-01-01 00:00:00"}
-    plan = conn.execute("EXPLAIN QUERY PLAN " + CANDIDATE[QueueType.VIDEO], params).fetchall()
+    plan = conn.execute(
+        "EXPLAIN QUERY PLAN " + CANDIDATE[(QueueType.VIDEO, True, False)], params
+    ).fetchall()
     details = " | ".join(row[3] for row in plan)
     assert "idx_task_queue_claim" in details
     assert "TEMP B-TREE" not in details
@@ -294,20 +281,6 @@ def test_every_lookup_of_the_queue_by_status_seeks_an_index(tmp_path: Path) -> N
     assert idle.nothing_to_do(path, datetime(2026, 1, 1, tzinfo=UTC))
 
 
-def test_transaction_rolls_back_on_error_and_nests(tmp_path: Path) -> None:
-    conn = db.connect(tmp_path / "a.db")
-    with pytest.raises(RuntimeError), db.transaction(conn):
-        conn.execute("INSERT INTO tasks (id, title, type) VALUES (?, 't', 'shortform')", (T1,))
-        raise RuntimeError("boom")
-    assert conn.execute("SELECT count(*) FROM tasks").fetchone()[0] == 0
-    with db.transaction(conn):
-        conn.execute("INSERT INTO tasks (id, title, type) VALUES (?, 't', 'shortform')", (T1,))
-        with pytest.raises(RuntimeError), db.transaction(conn):
-            conn.execute("INSERT INTO tasks (id, title, type) VALUES (?, 't', 'shortform')", (T2,))
-            raise RuntimeError("inner")
-    assert [r[0] for r in conn.execute("SELECT id FROM tasks")] == [T1]
-
-
 def test_split_statements_keeps_triggers_and_comments_apart() -> None:
     script = "-- a comment\nCREATE TABLE a (x TEXT); -- trailing\n\nCREATE INDEX i ON a(x);\n"
     assert db.split_statements(script) == [
@@ -332,3 +305,33 @@ def test_opening_a_second_connection_keeps_the_first_ones_locks(tmp_path: Path) 
     subprocess.run([sys.executable, "-c", probe, str(path)], check=True)
     assert (tmp_path / "a.db-wal").exists(), "another process took our connection for closed"
     holder.close()
+
+
+def _shape(conn: sqlite3.Connection) -> dict[str, object]:
+    """Tables (columns by name: type, not null, default, key) and indexes (columns, unique,
+    partial condition), whatever order ALTER TABLE left the columns in."""
+    shape: dict[str, object] = {}
+    for (name,) in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+    ).fetchall():
+        shape[f"table {name}"] = {
+            r[1]: (r[2].upper(), r[3], r[4], r[5])
+            for r in conn.execute(f"PRAGMA table_info({name})").fetchall()
+        }
+    for name, sql in conn.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+    ).fetchall():
+        columns = [r[2] for r in conn.execute(f"PRAGMA index_info({name})").fetchall()]
+        where = " ".join(sql.split(" WHERE ", 1)[1].split()) if " WHERE " in sql else None
+        shape[f"index {name}"] = (columns, "UNIQUE" in sql.upper().split("INDEX")[0], where)
+    return shape
+
+
+def test_a_migrated_database_equals_a_fresh_one(tmp_path: Path) -> None:
+    """The earlier app's database, taken through every migration, has exactly the tables,
+    columns and indexes of a database created today."""
+    legacy = tmp_path / "legacy.db"
+    _legacy_database(legacy)
+    migrated = db.connect(legacy)
+    fresh = db.connect(tmp_path / "fresh.db")
+    assert _shape(migrated) == _shape(fresh)

@@ -6,7 +6,6 @@ import itertools
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -17,8 +16,9 @@ import psutil
 import pytest
 
 from autoqueue import service
+from autoqueue.db import Row
 
-from .conftest import PROGRAMS, add_many, run_cli, stage_config, write_config
+from .conftest import PROGRAMS, add_many, has_db, open_db, run_cli, stage_config, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -31,9 +31,8 @@ def journal_events(path: Path) -> list[dict[str, object]]:
     ]
 
 
-def queue_rows(home: Path) -> list[sqlite3.Row]:
-    conn = sqlite3.connect(home / "autoqueue.db")
-    conn.row_factory = sqlite3.Row
+def queue_rows(home: Path) -> list[Row]:
+    conn = open_db(home)
     try:
         return conn.execute("SELECT * FROM task_queue ORDER BY id").fetchall()
     finally:
@@ -41,7 +40,7 @@ def queue_rows(home: Path) -> list[sqlite3.Row]:
 
 
 def add_tasks(home: Path, count: int, *extra: str) -> list[str]:
-    if not (home / "autoqueue.db").exists():
+    if not has_db(home):
         assert run_cli(home, "init").returncode == 0
     ids = []
     for n in range(count):
@@ -157,7 +156,7 @@ def test_a_vanished_attempt_has_its_orphans_killed_and_runs_again(
     assert rows["video"]["status"] == "completed"
     assert (rows["video"]["retry_count"], rows["video"]["crash_count"]) == (0, 0)
     assert rows["youtube"]["status"] == "completed"
-    conn = sqlite3.connect(home / "autoqueue.db")
+    conn = open_db(home)
     lost = conn.execute(
         "SELECT message FROM task_logs WHERE task_id = ? AND message LIKE '%no retry spent%'",
         (task_id,),

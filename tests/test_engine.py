@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import sqlite3
 import subprocess
 import sys
 from datetime import timedelta
 
 import pytest
 
-from autoqueue import engine, processes, recovery, service
+from autoqueue import db, engine, processes, recovery, service
 from autoqueue.attempt import Runner
-from autoqueue.db import transaction
+from autoqueue.db import Connection, transaction
 from autoqueue.errors import PermanentStageError, TransientStageError
 from autoqueue.models import QueueStatus, QueueType
 from autoqueue.owner import Owner
@@ -34,15 +33,15 @@ def owner() -> Owner:
     return processes.current_owner()
 
 
-def statuses(conn: sqlite3.Connection, task_id: str) -> list[tuple[str, str]]:
+def statuses(conn: Connection, task_id: str) -> list[tuple[str, str]]:
     return [(q.queue_type.value, q.status.value) for q in queue_repo.for_task(conn, task_id)]
 
 
-def claim(conn: sqlite3.Connection, queue_type: QueueType, owner: Owner, now=NOW):  # type: ignore[no-untyped-def]
+def claim(conn: Connection, queue_type: QueueType, owner: Owner, now=NOW):  # type: ignore[no-untyped-def]
     return engine.claim_next(conn, queue_type, owner, POLICY, now)
 
 
-def test_add_enqueues_a_due_task_at_once(workspace: Workspace, conn: sqlite3.Connection) -> None:
+def test_add_enqueues_a_due_task_at_once(workspace: Workspace, conn: Connection) -> None:
     task_id = add(workspace, conn)
     assert statuses(conn, task_id) == [("schedule", "waiting")]
     schedule = schedules_repo.for_task(conn, task_id)[0]
@@ -50,7 +49,7 @@ def test_add_enqueues_a_due_task_at_once(workspace: Workspace, conn: sqlite3.Con
 
 
 def test_claim_takes_the_oldest_ready_item_by_created_at_then_id(
-    workspace: Workspace, conn: sqlite3.Connection, owner: Owner
+    workspace: Workspace, conn: Connection, owner: Owner
 ) -> None:
     later = add(workspace, conn, "later", now=NOW + timedelta(seconds=5))
     first = add(workspace, conn, "first", now=NOW)
@@ -65,7 +64,7 @@ def test_claim_takes_the_oldest_ready_item_by_created_at_then_id(
 
 
 def test_only_one_item_per_queue_type_processes(
-    workspace: Workspace, conn: sqlite3.Connection, owner: Owner
+    workspace: Workspace, conn: Connection, owner: Owner
 ) -> None:
     add(workspace, conn, "a")
     add(workspace, conn, "b")
@@ -73,9 +72,7 @@ def test_only_one_item_per_queue_type_processes(
     assert claim(conn, QueueType.SCHEDULE, owner) is None
 
 
-def test_claim_respects_next_retry_at(
-    workspace: Workspace, conn: sqlite3.Connection, owner: Owner
-) -> None:
+def test_claim_respects_next_retry_at(workspace: Workspace, conn: Connection, owner: Owner) -> None:
     add(workspace, conn)
     item = claim(conn, QueueType.SCHEDULE, owner)
     assert item is not None
@@ -94,7 +91,7 @@ def run_stage(conn, owner, queue_type, result=None, now=NOW):  # type: ignore[no
 
 
 def test_crawl_goes_through_image_and_contents_follow_the_run(
-    workspace: Workspace, conn: sqlite3.Connection, owner: Owner
+    workspace: Workspace, conn: Connection, owner: Owner
 ) -> None:
     task_id = add(workspace, conn, "크롤링 영상", media_mode="crawl", user="u1")
     run_stage(conn, owner, QueueType.SCHEDULE)
@@ -154,7 +151,7 @@ def test_crawl_goes_through_image_and_contents_follow_the_run(
 
 
 def test_a_youtube_stage_without_a_url_does_not_mark_the_content_published(
-    workspace: Workspace, conn: sqlite3.Connection, owner: Owner
+    workspace: Workspace, conn: Connection, owner: Owner
 ) -> None:
     task_id = add(workspace, conn, media_mode="upload")
     run_stage(conn, owner, QueueType.SCHEDULE)
@@ -171,7 +168,7 @@ def test_a_youtube_stage_without_a_url_does_not_mark_the_content_published(
 
 
 def test_upload_mode_skips_the_image_queue(
-    workspace: Workspace, conn: sqlite3.Connection, owner: Owner
+    workspace: Workspace, conn: Connection, owner: Owner
 ) -> None:
     task_id = add(workspace, conn, media_mode="upload")
     run_stage(conn, owner, QueueType.SCHEDULE)
@@ -180,24 +177,24 @@ def test_upload_mode_skips_the_image_queue(
 
 
 def test_complete_is_one_transaction(
-    workspace: Workspace, conn: sqlite3.Connection, owner: Owner, monkeypatch: pytest.MonkeyPatch
+    workspace: Workspace, conn: Connection, owner: Owner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     task_id = add(workspace, conn)
     item = claim(conn, QueueType.SCHEDULE, owner)
     assert item is not None
 
     def broken(*args: object, **kwargs: object) -> None:
-        raise sqlite3.OperationalError("disk I/O error")
+        raise db.PgOperationalError("disk I/O error")
 
     monkeypatch.setattr(engine.logs_repo, "add", broken)
-    with pytest.raises(sqlite3.OperationalError):
+    with pytest.raises(db.OperationalError):
         engine.complete_item(conn, item, StageResult(), POLICY, NOW)
     # Neither the completion nor the next stage's insert survived the failed log write.
     assert statuses(conn, task_id) == [("schedule", "processing")]
 
 
 def test_transient_failures_use_the_budget_then_fail(
-    workspace: Workspace, conn: sqlite3.Connection, owner: Owner
+    workspace: Workspace, conn: Connection, owner: Owner
 ) -> None:
     task_id = add(workspace, conn, max_retry=2)
     now = NOW
@@ -223,7 +220,7 @@ def test_transient_failures_use_the_budget_then_fail(
 
 
 def test_permanent_failure_fails_at_once_and_marks_the_content(
-    workspace: Workspace, conn: sqlite3.Connection, owner: Owner
+    workspace: Workspace, conn: Connection, owner: Owner
 ) -> None:
     task_id = add(workspace, conn)
     run_stage(conn, owner, QueueType.SCHEDULE)
@@ -243,7 +240,7 @@ def test_permanent_failure_fails_at_once_and_marks_the_content(
 
 
 def test_a_stopped_item_is_not_resurrected_by_its_tick(
-    workspace: Workspace, conn: sqlite3.Connection, owner: Owner
+    workspace: Workspace, conn: Connection, owner: Owner
 ) -> None:
     task_id = add(workspace, conn)
     item = claim(conn, QueueType.SCHEDULE, owner)
@@ -260,7 +257,7 @@ def test_a_stopped_item_is_not_resurrected_by_its_tick(
 
 
 def test_a_recovered_item_claimed_again_is_not_completed_by_the_old_claim(
-    workspace: Workspace, conn: sqlite3.Connection, owner: Owner
+    workspace: Workspace, conn: Connection, owner: Owner
 ) -> None:
     add(workspace, conn)
     old = claim(conn, QueueType.SCHEDULE, owner)
@@ -282,13 +279,13 @@ def dead_owner() -> Owner:
     return Owner(host=info.host, pid=pid, started=started)
 
 
-def recover(workspace: Workspace, conn: sqlite3.Connection, owner: Owner, now=NOW):  # type: ignore[no-untyped-def]
+def recover(workspace: Workspace, conn: Connection, owner: Owner, now=NOW):  # type: ignore[no-untyped-def]
     runner = Runner(workspace, conn, owner, POLICY, lambda: now)
     return recovery.recover_orphans(runner, now)
 
 
 def test_an_item_of_a_dead_tick_that_started_no_attempt_runs_again_without_a_retry(
-    workspace: Workspace, conn: sqlite3.Connection, owner: Owner
+    workspace: Workspace, conn: Connection, owner: Owner
 ) -> None:
     task_id = add(workspace, conn)
     ghost = dead_owner()
@@ -307,7 +304,7 @@ def test_an_item_of_a_dead_tick_that_started_no_attempt_runs_again_without_a_ret
 
 
 def test_the_crash_budget_fails_an_item_lost_too_often_in_a_row(
-    workspace: Workspace, conn: sqlite3.Connection, owner: Owner
+    workspace: Workspace, conn: Connection, owner: Owner
 ) -> None:
     task_id = add(workspace, conn, max_retry=5)
     for lost in range(1, POLICY.max_crashes + 1):
@@ -325,7 +322,7 @@ def test_the_crash_budget_fails_an_item_lost_too_often_in_a_row(
 
 
 def test_a_recorded_end_resets_the_crash_budget(
-    workspace: Workspace, conn: sqlite3.Connection, owner: Owner
+    workspace: Workspace, conn: Connection, owner: Owner
 ) -> None:
     add(workspace, conn)
     item = engine.claim_next(conn, QueueType.SCHEDULE, dead_owner(), POLICY, NOW)
@@ -338,9 +335,7 @@ def test_a_recorded_end_resets_the_crash_budget(
     assert after is not None and (after.retry_count, after.crash_count) == (1, 0)
 
 
-def test_a_live_tick_keeps_its_items(
-    workspace: Workspace, conn: sqlite3.Connection, owner: Owner
-) -> None:
+def test_a_live_tick_keeps_its_items(workspace: Workspace, conn: Connection, owner: Owner) -> None:
     add(workspace, conn)
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
@@ -356,7 +351,7 @@ def test_a_live_tick_keeps_its_items(
 
 
 def test_items_of_another_host_are_recovered_only_after_the_lease(
-    workspace: Workspace, conn: sqlite3.Connection, owner: Owner
+    workspace: Workspace, conn: Connection, owner: Owner
 ) -> None:
     add(workspace, conn)
     remote = Owner("some-other-host", 4242, 1.0)
@@ -367,8 +362,9 @@ def test_items_of_another_host_are_recovered_only_after_the_lease(
     assert "lease" in found.recovered[0].reason
 
 
+@pytest.mark.sqlite_only  # PostgreSQL's column types refuse such a value
 def test_an_unreadable_row_is_set_aside_and_the_queue_goes_on(
-    workspace: Workspace, conn: sqlite3.Connection, owner: Owner
+    workspace: Workspace, conn: Connection, owner: Owner
 ) -> None:
     bad = add(workspace, conn, "bad", now=NOW - timedelta(seconds=5))
     good = add(workspace, conn, "good")
@@ -386,7 +382,7 @@ def test_an_unreadable_row_is_set_aside_and_the_queue_goes_on(
 
 
 def test_recurring_occurrence_is_enqueued_exactly_once(
-    workspace: Workspace, conn: sqlite3.Connection
+    workspace: Workspace, conn: Connection
 ) -> None:
     task_id = add(workspace, conn, at="2026-11-27 09:00", repeat="daily", tz="Asia/Seoul")
     schedule = schedules_repo.for_task(conn, task_id)[0]
@@ -405,11 +401,11 @@ def test_recurring_occurrence_is_enqueued_exactly_once(
 
 
 def test_the_unique_occurrence_index_backs_the_compare_and_set(
-    workspace: Workspace, conn: sqlite3.Connection
+    workspace: Workspace, conn: Connection
 ) -> None:
     task_id = add(workspace, conn)
     item = queue_repo.for_task(conn, task_id)[0]
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(db.IntegrityError):
         queue_repo.insert(
             conn,
             task_id=task_id,
@@ -422,7 +418,7 @@ def test_the_unique_occurrence_index_backs_the_compare_and_set(
 
 
 def test_downtime_coalesces_missed_runs_and_keeps_the_schedule_alive(
-    workspace: Workspace, conn: sqlite3.Connection
+    workspace: Workspace, conn: Connection
 ) -> None:
     task_id = add(workspace, conn, at="2026-11-27 09:00", repeat="daily", tz="Asia/Seoul")
     four_days_later = NOW + timedelta(days=4, hours=1)
@@ -435,7 +431,7 @@ def test_downtime_coalesces_missed_runs_and_keeps_the_schedule_alive(
 
 
 def test_a_due_occurrence_while_a_run_waits_is_coalesced(
-    workspace: Workspace, conn: sqlite3.Connection
+    workspace: Workspace, conn: Connection
 ) -> None:
     task_id = add(workspace, conn, repeat="daily")  # first run now, waiting
     assert engine.enqueue_due(conn, POLICY, NOW + timedelta(days=1)) == 0
@@ -446,7 +442,7 @@ def test_a_due_occurrence_while_a_run_waits_is_coalesced(
 
 
 def test_a_new_run_waits_while_the_previous_run_is_in_flight(
-    workspace: Workspace, conn: sqlite3.Connection, owner: Owner
+    workspace: Workspace, conn: Connection, owner: Owner
 ) -> None:
     task_id = add(workspace, conn, repeat="daily")
     run_stage(conn, owner, QueueType.SCHEDULE)  # run 1 now waits in the script queue
@@ -461,7 +457,7 @@ def test_a_new_run_waits_while_the_previous_run_is_in_flight(
 
 
 def test_a_new_run_points_the_old_content_at_its_archived_files(
-    workspace: Workspace, conn: sqlite3.Connection, owner: Owner
+    workspace: Workspace, conn: Connection, owner: Owner
 ) -> None:
     task_id = add(workspace, conn, repeat="daily")
     run_stage(conn, owner, QueueType.SCHEDULE)
@@ -501,8 +497,9 @@ def test_a_new_run_points_the_old_content_at_its_archived_files(
     assert len(contents_repo.list_contents(conn, task_id=task_id, limit=10)) == 2
 
 
+@pytest.mark.sqlite_only
 def test_a_draining_worker_compiles_each_statement_once(
-    workspace: Workspace, conn: sqlite3.Connection, owner: Owner
+    workspace: Workspace, conn: Connection, owner: Owner
 ) -> None:
     """SQLite re-prepares a statement on every bind when a bound value decides whether a partial
     index applies (queue_type, status). The claim used to bind the queue type and so compiled
@@ -510,7 +507,7 @@ def test_a_draining_worker_compiles_each_statement_once(
     most distributions' SQLite) counts re-prepares per cached statement."""
     try:
         conn.execute("SELECT reprep FROM sqlite_stmt").fetchall()
-    except sqlite3.OperationalError:
+    except db.OperationalError:
         pytest.skip("this SQLite is built without the sqlite_stmt table")
     for n in range(3):
         add(workspace, conn, f"t{n}")

@@ -10,6 +10,9 @@ from autoqueue.entry import plain_tick_database
 
 from .conftest import run_cli, stage_config, write_config
 
+# The idle fast path reads a SQLite file; a PostgreSQL tick always takes the full path.
+pytestmark = pytest.mark.sqlite_only
+
 
 @pytest.mark.parametrize(
     ("argv", "env", "expected"),

@@ -5,8 +5,8 @@ invariant after every step."""
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
-import sqlite3
 import tempfile
 from datetime import timedelta
 from pathlib import Path
@@ -25,7 +25,7 @@ from autoqueue.repo import queue as queue_repo
 from autoqueue.stages.base import StageResult
 from autoqueue.workspace import Workspace
 
-from .conftest import NOW
+from .conftest import NOW, open_db
 from .test_engine import dead_owner
 
 junk = st.text(max_size=12)
@@ -39,6 +39,17 @@ def initialised_home(home: Path) -> None:
     if not (template / "autoqueue.db").exists():
         assert CliRunner().invoke(app, ["--home", str(template), "init"]).exit_code == 0
     shutil.copytree(template, home, dirs_exist_ok=True)
+    if os.environ.get("AUTOQUEUE_DB"):
+        # PostgreSQL: one database for every example of the test, emptied between them.
+        assert CliRunner().invoke(app, ["--home", str(home), "init"]).exit_code == 0
+        conn = open_db(home)
+        try:
+            conn.execute(
+                "TRUNCATE contents, tasks, task_schedules, task_queue, task_logs, stage_state, "
+                "youtube_quota, scheduler_lock CASCADE"
+            )
+        finally:
+            conn.close()
 
 
 def choice(valid: list[str]) -> st.SearchStrategy[str]:
@@ -101,7 +112,7 @@ def test_add_never_crashes_and_errors_leave_nothing(
         )
         assert result.exit_code in (0, 2), result.output
         assert "Traceback" not in result.output
-        conn = sqlite3.connect(home / "autoqueue.db")
+        conn = open_db(home)
         titles = [row[0] for row in conn.execute("SELECT title FROM tasks")]
         conn.close()
         assert titles == ([title.strip()] if result.exit_code == 0 else [])
@@ -292,20 +303,12 @@ def test_any_command_line_ends_in_a_clean_exit(command: str, args: list[str]) ->
     with tempfile.TemporaryDirectory() as folder:
         home = Path(folder)
         initialised_home(home)
-        before = (
-            sqlite3.connect(home / "autoqueue.db")
-            .execute("SELECT count(*) FROM task_queue")
-            .fetchone()
-        )
+        before = open_db(home).execute("SELECT count(*) FROM task_queue").fetchone()
         result = CliRunner().invoke(app, ["--home", str(home), command, *args])
         assert result.exception is None or isinstance(result.exception, SystemExit), (
             result.exception
         )
         assert result.exit_code in (0, 1, 2), result.output
         assert "Traceback" not in result.output
-        after = (
-            sqlite3.connect(home / "autoqueue.db")
-            .execute("SELECT count(*) FROM task_queue")
-            .fetchone()
-        )
+        after = open_db(home).execute("SELECT count(*) FROM task_queue").fetchone()
         assert before == after

@@ -11,6 +11,9 @@ from autoqueue.pipeline import GiveUp, Retry, decide_failure, next_queue, retry_
 
 from .conftest import NOW
 
+# Pure decisions: no database, so one run rather than one per backend.
+pytestmark = pytest.mark.no_db
+
 
 @pytest.mark.parametrize(
     ("current", "mode", "expected"),

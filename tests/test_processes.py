@@ -14,6 +14,9 @@ import pytest
 
 from autoqueue import processes
 
+# Process trees only: no database, so one run rather than one per backend.
+pytestmark = pytest.mark.no_db
+
 SLEEP_WITH_CHILD = (
     "import subprocess, sys, time\n"
     "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"

@@ -5,12 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from autoqueue.models import RepeatType
 from autoqueue.scheduling import advance, occurrence
 from autoqueue.timeutil import localize
+
+# Recurrence arithmetic only: no database, so one run rather than one per backend.
+pytestmark = pytest.mark.no_db
 
 NEW_YORK = ZoneInfo("America/New_York")
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from autoqueue.db import Connection
 from autoqueue.models import QueueStatus, QueueType
 from autoqueue.repo import logs as logs_repo
 from autoqueue.repo import queue as queue_repo
@@ -27,14 +27,14 @@ def drain(workspace: Workspace) -> Scheduler:
     return scheduler
 
 
-def items(conn: sqlite3.Connection, task_id: str) -> list[tuple[str, str, int]]:
+def items(conn: Connection, task_id: str) -> list[tuple[str, str, int]]:
     return [
         (q.queue_type.value, q.status.value, q.retry_count)
         for q in queue_repo.for_task(conn, task_id)
     ]
 
 
-def logs(conn: sqlite3.Connection, task_id: str, **filters: object) -> list[logs_repo.LogEntry]:
+def logs(conn: Connection, task_id: str, **filters: object) -> list[logs_repo.LogEntry]:
     return list(reversed(logs_repo.query(conn, logs_repo.LogFilter(task_id=task_id, **filters))))  # type: ignore[arg-type]
 
 
@@ -43,7 +43,7 @@ def write_program(home: Path, name: str, body: str) -> None:
 
 
 def test_a_task_runs_through_every_stage_with_real_programs(
-    workspace: Workspace, conn: sqlite3.Connection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    workspace: Workspace, conn: Connection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     journal = tmp_path / "journal.jsonl"
     monkeypatch.setenv("JOURNAL", str(journal))
@@ -84,7 +84,7 @@ def test_a_task_runs_through_every_stage_with_real_programs(
 
 
 def test_environment_and_task_json_reach_the_program(
-    workspace: Workspace, conn: sqlite3.Connection
+    workspace: Workspace, conn: Connection
 ) -> None:
     write_program(
         workspace.home,
@@ -127,7 +127,7 @@ def test_environment_and_task_json_reach_the_program(
     assert env["AUTOQUEUE_ATTEMPT_TOKEN"] not in json.dumps(dump["payload"])
 
 
-def test_exit_65_is_a_permanent_failure(workspace: Workspace, conn: sqlite3.Connection) -> None:
+def test_exit_65_is_a_permanent_failure(workspace: Workspace, conn: Connection) -> None:
     task_id = add(workspace, conn, settings=["fail_script=permanent"])
     drain(workspace)
     assert items(conn, task_id)[-1] == ("script", "failed", 0)
@@ -136,7 +136,7 @@ def test_exit_65_is_a_permanent_failure(workspace: Workspace, conn: sqlite3.Conn
     assert "exited with code 65: bad input: cannot continue" in task.last_error
 
 
-def test_other_exit_codes_are_retried(workspace: Workspace, conn: sqlite3.Connection) -> None:
+def test_other_exit_codes_are_retried(workspace: Workspace, conn: Connection) -> None:
     task_id = add(workspace, conn, settings=["fail_video=transient"], media_mode="upload")
     (workspace.task_dir(task_id)).mkdir(parents=True, exist_ok=True)
     drain(workspace)
@@ -147,7 +147,7 @@ def test_other_exit_codes_are_retried(workspace: Workspace, conn: sqlite3.Connec
 
 
 def test_a_story_that_does_not_validate_fails_the_script_stage(
-    workspace: Workspace, conn: sqlite3.Connection
+    workspace: Workspace, conn: Connection
 ) -> None:
     write_config(workspace.home, stage_config(max_retry=1))
     task_id = add(workspace, conn, settings=["bad_story=1"])
@@ -158,7 +158,7 @@ def test_a_story_that_does_not_validate_fails_the_script_stage(
 
 
 def test_a_timeout_kills_the_whole_tree(
-    workspace: Workspace, conn: sqlite3.Connection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    workspace: Workspace, conn: Connection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     journal = tmp_path / "journal.jsonl"
     monkeypatch.setenv("JOURNAL", str(journal))
@@ -179,7 +179,7 @@ def test_a_timeout_kills_the_whole_tree(
 
 
 def test_a_command_handler_without_a_command_fails_permanently_naming_the_key(
-    workspace: Workspace, conn: sqlite3.Connection
+    workspace: Workspace, conn: Connection
 ) -> None:
     write_config(
         workspace.home, stage_config(stages=("script",)) + '[stages.image]\nhandler = "command"\n'
@@ -191,9 +191,7 @@ def test_a_command_handler_without_a_command_fails_permanently_naming_the_key(
     assert error is not None and "[stages.image] command" in error
 
 
-def test_a_missing_program_fails_permanently(
-    workspace: Workspace, conn: sqlite3.Connection
-) -> None:
+def test_a_missing_program_fails_permanently(workspace: Workspace, conn: Connection) -> None:
     write_config(workspace.home, '[stages.script]\ncommand = ["no-such-program-anywhere"]\n')
     task_id = add(workspace, conn)
     drain(workspace)
@@ -204,7 +202,7 @@ def test_a_missing_program_fails_permanently(
 
 
 def test_output_beyond_the_line_budget_is_counted_not_logged(
-    workspace: Workspace, conn: sqlite3.Connection
+    workspace: Workspace, conn: Connection
 ) -> None:
     write_program(
         workspace.home,
@@ -225,9 +223,7 @@ def test_output_beyond_the_line_budget_is_counted_not_logged(
     )
 
 
-def test_a_20_mb_line_is_cut_and_memory_stays_small(
-    workspace: Workspace, conn: sqlite3.Connection
-) -> None:
+def test_a_20_mb_line_is_cut_and_memory_stays_small(workspace: Workspace, conn: Connection) -> None:
     """A program that prints a 20 MB line (a base64 blob, a minified page) leaves a log row of a
     few kilobytes that says how much was cut, and an attempt output file to match."""
     write_program(
@@ -249,7 +245,7 @@ def test_a_20_mb_line_is_cut_and_memory_stays_small(
 
 
 def test_upload_images_survive_and_outputs_are_archived_between_runs(
-    workspace: Workspace, conn: sqlite3.Connection, tmp_path: Path
+    workspace: Workspace, conn: Connection, tmp_path: Path
 ) -> None:
     image = tmp_path / "photo.PNG"
     __import__("PIL.Image").Image.new("RGB", (40, 30), (200, 100, 0)).save(image, format="PNG")
@@ -282,7 +278,7 @@ def test_upload_images_survive_and_outputs_are_archived_between_runs(
 
 
 def test_the_schedule_stage_run_again_after_a_crash_reports_the_archive(
-    workspace: Workspace, conn: sqlite3.Connection
+    workspace: Workspace, conn: Connection
 ) -> None:
     """The tick dies after the schedule stage moved the previous run's files but before it
     recorded that; the stage runs again (it is idempotent) and must still say where they went,
@@ -310,7 +306,7 @@ def test_the_schedule_stage_run_again_after_a_crash_reports_the_archive(
 
 
 def test_a_stage_killed_by_a_signal_is_a_transient_failure(
-    workspace: Workspace, conn: sqlite3.Connection
+    workspace: Workspace, conn: Connection
 ) -> None:
     if sys.platform == "win32":
         pytest.skip("POSIX signals")

@@ -7,7 +7,6 @@ import json
 import os
 import re
 import signal
-import sqlite3
 import stat
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from typer.testing import CliRunner
 
 from autoqueue import service
 from autoqueue.config import YouTubeConfig
+from autoqueue.db import Connection
 from autoqueue.errors import ParkStageError, PermanentStageError, TransientStageError
 from autoqueue.models import QueueType
 from autoqueue.repo import contents as contents_repo
@@ -77,7 +77,7 @@ def youtube_home(
 
 
 def ready_task(
-    workspace: Workspace, conn: sqlite3.Connection, size: int = 1_000_000, **fields: object
+    workspace: Workspace, conn: Connection, size: int = 1_000_000, **fields: object
 ) -> tuple[str, bytes]:
     """A task whose video is rendered and whose youtube item waits (the earlier stages done)."""
     task_id = add(workspace, conn, "업로드 테스트", at="2099-01-01 00:00", **fields)
@@ -121,11 +121,11 @@ def drain(workspace: Workspace) -> None:
     Scheduler(Workspace.load(workspace.home)).run(drain=True, max_seconds=120)
 
 
-def youtube_item(conn: sqlite3.Connection, task_id: str):  # type: ignore[no-untyped-def]
+def youtube_item(conn: Connection, task_id: str):  # type: ignore[no-untyped-def]
     return next(i for i in queue_repo.for_task(conn, task_id) if i.queue_type is QueueType.YOUTUBE)
 
 
-def all_text(conn: sqlite3.Connection) -> str:
+def all_text(conn: Connection) -> str:
     rows = conn.execute("SELECT message, metadata FROM task_logs").fetchall()
     rows += conn.execute("SELECT error_message, NULL FROM task_queue").fetchall()
     rows += conn.execute("SELECT last_error, youtube_url FROM tasks").fetchall()
@@ -201,9 +201,7 @@ def wait_until(predicate, what: str, timeout: float = 60) -> None:  # type: igno
     assert predicate(), f"timed out waiting for {what}"
 
 
-def kill_tick_and_attempt(
-    tick: subprocess.Popen[bytes], conn: sqlite3.Connection, task_id: str
-) -> None:
+def kill_tick_and_attempt(tick: subprocess.Popen[bytes], conn: Connection, task_id: str) -> None:
     """What a power cut does: the tick and the attempt's supervisor (the uploader) both die."""
     supervisor = youtube_item(conn, task_id).stage_pid
     assert supervisor
@@ -214,7 +212,7 @@ def kill_tick_and_attempt(
 
 def upload_under_way(
     home: Path, fake: FakeYouTube
-) -> tuple[sqlite3.Connection, str, bytes, subprocess.Popen[bytes]]:
+) -> tuple[Connection, str, bytes, subprocess.Popen[bytes]]:
     """A tick uploading a 2 MB video slowly, caught after its first two chunks."""
     workspace = youtube_home(home, fake)
     conn = workspace.connect()
@@ -296,7 +294,7 @@ def test_a_session_lost_between_ticks_mid_upload_starts_again_at_the_first_byte(
 
 
 def crash_after_the_final_chunk(
-    home: Path, fake: FakeYouTube, conn: sqlite3.Connection, task_id: str
+    home: Path, fake: FakeYouTube, conn: Connection, task_id: str
 ) -> None:
     """YouTube has stored the whole video, but the uploader dies before it hears so; then the
     session expires (YouTube forgets it after about a week)."""

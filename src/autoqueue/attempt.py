@@ -18,7 +18,6 @@ import dataclasses
 import json
 import os
 import secrets
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -31,7 +30,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from autoqueue import attempt_files, engine, failpoints, processes
-from autoqueue.db import is_busy, retry_busy, short_wait
+from autoqueue import db as db_errors
+from autoqueue.db import Connection, is_busy, retry_busy, short_wait
 from autoqueue.errors import (
     ParkStageError,
     PermanentStageError,
@@ -203,7 +203,7 @@ class Runner:
     def __init__(
         self,
         workspace: Workspace,
-        conn: sqlite3.Connection,
+        conn: Connection,
         owner: Owner,
         policy: engine.Policy,
         clock: Callable[[], datetime],
@@ -271,7 +271,7 @@ class Runner:
             popen, info = processes.start_detached(
                 [sys.executable, "-m", "autoqueue.supervisor", str(folder)],
                 cwd=folder,
-                env={**os.environ, processes.ATTEMPT_ENV: token},
+                env={**os.environ, **self._database_env(), processes.ATTEMPT_ENV: token},
                 log=folder / attempt_files.SUPERVISOR_LOG,
             )
         except OSError as exc:
@@ -290,6 +290,10 @@ class Runner:
         )
         return attempt
 
+    def _database_env(self) -> dict[str, str]:
+        url = self.workspace.db_url
+        return {} if url is None else {"AUTOQUEUE_DB": url}
+
     def _spec(
         self, ctx: StageContext, handler: str, folder: Path, argv: list[str] | None
     ) -> dict[str, Any]:
@@ -297,7 +301,9 @@ class Runner:
         stage = self.workspace.config.stage(item.queue_type)
         spec: dict[str, Any] = {
             "home": str(self.workspace.home),
-            "db": str(self.workspace.db_path),
+            # A PostgreSQL URL may hold a password: it reaches the supervisor in its environment
+            # (AUTOQUEUE_DB), never in a file.
+            "db": None if self.workspace.db_url is not None else str(self.workspace.db_path),
             "queue_type": item.queue_type.value,
             "handler": handler,
             "attempt": ctx.attempt,
@@ -397,7 +403,7 @@ class Runner:
         attempt: leave it be), or is gone (stopped: kill what it runs)."""
         try:
             state = queue_repo.claim_state(self.conn, item.id)
-        except sqlite3.OperationalError as exc:
+        except db_errors.OperationalError as exc:
             if is_busy(exc):
                 return Claim.OURS  # cannot tell now; asked again in a second
             raise
@@ -411,7 +417,7 @@ class Runner:
         try:
             with short_wait(self.conn):
                 return self._copy_slice(attempt, patient=False)
-        except sqlite3.OperationalError as exc:
+        except db_errors.OperationalError as exc:
             if is_busy(exc):
                 return False  # the entries wait in the file; copy_all waits them out
             raise

@@ -74,6 +74,13 @@ class YouTubeConfig(Strict):
 DEFAULT_QP = 15  # x264's constant quantizer for slides (see StageConfig.quality)
 
 
+class QueueConfig(Strict):
+    """How many items of one queue type may be processing at once, over every host (enforced by
+    the database: README "Several hosts")."""
+
+    concurrency: Annotated[int, Field(ge=1, le=64)] = 1
+
+
 class StageConfig(Strict):
     """One stage's handler and its settings. ``command`` is an argv list, never a shell string."""
 
@@ -128,7 +135,11 @@ class Config(Strict):
     retry: RetryConfig = RetryConfig()
     lease: LeaseConfig = LeaseConfig()
     stages: dict[QueueType, StageConfig] = {}
+    queues: dict[QueueType, QueueConfig] = {}
     youtube: YouTubeConfig = YouTubeConfig()
+
+    def concurrency(self, queue_type: QueueType) -> int:
+        return self.queues.get(queue_type, QueueConfig()).concurrency
 
     def stage(self, queue_type: QueueType) -> StageConfig:
         """The configuration of one stage (defaults when the file says nothing of it)."""
@@ -184,6 +195,11 @@ max_crashes = 3
 # next tick; a live tick renews every `heartbeat` seconds, even during a 10-minute render.
 seconds = 300
 heartbeat = 30
+
+# One item per queue type is processing at a time (the default), over every worker on every
+# host. Raise it per queue type, e.g. for three render hosts:
+# [queues.video]
+# concurrency = 3
 
 # Stage handlers. A command is an argv list (no shell). It runs in tasks/{task_id}/ with
 # AUTOQUEUE_TASK_ID, AUTOQUEUE_TASK_DIR, AUTOQUEUE_QUEUE_TYPE, AUTOQUEUE_QUEUE_ID,

@@ -1,7 +1,13 @@
-"""The SQLite connection: PRAGMAs, ``transaction()``, the schema and its migrations.
+"""The database seam: which backend a location names, ``transaction()``, busy handling, and
+the SQLite backend itself (PRAGMAs, the schema and its migrations).
 
-One connection per thread, opened in autocommit mode (``isolation_level=None``) so that every
-multi-statement write states its own ``BEGIN IMMEDIATE`` through :func:`transaction`.
+A location is a file path (SQLite, the embedded default) or a ``postgresql://`` URL (the
+PostgreSQL backend in autoqueue.postgres). Both give a connection that speaks the small
+:class:`Connection` protocol, with SQLite's ``?`` / ``:name`` placeholders; the repository
+layer's SQL is written once against it (ARCHITECTURE.md "Backends").
+
+One connection per thread, opened in autocommit mode so that every multi-statement write states
+its own transaction through :func:`transaction` (SQLite: ``BEGIN IMMEDIATE``).
 """
 
 from __future__ import annotations
@@ -11,13 +17,82 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, Protocol, TypeVar
 
 from autoqueue.errors import DatabaseBusyError, DatabaseError
 
 DB_NAME = "autoqueue.db"
 BUSY_TIMEOUT_SECONDS = 10.0
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
+URL_SCHEMES = ("postgresql://", "postgres://")
+
+# A row: sqlite3.Row, or autoqueue.postgres.PgRow; both answer by index and by column name.
+Row = Any
+
+
+class Cursor(Protocol):
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Connection(Protocol):
+    """What the repository layer needs of a connection (sqlite3.Connection has it as it is)."""
+
+    @property
+    def in_transaction(self) -> bool: ...
+
+    def execute(self, sql: str, parameters: Any = ..., /) -> Cursor: ...
+
+    def close(self) -> None: ...
+
+
+class PgError(Exception):
+    """An error from PostgreSQL (autoqueue.postgres raises these instead of psycopg's own, so
+    that code catching database errors does not import psycopg)."""
+
+    def __init__(self, message: str, sqlstate: str = "") -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
+
+
+class PgOperationalError(PgError):
+    """A lock wait that timed out, a serialization failure, a lost connection."""
+
+
+class PgIntegrityError(PgError):
+    """A unique, foreign-key or check constraint refused a write."""
+
+
+# What ``except`` clauses name: either backend's errors.
+Error = (sqlite3.Error, PgError)
+OperationalError = (sqlite3.OperationalError, PgOperationalError)
+IntegrityError = (sqlite3.IntegrityError, PgIntegrityError)
+
+
+def is_url(location: str | Path) -> bool:
+    """Whether a --db value names a PostgreSQL server rather than a SQLite file."""
+    return isinstance(location, str) and location.startswith(URL_SCHEMES)
+
+
+def is_postgres(conn: Connection) -> bool:
+    return not isinstance(conn, sqlite3.Connection)
+
+
+def open_database(location: str | Path, *, create: bool = True) -> Connection:
+    """Open the database a location names: a SQLite file, or a PostgreSQL URL."""
+    if is_url(location):
+        from autoqueue import postgres  # here: psycopg is loaded only for PostgreSQL
+
+        return postgres.connect(str(location), create=create)
+    return connect(Path(location))
+
+
 AUTOQUEUE_TABLES = frozenset({"tasks", "task_schedules", "task_queue", "task_logs"})
 
 # A lookup of task_queue by status alone names every queue type, so that it seeks
@@ -62,6 +137,7 @@ ADDED_COLUMNS: dict[str, dict[str, str]] = {
         "attempt_no": "INTEGER NOT NULL DEFAULT 0",
         "crash_count": "INTEGER NOT NULL DEFAULT 0",
         "output_offset": "INTEGER NOT NULL DEFAULT 0",
+        "slot": "INTEGER NOT NULL DEFAULT 0",
     },
     "scheduler_lock": {"owner_started": "REAL"},
 }
@@ -135,11 +211,13 @@ def connect(path: Path) -> sqlite3.Connection:
 
 
 @contextmanager
-def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """Run a block in one write transaction (``BEGIN IMMEDIATE``), or a SAVEPOINT when nested.
+def transaction(conn: Connection) -> Iterator[Connection]:
+    """Run a block in one write transaction, or a SAVEPOINT when nested.
 
-    IMMEDIATE takes the write lock up front, so two ticks never both read a row as free and then
-    fail to upgrade their read transactions; the loser waits on the busy timeout instead.
+    SQLite: ``BEGIN IMMEDIATE`` takes the write lock up front, so two ticks never both read a row
+    as free and then fail to upgrade their read transactions; the loser waits on the busy timeout
+    instead. PostgreSQL: ``BEGIN`` (read committed); writers meet on row locks, claims skip
+    locked rows, and the few read-then-write steps lock what they read (ARCHITECTURE.md).
     """
     if conn.in_transaction:
         conn.execute("SAVEPOINT nested")
@@ -151,7 +229,7 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
             raise
         conn.execute("RELEASE SAVEPOINT nested")
         return
-    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("BEGIN" if is_postgres(conn) else "BEGIN IMMEDIATE")
     try:
         yield conn
     except BaseException:
@@ -162,15 +240,43 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 
 
 @contextmanager
-def short_wait(conn: sqlite3.Connection, seconds: float = 0.1) -> Iterator[None]:
+def short_wait(conn: Connection, seconds: float = 0.1) -> Iterator[None]:
     """Wait at most ``seconds`` for another process's lock in this block, instead of the
     connection's 10 s: for work that is simply tried again later (copying log entries, polling
     for a claim), which must not hold up the thread that does it."""
+    if is_postgres(conn):
+        conn.set_lock_timeout(seconds)  # type: ignore[attr-defined]
+        try:
+            yield
+        finally:
+            conn.set_lock_timeout(BUSY_TIMEOUT_SECONDS)  # type: ignore[attr-defined]
+        return
     conn.execute(f"PRAGMA busy_timeout = {int(seconds * 1000)}")
     try:
         yield
     finally:
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
+
+
+@contextmanager
+def savepoint(
+    conn: Connection, name: str, *, undo_on: type[BaseException] | tuple[type[BaseException], ...]
+) -> Iterator[None]:
+    """Run a block inside a savepoint: an ``undo_on`` error undoes just the block (and is
+    swallowed); the enclosing transaction goes on, on both backends."""
+    conn.execute(f"SAVEPOINT {name}")
+    try:
+        yield
+    except undo_on:
+        conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
+    conn.execute(f"RELEASE SAVEPOINT {name}")
+
+
+def notify(conn: Connection, queue_type: str) -> None:
+    """Tell idle workers on every host that ``queue_type`` has work (PostgreSQL NOTIFY, sent
+    when the transaction commits). SQLite has no such thing: its workers poll."""
+    if is_postgres(conn):
+        conn.notify(queue_type)  # type: ignore[attr-defined]
 
 
 _BUSY_CODES = (5, 6)  # SQLITE_BUSY, SQLITE_LOCKED (primary codes; extended ones add high bits)
@@ -179,6 +285,10 @@ _BUSY_CODES = (5, 6)  # SQLITE_BUSY, SQLITE_LOCKED (primary codes; extended ones
 def is_busy(exc: BaseException) -> bool:
     """Whether ``exc`` says another connection holds a lock (worth waiting for), as opposed to a
     full disk, an I/O error or a broken file (not worth it)."""
+    if isinstance(exc, PgError):
+        from autoqueue.postgres import BUSY_STATES
+
+        return exc.sqlstate in BUSY_STATES
     if not isinstance(exc, sqlite3.OperationalError):
         return False
     code = getattr(exc, "sqlite_errorcode", None)
@@ -201,7 +311,7 @@ def retry_busy(operation: Callable[[], T], *, patience: float, what: str, pause:
     while True:
         try:
             return operation()
-        except sqlite3.OperationalError as exc:
+        except OperationalError as exc:
             if not is_busy(exc):
                 raise
             if time.monotonic() >= deadline:
@@ -307,6 +417,25 @@ def m004_fewer_indexes(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX IF NOT EXISTS idx_task_logs_task_id ON task_logs(task_id)")
 
 
+def m006_slots_and_identity(conn: sqlite3.Connection) -> None:
+    """Per-queue concurrency (README "Several hosts"): a processing item holds one of its queue
+    type's slots, unique per type, instead of the type alone being unique; and autoqueue_meta,
+    which records the home the database belongs to."""
+    if "slot" not in _columns(conn, "task_queue"):
+        # Slot 0 for every row: the processing ones (one per type at most, by the old index)
+        # and any a program other than autoqueue marks processing without naming a slot.
+        declaration = ADDED_COLUMNS["task_queue"]["slot"]
+        conn.execute(f"ALTER TABLE task_queue ADD COLUMN slot {declaration}")
+    conn.execute("DROP INDEX IF EXISTS idx_task_queue_one_processing")
+    conn.execute(
+        "CREATE UNIQUE INDEX IF NOT EXISTS idx_task_queue_slot "
+        "ON task_queue(queue_type, slot) WHERE status = 'processing'"
+    )
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS autoqueue_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+    )
+
+
 def m005_attempts(conn: sqlite3.Connection) -> None:
     """The attempt that runs a stage outlives the tick that started it (README "Exactly once"):
     task_queue records its secret token, its number, the crash budget and the output offset."""
@@ -324,6 +453,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m003_leaner_indexes,
     m004_fewer_indexes,
     m005_attempts,
+    m006_slots_and_identity,
 ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,7 +105,7 @@ def _add_samples(workspace: Workspace) -> tuple[list[str], int]:
     added."""
     ids: list[str] = []
     added = 0
-    with workspace.connect() as conn:
+    with closing(workspace.connect()) as conn:
         existing = tasks_repo.by_setting(conn, DEMO_SETTING)
         missing = [key for key in ("product", "longform", "upload") if key not in existing]
         images = make_sample_images(workspace.home / "demo-images") if "upload" in missing else []
@@ -149,7 +150,7 @@ def _status_table(workspace: Workspace, task_ids: list[str], elapsed: float) -> 
 
 
 def run_demo(
-    directory: Path, console: Console, *, db: Path | None = None, max_seconds: float = 600
+    directory: Path, console: Console, *, db: Path | str | None = None, max_seconds: float = 600
 ) -> list[DemoResult]:
     """Create (or reuse) ``directory`` as a home, add the sample tasks unless they are there
     already, and run them to the end."""
@@ -180,7 +181,7 @@ def run_demo(
             f"another tick holds the lock of {directory} ({report[0].lock_holder}); try again later"
         )
     results = []
-    with workspace.connect() as conn:
+    with closing(workspace.connect()) as conn:
         for task_id in task_ids:
             task = tasks_repo.get(conn, task_id)
             items = queue_repo.for_task(conn, task_id)

@@ -9,16 +9,16 @@ that happened meanwhile is never overwritten (invariant 6).
 from __future__ import annotations
 
 import secrets
-import sqlite3
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from autoqueue import db as db_errors
 from autoqueue import failpoints
 from autoqueue.config import Config
-from autoqueue.db import transaction
+from autoqueue.db import Connection, transaction
 from autoqueue.errors import ParkStageError, StageError
 from autoqueue.layout import THUMBNAIL, VIDEO
 from autoqueue.models import (
@@ -51,6 +51,10 @@ class Policy:
     max_retry: int = 3
     lease_seconds: float = 300
     max_crashes: int = 3
+    slots: tuple[tuple[QueueType, int], ...] = ()  # per-queue concurrency above 1
+
+    def concurrency(self, queue_type: QueueType) -> int:
+        return dict(self.slots).get(queue_type, 1)
 
     @classmethod
     def from_config(cls, config: Config) -> Policy:
@@ -59,6 +63,11 @@ class Policy:
             max_retry=config.retry.max_retry,
             lease_seconds=config.lease.seconds,
             max_crashes=config.retry.max_crashes,
+            slots=tuple(
+                (queue_type, config.concurrency(queue_type))
+                for queue_type in QueueType
+                if config.concurrency(queue_type) > 1
+            ),
         )
 
     def lease_until(self, now: datetime) -> str:
@@ -70,7 +79,7 @@ class Policy:
         return value if isinstance(value, int) and value >= 0 else self.max_retry
 
 
-def _task(conn: sqlite3.Connection, task_id: str) -> Task:
+def _task(conn: Connection, task_id: str) -> Task:
     task = tasks_repo.get(conn, task_id)
     if task is None:  # foreign keys make this unreachable short of manual edits
         raise LookupError(f"task {task_id} vanished")
@@ -81,7 +90,7 @@ def _task(conn: sqlite3.Connection, task_id: str) -> Task:
 
 
 def claim_next(
-    conn: sqlite3.Connection, queue_type: QueueType, owner: Owner, policy: Policy, now: datetime
+    conn: Connection, queue_type: QueueType, owner: Owner, policy: Policy, now: datetime
 ) -> QueueItem | None:
     """Seed 4.1: atomically take the oldest ready item of ``queue_type``, if none is processing."""
     with transaction(conn):
@@ -89,7 +98,7 @@ def claim_next(
 
 
 def _claim(
-    conn: sqlite3.Connection, queue_type: QueueType, owner: Owner, policy: Policy, now: datetime
+    conn: Connection, queue_type: QueueType, owner: Owner, policy: Policy, now: datetime
 ) -> QueueItem | None:
     """The claim, inside the caller's write transaction. A row that cannot be read is set aside
     (failed, with a log row saying why) and the next one is tried: one bad row written by
@@ -103,10 +112,12 @@ def _claim(
                 token=secrets.token_hex(16),
                 lease_until=policy.lease_until(now),
                 now=to_db(now),
+                slots=policy.concurrency(queue_type),
             )
-        except sqlite3.IntegrityError:
-            # The partial unique index caught a second processing item: another claim won.
-            # SQLite undid just that statement; the caller's transaction goes on.
+        except db_errors.IntegrityError:
+            # The partial unique index caught a second item in one slot: another claim won.
+            # SQLite undid just that statement; the caller's transaction goes on. (PostgreSQL
+            # never gets here: queue_repo.claim gives the slot up inside a savepoint.)
             return None
         except UnreadableRow as bad:
             set_aside_item(conn, bad, to_db(now))
@@ -116,7 +127,7 @@ def _claim(
         return item
 
 
-def set_aside_item(conn: sqlite3.Connection, bad: UnreadableRow, stamp: str) -> None:
+def set_aside_item(conn: Connection, bad: UnreadableRow, stamp: str) -> None:
     """Fail a queue row that cannot be read, with a log row naming the bad value. Call inside
     a write transaction."""
     message = f"queue item {bad.item_id} set aside: it cannot be read ({bad.reason})"
@@ -134,7 +145,7 @@ def set_aside_item(conn: sqlite3.Connection, bad: UnreadableRow, stamp: str) -> 
 
 
 def record_start(
-    conn: sqlite3.Connection, item: QueueItem, *, pid: int, name: str, message: str, now: datetime
+    conn: Connection, item: QueueItem, *, pid: int, name: str, message: str, now: datetime
 ) -> None:
     """Log a ``start`` row for a stage the tick runs itself (the internal schedule stage)."""
     with transaction(conn):
@@ -155,7 +166,7 @@ def record_start(
 
 
 def begin_attempt(
-    conn: sqlite3.Connection, item: QueueItem, *, token: str, attempt_no: int, program: str
+    conn: Connection, item: QueueItem, *, token: str, attempt_no: int, program: str
 ) -> bool:
     """Record the attempt about to start, before any of its processes exists, so that a tick
     dying at any later point leaves a token to find them by. False: the item is no longer ours."""
@@ -172,7 +183,7 @@ def begin_attempt(
 
 
 def record_supervisor(
-    conn: sqlite3.Connection, item: QueueItem, *, pid: int, started: float, name: str
+    conn: Connection, item: QueueItem, *, pid: int, started: float, name: str
 ) -> bool:
     """Record the attempt's supervisor (pid and start time), which stop and recovery look for."""
     assert item.claim_token is not None
@@ -183,7 +194,7 @@ def record_supervisor(
 
 
 def copy_output(
-    conn: sqlite3.Connection,
+    conn: Connection,
     item: QueueItem,
     entries: list[tuple[str, StageLog]],
     offset: int,
@@ -211,7 +222,7 @@ def copy_output(
 
 
 def adopt_item(
-    conn: sqlite3.Connection,
+    conn: Connection,
     item: QueueItem,
     owner: Owner,
     policy: Policy,
@@ -238,7 +249,7 @@ def adopt_item(
 
 
 def lose_item(
-    conn: sqlite3.Connection, item: QueueItem, reason: str, policy: Policy, now: datetime
+    conn: Connection, item: QueueItem, reason: str, policy: Policy, now: datetime
 ) -> Retry | GiveUp | None:
     """An attempt vanished without recording how it ended (autoqueue's own processes died, not
     the stage): back to waiting at once without spending a stage retry, unless that happened
@@ -290,7 +301,7 @@ def lose_item(
 
 
 def complete_item(
-    conn: sqlite3.Connection, item: QueueItem, result: StageResult, policy: Policy, now: datetime
+    conn: Connection, item: QueueItem, result: StageResult, policy: Policy, now: datetime
 ) -> bool:
     """Seed 4.2: complete + insert the next stage + log + contents sync, in one transaction.
 
@@ -301,7 +312,7 @@ def complete_item(
 
 
 def _complete(
-    conn: sqlite3.Connection, item: QueueItem, result: StageResult, policy: Policy, now: datetime
+    conn: Connection, item: QueueItem, result: StageResult, policy: Policy, now: datetime
 ) -> bool:
     """The completion, inside the caller's write transaction."""
     assert item.claim_token is not None
@@ -336,7 +347,7 @@ def _complete(
 
 
 def complete_and_claim(
-    conn: sqlite3.Connection,
+    conn: Connection,
     item: QueueItem,
     result: StageResult,
     policy: Policy,
@@ -354,7 +365,7 @@ def complete_and_claim(
 
 
 def _sync_contents(
-    conn: sqlite3.Connection, task: Task, item: QueueItem, result: StageResult, stamp: str
+    conn: Connection, task: Task, item: QueueItem, result: StageResult, stamp: str
 ) -> None:
     """Seed 13.3: the contents row of the current run follows the pipeline."""
     log = _logger(conn, task.id, item, stamp)
@@ -411,7 +422,7 @@ def _sync_contents(
 
 
 def log_item(
-    conn: sqlite3.Connection,
+    conn: Connection,
     item: QueueItem,
     level: LogLevel,
     message: str,
@@ -439,7 +450,7 @@ def log_item(
 
 
 def _logger(
-    conn: sqlite3.Connection, task_id: str, item: QueueItem, stamp: str
+    conn: Connection, task_id: str, item: QueueItem, stamp: str
 ) -> Callable[[str, dict[str, object] | None], None]:
     def log(message: str, metadata: dict[str, object] | None) -> None:
         log_item(conn, item, LogLevel.INFO, message, stamp=stamp, metadata=metadata)
@@ -451,7 +462,7 @@ def _logger(
 
 
 def fail_item(
-    conn: sqlite3.Connection,
+    conn: Connection,
     item: QueueItem,
     error: StageError,
     policy: Policy,
@@ -542,7 +553,7 @@ def fail_item(
         return decision
 
 
-def mark_task_failed(conn: sqlite3.Connection, task_id: str, message: str, stamp: str) -> None:
+def mark_task_failed(conn: Connection, task_id: str, message: str, stamp: str) -> None:
     """``tasks.last_error`` and the current run's content marked failed (seed 13.3)."""
     tasks_repo.set_last_error(conn, task_id, message, stamp)
     task = _task(conn, task_id)
@@ -569,7 +580,7 @@ def schedule_anchor(schedule: Schedule) -> tuple[datetime, str]:
 
 
 def enqueue_occurrence(
-    conn: sqlite3.Connection, schedule: Schedule, policy: Policy, now: datetime
+    conn: Connection, schedule: Schedule, policy: Policy, now: datetime
 ) -> int | None:
     """Enqueue the due occurrence of ``schedule`` and advance it, exactly once (invariant 4).
 
@@ -636,7 +647,7 @@ def enqueue_occurrence(
     return item_id
 
 
-def tidy_times(conn: sqlite3.Connection, now: datetime) -> None:
+def tidy_times(conn: Connection, now: datetime) -> None:
     """Rewrite due times that another program stored in another form (JavaScript ``...T...Z``
     text, epoch numbers) as SQLite's own UTC text, which alone compares correctly as a string;
     an active schedule whose next run is no time at all is set aside (deactivated, with a log
@@ -681,7 +692,7 @@ def tidy_times(conn: sqlite3.Connection, now: datetime) -> None:
 
 
 def _guarded_log(
-    conn: sqlite3.Connection,
+    conn: Connection,
     task_id: str,
     level: LogLevel,
     message: str,
@@ -692,8 +703,7 @@ def _guarded_log(
     queue_type: QueueType | None = None,
 ) -> None:
     """A log row about a row another program may have broken: skipped if its task is gone."""
-    conn.execute("SAVEPOINT guarded_log")
-    try:
+    with db_errors.savepoint(conn, "guarded_log", undo_on=db_errors.IntegrityError):
         logs_repo.add(
             conn,
             task_id,
@@ -704,12 +714,9 @@ def _guarded_log(
             queue_id=queue_id,
             queue_type=queue_type,
         )
-    except sqlite3.IntegrityError:
-        conn.execute("ROLLBACK TO SAVEPOINT guarded_log")
-    conn.execute("RELEASE SAVEPOINT guarded_log")
 
 
-def enqueue_due(conn: sqlite3.Connection, policy: Policy, now: datetime, batch: int = 200) -> int:
+def enqueue_due(conn: Connection, policy: Policy, now: datetime, batch: int = 200) -> int:
     """Enqueue every due schedule occurrence; returns how many runs were enqueued.
 
     One bad row never blocks the others: a schedule that cannot be read or stepped (a broken
@@ -739,7 +746,7 @@ def enqueue_due(conn: sqlite3.Connection, policy: Policy, now: datetime, batch: 
 
 
 def _set_aside_schedule(
-    conn: sqlite3.Connection, schedule_id: int, task_id: str, why: str, stamp: str
+    conn: Connection, schedule_id: int, task_id: str, why: str, stamp: str
 ) -> None:
     """Deactivate a schedule autoqueue cannot use, with an error log row saying ``why``."""
     with transaction(conn):
@@ -780,7 +787,7 @@ class Stopped:
 
 
 def stop_task(
-    conn: sqlite3.Connection, task_id: str, *, error: str, log_message: str, now: datetime
+    conn: Connection, task_id: str, *, error: str, log_message: str, now: datetime
 ) -> Stopped:
     """Seed 12.2 in one transaction: processing items failed, waiting items deleted,
     ``tasks.last_error``, schedules deactivated, the run's content failed, a ``stop`` log row.
@@ -822,7 +829,7 @@ def stop_task(
 
 
 def _back_to_waiting_now(
-    conn: sqlite3.Connection, item: QueueItem, reason: str, stamp: str, *, crash_count: int
+    conn: Connection, item: QueueItem, reason: str, stamp: str, *, crash_count: int
 ) -> bool:
     """Back to waiting, ready at once, without spending a retry (under the claim)."""
     assert item.claim_token is not None
@@ -838,7 +845,7 @@ def _back_to_waiting_now(
     )
 
 
-def requeue_item(conn: sqlite3.Connection, item: QueueItem, reason: str, now: datetime) -> bool:
+def requeue_item(conn: Connection, item: QueueItem, reason: str, now: datetime) -> bool:
     """Put an interrupted item back to waiting without spending a retry (worker shutdown)."""
     assert item.claim_token is not None
     stamp = to_db(now)

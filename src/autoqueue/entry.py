@@ -33,7 +33,10 @@ def plain_tick_database(argv: list[str], environ: dict[str, str]) -> Path | None
             db = value
     if rest != ["tick"]:
         return None
-    from autoqueue.db import DB_NAME
+    from autoqueue.db import DB_NAME, is_url
+
+    if db is not None and is_url(db):
+        return None  # the idle fast path is SQLite's
 
     return Path(db).expanduser().resolve() if db else Path(home).expanduser().resolve() / DB_NAME
 

@@ -221,6 +221,7 @@ class QueueItem(Row):
     attempt_no: int = 0
     crash_count: int = 0
     output_offset: int = 0
+    slot: int = 0  # which of its queue type's slots it holds while processing
 
 
 class LogEntry(Row):

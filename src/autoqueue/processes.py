@@ -45,9 +45,13 @@ def current_owner() -> Owner:
 
 
 def this_host() -> str:
+    """This host's name in owner columns: ``AUTOQUEUE_HOST`` when set (two workers that share a
+    machine but stand for different hosts, or a host whose name changes), else the hostname.
+    Processes are only ever looked for on the host that recorded them."""
+    import os
     import socket
 
-    return socket.gethostname()
+    return os.environ.get("AUTOQUEUE_HOST") or socket.gethostname()
 
 
 def _matches(proc: psutil.Process, started: float | None) -> bool:

@@ -13,14 +13,14 @@ run out, and its processes are left to that host.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from autoqueue import attempt_files, engine, processes
 from autoqueue.attempt import Attempt, Outcome, Runner, existing_attempt
 from autoqueue.db import transaction
-from autoqueue.models import QueueItem
+from autoqueue.models import QueueItem, QueueType
 from autoqueue.owner import Owner
 from autoqueue.processes import ProcessInfo
 from autoqueue.repo import queue as queue_repo
@@ -64,8 +64,12 @@ def orphan_reason(
     return None
 
 
-def recover_orphans(runner: Runner, now: datetime) -> Recovery:
-    """Find the orphaned items and apply, adopt or run again what their attempts left."""
+def recover_orphans(
+    runner: Runner, now: datetime, *, served: Collection[QueueType] | None = None
+) -> Recovery:
+    """Find the orphaned items and apply, adopt or run again what their attempts left. An
+    attempt still running on this host is adopted only by a worker that runs its queue type
+    (``served``); otherwise it is left to run on, and its result is applied once it ends."""
     report = Recovery()
     conn = runner.conn
     for item in queue_repo.processing(conn):
@@ -75,7 +79,7 @@ def recover_orphans(runner: Runner, now: datetime) -> Recovery:
         reason = orphan_reason(item, runner.owner, now, processes.is_alive)
         if reason is None:
             continue
-        recovered = _recover(runner, item, reason, now, report)
+        recovered = _recover(runner, item, reason, now, report, served)
         if recovered is not None:
             report.recovered.append(recovered)
     return report
@@ -90,7 +94,12 @@ def _set_aside(runner: Runner, bad: UnreadableRow, now: datetime) -> None:
 
 
 def _recover(
-    runner: Runner, item: QueueItem, reason: str, now: datetime, report: Recovery
+    runner: Runner,
+    item: QueueItem,
+    reason: str,
+    now: datetime,
+    report: Recovery,
+    served: Collection[QueueType] | None = None,
 ) -> Recovered | None:
     here = item.owner_host == runner.owner.host
     attempt = existing_attempt(runner.workspace, item)
@@ -108,6 +117,8 @@ def _recover(
             item, f"{reason}; its attempt had ended: result applied", ended.outcome, killed
         )
     if here and attempt.running():
+        if served is not None and item.queue_type not in served:
+            return None  # its supervisor runs on; the result is applied when it has ended
         pid = attempt.supervisor.pid if attempt.supervisor else "?"
         message = (
             f"⤴ attempt {item.attempt_no} adopted: {reason}, and the stage runs on "

@@ -1,22 +1,25 @@
-"""The ``scheduler_lock`` row (seed 2.5) held by one tick at a time, and its heartbeat.
+"""The ``scheduler_lock`` row (seed 2.5): the lease of the leader, and every worker's heartbeat.
 
-A tick takes the lock when it is free, expired, already its own, or held by a process on this
-host that has died (pid and start time); otherwise it exits quietly. While it holds the lock a
-heartbeat thread renews the lock and the leases of the items it owns, so that a 10-minute render
-is not taken for a dead tick. A heartbeat that meets a busy database tries again at the next
-beat: a lease is many beats long.
+The periodic duties (enqueueing due schedules, recovering what dead workers left) run on one
+worker at a time, over every host: the one holding this lock. A worker takes it when it is
+free, expired, already its own, or held by a process on this host that has died (pid and start
+time); the others run stage work all the same and try again now and then, so the lock fails
+over when its holder dies (its lease runs out, in the database's clock). Stage work never waits
+on it. A heartbeat thread renews the lock while it is held, and always the leases of the items
+this worker owns, so that a 10-minute render is not taken for a dead worker. A heartbeat that
+meets a busy database tries again at the next beat: a lease is many beats long.
 """
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
+from autoqueue import db as db_errors
 from autoqueue import processes
-from autoqueue.db import short_wait, transaction
+from autoqueue.db import Connection, short_wait, transaction
 from autoqueue.engine import Policy
 from autoqueue.owner import Owner
 from autoqueue.repo import lock as lock_repo
@@ -41,15 +44,15 @@ class SchedulerLock:
         self.owner = owner
         self.policy = policy
         self.clock = clock
-        self.lost = threading.Event()  # the heartbeat found the lock taken by another tick
+        self.held = threading.Event()  # this worker leads (set by acquire, kept by the heartbeat)
         self.failed_beats = 0
 
-    def acquire(self, conn: sqlite3.Connection) -> str | None:
+    def acquire(self, conn: Connection) -> str | None:
         """Take the lock, or return who holds it. A holder on this host whose process is gone
         (pid + start time) is taken over at once rather than after its expiry."""
         now = self.clock()
         with transaction(conn):
-            holder = lock_repo.holder(conn, LOCK_NAME)
+            holder = lock_repo.holder(conn, LOCK_NAME, for_update=True)
             dead: tuple[str, float | None] | None = None
             if holder is not None:
                 host, _, pid_text = str(holder["locked_by"]).rpartition(":")
@@ -68,12 +71,17 @@ class SchedulerLock:
                 dead_owner=dead,
             )
         if taken:
+            self.held.set()
             return None
+        self.held.clear()
         return str(holder["locked_by"]) if holder is not None else "another tick"
 
-    def release(self, conn: sqlite3.Connection) -> None:
+    def release(self, conn: Connection) -> None:
+        if not self.held.is_set():
+            return
         with transaction(conn):
             lock_repo.release(conn, LOCK_NAME, self.owner)
+        self.held.clear()
 
     @contextmanager
     def heartbeat(self) -> Iterator[None]:
@@ -99,10 +107,12 @@ class SchedulerLock:
                 lease_until = self.policy.lease_until(self.clock())
                 try:
                     with short_wait(conn, min(interval, 5.0)), transaction(conn):
-                        if not lock_repo.renew(conn, LOCK_NAME, self.owner, lease_until):
-                            self.lost.set()
+                        if self.held.is_set() and not lock_repo.renew(
+                            conn, LOCK_NAME, self.owner, lease_until
+                        ):
+                            self.held.clear()  # another worker leads now; work goes on
                         queue_repo.renew_leases(conn, self.owner, lease_until)
-                except sqlite3.Error:
+                except db_errors.Error:
                     self.failed_beats += 1  # busy or full: the next beat tries again
         finally:
             conn.close()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sqlite3
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -13,7 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from autoqueue.config import DEFAULT_CONFIG_TEXT
-from autoqueue.db import transaction
+from autoqueue.db import Connection, transaction
 from autoqueue.errors import NoSuchTaskError, UsageError
 from autoqueue.images import image_problem
 from autoqueue.layout import IMAGE_SUFFIXES, RUNS, STORY, THUMBNAIL, VIDEO, scene_images, scene_name
@@ -84,7 +83,7 @@ def init_home(workspace: Workspace) -> list[str]:
     An existing database is checked first, so that one autoqueue refuses (not SQLite, another
     program's, a newer schema) leaves the home exactly as it was."""
     made: list[str] = []
-    existed = workspace.db_path.exists()
+    existed = workspace.database_exists()
     if existed:
         workspace.connect().close()
     workspace.home.mkdir(parents=True, exist_ok=True)
@@ -94,9 +93,15 @@ def init_home(workspace: Workspace) -> list[str]:
     if not workspace.config_path.exists():
         workspace.config_path.write_text(DEFAULT_CONFIG_TEXT, encoding="utf-8")
         made.append(str(workspace.config_path))
+    from autoqueue.hosts import check_identity
+
+    conn = workspace.connect()
+    try:
+        check_identity(workspace, conn)  # the home's autoqueue.id and the database's, alike
+    finally:
+        conn.close()
     if not existed:
-        workspace.connect().close()
-        made.append(str(workspace.db_path))
+        made.append(workspace.database)
     return made
 
 
@@ -289,7 +294,7 @@ def _check_channel(workspace: Workspace, channel: str) -> None:
 
 
 def add_task(
-    workspace: Workspace, conn: sqlite3.Connection, prepared: PreparedTask, now: datetime
+    workspace: Workspace, conn: Connection, prepared: PreparedTask, now: datetime
 ) -> Added:
     """Create the task, its schedule and (when due) its first run in one transaction. The user's
     images are copied in before the commit and removed if it fails: an error leaves nothing."""
@@ -369,7 +374,7 @@ def add_task(
 # -- reading -----------------------------------------------------------------------------------
 
 
-def get_task(conn: sqlite3.Connection, text: str) -> Task:
+def get_task(conn: Connection, text: str) -> Task:
     """The task named by a user-typed id (validated as a UUID first)."""
     task = tasks_repo.get(conn, parse_task_id(text))
     if task is None:
@@ -392,7 +397,7 @@ def outputs_present(workspace: Workspace, task_id: str) -> dict[str, Any]:
 
 
 def show_task(
-    workspace: Workspace, conn: sqlite3.Connection, text: str, log_limit: int = 20
+    workspace: Workspace, conn: Connection, text: str, log_limit: int = 20
 ) -> dict[str, Any]:
     """Everything about one task: row, schedules, queue history, outputs, recent logs."""
     task = get_task(conn, text)
@@ -423,9 +428,7 @@ class StopResult:
     not_killed: list[str]
 
 
-def stop_task(
-    workspace: Workspace, conn: sqlite3.Connection, text: str, now: datetime
-) -> StopResult:
+def stop_task(workspace: Workspace, conn: Connection, text: str, now: datetime) -> StopResult:
     """Seed section 12, done safely: the database changes in one transaction, then everything
     the task's running attempt started is killed: its supervisor's tree (recorded pid + start
     time) and every process carrying the attempt's secret token, daemons that detached
@@ -482,9 +485,7 @@ def stop_task(
 # -- retry and cleanup -------------------------------------------------------------------------
 
 
-def retry_task(
-    conn: sqlite3.Connection, text: str, now: datetime, *, reupload: bool = False
-) -> int:
+def retry_task(conn: Connection, text: str, now: datetime, *, reupload: bool = False) -> int:
     """The seed's retry button: the task's most recent failed item goes back to waiting with a
     fresh retry budget. Older failed items belong to runs whose files were archived; they stay
     as history. Refused while the task has a run in flight. Returns the item id.
@@ -526,9 +527,7 @@ def retry_task(
     return item.id
 
 
-def cleanup(
-    conn: sqlite3.Connection, older_than: str, now: datetime, *, dry_run: bool
-) -> tuple[int, str]:
+def cleanup(conn: Connection, older_than: str, now: datetime, *, dry_run: bool) -> tuple[int, str]:
     """Seed 7.2: delete completed queue rows older than ``older_than``; returns (count, cutoff)."""
     cutoff = to_db(now - parse_duration(older_than))
     with transaction(conn):

@@ -4,11 +4,10 @@ process holds the write lock (a saved upload session must never be lost to a bus
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from autoqueue.db import retry_busy, transaction
+from autoqueue.db import Connection, retry_busy, transaction
 from autoqueue.repo import state as state_repo
 from autoqueue.timeutil import to_db, utcnow
 from autoqueue.workspace import Workspace
@@ -23,9 +22,9 @@ class DatabaseStore:
         self.workspace = workspace
         self.item_id = item_id
         self.patience = patience
-        self._conn: sqlite3.Connection | None = None
+        self._conn: Connection | None = None
 
-    def _run(self, what: str, operation: Callable[[sqlite3.Connection], T]) -> T:
+    def _run(self, what: str, operation: Callable[[Connection], T]) -> T:
         if self._conn is None:
             self._conn = self.workspace.connect()
         conn = self._conn
@@ -35,7 +34,7 @@ class DatabaseStore:
         return self._run("reading the stage's state", lambda c: state_repo.load(c, self.item_id))
 
     def save(self, data: dict[str, Any]) -> None:
-        def save(conn: sqlite3.Connection) -> None:
+        def save(conn: Connection) -> None:
             with transaction(conn):
                 state_repo.save(conn, self.item_id, data, to_db(utcnow()))
 
@@ -45,14 +44,14 @@ class DatabaseStore:
         return self._run("reading the quota", lambda c: state_repo.quota_used(c, project, day))
 
     def quota_spend(self, project: str, day: str, units: int) -> None:
-        def spend(conn: sqlite3.Connection) -> None:
+        def spend(conn: Connection) -> None:
             with transaction(conn):
                 state_repo.quota_spend(conn, project, day, units)
 
         self._run("recording quota", spend)
 
     def quota_exhausted(self, project: str, day: str, budget: int) -> None:
-        def exhausted(conn: sqlite3.Connection) -> None:
+        def exhausted(conn: Connection) -> None:
             with transaction(conn):
                 state_repo.quota_at_least(conn, project, day, budget)
 

@@ -135,7 +135,9 @@ def _builtin(spec: dict[str, Any], writer: EntryWriter) -> dict[str, Any]:
     from autoqueue.timeutil import to_db
     from autoqueue.workspace import Workspace
 
-    workspace = Workspace.load(Path(spec["home"]), Path(spec["db"]))
+    # The stage program must not inherit a database password: the URL leaves the environment.
+    database = spec["db"] or os.environ.pop("AUTOQUEUE_DB", None)
+    workspace = Workspace.load(Path(spec["home"]), database)
     item = QueueItem.model_validate(spec["item"])
     name = f"autoqueue ({spec['handler']})"
     writer.write([start_entry(item.queue_type.value, name, os.getpid(), item.retry_count + 1)])

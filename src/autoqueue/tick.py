@@ -1,11 +1,13 @@
 """One scheduler round (seed section 10), and the drain loop built on it.
 
-A round: take ``scheduler_lock`` (or exit quietly), recover what dead ticks left, enqueue due
-schedules, then run one item per queue. Queues run in their own threads, so a 10-minute video
-render does not hold back script writing for the next task; the database still allows only one
-processing item per queue type (invariant 1). Each item's stage runs as an attempt with a
-supervisor of its own (autoqueue.attempt), except the internal schedule stage, which is quick
-and idempotent and runs here.
+A round: try to take ``scheduler_lock`` (the leader's lease); the leader recovers what dead
+workers left and enqueues due schedules; every worker, leader or not, then runs one item per
+queue (or keeps going, with ``drain`` / ``forever``). Queues run in their own threads (one per
+slot: ``[queues.X] concurrency``), so a 10-minute video render does not hold back script
+writing for the next task; the database still allows only ``concurrency`` processing items per
+queue type over every host (invariant 1). On PostgreSQL idle workers wake on NOTIFY. Each
+item's stage runs as an attempt with a supervisor of its own (autoqueue.attempt), except the
+internal schedule stage, which is quick and idempotent and runs here.
 
 Nothing here lets an exception escape a thread: a database that stays locked past a lease, or a
 full disk, stops the round, and the tick reports it in one line and exits non-zero; what the
@@ -15,17 +17,18 @@ running attempts record is applied by the next tick.
 from __future__ import annotations
 
 import os
-import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
 
+from autoqueue import db as db_errors
 from autoqueue import engine, processes, recovery
 from autoqueue.attempt import Attempt, Ended, Outcome, Runner
-from autoqueue.db import is_busy, retry_busy, short_wait
+from autoqueue.db import Connection, is_busy, retry_busy, short_wait
 from autoqueue.errors import (
     AutoqueueError,
     DatabaseBusyError,
@@ -49,6 +52,8 @@ T = TypeVar("T")
 
 LOCK_RETRY_SECONDS = 5.0
 IDLE_POLL_SECONDS = 0.2
+# PostgreSQL: idle workers wake on NOTIFY; the poll is only a backstop (retry times coming due).
+IDLE_POLL_SECONDS_NOTIFIED = 1.0
 SCHEDULE_POLL_SECONDS = 1.0
 
 
@@ -69,7 +74,7 @@ class Processed:
 
 @dataclass
 class TickReport:
-    lock_holder: str | None = None  # set when another tick held the lock
+    lock_holder: str | None = None  # the leader, when it was another worker
     recovered: list[Recovered] = field(default_factory=list)
     enqueued: int = 0
     processed: list[Processed] = field(default_factory=list)
@@ -80,7 +85,7 @@ def _one_line(exc: BaseException) -> str:
     """An error as one line for the user: ours as they are, the database's prefixed."""
     if isinstance(exc, AutoqueueError):
         text = str(exc)
-    elif isinstance(exc, sqlite3.Error):
+    elif isinstance(exc, db_errors.Error):
         text = f"database error: {exc}"
     else:
         text = f"internal error: {exc!r}"
@@ -98,10 +103,13 @@ class Scheduler:
         clock: Callable[[], datetime] = utcnow,
         grace: float = 30.0,
         listener: Callable[[Processed], None] | None = None,
+        queues: Collection[QueueType] | None = None,
     ) -> None:
         self.workspace = workspace
         self.owner = owner or processes.current_owner()
         self.clock = clock
+        # The queue types this worker runs (``--queues``); all of them by default.
+        self.queues = tuple(q for q in QUEUE_ORDER if queues is None or q in queues)
         self.grace = grace
         self.listener = listener
         self.policy = engine.Policy.from_config(workspace.config)
@@ -109,14 +117,19 @@ class Scheduler:
         self._report_lock = threading.Lock()
         self._state = threading.Lock()
         self._busy = 0
-        self._active: set[QueueType] = set(QUEUE_ORDER)
+        self._active: set[QueueType] = set(self.queues)
+        self._threads: dict[QueueType, int] = {}
         self._adopted: dict[QueueType, list[Attempt]] = {}
         self._stop = threading.Event()
         self._abort = threading.Event()
         self._error: str | None = None
         # Idle workers wait on this; a finished item (which may have queued the next stage) or
-        # newly enqueued runs wake them at once instead of at their next poll.
+        # newly enqueued runs wake them at once instead of at their next poll, and so does a
+        # NOTIFY from another host (PostgreSQL).
         self._work = threading.Condition()
+        self._idle_poll = (
+            IDLE_POLL_SECONDS if workspace.db_url is None else IDLE_POLL_SECONDS_NOTIFIED
+        )
 
     # -- public -------------------------------------------------------------------------------
 
@@ -133,22 +146,18 @@ class Scheduler:
         drain: bool = False,
         max_seconds: float | None = None,
         forever: bool = False,
-        wait_for_lock: bool = False,
     ) -> TickReport:
         """One round (cron mode), or with ``drain`` until no work is ready or the budget is spent,
-        or with ``forever`` until :meth:`request_stop`. With ``wait_for_lock``, a held lock is
-        waited for instead of ending the run."""
+        or with ``forever`` until :meth:`request_stop`. Whoever leads, this worker runs stages;
+        it takes the periodic duties when it holds (or later takes) the leader's lock."""
         report = TickReport()
         conn = self.workspace.connect()
         try:
-            holder = self._duty("taking the scheduler lock", lambda: self.lock.acquire(conn))
-            while holder is not None and wait_for_lock and not self._stop.wait(LOCK_RETRY_SECONDS):
-                holder = self._duty("taking the scheduler lock", lambda: self.lock.acquire(conn))
-            if holder is not None:
-                report.lock_holder = holder
-                return report
+            report.lock_holder = self._duty(
+                "taking the scheduler lock", lambda: self.lock.acquire(conn)
+            )
             try:
-                with self.lock.heartbeat():
+                with self.lock.heartbeat(), self._wakeups():
                     self._round(
                         conn,
                         report,
@@ -163,12 +172,47 @@ class Scheduler:
                     else:  # the round failed (a locked database?): one short try
                         with short_wait(conn, 1.0):
                             self.lock.release(conn)
-                except (sqlite3.Error, AutoqueueError) as exc:
-                    self._fail(exc)  # it expires with its lease; the next tick takes it then
+                except (*db_errors.Error, AutoqueueError) as exc:
+                    self._fail(exc)  # it expires with its lease; another worker takes it then
         finally:
             conn.close()
         report.error = self._error
         return report
+
+    @contextmanager
+    def _wakeups(self) -> Iterator[None]:
+        """PostgreSQL: a thread that LISTENs and wakes idle workers on each NOTIFY (sent by
+        every transaction that adds waiting work or frees a slot, on any host)."""
+        url = self.workspace.db_url
+        if url is None:
+            yield
+            return
+        from autoqueue import postgres
+
+        stop = threading.Event()
+
+        def listen() -> None:
+            try:
+                listener = postgres.listen(url)
+            except Exception:  # the workers still poll; the round reports database trouble
+                return
+            try:
+                while not stop.is_set():
+                    for _ in listener.notifies(timeout=0.5, stop_after=1):
+                        with self._work:
+                            self._work.notify_all()
+            except Exception:
+                return
+            finally:
+                listener.close()
+
+        thread = threading.Thread(target=listen, name="listen", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join(timeout=5)
 
     # -- the round ----------------------------------------------------------------------------
 
@@ -185,7 +229,7 @@ class Scheduler:
 
     def _round(
         self,
-        conn: sqlite3.Connection,
+        conn: Connection,
         report: TickReport,
         *,
         drain: bool,
@@ -193,28 +237,32 @@ class Scheduler:
         max_seconds: float | None,
     ) -> None:
         deadline = None if max_seconds is None else time.monotonic() + max_seconds
-        self._active = set(QUEUE_ORDER)
+        self._active = set(self.queues)
         runner = Runner(self.workspace, conn, self.owner, self.policy, self.clock)
         try:
-            self._recover(runner, report)
-            report.enqueued = self._duty(
-                "enqueueing due schedules",
-                lambda: engine.enqueue_due(conn, self.policy, self.clock()),
-            )
+            if self.lock.held.is_set():
+                self._recover(runner, report)
+                report.enqueued = self._duty(
+                    "enqueueing due schedules",
+                    lambda: engine.enqueue_due(conn, self.policy, self.clock()),
+                )
         except Exception as exc:  # the tick reports it in one line, never a traceback
             self._fail(exc)
             return
+        self._threads = {q: self.policy.concurrency(q) for q in self.queues}
         workers = [
             threading.Thread(
                 target=self._queue_worker,
                 args=(queue_type, report, drain, forever, deadline),
-                name=f"queue-{queue_type.value}",
+                name=f"queue-{queue_type.value}-{slot}",
             )
-            for queue_type in QUEUE_ORDER
+            for queue_type in self.queues
+            for slot in range(self.policy.concurrency(queue_type))
         ]
         for worker in workers:
             worker.start()
         stop_seen: float | None = None
+        next_lock_try = time.monotonic() + LOCK_RETRY_SECONDS
         while any(worker.is_alive() for worker in workers):
             for worker in workers:
                 worker.join(timeout=SCHEDULE_POLL_SECONDS)
@@ -224,6 +272,16 @@ class Scheduler:
                     self._abort.set()
             if drain and not self._stopping(deadline):
                 try:
+                    if not self.lock.held.is_set():
+                        if time.monotonic() < next_lock_try:
+                            continue
+                        next_lock_try = time.monotonic() + LOCK_RETRY_SECONDS
+                        with short_wait(conn, 1.0):
+                            holder = self.lock.acquire(conn)  # the leader may have died
+                        if holder is not None:
+                            continue
+                        with self._report_lock:
+                            report.lock_holder = None
                     added = engine.enqueue_due(conn, self.policy, self.clock())
                     if added:
                         with self._work:
@@ -232,7 +290,7 @@ class Scheduler:
                         report.enqueued += added
                     if forever:
                         self._recover(runner, report)
-                except sqlite3.OperationalError as exc:
+                except db_errors.OperationalError as exc:
                     if not is_busy(exc):
                         self._fail(exc)
                 except Exception as exc:
@@ -241,7 +299,7 @@ class Scheduler:
     def _recover(self, runner: Runner, report: TickReport) -> None:
         found = self._duty(
             "recovering what dead ticks left",
-            lambda: recovery.recover_orphans(runner, self.clock()),
+            lambda: recovery.recover_orphans(runner, self.clock(), served=set(self.queues)),
         )
         with self._state:
             for attempt in found.adopted:
@@ -251,12 +309,12 @@ class Scheduler:
             report.recovered += found.recovered
 
     def _stopping(self, deadline: float | None) -> bool:
-        if self._stop.is_set() or self.lock.lost.is_set():
+        if self._stop.is_set():
             return True
         return deadline is not None and time.monotonic() >= deadline
 
     def _next_item(
-        self, conn: sqlite3.Connection, queue_type: QueueType, forever: bool
+        self, conn: Connection, queue_type: QueueType, forever: bool
     ) -> QueueItem | Attempt | bool | None:
         """An adopted attempt to follow, a claimed item, None (nothing yet), or False (this
         worker is done: its queue is empty and nothing running could feed it).
@@ -283,7 +341,9 @@ class Scheduler:
             if (
                 not forever
                 and self._busy == 0
-                and not queue_repo.claimable_exists(conn, to_db(now), self._active - {queue_type})
+                and not queue_repo.claimable_exists(
+                    conn, to_db(now), self._active - {queue_type}, dict(self.policy.slots)
+                )
             ):
                 return False
         return None
@@ -324,7 +384,7 @@ class Scheduler:
                     try:
                         found = self._next_item(conn, queue_type, forever)
                         busy_since = None
-                    except sqlite3.OperationalError as exc:
+                    except db_errors.OperationalError as exc:
                         if not is_busy(exc):
                             raise
                         busy_since = busy_since or time.monotonic()
@@ -338,7 +398,7 @@ class Scheduler:
                         return
                     if found is None or found is True:
                         with self._work:
-                            self._work.wait(IDLE_POLL_SECONDS)
+                            self._work.wait(self._idle_poll)
                         continue
                     current = found
                 following: QueueItem | None = None
@@ -368,7 +428,9 @@ class Scheduler:
             self._fail(exc)
         finally:
             with self._state:
-                self._active.discard(queue_type)
+                self._threads[queue_type] = self._threads.get(queue_type, 1) - 1
+                if self._threads[queue_type] <= 0:
+                    self._active.discard(queue_type)
             conn.close()
 
     # -- one item -----------------------------------------------------------------------------

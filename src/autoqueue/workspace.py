@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import sqlite3
+import os
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,9 +10,12 @@ from pathlib import Path
 from autoqueue import db
 from autoqueue.config import CONFIG_NAME, Config, load_config
 from autoqueue.db import DB_NAME
-from autoqueue.errors import UsageError
+from autoqueue.errors import DatabaseError, UsageError
 
 TASKS_DIR = "tasks"
+# The home's identity, matched against the database's autoqueue_meta 'home_id': a worker whose
+# home (a shared folder on several hosts) is not the one its database belongs to refuses to run.
+IDENTITY_FILE = "autoqueue.id"
 
 
 def parse_task_id(text: str) -> str:
@@ -30,14 +33,34 @@ class Workspace:
     home: Path
     db_path: Path
     config: Config = field(default_factory=Config)
+    db_url: str | None = None  # a postgresql:// URL: the PostgreSQL backend instead of db_path
 
     @classmethod
-    def load(cls, home: Path, db_path: Path | None = None) -> Workspace:
-        """Resolve the home directory and read its configuration."""
+    def load(cls, home: Path, database: Path | str | None = None) -> Workspace:
+        """Resolve the home directory and read its configuration. ``database`` is a SQLite file
+        or a PostgreSQL URL; without one, ``AUTOQUEUE_DB``, else ``autoqueue.db`` in the home."""
         home = home.expanduser().resolve()
         config = load_config(home / CONFIG_NAME)
-        resolved_db = db_path.expanduser().resolve() if db_path else home / DB_NAME
+        if database is None or database == "":
+            database = os.environ.get("AUTOQUEUE_DB") or None
+        if database is not None and db.is_url(str(database)):
+            return cls(home=home, db_path=home / DB_NAME, config=config, db_url=str(database))
+        resolved_db = Path(database).expanduser().resolve() if database else home / DB_NAME
         return cls(home=home, db_path=resolved_db, config=config)
+
+    @property
+    def database(self) -> str:
+        """The database as it may be shown: the file, or the URL without its password."""
+        if self.db_url is None:
+            return str(self.db_path)
+        from autoqueue.postgres import redact
+
+        return redact(self.db_url)
+
+    @property
+    def location(self) -> str:
+        """What :func:`autoqueue.db.open_database` opens (may hold a password: never shown)."""
+        return self.db_url if self.db_url is not None else str(self.db_path)
 
     @property
     def tasks_dir(self) -> Path:
@@ -58,6 +81,23 @@ class Workspace:
         except ValueError:
             return path.as_posix()
 
-    def connect(self) -> sqlite3.Connection:
-        """Open the database (creating or upgrading it)."""
-        return db.connect(self.db_path)
+    def connect(self, *, create: bool = True) -> db.Connection:
+        """Open the database (creating or upgrading it, unless ``create`` is False and there is
+        no autoqueue database there yet)."""
+        if self.db_url is None:
+            if not create and not self.db_path.exists():
+                raise DatabaseError(
+                    f"no autoqueue database at {self.db_path} "
+                    "(run `autoqueue init` there, or pass --home / set AUTOQUEUE_HOME)"
+                )
+            return db.connect(self.db_path)
+        return db.open_database(self.db_url, create=create)
+
+    def database_exists(self) -> bool:
+        if self.db_url is None:
+            return self.db_path.exists()
+        try:
+            self.connect(create=False).close()
+        except DatabaseError:
+            return False
+        return True

@@ -6,7 +6,6 @@ command it runs, not for every library autoqueue has (an idle cron tick stays ch
 
 from __future__ import annotations
 
-import sqlite3
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,7 +15,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from autoqueue.errors import AutoqueueError, DatabaseError
+from autoqueue import db as db_errors
+from autoqueue.db import Connection
+from autoqueue.errors import AutoqueueError
 
 if TYPE_CHECKING:
     from autoqueue.workspace import Workspace
@@ -83,7 +84,7 @@ class AutoqueueGroup(TyperGroup):
 
             output.error(str(exc))
             raise typer.Exit(exc.exit_code) from None
-        except sqlite3.DatabaseError as exc:
+        except db_errors.Error as exc:
             from autoqueue import output
 
             output.error(f"database error: {exc}")
@@ -121,7 +122,7 @@ LimitOption = Annotated[
 class State:
     """What the global options chose; the workspace is read only when a command needs it."""
 
-    def __init__(self, home: Path, db: Path | None, *, home_given: bool = True) -> None:
+    def __init__(self, home: Path, db: str | None, *, home_given: bool = True) -> None:
         self.home = home
         self.db = db
         self.home_given = home_given  # --home or AUTOQUEUE_HOME, rather than the default
@@ -142,16 +143,10 @@ class State:
         return self.workspace.config.timezone or local_zone_name()
 
     @contextmanager
-    def connect(self, *, create: bool = False) -> Iterator[sqlite3.Connection]:
+    def connect(self, *, create: bool = False) -> Iterator[Connection]:
         """Open the database; only ``init`` (and the demo) may create it: a mistyped --home must
         not create a database that cron will never see."""
-        workspace = self.workspace
-        if not create and not workspace.db_path.exists():
-            raise DatabaseError(
-                f"no autoqueue database at {workspace.db_path} "
-                "(run `autoqueue init` there, or pass --home / set AUTOQUEUE_HOME)"
-            )
-        conn = workspace.connect()
+        conn = self.workspace.connect(create=create)
         try:
             yield conn
         finally:
@@ -177,16 +172,21 @@ def main_options(
         ),
     ] = Path("."),
     db: Annotated[
-        Path | None,
-        typer.Option("--db", envvar="AUTOQUEUE_DB", help="Use this database file instead."),
+        str | None,
+        typer.Option(
+            "--db",
+            envvar="AUTOQUEUE_DB",
+            help="Use this SQLite file, or a PostgreSQL server: postgresql://user@host/dbname.",
+        ),
     ] = None,
 ) -> None:
     """autoqueue: a queue that runs your content pipeline unattended."""
+    from autoqueue.db import is_url
     from autoqueue.errors import UsageError
 
     if home.exists() and not home.is_dir():
         raise UsageError(f"--home {home} is a file, not a folder")
-    if db is not None and db.is_dir():
+    if db is not None and not is_url(db) and Path(db).expanduser().is_dir():
         raise UsageError(f"--db {db} is a folder, not a database file")
     source = ctx.get_parameter_source("home")
     ctx.obj = State(home, db, home_given=getattr(source, "name", "DEFAULT") != "DEFAULT")
@@ -198,4 +198,4 @@ def main() -> None:
 
 
 # The command modules register themselves on ``app``.
-from autoqueue.cli import commands, run, youtube  # noqa: E402, F401
+from autoqueue.cli import commands, database, run, youtube  # noqa: E402, F401

@@ -48,10 +48,12 @@ def _stop_on_signals(scheduler: Any) -> Iterator[None]:
 def _idle(state: State) -> bool:
     from datetime import UTC, datetime
 
-    from autoqueue.db import DB_NAME
+    from autoqueue.db import DB_NAME, is_url
     from autoqueue.idle import nothing_to_do
 
-    db_path = (state.db or state.home / DB_NAME).expanduser().resolve()
+    if state.db is not None and is_url(state.db):
+        return False  # the fast path is SQLite's; a PostgreSQL tick asks its server
+    db_path = Path(state.db or state.home / DB_NAME).expanduser().resolve()
     return nothing_to_do(db_path, datetime.now(UTC))
 
 
@@ -63,18 +65,26 @@ def _run_scheduler(
     forever: bool,
     grace: float,
     as_json: bool,
+    queues: str | None = None,
 ) -> None:
+    from autoqueue import hosts
     from autoqueue.tick import Scheduler
 
-    with state.connect():
-        pass  # refuse a missing or foreign database before taking any lock
+    served = hosts.parse_queues(queues)
+    with state.connect() as conn:
+        # Refuse a missing or foreign database, or a home that is not the database's own,
+        # before taking any lock; leases and due times follow the database's clock.
+        hosts.check_identity(state.workspace, conn)
+        clock = hosts.database_clock(conn)
     scheduler = Scheduler(
-        state.workspace, grace=grace, listener=None if as_json else _print_processed
+        state.workspace,
+        grace=grace,
+        listener=None if as_json else _print_processed,
+        queues=served,
+        clock=clock,
     )
     with _stop_on_signals(scheduler):
-        report = scheduler.run(
-            drain=drain, max_seconds=max_seconds, forever=forever, wait_for_lock=forever
-        )
+        report = scheduler.run(drain=drain, max_seconds=max_seconds, forever=forever)
     if as_json:
         output.emit_json(
             {
@@ -99,8 +109,11 @@ def _run_scheduler(
     if report.error is not None:
         # The round stopped early; what its attempts recorded is applied by the next tick.
         raise AutoqueueError(report.error)
-    if report.lock_holder is not None:
-        output.info(f"another tick holds the scheduler lock ({report.lock_holder}); nothing to do")
+    if report.lock_holder is not None and not report.processed:
+        output.info(
+            f"another worker leads ({report.lock_holder}): it enqueues and recovers; "
+            "nothing ready here"
+        )
         return
     for recovered in report.recovered:
         output.info(
@@ -111,6 +124,16 @@ def _run_scheduler(
         output.info(f"enqueued {report.enqueued} scheduled run(s)")
     if not (report.processed or report.enqueued or report.recovered):
         output.info("nothing to do")
+
+
+QueuesOption = Annotated[
+    str | None,
+    typer.Option(
+        "--queues",
+        help="Run only these queue types here, comma-separated (e.g. video,image).",
+        show_default="all",
+    ),
+]
 
 
 GraceOption = Annotated[
@@ -130,10 +153,11 @@ def tick(
     ] = None,
     grace: GraceOption = 30.0,
     as_json: JsonOption = False,
+    queues: QueuesOption = None,
 ) -> None:
     """One scheduler round: recover, enqueue due schedules, run one item per queue."""
     state = _state(ctx)
-    if not drain and _idle(state):
+    if not drain and queues is None and _idle(state):
         if as_json:
             output.emit_json({"lock_holder": None, "enqueued": 0, "recovered": [], "processed": []})
         else:
@@ -146,14 +170,27 @@ def tick(
         forever=False,
         grace=grace,
         as_json=as_json,
+        queues=queues,
     )
 
 
 @app.command()
-def worker(ctx: typer.Context, grace: GraceOption = 30.0, as_json: JsonOption = False) -> None:
-    """Run the queues until SIGTERM or Ctrl-C (for systemd or a terminal), instead of cron."""
+def worker(
+    ctx: typer.Context,
+    grace: GraceOption = 30.0,
+    as_json: JsonOption = False,
+    queues: QueuesOption = None,
+) -> None:
+    """Run the queues until SIGTERM or Ctrl-C (for systemd or a terminal), instead of cron.
+    Run one on each host of a PostgreSQL database; one of them leads the periodic duties."""
     _run_scheduler(
-        _state(ctx), drain=True, max_seconds=None, forever=True, grace=grace, as_json=as_json
+        _state(ctx),
+        drain=True,
+        max_seconds=None,
+        forever=True,
+        grace=grace,
+        as_json=as_json,
+        queues=queues,
     )
 
 
@@ -165,7 +202,12 @@ def cron_lines(workspace: Workspace) -> dict[str, str]:
     through the link does Python find the venv, and autoqueue in it."""
     python = Path(sys.executable).absolute()
     home = workspace.home
-    db_args = ["--db", str(workspace.db_path)] if workspace.db_path != home / "autoqueue.db" else []
+    if workspace.db_url is not None:
+        db_args = ["--db", workspace.db_url]
+    elif workspace.db_path != home / "autoqueue.db":
+        db_args = ["--db", str(workspace.db_path)]
+    else:
+        db_args = []
     argv = [str(python), "-m", "autoqueue", "--home", str(home), *db_args, "tick"]
     log = home / "autoqueue-cron.log"
     crontab = (

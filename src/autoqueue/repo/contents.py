@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
-
+from autoqueue.db import Connection
 from autoqueue.models import Content
 
 
 def insert_script(
-    conn: sqlite3.Connection,
+    conn: Connection,
     *,
     content_id: str,
     user_id: str | None,
@@ -27,7 +26,7 @@ def insert_script(
 
 
 def set_video(
-    conn: sqlite3.Connection, content_id: str, *, video_path: str, thumbnail_path: str, now: str
+    conn: Connection, content_id: str, *, video_path: str, thumbnail_path: str, now: str
 ) -> None:
     conn.execute(
         "UPDATE contents SET type = 'video', video_path = ?, thumbnail_path = ?, updated_at = ? "
@@ -36,9 +35,7 @@ def set_video(
     )
 
 
-def finish_run(
-    conn: sqlite3.Connection, content_id: str, youtube_url: str | None, now: str
-) -> None:
+def finish_run(conn: Connection, content_id: str, youtube_url: str | None, now: str) -> None:
     """The youtube stage completed: the content is done, and published when it has a URL.
 
     A stage that reports no URL (a local outbox, say) did not publish anything on YouTube.
@@ -46,20 +43,20 @@ def finish_run(
     conn.execute(
         "UPDATE contents SET status = 'completed', error = NULL, "
         "youtube_url = COALESCE(?, youtube_url), "
-        "published = CASE WHEN ? IS NULL THEN published ELSE 1 END, "
+        "published = CASE WHEN CAST(? AS TEXT) IS NULL THEN published ELSE 1 END, "
         "updated_at = ? WHERE id = ?",
         (youtube_url, youtube_url, now, content_id),
     )
 
 
-def set_failed(conn: sqlite3.Connection, content_id: str, error: str, now: str) -> None:
+def set_failed(conn: Connection, content_id: str, error: str, now: str) -> None:
     conn.execute(
         "UPDATE contents SET status = 'failed', error = ?, updated_at = ? WHERE id = ?",
         (error, now, content_id),
     )
 
 
-def relocate(conn: sqlite3.Connection, content_id: str, *, old: str, new: str, now: str) -> None:
+def relocate(conn: Connection, content_id: str, *, old: str, new: str, now: str) -> None:
     """Point a content's video or thumbnail path at the place its run's file was archived to."""
     conn.execute(
         "UPDATE contents SET "
@@ -70,12 +67,12 @@ def relocate(conn: sqlite3.Connection, content_id: str, *, old: str, new: str, n
     )
 
 
-def get(conn: sqlite3.Connection, content_id: str) -> Content | None:
+def get(conn: Connection, content_id: str) -> Content | None:
     row = conn.execute("SELECT * FROM contents WHERE id = ?", (content_id,)).fetchone()
     return None if row is None else Content.model_validate(dict(row))
 
 
-def list_contents(conn: sqlite3.Connection, *, task_id: str | None, limit: int) -> list[Content]:
+def list_contents(conn: Connection, *, task_id: str | None, limit: int) -> list[Content]:
     if task_id is None:
         rows = conn.execute("SELECT * FROM contents ORDER BY created_at DESC, id LIMIT ?", (limit,))
     else:

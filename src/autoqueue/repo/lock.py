@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
-
+from autoqueue.db import Connection, Row, is_postgres
 from autoqueue.owner import Owner
 
 
 def acquire(
-    conn: sqlite3.Connection,
+    conn: Connection,
     name: str,
     owner: Owner,
     *,
@@ -28,8 +27,10 @@ def acquire(
         "expires_at = :expires, owner_started = :started "
         "WHERE scheduler_lock.locked_by IS NULL OR scheduler_lock.expires_at IS NULL "
         "OR scheduler_lock.expires_at <= :now "
-        "OR (scheduler_lock.locked_by = :me AND scheduler_lock.owner_started IS :started) "
-        "OR (scheduler_lock.locked_by = :dead AND scheduler_lock.owner_started IS :dead_started)",
+        "OR (scheduler_lock.locked_by = :me "
+        "AND scheduler_lock.owner_started IS NOT DISTINCT FROM :started) "
+        "OR (scheduler_lock.locked_by = :dead "
+        "AND scheduler_lock.owner_started IS NOT DISTINCT FROM :dead_started)",
         {
             "name": name,
             "now": now,
@@ -43,25 +44,31 @@ def acquire(
     return cursor.rowcount == 1
 
 
-def holder(conn: sqlite3.Connection, name: str) -> sqlite3.Row | None:
-    row: sqlite3.Row | None = conn.execute(
-        "SELECT * FROM scheduler_lock WHERE lock_name = ? AND locked_by IS NOT NULL", (name,)
+def holder(conn: Connection, name: str, *, for_update: bool = False) -> Row | None:
+    """The lock's holder, if any. ``for_update``: PostgreSQL locks the row until the caller's
+    transaction ends, so that what it decides from the holder (taking over a dead one) is not
+    raced by another host (SQLite's write transaction already excludes everyone)."""
+    lock = " FOR UPDATE" if for_update and is_postgres(conn) else ""
+    row: Row | None = conn.execute(
+        "SELECT * FROM scheduler_lock WHERE lock_name = ? AND locked_by IS NOT NULL" + lock,
+        (name,),
     ).fetchone()
     return row
 
 
-def renew(conn: sqlite3.Connection, name: str, owner: Owner, expires_at: str) -> bool:
+def renew(conn: Connection, name: str, owner: Owner, expires_at: str) -> bool:
     cursor = conn.execute(
         "UPDATE scheduler_lock SET expires_at = ? WHERE lock_name = ? AND locked_by = ? "
-        "AND owner_started IS ?",
+        "AND owner_started IS NOT DISTINCT FROM ?",
         (expires_at, name, owner.label, owner.started),
     )
     return cursor.rowcount == 1
 
 
-def release(conn: sqlite3.Connection, name: str, owner: Owner) -> None:
+def release(conn: Connection, name: str, owner: Owner) -> None:
     conn.execute(
         "UPDATE scheduler_lock SET locked_by = NULL, locked_at = NULL, expires_at = NULL, "
-        "owner_started = NULL WHERE lock_name = ? AND locked_by = ? AND owner_started IS ?",
+        "owner_started = NULL WHERE lock_name = ? AND locked_by = ? "
+        "AND owner_started IS NOT DISTINCT FROM ?",
         (name, owner.label, owner.started),
     )

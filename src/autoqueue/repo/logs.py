@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+from autoqueue.db import Connection
 from autoqueue.models import ActionType, LogEntry, LogLevel, QueueType
 
 
@@ -23,7 +23,7 @@ class LogFilter:
 
 
 def add(
-    conn: sqlite3.Connection,
+    conn: Connection,
     task_id: str,
     level: LogLevel,
     message: str,
@@ -39,7 +39,7 @@ def add(
     """The seed's ``addLog`` helper."""
     cursor = conn.execute(
         "INSERT INTO task_logs (task_id, queue_id, level, message, action_type, queue_type, pid, "
-        "process_name, metadata, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "process_name, metadata, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         (
             task_id,
             queue_id,
@@ -53,18 +53,17 @@ def add(
             now,
         ),
     )
-    assert cursor.lastrowid is not None
-    return cursor.lastrowid
+    return int(cursor.fetchone()[0])
 
 
-def set_metadata(conn: sqlite3.Connection, log_id: int, metadata: dict[str, Any]) -> None:
+def set_metadata(conn: Connection, log_id: int, metadata: dict[str, Any]) -> None:
     conn.execute(
         "UPDATE task_logs SET metadata = ? WHERE id = ?",
         (json.dumps(metadata, ensure_ascii=False), log_id),
     )
 
 
-def query(conn: sqlite3.Connection, filters: LogFilter) -> list[LogEntry]:
+def query(conn: Connection, filters: LogFilter) -> list[LogEntry]:
     """Newest first, as the seed's log viewer; with ``after_id``, oldest first (a follow tail)."""
     clauses: list[str] = []
     params: list[Any] = []

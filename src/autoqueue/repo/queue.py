@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from autoqueue.db import EVERY_QUEUE, canonical_time
+from autoqueue.db import (
+    EVERY_QUEUE,
+    Connection,
+    IntegrityError,
+    Row,
+    canonical_time,
+    is_postgres,
+    notify,
+)
 from autoqueue.models import QueueItem, QueueType, Tab
 from autoqueue.owner import Owner
 
 ACTIVE = ("waiting", "processing")
+WAKE = "any"  # the NOTIFY payload when any queue may have work
 
 
 @dataclass
@@ -26,7 +34,7 @@ class UnreadableRow(Exception):
     columns: tuple[str, ...] = ()  # the columns holding values autoqueue cannot read
 
 
-def _item(row: sqlite3.Row) -> QueueItem:
+def _item(row: Row) -> QueueItem:
     """A row as a QueueItem, or UnreadableRow naming what is wrong with it."""
     try:
         return QueueItem.model_validate(dict(row))
@@ -44,7 +52,7 @@ def _item(row: sqlite3.Row) -> QueueItem:
 
 
 def insert(
-    conn: sqlite3.Connection,
+    conn: Connection,
     *,
     task_id: str,
     schedule_id: int | None,
@@ -55,19 +63,26 @@ def insert(
 ) -> int:
     cursor = conn.execute(
         "INSERT INTO task_queue (task_id, schedule_id, queue_type, status, retry_count, max_retry, "
-        "occurrence_at, created_at, updated_at) VALUES (?, ?, ?, 'waiting', 0, ?, ?, ?, ?)",
+        "occurrence_at, created_at, updated_at) VALUES (?, ?, ?, 'waiting', 0, ?, ?, ?, ?) "
+        "RETURNING id",
         (task_id, schedule_id, queue_type.value, max_retry, occurrence_at, now, now),
     )
-    assert cursor.lastrowid is not None
-    return cursor.lastrowid
+    item_id = int(cursor.fetchone()[0])
+    notify(conn, queue_type.value)
+    return item_id
 
 
 # The claim (seed 4.1), ordered by (created_at, id) through idx_task_queue_claim. The seed runs it
 # as one UPDATE ... WHERE id = (SELECT ...); here it is a SELECT and an UPDATE by primary key
-# inside the caller's BEGIN IMMEDIATE transaction, which holds the write lock throughout, so it
-# is just as atomic, and three times faster here (SQLite plans the nested form poorly).
-# The NOT EXISTS keeps invariant 1 (one processing item per queue type) as a condition; the
-# partial unique index idx_task_queue_one_processing backs it up.
+# inside the caller's write transaction. On SQLite that transaction holds the write lock
+# throughout (BEGIN IMMEDIATE), so it is just as atomic, and three times faster (SQLite plans the
+# nested form poorly). On PostgreSQL the SELECT takes the row FOR UPDATE SKIP LOCKED: claimers on
+# several hosts each take a different row and never wait on one another.
+#
+# Invariant 1 (at most ``concurrency`` processing items per queue type, 1 unless autoqueue.toml
+# raises it): the candidate is only looked for while fewer are processing, and the UPDATE takes a
+# free slot number, which the partial unique index idx_task_queue_slot makes unique per queue
+# type whatever process or host claims: two claimers racing for the last slot cannot both win.
 #
 # The queue type is written into the SQL as a literal (one statement per QueueType member, never
 # user text), not bound as a parameter: task_queue has partial indexes on queue_type and status,
@@ -78,12 +93,17 @@ _CANDIDATE_TEMPLATE = """
 SELECT q.id FROM task_queue AS q
 WHERE q.queue_type = '{queue_type}' AND q.status = 'waiting'
   AND (q.next_retry_at IS NULL OR q.next_retry_at <= :now)
-  AND NOT EXISTS (
-    SELECT 1 FROM task_queue WHERE queue_type = '{queue_type}' AND status = 'processing')
+  AND {room}
   {schedule_rule}
 ORDER BY q.created_at, q.id
-LIMIT 1
+LIMIT 1{lock}
 """
+
+# Room for one more: the common case (one slot) as NOT EXISTS, the general one as a count.
+_ONE_SLOT = """NOT EXISTS (
+    SELECT 1 FROM task_queue WHERE queue_type = '{queue_type}' AND status = 'processing')"""
+_SLOTS = """(SELECT count(*) FROM task_queue
+       WHERE queue_type = '{queue_type}' AND status = 'processing') < :slots"""
 
 # The schedule queue adds one rule: a run waits while its task still has a run in flight, so
 # that two runs of one task never share a folder. It needs the task id, which the other queues'
@@ -93,12 +113,23 @@ _SCHEDULE_RULE = """AND NOT EXISTS (
     WHERE other.task_id = q.task_id AND other.id != q.id
       AND other.status IN ('waiting', 'processing') AND other.queue_type != 'schedule')"""
 
-CANDIDATE: dict[QueueType, str] = {
-    queue_type: _CANDIDATE_TEMPLATE.format(
+
+def _candidate(queue_type: QueueType, *, one_slot: bool, postgres: bool) -> str:
+    room = _ONE_SLOT if one_slot else _SLOTS
+    return _CANDIDATE_TEMPLATE.format(
         queue_type=queue_type.value,
+        room=room.format(queue_type=queue_type.value),
         schedule_rule=_SCHEDULE_RULE if queue_type is QueueType.SCHEDULE else "",
+        lock=" FOR UPDATE OF q SKIP LOCKED" if postgres else "",
     )
+
+
+# (queue type, one slot, PostgreSQL) -> the statement
+CANDIDATE: dict[tuple[QueueType, bool, bool], str] = {
+    (queue_type, one_slot, postgres): _candidate(queue_type, one_slot=one_slot, postgres=postgres)
     for queue_type in QueueType
+    for one_slot in (True, False)
+    for postgres in (True, False)
 }
 
 _TAKE = """
@@ -106,29 +137,48 @@ UPDATE task_queue
 SET status = 'processing', updated_at = :now, claim_token = :token,
     owner_host = :host, owner_pid = :pid, owner_started = :started, lease_expires_at = :lease,
     stage_pid = NULL, stage_started = NULL, stage_process_name = NULL,
-    attempt_token = NULL, output_offset = 0
+    attempt_token = NULL, output_offset = 0, slot = :slot
 WHERE id = :id AND status = 'waiting'
 RETURNING *
 """
 
 
+def _free_slots(conn: Connection, queue_type: QueueType, slots: int) -> list[int]:
+    if slots == 1:
+        return [0]
+    taken = {
+        row[0]
+        for row in conn.execute(
+            f"SELECT slot FROM task_queue WHERE queue_type = '{queue_type.value}' "
+            "AND status = 'processing'"
+        ).fetchall()
+    }
+    return [slot for slot in range(slots) if slot not in taken]
+
+
 def claim(
-    conn: sqlite3.Connection,
+    conn: Connection,
     queue_type: QueueType,
     *,
     owner: Owner,
     token: str,
     lease_until: str,
     now: str,
+    slots: int = 1,
 ) -> QueueItem | None:
-    """Take the oldest ready item of ``queue_type``. Call inside a write transaction.
+    """Take the oldest ready item of ``queue_type`` while fewer than ``slots`` of its type are
+    processing. Call inside a write transaction.
 
     Raises UnreadableRow (with the row taken) when the row cannot be read; the caller sets it
-    aside in the same transaction."""
-    candidate = conn.execute(CANDIDATE[queue_type], {"now": now}).fetchone()
+    aside in the same transaction. On PostgreSQL, a slot another host took first is given up
+    inside a savepoint: a unique violation would otherwise abort the caller's whole transaction
+    (a completion recorded in it included)."""
+    postgres = is_postgres(conn)
+    statement = CANDIDATE[(queue_type, slots == 1, postgres)]
+    candidate = conn.execute(statement, {"now": now, "slots": slots}).fetchone()
     if candidate is None:
         return None
-    params = {
+    params: dict[str, object] = {
         "id": candidate[0],
         "now": now,
         "token": token,
@@ -137,16 +187,28 @@ def claim(
         "started": owner.started,
         "lease": lease_until,
     }
-    row = conn.execute(_TAKE, params).fetchone()
-    return None if row is None else _item(row)
+    for slot in _free_slots(conn, queue_type, slots):
+        params["slot"] = slot
+        if not postgres:
+            row = conn.execute(_TAKE, params).fetchone()
+            return None if row is None else _item(row)
+        conn.execute("SAVEPOINT claim_slot")
+        try:
+            row = conn.execute(_TAKE, params).fetchone()
+        except IntegrityError:
+            conn.execute("ROLLBACK TO SAVEPOINT claim_slot")
+            continue  # another host took this slot a moment ago: try the next free one
+        conn.execute("RELEASE SAVEPOINT claim_slot")
+        return None if row is None else _item(row)
+    return None
 
 
-def get(conn: sqlite3.Connection, item_id: int) -> QueueItem | None:
+def get(conn: Connection, item_id: int) -> QueueItem | None:
     row = conn.execute("SELECT * FROM task_queue WHERE id = ?", (item_id,)).fetchone()
     return None if row is None else _item(row)
 
 
-def complete(conn: sqlite3.Connection, item_id: int, token: str, now: str) -> bool:
+def complete(conn: Connection, item_id: int, token: str, now: str) -> bool:
     """Mark done, only while still processing under this claim (a stop is never overwritten)."""
     cursor = conn.execute(
         "UPDATE task_queue SET status = 'completed', completed_at = ?, updated_at = ?, "
@@ -154,11 +216,13 @@ def complete(conn: sqlite3.Connection, item_id: int, token: str, now: str) -> bo
         "WHERE id = ? AND status = 'processing' AND claim_token = ?",
         (now, now, item_id, token),
     )
+    if cursor.rowcount == 1:
+        notify(conn, WAKE)  # a slot or an item: idle workers look again
     return cursor.rowcount == 1
 
 
 def retry_later(
-    conn: sqlite3.Connection,
+    conn: Connection,
     item_id: int,
     token: str,
     *,
@@ -177,20 +241,24 @@ def retry_later(
         "WHERE id = ? AND status = 'processing' AND claim_token = ?",
         (retry_count, next_retry_at, error, now, crash_count, item_id, token),
     )
+    if cursor.rowcount == 1:
+        notify(conn, WAKE)  # a slot or an item: idle workers look again
     return cursor.rowcount == 1
 
 
-def fail(conn: sqlite3.Connection, item_id: int, token: str, error: str, now: str) -> bool:
+def fail(conn: Connection, item_id: int, token: str, error: str, now: str) -> bool:
     cursor = conn.execute(
         "UPDATE task_queue SET status = 'failed', error_message = ?, updated_at = ?, "
         "lease_expires_at = NULL, attempt_token = NULL "
         "WHERE id = ? AND status = 'processing' AND claim_token = ?",
         (error, now, item_id, token),
     )
+    if cursor.rowcount == 1:
+        notify(conn, WAKE)  # a slot or an item: idle workers look again
     return cursor.rowcount == 1
 
 
-def set_crash_count(conn: sqlite3.Connection, item_id: int, count: int) -> None:
+def set_crash_count(conn: Connection, item_id: int, count: int) -> None:
     conn.execute("UPDATE task_queue SET crash_count = ? WHERE id = ?", (count, item_id))
 
 
@@ -200,7 +268,7 @@ _RESET = {"retry_count": 0, "max_retry": 3, "attempt_no": 0, "crash_count": 0, "
 
 
 def set_aside(
-    conn: sqlite3.Connection, item_id: int, error: str, now: str, columns: Iterable[str] = ()
+    conn: Connection, item_id: int, error: str, now: str, columns: Iterable[str] = ()
 ) -> None:
     """Fail a row that cannot be read (another program wrote it), whatever its state, and make
     it readable: each column in ``columns`` (QueueItem field names only) goes back to its
@@ -218,7 +286,7 @@ def set_aside(
 
 
 def begin_attempt(
-    conn: sqlite3.Connection,
+    conn: Connection,
     item_id: int,
     token: str,
     *,
@@ -236,7 +304,7 @@ def begin_attempt(
     return cursor.rowcount == 1
 
 
-def set_output_offset(conn: sqlite3.Connection, item_id: int, token: str, offset: int) -> bool:
+def set_output_offset(conn: Connection, item_id: int, token: str, offset: int) -> bool:
     cursor = conn.execute(
         "UPDATE task_queue SET output_offset = ? "
         "WHERE id = ? AND status = 'processing' AND claim_token = ?",
@@ -246,7 +314,7 @@ def set_output_offset(conn: sqlite3.Connection, item_id: int, token: str, offset
 
 
 def adopt(
-    conn: sqlite3.Connection,
+    conn: Connection,
     item_id: int,
     token: str,
     *,
@@ -265,7 +333,7 @@ def adopt(
     return None if row is None else _item(row)
 
 
-def claim_state(conn: sqlite3.Connection, item_id: int) -> tuple[str, str | None] | None:
+def claim_state(conn: Connection, item_id: int) -> tuple[str, str | None] | None:
     """(status, claim token) of an item, or None when it is gone."""
     row = conn.execute(
         "SELECT status, claim_token FROM task_queue WHERE id = ?", (item_id,)
@@ -273,7 +341,7 @@ def claim_state(conn: sqlite3.Connection, item_id: int) -> tuple[str, str | None
     return None if row is None else (str(row[0]), row[1])
 
 
-def stop_processing(conn: sqlite3.Connection, task_id: str, error: str, now: str) -> int:
+def stop_processing(conn: Connection, task_id: str, error: str, now: str) -> int:
     """Seed 12.2 step 1: the task's processing items become failed; returns how many."""
     return conn.execute(
         "UPDATE task_queue SET status = 'failed', error_message = ?, updated_at = ?, "
@@ -282,7 +350,7 @@ def stop_processing(conn: sqlite3.Connection, task_id: str, error: str, now: str
     ).rowcount
 
 
-def stop_processes(conn: sqlite3.Connection, task_id: str) -> list[sqlite3.Row]:
+def stop_processes(conn: Connection, task_id: str) -> list[Row]:
     """What a stop must kill: the attempt token and recorded process of every processing item
     of the task (read raw, so that even a row autoqueue cannot otherwise read is stopped)."""
     return conn.execute(
@@ -292,8 +360,10 @@ def stop_processes(conn: sqlite3.Connection, task_id: str) -> list[sqlite3.Row]:
     ).fetchall()
 
 
-def odd_retry_times(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+def odd_retry_times(conn: Connection) -> list[Row]:
     """Waiting items whose retry time is not SQLite's own UTC text (another program's)."""
+    if is_postgres(conn):
+        return []  # timestamptz columns hold nothing else
     return conn.execute(
         f"SELECT id, task_id, next_retry_at FROM task_queue WHERE {EVERY_QUEUE} "
         "AND status = 'waiting' AND next_retry_at IS NOT NULL "
@@ -302,16 +372,17 @@ def odd_retry_times(conn: sqlite3.Connection) -> list[sqlite3.Row]:
 
 
 def set_retry_time(
-    conn: sqlite3.Connection, item_id: int, *, expected: object, next_retry_at: str | None
+    conn: Connection, item_id: int, *, expected: object, next_retry_at: str | None
 ) -> bool:
     cursor = conn.execute(
-        "UPDATE task_queue SET next_retry_at = ? WHERE id = ? AND next_retry_at IS ?",
+        "UPDATE task_queue SET next_retry_at = ? WHERE id = ? "
+        "AND next_retry_at IS NOT DISTINCT FROM ?",
         (next_retry_at, item_id, expected),
     )
     return cursor.rowcount == 1
 
 
-def delete_waiting(conn: sqlite3.Connection, task_id: str) -> int:
+def delete_waiting(conn: Connection, task_id: str) -> int:
     """Seed 12.2 step 2."""
     return conn.execute(
         "DELETE FROM task_queue WHERE task_id = ? AND status = 'waiting'", (task_id,)
@@ -319,7 +390,7 @@ def delete_waiting(conn: sqlite3.Connection, task_id: str) -> int:
 
 
 def set_stage_process(
-    conn: sqlite3.Connection, item_id: int, token: str, *, pid: int, started: float, name: str
+    conn: Connection, item_id: int, token: str, *, pid: int, started: float, name: str
 ) -> bool:
     cursor = conn.execute(
         "UPDATE task_queue SET stage_pid = ?, stage_started = ?, stage_process_name = ? "
@@ -329,7 +400,7 @@ def set_stage_process(
     return cursor.rowcount == 1
 
 
-def renew_leases(conn: sqlite3.Connection, owner: Owner, lease_until: str) -> int:
+def renew_leases(conn: Connection, owner: Owner, lease_until: str) -> int:
     cursor = conn.execute(
         f"UPDATE task_queue SET lease_expires_at = ? WHERE {EVERY_QUEUE} "
         "AND status = 'processing' AND owner_host = ? AND owner_pid = ? AND owner_started = ?",
@@ -338,7 +409,7 @@ def renew_leases(conn: sqlite3.Connection, owner: Owner, lease_until: str) -> in
     return cursor.rowcount
 
 
-def processing(conn: sqlite3.Connection) -> list[QueueItem | UnreadableRow]:
+def processing(conn: Connection) -> list[QueueItem | UnreadableRow]:
     """Every processing item; a row that cannot be read comes back as UnreadableRow."""
     rows = conn.execute(
         f"SELECT * FROM task_queue WHERE {EVERY_QUEUE} AND status = 'processing' ORDER BY id"
@@ -352,7 +423,7 @@ def processing(conn: sqlite3.Connection) -> list[QueueItem | UnreadableRow]:
     return found
 
 
-def is_still_claimed(conn: sqlite3.Connection, item_id: int, token: str) -> bool:
+def is_still_claimed(conn: Connection, item_id: int, token: str) -> bool:
     row = conn.execute(
         "SELECT 1 FROM task_queue WHERE id = ? AND status = 'processing' AND claim_token = ?",
         (item_id, token),
@@ -360,12 +431,12 @@ def is_still_claimed(conn: sqlite3.Connection, item_id: int, token: str) -> bool
     return row is not None
 
 
-def for_task(conn: sqlite3.Connection, task_id: str) -> list[QueueItem]:
+def for_task(conn: Connection, task_id: str) -> list[QueueItem]:
     rows = conn.execute("SELECT * FROM task_queue WHERE task_id = ? ORDER BY id", (task_id,))
     return [QueueItem.model_validate(dict(row)) for row in rows]
 
 
-def active_count(conn: sqlite3.Connection, task_id: str) -> int:
+def active_count(conn: Connection, task_id: str) -> int:
     row = conn.execute(
         "SELECT count(*) FROM task_queue WHERE task_id = ? AND status IN ('waiting', 'processing')",
         (task_id,),
@@ -373,7 +444,7 @@ def active_count(conn: sqlite3.Connection, task_id: str) -> int:
     return int(row[0])
 
 
-def waiting_schedule_item(conn: sqlite3.Connection, task_id: str) -> QueueItem | None:
+def waiting_schedule_item(conn: Connection, task_id: str) -> QueueItem | None:
     row = conn.execute(
         "SELECT * FROM task_queue WHERE task_id = ? AND queue_type = 'schedule' "
         "AND status = 'waiting' ORDER BY id LIMIT 1",
@@ -382,7 +453,7 @@ def waiting_schedule_item(conn: sqlite3.Connection, task_id: str) -> QueueItem |
     return None if row is None else QueueItem.model_validate(dict(row))
 
 
-def latest_failed(conn: sqlite3.Connection, task_id: str) -> QueueItem | None:
+def latest_failed(conn: Connection, task_id: str) -> QueueItem | None:
     row = conn.execute(
         "SELECT * FROM task_queue WHERE task_id = ? AND status = 'failed' ORDER BY id DESC LIMIT 1",
         (task_id,),
@@ -390,7 +461,7 @@ def latest_failed(conn: sqlite3.Connection, task_id: str) -> QueueItem | None:
     return None if row is None else QueueItem.model_validate(dict(row))
 
 
-def reset_for_retry(conn: sqlite3.Connection, item_id: int, now: str) -> bool:
+def reset_for_retry(conn: Connection, item_id: int, now: str) -> bool:
     """The seed's retry button: back to waiting with a fresh retry budget (and crash budget)."""
     cursor = conn.execute(
         "UPDATE task_queue SET status = 'waiting', retry_count = 0, crash_count = 0, "
@@ -398,20 +469,32 @@ def reset_for_retry(conn: sqlite3.Connection, item_id: int, now: str) -> bool:
         "WHERE id = ? AND status = 'failed'",
         (now, item_id),
     )
+    if cursor.rowcount == 1:
+        notify(conn, WAKE)  # a slot or an item: idle workers look again
     return cursor.rowcount == 1
 
 
-def claimable_exists(conn: sqlite3.Connection, now: str, queue_types: Iterable[QueueType]) -> bool:
-    """Whether one of ``queue_types`` has a ready waiting item and no processing one."""
+def claimable_exists(
+    conn: Connection,
+    now: str,
+    queue_types: Iterable[QueueType],
+    slots: Mapping[QueueType, int] | None = None,
+) -> bool:
+    """Whether one of ``queue_types`` has a ready waiting item and a free slot."""
     # Literals from the enum, not bound parameters: see CANDIDATE on partial indexes.
     names = sorted(f"'{QueueType(queue_type).value}'" for queue_type in queue_types)
     if not names:
         return False
+    limits = " ".join(
+        f"WHEN '{queue_type.value}' THEN {int(count)}"
+        for queue_type, count in (slots or {}).items()
+    )
+    limit = f"CASE q.queue_type {limits} ELSE 1 END" if limits else "1"
     row = conn.execute(
         f"SELECT 1 FROM task_queue AS q WHERE q.queue_type IN ({', '.join(names)}) "
         "AND q.status = 'waiting' AND (q.next_retry_at IS NULL OR q.next_retry_at <= ?) "
-        "AND NOT EXISTS (SELECT 1 FROM task_queue AS p "
-        "  WHERE p.queue_type = q.queue_type AND p.status = 'processing') LIMIT 1",
+        "AND (SELECT count(*) FROM task_queue AS p "
+        f"  WHERE p.queue_type = q.queue_type AND p.status = 'processing') < {limit} LIMIT 1",
         (now,),
     ).fetchone()
     return row is not None
@@ -428,7 +511,7 @@ _TAB_WHERE = {
 }
 
 
-def tab_rows(conn: sqlite3.Connection, tab: Tab, limit: int) -> list[dict[str, object]]:
+def tab_rows(conn: Connection, tab: Tab, limit: int) -> list[dict[str, object]]:
     """The seed's tab query (section 8): queues in claim order, history newest first."""
     if tab is Tab.COMPLETED:
         order = "q.completed_at DESC, q.id DESC"
@@ -444,7 +527,7 @@ def tab_rows(conn: sqlite3.Connection, tab: Tab, limit: int) -> list[dict[str, o
     return [dict(row) for row in rows]
 
 
-def processing_rows(conn: sqlite3.Connection) -> list[dict[str, object]]:
+def processing_rows(conn: Connection) -> list[dict[str, object]]:
     """The items being processed now, with their task's title."""
     rows = conn.execute(
         "SELECT q.*, t.title FROM task_queue AS q JOIN tasks AS t ON t.id = q.task_id "
@@ -453,14 +536,14 @@ def processing_rows(conn: sqlite3.Connection) -> list[dict[str, object]]:
     return [dict(row) for row in rows]
 
 
-def tab_counts(conn: sqlite3.Connection) -> dict[Tab, int]:
+def tab_counts(conn: Connection) -> dict[Tab, int]:
     return {
         tab: int(conn.execute(f"SELECT count(*) FROM task_queue AS q WHERE {where}").fetchone()[0])
         for tab, where in _TAB_WHERE.items()
     }
 
 
-def delete_completed_before(conn: sqlite3.Connection, cutoff: str, *, dry_run: bool) -> int:
+def delete_completed_before(conn: Connection, cutoff: str, *, dry_run: bool) -> int:
     """Seed 7.2: remove completed rows older than ``cutoff``; nothing else is ever deleted."""
     where = "status = 'completed' AND completed_at < ?"
     if dry_run:

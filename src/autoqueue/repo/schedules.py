@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any
 
-from autoqueue.db import canonical_time
+from autoqueue.db import Connection, Row, canonical_time, is_postgres
 from autoqueue.models import Schedule
 
 
 def insert(
-    conn: sqlite3.Connection,
+    conn: Connection,
     *,
     task_id: str,
     scheduled_time: str | None,
@@ -26,7 +25,7 @@ def insert(
     cursor = conn.execute(
         "INSERT INTO task_schedules (task_id, scheduled_time, repeat_type, repeat_config, "
         "next_run_at, is_active, channel_setting_id, youtube_privacy, youtube_publish_time, "
-        "created_at) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?)",
+        "created_at) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?) RETURNING id",
         (
             task_id,
             scheduled_time,
@@ -39,21 +38,20 @@ def insert(
             now,
         ),
     )
-    assert cursor.lastrowid is not None
-    return cursor.lastrowid
+    return int(cursor.fetchone()[0])
 
 
-def get(conn: sqlite3.Connection, schedule_id: int) -> Schedule | None:
+def get(conn: Connection, schedule_id: int) -> Schedule | None:
     row = conn.execute("SELECT * FROM task_schedules WHERE id = ?", (schedule_id,)).fetchone()
     return None if row is None else Schedule.model_validate(dict(row))
 
 
-def for_task(conn: sqlite3.Connection, task_id: str) -> list[Schedule]:
+def for_task(conn: Connection, task_id: str) -> list[Schedule]:
     rows = conn.execute("SELECT * FROM task_schedules WHERE task_id = ? ORDER BY id", (task_id,))
     return [Schedule.model_validate(dict(row)) for row in rows]
 
 
-def due_rows(conn: sqlite3.Connection, now: str, limit: int) -> list[tuple[int, str, str]]:
+def due_rows(conn: Connection, now: str, limit: int) -> list[tuple[int, str, str]]:
     """(id, task_id, next_run_at) of active schedules due at ``now``, soonest first."""
     rows = conn.execute(
         "SELECT id, task_id, next_run_at FROM task_schedules WHERE is_active = 1 "
@@ -63,34 +61,33 @@ def due_rows(conn: sqlite3.Connection, now: str, limit: int) -> list[tuple[int, 
     return [(int(row[0]), str(row[1]), str(row[2])) for row in rows]
 
 
-def odd_next_runs(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+def odd_next_runs(conn: Connection) -> list[Row]:
     """Active schedules whose next run is missing or not SQLite's own UTC text."""
+    if is_postgres(conn):
+        return []  # timestamptz columns hold nothing else
     return conn.execute(
         "SELECT id, task_id, next_run_at FROM task_schedules WHERE is_active = 1 "
         f"AND NOT {canonical_time('next_run_at')}"
     ).fetchall()
 
 
-def set_next_run(
-    conn: sqlite3.Connection, schedule_id: int, *, expected: object, next_run_at: str
-) -> bool:
+def set_next_run(conn: Connection, schedule_id: int, *, expected: object, next_run_at: str) -> bool:
     cursor = conn.execute(
-        "UPDATE task_schedules SET next_run_at = ? WHERE id = ? AND next_run_at IS ?",
+        "UPDATE task_schedules SET next_run_at = ? WHERE id = ? "
+        "AND next_run_at IS NOT DISTINCT FROM ?",
         (next_run_at, schedule_id, expected),
     )
     return cursor.rowcount == 1
 
 
-def deactivate(conn: sqlite3.Connection, schedule_id: int) -> bool:
+def deactivate(conn: Connection, schedule_id: int) -> bool:
     cursor = conn.execute(
         "UPDATE task_schedules SET is_active = 0 WHERE id = ? AND is_active = 1", (schedule_id,)
     )
     return cursor.rowcount == 1
 
 
-def advance(
-    conn: sqlite3.Connection, schedule_id: int, *, expected: str, next_run_at: str | None
-) -> bool:
+def advance(conn: Connection, schedule_id: int, *, expected: str, next_run_at: str | None) -> bool:
     """Compare-and-set: move ``next_run_at`` on only if it still holds the occurrence we saw."""
     cursor = conn.execute(
         "UPDATE task_schedules SET next_run_at = ?, is_active = ? "
@@ -100,7 +97,7 @@ def advance(
     return cursor.rowcount == 1
 
 
-def deactivate_for_task(conn: sqlite3.Connection, task_id: str) -> int:
+def deactivate_for_task(conn: Connection, task_id: str) -> int:
     cursor = conn.execute(
         "UPDATE task_schedules SET is_active = 0 WHERE task_id = ? AND is_active = 1", (task_id,)
     )

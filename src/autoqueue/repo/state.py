@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any
 
+from autoqueue.db import Connection
 
-def load(conn: sqlite3.Connection, queue_id: int) -> dict[str, Any] | None:
+
+def load(conn: Connection, queue_id: int) -> dict[str, Any] | None:
     row = conn.execute("SELECT data FROM stage_state WHERE queue_id = ?", (queue_id,)).fetchone()
     if row is None:
         return None
@@ -15,7 +16,7 @@ def load(conn: sqlite3.Connection, queue_id: int) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def save(conn: sqlite3.Connection, queue_id: int, data: dict[str, Any], now: str) -> None:
+def save(conn: Connection, queue_id: int, data: dict[str, Any], now: str) -> None:
     conn.execute(
         "INSERT INTO stage_state (queue_id, data, updated_at) VALUES (?, ?, ?) "
         "ON CONFLICT(queue_id) DO UPDATE SET data = excluded.data, "
@@ -24,29 +25,30 @@ def save(conn: sqlite3.Connection, queue_id: int, data: dict[str, Any], now: str
     )
 
 
-def clear(conn: sqlite3.Connection, queue_id: int) -> None:
+def clear(conn: Connection, queue_id: int) -> None:
     conn.execute("DELETE FROM stage_state WHERE queue_id = ?", (queue_id,))
 
 
-def quota_used(conn: sqlite3.Connection, project: str, day: str) -> int:
+def quota_used(conn: Connection, project: str, day: str) -> int:
     row = conn.execute(
         "SELECT units FROM youtube_quota WHERE day = ? AND project = ?", (day, project)
     ).fetchone()
     return 0 if row is None else int(row[0])
 
 
-def quota_spend(conn: sqlite3.Connection, project: str, day: str, units: int) -> None:
+def quota_spend(conn: Connection, project: str, day: str, units: int) -> None:
     conn.execute(
         "INSERT INTO youtube_quota (day, project, units) VALUES (?, ?, ?) "
-        "ON CONFLICT(day, project) DO UPDATE SET units = units + excluded.units",
+        "ON CONFLICT(day, project) DO UPDATE SET units = youtube_quota.units + excluded.units",
         (day, project, units),
     )
 
 
-def quota_at_least(conn: sqlite3.Connection, project: str, day: str, units: int) -> None:
+def quota_at_least(conn: Connection, project: str, day: str, units: int) -> None:
     """Record that the day's quota is spent up to ``units`` (YouTube said quotaExceeded)."""
     conn.execute(
         "INSERT INTO youtube_quota (day, project, units) VALUES (?, ?, ?) "
-        "ON CONFLICT(day, project) DO UPDATE SET units = max(units, excluded.units)",
+        "ON CONFLICT(day, project) DO UPDATE SET units = CASE WHEN youtube_quota.units > "
+        "excluded.units THEN youtube_quota.units ELSE excluded.units END",
         (day, project, units),
     )

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any
 
+from autoqueue.db import Connection
 from autoqueue.models import Task
 
 
 def insert(
-    conn: sqlite3.Connection,
+    conn: Connection,
     *,
     task_id: str,
     title: str,
@@ -36,40 +36,39 @@ def insert(
     )
 
 
-def get(conn: sqlite3.Connection, task_id: str) -> Task | None:
+def get(conn: Connection, task_id: str) -> Task | None:
     row = conn.execute("SELECT * FROM tasks WHERE id = ?", (task_id,)).fetchone()
     return None if row is None else Task.model_validate(dict(row))
 
 
-def by_setting(conn: sqlite3.Connection, key: str) -> dict[str, str]:
+def by_setting(conn: Connection, key: str) -> dict[str, str]:
     """{value of settings[key]: task id} of the tasks that have the setting (first one wins)."""
-    rows = conn.execute(
-        "SELECT id, json_extract(settings, '$.' || ?) FROM tasks "
-        "WHERE json_valid(settings) AND json_extract(settings, '$.' || ?) IS NOT NULL "
-        "ORDER BY created_at, id",
-        (key, key),
-    )
     found: dict[str, str] = {}
-    for task_id, value in rows:
-        found.setdefault(str(value), str(task_id))
+    rows = conn.execute("SELECT id, settings FROM tasks ORDER BY created_at, id").fetchall()
+    for task_id, text in rows:
+        try:
+            settings = json.loads(text) if text else None
+        except json.JSONDecodeError:
+            continue
+        value = settings.get(key) if isinstance(settings, dict) else None
+        if value is not None:
+            found.setdefault(str(value), str(task_id))
     return found
 
 
-def set_last_error(conn: sqlite3.Connection, task_id: str, error: str | None, now: str) -> None:
+def set_last_error(conn: Connection, task_id: str, error: str | None, now: str) -> None:
     conn.execute(
         "UPDATE tasks SET last_error = ?, updated_at = ? WHERE id = ?", (error, now, task_id)
     )
 
 
-def set_content_id(
-    conn: sqlite3.Connection, task_id: str, content_id: str | None, now: str
-) -> None:
+def set_content_id(conn: Connection, task_id: str, content_id: str | None, now: str) -> None:
     conn.execute(
         "UPDATE tasks SET content_id = ?, updated_at = ? WHERE id = ?", (content_id, now, task_id)
     )
 
 
-def set_youtube_url(conn: sqlite3.Connection, task_id: str, url: str, now: str) -> None:
+def set_youtube_url(conn: Connection, task_id: str, url: str, now: str) -> None:
     conn.execute(
         "UPDATE tasks SET youtube_url = ?, updated_at = ? WHERE id = ?", (url, now, task_id)
     )

@@ -1,0 +1,331 @@
+"""The PostgreSQL backend (psycopg 3): its connection, dialect, errors and migrations.
+
+The repository's SQL is written once, with SQLite's ``?`` and ``:name`` placeholders; this
+connection rewrites each statement once for psycopg (``%s``, ``%(name)s``, literal ``%``
+doubled) and keeps the rewrite. Rows answer by index and by column name, as ``sqlite3.Row``
+does. Timestamps are ``timestamptz(0)`` columns, read back as the same UTC text SQLite stores
+(``YYYY-MM-DD HH:MM:SS``), so the engine compares and stores them the same way on both.
+
+Errors from psycopg leave this module as :class:`autoqueue.db.PgError` subclasses, so that the
+rest of autoqueue catches ``db.Error`` without importing psycopg (an idle SQLite tick never
+loads it). ARCHITECTURE.md "Backends" describes the seam.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg.adapt import Loader
+
+from autoqueue.db import (
+    BUSY_TIMEOUT_SECONDS,
+    PgError,
+    PgIntegrityError,
+    PgOperationalError,
+)
+from autoqueue.errors import DatabaseError
+
+PG_SCHEMA_VERSION = 1
+# The key of the advisory lock that migrations are applied under (any constant; this one spells
+# "autoqueue" in its first bytes).
+MIGRATION_LOCK = 0x6175746F71
+NOTIFY_CHANNEL = "autoqueue"
+
+# SQLSTATEs worth waiting for: lock_not_available (lock_timeout), serialization_failure,
+# deadlock_detected, and the server going away mid-restart (admin_shutdown, cannot_connect_now).
+BUSY_STATES = frozenset({"55P03", "40001", "40P01", "57P01", "57P03"})
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages and files."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)
+    user = netloc[0].split(":", 1)[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[1]}"))
+
+
+class _StampLoader(Loader):
+    """timestamptz as UTC text, SQLite's form (the session's TimeZone is UTC)."""
+
+    def load(self, data: Any) -> str:
+        text = bytes(data).decode("ascii")
+        return text[:19]
+
+
+class PgRow:
+    """A row that answers by position and by column name, like ``sqlite3.Row``."""
+
+    __slots__ = ("_index", "_names", "_values")
+
+    def __init__(self, names: list[str], index: dict[str, int], values: Sequence[Any]) -> None:
+        self._names = names
+        self._index = index
+        self._values = values
+
+    def __getitem__(self, key: int | str) -> Any:
+        if isinstance(key, str):
+            return self._values[self._index[key]]
+        return self._values[key]
+
+    def keys(self) -> list[str]:
+        return list(self._names)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, PgRow):
+            return NotImplemented
+        return self._names == other._names and tuple(self._values) == tuple(other._values)
+
+    def __hash__(self) -> int:
+        return hash(tuple(self._values))
+
+    def __repr__(self) -> str:
+        return f"PgRow({dict(zip(self._names, self._values, strict=True))!r})"
+
+
+def _row_factory(cursor: Any) -> Any:
+    description = cursor.description
+    names = [column.name for column in description] if description else []
+    index = {name: position for position, name in enumerate(names)}
+
+    def make(values: Sequence[Any]) -> PgRow:
+        return PgRow(names, index, values)
+
+    return make
+
+
+_TOKEN = re.compile(r"'(?:[^']|'')*'|\?|(?<!:):([A-Za-z_][A-Za-z0-9_]*)|%|::")
+
+
+def translate(sql: str) -> str:
+    """SQLite placeholders to psycopg's: ``?`` → ``%s``, ``:name`` → ``%(name)s``; ``%``
+    doubled (in literals too, as psycopg wants when it is given parameters)."""
+
+    def replace(match: re.Match[str]) -> str:
+        text = match.group(0)
+        if text.startswith("'"):
+            return text.replace("%", "%%")
+        if text == "?":
+            return "%s"
+        if text == "%":
+            return "%%"
+        if text == "::":
+            return text
+        return f"%({match.group(1)})s"
+
+    return _TOKEN.sub(replace, sql)
+
+
+def _translate_error(exc: psycopg.Error) -> PgError:
+    state = getattr(exc, "sqlstate", None) or ""
+    message = " ".join(str(exc).split())
+    if isinstance(exc, pg_errors.IntegrityError):
+        return PgIntegrityError(message, state)
+    if state in BUSY_STATES or isinstance(exc, psycopg.OperationalError):
+        return PgOperationalError(message, state)
+    return PgError(message, state)
+
+
+class PgCursor:
+    """What ``execute`` returns: rows, and how many rows a write touched."""
+
+    def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
+        self._cursor = cursor
+
+    @property
+    def rowcount(self) -> int:
+        return self._cursor.rowcount
+
+    def fetchone(self) -> Any:
+        if self._cursor.description is None:
+            return None
+        return self._cursor.fetchone()
+
+    def fetchall(self) -> list[Any]:
+        if self._cursor.description is None:
+            return []
+        return self._cursor.fetchall()
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.fetchall())
+
+
+class PgConnection:
+    """One psycopg connection in autocommit mode; ``db.transaction`` states BEGIN itself."""
+
+    backend = "postgresql"
+
+    def __init__(self, raw: psycopg.Connection[Any], url: str) -> None:
+        self.raw = raw
+        self.url = url
+        self._sql: dict[str, str] = {}
+
+    @property
+    def in_transaction(self) -> bool:
+        return bool(self.raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE)
+
+    def execute(self, sql: str, parameters: Any = ()) -> PgCursor:
+        query = self._sql.get(sql)
+        if query is None:
+            query = self._sql[sql] = translate(sql)
+        try:
+            cursor = self.raw.execute(query, parameters if parameters is not None else ())
+        except psycopg.Error as exc:
+            raise _translate_error(exc) from exc
+        return PgCursor(cursor)
+
+    def executescript(self, script: str) -> None:
+        """Statements without parameters, as written (DDL)."""
+        try:
+            self.raw.execute(script.encode("utf-8"))
+        except psycopg.Error as exc:
+            raise _translate_error(exc) from exc
+
+    def set_lock_timeout(self, seconds: float) -> None:
+        self.execute(f"SET lock_timeout = {max(1, int(seconds * 1000))}")
+
+    def notify(self, payload: str) -> None:
+        """Wake idle workers (delivered when the current transaction commits)."""
+        self.execute("SELECT pg_notify(?, ?)", (NOTIFY_CHANNEL, payload))
+
+    def epoch(self) -> float:
+        """The server's clock, in seconds since 1970 (UTC)."""
+        row = self.execute("SELECT extract(epoch from clock_timestamp())").fetchone()
+        return float(row[0])
+
+    def close(self) -> None:
+        self.raw.close()
+
+    def __enter__(self) -> PgConnection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _open(url: str) -> psycopg.Connection[Any]:
+    try:
+        raw = psycopg.connect(
+            url,
+            autocommit=True,
+            row_factory=_row_factory,
+            options=(
+                "-c TimeZone=UTC -c DateStyle=ISO "
+                f"-c lock_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}"
+            ),
+            connect_timeout=10,
+        )
+    except psycopg.Error as exc:
+        reason = " ".join(str(exc).split())
+        raise DatabaseError(f"cannot connect to {redact(url)}: {reason}") from exc
+    raw.adapters.register_loader("timestamptz", _StampLoader)
+    return raw
+
+
+def connect(url: str, *, create: bool = True) -> PgConnection:
+    """Connect, creating or upgrading autoqueue's tables as needed. With ``create`` False, a
+    database without them is refused (a mistyped URL must not become an empty queue)."""
+    conn = PgConnection(_open(url), url)
+    try:
+        _migrate(conn, create=create)
+    except PgError as exc:
+        conn.close()
+        raise DatabaseError(f"database {redact(url)}: {exc}") from exc
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def listen(url: str) -> psycopg.Connection[Any]:
+    """A connection that listens for autoqueue's wake-ups (``notifies()``)."""
+    raw = _open(url)
+    raw.execute(f"LISTEN {NOTIFY_CHANNEL}")
+    return raw
+
+
+def schema_text() -> str:
+    from importlib import resources
+
+    packaged = resources.files("autoqueue").joinpath("schema.pg.sql")
+    if packaged.is_file():
+        return packaged.read_text(encoding="utf-8")
+    return (Path(__file__).resolve().parents[2] / "schema.pg.sql").read_text(encoding="utf-8")
+
+
+def schema_version(conn: PgConnection) -> int | None:
+    """The recorded schema version, or None when autoqueue's tables are not there."""
+    # A query on the catalog, not to_regclass(): after waiting for the migration lock, a cached
+    # lookup may still miss the table that the migration before us just committed.
+    row = conn.execute(
+        "SELECT count(*) FROM pg_catalog.pg_tables "
+        "WHERE schemaname = current_schema() AND tablename = 'autoqueue_schema'"
+    ).fetchone()
+    if not row[0]:
+        return None
+    row = conn.execute("SELECT max(version) FROM autoqueue_schema").fetchone()
+    return int(row[0]) if row[0] is not None else 0
+
+
+def _migrate(conn: PgConnection, *, create: bool) -> None:
+    version = schema_version(conn)
+    if version == PG_SCHEMA_VERSION:
+        return
+    if version is not None and version > PG_SCHEMA_VERSION:
+        raise DatabaseError(
+            f"database {redact(conn.url)} has schema version {version}, newer than this "
+            f"autoqueue ({PG_SCHEMA_VERSION}); upgrade autoqueue"
+        )
+    if version is None and not create:
+        raise DatabaseError(
+            f"no autoqueue database at {redact(conn.url)} (run `autoqueue init` with this --db)"
+        )
+    conn.execute("BEGIN")
+    try:
+        # Concurrent first connections queue here; each reads the version again under the lock.
+        conn.execute("SELECT pg_advisory_xact_lock(?)", (MIGRATION_LOCK,))
+        version = schema_version(conn)
+        if version is None:
+            tables = conn.execute(
+                "SELECT count(*) FROM information_schema.tables "
+                "WHERE table_schema = current_schema() AND table_name IN "
+                "('tasks', 'task_queue', 'task_schedules', 'task_logs', 'contents')"
+            ).fetchone()[0]
+            if tables:
+                raise DatabaseError(
+                    f"{redact(conn.url)} has tables named like autoqueue's but no "
+                    "autoqueue_schema: not an autoqueue database; refusing to touch it"
+                )
+            conn.execute(
+                "CREATE TABLE autoqueue_schema (version INTEGER PRIMARY KEY, "
+                "applied_at timestamptz(0) NOT NULL DEFAULT now())"
+            )
+            version = 0
+        for number in range(version, PG_SCHEMA_VERSION):
+            PG_MIGRATIONS[number](conn)
+            conn.execute("INSERT INTO autoqueue_schema (version) VALUES (?)", (number + 1,))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def pg001_initial(conn: PgConnection) -> None:
+    """The schema as ``schema.pg.sql`` gives it (the SQLite schema 6, in PostgreSQL's types)."""
+    conn.executescript(schema_text())
+
+
+PG_MIGRATIONS = [pg001_initial]

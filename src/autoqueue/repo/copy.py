@@ -1,0 +1,116 @@
+"""SQL for ``autoqueue db copy``: every row of one database into another, empty one (the
+SQLite → PostgreSQL move of README "Moving up"), and the row counts and checksums that prove
+nothing was lost."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+
+from autoqueue.db import Connection, is_postgres
+
+# Every table, parents first; its primary key orders the checksum. scheduler_lock is not
+# copied: it names a process on the old database, and every worker takes it afresh.
+TABLES: tuple[tuple[str, str], ...] = (
+    ("contents", "id"),
+    ("tasks", "id"),
+    ("task_schedules", "id"),
+    ("task_queue", "id"),
+    ("task_logs", "id"),
+    ("stage_state", "queue_id"),
+    ("youtube_quota", "day, project"),
+    ("autoqueue_meta", "key"),
+)
+IDENTITY_TABLES = ("task_schedules", "task_queue", "task_logs")
+BATCH = 1000
+
+
+def columns(conn: Connection, table: str) -> list[str]:
+    """The table's columns, in the order of the target's schema."""
+    if is_postgres(conn):
+        rows = conn.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position",
+            (table,),
+        ).fetchall()
+        return [str(row[0]) for row in rows]
+    return [str(row[1]) for row in conn.execute(f"PRAGMA table_info({table})").fetchall()]
+
+
+def counts(conn: Connection) -> dict[str, int]:
+    return {
+        table: int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+        for table, _ in TABLES
+    }
+
+
+def rows(conn: Connection, table: str, names: list[str], key: str) -> Iterator[tuple[object, ...]]:
+    listed = ", ".join(names)
+    cursor = conn.execute(f"SELECT {listed} FROM {table} ORDER BY {key}")
+    for row in cursor.fetchall():
+        yield tuple(row)
+
+
+def checksum(conn: Connection, table: str, names: list[str], key: str) -> str:
+    """SHA-256 over the rows in key order, each value in one canonical JSON form."""
+    digest = hashlib.sha256()
+    for row in rows(conn, table, names, key):
+        digest.update(json.dumps([_canonical(v) for v in row], ensure_ascii=False).encode())
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+def _canonical(value: object) -> object:
+    if isinstance(value, float) and value.is_integer():
+        return repr(value)
+    if isinstance(value, (int, str)) or value is None:
+        return value
+    return repr(value)
+
+
+def insert_rows(
+    conn: Connection, table: str, names: list[str], batch: list[tuple[object, ...]]
+) -> None:
+    placeholders = ", ".join("?" for _ in names)
+    statement = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({placeholders})"
+    for row in batch:
+        conn.execute(statement, row)
+
+
+def link_contents(conn: Connection, pairs: list[tuple[str, str]]) -> None:
+    """contents.task_id, set once the tasks exist (the two tables refer to each other)."""
+    for content_id, task_id in pairs:
+        conn.execute("UPDATE contents SET task_id = ? WHERE id = ?", (task_id, content_id))
+
+
+def reset_identities(conn: Connection) -> None:
+    """The next generated id of each identity column follows the copied rows."""
+    if not is_postgres(conn):
+        return
+    for table in IDENTITY_TABLES:
+        conn.execute(
+            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+            f"COALESCE((SELECT max(id) FROM {table}), 0) + 1, false)"
+        )
+
+
+def processing_count(conn: Connection) -> int:
+    return int(
+        conn.execute("SELECT count(*) FROM task_queue WHERE status = 'processing'").fetchone()[0]
+    )
+
+
+def meta(conn: Connection) -> dict[str, str]:
+    return {
+        str(row[0]): str(row[1])
+        for row in conn.execute("SELECT key, value FROM autoqueue_meta").fetchall()
+    }
+
+
+def merge_meta(conn: Connection, facts: dict[str, str]) -> None:
+    for key, value in facts.items():
+        conn.execute(
+            "INSERT INTO autoqueue_meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO NOTHING",
+            (key, value),
+        )

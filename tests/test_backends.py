@@ -1,0 +1,244 @@
+"""The database seam, on both backends: transactions and savepoints, the slot index behind
+invariant 1, racing claimers, a slot conflict that must not lose a completion, and what only
+PostgreSQL has (placeholder translation, migrations under an advisory lock, timestamptz read
+back as SQLite's text, the circular foreign key, NOTIFY)."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from autoqueue import db, engine
+from autoqueue.db import Connection, transaction
+from autoqueue.models import QueueType
+from autoqueue.owner import Owner
+from autoqueue.repo import queue as queue_repo
+from autoqueue.stages.base import StageResult
+from autoqueue.workspace import Workspace
+
+from .conftest import NOW, add
+
+T1 = "7d1c2a9e-0000-4000-8000-000000000001"
+T2 = "7d1c2a9e-0000-4000-8000-000000000002"
+
+
+def test_transaction_rolls_back_on_error_and_nests(conn: Connection) -> None:
+    with pytest.raises(RuntimeError), transaction(conn):
+        conn.execute("INSERT INTO tasks (id, title, type) VALUES (?, 't', 'shortform')", (T1,))
+        raise RuntimeError("boom")
+    assert conn.execute("SELECT count(*) FROM tasks").fetchone()[0] == 0
+    with transaction(conn):
+        conn.execute("INSERT INTO tasks (id, title, type) VALUES (?, 't', 'shortform')", (T1,))
+        with pytest.raises(RuntimeError), transaction(conn):
+            conn.execute("INSERT INTO tasks (id, title, type) VALUES (?, 't', 'shortform')", (T2,))
+            raise RuntimeError("inner")
+    assert [r[0] for r in conn.execute("SELECT id FROM tasks").fetchall()] == [T1]
+
+
+def test_the_database_holds_one_processing_item_per_slot(conn: Connection) -> None:
+    """Invariant 1 in the schema itself, even for rows written by another program that knows
+    nothing of slots (they all take slot 0)."""
+    conn.execute("INSERT INTO tasks (id, title, type) VALUES (?, 't', 'shortform')", (T1,))
+    insert = "INSERT INTO task_queue (task_id, queue_type, status) VALUES (?, ?, 'processing')"
+    conn.execute(insert, (T1, "video"))
+    conn.execute(insert, (T1, "script"))
+    with pytest.raises(db.IntegrityError):
+        conn.execute(insert, (T1, "video"))
+    conn.execute(
+        "INSERT INTO task_queue (task_id, queue_type, status, slot) "
+        "VALUES (?, 'video', 'processing', 1)",
+        (T1,),
+    )
+
+
+def _owner(n: int) -> Owner:
+    return Owner(f"host-{n}", 1000 + n, 1.0)
+
+
+def _as_script_items(conn: Connection) -> None:
+    """Turn the tasks' schedule items into waiting script items (the queue under test)."""
+    conn.execute("UPDATE task_queue SET queue_type = 'script' WHERE queue_type = 'schedule'")
+
+
+def test_racing_claimers_never_exceed_the_limit(workspace: Workspace) -> None:
+    """Eight threads, each with its own connection, claim script items with a limit of three:
+    exactly three are taken, each in a slot of its own."""
+    setup = workspace.connect()
+    for n in range(6):
+        add(workspace, setup, f"t{n}", media_mode="upload")
+    _as_script_items(setup)
+    policy = engine.Policy(delays=(0,), lease_seconds=300, slots=((QueueType.SCRIPT, 3),))
+    claimed: list[int] = []
+    barrier = threading.Barrier(8)
+
+    def claimer(n: int) -> None:
+        conn = workspace.connect()
+        try:
+            barrier.wait()
+            for _ in range(3):
+                try:
+                    item = engine.claim_next(conn, QueueType.SCRIPT, _owner(n), policy, NOW)
+                except db.OperationalError as exc:  # SQLite: another claimer held the lock
+                    assert db.is_busy(exc)
+                    continue
+                if item is not None:
+                    claimed.append(item.id)
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=claimer, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    rows = setup.execute(
+        "SELECT slot FROM task_queue WHERE status = 'processing' ORDER BY slot"
+    ).fetchall()
+    setup.close()
+    assert [r[0] for r in rows] == [0, 1, 2]
+    assert len(claimed) == len(set(claimed)) == 3
+
+
+def test_a_completion_survives_a_lost_race_for_the_next_slot(
+    workspace: Workspace, conn: Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """complete_and_claim records the completion and claims the queue's next item in one
+    transaction. When the slot it picks was taken meanwhile by another host, the claim gives up
+    and the completion stays: on PostgreSQL the unique violation would otherwise abort the whole
+    transaction (the claim runs it inside a savepoint)."""
+    for n in range(3):
+        add(workspace, conn, f"t{n}", media_mode="upload")
+    _as_script_items(conn)
+    policy = engine.Policy(delays=(0,), lease_seconds=300, slots=((QueueType.SCRIPT, 2),))
+    mine = engine.claim_next(conn, QueueType.SCRIPT, _owner(1), policy, NOW)
+    assert mine is not None and mine.slot == 0
+    # Another host claimed the last item into slot 1 after this claimer listed the free slots.
+    conn.execute(
+        "UPDATE task_queue SET status = 'processing', slot = 1, owner_host = 'other' "
+        "WHERE id = (SELECT max(id) FROM task_queue)"
+    )
+    monkeypatch.setattr(queue_repo, "_free_slots", lambda *args: [1])
+    done, following = engine.complete_and_claim(
+        conn, mine, StageResult(script_text="{}"), policy, NOW + timedelta(seconds=1), _owner(1)
+    )
+    assert done and following is None
+    status = conn.execute("SELECT status FROM task_queue WHERE id = ?", (mine.id,)).fetchone()
+    assert status[0] == "completed"
+    assert (
+        conn.execute(
+            "SELECT count(*) FROM task_queue WHERE queue_type = 'image' AND task_id = ?",
+            (mine.task_id,),
+        ).fetchone()[0]
+        + conn.execute(
+            "SELECT count(*) FROM task_queue WHERE queue_type = 'video' AND task_id = ?",
+            (mine.task_id,),
+        ).fetchone()[0]
+        == 1
+    )  # the next stage was enqueued with the completion
+
+
+@pytest.mark.postgresql_only
+def test_placeholders_and_percent_signs_reach_postgresql_intact(conn: Connection) -> None:
+    one = conn.execute("SELECT CAST(? AS TEXT) || '%' || '?'", ("50",)).fetchone()
+    assert one[0] == "50%?"
+    named = conn.execute("SELECT CAST(:n AS TEXT) || ':x' || 'it''s'", {"n": "a"}).fetchone()
+    assert named[0] == "a:xit's"
+    assert conn.execute("SELECT '5'::int + 1").fetchone()[0] == 6
+
+
+@pytest.mark.postgresql_only
+def test_postgresql_records_its_migrations_and_reads_timestamps_as_text(
+    conn: Connection, workspace: Workspace
+) -> None:
+    from autoqueue import postgres
+
+    versions = conn.execute("SELECT version FROM autoqueue_schema").fetchall()
+    assert [r[0] for r in versions] == list(range(1, postgres.PG_SCHEMA_VERSION + 1))
+    task_id = add(workspace, conn, "stamped")
+    row = conn.execute("SELECT created_at FROM tasks WHERE id = ?", (task_id,)).fetchone()
+    assert row[0] == "2026-11-26 12:00:00"  # NOW, as SQLite would have stored it
+    # The circular foreign key exists in both directions.
+    constraints = {
+        r[0]
+        for r in conn.execute(
+            "SELECT conname FROM pg_constraint WHERE contype = 'f' AND conrelid IN "
+            "('contents'::regclass, 'tasks'::regclass)"
+        ).fetchall()
+    }
+    assert "contents_task_id_fkey" in constraints and "tasks_content_id_fkey" in constraints
+
+
+@pytest.mark.postgresql_only
+def test_concurrent_first_connections_migrate_once(pg_server: object, tmp_path: Path) -> None:
+    """Six processes' worth of first connections to an empty database at once: the advisory
+    lock lets one create the schema; the others wait and find it done."""
+    from autoqueue import postgres
+
+    from .pgserver import PgServer
+
+    assert isinstance(pg_server, PgServer)
+    pg_server.create_database("racing_migrations")
+    url = pg_server.url("racing_migrations")
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(6)
+
+    def first() -> None:
+        try:
+            barrier.wait()
+            postgres.connect(url).close()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=first) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    conn = postgres.connect(url)
+    try:
+        assert conn.execute("SELECT count(*) FROM autoqueue_schema").fetchone()[0] == 1
+    finally:
+        conn.close()
+        pg_server.drop_database("racing_migrations")
+
+
+@pytest.mark.postgresql_only
+def test_a_database_with_foreign_tables_of_the_same_names_is_refused(pg_server: object) -> None:
+    from autoqueue import postgres
+    from autoqueue.errors import DatabaseError
+
+    from .pgserver import PgServer
+
+    assert isinstance(pg_server, PgServer)
+    pg_server.create_database("someone_elses")
+    url = pg_server.url("someone_elses")
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as raw:
+        raw.execute("CREATE TABLE tasks (id int)")
+    try:
+        with pytest.raises(DatabaseError, match="not an autoqueue database"):
+            postgres.connect(url)
+        with psycopg.connect(url, autocommit=True) as raw:
+            assert raw.execute("SELECT to_regclass('task_queue')").fetchone() == (None,)
+    finally:
+        pg_server.drop_database("someone_elses")
+
+
+@pytest.mark.postgresql_only
+def test_an_idle_worker_wakes_on_notify(workspace: Workspace, conn: Connection) -> None:
+    """A LISTEN connection hears the NOTIFY that an enqueue sends when it commits."""
+    from autoqueue import postgres
+
+    assert workspace.db_url is not None
+    listener = postgres.listen(workspace.db_url)
+    try:
+        add(workspace, conn, "wake up")
+        heard = [n.payload for n in listener.notifies(timeout=5, stop_after=1)]
+    finally:
+        listener.close()
+    assert heard and heard[0] in {q.value for q in QueueType} | {queue_repo.WAKE}
