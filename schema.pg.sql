@@ -35,6 +35,7 @@ CREATE TABLE tasks (
   youtube_url TEXT,
   last_error TEXT,
   content_id TEXT REFERENCES contents(id) ON DELETE SET NULL,
+  max_retry INTEGER,
   created_at timestamptz(0) DEFAULT now(),
   updated_at timestamptz(0) DEFAULT now()
 );

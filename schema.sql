@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS tasks (
   youtube_url TEXT,
   last_error TEXT,
   content_id TEXT REFERENCES contents(id) ON DELETE SET NULL,  -- seed 13.2: the current run's content
+  max_retry INTEGER,                         -- schema 6: this task's `add --max-retry` (NULL: the config's)
   created_at DATETIME DEFAULT CURRENT_TIMESTAMP,
   updated_at DATETIME DEFAULT CURRENT_TIMESTAMP
 );

@@ -842,7 +842,104 @@ def write_results(report: Report, quick: bool, started: datetime, command: str) 
     return path
 
 
-SECTIONS = ("throughput", "scale", "latency", "pipelining", "rendering", "memory")
+# -- 7. PostgreSQL -----------------------------------------------------------------------------
+
+
+def section_postgresql(report: Report, quick: bool, repeats: int) -> None:
+    sys.path.insert(0, str(HERE))
+    import pg
+
+    tasks = 20 if quick else 400
+    counts = (1, 2) if quick else (1, 2, 4)
+    with scratch() as folder:
+        os.chmod(folder, 0o755)
+        server = pg._server(folder / "cluster")
+        try:
+            ours: dict[int, Figure] = {}
+            theirs: dict[int, Figure] = {}
+            for workers in counts:
+                ours[workers] = report.add(
+                    "postgresql",
+                    f"autoqueue transitions/s, {workers} worker process(es)",
+                    repeat(repeats, lambda w=workers: pg.autoqueue_rate(server, folder, tasks, w)),
+                    "/s",
+                )
+                if installed("procrastinate"):
+                    theirs[workers] = report.add(
+                        "postgresql",
+                        f"Procrastinate jobs/s, {workers} worker process(es)",
+                        repeat(
+                            repeats,
+                            lambda w=workers: pg.procrastinate_rate(server, tasks * 5, w),
+                        ),
+                        "/s",
+                    )
+            if theirs:
+                ratios = ", ".join(
+                    f"{w}: {ours[w].median / theirs[w].median:.2f}x" for w in sorted(theirs)
+                )
+                report.target(
+                    "postgresql",
+                    "transitions/s beside Procrastinate (same server, same durability)",
+                    f"autoqueue/Procrastinate by workers {ratios}",
+                    all(ours[w].median >= theirs[w].median for w in theirs),
+                )
+            history = 10_000 if quick else 1_000_000
+            empty = report.add(
+                "postgresql", "claim, empty table", [pg.claim_latency(server, folder, 0, 50)], "s"
+            )
+            full = report.add(
+                "postgresql",
+                f"claim, {history:,} history rows",
+                [pg.claim_latency(server, folder, history, 50)],
+                "s",
+            )
+            report.target(
+                "postgresql",
+                f"claim latency at {history:,} history rows within 1.5x of empty",
+                f"{full.median / empty.median:.2f}x",
+                full.median <= 1.5 * empty.median,
+            )
+            pipe_tasks, seconds = (
+                (3, (0.05, 0.1, 0.3, 0.05)) if quick else (20, (0.5, 1.0, 2.0, 0.5))
+            )
+
+            def make_home(workers: int) -> Callable[[Path, str], Path]:
+                def make(base: Path, url: str) -> Path:
+                    os.environ["AUTOQUEUE_DB"] = url
+                    try:
+                        home = pipeline_home(base, pipe_tasks, seconds)
+                    finally:
+                        del os.environ["AUTOQUEUE_DB"]
+                    with (home / "autoqueue.toml").open("a", encoding="utf-8") as config:
+                        config.write(f"\n[queues.video]\nconcurrency = {workers}\n")
+                    return home
+
+                return make
+
+            one = report.add(
+                "postgresql",
+                f"pipelining makespan, {pipe_tasks} tasks, one worker",
+                [pg.pipelining(server, folder, make_home(1), 1)],
+                "s",
+            )
+            two = report.add(
+                "postgresql",
+                f"pipelining makespan, {pipe_tasks} tasks, two workers (one video slot each)",
+                [pg.pipelining(server, folder, make_home(2), 2)],
+                "s",
+            )
+            report.target(
+                "postgresql",
+                "two workers shorten the pipelining makespan",
+                f"{one.median / two.median:.2f}x faster than one",
+                two.median < one.median,
+            )
+        finally:
+            server.stop()
+
+
+SECTIONS = ("throughput", "scale", "latency", "pipelining", "rendering", "memory", "postgresql")
 
 
 def main() -> int:
@@ -881,6 +978,8 @@ def main() -> int:
         section_rendering(report, args.quick, repeats)
     if "memory" in chosen:
         section_memory(report, args.quick, big_db)
+    if "postgresql" in chosen:
+        section_postgresql(report, args.quick, repeats)
     if big_db is not None:
         shutil.rmtree(big_db.parent, ignore_errors=True)
     for note in report.notes:

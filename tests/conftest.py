@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -78,15 +80,19 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgServer]:
+def pg_server() -> Iterator[PgServer]:
     """This test process's own PostgreSQL cluster (started on first use; a missing server
-    binary fails the tests that need it, it never skips them)."""
-    server = PgServer(tmp_path_factory.mktemp("pg"))
+    binary fails the tests that need it, it never skips them). Its folder is outside pytest's
+    temporary tree, which another pytest run may lock down (0700) or rotate away."""
+    folder = Path(tempfile.mkdtemp(prefix="autoqueue-pg-"))
+    folder.chmod(0o755)
+    server = PgServer(folder)
     server.start()
     try:
         yield server
     finally:
         server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 _database_numbers = itertools.count()

@@ -32,8 +32,9 @@ def server_bin() -> Path:
 
 
 class PgServer:
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *, durable: bool = False) -> None:
         self.folder = folder
+        self.durable = durable  # the benchmark's: PostgreSQL's default fsync and commits
         self.data = folder / "data"
         self.socket = folder / "socket"
         self.bin = server_bin()
@@ -81,13 +82,20 @@ class PgServer:
             "UTF8",
             "--locale=C",
         )
+        speed = (
+            []
+            if self.durable
+            else [
+                "-c fsync=off",
+                "-c synchronous_commit=off",
+                "-c full_page_writes=off",
+            ]
+        )
         options = " ".join(
             [
                 "-c listen_addresses=''",
                 f"-c unix_socket_directories={self.socket}",
-                "-c fsync=off",
-                "-c synchronous_commit=off",
-                "-c full_page_writes=off",
+                *speed,
                 "-c max_connections=200",
                 "-c shared_buffers=32MB",
             ]

@@ -123,8 +123,8 @@ def test_add_with_every_option(runner: CliRunner, home: Path, tmp_path: Path) ->
         "speed": 1.2,
         "mediaMode": "upload",
         "format": "product",
-        "maxRetry": 5,
     }
+    assert task["task"]["max_retry"] == 5  # a column, not a key of the settings
     assert task["task"]["product_info"] == {"name": "텀블러"}
     assert task["task"]["user_id"] == "u1"
     schedule = task["schedules"][0]

@@ -122,7 +122,10 @@ TIMESTAMP_COLUMNS: dict[str, tuple[str, ...]] = {
 
 # Columns autoqueue adds to the seed's tables, where a behaviour needs them (ARCHITECTURE.md).
 ADDED_COLUMNS: dict[str, dict[str, str]] = {
-    "tasks": {"content_id": "TEXT REFERENCES contents(id) ON DELETE SET NULL"},
+    "tasks": {
+        "content_id": "TEXT REFERENCES contents(id) ON DELETE SET NULL",
+        "max_retry": "INTEGER",
+    },
     "task_queue": {
         "occurrence_at": "DATETIME",
         "claim_token": "TEXT",
@@ -426,6 +429,10 @@ def m006_slots_and_identity(conn: sqlite3.Connection) -> None:
         # and any a program other than autoqueue marks processing without naming a slot.
         declaration = ADDED_COLUMNS["task_queue"]["slot"]
         conn.execute(f"ALTER TABLE task_queue ADD COLUMN slot {declaration}")
+    if "max_retry" not in _columns(conn, "tasks"):
+        # A task's own retry budget, in a column rather than a key of its settings JSON;
+        # earlier tasks keep theirs where `add` put it (settings.maxRetry) and it still counts.
+        conn.execute("ALTER TABLE tasks ADD COLUMN max_retry INTEGER")
     conn.execute("DROP INDEX IF EXISTS idx_task_queue_one_processing")
     conn.execute(
         "CREATE UNIQUE INDEX IF NOT EXISTS idx_task_queue_slot "

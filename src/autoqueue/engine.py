@@ -26,7 +26,6 @@ from autoqueue.models import (
     LogLevel,
     QueueItem,
     QueueType,
-    RepeatType,
     Schedule,
     Task,
 )
@@ -38,9 +37,9 @@ from autoqueue.repo import queue as queue_repo
 from autoqueue.repo import schedules as schedules_repo
 from autoqueue.repo import tasks as tasks_repo
 from autoqueue.repo.queue import UnreadableRow
-from autoqueue.scheduling import advance
+from autoqueue.scheduling import Recurrence
 from autoqueue.stages.base import StageLog, StageResult
-from autoqueue.timeutil import from_db, normalise_stored, to_db, zone
+from autoqueue.timeutil import from_db, normalise_stored, to_db
 
 
 @dataclass(frozen=True)
@@ -74,7 +73,10 @@ class Policy:
         return to_db(now + timedelta(seconds=self.lease_seconds))
 
     def max_retry_for(self, task: Task) -> int:
-        """A task's own ``--max-retry`` wins over the configured default."""
+        """A task's own ``--max-retry`` wins over the configured default (tasks added before
+        schema 6 keep it in their settings as ``maxRetry``)."""
+        if task.max_retry is not None and task.max_retry >= 0:
+            return task.max_retry
         value = task.settings.get("maxRetry")
         return value if isinstance(value, int) and value >= 0 else self.max_retry
 
@@ -564,21 +566,6 @@ def mark_task_failed(conn: Connection, task_id: str, message: str, stamp: str) -
 # -- schedules ---------------------------------------------------------------------------------
 
 
-def schedule_anchor(schedule: Schedule) -> tuple[datetime, str]:
-    """The wall-clock anchor (naive) and IANA zone of a schedule.
-
-    Schedules from the seed's app carry no zone: they repeat in UTC from their first time.
-    """
-    config = schedule.repeat_config
-    tz_name = str(config.get("tz") or "UTC")
-    anchor_text = config.get("anchor")
-    if isinstance(anchor_text, str):
-        return datetime.fromisoformat(anchor_text), tz_name
-    first = schedule.scheduled_time or schedule.next_run_at or schedule.created_at
-    assert first is not None
-    return from_db(first).astimezone(zone(tz_name)).replace(tzinfo=None), tz_name
-
-
 def enqueue_occurrence(
     conn: Connection, schedule: Schedule, policy: Policy, now: datetime
 ) -> int | None:
@@ -591,10 +578,7 @@ def enqueue_occurrence(
     due_text = schedule.next_run_at
     if due_text is None:
         return None
-    due = from_db(due_text)
-    repeat = schedule.repeat_type or RepeatType.ONCE
-    anchor, tz_name = schedule_anchor(schedule)
-    step = advance(anchor=anchor, tz=zone(tz_name), repeat=repeat, due=due, now=now)
+    step = Recurrence.of(schedule).advance(from_db(due_text), now)
     next_text = None if step.next_run_at is None else to_db(step.next_run_at)
     if not schedules_repo.advance(conn, schedule.id, expected=due_text, next_run_at=next_text):
         return None

@@ -140,6 +140,7 @@ class Task(Row):
     youtube_url: str | None = None
     last_error: str | None = None
     content_id: str | None = None
+    max_retry: int | None = None  # `add --max-retry`; None: the configured default
     created_at: str | None = None
     updated_at: str | None = None
 

@@ -1,4 +1,6 @@
-"""Next-occurrence maths for recurring schedules. Pure functions of their arguments.
+"""Recurring schedules in one place: :class:`Recurrence` (read from a row, written to
+``repeat_config``, the first run, the next run) and the occurrence maths under it. Pure
+functions of their arguments.
 
 A schedule's occurrences are ``anchor + k * step`` computed on the wall clock of its IANA zone,
 always from the anchor (never from the previous occurrence), so that a monthly schedule on the
@@ -9,10 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from autoqueue.models import RepeatType
-from autoqueue.timeutil import localize
+from autoqueue.models import RepeatType, Schedule
+from autoqueue.timeutil import from_db, localize, zone
 
 
 def occurrence(anchor: datetime, repeat: RepeatType, index: int) -> datetime:
@@ -86,3 +89,47 @@ def advance(
         next_run_at=localize(occurrence(anchor, repeat, next_index), tz),
         missed=max(next_index - due_index - 1, 0),
     )
+
+
+@dataclass(frozen=True)
+class Recurrence:
+    """When a schedule runs: its repeat, its wall-clock anchor (naive) and its IANA zone."""
+
+    repeat: RepeatType
+    anchor: datetime
+    tz_name: str
+
+    @classmethod
+    def of(cls, schedule: Schedule) -> Recurrence:
+        """The recurrence a row stores. Schedules from the seed's app carry no zone: they repeat
+        in UTC from their first time."""
+        config = schedule.repeat_config
+        tz_name = str(config.get("tz") or "UTC")
+        repeat = schedule.repeat_type or RepeatType.ONCE
+        anchor_text = config.get("anchor")
+        if isinstance(anchor_text, str):
+            return cls(repeat, datetime.fromisoformat(anchor_text), tz_name)
+        first = schedule.scheduled_time or schedule.next_run_at or schedule.created_at
+        assert first is not None
+        wall = from_db(first).astimezone(zone(tz_name)).replace(tzinfo=None)
+        return cls(repeat, wall, tz_name)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return zone(self.tz_name)
+
+    def config(self) -> dict[str, Any]:
+        """What ``task_schedules.repeat_config`` stores."""
+        return {"tz": self.tz_name, "anchor": self.anchor.isoformat(sep=" ")}
+
+    def first_run(self, instant: datetime, now: datetime) -> datetime:
+        """The first run of a schedule first due at ``instant``: a recurring one anchored in the
+        past starts at its next occurrence, not now."""
+        if self.repeat is RepeatType.ONCE or instant >= now:
+            return instant
+        index = first_index(self.anchor, self.tz, self.repeat, now, strictly_after=False)
+        return localize(occurrence(self.anchor, self.repeat, index), self.tz)
+
+    def advance(self, due: datetime, now: datetime) -> Advance:
+        """What enqueuing the occurrence ``due`` at ``now`` does (see :func:`advance`)."""
+        return advance(anchor=self.anchor, tz=self.tz, repeat=self.repeat, due=due, now=now)

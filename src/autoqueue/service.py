@@ -33,10 +33,9 @@ from autoqueue.repo import queue as queue_repo
 from autoqueue.repo import schedules as schedules_repo
 from autoqueue.repo import state as state_repo
 from autoqueue.repo import tasks as tasks_repo
-from autoqueue.scheduling import first_index, occurrence
+from autoqueue.scheduling import Recurrence
 from autoqueue.timeutil import (
     local_zone_name,
-    localize,
     parse_duration,
     parse_local,
     to_db,
@@ -195,9 +194,7 @@ class PreparedTask:
     title: str
     task_type: TaskType
     media_mode: MediaMode
-    repeat: RepeatType
-    tz_name: str
-    anchor: datetime  # wall clock in tz_name, naive
+    recurrence: Recurrence
     scheduled_time: str | None
     next_run_at: str
     privacy: Privacy
@@ -207,6 +204,7 @@ class PreparedTask:
     settings: dict[str, Any]
     images: list[Path]
     user: str | None
+    max_retry: int | None
     warnings: list[str]
 
 
@@ -237,8 +235,6 @@ def prepare_add(workspace: Workspace, request: AddRequest, now: datetime) -> Pre
     settings = _settings(request.settings)
     settings["mediaMode"] = media_mode.value
     settings.setdefault("format", task_type.value)
-    if request.max_retry is not None:
-        settings["maxRetry"] = request.max_retry
     images = _images(request.images, media_mode)
     if request.channel is not None:
         _check_channel(workspace, request.channel)
@@ -251,20 +247,15 @@ def prepare_add(workspace: Workspace, request: AddRequest, now: datetime) -> Pre
         wall, instant = parse_local(request.at, tz)
     else:
         wall, instant = now.astimezone(tz).replace(tzinfo=None), now
-    next_run = instant
-    if repeat is not RepeatType.ONCE and instant < now:
-        # A recurring schedule anchored in the past starts at its next occurrence, not now.
-        index = first_index(wall, tz, repeat, now, strictly_after=False)
-        next_run = localize(occurrence(wall, repeat, index), tz)
-    elif request.at is not None and instant < now:
+    recurrence = Recurrence(repeat, wall, tz_name)
+    next_run = recurrence.first_run(instant, now)
+    if repeat is RepeatType.ONCE and request.at is not None and instant < now:
         warnings.append(f"{request.at} is in the past: the task runs at the next tick")
     return PreparedTask(
         title=title,
         task_type=task_type,
         media_mode=media_mode,
-        repeat=repeat,
-        tz_name=tz_name,
-        anchor=wall,
+        recurrence=recurrence,
         scheduled_time=to_db(instant) if request.at is not None else None,
         next_run_at=to_db(next_run),
         privacy=privacy or Privacy.PUBLIC,
@@ -274,6 +265,7 @@ def prepare_add(workspace: Workspace, request: AddRequest, now: datetime) -> Pre
         settings=settings,
         images=images,
         user=request.user,
+        max_retry=request.max_retry,
         warnings=warnings,
     )
 
@@ -313,23 +305,24 @@ def add_task(
         with transaction(conn):
             tasks_repo.insert(
                 conn,
-                task_id=task_id,
-                title=prepared.title,
-                task_type=prepared.task_type.value,
-                user_id=prepared.user,
-                product_info=prepared.product_info,
-                settings=prepared.settings,
-                now=stamp,
+                Task.model_construct(  # validated already: values go in as they are
+                    id=task_id,
+                    title=prepared.title,
+                    type=prepared.task_type,
+                    user_id=prepared.user,
+                    product_info=prepared.product_info,
+                    settings=prepared.settings,
+                    max_retry=prepared.max_retry,
+                    created_at=stamp,
+                    updated_at=stamp,
+                ),
             )
-            schedule_id = schedules_repo.insert(
+            schedule = schedules_repo.insert(
                 conn,
                 task_id=task_id,
                 scheduled_time=prepared.scheduled_time,
-                repeat_type=prepared.repeat.value,
-                repeat_config={
-                    "tz": prepared.tz_name,
-                    "anchor": prepared.anchor.isoformat(sep=" "),
-                },
+                repeat_type=prepared.recurrence.repeat.value,
+                repeat_config=prepared.recurrence.config(),
                 next_run_at=prepared.next_run_at,
                 channel=prepared.channel,
                 privacy=prepared.privacy.value,
@@ -345,15 +338,17 @@ def add_task(
                 metadata={
                     "type": prepared.task_type.value,
                     "mediaMode": prepared.media_mode.value,
-                    "repeat": prepared.repeat.value,
+                    "repeat": prepared.recurrence.repeat.value,
                 },
             )
             queued = False
+            next_run_at = schedule.next_run_at
             if prepared.next_run_at <= stamp:
-                schedule = schedules_repo.get(conn, schedule_id)
-                assert schedule is not None
                 policy = engine.Policy.from_config(workspace.config)
                 queued = engine.enqueue_occurrence(conn, schedule, policy, now) is not None
+                if queued:  # the occurrence moved the schedule on
+                    moved = schedules_repo.get(conn, schedule.id)
+                    next_run_at = moved.next_run_at if moved else None
             if staging is not None:
                 staging.rename(task_dir)
                 staging = task_dir  # still ours to remove until the commit succeeds
@@ -361,11 +356,10 @@ def add_task(
     finally:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
-    fresh = schedules_repo.get(conn, schedule_id)
     return Added(
         task_id=task_id,
-        schedule_id=schedule_id,
-        next_run_at=fresh.next_run_at if fresh else None,
+        schedule_id=schedule.id,
+        next_run_at=next_run_at,
         queued=queued,
         warnings=prepared.warnings,
     )

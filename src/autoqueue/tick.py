@@ -127,6 +127,7 @@ class Scheduler:
         # newly enqueued runs wake them at once instead of at their next poll, and so does a
         # NOTIFY from another host (PostgreSQL).
         self._work = threading.Condition()
+        self._wakes = 0  # counts wake-ups, so that one between a look and a wait is not lost
         self._idle_poll = (
             IDLE_POLL_SECONDS if workspace.db_url is None else IDLE_POLL_SECONDS_NOTIFIED
         )
@@ -179,6 +180,11 @@ class Scheduler:
         report.error = self._error
         return report
 
+    def _wake(self) -> None:
+        with self._work:
+            self._wakes += 1
+            self._work.notify_all()
+
     @contextmanager
     def _wakeups(self) -> Iterator[None]:
         """PostgreSQL: a thread that LISTENs and wakes idle workers on each NOTIFY (sent by
@@ -199,8 +205,7 @@ class Scheduler:
             try:
                 while not stop.is_set():
                     for _ in listener.notifies(timeout=0.5, stop_after=1):
-                        with self._work:
-                            self._work.notify_all()
+                        self._wake()
             except Exception:
                 return
             finally:
@@ -284,8 +289,7 @@ class Scheduler:
                             report.lock_holder = None
                     added = engine.enqueue_due(conn, self.policy, self.clock())
                     if added:
-                        with self._work:
-                            self._work.notify_all()
+                        self._wake()
                     with self._report_lock:
                         report.enqueued += added
                     if forever:
@@ -378,9 +382,9 @@ class Scheduler:
             while True:
                 if current is None:
                     if self._stopping(deadline) and not self._adopted.get(queue_type):
-                        with self._work:
-                            self._work.notify_all()  # others may be waiting on this one
+                        self._wake()  # others may be waiting on this one
                         return
+                    seen = self._wakes
                     try:
                         found = self._next_item(conn, queue_type, forever)
                         busy_since = None
@@ -395,10 +399,12 @@ class Scheduler:
                             ) from exc
                         found = None
                     if found is False:
+                        self._wake()  # a worker that waited on this queue looks again
                         return
                     if found is None or found is True:
                         with self._work:
-                            self._work.wait(self._idle_poll)
+                            if self._wakes == seen:  # nothing happened since the look
+                                self._work.wait(self._idle_poll)
                         continue
                     current = found
                 following: QueueItem | None = None
@@ -415,8 +421,7 @@ class Scheduler:
                         with self._state:
                             self._busy -= 1
                 processed = Processed.of(item, ended)
-                with self._work:
-                    self._work.notify_all()
+                self._wake()
                 with self._report_lock:
                     report.processed.append(processed)
                 if self.listener is not None:

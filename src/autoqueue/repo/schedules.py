@@ -21,11 +21,12 @@ def insert(
     privacy: str,
     publish_time: str | None,
     now: str,
-) -> int:
+) -> Schedule:
+    """Insert a schedule; returns the row as stored (its id included)."""
     cursor = conn.execute(
         "INSERT INTO task_schedules (task_id, scheduled_time, repeat_type, repeat_config, "
         "next_run_at, is_active, channel_setting_id, youtube_privacy, youtube_publish_time, "
-        "created_at) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?) RETURNING id",
+        "created_at) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?) RETURNING *",
         (
             task_id,
             scheduled_time,
@@ -38,7 +39,7 @@ def insert(
             now,
         ),
     )
-    return int(cursor.fetchone()[0])
+    return Schedule.model_validate(dict(cursor.fetchone()))
 
 
 def get(conn: Connection, schedule_id: int) -> Schedule | None:

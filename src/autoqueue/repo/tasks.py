@@ -3,37 +3,31 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from autoqueue.db import Connection
 from autoqueue.models import Task
 
 
-def insert(
-    conn: Connection,
-    *,
-    task_id: str,
-    title: str,
-    task_type: str,
-    user_id: str | None,
-    product_info: Any,
-    settings: dict[str, Any],
-    now: str,
-) -> None:
-    conn.execute(
-        "INSERT INTO tasks (id, title, type, user_id, product_info, settings, created_at, "
-        "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+def insert(conn: Connection, task: Task) -> Task:
+    """Insert a validated task; returns the row as stored."""
+    row = conn.execute(
+        "INSERT INTO tasks (id, title, type, user_id, product_info, settings, max_retry, "
+        "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
         (
-            task_id,
-            title,
-            task_type,
-            user_id,
-            None if product_info is None else json.dumps(product_info, ensure_ascii=False),
-            json.dumps(settings, ensure_ascii=False),
-            now,
-            now,
+            task.id,
+            task.title,
+            task.type.value,
+            task.user_id,
+            None
+            if task.product_info is None
+            else json.dumps(task.product_info, ensure_ascii=False),
+            json.dumps(task.settings, ensure_ascii=False),
+            task.max_retry,
+            task.created_at,
+            task.updated_at,
         ),
-    )
+    ).fetchone()
+    return Task.model_validate(dict(row))
 
 
 def get(conn: Connection, task_id: str) -> Task | None:
