@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# The test command: bootstrap, then lint, type-check and run the whole suite.
+# The test command: bootstrap, then lint, type-check and run the test suite on both backends
+# (SQLite, and a PostgreSQL cluster the tests start themselves: Debian's postgresql package must
+# be installed), all but the long cases marked `slow`, which .ci/run adds after this.
+# Extra arguments go to pytest (e.g. `bash scripts/test.sh -m slow` runs only the long ones).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
@@ -7,6 +10,10 @@ bash scripts/bootstrap.sh
 .venv/bin/python -m mypy
 # Three workers on two cores: many tests wait on real processes (a 25 s database lock, stage
 # programs sleeping), so a third worker keeps both cores busy.
-.venv/bin/python -m pytest -n 3 "$@"
+if [ $# -gt 0 ]; then
+    .venv/bin/python -m pytest -n 3 "$@"
+else
+    .venv/bin/python -m pytest -n 3 -m "not slow"
+fi
 # The benchmark's seconds-long smoke run, so it never rots (figures: python bench/run.py).
 .venv/bin/python bench/run.py --quick

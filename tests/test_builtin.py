@@ -210,6 +210,7 @@ def test_a_configured_font_that_does_not_exist_fails_permanently(home: Path) -> 
 # -- the whole built-in pipeline ---------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_korean_shortform_becomes_a_real_vertical_video(builtin_full: Workspace) -> None:
     builtin = builtin_full
     bconn = builtin.connect()
@@ -260,6 +261,7 @@ def test_a_korean_shortform_becomes_a_real_vertical_video(builtin_full: Workspac
     bconn.close()
 
 
+@pytest.mark.slow
 def test_a_longform_video_is_horizontal(builtin: Workspace, bconn: Connection) -> None:
     task_id = add(builtin, bconn, "A week of home cooking", type="longform", media_mode="crawl")
     drain(builtin)

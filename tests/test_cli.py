@@ -224,6 +224,7 @@ BAD_IDS = [
 
 
 @pytest.mark.parametrize(("args", "code", "message"), BAD_IDS)
+@pytest.mark.slow
 def test_bad_ids_and_filters_are_one_clear_line(
     runner: CliRunner, home: Path, args: list[str], code: int, message: str
 ) -> None:
@@ -437,6 +438,7 @@ def test_db_option_and_environment_variables(
     assert len(json.loads(listed.stdout)) == 1
 
 
+@pytest.mark.slow
 def test_tick_show_logs_contents_retry_cleanup(runner: CliRunner, home: Path) -> None:
     write_config(home, stage_config(max_retry=0))
     good = add_ok(runner, home, "좋은 영상", "--media-mode", "crawl")

@@ -20,8 +20,6 @@ from autoqueue.db import Row
 
 from .conftest import PROGRAMS, add_many, has_db, open_db, run_cli, stage_config, write_config
 
-pytestmark = pytest.mark.slow
-
 
 def journal_events(path: Path) -> list[dict[str, object]]:
     if not path.exists():
@@ -62,6 +60,7 @@ def assert_no_overlap_per_queue(events: list[dict[str, object]], start: str, end
             assert first_end <= second_start, f"two {queue} items overlapped"
 
 
+@pytest.mark.slow
 def test_one_cron_tick_moves_a_fresh_task_through_every_stage(home: Path) -> None:
     write_config(home, stage_config())
     [task_id] = add_tasks(home, 1, "--media-mode", "crawl")
@@ -72,6 +71,7 @@ def test_one_cron_tick_moves_a_fresh_task_through_every_stage(home: Path) -> Non
     assert f"youtube  {task_id} completed" in result.stdout
 
 
+@pytest.mark.slow
 def test_racing_claimers_never_hold_two_items_of_one_queue(home: Path, tmp_path: Path) -> None:
     """Invariant 1 holds in the database itself, with no scheduler lock to help."""
     write_config(home, stage_config())
@@ -105,6 +105,7 @@ def test_racing_claimers_never_hold_two_items_of_one_queue(home: Path, tmp_path:
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
+@pytest.mark.slow
 def test_a_vanished_attempt_has_its_orphans_killed_and_runs_again(
     home: Path, tmp_path: Path
 ) -> None:

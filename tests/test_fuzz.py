@@ -11,6 +11,7 @@ import tempfile
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
@@ -30,6 +31,7 @@ from .test_engine import dead_owner
 
 junk = st.text(max_size=12)
 _TEMPLATE = tempfile.TemporaryDirectory()
+_initialised: set[str] = set()
 
 
 def initialised_home(home: Path) -> None:
@@ -39,15 +41,20 @@ def initialised_home(home: Path) -> None:
     if not (template / "autoqueue.db").exists():
         assert CliRunner().invoke(app, ["--home", str(template), "init"]).exit_code == 0
     shutil.copytree(template, home, dirs_exist_ok=True)
-    if os.environ.get("AUTOQUEUE_DB"):
-        # PostgreSQL: one database for every example of the test, emptied between them.
-        assert CliRunner().invoke(app, ["--home", str(home), "init"]).exit_code == 0
+    url = os.environ.get("AUTOQUEUE_DB")
+    if url:
+        # PostgreSQL: one database for every example of the test (initialised by the first,
+        # with the template home's identity), emptied between them.
+        if url not in _initialised:
+            assert CliRunner().invoke(app, ["--home", str(home), "init"]).exit_code == 0
+            _initialised.add(url)
         conn = open_db(home)
         try:
-            conn.execute(
-                "TRUNCATE contents, tasks, task_schedules, task_queue, task_logs, stage_state, "
-                "youtube_quota, scheduler_lock CASCADE"
-            )
+            for table in ("task_logs", "stage_state", "task_queue", "task_schedules"):
+                conn.execute(f"DELETE FROM {table}")
+            conn.execute("UPDATE contents SET task_id = NULL")
+            conn.execute("DELETE FROM tasks")
+            conn.execute("DELETE FROM contents")
         finally:
             conn.close()
 
@@ -56,6 +63,7 @@ def choice(valid: list[str]) -> st.SearchStrategy[str]:
     return st.one_of(st.sampled_from(valid), junk)
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     title=st.text(max_size=20),
@@ -297,6 +305,7 @@ ARGS = st.lists(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(command=COMMANDS, args=ARGS)
 def test_any_command_line_ends_in_a_clean_exit(command: str, args: list[str]) -> None:

@@ -23,7 +23,6 @@ from .test_e2e import journal_events, queue_rows
 from .test_reliability import db_value, dead, logged, start, starts_per_stage, wait_for
 
 pytestmark = [
-    pytest.mark.slow,
     pytest.mark.skipif(sys.platform == "win32", reason="uses SIGKILL and POSIX process names"),
 ]
 
@@ -76,6 +75,7 @@ def all_completed(home: Path, count: int) -> bool:
     return len(done) == count
 
 
+@pytest.mark.slow
 def test_three_hosts_share_the_queue_and_the_database_holds_each_limit(
     home: Path, tmp_path: Path
 ) -> None:
@@ -114,6 +114,7 @@ def test_three_hosts_share_the_queue_and_the_database_holds_each_limit(
     assert {r["retry_count"] for r in queue_rows(home)} == {0}
 
 
+@pytest.mark.slow
 def test_a_dead_host_s_item_is_finished_by_another_after_its_lease(
     home: Path, tmp_path: Path
 ) -> None:
@@ -166,6 +167,7 @@ def _start_of(journal: Path, stage: str) -> dict[str, object] | None:
     )
 
 
+@pytest.mark.slow
 def test_when_the_leader_dies_another_host_takes_over_the_schedules(
     home: Path, tmp_path: Path
 ) -> None:
@@ -297,6 +299,7 @@ def test_a_worker_refuses_a_home_that_is_not_the_database_s(
 
 
 @pytest.mark.postgresql_only
+@pytest.mark.slow
 def test_db_copy_moves_a_sqlite_home_to_postgresql(
     home: Path, tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -333,6 +336,7 @@ def test_db_copy_moves_a_sqlite_home_to_postgresql(
     assert "is not empty" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_concurrency_lets_one_worker_run_two_items_of_a_queue(home: Path, tmp_path: Path) -> None:
     """`[queues.video] concurrency = 2`: one drain runs two video items at once (two threads,
     two slots), never three."""

@@ -26,7 +26,6 @@ from .conftest import add_many, has_db, open_db, run_cli, stage_config, write_co
 from .test_e2e import assert_no_overlap_per_queue, journal_events, queue_rows
 
 pytestmark = [
-    pytest.mark.slow,
     pytest.mark.skipif(sys.platform == "win32", reason="uses SIGKILL and POSIX process names"),
 ]
 
@@ -111,6 +110,7 @@ def logged(home: Path, sql: str, *params: object) -> list[Row]:
 # -- torture -----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_torture_concurrent_drains_with_random_sigkills(home: Path, tmp_path: Path) -> None:
     """Four `tick --drain` processes over 50 tasks, and every second or so one of them is
     SIGKILLed. Each stage still runs exactly once per task, no retry is ever spent, no two items
@@ -195,6 +195,7 @@ def test_torture_concurrent_drains_with_random_sigkills(home: Path, tmp_path: Pa
         ("complete:video", True),  # the completing transaction dies before its commit
     ],
 )
+@pytest.mark.slow
 def test_a_tick_killed_at_any_point_runs_the_stage_once(
     home: Path, tmp_path: Path, failpoint: str, recovered: bool
 ) -> None:
@@ -221,6 +222,7 @@ def test_a_tick_killed_at_any_point_runs_the_stage_once(
     assert len(lines) == 1
 
 
+@pytest.mark.slow
 def test_a_tick_killed_while_a_stage_runs_is_adopted(home: Path, tmp_path: Path) -> None:
     """The stage (and its child) outlive the SIGKILLed tick; the next tick adopts the attempt,
     follows it to its end and records it: the stage runs once and spends no retry."""
@@ -257,6 +259,7 @@ def test_a_tick_killed_while_a_stage_runs_is_adopted(home: Path, tmp_path: Path)
     )
 
 
+@pytest.mark.slow
 def test_a_hung_tick_past_its_lease_loses_the_attempt_to_the_next_one(
     home: Path, tmp_path: Path
 ) -> None:
@@ -301,6 +304,7 @@ def test_a_hung_tick_past_its_lease_loses_the_attempt_to_the_next_one(
     assert len(completions) == 1
 
 
+@pytest.mark.slow
 def test_an_adopted_attempt_keeps_its_timeout(home: Path, tmp_path: Path) -> None:
     write_config(home, stage_config(timeout=3, max_retry=0))
     journal = tmp_path / "journal.jsonl"
@@ -337,6 +341,7 @@ def test_the_crash_budget_bounds_attempts_that_vanish(home: Path, tmp_path: Path
 
 
 @pytest.mark.parametrize("ending", ["success", "timeout", "stop"])
+@pytest.mark.slow
 def test_a_detached_daemon_dies_with_its_attempt(home: Path, tmp_path: Path, ending: str) -> None:
     """A stage that double-forks and calls setsid (a crawler detaching chrome) leaves a daemon
     that is nobody's child and in a session of its own; it carries the attempt's token, so it
@@ -399,6 +404,7 @@ def make_decoy(bin_dir: Path, name: str) -> Path:
     return link
 
 
+@pytest.mark.slow
 def test_stop_kills_the_task_tree_and_spares_look_alikes(home: Path, tmp_path: Path) -> None:
     bin_dir = tmp_path / "bin"
     decoys = {}
@@ -518,6 +524,7 @@ def hold_write_lock(home: Path) -> Connection:
     return blocker
 
 
+@pytest.mark.slow
 def test_a_database_locked_for_25_seconds_loses_nothing(home: Path, tmp_path: Path) -> None:
     """Another process holds the write lock for 25 s while a stage runs (longer than SQLite's
     10 s busy timeout): no thread dies, the stage runs once and its completion is recorded."""
@@ -538,6 +545,7 @@ def test_a_database_locked_for_25_seconds_loses_nothing(home: Path, tmp_path: Pa
     assert_ran_once_and_completed(home, journal, task_id, "video")
 
 
+@pytest.mark.slow
 def test_a_tick_that_gives_up_on_a_locked_database_exits_in_one_line_and_loses_nothing(
     home: Path, tmp_path: Path
 ) -> None:
@@ -621,6 +629,7 @@ def test_a_full_disk_stops_the_tick_in_one_line_and_the_next_tick_finishes(
 # -- worker shutdown and the heartbeat ---------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_worker_finishes_the_running_stage_on_sigterm(home: Path, tmp_path: Path) -> None:
     write_config(home, stage_config())
     journal = tmp_path / "journal.jsonl"
@@ -653,6 +662,7 @@ def test_worker_requeues_a_stage_that_outlives_the_grace_period(home: Path, tmp_
     assert db_value(home, "SELECT locked_by FROM scheduler_lock") is None
 
 
+@pytest.mark.slow
 def test_the_heartbeat_keeps_a_long_stage_from_being_taken_for_dead(
     home: Path, tmp_path: Path
 ) -> None:

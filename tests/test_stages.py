@@ -201,6 +201,7 @@ def test_a_missing_program_fails_permanently(workspace: Workspace, conn: Connect
     )
 
 
+@pytest.mark.slow
 def test_output_beyond_the_line_budget_is_counted_not_logged(
     workspace: Workspace, conn: Connection
 ) -> None:
@@ -223,6 +224,7 @@ def test_output_beyond_the_line_budget_is_counted_not_logged(
     )
 
 
+@pytest.mark.slow
 def test_a_20_mb_line_is_cut_and_memory_stays_small(workspace: Workspace, conn: Connection) -> None:
     """A program that prints a 20 MB line (a base64 blob, a minified page) leaves a log row of a
     few kilobytes that says how much was cut, and an attempt output file to match."""

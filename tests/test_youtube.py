@@ -223,6 +223,7 @@ def upload_under_way(
     return conn, task_id, data, tick
 
 
+@pytest.mark.slow
 def test_a_tick_killed_mid_upload_leaves_the_upload_running_and_adopts_it(
     home: Path, fake: FakeYouTube
 ) -> None:
@@ -250,6 +251,7 @@ def test_a_tick_killed_mid_upload_leaves_the_upload_running_and_adopts_it(
     conn.close()
 
 
+@pytest.mark.slow
 def test_an_upload_killed_with_its_tick_resumes_the_same_session(
     home: Path, fake: FakeYouTube
 ) -> None:
@@ -326,6 +328,7 @@ def test_a_session_gone_after_the_final_chunk_finds_the_video_instead_of_uploadi
     conn.close()
 
 
+@pytest.mark.slow
 def test_when_it_cannot_be_sure_it_fails_and_uploads_again_only_when_told(
     home: Path, fake: FakeYouTube, runner: CliRunner
 ) -> None:
