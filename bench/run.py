@@ -808,7 +808,9 @@ def machine() -> list[str]:
     ]
 
 
-def write_results(report: Report, quick: bool, started: datetime, command: str) -> Path:
+def write_results(
+    report: Report, quick: bool, started: datetime, command: str, name: str = "RESULTS.md"
+) -> Path:
     lines = [
         "# autoqueue benchmark results",
         "",
@@ -837,7 +839,7 @@ def write_results(report: Report, quick: bool, started: datetime, command: str) 
         *(f"- {note}" for note in report.notes),
         "",
     ]
-    path = HERE / "RESULTS.md"
+    path = HERE / name
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
 
@@ -986,7 +988,11 @@ def main() -> int:
         print(f"  note: {note}")
     if not args.quick or args.write:
         command = "python bench/run.py" + (" --quick" if args.quick else "")
-        print(f"wrote {write_results(report, args.quick, started, command)}")
+        if args.only:
+            command += "".join(f" --only {section}" for section in args.only)
+        # A run of some sections only keeps its figures apart from the full run's.
+        name = "RESULTS.md" if args.only is None else f"RESULTS-{'-'.join(args.only)}.md"
+        print(f"wrote {write_results(report, args.quick, started, command, name)}")
     return 0
 
 
