@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -728,3 +729,37 @@ def test_bad_queues_and_an_unreachable_server_are_one_line(runner: CliRunner, ho
     assert refused.exit_code == 1
     assert refused.stderr.startswith("error: cannot connect to postgresql://aq:***@127.0.0.1:1/")
     assert "secret" not in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+
+
+def test_db_copy_checks_every_row_and_refuses_while_items_run(
+    runner: CliRunner, home: Path, tmp_path: Path
+) -> None:
+    """`db copy` into a SQLite file (from either backend): every row arrives, counts and
+    checksums are compared, the copy works as a database; a copy while an item is processing,
+    or into a database that has rows, is refused in one line and writes nothing."""
+    write_config(home, stage_config())
+    add_ok(runner, home, "copied", "--media-mode", "upload")
+    assert invoke(runner, home, "tick", "--drain").exit_code == 0
+    target = tmp_path / "copy.db"
+    result = invoke(runner, home, "db", "copy", "--to", str(target), "--json")
+    assert result.exit_code == 0, result.output
+    copied = json.loads(result.stdout)
+    assert copied["rows"]["task_queue"] == 4 and copied["rows"]["tasks"] == 1
+    assert len(copied["sha256"]["task_logs"]) == 64
+    rows = db_rows(home, "SELECT id, queue_type, status, completed_at FROM task_queue ORDER BY id")
+    with sqlite3.connect(target) as copy:
+        assert (
+            copy.execute(
+                "SELECT id, queue_type, status, completed_at FROM task_queue ORDER BY id"
+            ).fetchall()
+            == rows
+        )
+    again = invoke(runner, home, "db", "copy", "--to", str(target))
+    assert again.exit_code == 1 and "is not empty" in again.stderr
+    conn = open_db(home)
+    conn.execute("UPDATE task_queue SET status = 'processing' WHERE id = 1")
+    conn.close()
+    busy = invoke(runner, home, "db", "copy", "--to", str(tmp_path / "other.db"))
+    assert busy.exit_code == 1 and "items are processing" in busy.stderr
+    assert len(busy.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "other.db").exists()

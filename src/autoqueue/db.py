@@ -75,6 +75,17 @@ OperationalError = (sqlite3.OperationalError, PgOperationalError)
 IntegrityError = (sqlite3.IntegrityError, PgIntegrityError)
 
 
+def redact(url: str) -> str:
+    """A database URL without its password, for messages and files."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user, _, host = parts.netloc.rpartition("@")
+    return urlunsplit(parts._replace(netloc=f"{user.split(':', 1)[0]}:***@{host}"))
+
+
 def is_url(location: str | Path) -> bool:
     """Whether a --db value names a PostgreSQL server rather than a SQLite file."""
     return isinstance(location, str) and location.startswith(URL_SCHEMES)

@@ -13,7 +13,7 @@ from rich.live import Live
 from rich.table import Table
 
 from autoqueue import service
-from autoqueue.errors import UsageError
+from autoqueue.hosts import database_clock
 from autoqueue.layout import VIDEO
 from autoqueue.repo import logs as logs_repo
 from autoqueue.repo import queue as queue_repo
@@ -164,7 +164,9 @@ def run_demo(
             "(use another --dir for a fresh demo)"
         )
     report: list[TickReport] = []
-    scheduler = Scheduler(workspace)
+    with closing(workspace.connect()) as conn:
+        clock = database_clock(conn)
+    scheduler = Scheduler(workspace, clock=clock)
     worker = threading.Thread(
         target=lambda: report.append(scheduler.run(drain=True, max_seconds=max_seconds)),
         name="demo-scheduler",
@@ -176,10 +178,6 @@ def run_demo(
             live.update(_status_table(workspace, task_ids, time.monotonic() - started))
             worker.join(timeout=0.25)
         live.update(_status_table(workspace, task_ids, time.monotonic() - started))
-    if report and report[0].lock_holder:
-        raise UsageError(
-            f"another tick holds the lock of {directory} ({report[0].lock_holder}); try again later"
-        )
     results = []
     with closing(workspace.connect()) as conn:
         for task_id in task_ids:

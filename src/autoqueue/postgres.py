@@ -17,7 +17,6 @@ import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -28,6 +27,7 @@ from autoqueue.db import (
     PgError,
     PgIntegrityError,
     PgOperationalError,
+    redact,
 )
 from autoqueue.errors import DatabaseError
 
@@ -40,16 +40,6 @@ NOTIFY_CHANNEL = "autoqueue"
 # SQLSTATEs worth waiting for: lock_not_available (lock_timeout), serialization_failure,
 # deadlock_detected, and the server going away mid-restart (admin_shutdown, cannot_connect_now).
 BUSY_STATES = frozenset({"55P03", "40001", "40P01", "57P01", "57P03"})
-
-
-def redact(url: str) -> str:
-    """The URL without its password, for messages and files."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)
-    user = netloc[0].split(":", 1)[0]
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[1]}"))
 
 
 class _StampLoader(Loader):

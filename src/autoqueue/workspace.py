@@ -53,9 +53,7 @@ class Workspace:
         """The database as it may be shown: the file, or the URL without its password."""
         if self.db_url is None:
             return str(self.db_path)
-        from autoqueue.postgres import redact
-
-        return redact(self.db_url)
+        return db.redact(self.db_url)
 
     @property
     def location(self) -> str:
