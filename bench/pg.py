@@ -31,6 +31,25 @@ def _server(folder: Path) -> Any:
     return server
 
 
+def _home(server: Any, folder: Path, prefix: str) -> tuple[str, Path, Any]:
+    """A new database on the server and an initialised home using it: (url, home, workspace)."""
+    from autoqueue import service
+    from autoqueue.workspace import Workspace
+
+    name = f"{prefix}{time.monotonic_ns()}"
+    server.create_database(name)
+    url = server.url(name)
+    home = folder / name
+    home.mkdir()
+    workspace = Workspace.load(home, url)
+    service.init_home(workspace)
+    return url, home, workspace
+
+
+def _drop(server: Any, url: str) -> None:
+    server.drop_database(url.rsplit("/", 1)[1].split("?", 1)[0])
+
+
 # -- autoqueue workers ---------------------------------------------------------------------------
 
 
@@ -68,15 +87,8 @@ def _autoqueue_worker(url: str, home: str, start: Any, done: Any) -> None:
 def autoqueue_rate(server: Any, folder: Path, tasks: int, workers: int) -> float:
     from autoqueue import service
     from autoqueue.timeutil import utcnow
-    from autoqueue.workspace import Workspace
 
-    name = f"aq{time.monotonic_ns()}"
-    server.create_database(name)
-    url = server.url(name)
-    home = folder / name
-    home.mkdir()
-    workspace = Workspace.load(home, url)
-    service.init_home(workspace)
+    url, home, workspace = _home(server, folder, "aq")
     conn = workspace.connect()
     now = utcnow()
     for n in range(tasks):
@@ -99,7 +111,7 @@ def autoqueue_rate(server: Any, folder: Path, tasks: int, workers: int) -> float
     elapsed = time.perf_counter() - began
     for proc in procs:
         proc.join()
-    server.drop_database(name)
+    _drop(server, url)
     assert total == tasks * STAGES, total
     return total / elapsed
 
@@ -185,18 +197,11 @@ def claim_latency(server: Any, folder: Path, history: int, samples: int) -> floa
     """Median seconds of one claim (rolled back) with ``history`` completed rows beside it."""
     import statistics
 
-    from autoqueue import engine, processes, service
+    from autoqueue import engine, processes
     from autoqueue.models import QueueType
     from autoqueue.timeutil import utcnow
-    from autoqueue.workspace import Workspace
 
-    name = f"cl{time.monotonic_ns()}"
-    server.create_database(name)
-    url = server.url(name)
-    home = folder / name
-    home.mkdir()
-    workspace = Workspace.load(home, url)
-    service.init_home(workspace)
+    url, _, workspace = _home(server, folder, "cl")
     conn = workspace.connect()
     task = "00000000-0000-4000-8000-000000000000"
     conn.execute(
@@ -227,7 +232,7 @@ def claim_latency(server: Any, folder: Path, history: int, samples: int) -> floa
         conn.execute("ROLLBACK")
         assert item is not None
     conn.close()
-    server.drop_database(name)
+    _drop(server, url)
     return statistics.median(timings)
 
 

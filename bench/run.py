@@ -798,12 +798,28 @@ def machine() -> list[str]:
                 break
     versions = ", ".join(
         f"{name} {metadata.version(name)}"
-        for name in ("autoqueue", "huey", "litequeue", "persist-queue", "moviepy", "imageio-ffmpeg")
+        for name in (
+            "autoqueue",
+            "huey",
+            "litequeue",
+            "persist-queue",
+            "moviepy",
+            "imageio-ffmpeg",
+            "psycopg",
+            "procrastinate",
+        )
         if installed(name)
     )
+    server = "PostgreSQL not found"
+    pg_ctl = shutil.which("pg_ctl") or next(
+        (str(p) for p in sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))), None
+    )
+    if pg_ctl:
+        found = subprocess.run([pg_ctl, "--version"], capture_output=True, text=True, check=False)
+        server = found.stdout.strip().replace("pg_ctl (PostgreSQL)", "PostgreSQL")
     return [
         f"- machine: {platform.system()} {platform.release()}, {cpu}, {os.cpu_count()} cores",
-        f"- Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}",
+        f"- Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, {server}",
         f"- packages: {versions}",
     ]
 
