@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from autoqueue import service
 from autoqueue.cli import app
 
-from .conftest import has_db, invoke, open_db, run_cli, stage_config, write_config
+from .conftest import add_many, has_db, invoke, open_db, run_cli, stage_config, write_config
 
 
 def db_rows(home: Path, sql: str) -> list[tuple[object, ...]]:
@@ -206,9 +207,12 @@ def test_bad_input_against_an_existing_database_changes_nothing(
 BAD_IDS = [
     (["show", "not-a-uuid"], 2, "is not a task id"),
     (["show", "../../etc/passwd"], 2, "is not a task id"),
-    (["retry", "12345"], 2, "is not a task id"),
-    (["logs", "abc"], 2, "is not a task id"),
-    (["contents", "--task", "abc"], 2, "is not a task id"),
+    (["retry", "12 345"], 2, "is not a task id"),
+    (["logs", "xyz"], 2, "is not a task id"),
+    (["contents", "--task", "a%"], 2, "is not a task id"),
+    (["stop", "-abc"], 2, "No such option"),
+    (["retry", "12345"], 1, "no task id starts with 12345"),
+    (["contents", "--task", "ABC"], 1, "no task id starts with abc"),
     (
         ["show", "0b6ad2b4-4b0f-4ad4-9a57-6d5a1c2b7f10"],
         1,
@@ -763,3 +767,90 @@ def test_db_copy_checks_every_row_and_refuses_while_items_run(
     assert busy.exit_code == 1 and "items are processing" in busy.stderr
     assert len(busy.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "other.db").exists()
+
+
+def test_a_task_is_named_by_any_unique_start_of_its_id(runner: CliRunner, home: Path) -> None:
+    """As git takes a commit's first characters: the 8 that `logs` and `watch` print, or fewer,
+    in any case; a start that several tasks share lists them and changes nothing."""
+    write_config(home, stage_config())
+    first = add_ok(runner, home, "첫째", "--media-mode", "upload")
+    shown = invoke(runner, home, "show", first[:8].upper(), "--json")
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout)["task"]["id"] == first
+    logs = invoke(runner, home, "logs", first[:8], "--json")
+    assert {entry["task_id"] for entry in json.loads(logs.stdout)} == {first}
+    # Seventeen ids: by the pigeonhole principle two of them start with the same hex digit.
+    more = add_many(
+        home, [service.AddRequest(title=f"t{n}", media_mode="upload") for n in range(16)]
+    )
+    ids = [first, *more]
+    digit, sharing = next(
+        (d, [i for i in ids if i.startswith(d)])
+        for d in "0123456789abcdef"
+        if sum(i.startswith(d) for i in ids) > 1
+    )
+    before = db_rows(home, "SELECT id, status FROM task_queue ORDER BY id")
+    ambiguous = invoke(runner, home, "stop", digit)
+    assert ambiguous.exit_code == 2
+    assert f"{digit} is the start of several task ids" in ambiguous.stderr
+    assert all(i in ambiguous.stderr for i in sharing[:5])
+    assert len(ambiguous.stderr.strip().splitlines()) == 1
+    assert db_rows(home, "SELECT id, status FROM task_queue ORDER BY id") == before
+    unique = next(
+        i[:n] for i in ids for n in range(1, 37) if sum(j.startswith(i[:n]) for j in ids) == 1
+    )
+    stopped = invoke(runner, home, "stop", unique, "--json")
+    assert stopped.exit_code == 0, stopped.output
+    assert json.loads(stopped.stdout)["task_id"].startswith(unique)
+
+
+def test_logs_are_newest_first_as_text_and_as_json(runner: CliRunner, home: Path) -> None:
+    write_config(home, stage_config())
+    task_id = add_ok(runner, home, "ordered", "--media-mode", "upload")
+    assert invoke(runner, home, "tick", "--drain").exit_code == 0
+    entries = json.loads(invoke(runner, home, "logs", task_id, "--json").stdout)
+    assert [e["id"] for e in entries] == sorted((e["id"] for e in entries), reverse=True)
+    text = invoke(runner, home, "logs", task_id).stdout.strip().splitlines()
+    assert "task added: ordered" in text[-1]  # the oldest row comes last
+    assert entries[0]["message"][:20] in text[0]  # the newest first, as in --json
+
+
+def test_tasks_lists_every_task_with_its_schedule_in_its_own_zone_and_its_state(
+    runner: CliRunner, home: Path
+) -> None:
+    write_config(home, stage_config(max_retry=0))
+    daily = add_ok(
+        runner, home, "아침 숏폼", "--repeat", "daily", "--at", "2030-01-06 09:00",
+        "--tz", "Asia/Seoul", "--media-mode", "upload",
+    )  # fmt: skip
+    done = add_ok(runner, home, "finished", "--media-mode", "upload")
+    broken = add_ok(runner, home, "broken", "--set", "fail_script=permanent")
+    stopped = add_ok(runner, home, "stopped", "--at", "2030-01-01 00:00", "--tz", "UTC")
+    assert invoke(runner, home, "tick", "--drain").exit_code == 0
+    assert invoke(runner, home, "stop", stopped).exit_code == 0
+    listed = {t["id"]: t for t in json.loads(invoke(runner, home, "tasks", "--json").stdout)}
+    assert {t: listed[t]["state"] for t in (daily, done, broken, stopped)} == {
+        daily: "waiting",
+        done: "done",
+        broken: "failed",
+        stopped: "paused",
+    }
+    [schedule] = listed[daily]["schedules"]
+    assert (schedule["repeat"], schedule["tz"], schedule["active"]) == ("daily", "Asia/Seoul", True)
+    assert schedule["next_run_local"] == "2030-01-06 09:00"  # Seoul's wall clock, not UTC
+    assert schedule["next_run_at"] == "2030-01-06 00:00:00"
+    assert listed[done]["last_run"] and listed[done]["media_mode"] == "upload"
+    assert listed[stopped]["schedules"][0]["active"] is False
+    # At 80 columns the short id, the schedule's zone and the state are all there.
+    table = subprocess.run(
+        [sys.executable, "-m", "autoqueue", "--home", str(home), "tasks"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "80"},
+        check=True,
+    ).stdout
+    assert max(len(line) for line in table.splitlines()) <= 80
+    for task_id, state in ((daily, "waiting"), (broken, "failed"), (stopped, "paused")):
+        row = next(line for line in table.splitlines() if line.strip().startswith(task_id[:8]))
+        assert state in row
+    assert "Asia/Seoul" in table

@@ -11,7 +11,7 @@ import pytest
 from autoqueue import db, engine, processes, recovery, service
 from autoqueue.attempt import Runner
 from autoqueue.db import Connection, transaction
-from autoqueue.errors import PermanentStageError, TransientStageError
+from autoqueue.errors import PermanentStageError, TransientStageError, UsageError
 from autoqueue.models import QueueStatus, QueueType
 from autoqueue.owner import Owner
 from autoqueue.pipeline import GiveUp, Retry
@@ -523,3 +523,53 @@ def test_a_draining_worker_compiles_each_statement_once(
     hot = [row for row in statements if "task_queue" in row[0] and row[2] > 1]
     assert any("SELECT q.id FROM task_queue" in row[0] for row in hot)  # the claim ran here
     assert [row[0] for row in hot if row[1] > 0] == []
+
+
+def test_a_paused_daily_task_misses_nothing_twice_and_resumes_from_now(
+    workspace: Workspace, conn: Connection
+) -> None:
+    """pause turns the schedule off (no run while paused); resume turns it on at the first
+    occurrence from the moment of resuming, in the schedule's own zone (days missed while paused
+    are not made up); a stopped task comes back the same way."""
+    policy = engine.Policy()
+    task_id = add(workspace, conn, "daily", repeat="daily", at="2026-11-27 09:00", tz="Asia/Seoul")
+    assert service.pause_task(conn, task_id[:8], NOW) == 1
+    assert service.list_tasks(conn)[0]["state"] == "paused"
+    three_days = NOW + timedelta(days=3)
+    assert engine.enqueue_due(conn, policy, three_days) == 0
+    with pytest.raises(UsageError, match="no active schedule"):
+        service.pause_task(conn, task_id, NOW)
+    [schedule] = service.resume_task(conn, task_id, three_days)
+    # Resumed on Nov 29 at 21:00 Seoul time: the next 09:00 there is Nov 30.
+    assert (schedule["active"], schedule["next_run_local"]) == (True, "2026-11-30 09:00")
+    assert service.list_tasks(conn)[0]["state"] == "waiting"
+    with pytest.raises(UsageError, match="its schedules are on"):
+        service.resume_task(conn, task_id, three_days)
+    assert engine.enqueue_due(conn, policy, three_days + timedelta(hours=12)) == 1
+    # A stop (its waiting run dropped, the schedule off) is resumed the same way.
+    service.stop_task(workspace, conn, task_id, three_days + timedelta(hours=13))
+    assert service.list_tasks(conn)[0]["state"] == "paused"
+    [schedule] = service.resume_task(conn, task_id, three_days + timedelta(days=1))
+    assert schedule["active"] and schedule["next_run_local"] == "2026-12-01 09:00"
+
+
+def test_a_finished_once_task_has_nothing_to_resume_and_a_stopped_one_runs_again(
+    workspace: Workspace, conn: Connection, owner: Owner
+) -> None:
+    done = add(workspace, conn, "once", media_mode="upload")
+    for queue_type in (QueueType.SCHEDULE, QueueType.SCRIPT, QueueType.VIDEO, QueueType.YOUTUBE):
+        item = engine.claim_next(conn, queue_type, owner, engine.Policy(), NOW)
+        assert item is not None
+        engine.complete_item(
+            conn, item, StageResult(script_text="{}", youtube_url="https://youtu.be/x"),
+            engine.Policy(), NOW,
+        )  # fmt: skip
+    with pytest.raises(UsageError, match="finished its run"):
+        service.resume_task(conn, done, NOW)
+    stopped = add(workspace, conn, "stopped before it ran")
+    service.stop_task(workspace, conn, stopped, NOW)
+    states = {t["id"]: t["state"] for t in service.list_tasks(conn)}
+    assert (states[done], states[stopped]) == ("done", "paused")
+    [schedule] = service.resume_task(conn, stopped, NOW + timedelta(minutes=5))
+    assert schedule["next_run_at"] == to_db(NOW + timedelta(minutes=5))
+    assert engine.enqueue_due(conn, engine.Policy(), NOW + timedelta(minutes=5)) == 1

@@ -179,7 +179,7 @@ DEFAULT_CONFIG_TEXT = """\
 # Default: this machine's zone.
 # timezone = "Asia/Seoul"
 
-# Language of the messages the seed wrote in Korean ("en" or "ko"). Default: from the locale.
+# Language of the stop messages ("en" or "ko"). Default: from the locale.
 # language = "ko"
 
 [retry]

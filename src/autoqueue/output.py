@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
@@ -24,8 +25,9 @@ def console() -> Console:
     from rich.console import Console
 
     out = Console(highlight=False)
-    if not out.is_terminal:
-        # Piped into a file or a pager: keep whole rows rather than squeezing them into 80 columns.
+    if not out.is_terminal and not os.environ.get("COLUMNS"):
+        # Piped into a file or a pager: keep whole rows rather than squeezing them into 80
+        # columns (COLUMNS, when set, says how wide to be).
         out.width = 200
     return out
 
@@ -165,10 +167,8 @@ def task_detail(detail: Mapping[str, Any], tz: str) -> None:
     if task.get("youtube_url"):
         console().print(f"youtube: {task['youtube_url']}")
     for schedule in detail["schedules"]:
-        state = "active" if schedule["is_active"] else "inactive"
         console().print(
-            f"schedule {schedule['id']}: {schedule['repeat_type']} ({state}), next run "
-            f"{display_time(schedule['next_run_at'], tz) or '-'}, "
+            f"schedule {schedule['id']}: {schedule_text(schedule)}, "
             f"privacy {schedule['youtube_privacy']}"
         )
     table = _table("queue history")
@@ -195,6 +195,52 @@ def task_detail(detail: Mapping[str, Any], tz: str) -> None:
     from autoqueue.models import LogEntry
 
     log_rows((LogEntry.model_validate(entry) for entry in reversed(detail["logs"])), tz)
+
+
+def schedule_text(schedule: Mapping[str, Any]) -> str:
+    """``daily, next 2026-11-27 09:00 Asia/Seoul`` (the schedule's own zone, named), with
+    ``inactive`` when it will not run."""
+    text = str(schedule["repeat"])
+    if schedule["next_run_local"]:
+        text += f", next {schedule['next_run_local']} {schedule['tz']}"
+    if not schedule["active"]:
+        text += " (inactive)"
+    return text
+
+
+STATE_STYLES = {
+    "running": "cyan",
+    "waiting": "",
+    "failed": "red",
+    "paused": "yellow",
+    "done": "green",
+}
+
+
+def task_rows(tasks: Sequence[Mapping[str, Any]], tz: str) -> None:
+    """``autoqueue tasks``: one row per task. The short id (any unique start of it names the
+    task), the state and the schedule never fold away; titles wrap."""
+    table = _table(f"{len(tasks)} task(s)")
+    table.add_column("id", no_wrap=True)
+    table.add_column("title", ratio=2, overflow="fold")
+    table.add_column("kind", no_wrap=True)
+    table.add_column("schedule", ratio=2, overflow="fold")
+    table.add_column("state", no_wrap=True)
+    table.add_column("last run", overflow="fold")
+    for task in tasks:
+        state = str(task["state"])
+        style = STATE_STYLES.get(state, "")
+        extra = task.get("youtube_url") or (task.get("last_error") if state == "failed" else "")
+        table.add_row(
+            str(task["id"])[:8],
+            escape(str(task["title"]))
+            + (f"\n[dim]{escape(_clip(extra, 80))}[/dim]" if extra else ""),
+            f"{task['type']}/{task['media_mode']}",
+            "; ".join(schedule_text(s) for s in task["schedules"]) or "-",
+            f"[{style}]{state}[/{style}]" if style else state,
+            display_time(task.get("last_run"), tz) or "-",
+        )
+    console().print(table)
 
 
 def _program(row: Mapping[str, Any]) -> str:

@@ -130,6 +130,13 @@ class Recurrence:
         index = first_index(self.anchor, self.tz, self.repeat, now, strictly_after=False)
         return localize(occurrence(self.anchor, self.repeat, index), self.tz)
 
+    def next_from(self, now: datetime) -> datetime:
+        """The first occurrence at or after ``now`` (resuming a paused schedule)."""
+        if self.repeat is RepeatType.ONCE:
+            return now
+        index = first_index(self.anchor, self.tz, self.repeat, now, strictly_after=False)
+        return localize(occurrence(self.anchor, self.repeat, index), self.tz)
+
     def advance(self, due: datetime, now: datetime) -> Advance:
         """What enqueuing the occurrence ``due`` at ``now`` does (see :func:`advance`)."""
         return advance(anchor=self.anchor, tz=self.tz, repeat=self.repeat, due=due, now=now)

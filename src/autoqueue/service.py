@@ -24,6 +24,7 @@ from autoqueue.models import (
     Privacy,
     QueueType,
     RepeatType,
+    Schedule,
     Tab,
     Task,
     TaskType,
@@ -35,13 +36,14 @@ from autoqueue.repo import state as state_repo
 from autoqueue.repo import tasks as tasks_repo
 from autoqueue.scheduling import Recurrence
 from autoqueue.timeutil import (
+    display_time,
     local_zone_name,
     parse_duration,
     parse_local,
     to_db,
     zone,
 )
-from autoqueue.workspace import Workspace, parse_task_id
+from autoqueue.workspace import Workspace, parse_task_ref
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -369,11 +371,87 @@ def add_task(
 
 
 def get_task(conn: Connection, text: str) -> Task:
-    """The task named by a user-typed id (validated as a UUID first)."""
-    task = tasks_repo.get(conn, parse_task_id(text))
-    if task is None:
-        raise NoSuchTaskError(f"no task {parse_task_id(text)}")
-    return task
+    """The task named by a user-typed id: a whole one, or a unique prefix of one. An ambiguous
+    prefix is refused with the candidates listed."""
+    ref = parse_task_ref(text)
+    if len(ref) == 36:
+        task = tasks_repo.get(conn, ref)
+        if task is None:
+            raise NoSuchTaskError(f"no task {ref}")
+        return task
+    found = tasks_repo.with_prefix(conn, ref, limit=6)
+    if not found:
+        raise NoSuchTaskError(f"no task id starts with {ref}")
+    if len(found) > 1:
+        listed = ", ".join(f"{t.id} ({t.title})" for t in found[:5])
+        more = " and more" if len(found) > 5 else ""
+        raise UsageError(f"{ref} is the start of several task ids: {listed}{more}; type more of it")
+    return found[0]
+
+
+class TaskState(StrEnum):
+    RUNNING = "running"  # a stage is processing
+    WAITING = "waiting"  # an item is waiting, or an active schedule has a next run
+    FAILED = "failed"  # its newest item failed and nothing is waiting
+    PAUSED = "paused"  # stopped: schedules inactive, with a run still to come or never finished
+    DONE = "done"  # nothing left to run, and its last run finished
+
+
+def schedule_view(schedule: Schedule) -> dict[str, Any]:
+    """A schedule as people read it: its repeat, and its next run in its own zone, named."""
+    recurrence = Recurrence.of(schedule)
+    next_local = None
+    if schedule.next_run_at:
+        next_local = display_time(schedule.next_run_at, recurrence.tz_name)
+    return {
+        "id": schedule.id,
+        "repeat": recurrence.repeat.value,
+        "tz": recurrence.tz_name,
+        "active": bool(schedule.is_active),
+        "next_run_at": schedule.next_run_at,
+        "next_run_local": next_local,
+    }
+
+
+def task_state(schedules: list[dict[str, Any]], summary: dict[str, Any] | None) -> TaskState:
+    summary = summary or {}
+    if summary.get("processing"):
+        return TaskState.RUNNING
+    if summary.get("waiting") or any(s["active"] and s["next_run_at"] for s in schedules):
+        return TaskState.WAITING
+    if summary.get("status") == "failed":
+        return TaskState.FAILED
+    if any(not s["active"] and s["next_run_at"] for s in schedules):
+        return TaskState.PAUSED
+    if not summary.get("last_run"):
+        return TaskState.PAUSED  # stopped before any run finished
+    return TaskState.DONE
+
+
+def list_tasks(conn: Connection) -> list[dict[str, Any]]:
+    """Every task with its type, media mode, schedules, state, last run and YouTube URL."""
+    schedules: dict[str, list[dict[str, Any]]] = {}
+    for schedule in schedules_repo.all_schedules(conn):
+        schedules.setdefault(schedule.task_id, []).append(schedule_view(schedule))
+    summaries = queue_repo.task_summaries(conn)
+    listed = []
+    for task in tasks_repo.all_tasks(conn):
+        own = schedules.get(task.id, [])
+        summary = summaries.get(task.id)
+        listed.append(
+            {
+                "id": task.id,
+                "title": task.title,
+                "type": task.type.value,
+                "media_mode": str(task.settings.get("mediaMode", MediaMode.CRAWL.value)),
+                "schedules": own,
+                "state": task_state(own, summary).value,
+                "last_run": summary.get("last_run") if summary else None,
+                "youtube_url": task.youtube_url,
+                "last_error": task.last_error,
+            }
+        )
+    return listed
 
 
 def outputs_present(workspace: Workspace, task_id: str) -> dict[str, Any]:
@@ -397,7 +475,10 @@ def show_task(
     task = get_task(conn, text)
     return {
         "task": task.model_dump(mode="json"),
-        "schedules": [s.model_dump(mode="json") for s in schedules_repo.for_task(conn, task.id)],
+        "schedules": [
+            {**s.model_dump(mode="json"), **schedule_view(s)}
+            for s in schedules_repo.for_task(conn, task.id)
+        ],
         "queue": [q.model_dump(mode="json") for q in queue_repo.for_task(conn, task.id)],
         "outputs": outputs_present(workspace, task.id),
         "logs": [
@@ -474,6 +555,72 @@ def stop_task(workspace: Workspace, conn: Connection, text: str, now: datetime) 
         killed_processes=killed,
         not_killed=not_killed,
     )
+
+
+# -- pause and resume --------------------------------------------------------------------------
+
+
+def pause_task(conn: Connection, text: str, now: datetime) -> int:
+    """Turn the task's schedules off, keeping when each would run next; a run in flight goes
+    on (``stop`` ends it). Returns how many schedules were paused."""
+    task = get_task(conn, text)
+    stamp = to_db(now)
+    with transaction(conn):
+        paused = schedules_repo.deactivate_for_task(conn, task.id)
+        if not paused:
+            raise UsageError(f"task {task.id} has no active schedule to pause")
+        logs_repo.add(
+            conn,
+            task.id,
+            LogLevel.INFO,
+            f"⏸ paused: {paused} schedule(s) off until `autoqueue resume`",
+            now=stamp,
+            action=ActionType.STOP,
+            metadata={"paused": paused},
+        )
+    return paused
+
+
+def resume_task(conn: Connection, text: str, now: datetime) -> list[dict[str, Any]]:
+    """Turn a paused (or stopped) task's schedules back on. A recurring schedule runs next at
+    its first occurrence from now (the ones missed while paused are not made up); a ``once``
+    schedule keeps its time, or runs at the next tick when it had none left (a stopped run).
+    A task that finished its only run has nothing to resume. Returns the schedules as
+    ``tasks`` shows them."""
+    task = get_task(conn, text)
+    stamp = to_db(now)
+    with transaction(conn):
+        schedules = schedules_repo.for_task(conn, task.id)
+        inactive = [s for s in schedules if not s.is_active]
+        views = [schedule_view(s) for s in schedules]
+        state = task_state(views, queue_repo.task_summaries(conn).get(task.id))
+        if not inactive:
+            raise UsageError(
+                f"task {task.id} has nothing to resume: its schedules are on "
+                "(`autoqueue retry` runs a failed item again)"
+            )
+        if state is TaskState.DONE:
+            raise UsageError(
+                f"task {task.id} has nothing to resume: it finished its run "
+                "(add it again to run it once more)"
+            )
+        for schedule in inactive:
+            recurrence = Recurrence.of(schedule)
+            if recurrence.repeat is RepeatType.ONCE and schedule.next_run_at is not None:
+                next_run = max(schedule.next_run_at, stamp)
+            else:
+                next_run = to_db(recurrence.next_from(now))
+            schedules_repo.set_state(conn, schedule.id, active=True, next_run_at=next_run)
+        logs_repo.add(
+            conn,
+            task.id,
+            LogLevel.INFO,
+            f"▶ resumed: {len(inactive)} schedule(s) on again",
+            now=stamp,
+            action=ActionType.RETRY,
+        )
+        tasks_repo.set_last_error(conn, task.id, None, stamp)
+        return [schedule_view(s) for s in schedules_repo.for_task(conn, task.id)]
 
 
 # -- retry and cleanup -------------------------------------------------------------------------

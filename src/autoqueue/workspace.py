@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,26 @@ def parse_task_id(text: str) -> str:
         return str(uuid.UUID(text.strip()))
     except (ValueError, AttributeError) as exc:
         raise UsageError(f"{text!r} is not a task id (task ids are UUIDs)") from exc
+
+
+_PREFIX = re.compile(r"[0-9a-f][0-9a-f-]{0,35}")
+
+
+def parse_task_ref(text: str) -> str:
+    """A task as the user typed it: a whole id, or the start of one (as git takes a commit's
+    first characters; ``logs`` and ``watch`` print the first eight). Returns the canonical id,
+    or the lower-case prefix to look up. Anything else is refused before it reaches SQL or a
+    path."""
+    cleaned = text.strip().lower()
+    try:
+        return str(uuid.UUID(cleaned))
+    except ValueError:
+        pass
+    if not _PREFIX.fullmatch(cleaned):
+        raise UsageError(
+            f"{text!r} is not a task id (a UUID, or its first characters as `logs` prints them)"
+        )
+    return cleaned
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from dataclasses import asdict
@@ -119,7 +120,8 @@ def list_tab(
     limit: LimitOption = 100,
     as_json: JsonOption = False,
 ) -> None:
-    """Show a tab of the seed's UI, or the count of every tab."""
+    """Show one tab of the queue (schedule, script, image, video, youtube, failed, completed),
+    or the count of every tab."""
     from autoqueue import service
     from autoqueue.repo import queue as queue_repo
 
@@ -141,17 +143,32 @@ def list_tab(
 
 
 @app.command()
+def tasks(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Every task: its kind, its schedules (next run in each schedule's own zone), its state
+    (running, waiting, failed, paused, done), its last run and YouTube URL."""
+    from autoqueue import service
+
+    state = _state(ctx)
+    with state.connect() as conn:
+        listed = service.list_tasks(conn)
+    if as_json:
+        output.emit_json(listed)
+    else:
+        output.task_rows(listed, state.tz)
+
+
+@app.command()
 def show(
     ctx: typer.Context,
-    task: Annotated[str, typer.Argument(help="Task id.")],
+    task: Annotated[str, typer.Argument(help="Task id, or its first characters.")],
     as_json: JsonOption = False,
 ) -> None:
     """A task with its schedules, queue history, outputs and recent logs."""
     from autoqueue import service
-    from autoqueue.workspace import parse_task_id
+    from autoqueue.workspace import parse_task_ref
 
     state = _state(ctx)
-    parse_task_id(task)
+    parse_task_ref(task)  # a bad id is refused before the database is opened
     with state.connect() as conn:
         detail = service.show_task(state.workspace, conn, task)
     if as_json:
@@ -163,17 +180,17 @@ def show(
 @app.command()
 def stop(
     ctx: typer.Context,
-    task: Annotated[str, typer.Argument(help="Task id.")],
+    task: Annotated[str, typer.Argument(help="Task id, or its first characters.")],
     as_json: JsonOption = False,
 ) -> None:
     """Stop a task: fail its running item, drop its waiting ones, deactivate its schedules, and
     kill the programs autoqueue started for it (never anything else)."""
     from autoqueue import service
     from autoqueue.timeutil import utcnow
-    from autoqueue.workspace import parse_task_id
+    from autoqueue.workspace import parse_task_ref
 
     state = _state(ctx)
-    parse_task_id(task)
+    parse_task_ref(task)  # a bad id is refused before the database is opened
     with state.connect() as conn:
         result = service.stop_task(state.workspace, conn, task, utcnow())
     if as_json:
@@ -193,9 +210,48 @@ def stop(
 
 
 @app.command()
+def pause(
+    ctx: typer.Context,
+    task: Annotated[str, typer.Argument(help="Task id, or its first characters.")],
+) -> None:
+    """Turn a task's schedules off (a run in flight goes on; `stop` ends it)."""
+    from autoqueue import service
+    from autoqueue.timeutil import utcnow
+    from autoqueue.workspace import parse_task_ref
+
+    state = _state(ctx)
+    parse_task_ref(task)
+    with state.connect() as conn:
+        paused = service.pause_task(conn, task, utcnow())
+    output.info(f"paused {paused} schedule(s)")
+
+
+@app.command()
+def resume(
+    ctx: typer.Context,
+    task: Annotated[str, typer.Argument(help="Task id, or its first characters.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Turn a paused or stopped task's schedules back on, from the next occurrence after now."""
+    from autoqueue import service
+    from autoqueue.timeutil import utcnow
+    from autoqueue.workspace import parse_task_ref
+
+    state = _state(ctx)
+    parse_task_ref(task)
+    with state.connect() as conn:
+        schedules = service.resume_task(conn, task, utcnow())
+    if as_json:
+        output.emit_json(schedules)
+        return
+    for schedule in schedules:
+        output.info(f"schedule {schedule['id']}: {output.schedule_text(schedule)}")
+
+
+@app.command()
 def retry(
     ctx: typer.Context,
-    task: Annotated[str, typer.Argument(help="Task id.")],
+    task: Annotated[str, typer.Argument(help="Task id, or its first characters.")],
     reupload: Annotated[
         bool,
         typer.Option(
@@ -207,10 +263,10 @@ def retry(
     """The retry button: the task's failed item back to waiting with a fresh retry budget."""
     from autoqueue import service
     from autoqueue.timeutil import utcnow
-    from autoqueue.workspace import parse_task_id
+    from autoqueue.workspace import parse_task_ref
 
     state = _state(ctx)
-    parse_task_id(task)
+    parse_task_ref(task)  # a bad id is refused before the database is opened
     with state.connect() as conn:
         item_id = service.retry_task(conn, task, utcnow(), reupload=reupload)
     output.info(f"item {item_id} is waiting again" + (" (a new upload)" if reupload else ""))
@@ -232,16 +288,18 @@ def logs(
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new rows.")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Seed 14.4's log viewer, newest first. --follow: oldest first, then new rows as they come
-    (with --json, one JSON object per line)."""
+    """The log viewer, newest first (text and --json alike). --follow: the latest rows oldest
+    first, then new rows as they come (with --json, one JSON object per line)."""
     from autoqueue import service
     from autoqueue.models import ActionType, LogLevel, QueueType
     from autoqueue.repo import logs as logs_repo
-    from autoqueue.workspace import parse_task_id
+    from autoqueue.workspace import parse_task_ref
 
     state = _state(ctx)
+    if task is not None:
+        parse_task_ref(task)
     filters = logs_repo.LogFilter(
-        task_id=parse_task_id(task) if task is not None else None,
+        task_id=None,
         level=service.parse_choice(LogLevel, level, "level") if level else None,
         queue_type=service.parse_choice(QueueType, queue_type, "queue type")
         if queue_type
@@ -250,14 +308,14 @@ def logs(
         limit=limit,
     )
     with state.connect() as conn:
-        if filters.task_id is not None:
-            service.get_task(conn, filters.task_id)
+        if task is not None:
+            filters = dataclasses.replace(filters, task_id=service.get_task(conn, task).id)
         entries = logs_repo.query(conn, filters)
         if not follow:
             if as_json:
                 output.emit_json([entry.model_dump(mode="json") for entry in entries])
             else:
-                output.log_rows(reversed(entries), state.tz)
+                output.log_rows(entries, state.tz)  # newest first, as --json
             return
         last = _print_follow(list(reversed(entries)), as_json, state.tz, 0)
         try:
@@ -296,13 +354,16 @@ def contents(
     limit: LimitOption = 100,
     as_json: JsonOption = False,
 ) -> None:
-    """The contents rows ("My contents", seed section 13)."""
+    """The content library ("My contents"): one row per run, with its video and YouTube URL."""
+    from autoqueue import service
     from autoqueue.repo import contents as contents_repo
-    from autoqueue.workspace import parse_task_id
+    from autoqueue.workspace import parse_task_ref
 
     state = _state(ctx)
-    task_id = parse_task_id(task) if task is not None else None
+    if task is not None:
+        parse_task_ref(task)
     with state.connect() as conn:
+        task_id = service.get_task(conn, task).id if task is not None else None
         rows = contents_repo.list_contents(conn, task_id=task_id, limit=limit)
     if as_json:
         output.emit_json([row.model_dump(mode="json") for row in rows])
@@ -319,7 +380,7 @@ def cleanup(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count.")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Seed 7.2: delete completed queue rows older than --older-than (nothing else)."""
+    """Delete completed queue rows older than --older-than (nothing else)."""
     from autoqueue import service
     from autoqueue.timeutil import utcnow
 

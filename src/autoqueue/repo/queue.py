@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -551,3 +552,32 @@ def delete_completed_before(conn: Connection, cutoff: str, *, dry_run: bool) -> 
             conn.execute(f"SELECT count(*) FROM task_queue WHERE {where}", (cutoff,)).fetchone()[0]
         )
     return conn.execute(f"DELETE FROM task_queue WHERE {where}", (cutoff,)).rowcount
+
+
+def task_summaries(conn: Connection) -> dict[str, dict[str, Any]]:
+    """Per task: how many items are processing and waiting, the status of its newest item, and
+    when its last run finished (its youtube item completed)."""
+    rows = conn.execute(
+        "SELECT task_id, "
+        "sum(CASE WHEN status = 'processing' THEN 1 ELSE 0 END) AS processing, "
+        "sum(CASE WHEN status = 'waiting' THEN 1 ELSE 0 END) AS waiting, "
+        "max(CASE WHEN queue_type = 'youtube' AND status = 'completed' THEN completed_at END) "
+        "AS last_run, max(id) AS newest FROM task_queue GROUP BY task_id"
+    ).fetchall()
+    found = {
+        str(row["task_id"]): {
+            "processing": int(row["processing"]),
+            "waiting": int(row["waiting"]),
+            "last_run": row["last_run"],
+            "newest": int(row["newest"]),
+        }
+        for row in rows
+    }
+    if found:
+        newest = conn.execute(
+            "SELECT task_id, status FROM task_queue WHERE id IN "
+            "(SELECT max(id) FROM task_queue GROUP BY task_id)"
+        ).fetchall()
+        for row in newest:
+            found[str(row["task_id"])]["status"] = str(row["status"])
+    return found

@@ -47,6 +47,11 @@ def get(conn: Connection, schedule_id: int) -> Schedule | None:
     return None if row is None else Schedule.model_validate(dict(row))
 
 
+def all_schedules(conn: Connection) -> list[Schedule]:
+    rows = conn.execute("SELECT * FROM task_schedules ORDER BY task_id, id").fetchall()
+    return [Schedule.model_validate(dict(row)) for row in rows]
+
+
 def for_task(conn: Connection, task_id: str) -> list[Schedule]:
     rows = conn.execute("SELECT * FROM task_schedules WHERE task_id = ? ORDER BY id", (task_id,))
     return [Schedule.model_validate(dict(row)) for row in rows]
@@ -96,6 +101,13 @@ def advance(conn: Connection, schedule_id: int, *, expected: str, next_run_at: s
         (next_run_at, 0 if next_run_at is None else 1, schedule_id, expected),
     )
     return cursor.rowcount == 1
+
+
+def set_state(conn: Connection, schedule_id: int, *, active: bool, next_run_at: str | None) -> None:
+    conn.execute(
+        "UPDATE task_schedules SET is_active = ?, next_run_at = ? WHERE id = ?",
+        (1 if active else 0, next_run_at, schedule_id),
+    )
 
 
 def deactivate_for_task(conn: Connection, task_id: str) -> int:

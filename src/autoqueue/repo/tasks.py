@@ -35,6 +35,22 @@ def get(conn: Connection, task_id: str) -> Task | None:
     return None if row is None else Task.model_validate(dict(row))
 
 
+def all_tasks(conn: Connection) -> list[Task]:
+    rows = conn.execute("SELECT * FROM tasks ORDER BY created_at, id").fetchall()
+    return [Task.model_validate(dict(row)) for row in rows]
+
+
+def with_prefix(conn: Connection, prefix: str, *, limit: int) -> list[Task]:
+    """Tasks whose id starts with ``prefix`` (hex digits and dashes only: the caller checks),
+    by id, at most ``limit``. ``substr`` rather than LIKE (whose case rules differ between the
+    backends) or a range on the key (whose order follows a PostgreSQL database's collation)."""
+    rows = conn.execute(
+        "SELECT * FROM tasks WHERE substr(id, 1, ?) = ? ORDER BY id LIMIT ?",
+        (len(prefix), prefix, limit),
+    ).fetchall()
+    return [Task.model_validate(dict(row)) for row in rows]
+
+
 def by_setting(conn: Connection, key: str) -> dict[str, str]:
     """{value of settings[key]: task id} of the tasks that have the setting (first one wins)."""
     found: dict[str, str] = {}
