@@ -854,3 +854,85 @@ def test_tasks_lists_every_task_with_its_schedule_in_its_own_zone_and_its_state(
         row = next(line for line in table.splitlines() if line.strip().startswith(task_id[:8]))
         assert state in row
     assert "Asia/Seoul" in table
+
+
+def test_delete_removes_a_task_its_rows_and_files_and_keeps_its_contents(
+    runner: CliRunner, home: Path
+) -> None:
+    write_config(home, stage_config())
+    gone = add_ok(runner, home, "to delete", "--media-mode", "upload")
+    kept = add_ok(runner, home, "to keep files", "--media-mode", "upload")
+    other = add_ok(runner, home, "untouched", "--media-mode", "upload")
+    assert invoke(runner, home, "tick", "--drain").exit_code == 0
+    assert (home / "tasks" / gone / "output.mp4").is_file()
+    refused = runner.invoke(app, ["--home", str(home), "delete", gone[:8]], input="n\n")
+    assert refused.exit_code == 1 and (home / "tasks" / gone).is_dir()  # asked, and told no
+    result = invoke(runner, home, "delete", gone[:8], "--json", "--yes")
+    assert result.exit_code == 0, result.output
+    deleted = json.loads(result.stdout)
+    assert deleted["rows"]["queue_items"] == 4 and deleted["rows"]["contents_kept"] == 1
+    assert not (home / "tasks" / gone).exists()
+    for table in ("tasks", "task_schedules", "task_queue", "task_logs"):
+        column = "id" if table == "tasks" else "task_id"
+        assert db_rows(home, f"SELECT count(*) FROM {table} WHERE {column} = '{gone}'") == [(0,)]
+    # The content row stays in the library, as an orphan without file paths.
+    orphans = db_rows(home, "SELECT title, video_path FROM contents WHERE task_id IS NULL")
+    assert orphans == [("to delete", None)]
+    assert invoke(runner, home, "delete", kept, "--keep-files", "--yes").exit_code == 0
+    assert (home / "tasks" / kept / "output.mp4").is_file()
+    assert invoke(runner, home, "show", other).exit_code == 0
+    assert invoke(runner, home, "show", gone).exit_code == 1
+
+
+def test_delete_refuses_a_running_task_unless_told_to_stop_it(
+    runner: CliRunner, home: Path
+) -> None:
+    write_config(home, stage_config())
+    task_id = add_ok(runner, home, "busy", "--media-mode", "upload")
+    conn = open_db(home)
+    conn.execute("UPDATE task_queue SET status = 'processing', owner_host = 'elsewhere'")
+    conn.close()
+    refused = invoke(runner, home, "delete", task_id, "--yes")
+    assert refused.exit_code == 2
+    assert "has a stage running" in refused.stderr and "--stop" in refused.stderr
+    assert db_rows(home, "SELECT count(*) FROM tasks") == [(1,)]
+    stopped = invoke(runner, home, "delete", task_id, "--stop", "--yes")
+    assert stopped.exit_code == 0, stopped.output
+    assert db_rows(home, "SELECT count(*) FROM tasks") == [(0,)]
+
+
+def test_edit_changes_title_and_schedule_with_adds_checks(runner: CliRunner, home: Path) -> None:
+    task_id = add_ok(
+        runner, home, "draft title", "--repeat", "daily", "--at", "2030-01-06 09:00",
+        "--tz", "Asia/Seoul",
+    )  # fmt: skip
+    moved = invoke(runner, home, "edit", task_id[:8], "--title", "final", "--tz", "Europe/Paris",
+                   "--json")  # fmt: skip
+    assert moved.exit_code == 0, moved.output
+    schedule = json.loads(moved.stdout)
+    # The wall clock is kept, in the new zone: 09:00 in Paris.
+    assert (schedule["tz"], schedule["next_run_local"]) == ("Europe/Paris", "2030-01-06 09:00")
+    assert schedule["next_run_at"] == "2030-01-06 08:00:00"
+    weekly = json.loads(invoke(runner, home, "edit", task_id, "--repeat", "weekly",
+                               "--at", "2030-02-01 18:30", "--json").stdout)  # fmt: skip
+    assert (weekly["repeat"], weekly["next_run_local"]) == ("weekly", "2030-02-01 18:30")
+    private = invoke(runner, home, "edit", task_id, "--privacy", "public",
+                     "--publish-at", "2030-03-01 10:00")  # fmt: skip
+    assert private.exit_code == 0 and "changed to private" in private.stderr
+    detail = json.loads(invoke(runner, home, "show", task_id, "--json").stdout)
+    assert detail["task"]["title"] == "final"
+    assert detail["schedules"][0]["youtube_privacy"] == "private"
+    assert detail["schedules"][0]["youtube_publish_time"] == "2030-03-01 09:00:00"
+    # The same checks as add; a refused edit changes nothing.
+    before = db_rows(home, "SELECT * FROM task_schedules")
+    for args, message in (
+        (["--tz", "Mars/Olympus"], "unknown time zone"),
+        (["--repeat", "hourly"], "unknown repeat 'hourly'"),
+        (["--at", "someday"], "cannot read"),
+        (["--title", "  "], "title must not be empty"),
+        ([], "nothing to change"),
+    ):
+        bad = invoke(runner, home, "edit", task_id, *args)
+        assert bad.exit_code == 2, (args, bad.output)
+        assert message in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+    assert db_rows(home, "SELECT * FROM task_schedules") == before

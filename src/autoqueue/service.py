@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -557,6 +557,97 @@ def stop_task(workspace: Workspace, conn: Connection, text: str, now: datetime) 
     )
 
 
+# -- edit --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EditRequest:
+    """``autoqueue edit``'s options: None leaves a field as it is."""
+
+    title: str | None = None
+    at: str | None = None
+    repeat: str | None = None
+    tz: str | None = None
+    privacy: str | None = None
+    channel: str | None = None
+    publish_at: str | None = None
+
+
+def edit_task(
+    workspace: Workspace, conn: Connection, text: str, edit: EditRequest, now: datetime
+) -> tuple[dict[str, Any], list[str]]:
+    """Change a task's title and its schedule (time, repeat, zone, privacy, channel, publish
+    time), validated exactly as ``add`` validates them: the task as it is, with the changes laid
+    over it, goes through :func:`prepare_add`. The next run is computed again only when the
+    time, repeat or zone changed; an inactive (paused) schedule stays inactive. Returns the
+    schedule as ``tasks`` shows it, and add's warnings."""
+    task = get_task(conn, text)
+    schedules = schedules_repo.for_task(conn, task.id)
+    if len(schedules) != 1:
+        raise UsageError(f"task {task.id} has {len(schedules)} schedules; edit handles one")
+    [schedule] = schedules
+    current = Recurrence.of(schedule)
+    tz_name = edit.tz or current.tz_name
+    publish = edit.publish_at
+    if publish is None and schedule.youtube_publish_time:
+        publish = display_time(schedule.youtube_publish_time, tz_name)
+    retimed = edit.at is not None or edit.repeat is not None or edit.tz is not None
+    if edit.at is not None:
+        at = edit.at
+    elif schedule.scheduled_time is not None or current.repeat is not RepeatType.ONCE:
+        at = current.anchor.strftime("%Y-%m-%d %H:%M")  # the wall clock, kept in a new zone
+    else:
+        at = None
+    prepared = prepare_add(
+        workspace,
+        AddRequest(
+            title=edit.title if edit.title is not None else task.title,
+            type=task.type.value,
+            media_mode=str(task.settings.get("mediaMode", MediaMode.CRAWL.value)),
+            at=at,
+            repeat=edit.repeat or current.repeat.value,
+            tz=tz_name,
+            privacy=edit.privacy or schedule.youtube_privacy or Privacy.PUBLIC.value,
+            publish_at=publish,
+            channel=edit.channel if edit.channel is not None else schedule.channel_setting_id,
+        ),
+        now,
+    )
+    warnings = [
+        w
+        for w in prepared.warnings
+        if not w.startswith("upload mode without --image")
+        and (retimed or "is in the past" not in w)
+    ]
+    stamp = to_db(now)
+    next_run = prepared.next_run_at if retimed else schedule.next_run_at
+    with transaction(conn):
+        tasks_repo.set_title(conn, task.id, prepared.title, stamp)
+        schedules_repo.update(
+            conn,
+            schedule.id,
+            scheduled_time=prepared.scheduled_time if retimed else schedule.scheduled_time,
+            repeat_type=prepared.recurrence.repeat.value,
+            repeat_config=prepared.recurrence.config() if retimed else schedule.repeat_config,
+            next_run_at=next_run,
+            channel=prepared.channel,
+            privacy=prepared.privacy.value,
+            publish_time=prepared.publish_time,
+        )
+        logs_repo.add(
+            conn,
+            task.id,
+            LogLevel.INFO,
+            "✎ edited: "
+            + ", ".join(name for name, value in asdict(edit).items() if value is not None),
+            now=stamp,
+            metadata={k: v for k, v in asdict(edit).items() if v is not None},
+        )
+        fresh = schedules_repo.get(conn, schedule.id)
+    assert fresh is not None
+    return schedule_view(fresh), warnings
+
+
 # -- pause and resume --------------------------------------------------------------------------
 
 
@@ -621,6 +712,49 @@ def resume_task(conn: Connection, text: str, now: datetime) -> list[dict[str, An
         )
         tasks_repo.set_last_error(conn, task.id, None, stamp)
         return [schedule_view(s) for s in schedules_repo.for_task(conn, task.id)]
+
+
+# -- delete ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Deleted:
+    task_id: str
+    rows: dict[str, int]
+    files_removed: bool
+    killed_processes: list[dict[str, Any]] = field(default_factory=list)
+
+
+def delete_task(
+    workspace: Workspace,
+    conn: Connection,
+    text: str,
+    now: datetime,
+    *,
+    stop_first: bool = False,
+    keep_files: bool = False,
+) -> Deleted:
+    """Delete a task: its schedules, queue items and log rows, and its folder unless
+    ``keep_files``. Its contents stay as orphans (ARCHITECTURE.md "Deleting a task"). Refused
+    while a stage of it runs, unless ``stop_first``: then it is stopped as `stop` does (its
+    processes killed) before anything is deleted."""
+    task = get_task(conn, text)
+    killed: list[dict[str, Any]] = []
+    if queue_repo.stop_processes(conn, task.id):
+        if not stop_first:
+            raise UsageError(
+                f"task {task.id} has a stage running; `autoqueue delete {task.id[:8]} --stop` "
+                "stops it first"
+            )
+        killed = stop_task(workspace, conn, task.id, now).killed_processes
+    stamp = to_db(now)
+    with transaction(conn):
+        if queue_repo.stop_processes(conn, task.id):  # claimed again meanwhile
+            raise UsageError(f"task {task.id} started a stage again; try again")
+        rows = tasks_repo.delete(conn, task.id, files_removed=not keep_files, now=stamp)
+    if not keep_files:
+        shutil.rmtree(workspace.task_dir(task.id), ignore_errors=True)
+    return Deleted(task.id, rows, not keep_files, killed)
 
 
 # -- retry and cleanup -------------------------------------------------------------------------

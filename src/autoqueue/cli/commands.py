@@ -249,6 +249,105 @@ def resume(
 
 
 @app.command()
+def edit(
+    ctx: typer.Context,
+    task: Annotated[str, typer.Argument(help="Task id, or its first characters.")],
+    title: Annotated[str | None, typer.Option("--title", help="A new title.")] = None,
+    at: Annotated[
+        str | None, typer.Option("--at", help='First run, "YYYY-MM-DD HH:MM" in --tz.')
+    ] = None,
+    repeat: Annotated[
+        str | None, typer.Option("--repeat", help="once | daily | weekly | monthly")
+    ] = None,
+    tz: Annotated[str | None, typer.Option("--tz", help="IANA zone, e.g. Asia/Seoul.")] = None,
+    privacy: Annotated[
+        str | None, typer.Option("--privacy", help="public | unlisted | private")
+    ] = None,
+    channel: Annotated[str | None, typer.Option("--channel", help="YouTube channel name.")] = None,
+    publish_at: Annotated[
+        str | None, typer.Option("--publish-at", help="YouTube publish time (makes it private).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Change a task's title or its schedule, checked as `add` checks them. The next run is
+    computed again only when --at, --repeat or --tz changes."""
+    from autoqueue import service
+    from autoqueue.timeutil import utcnow
+    from autoqueue.workspace import parse_task_ref
+
+    state = _state(ctx)
+    parse_task_ref(task)
+    request = service.EditRequest(
+        title=title,
+        at=at,
+        repeat=repeat,
+        tz=tz,
+        privacy=privacy,
+        channel=channel,
+        publish_at=publish_at,
+    )
+    if request == service.EditRequest():
+        raise UsageError(
+            "nothing to change: give --title, --at, --repeat, --tz, --privacy, "
+            "--channel or --publish-at"
+        )
+    with state.connect() as conn:
+        schedule, warnings = service.edit_task(state.workspace, conn, task, request, utcnow())
+    for warning in warnings:
+        output.warning(warning)
+    if as_json:
+        output.emit_json(schedule)
+        return
+    output.info(f"schedule {schedule['id']}: {output.schedule_text(schedule)}")
+
+
+@app.command()
+def delete(
+    ctx: typer.Context,
+    task: Annotated[str, typer.Argument(help="Task id, or its first characters.")],
+    stop: Annotated[
+        bool, typer.Option("--stop", help="Stop a stage that runs (killing its programs) first.")
+    ] = False,
+    keep_files: Annotated[
+        bool, typer.Option("--keep-files", help="Leave the task's folder (tasks/ID) on disk.")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Delete a task with its schedules, queue history and logs, and its folder unless
+    --keep-files. Its contents stay in the library (without file paths when the files go)."""
+    from autoqueue import service
+    from autoqueue.timeutil import utcnow
+    from autoqueue.workspace import parse_task_ref
+
+    state = _state(ctx)
+    parse_task_ref(task)
+    with state.connect() as conn:
+        found = service.get_task(conn, task)
+        if not yes and not typer.confirm(
+            f"delete task {found.id} ({found.title})"
+            + ("" if keep_files else " and its folder")
+            + "?"
+        ):
+            raise typer.Abort()
+        deleted = service.delete_task(
+            state.workspace, conn, found.id, utcnow(), stop_first=stop, keep_files=keep_files
+        )
+    if as_json:
+        output.emit_json(asdict(deleted))
+        return
+    rows = deleted.rows
+    output.info(
+        f"deleted task {deleted.task_id}: {rows['schedules']} schedule(s), "
+        f"{rows['queue_items']} queue item(s), {rows['logs']} log row(s)"
+        + ("" if not deleted.files_removed else ", and its folder")
+        + (f"; {rows['contents_kept']} content row(s) kept" if rows["contents_kept"] else "")
+    )
+    for killed in deleted.killed_processes:
+        output.info(f"killed {killed['name']} (pid {killed['pid']})")
+
+
+@app.command()
 def retry(
     ctx: typer.Context,
     task: Annotated[str, typer.Argument(help="Task id, or its first characters.")],

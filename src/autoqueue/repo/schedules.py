@@ -115,3 +115,32 @@ def deactivate_for_task(conn: Connection, task_id: str) -> int:
         "UPDATE task_schedules SET is_active = 0 WHERE task_id = ? AND is_active = 1", (task_id,)
     )
     return cursor.rowcount
+
+
+def update(
+    conn: Connection,
+    schedule_id: int,
+    *,
+    scheduled_time: str | None,
+    repeat_type: str,
+    repeat_config: dict[str, Any],
+    next_run_at: str | None,
+    channel: str | None,
+    privacy: str,
+    publish_time: str | None,
+) -> None:
+    conn.execute(
+        "UPDATE task_schedules SET scheduled_time = ?, repeat_type = ?, repeat_config = ?, "
+        "next_run_at = ?, channel_setting_id = ?, youtube_privacy = ?, youtube_publish_time = ? "
+        "WHERE id = ?",
+        (
+            scheduled_time,
+            repeat_type,
+            json.dumps(repeat_config, ensure_ascii=False),
+            next_run_at,
+            channel,
+            privacy,
+            publish_time,
+            schedule_id,
+        ),
+    )

@@ -66,6 +66,10 @@ def by_setting(conn: Connection, key: str) -> dict[str, str]:
     return found
 
 
+def set_title(conn: Connection, task_id: str, title: str, now: str) -> None:
+    conn.execute("UPDATE tasks SET title = ?, updated_at = ? WHERE id = ?", (title, now, task_id))
+
+
 def set_last_error(conn: Connection, task_id: str, error: str | None, now: str) -> None:
     conn.execute(
         "UPDATE tasks SET last_error = ?, updated_at = ? WHERE id = ?", (error, now, task_id)
@@ -82,3 +86,33 @@ def set_youtube_url(conn: Connection, task_id: str, url: str, now: str) -> None:
     conn.execute(
         "UPDATE tasks SET youtube_url = ?, updated_at = ? WHERE id = ?", (url, now, task_id)
     )
+
+
+def delete(conn: Connection, task_id: str, *, files_removed: bool, now: str) -> dict[str, int]:
+    """Delete a task with its schedules, queue items (and their stage state) and log rows. Its
+    contents stay, as orphans (the library keeps what was made and published); when the task's
+    files go too, their paths are cleared. Returns how many rows of each kind went."""
+    counts: dict[str, int] = {}
+    if files_removed:
+        conn.execute(
+            "UPDATE contents SET video_path = NULL, thumbnail_path = NULL, updated_at = ? "
+            "WHERE task_id = ?",
+            (now, task_id),
+        )
+    counts["contents_kept"] = int(
+        conn.execute("SELECT count(*) FROM contents WHERE task_id = ?", (task_id,)).fetchone()[0]
+    )
+    counts["logs"] = conn.execute("DELETE FROM task_logs WHERE task_id = ?", (task_id,)).rowcount
+    conn.execute(
+        "DELETE FROM stage_state WHERE queue_id IN (SELECT id FROM task_queue WHERE task_id = ?)",
+        (task_id,),
+    )
+    counts["queue_items"] = conn.execute(
+        "DELETE FROM task_queue WHERE task_id = ?", (task_id,)
+    ).rowcount
+    counts["schedules"] = conn.execute(
+        "DELETE FROM task_schedules WHERE task_id = ?", (task_id,)
+    ).rowcount
+    conn.execute("UPDATE contents SET task_id = NULL WHERE task_id = ?", (task_id,))
+    conn.execute("DELETE FROM tasks WHERE id = ?", (task_id,))
+    return counts
