@@ -8,6 +8,7 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -936,3 +937,55 @@ def test_edit_changes_title_and_schedule_with_adds_checks(runner: CliRunner, hom
         assert bad.exit_code == 2, (args, bad.output)
         assert message in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
     assert db_rows(home, "SELECT * FROM task_schedules") == before
+
+
+def test_cleanup_removes_old_runs_outbox_copies_and_attempt_records(
+    runner: CliRunner, home: Path
+) -> None:
+    """Retention by age: --dry-run counts folders, files and bytes and removes nothing; the
+    real run removes them, clears the paths of contents that pointed there, and keeps the
+    current run's files, anything newer, and the record of an attempt still processing."""
+    write_config(home, stage_config())
+    task_id = add_ok(runner, home, "old", "--media-mode", "upload")
+    assert invoke(runner, home, "tick", "--drain").exit_code == 0
+    task_dir = home / "tasks" / task_id
+    old_run = task_dir / "runs" / "run-20250101"
+    old_run.mkdir(parents=True)
+    (old_run / "output.mp4").write_bytes(b"x" * 3000)
+    outbox = home / "outbox" / task_id
+    outbox.mkdir(parents=True)
+    (outbox / "video.mp4").write_bytes(b"y" * 2000)
+    fresh_run = task_dir / "runs" / "run-now"
+    fresh_run.mkdir()
+    (fresh_run / "output.mp4").write_bytes(b"z")
+    running = task_dir / "attempts" / "999-video-1"
+    running.mkdir(parents=True)
+    (running / "result.json").write_text("{}")
+    conn = open_db(home)
+    conn.execute(
+        "INSERT INTO task_queue (id, task_id, queue_type, status, slot) "
+        "VALUES (999, ?, 'video', 'processing', 1)",
+        (task_id,),
+    )
+    conn.execute(
+        "UPDATE contents SET video_path = ? WHERE task_id = ?",
+        (f"tasks/{task_id}/runs/run-20250101/output.mp4", task_id),
+    )
+    conn.close()
+    old = time.time() - 60 * 86400
+    for folder in (old_run, outbox, running, *(task_dir / "attempts").iterdir()):
+        for path in (folder, *folder.rglob("*")):
+            os.utime(path, (old, old))
+    dry = json.loads(invoke(runner, home, "cleanup", "--dry-run", "--json").stdout)
+    assert dry["folders"]["runs"] == 1 and dry["folders"]["outbox"] == 1
+    assert dry["folders"]["attempts"] >= 1 and dry["bytes"] >= 5000
+    assert old_run.exists() and outbox.exists()
+    done = json.loads(invoke(runner, home, "cleanup", "--json").stdout)
+    assert done["folders"] == dry["folders"] and done["bytes"] == dry["bytes"]
+    assert not old_run.exists() and not outbox.exists()
+    assert fresh_run.exists() and (task_dir / "output.mp4").exists()
+    assert running.exists()  # its item is processing: its record is how a crash is recovered
+    assert [p.name for p in (task_dir / "attempts").iterdir()] == ["999-video-1"]
+    assert db_rows(home, f"SELECT video_path FROM contents WHERE task_id = '{task_id}'") == [
+        (None,)
+    ]

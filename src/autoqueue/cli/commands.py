@@ -479,16 +479,17 @@ def cleanup(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count.")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Delete completed queue rows older than --older-than (nothing else)."""
+    """Retention: delete completed queue rows, archived runs, outbox copies and attempt records
+    older than --older-than (never the current run's files, nor anything of a running stage)."""
     from autoqueue import service
-    from autoqueue.timeutil import utcnow
+    from autoqueue.timeutil import parse_duration, utcnow
 
     state = _state(ctx)
-    from autoqueue.timeutil import parse_duration
-
     parse_duration(older_than)
+    now = utcnow()
     with state.connect() as conn:
-        count, cutoff = service.cleanup(conn, older_than, utcnow(), dry_run=dry_run)
+        count, cutoff = service.cleanup(conn, older_than, now, dry_run=dry_run)
+        swept = service.sweep_files(state.workspace, conn, older_than, now, dry_run=dry_run)
     if as_json:
         output.emit_json(
             {
@@ -496,11 +497,16 @@ def cleanup(
                 "matched": count,
                 "cutoff": cutoff,
                 "dry_run": dry_run,
+                "folders": swept.folders,
+                "files": swept.files,
+                "bytes": swept.bytes,
             }
         )
-    else:
-        verb = "would delete" if dry_run else "deleted"
-        output.info(f"{verb} {count} completed queue row(s) completed before {cutoff} UTC")
+        return
+    verb = "would delete" if dry_run else "deleted"
+    output.info(f"{verb} {count} completed queue row(s) completed before {cutoff} UTC")
+    folders = ", ".join(f"{n} {kind}" for kind, n in sorted(swept.folders.items())) or "no"
+    output.info(f"{verb} {folders} folder(s): {swept.files} file(s), {swept.bytes / 1e6:.1f} MB")
 
 
 @app.command()

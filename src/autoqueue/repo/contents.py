@@ -81,3 +81,12 @@ def list_contents(conn: Connection, *, task_id: str | None, limit: int) -> list[
             (task_id, limit),
         )
     return [Content.model_validate(dict(row)) for row in rows]
+
+
+def forget_paths_under(conn: Connection, prefix: str, now: str) -> None:
+    """Clear the file paths of contents whose files were under ``prefix`` (a removed folder)."""
+    conn.execute(
+        "UPDATE contents SET video_path = NULL, thumbnail_path = NULL, updated_at = ? "
+        "WHERE substr(video_path, 1, ?) = ? OR substr(thumbnail_path, 1, ?) = ?",
+        (now, len(prefix), prefix, len(prefix), prefix),
+    )

@@ -581,3 +581,9 @@ def task_summaries(conn: Connection) -> dict[str, dict[str, Any]]:
         for row in newest:
             found[str(row["task_id"])]["status"] = str(row["status"])
     return found
+
+
+def processing_ids(conn: Connection) -> list[Row]:
+    return conn.execute(
+        f"SELECT id FROM task_queue WHERE {EVERY_QUEUE} AND status = 'processing'"
+    ).fetchall()
