@@ -989,3 +989,38 @@ def test_cleanup_removes_old_runs_outbox_copies_and_attempt_records(
     assert db_rows(home, f"SELECT video_path FROM contents WHERE task_id = '{task_id}'") == [
         (None,)
     ]
+
+
+def test_doctor_names_each_problem_and_its_fix(runner: CliRunner, home: Path) -> None:
+    (home / "not-a-font.ttf").write_text("no glyphs here", encoding="utf-8")
+    write_config(
+        home,
+        stage_config(programs={"script": "/nowhere/llm-writer"}, stages=("script", "video"))
+        + '[stages.image]\nfont = "not-a-font.ttf"\n[stages.youtube]\nhandler = "youtube"\n',
+    )
+    missing = invoke(runner, home, "doctor", "--json")
+    assert missing.exit_code == 1
+    assert {c["name"]: c["status"] for c in json.loads(missing.stdout)}["database"] == "fail"
+    assert invoke(runner, home, "init").exit_code == 0
+    result = invoke(runner, home, "doctor", "--json")
+    assert result.exit_code == 1, result.output
+    checks = {c["name"]: c for c in json.loads(result.stdout)}
+    assert checks["config"]["status"] == checks["database"]["status"] == "ok"
+    assert checks["stage script"]["status"] == "fail"
+    assert "/nowhere/llm-writer" in checks["stage script"]["detail"]
+    assert checks["stage video"]["status"] == "ok"  # {python} and the stage program exist
+    assert checks["font"]["status"] == "fail" and "[stages.image] font" in checks["font"]["fix"]
+    assert checks["ffmpeg"]["status"] == "ok" and "ffmpeg version" in checks["ffmpeg"]["detail"]
+    assert checks["youtube"]["status"] == "fail" and "youtube auth" in checks["youtube"]["fix"]
+    assert checks["scheduler"]["status"] == "warn"
+    # A live worker's lease counts as something that runs the queue.
+    conn = open_db(home)
+    conn.execute(
+        "INSERT INTO scheduler_lock (lock_name, locked_at, locked_by, expires_at) "
+        "VALUES ('main_scheduler', '2026-01-01 00:00:00', 'render-1:42', '2999-01-01 00:00:00')"
+    )
+    conn.close()
+    again = {c["name"]: c for c in json.loads(invoke(runner, home, "doctor", "--json").stdout)}
+    assert again["scheduler"]["status"] == "ok" and "render-1:42" in again["scheduler"]["detail"]
+    text = invoke(runner, home, "doctor")
+    assert "fix:" in text.stdout and text.exit_code == 1

@@ -243,6 +243,20 @@ def task_rows(tasks: Sequence[Mapping[str, Any]], tz: str) -> None:
     console().print(table)
 
 
+def doctor_rows(checks: Sequence[Any]) -> None:
+    marks = {"ok": "[green]ok[/green]", "warn": "[yellow]warn[/yellow]", "fail": "[red]FAIL[/red]"}
+    table = _table("autoqueue doctor")
+    table.add_column("check", no_wrap=True)
+    table.add_column("", no_wrap=True)
+    table.add_column("found / fix", overflow="fold")
+    for check in checks:
+        detail = escape(check.detail)
+        if check.fix:
+            detail += f"\n[bold]fix:[/bold] {escape(check.fix)}"
+        table.add_row(check.name, marks.get(check.status, check.status), detail)
+    console().print(table)
+
+
 def _program(row: Mapping[str, Any]) -> str:
     """What a processing item runs: the stage program and its attempt's supervisor pid."""
     name = row.get("stage_process_name") or ""

@@ -158,6 +158,23 @@ def tasks(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
 
 @app.command()
+def doctor(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Check what an unattended install needs (database, config, stage programs, a Hangul
+    font, ffmpeg, free disk, YouTube tokens, something that runs the queue) and say what to fix.
+    Exits 1 when a check fails."""
+    from autoqueue import doctor as doctor_checks
+
+    state = _state(ctx)
+    checks = doctor_checks.run_checks(state.home.expanduser().resolve(), state.db)
+    if as_json:
+        output.emit_json([asdict(check) for check in checks])
+    else:
+        output.doctor_rows(checks)
+    if any(check.status == doctor_checks.FAIL for check in checks):
+        raise typer.Exit(1)
+
+
+@app.command()
 def show(
     ctx: typer.Context,
     task: Annotated[str, typer.Argument(help="Task id, or its first characters.")],

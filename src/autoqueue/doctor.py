@@ -1,0 +1,214 @@
+"""``autoqueue doctor``: what an unattended install needs, checked one by one, each failure with
+the fix. Nothing here changes anything but a YouTube token that Google refreshes."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from autoqueue.config import CONFIG_NAME, load_config
+from autoqueue.errors import AutoqueueError, PermanentStageError
+from autoqueue.models import QueueType
+
+OK, WARN, FAIL = "ok", "warn", "fail"
+MIN_FREE_BYTES = 2 * 1024**3  # a few long renders and their archived runs
+HANGUL_SAMPLE = "가나다라마바사 한글 영상"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str  # ok | warn | fail
+    detail: str
+    fix: str = ""
+
+
+def run_checks(home: Path, database: str | None) -> list[Check]:
+    """Every check, in the order a new install meets them."""
+    checks: list[Check] = []
+    try:
+        config = load_config(home / CONFIG_NAME)
+        checks.append(Check("config", OK, f"{home / CONFIG_NAME} is valid"))
+    except AutoqueueError as exc:
+        checks.append(Check("config", FAIL, str(exc), f"fix {CONFIG_NAME} (see README)"))
+        return checks
+    from autoqueue.workspace import Workspace
+
+    workspace = Workspace.load(home, database)
+    checks.append(_database(workspace))
+    checks += _stage_programs(workspace)
+    checks.append(_font(config.stage(QueueType.IMAGE).font, home))
+    checks.append(_ffmpeg(config.stage(QueueType.VIDEO).ffmpeg, home))
+    checks.append(_disk(home))
+    checks += _youtube(workspace)
+    checks.append(_scheduler(workspace))
+    return checks
+
+
+def _database(workspace: object) -> Check:
+    from autoqueue.hosts import check_identity
+    from autoqueue.workspace import Workspace
+
+    assert isinstance(workspace, Workspace)
+    try:
+        conn = workspace.connect(create=False)
+    except AutoqueueError as exc:
+        return Check("database", FAIL, str(exc), "run `autoqueue init` (with the same --db)")
+    try:
+        check_identity(workspace, conn)
+        tasks = conn.execute("SELECT count(*) FROM tasks").fetchone()[0]
+    except AutoqueueError as exc:
+        return Check("database", FAIL, str(exc), "point --home at the database's own home")
+    finally:
+        conn.close()
+    return Check("database", OK, f"{workspace.database}: readable, {tasks} task(s)")
+
+
+def _stage_programs(workspace: object) -> list[Check]:
+    from autoqueue.stages.command import expand_argv
+    from autoqueue.workspace import Workspace
+
+    assert isinstance(workspace, Workspace)
+    checks = []
+    for queue_type, stage in workspace.config.stages.items():
+        if not stage.command:
+            continue
+        program = expand_argv(stage.command, workspace.home)[0]
+        found = shutil.which(program) or (Path(program).is_file() and program)
+        name = f"stage {queue_type.value}"
+        if found:
+            checks.append(Check(name, OK, f"runs {found}"))
+        else:
+            checks.append(
+                Check(
+                    name,
+                    FAIL,
+                    f"its program {program!r} is not found",
+                    f"install it, or give its absolute path in [stages.{queue_type.value}]",
+                )
+            )
+    return checks
+
+
+def _font(setting: str | None, home: Path) -> Check:
+    from autoqueue.stages import fonts
+
+    if setting is not None:
+        path: str | None = str(Path(setting) if Path(setting).is_absolute() else home / setting)
+    else:
+        path = fonts.find_cjk_font()
+    if path is None:
+        return Check(
+            "font",
+            FAIL,
+            "no font that draws Hangul was found: Korean titles would come out blank",
+            "install one (Debian/Ubuntu: apt-get install fonts-nanum) or set [stages.image] font",
+        )
+    try:
+        missing = fonts.missing_glyphs(fonts.load(path, 48), HANGUL_SAMPLE.replace(" ", ""))
+    except OSError as exc:
+        return Check("font", FAIL, f"{path} cannot be read: {exc}", "set [stages.image] font")
+    if missing:
+        return Check(
+            "font",
+            FAIL,
+            f"{path} cannot draw {''.join(sorted(missing))}",
+            "choose a font with Hangul in [stages.image] font",
+        )
+    return Check("font", OK, f"{path} draws Hangul")
+
+
+def _ffmpeg(setting: str | None, home: Path) -> Check:
+    from autoqueue.stages.ffmpeg import binary
+
+    try:
+        ffmpeg = binary(setting, home)
+        result = subprocess.run(
+            [ffmpeg, "-hide_banner", "-version"], capture_output=True, text=True, timeout=30
+        )
+    except (PermanentStageError, OSError, subprocess.TimeoutExpired) as exc:
+        return Check("ffmpeg", FAIL, str(exc), "see [stages.video] ffmpeg in the README")
+    if result.returncode != 0:
+        return Check("ffmpeg", FAIL, f"{ffmpeg} -version exited {result.returncode}", "")
+    first = (result.stdout.splitlines() or ["ffmpeg"])[0]
+    return Check("ffmpeg", OK, first)
+
+
+def _disk(home: Path) -> Check:
+    usage = shutil.disk_usage(home)
+    free = f"{usage.free / 1024**3:.1f} GB free on the home's disk"
+    if usage.free < MIN_FREE_BYTES:
+        return Check("disk", WARN, free, "free some space, or run `autoqueue cleanup`")
+    return Check("disk", OK, free)
+
+
+def _youtube(workspace: object) -> list[Check]:
+    from autoqueue.workspace import Workspace
+    from autoqueue.youtube import auth
+
+    assert isinstance(workspace, Workspace)
+    if workspace.config.handler(QueueType.YOUTUBE) != "youtube":
+        return []
+    names = auth.channels(workspace.home)
+    if not names:
+        return [
+            Check(
+                "youtube",
+                FAIL,
+                "the youtube stage uploads, but no channel is authorised",
+                "run `autoqueue youtube auth --channel NAME --client-secrets FILE`",
+            )
+        ]
+    token_uri = workspace.config.youtube.token_uri
+    checks = []
+    for name in names:
+        status = auth.check_channel(workspace.home, name, token_uri)
+        checks.append(
+            Check(
+                f"youtube {name}",
+                OK if status.valid else FAIL,
+                status.detail,
+                "" if status.valid else f"run `autoqueue youtube auth --channel {name}` again",
+            )
+        )
+    return checks
+
+
+def _scheduler(workspace: object) -> Check:
+    """Something must run the queue: a crontab line for this home, or a live worker (one that
+    holds the leader's lease, or owns an item, with its lease running)."""
+    from autoqueue.workspace import Workspace
+
+    assert isinstance(workspace, Workspace)
+    home = str(workspace.home)
+    if sys.platform != "win32" and shutil.which("crontab"):
+        listed = subprocess.run(["crontab", "-l"], capture_output=True, text=True, check=False)
+        for line in listed.stdout.splitlines():
+            if not line.lstrip().startswith("#") and "autoqueue" in line and home in line:
+                return Check("scheduler", OK, "a crontab line runs `tick` for this home")
+    try:
+        conn = workspace.connect(create=False)
+    except AutoqueueError:
+        conn = None
+    if conn is not None:
+        try:
+            from autoqueue.hosts import database_clock
+            from autoqueue.repo import lock as lock_repo
+            from autoqueue.scheduler_lock import LOCK_NAME
+            from autoqueue.timeutil import to_db
+
+            holder = lock_repo.holder(conn, LOCK_NAME)
+            now = to_db(database_clock(conn)())
+            if holder is not None and holder["expires_at"] and str(holder["expires_at"]) > now:
+                return Check("scheduler", OK, f"a worker runs the queue ({holder['locked_by']})")
+        finally:
+            conn.close()
+    return Check(
+        "scheduler",
+        WARN,
+        "no crontab line for this home and no worker running: nothing will run the queue",
+        'run `autoqueue cron --install`, or a worker under systemd (README "Running unattended")',
+    )
