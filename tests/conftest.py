@@ -57,8 +57,8 @@ def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No test reads the developer's AUTOQUEUE_* variables or writes outside its temp dir."""
     for name in list(os.environ):
-        if name.startswith("AUTOQUEUE_"):
-            monkeypatch.delenv(name)
+        if name.startswith("AUTOQUEUE_") or name in ("COLUMNS", "LINES"):
+            monkeypatch.delenv(name)  # the terminal's width too: a test that wants 80 says so
     monkeypatch.setenv("TZ", "UTC")
 
 
