@@ -73,7 +73,7 @@ def test_add_prints_the_id_and_list_counts_tabs(runner: CliRunner, home: Path) -
     ]
     assert json.loads(invoke(runner, home, "list", "예약큐", "--json").stdout) == rows
     human = invoke(runner, home, "list", "schedule")
-    assert task_id in human.stdout and "waiting" in human.stdout
+    assert task_id[:8] in human.stdout and "schedule waiting" in human.stdout
     product = db_rows(home, "SELECT product_info FROM tasks")[0][0]
     assert json.loads(str(product)) == {"name": "가습기", "price": 39000}
 
@@ -1024,3 +1024,33 @@ def test_doctor_names_each_problem_and_its_fix(runner: CliRunner, home: Path) ->
     assert again["scheduler"]["status"] == "ok" and "render-1:42" in again["scheduler"]["detail"]
     text = invoke(runner, home, "doctor")
     assert "fix:" in text.stdout and text.exit_code == 1
+
+
+def test_list_and_watch_keep_their_key_columns_at_80_columns(runner: CliRunner, home: Path) -> None:
+    """At 80 columns the failed tab keeps the item, the task's short id, the stage and its
+    status, the retry count, and the whole error wrapped under the title; the watch screen's
+    log lines keep time, level, task and stage."""
+    write_config(home, stage_config(max_retry=0))
+    task_id = add_ok(
+        runner, home, "a long title that has to wrap at eighty columns", "--set",
+        "fail_script=permanent",
+    )  # fmt: skip
+    assert invoke(runner, home, "tick", "--drain").exit_code == 0
+    env = {**os.environ, "COLUMNS": "80"}
+    failed = subprocess.run(
+        [sys.executable, "-m", "autoqueue", "--home", str(home), "list", "failed"],
+        capture_output=True, text=True, env=env, check=True,
+    ).stdout  # fmt: skip
+    lines = failed.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    row = next(line for line in lines if task_id[:8] in line)
+    assert "script failed" in row and "0/0" in row
+    error = db_rows(home, "SELECT error_message FROM task_queue WHERE status = 'failed'")[0][0]
+    assert error.split()[-1] in failed  # the error's last word: nothing cut off
+    watch = subprocess.run(
+        [sys.executable, "-m", "autoqueue", "--home", str(home), "watch", "--once"],
+        capture_output=True, text=True, env=env, check=True,
+    ).stdout  # fmt: skip
+    assert max(len(line) for line in watch.splitlines()) <= 80
+    log_line = next(line for line in watch.splitlines() if "script/fail" in line)
+    assert " error " in log_line and task_id[:8] in log_line

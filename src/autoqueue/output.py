@@ -91,27 +91,31 @@ def tab_counts(counts: Mapping[Tab, int]) -> None:
 
 
 def queue_rows(tab: Tab, rows: Sequence[Mapping[str, Any]], tz: str) -> None:
+    """A tab of the queue. The item, the task's short id (any unique start of it names the task),
+    the queue, the status and the retry count never fold away; the title takes what is left and
+    wraps, with the error on a line of its own under it."""
     if not rows:
         info(f"{tab.value}: empty")
         return
     table = _table(f"{tab.value} ({len(rows)})")
-    table.add_column("id", no_wrap=True)
-    table.add_column("task", no_wrap=True, min_width=36)
-    table.add_column("title", overflow="ellipsis", no_wrap=True, max_width=30)
-    for column in ("queue", "status", "retry", "next retry", "updated"):
-        table.add_column(column, no_wrap=True)
-    table.add_column("error", overflow="ellipsis", no_wrap=True)
+    table.add_column("item", no_wrap=True, justify="right")
+    table.add_column("task", no_wrap=True)
+    table.add_column("title / error", ratio=1, overflow="fold")
+    table.add_column("stage", no_wrap=True)
+    table.add_column("retry", no_wrap=True)
+    table.add_column("when", no_wrap=True)
     for row in rows:
+        title = escape(str(row["title"]))
+        if row["error_message"]:
+            title += f"\n[red]{escape(_clip(row['error_message'], 160))}[/red]"
+        when = row["next_retry_at"] if row["status"] == "waiting" else None
         table.add_row(
             str(row["id"]),
-            str(row["task_id"]),
-            escape(str(row["title"])),
-            str(row["queue_type"]),
-            str(row["status"]),
+            str(row["task_id"])[:8],
+            title,
+            f"{row['queue_type']} {row['status']}",
             f"{row['retry_count']}/{row['max_retry']}",
-            display_time(row["next_retry_at"], tz),
-            display_time(row["updated_at"], tz),
-            escape(_clip(row["error_message"])),
+            display_time(when or row["updated_at"], tz)[5:],  # MM-DD HH:MM
         )
     console().print(table)
 
@@ -264,6 +268,9 @@ def _program(row: Mapping[str, Any]) -> str:
     return f"{name} (supervisor pid {pid})" if pid else str(name)
 
 
+LEVEL_STYLES = {"info": "cyan", "warn": "yellow", "error": "red"}
+
+
 def dashboard(
     counts: Mapping[Tab, int],
     processing: Sequence[Mapping[str, Any]],
@@ -272,34 +279,39 @@ def dashboard(
 ) -> Any:
     """The ``watch`` screen: tab counts, the items being processed, the latest log rows."""
     from rich.console import Group
+    from rich.text import Text
 
     tabs = _table("autoqueue")
     for tab in counts:
         tabs.add_column(tab.value, justify="right")
     tabs.add_row(*(str(count) for count in counts.values()))
     running = _table("processing")
-    for column in ("queue", "task", "title", "since", "program"):
-        running.add_column(column, no_wrap=True, overflow="ellipsis")
+    running.add_column("queue", no_wrap=True)
+    running.add_column("task", no_wrap=True)
+    running.add_column("title", no_wrap=True, overflow="ellipsis", ratio=1)
+    running.add_column("since", no_wrap=True)
+    running.add_column("program", no_wrap=True, overflow="ellipsis", ratio=1)
     for row in processing:
         running.add_row(
             str(row["queue_type"]),
             str(row["task_id"])[:8],
             escape(str(row["title"])),
-            display_time(row["updated_at"], tz),
+            display_time(row["updated_at"], tz)[5:],
             escape(_program(row)),
         )
-    logs = _table("latest logs")
-    for column in ("time", "level", "task", "where", "message"):
-        logs.add_column(column, no_wrap=True, overflow="ellipsis")
+    # The log pane as lines, not a table: time, level, task and stage keep their width at any
+    # terminal size, and the message is cut at the edge.
+    lines: list[Any] = [Text("latest logs", style="bold")]
     for entry in recent:
+        level = entry.level.value if entry.level else "-"
         where = "/".join(
             part.value for part in (entry.queue_type, entry.action_type) if part is not None
         )
-        logs.add_row(
-            display_time(entry.created_at, tz),
-            entry.level.value if entry.level else "",
-            entry.task_id[:8],
-            where,
-            escape(entry.message),
-        )
+        line = Text(no_wrap=True, overflow="ellipsis")
+        line.append(f"{display_time(entry.created_at, tz)[5:]} ")
+        line.append(f"{level:5} ", style=LEVEL_STYLES.get(level, ""))
+        line.append(f"{entry.task_id[:8]} {where:16.16} ")
+        line.append(entry.message)
+        lines.append(line)
+    logs = Group(*lines)
     return Group(tabs, running, logs)
