@@ -119,10 +119,12 @@ def autoqueue_rate(server: Any, folder: Path, tasks: int, workers: int) -> float
 # -- Procrastinate -------------------------------------------------------------------------------
 
 
-def _procrastinate_app(url: str) -> Any:
+def _procrastinate_app(url: str, *, sync: bool) -> Any:
+    """An app with one no-op task; ``sync`` for deferring from plain code, else the worker's."""
     import procrastinate
 
-    app = procrastinate.App(connector=procrastinate.SyncPsycopgConnector(conninfo=url))
+    connector = procrastinate.SyncPsycopgConnector if sync else procrastinate.PsycopgConnector
+    app = procrastinate.App(connector=connector(conninfo=url))
 
     @app.task(name="noop", queue="bench")
     def noop() -> None:
@@ -132,14 +134,7 @@ def _procrastinate_app(url: str) -> Any:
 
 
 def _procrastinate_worker(url: str, start: Any, done: Any) -> None:
-    import procrastinate
-
-    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=url))
-
-    @app.task(name="noop", queue="bench")
-    def noop() -> None:
-        return None
-
+    app = _procrastinate_app(url, sync=False)
     with app.open():
         start.wait()
         app.run_worker(
@@ -158,7 +153,7 @@ def procrastinate_rate(server: Any, jobs: int, workers: int) -> float:
     name = f"pc{time.monotonic_ns()}"
     server.create_database(name)
     url = server.url(name)
-    app = _procrastinate_app(url)
+    app = _procrastinate_app(url, sync=True)
     with app.open():
         app.schema_manager.apply_schema()
         task = app.tasks["noop"]

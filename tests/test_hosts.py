@@ -20,7 +20,16 @@ from autoqueue import service
 
 from .conftest import add_many, open_db, run_cli, stage_config, write_config
 from .test_e2e import journal_events, queue_rows
-from .test_reliability import db_value, dead, logged, start, starts_per_stage, wait_for
+from .test_reliability import (
+    add_mixed,
+    db_value,
+    dead,
+    event,
+    logged,
+    start,
+    starts_per_stage,
+    wait_for,
+)
 
 pytestmark = [
     pytest.mark.skipif(sys.platform == "win32", reason="uses SIGKILL and POSIX process names"),
@@ -49,11 +58,11 @@ def max_overlap(events: list[dict[str, object]], queue: str) -> int:
 def _pairs(events: list[dict[str, object]]) -> list[tuple[dict[str, object], dict[str, object]]]:
     begun: dict[int, dict[str, object]] = {}
     pairs = []
-    for event in events:
-        if event["event"] == "start":
-            begun[int(event["pid"])] = event  # type: ignore[arg-type]
-        elif event["event"] == "end" and int(event["pid"]) in begun:  # type: ignore[arg-type]
-            pairs.append((begun.pop(int(event["pid"])), event))  # type: ignore[arg-type]
+    for entry in events:
+        if entry["event"] == "start":
+            begun[int(entry["pid"])] = entry  # type: ignore[arg-type]
+        elif entry["event"] == "end" and int(entry["pid"]) in begun:  # type: ignore[arg-type]
+            pairs.append((begun.pop(int(entry["pid"])), entry))  # type: ignore[arg-type]
     return pairs
 
 
@@ -85,17 +94,7 @@ def test_three_hosts_share_the_queue_and_the_database_holds_each_limit(
     write_config(home, stage_config(top="[queues.video]\nconcurrency = 2"))
     journal = tmp_path / "journal.jsonl"
     tasks = 50
-    add_many(
-        home,
-        [
-            service.AddRequest(
-                title=f"task {n}",
-                media_mode="crawl" if n % 2 else "upload",
-                settings=["sleep_video=0.2", "sleep_script=0.02"],
-            )
-            for n in range(tasks)
-        ],
-    )
+    add_mixed(home, tasks, sleep_video=0.2)
     procs = [start(home, "worker", env=host(name, journal)) for name in ("a", "b", "c")]
     try:
         wait_for(lambda: all_completed(home, tasks), timeout=240, message="every task")
@@ -128,7 +127,7 @@ def test_a_dead_host_s_item_is_finished_by_another_after_its_lease(
         [service.AddRequest(title="moves host", media_mode="upload", settings=["gate_video=1"])],
     )
     first = start(home, "worker", env=host("a", journal))
-    began = wait_for(lambda: _start_of(journal, "video"), message="the video stage on host a")
+    began = wait_for(lambda: event(journal, "start", "video"), message="the video stage on host a")
     tree = [psutil.Process(first.pid), *psutil.Process(first.pid).children(recursive=True)]
     for proc in tree:
         proc.send_signal(signal.SIGKILL)
@@ -159,12 +158,6 @@ def test_a_dead_host_s_item_is_finished_by_another_after_its_lease(
     rows = {r["queue_type"]: r for r in queue_rows(home)}
     assert rows["video"]["owner_host"] == "b" and rows["video"]["retry_count"] == 0
     assert logged(home, "SELECT 1 FROM task_logs WHERE message LIKE '%lease of tick a:%expired%'")
-
-
-def _start_of(journal: Path, stage: str) -> dict[str, object] | None:
-    return next(
-        (e for e in journal_events(journal) if e["event"] == "start" and e["stage"] == stage), None
-    )
 
 
 @pytest.mark.slow
@@ -232,7 +225,7 @@ def test_stop_from_another_host_reaches_the_stage_within_seconds(
     )
     worker = start(home, "worker", env=host("a", journal))
     try:
-        began = wait_for(lambda: _start_of(journal, "video"), message="the video stage")
+        began = wait_for(lambda: event(journal, "start", "video"), message="the video stage")
         result = run_cli(home, "stop", task_id, "--json", env={"AUTOQUEUE_HOST": "b"})
         stopped_at = time.monotonic()
         assert result.returncode == 0, result.stderr

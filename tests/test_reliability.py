@@ -47,6 +47,22 @@ def add(home: Path, *args: str) -> str:
     return result.stdout.strip()
 
 
+def add_mixed(home: Path, count: int, *, sleep_video: float) -> list[str]:
+    """``count`` tasks, crawl and upload in turn (so image runs for half), whose video and
+    script stages take a moment."""
+    return add_many(
+        home,
+        [
+            service.AddRequest(
+                title=f"task {n}",
+                media_mode="crawl" if n % 2 else "upload",
+                settings=[f"sleep_video={sleep_video}", "sleep_script=0.02"],
+            )
+            for n in range(count)
+        ],
+    )
+
+
 def start(home: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "autoqueue", "--home", str(home), *args],
@@ -118,17 +134,7 @@ def test_torture_concurrent_drains_with_random_sigkills(home: Path, tmp_path: Pa
     write_config(home, stage_config())
     journal = tmp_path / "journal.jsonl"
     tasks = 50
-    add_many(
-        home,
-        [
-            service.AddRequest(
-                title=f"task {n}",
-                media_mode="crawl" if n % 2 else "upload",
-                settings=["sleep_video=0.05", "sleep_script=0.02"],
-            )
-            for n in range(tasks)
-        ],
-    )
+    add_mixed(home, tasks, sleep_video=0.05)
     env = {"JOURNAL": str(journal)}
     chance = random.Random(7)
     deadline = time.monotonic() + 240

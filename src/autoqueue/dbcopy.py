@@ -54,6 +54,12 @@ def copy_database(source: Connection, target_location: str, *, shown: str) -> Co
         target.close()
 
 
+def _shared_columns(source: Connection, target: Connection, table: str) -> list[str]:
+    """The table's columns that both databases have, in the target's order."""
+    present = set(copy_repo.columns(source, table))
+    return [c for c in copy_repo.columns(target, table) if c in present]
+
+
 def _copy(source: Connection, target: Connection) -> None:
     with transaction(target):
         links: list[tuple[str, str]] = []
@@ -61,21 +67,18 @@ def _copy(source: Connection, target: Connection) -> None:
             if table == "autoqueue_meta":
                 copy_repo.merge_meta(target, copy_repo.meta(source))
                 continue
-            names = copy_repo.columns(target, table)
-            present = set(copy_repo.columns(source, table))
-            names = [c for c in names if c in present]
-            batch: list[tuple[object, ...]] = []
-            for row in copy_repo.rows(source, table, names, key):
-                if table == "contents":
-                    position = names.index("task_id")
+            names = _shared_columns(source, target, table)
+            rows = copy_repo.rows(source, table, names, key)
+            if table == "contents":
+                # contents.task_id waits for the tasks (the two tables refer to each other).
+                position = names.index("task_id")
+                unlinked = []
+                for row in rows:
                     if row[position] is not None:
                         links.append((str(row[0]), str(row[position])))
-                        row = (*row[:position], None, *row[position + 1 :])
-                batch.append(row)
-                if len(batch) >= copy_repo.BATCH:
-                    copy_repo.insert_rows(target, table, names, batch)
-                    batch = []
-            copy_repo.insert_rows(target, table, names, batch)
+                    unlinked.append((*row[:position], None, *row[position + 1 :]))
+                rows = iter(unlinked)
+            copy_repo.insert_rows(target, table, names, rows)
             if table == "tasks":
                 copy_repo.link_contents(target, links)
         copy_repo.reset_identities(target)
@@ -88,9 +91,7 @@ def _verify(source: Connection, target: Connection, shown: str) -> Copied:
         raise DatabaseError(f"row counts differ after copying into {shown}: {before} vs {after}")
     sums: dict[str, str] = {}
     for table, key in copy_repo.TABLES:
-        names = [
-            c for c in copy_repo.columns(target, table) if c in copy_repo.columns(source, table)
-        ]
+        names = _shared_columns(source, target, table)
         mine = copy_repo.checksum(source, table, names, key)
         theirs = copy_repo.checksum(target, table, names, key)
         if mine != theirs:

@@ -85,24 +85,25 @@ def init_home(workspace: Workspace) -> list[str]:
 
     An existing database is checked first, so that one autoqueue refuses (not SQLite, another
     program's, a newer schema) leaves the home exactly as it was."""
-    made: list[str] = []
-    existed = workspace.database_exists()
-    if existed:
-        workspace.connect().close()
-    workspace.home.mkdir(parents=True, exist_ok=True)
-    if not workspace.tasks_dir.exists():
-        workspace.tasks_dir.mkdir()
-        made.append(f"{workspace.tasks_dir}/")
-    if not workspace.config_path.exists():
-        workspace.config_path.write_text(DEFAULT_CONFIG_TEXT, encoding="utf-8")
-        made.append(str(workspace.config_path))
     from autoqueue.hosts import check_identity
 
-    conn = workspace.connect()
+    made: list[str] = []
+    existed = workspace.database_exists()
+    conn = workspace.connect() if existed else None  # refused before anything is written
     try:
+        workspace.home.mkdir(parents=True, exist_ok=True)
+        if not workspace.tasks_dir.exists():
+            workspace.tasks_dir.mkdir()
+            made.append(f"{workspace.tasks_dir}/")
+        if not workspace.config_path.exists():
+            workspace.config_path.write_text(DEFAULT_CONFIG_TEXT, encoding="utf-8")
+            made.append(str(workspace.config_path))
+        if conn is None:
+            conn = workspace.connect()
         check_identity(workspace, conn)  # the home's autoqueue.id and the database's, alike
     finally:
-        conn.close()
+        if conn is not None:
+            conn.close()
     if not existed:
         made.append(workspace.database)
     return made
@@ -686,7 +687,7 @@ def resume_task(conn: Connection, text: str, now: datetime) -> list[dict[str, An
         schedules = schedules_repo.for_task(conn, task.id)
         inactive = [s for s in schedules if not s.is_active]
         views = [schedule_view(s) for s in schedules]
-        state = task_state(views, queue_repo.task_summaries(conn).get(task.id))
+        state = task_state(views, queue_repo.task_summaries(conn, task.id).get(task.id))
         if not inactive:
             raise UsageError(
                 f"task {task.id} has nothing to resume: its schedules are on "

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from autoqueue.db import Connection, is_postgres
 
@@ -23,7 +23,6 @@ TABLES: tuple[tuple[str, str], ...] = (
     ("autoqueue_meta", "key"),
 )
 IDENTITY_TABLES = ("task_schedules", "task_queue", "task_logs")
-BATCH = 1000
 
 
 def columns(conn: Connection, table: str) -> list[str]:
@@ -70,11 +69,11 @@ def _canonical(value: object) -> object:
 
 
 def insert_rows(
-    conn: Connection, table: str, names: list[str], batch: list[tuple[object, ...]]
+    conn: Connection, table: str, names: list[str], rows: Iterable[tuple[object, ...]]
 ) -> None:
     placeholders = ", ".join("?" for _ in names)
     statement = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({placeholders})"
-    for row in batch:
+    for row in rows:
         conn.execute(statement, row)
 
 

@@ -554,15 +554,18 @@ def delete_completed_before(conn: Connection, cutoff: str, *, dry_run: bool) -> 
     return conn.execute(f"DELETE FROM task_queue WHERE {where}", (cutoff,)).rowcount
 
 
-def task_summaries(conn: Connection) -> dict[str, dict[str, Any]]:
-    """Per task: how many items are processing and waiting, the status of its newest item, and
-    when its last run finished (its youtube item completed)."""
+def task_summaries(conn: Connection, task_id: str | None = None) -> dict[str, dict[str, Any]]:
+    """Per task (every one, or just ``task_id``): how many items are processing and waiting,
+    the status of its newest item, and when its last run finished (its youtube item
+    completed)."""
+    only = "" if task_id is None else "WHERE task_id = :task "
     rows = conn.execute(
         "SELECT task_id, "
         "sum(CASE WHEN status = 'processing' THEN 1 ELSE 0 END) AS processing, "
         "sum(CASE WHEN status = 'waiting' THEN 1 ELSE 0 END) AS waiting, "
         "max(CASE WHEN queue_type = 'youtube' AND status = 'completed' THEN completed_at END) "
-        "AS last_run, max(id) AS newest FROM task_queue GROUP BY task_id"
+        f"AS last_run, max(id) AS newest FROM task_queue {only}GROUP BY task_id",
+        {"task": task_id},
     ).fetchall()
     found = {
         str(row["task_id"]): {
@@ -576,7 +579,8 @@ def task_summaries(conn: Connection) -> dict[str, dict[str, Any]]:
     if found:
         newest = conn.execute(
             "SELECT task_id, status FROM task_queue WHERE id IN "
-            "(SELECT max(id) FROM task_queue GROUP BY task_id)"
+            f"(SELECT max(id) FROM task_queue {only}GROUP BY task_id)",
+            {"task": task_id},
         ).fetchall()
         for row in newest:
             found[str(row["task_id"])]["status"] = str(row["status"])
