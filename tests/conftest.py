@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from autoqueue import service
+from autoqueue import i18n, service
 from autoqueue.cli import app
 from autoqueue.db import Connection
 from autoqueue.timeutil import utcnow
@@ -60,6 +60,11 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         if name.startswith("AUTOQUEUE_") or name in ("COLUMNS", "LINES"):
             monkeypatch.delenv(name)  # the terminal's width too: a test that wants 80 says so
     monkeypatch.setenv("TZ", "UTC")
+    # English unless a test asks for Korean: the developer's locale does not count.
+    for name in ("LC_ALL", "LC_MESSAGES", "LANGUAGE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    i18n.set_language("en")
 
 
 BACKENDS = ("sqlite", "postgresql")

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from autoqueue.i18n import N_, _
 from autoqueue.timeutil import display_time
 
 if TYPE_CHECKING:
@@ -139,66 +140,116 @@ def log_rows(entries: Iterable[LogEntry], tz: str) -> None:
 
 
 def content_rows(contents: Sequence[Content], tz: str) -> None:
+    """The content library. The id, the task's short id, the status and the date never fold
+    away; the title wraps, with the video's path under it."""
     if not contents:
-        info("no contents yet")
+        info(_("no contents yet"))
         return
-    table = _table("contents")
-    for column in ("id", "task", "type", "title", "status", "published", "video", "updated"):
-        table.add_column(column, overflow="fold")
+    table = _table(_("contents"))
+    table.add_column(_("id"), no_wrap=True, justify="right")
+    table.add_column(_("task"), no_wrap=True)
+    table.add_column(_("type"), no_wrap=True)
+    table.add_column(_("title / video"), ratio=1, overflow="fold")
+    table.add_column(_("status"), no_wrap=True)
+    table.add_column(_("updated"), no_wrap=True)
     for content in contents:
+        title = escape(_clip(content.title, 120))
+        if content.video_path:
+            title += f"\n[dim]{escape(content.video_path)}[/dim]"
+        status = content.status + (" " + _("published") if content.published else "")
         table.add_row(
-            content.id,
-            content.task_id or "",
+            str(content.id),
+            (content.task_id or "-")[:8],
             content.type,
-            escape(_clip(content.title, 40)),
-            content.status,
-            "yes" if content.published else "no",
-            content.video_path or "",
-            display_time(content.updated_at, tz),
+            title,
+            status,
+            display_time(content.updated_at, tz)[5:],
         )
     console().print(table)
 
 
 def task_detail(detail: Mapping[str, Any], tz: str) -> None:
+    console().print(task_detail_view(detail, tz))
+
+
+def task_detail_view(detail: Mapping[str, Any], tz: str) -> Any:
+    """``show`` and the terminal app's task screen: the task, its schedules, its queue history
+    (item, stage and status with the error wrapped under, retries, times), its outputs, its
+    recent logs (one line each, newest first)."""
+    from rich.console import Group
+    from rich.text import Text
+
+    from autoqueue.models import LogEntry
+
     task = detail["task"]
-    console().print(f"[bold]{escape(task['title'])}[/bold]  {task['id']}")
-    console().print(
-        f"type {task['type']}, mediaMode {task['settings'].get('mediaMode', 'upload')}, "
-        f"created {display_time(task['created_at'], tz)}"
+    parts: list[Any] = [f"[bold]{escape(task['title'])}[/bold]  {task['id']}"]
+    parts.append(
+        _("type {type}, mediaMode {mode}, created {created}").format(
+            type=task["type"],
+            mode=task["settings"].get("mediaMode", "upload"),
+            created=display_time(task["created_at"], tz),
+        )
     )
     if task.get("last_error"):
-        console().print(f"[red]last error:[/red] {escape(task['last_error'])}")
+        parts.append(f"[red]{_('last error:')}[/red] {escape(task['last_error'])}")
     if task.get("youtube_url"):
-        console().print(f"youtube: {task['youtube_url']}")
+        parts.append(f"youtube: {task['youtube_url']}")
     for schedule in detail["schedules"]:
-        console().print(
-            f"schedule {schedule['id']}: {schedule_text(schedule)}, "
-            f"privacy {schedule['youtube_privacy']}"
+        parts.append(
+            _("schedule {id}: {text}, privacy {privacy}").format(
+                id=schedule["id"],
+                text=schedule_text(schedule),
+                privacy=schedule["youtube_privacy"],
+            )
         )
-    table = _table("queue history")
-    for column in ("id", "queue", "status", "retry", "created", "completed", "error"):
-        table.add_column(column, overflow="fold")
+    table = _table(_("queue history"))
+    table.add_column(_("item"), no_wrap=True, justify="right")
+    table.add_column(_("stage / error"), ratio=1, overflow="fold")
+    table.add_column(_("retry"), no_wrap=True)
+    table.add_column(_("created"), no_wrap=True)
+    table.add_column(_("completed"), no_wrap=True)
     for item in detail["queue"]:
+        stage = f"{item['queue_type']} {item['status']}"
+        if item["error_message"]:
+            stage += f"\n[red]{escape(_clip(item['error_message'], 160))}[/red]"
         table.add_row(
             str(item["id"]),
-            item["queue_type"],
-            item["status"],
+            stage,
             f"{item['retry_count']}/{item['max_retry']}",
-            display_time(item["created_at"], tz),
-            display_time(item["completed_at"], tz),
-            escape(_clip(item["error_message"])),
+            display_time(item["created_at"], tz)[5:],
+            display_time(item["completed_at"], tz)[5:] or "-",
         )
-    console().print(table)
+    parts.append(table)
     outputs = detail["outputs"]
     present = [name for name in ("story", "video", "thumbnail") if outputs[name]]
     present += outputs["scene_images"]
-    console().print(f"folder {outputs['task_dir']}: {', '.join(present) or 'no outputs yet'}")
+    parts.append(
+        _("folder {folder}: {outputs}").format(
+            folder=outputs["task_dir"], outputs=", ".join(present) or _("no outputs yet")
+        )
+    )
     if outputs["archived_runs"]:
-        console().print(f"archived runs: {', '.join(outputs['archived_runs'])}")
-    console().print("recent logs:")
-    from autoqueue.models import LogEntry
+        parts.append(_("archived runs: {runs}").format(runs=", ".join(outputs["archived_runs"])))
+    parts.append(Text(_("recent logs (newest first)"), style="bold"))
+    parts.extend(log_line(LogEntry.model_validate(entry), tz) for entry in detail["logs"])
+    return Group(*parts)
 
-    log_rows((LogEntry.model_validate(entry) for entry in reversed(detail["logs"])), tz)
+
+def log_line(entry: LogEntry, tz: str) -> Any:
+    """One log row on one line: time, level, task, stage/action keep their width; the message
+    is cut at the edge."""
+    from rich.text import Text
+
+    level = entry.level.value if entry.level else "-"
+    where = "/".join(
+        part.value for part in (entry.queue_type, entry.action_type) if part is not None
+    )
+    line = Text(no_wrap=True, overflow="ellipsis")
+    line.append(f"{display_time(entry.created_at, tz)[5:]} ")
+    line.append(f"{level:5} ", style=LEVEL_STYLES.get(level, ""))
+    line.append(f"{entry.task_id[:8]} {where:16.16} ")
+    line.append(entry.message)
+    return line
 
 
 def schedule_text(schedule: Mapping[str, Any]) -> str:
@@ -210,6 +261,19 @@ def schedule_text(schedule: Mapping[str, Any]) -> str:
     if not schedule["active"]:
         text += " (inactive)"
     return text
+
+
+STATE_LABELS = {
+    "running": N_("running"),
+    "waiting": N_("waiting"),
+    "failed": N_("failed"),
+    "paused": N_("paused"),
+    "done": N_("done"),
+}
+
+
+def state_label(state: str) -> str:
+    return _(STATE_LABELS.get(state, state))
 
 
 STATE_STYLES = {
@@ -301,17 +365,7 @@ def dashboard(
         )
     # The log pane as lines, not a table: time, level, task and stage keep their width at any
     # terminal size, and the message is cut at the edge.
-    lines: list[Any] = [Text("latest logs", style="bold")]
-    for entry in recent:
-        level = entry.level.value if entry.level else "-"
-        where = "/".join(
-            part.value for part in (entry.queue_type, entry.action_type) if part is not None
-        )
-        line = Text(no_wrap=True, overflow="ellipsis")
-        line.append(f"{display_time(entry.created_at, tz)[5:]} ")
-        line.append(f"{level:5} ", style=LEVEL_STYLES.get(level, ""))
-        line.append(f"{entry.task_id[:8]} {where:16.16} ")
-        line.append(entry.message)
-        lines.append(line)
+    lines: list[Any] = [Text(_("latest logs"), style="bold")]
+    lines.extend(log_line(entry, tz) for entry in recent)
     logs = Group(*lines)
     return Group(tabs, running, logs)

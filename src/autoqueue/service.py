@@ -457,6 +457,15 @@ def list_tasks(conn: Connection) -> list[dict[str, Any]]:
     return listed
 
 
+def task_status(conn: Connection, text: str) -> tuple[TaskState, bool]:
+    """One task's state, and whether any of its schedules is on (``ui`` pauses such a task
+    and resumes any other)."""
+    task = get_task(conn, text)
+    views = [schedule_view(s) for s in schedules_repo.for_task(conn, task.id)]
+    summary = queue_repo.task_summaries(conn, task.id).get(task.id)
+    return task_state(views, summary), any(view["active"] for view in views)
+
+
 def outputs_present(workspace: Workspace, task_id: str) -> dict[str, Any]:
     """Which rule-based outputs exist in the task folder."""
     folder = workspace.task_dir(task_id)

@@ -14,6 +14,7 @@ import typer
 from autoqueue import output
 from autoqueue.cli import JsonOption, LimitOption, _state, app
 from autoqueue.errors import UsageError
+from autoqueue.i18n import _
 
 
 @app.command()
@@ -574,3 +575,41 @@ def watch(
                     live.update(screen())
             except KeyboardInterrupt:
                 return
+
+
+@app.command()
+def ui(
+    ctx: typer.Context,
+    web: Annotated[
+        bool, typer.Option("--web", help="Serve the app to a browser instead (textual-serve).")
+    ] = False,
+    host: Annotated[
+        str, typer.Option("--host", help="Address to serve on with --web.")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", min=1, max=65535, help="Port to serve on with --web.")
+    ] = 8000,
+) -> None:
+    """The queue's screen, full-screen: the seven tabs with live counts, every task, the log
+    viewer; retry, stop, pause/resume, add and delete from the keyboard or the mouse."""
+    from autoqueue.timeutil import utcnow
+
+    state = _state(ctx)
+    with state.connect():
+        pass  # a home without a database is refused here, in one line
+    if web:
+        from autoqueue import ui as ui_app
+
+        environ = {"AUTOQUEUE_HOME": str(state.workspace.home)}
+        if state.db is not None:
+            environ["AUTOQUEUE_DB"] = state.db
+        output.info(
+            _("serving autoqueue ui on http://{host}:{port} (Ctrl-C stops)").format(
+                host=host, port=port
+            )
+        )
+        ui_app.serve(host, port, environ)
+        return
+    from autoqueue.ui import AutoqueueApp
+
+    AutoqueueApp(state.workspace, state.tz, utcnow).run()

@@ -1,0 +1,721 @@
+"""``autoqueue ui``: the queue's screen as a full-screen terminal app (Textual).
+
+Nine tabs: the seven queue tabs with live counts (schedule … completed), every task, and the
+log viewer. Keyboard first (the footer lists the keys), the mouse works too, and it fits 80x24,
+so it runs over SSH. Every read and write goes through the functions the commands use
+(``service``, ``repo``): the app has no SQL of its own and no rule the command line lacks.
+``autoqueue ui --web`` serves the same app to a browser through textual-serve.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import events, on
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import (
+    Button,
+    DataTable,
+    Footer,
+    Input,
+    Label,
+    Select,
+    Static,
+    TabbedContent,
+    TabPane,
+)
+
+from autoqueue import db, output, service
+from autoqueue.errors import AutoqueueError
+from autoqueue.i18n import N_, _
+from autoqueue.models import ActionType, LogEntry, LogLevel, MediaMode, QueueType, RepeatType, Tab
+from autoqueue.repo import logs as logs_repo
+from autoqueue.repo import queue as queue_repo
+from autoqueue.timeutil import display_time
+from autoqueue.workspace import Workspace
+
+TAB_LABELS: dict[Tab, str] = {
+    Tab.SCHEDULE: N_("schedule"),
+    Tab.SCRIPT: N_("script"),
+    Tab.IMAGE: N_("image"),
+    Tab.VIDEO: N_("video"),
+    Tab.YOUTUBE: N_("youtube"),
+    Tab.FAILED: N_("failed"),
+    Tab.COMPLETED: N_("completed"),
+}
+# (header, fixed width, share of the free width): the header is translated when shown.
+QUEUE_COLUMNS = [
+    (N_("item"), 5, 0),
+    (N_("task"), 8, 0),
+    (N_("title"), 0, 1),
+    (N_("stage"), 18, 0),
+    (N_("retry"), 5, 0),
+    (N_("when"), 11, 0),
+]
+TASK_COLUMNS = [
+    (N_("task"), 8, 0),
+    (N_("title"), 0, 2),
+    (N_("kind"), 15, 0),
+    (N_("schedule"), 0, 3),
+    (N_("state"), 7, 0),
+]
+LOG_COLUMNS = [
+    (N_("time"), 11, 0),
+    (N_("level"), 5, 0),
+    (N_("task"), 8, 0),
+    (N_("where"), 15, 0),
+    (N_("message"), 0, 1),
+]
+ROW_LIMIT = 200
+LOG_LIMIT = 200
+ANY = "any"
+
+
+def _short(task_id: object) -> str:
+    return str(task_id)[:8]
+
+
+class Confirm(ModalScreen[bool]):
+    """A yes/no question; Enter or y says yes, Escape or n says no."""
+
+    BINDINGS: ClassVar[list[Any]] = [
+        Binding("y", "answer(True)", show=False),
+        Binding("n,escape", "answer(False)", show=False),
+    ]
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Label(self.question, id="question")
+            with Horizontal(id="buttons"):
+                yield Button(_("Yes (y)"), id="yes", variant="error")
+                yield Button(_("No (n)"), id="no", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)
+
+
+class Notice(ModalScreen[None]):
+    """A result to read, such as the processes a stop killed; any of Enter or Escape closes it."""
+
+    BINDINGS: ClassVar[list[Any]] = [Binding("escape,enter,q", "close", show=False)]
+
+    def __init__(self, title: str, lines: Sequence[str]) -> None:
+        super().__init__()
+        self.title_text = title
+        self.lines = lines
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Label(Text(self.title_text, style="bold"))
+            yield Static("\n".join(self.lines), id="notice")
+            yield Button(_("Close"), id="close", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#close", Button).focus()
+
+    @on(Button.Pressed)
+    def _pressed(self) -> None:
+        self.dismiss(None)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+def _choices(values: Sequence[str]) -> list[tuple[str, str]]:
+    return [(value, value) for value in values]
+
+
+class AddTask(ModalScreen[service.AddRequest | None]):
+    """The add form: the fields `autoqueue add` takes most often; the same validation."""
+
+    BINDINGS: ClassVar[list[Any]] = [Binding("escape", "cancel", show=False)]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="form"):
+            yield Label(Text(_("Add a task"), style="bold"))
+            yield Input(placeholder=_("title"), id="title")
+            yield Select(
+                _choices(["shortform", "longform", "product"]),
+                value="shortform",
+                allow_blank=False,
+                id="type",
+            )
+            yield Select(
+                _choices([mode.value for mode in MediaMode]),
+                value=MediaMode.CRAWL.value,
+                allow_blank=False,
+                id="media_mode",
+            )
+            yield Select(
+                _choices([repeat.value for repeat in RepeatType]),
+                value=RepeatType.ONCE.value,
+                allow_blank=False,
+                id="repeat",
+            )
+            yield Input(placeholder=_("first run: YYYY-MM-DD HH:MM (empty: now)"), id="at")
+            yield Input(placeholder=_("time zone, e.g. Asia/Seoul (empty: default)"), id="tz")
+            with Horizontal(id="buttons"):
+                yield Button(_("Add"), id="add", variant="primary")
+                yield Button(_("Cancel"), id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#title", Input).focus()
+
+    def _value(self, widget_id: str) -> str:
+        return self.query_one(f"#{widget_id}", Input).value.strip()
+
+    def _choice(self, widget_id: str) -> str:
+        return str(self.query_one(f"#{widget_id}", Select).value)
+
+    @on(Button.Pressed, "#add")
+    @on(Input.Submitted)
+    def _submit(self) -> None:
+        self.dismiss(
+            service.AddRequest(
+                title=self.query_one("#title", Input).value,
+                type=self._choice("type"),
+                media_mode=self._choice("media_mode"),
+                at=self._value("at") or None,
+                repeat=self._choice("repeat"),
+                tz=self._value("tz") or None,
+            )
+        )
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class TaskDetail(Screen[None]):
+    """One task: its schedules, queue history, outputs and recent logs, with the task's keys."""
+
+    BINDINGS: ClassVar[list[Any]] = [Binding("escape,backspace", "app.pop_screen", N_("back"))]
+
+    def __init__(self, task_id: str) -> None:
+        super().__init__()
+        self.task_id = task_id
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Static(id="detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.refresh_detail()
+
+    def refresh_detail(self) -> None:
+        app = self.app
+        assert isinstance(app, AutoqueueApp)
+        detail = app.call(lambda conn: service.show_task(app.workspace, conn, self.task_id))
+        if detail is None:  # deleted meanwhile, or an error the app already showed
+            self.app.pop_screen()
+            return
+        self.query_one("#detail", Static).update(output.task_detail_view(detail, app.tz))
+
+
+class AutoqueueApp(App[None]):
+    """The queue's screen. ``now`` is the clock, as everywhere in autoqueue."""
+
+    TITLE = "autoqueue"
+    CSS = """
+    Screen { layout: vertical; }
+    TabbedContent { height: 1fr; }
+    DataTable { height: 1fr; }
+    #row-detail { height: auto; max-height: 5; color: $text-muted; padding: 0 1; }
+    #log-filters { height: auto; }
+    #log-filters Select { width: 1fr; }
+    #status { height: 1; padding: 0 1; background: $boost; }
+    Confirm, Notice, AddTask { align: center middle; }
+    #dialog { width: 72; max-width: 100%; height: auto; border: thick $primary; padding: 1 2;
+              background: $surface; }
+    #form { width: 72; max-width: 100%; height: auto; max-height: 100%; border: thick $primary;
+            padding: 0 1; background: $surface; }
+    #buttons { height: auto; margin-top: 1; }
+    #buttons Button { margin-right: 2; }
+    #notice { margin: 1 0; }
+    """
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        tz: str,
+        now: Callable[[], datetime],
+        *,
+        refresh_seconds: float = 1.0,
+    ) -> None:
+        super().__init__()
+        self.workspace = workspace
+        self.tz = tz
+        self.now = now
+        self.refresh_seconds = refresh_seconds
+        self.conn: db.Connection | None = None
+        self.counts: dict[Tab, int] = {}
+        self.rows: dict[str, list[dict[str, Any]]] = {}
+        self.tasks: list[dict[str, Any]] = []
+        self.log_entries: list[LogEntry] = []
+        self._width = 0
+        self._logs_stale = True  # the log table shows other filters' rows: fill it again
+        # Keys, with descriptions in the user's language (class-level BINDINGS would be
+        # translated once, at import, before the language is known).
+        for keys, action, description in (
+            ("q", "quit", N_("quit")),
+            ("a", "add", N_("add")),
+            ("enter", "open", N_("detail")),
+            ("r", "retry", N_("retry")),
+            ("s", "stop", N_("stop")),
+            ("p", "pause", N_("pause/resume")),
+            ("d", "delete", N_("delete")),
+        ):
+            self.bind(keys, action, description=_(description))
+        for number, pane in enumerate(self.pane_ids(), start=1):
+            self.bind(str(number), f"show_tab('{pane}')", show=False)
+
+    @property
+    def main_screen(self) -> Screen[Any]:
+        """The tabs' screen, under any dialog or task screen on top of it."""
+        return self.screen_stack[0]
+
+    # -- data through the service layer ----------------------------------------------------
+
+    @staticmethod
+    def pane_ids() -> list[str]:
+        return [tab.value for tab in Tab] + ["tasks", "logs"]
+
+    def call(self, work: Callable[[db.Connection], Any]) -> Any:
+        """Run ``work`` on the app's connection; a refused action or a busy database becomes a
+        message on the status line, never a crash."""
+        try:
+            if self.conn is None:
+                self.conn = self.workspace.connect(create=False)
+            return work(self.conn)
+        except AutoqueueError as exc:
+            self.say(str(exc), error=True)
+        except db.Error as exc:
+            self.say(_("database error: {error}").format(error=exc), error=True)
+        return None
+
+    def say(self, message: str, *, error: bool = False) -> None:
+        """The status line under the tables, and a toast when another screen is on top."""
+        self.main_screen.query_one("#status", Static).update(
+            Text(message, style="red" if error else "")
+        )
+        if self.screen is not self.main_screen:
+            self.notify(message, severity="error" if error else "information")
+
+    # -- layout ----------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        with TabbedContent(id="tabs"):
+            for tab in Tab:
+                with TabPane(_(TAB_LABELS[tab]), id=tab.value):
+                    yield DataTable(id=f"table-{tab.value}", cursor_type="row", zebra_stripes=True)
+            with TabPane(_("tasks"), id="tasks"):
+                yield DataTable(id="table-tasks", cursor_type="row", zebra_stripes=True)
+            with TabPane(_("logs"), id="logs"):
+                with Horizontal(id="log-filters"):
+                    yield Select(
+                        [(_("level: any"), ANY)]
+                        + [(level.value, level.value) for level in LogLevel],
+                        value=ANY,
+                        allow_blank=False,
+                        id="filter-level",
+                    )
+                    yield Select(
+                        [(_("queue: any"), ANY)] + [(q.value, q.value) for q in QueueType],
+                        value=ANY,
+                        allow_blank=False,
+                        id="filter-queue",
+                    )
+                    yield Select(
+                        [(_("action: any"), ANY)] + [(a.value, a.value) for a in ActionType],
+                        value=ANY,
+                        allow_blank=False,
+                        id="filter-action",
+                    )
+                yield DataTable(id="table-logs", cursor_type="row")
+        yield Static(id="row-detail")
+        yield Static(id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = self.workspace.location
+        if self._width != self.size.width:
+            self._build_columns(self.size.width)
+        self.refresh_data()
+        self.set_interval(self.refresh_seconds, self.refresh_data)
+
+    def on_resize(self, event: events.Resize) -> None:
+        if event.size.width != self._width:
+            self._build_columns(event.size.width)
+            self.refresh_data()
+
+    def _build_columns(self, width: int) -> None:
+        """Fixed columns keep their width; the title and message columns share what is left, so
+        that no column is dropped at 80 columns."""
+        self._width = width
+        self.rows, self.tasks, self.log_entries = {}, [], []  # every table is filled again
+        specs = [(f"table-{tab.value}", QUEUE_COLUMNS) for tab in Tab]
+        specs += [("table-tasks", TASK_COLUMNS), ("table-logs", LOG_COLUMNS)]
+        for table_id, columns in specs:
+            table = self.main_screen.query_one(f"#{table_id}", DataTable)
+            table.clear(columns=True)
+            fixed = sum(size for _, size, _ in columns)
+            weights = sum(weight for _, _, weight in columns)
+            # two cells of padding per column, the scroll bar, the borders
+            free = width - fixed - 2 * len(columns) - 4
+            for label, size, weight in columns:
+                table.add_column(
+                    _(label), key=label, width=size or max(8, free * weight // weights)
+                )
+
+    def on_unmount(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+    # -- refreshing ------------------------------------------------------------------------
+
+    def _log_filter(self, limit: int) -> logs_repo.LogFilter:
+        def chosen(widget_id: str) -> str | None:
+            value = self.main_screen.query_one(f"#{widget_id}", Select).value
+            return None if value in (ANY, Select.BLANK) else str(value)
+
+        level, queue, action = (
+            chosen("filter-level"),
+            chosen("filter-queue"),
+            chosen("filter-action"),
+        )
+        return logs_repo.LogFilter(
+            level=LogLevel(level) if level else None,
+            queue_type=QueueType(queue) if queue else None,
+            action=ActionType(action) if action else None,
+            limit=limit,
+        )
+
+    def refresh_data(self) -> None:
+        """Read the counts, the visible tab's rows and the logs, and redraw what changed."""
+        read = self.call(
+            lambda conn: (
+                queue_repo.tab_counts(conn),
+                {tab.value: queue_repo.tab_rows(conn, tab, ROW_LIMIT) for tab in Tab},
+                service.list_tasks(conn),
+                logs_repo.query(conn, self._log_filter(LOG_LIMIT)),
+            )
+        )
+        if read is None:
+            return
+        counts, rows, tasks, entries = read
+        tabs = self.main_screen.query_one("#tabs", TabbedContent)
+        for tab, count in counts.items():
+            tabs.get_tab(tab.value).label = f"{_(TAB_LABELS[tab])} {count}"
+        tabs.get_tab("tasks").label = f"{_('tasks')} {len(tasks)}"
+        for tab in Tab:
+            if rows[tab.value] != self.rows.get(tab.value):
+                self._fill_queue(tab, rows[tab.value])
+        self.rows = rows
+        self.counts = counts
+        if tasks != self.tasks:
+            self.tasks = tasks
+            self._fill_tasks()
+        if self._logs_stale or [e.id for e in entries] != [e.id for e in self.log_entries]:
+            self._logs_stale = False
+            self.log_entries = entries
+            self._fill_logs()
+        self._show_row_detail()
+        if isinstance(self.screen, TaskDetail):
+            self.screen.refresh_detail()
+
+    @contextmanager
+    def _refilling(self, table: DataTable[Any]) -> Iterator[None]:
+        """Refill a table keeping the cursor on the same row key where it still exists."""
+        key = None
+        if table.row_count and table.cursor_row < table.row_count:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        table.clear()
+        yield
+        if key is not None and key in [k.value for k in table.rows]:
+            table.move_cursor(row=table.get_row_index(key), animate=False)
+
+    def _fill_queue(self, tab: Tab, rows: Sequence[Mapping[str, Any]]) -> None:
+        table = self.main_screen.query_one(f"#table-{tab.value}", DataTable)
+        with self._refilling(table):
+            for row in rows:
+                waiting = row["status"] == "waiting"
+                when = row["next_retry_at"] if waiting else None
+                stage = Text(f"{row['queue_type']} {row['status']}")
+                if row["status"] == "failed":
+                    stage.stylize("red")
+                elif row["status"] == "processing":
+                    stage.stylize("cyan")
+                table.add_row(
+                    str(row["id"]),
+                    _short(row["task_id"]),
+                    str(row["title"]),
+                    stage,
+                    f"{row['retry_count']}/{row['max_retry']}",
+                    display_time(when or row["updated_at"], self.tz)[5:],
+                    key=str(row["id"]),
+                )
+
+    def _fill_tasks(self) -> None:
+        table = self.main_screen.query_one("#table-tasks", DataTable)
+        with self._refilling(table):
+            for task in self.tasks:
+                state = str(task["state"])
+                style = output.STATE_STYLES.get(state, "")
+                table.add_row(
+                    _short(task["id"]),
+                    str(task["title"]),
+                    f"{task['type']}/{task['media_mode']}",
+                    "; ".join(output.schedule_text(s) for s in task["schedules"]) or "-",
+                    Text(output.state_label(state), style=style),
+                    key=str(task["id"]),
+                )
+
+    def _fill_logs(self) -> None:
+        table = self.main_screen.query_one("#table-logs", DataTable)
+        with self._refilling(table):
+            for entry in self.log_entries:  # newest first, as `autoqueue logs`
+                level = entry.level.value if entry.level else "-"
+                where = "/".join(
+                    part.value for part in (entry.queue_type, entry.action_type) if part
+                )
+                table.add_row(
+                    display_time(entry.created_at, self.tz)[5:],
+                    Text(level, style=output.LEVEL_STYLES.get(level, "")),
+                    _short(entry.task_id),
+                    where,
+                    entry.message,
+                    key=str(entry.id),
+                )
+
+    # -- the selected row ------------------------------------------------------------------
+
+    def active_pane(self) -> str:
+        return str(self.main_screen.query_one("#tabs", TabbedContent).active)
+
+    def selected(self) -> dict[str, Any] | None:
+        """The highlighted row of the visible tab: a queue item, a task, or a log entry, as a
+        mapping with at least ``task_id`` and ``title``."""
+        pane = self.active_pane()
+        table = self.main_screen.query_one(f"#table-{pane}", DataTable)
+        if not table.row_count:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        if pane == "tasks":
+            found = [t for t in self.tasks if t["id"] == key]
+            return {**found[0], "task_id": found[0]["id"]} if found else None
+        if pane == "logs":
+            entries = [e for e in self.log_entries if str(e.id) == key]
+            if not entries:
+                return None
+            return {"task_id": entries[0].task_id, "title": entries[0].message}
+        rows = [r for r in self.rows.get(pane, []) if str(r["id"]) == key]
+        return rows[0] if rows else None
+
+    def _show_row_detail(self) -> None:
+        row = self.selected()
+        text = Text()
+        if row is not None:
+            text.append(f"{row['task_id']}  ", style="bold")
+            text.append(str(row.get("title", "")))
+            if row.get("error_message"):
+                text.append("\n" + " ".join(str(row["error_message"]).split()), style="red")
+            for schedule in row.get("schedules", []):
+                text.append("\n" + output.schedule_text(schedule))
+            if row.get("last_error") and row.get("state") == "failed":
+                text.append("\n" + " ".join(str(row["last_error"]).split()), style="red")
+        self.main_screen.query_one("#row-detail", Static).update(text)
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self) -> None:
+        self._show_row_detail()
+
+    @on(TabbedContent.TabActivated)
+    def _tab_changed(self) -> None:
+        self._show_row_detail()
+        pane = self.active_pane()
+        self.main_screen.query_one(f"#table-{pane}", DataTable).focus()
+
+    @on(Select.Changed)
+    def _filter_changed(self) -> None:
+        self._logs_stale = True
+        self.refresh_data()
+
+    @on(DataTable.RowSelected)
+    def _row_selected(self) -> None:
+        self.action_open()
+
+    # -- actions ---------------------------------------------------------------------------
+
+    def action_show_tab(self, pane: str) -> None:
+        self.main_screen.query_one("#tabs", TabbedContent).active = pane
+
+    def _task_or_say(self) -> dict[str, Any] | None:
+        row = self.selected()
+        if row is None:
+            self.say(_("no row selected"), error=True)
+        return row
+
+    def action_open(self) -> None:
+        row = self._task_or_say()
+        if row is not None:
+            self.push_screen(TaskDetail(str(row["task_id"])))
+
+    def action_retry(self) -> None:
+        row = self._task_or_say()
+        if row is None:
+            return
+        item = self.call(lambda conn: service.retry_task(conn, str(row["task_id"]), self.now()))
+        if item is not None:
+            self.say(_("item {item} is waiting again").format(item=item))
+            self.refresh_data()
+
+    def action_stop(self) -> None:
+        row = self._task_or_say()
+        if row is None:
+            return
+        task_id = str(row["task_id"])
+
+        def answered(yes: bool | None) -> None:
+            if not yes:
+                return
+            result = self.call(
+                lambda conn: service.stop_task(self.workspace, conn, task_id, self.now())
+            )
+            if result is None:
+                return
+            self.refresh_data()
+            title = _("Stopped {task}").format(task=task_id[:8])
+            self.push_screen(Notice(title, stop_lines(result)))
+
+        self.push_screen(
+            Confirm(_("Stop task {task} ({title})?").format(task=task_id[:8], title=row["title"])),
+            answered,
+        )
+
+    def action_pause(self) -> None:
+        """Pause a task whose schedules are on; resume one whose schedules are off."""
+        row = self._task_or_say()
+        if row is None:
+            return
+        task_id = str(row["task_id"])
+        status = self.call(lambda conn: service.task_status(conn, task_id))
+        if status is None:
+            return
+        if status[1]:
+            paused = self.call(lambda conn: service.pause_task(conn, task_id, self.now()))
+            if paused is not None:
+                self.say(_("paused {n} schedule(s)").format(n=paused))
+        else:
+            resumed = self.call(lambda conn: service.resume_task(conn, task_id, self.now()))
+            if resumed is not None:
+                self.say(
+                    _("resumed: {schedules}").format(
+                        schedules="; ".join(output.schedule_text(s) for s in resumed)
+                    )
+                )
+        self.refresh_data()
+
+    def action_delete(self) -> None:
+        row = self._task_or_say()
+        if row is None:
+            return
+        task_id = str(row["task_id"])
+        status = self.call(lambda conn: service.task_status(conn, task_id))
+        if status is None:
+            return
+        question = _("Delete task {task} ({title}) and its files?").format(
+            task=task_id[:8], title=row["title"]
+        )
+        if status[0] is service.TaskState.RUNNING:
+            question += "\n" + _("A stage of it is running: it is stopped first.")
+
+        def answered(yes: bool | None) -> None:
+            if not yes:
+                return
+            deleted = self.call(
+                lambda conn: service.delete_task(
+                    self.workspace, conn, task_id, self.now(), stop_first=True
+                )
+            )
+            if deleted is not None:
+                self.say(_("deleted task {task}").format(task=task_id[:8]))
+                if isinstance(self.screen, TaskDetail):
+                    self.pop_screen()
+                self.refresh_data()
+
+        self.push_screen(Confirm(question), answered)
+
+    def action_add(self) -> None:
+        def added(request: service.AddRequest | None) -> None:
+            if request is None:
+                return
+
+            def work(conn: db.Connection) -> service.Added:
+                now = self.now()
+                prepared = service.prepare_add(self.workspace, request, now)
+                return service.add_task(self.workspace, conn, prepared, now)
+
+            result = self.call(work)
+            if result is not None:
+                self.say(_("added task {task}").format(task=result.task_id[:8]))
+                self.refresh_data()
+
+        self.push_screen(AddTask(), added)
+
+
+def stop_lines(result: service.StopResult) -> list[str]:
+    """What a stop did, as seed section 12.4 returns it: counts, then each killed process."""
+    lines = [
+        _(
+            "stopped {processing} processing item(s), deleted {waiting} waiting item(s), "
+            "deactivated {schedules} schedule(s)"
+        ).format(
+            processing=result.stopped_processing,
+            waiting=result.deleted_waiting,
+            schedules=result.deactivated_schedules,
+        )
+    ]
+    for killed in result.killed_processes:
+        lines.append(_("killed {name} (pid {pid})").format(name=killed["name"], pid=killed["pid"]))
+    if not result.killed_processes:
+        lines.append(_("no process of this task was running"))
+    lines.extend(result.not_killed)
+    return lines
+
+
+def serve(host: str, port: int, environ: dict[str, str]) -> None:
+    """``ui --web``: textual-serve runs ``autoqueue ui`` for each browser that connects. It takes
+    a shell command line, so the line is only the quoted interpreter and module; the home and
+    database reach it through the environment (``AUTOQUEUE_HOME``, ``AUTOQUEUE_DB``)."""
+    import os
+    import shlex
+    import subprocess
+    import sys
+
+    from textual_serve.server import Server
+
+    argv = [sys.executable, "-m", "autoqueue", "ui"]
+    command = subprocess.list2cmdline(argv) if os.name == "nt" else shlex.join(argv)
+    os.environ.update(environ)
+    Server(command, host=host, port=port, title="autoqueue").serve()
+

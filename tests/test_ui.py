@@ -1,0 +1,399 @@
+"""``autoqueue ui``: the terminal app driven through Textual's pilot (keys pressed, then the
+database and the screen read back), snapshots of its screens at 80x24, and ``ui --web`` served
+to a websocket client as a browser would connect."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import DataTable, Select, Static, TabbedContent
+
+from autoqueue import i18n, service
+from autoqueue.db import Connection
+from autoqueue.repo import logs as logs_repo
+from autoqueue.timeutil import utcnow
+from autoqueue.ui import AutoqueueApp, Confirm, Notice, TaskDetail
+from autoqueue.workspace import Workspace
+
+from .conftest import NOW, add, open_db, run_cli, stage_config, write_config
+from .test_reliability import event, start, wait_for
+
+
+def make_app(workspace: Workspace, *, refresh: float = 5.0) -> AutoqueueApp:
+    return AutoqueueApp(Workspace.load(workspace.home), "UTC", utcnow, refresh_seconds=refresh)
+
+
+def drive(app: AutoqueueApp, scenario: Callable[[Pilot[Any]], Awaitable[None]]) -> None:
+    """Run the app headless at 80x24 and play ``scenario`` against it."""
+
+    async def main() -> None:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            await scenario(pilot)
+
+    asyncio.run(main())
+
+
+async def settle(pilot: Pilot[Any], seconds: float = 0.1) -> None:
+    """Long enough for what a key started to land (an action refreshes the tables itself; the
+    timer that follows other processes' changes runs every 5 s here unless a test sets it)."""
+    await pilot.pause(seconds)
+
+
+def label(app: AutoqueueApp, pane: str) -> str:
+    return app.main_screen.query_one("#tabs", TabbedContent).get_tab(pane).label.plain
+
+
+def table_rows(app: AutoqueueApp, pane: str) -> list[list[str]]:
+    table = app.main_screen.query_one(f"#table-{pane}", DataTable)
+    return [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+def screen_text(app: AutoqueueApp) -> str:
+    """The screen as a person reads it: the top screen's text, as plain lines."""
+    import io
+
+    from rich.console import Console
+
+    console = Console(width=app.size.width, file=io.StringIO(), record=True, legacy_windows=False)
+    console.print(app.screen._compositor.render_update(full=True))
+    return console.export_text()
+
+
+def status(app: AutoqueueApp) -> str:
+    return str(app.main_screen.query_one("#status", Static).content)
+
+
+def schedules_active(conn: Connection, task_id: str) -> list[int]:
+    rows = conn.execute(
+        "SELECT is_active FROM task_schedules WHERE task_id = ? ORDER BY id", (task_id,)
+    )
+    return [int(row[0]) for row in rows]
+
+
+def test_tabs_count_live_and_rows_fit_80_columns(workspace: Workspace, conn: Connection) -> None:
+    first = add(workspace, conn, "first video")
+    app = make_app(workspace, refresh=0.2)
+
+    async def scenario(pilot: Pilot[Any]) -> None:
+        assert label(app, "schedule") == "schedule 1"
+        assert label(app, "failed") == "failed 0"
+        assert label(app, "tasks") == "tasks 1"
+        rows = table_rows(app, "schedule")
+        assert [row[1] for row in rows] == [first[:8]]
+        assert "schedule waiting" in rows[0][3]
+        # Another process adds a task: the counts and rows follow without a key pressed.
+        second = add(workspace, conn, "second video")
+        await settle(pilot, 0.6)
+        assert label(app, "schedule") == "schedule 2"
+        assert [row[1] for row in table_rows(app, "schedule")] == [first[:8], second[:8]]
+        # Every column stays on screen at 80 columns: the widths add up to the terminal's.
+        for pane in ("schedule", "tasks", "logs"):
+            table = app.main_screen.query_one(f"#table-{pane}", DataTable)
+            assert sum(c.get_render_width(table) for c in table.columns.values()) <= 78
+
+    drive(app, scenario)
+
+
+def test_retry_from_the_failed_tab(home: Path) -> None:
+    write_config(home, stage_config(stages=("script",)))
+    assert run_cli(home, "init").returncode == 0
+    task_id = run_cli(home, "add", "fails", "--set", "fail_script=permanent").stdout.strip()
+    assert run_cli(home, "tick", "--drain").returncode == 0
+    workspace = Workspace.load(home)
+    app = make_app(workspace)
+
+    async def scenario(pilot: Pilot[Any]) -> None:
+        await pilot.press("6")
+        assert app.main_screen.query_one("#tabs", TabbedContent).active == "failed"
+        assert label(app, "failed") == "failed 1"
+        detail = str(app.main_screen.query_one("#row-detail", Static).content)
+        assert task_id in detail and "bad input: cannot continue" in detail  # the error, whole
+        await pilot.press("r")
+        await settle(pilot)
+        assert label(app, "failed") == "failed 0"
+        assert "is waiting again" in status(app)
+
+    drive(app, scenario)
+    conn = open_db(home)
+    try:
+        statuses = [
+            row[0]
+            for row in conn.execute(
+                "SELECT status FROM task_queue WHERE task_id = ? AND queue_type = 'script'",
+                (task_id,),
+            )
+        ]
+    finally:
+        conn.close()
+    assert statuses == ["waiting"]
+
+
+def test_pause_resume_and_delete_ask_and_act(workspace: Workspace, conn: Connection) -> None:
+    task_id = add(workspace, conn, "daily", repeat="daily", at="2026-12-01 09:00", tz="UTC")
+    app = make_app(workspace)
+
+    async def scenario(pilot: Pilot[Any]) -> None:
+        await pilot.press("8")  # the tasks tab
+        await pilot.press("p")
+        await settle(pilot)
+        assert schedules_active(conn, task_id) == [0]
+        assert "paused" in table_rows(app, "tasks")[0][4]
+        await pilot.press("p")
+        await settle(pilot)
+        assert schedules_active(conn, task_id) == [1]
+        assert "waiting" in table_rows(app, "tasks")[0][4]
+        # Delete asks first; "n" keeps the task.
+        await pilot.press("d")
+        assert isinstance(app.screen, Confirm)
+        assert "daily" in app.screen.question
+        await pilot.press("n")
+        await settle(pilot)
+        assert service.get_task(conn, task_id).id == task_id
+        await pilot.press("d", "y")
+        await settle(pilot)
+        assert table_rows(app, "tasks") == []
+        assert label(app, "tasks") == "tasks 0"
+
+    drive(app, scenario)
+    assert conn.execute("SELECT count(*) FROM tasks").fetchone()[0] == 0
+    assert not workspace.task_dir(task_id).exists()
+
+
+def test_add_form_adds_through_the_same_validation(workspace: Workspace, conn: Connection) -> None:
+    app = make_app(workspace)
+
+    async def scenario(pilot: Pilot[Any]) -> None:
+        await pilot.press("a")
+        await pilot.press(*"made in the app")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "added task" in status(app)
+        # A bad time is refused with add's own message, on the status line.
+        await pilot.press("a")
+        await pilot.press(*"bad", "tab", "tab", "tab", "tab", *"2026-13-45 99:99", "enter")
+        await settle(pilot)
+        assert "--at" in status(app) or "time" in status(app)
+
+    drive(app, scenario)
+    titles = [row[0] for row in conn.execute("SELECT title FROM tasks")]
+    assert titles == ["made in the app"]
+
+
+def test_log_viewer_filters_and_follows(workspace: Workspace, conn: Connection) -> None:
+    from autoqueue.models import ActionType, LogLevel
+
+    task_id = add(workspace, conn, "logged")
+    app = make_app(workspace, refresh=0.2)
+
+    async def scenario(pilot: Pilot[Any]) -> None:
+        await pilot.press("9")
+        before = len(table_rows(app, "logs"))
+        assert before >= 1
+        logs_repo.add(
+            conn, task_id, LogLevel.ERROR, "boom from elsewhere", now="2026-11-26 12:00:05",
+            action=ActionType.FAIL,
+        )
+        await settle(pilot, 0.6)
+        rows = table_rows(app, "logs")
+        assert len(rows) == before + 1 and rows[0][4] == "boom from elsewhere"  # newest first
+        app.main_screen.query_one("#filter-level", Select).value = "error"
+        await settle(pilot)
+        assert [row[4] for row in table_rows(app, "logs")] == ["boom from elsewhere"]
+        app.main_screen.query_one("#filter-level", Select).value = "info"
+        app.main_screen.query_one("#filter-action", Select).value = "fail"
+        await settle(pilot)
+        assert table_rows(app, "logs") == []
+
+    drive(app, scenario)
+
+
+def test_task_detail_shows_schedules_and_outputs(workspace: Workspace, conn: Connection) -> None:
+    task_id = add(workspace, conn, "detailed", repeat="weekly", at="2026-12-01 09:00", tz="Asia/Seoul")
+    app = make_app(workspace)
+
+    async def scenario(pilot: Pilot[Any]) -> None:
+        await pilot.press("8", "enter")
+        assert isinstance(app.screen, TaskDetail)
+        text = screen_text(app)
+        assert task_id in text
+        assert "weekly, next 2026-12-01 09:00 Asia/Seoul" in text
+        assert "no outputs yet" in text
+        await pilot.press("escape")
+        assert not isinstance(app.screen, TaskDetail)
+
+    drive(app, scenario)
+
+
+def test_stop_kills_the_stage_and_lists_what_it_killed(home: Path, tmp_path: Path) -> None:
+    write_config(home, stage_config(stages=("script",)))
+    assert run_cli(home, "init").returncode == 0
+    add_result = run_cli(home, "add", "long one", "--set", "child_script=1")
+    task_id = add_result.stdout.strip()
+    journal = tmp_path / "journal.jsonl"
+    tick = start(home, "tick", "--drain", env={"JOURNAL": str(journal)})
+    try:
+        child = wait_for(lambda: event(journal, "child"), message="the stage's child")
+        app = make_app(Workspace.load(home))
+        killed_text: list[str] = []
+
+        async def scenario(pilot: Pilot[Any]) -> None:
+            await pilot.press("2")  # the script tab, where the item runs
+            await settle(pilot)
+            assert "script processing" in table_rows(app, "script")[0][3]
+            await pilot.press("s")
+            assert isinstance(app.screen, Confirm)
+            await pilot.press("y")
+            await settle(pilot, 1.0)
+            assert isinstance(app.screen, Notice)
+            killed_text.extend(app.screen.lines)
+            await pilot.press("escape")
+
+        drive(app, scenario)
+        assert any(f"pid {child['pid']}" in line for line in killed_text), killed_text
+        assert any(f"pid {child['child_pid']}" in line for line in killed_text), killed_text
+        _, err = tick.communicate(timeout=60)
+        assert tick.returncode == 0, err
+    finally:
+        if tick.poll() is None:
+            tick.kill()
+            tick.wait()
+    result = run_cli(home, "show", task_id, "--json")
+    assert json.loads(result.stdout)["schedules"][0]["active"] is False
+
+
+def test_korean_when_configured(workspace: Workspace, conn: Connection) -> None:
+    add(workspace, conn, "한국어 작업")
+    i18n.set_language("ko")
+    app = make_app(workspace)
+
+    async def scenario(pilot: Pilot[Any]) -> None:
+        assert label(app, "schedule") == "예약 1"
+        assert label(app, "failed") == "실패 0"
+        screen = screen_text(app)
+        assert "재시도" in screen and "중지" in screen  # the footer's keys
+
+    drive(app, scenario)
+
+
+def test_an_action_refused_is_a_line_not_a_crash(workspace: Workspace, conn: Connection) -> None:
+    add(workspace, conn, "nothing failed")
+    app = make_app(workspace)
+
+    async def scenario(pilot: Pilot[Any]) -> None:
+        await pilot.press("r")  # its item is waiting: nothing to retry
+        await settle(pilot)
+        assert "nothing to retry" in status(app)
+        await pilot.press("6", "r")  # an empty tab
+        assert "no row selected" in status(app)
+
+    drive(app, scenario)
+
+
+# -- snapshots -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fixed_ids(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Task ids from a counter, so a screen is the same on every run."""
+    counter = itertools.count(1)
+    monkeypatch.setattr(service.uuid, "uuid4", lambda: uuid.UUID(int=next(counter) * 0x1111))
+
+
+def snapshot_home(workspace: Workspace, conn: Connection) -> AutoqueueApp:
+    add(workspace, conn, "오늘의 환율 정리", now=NOW)
+    add(workspace, conn, "A daily market wrap with a long title that wraps", now=NOW,
+        repeat="daily", at="2026-11-27 09:00", tz="Asia/Seoul")
+    add(workspace, conn, "Weekly product review", now=NOW, type="product",
+        repeat="weekly", at="2026-11-30 18:00", tz="America/New_York")
+    return AutoqueueApp(Workspace.load(workspace.home), "UTC", lambda: NOW, refresh_seconds=3600)
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.usefixtures("fixed_ids")
+def test_snapshot_schedule_tab(workspace: Workspace, conn: Connection, snap_compare: Any) -> None:
+    assert snap_compare(snapshot_home(workspace, conn), terminal_size=(80, 24))
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.usefixtures("fixed_ids")
+def test_snapshot_tasks_tab(workspace: Workspace, conn: Connection, snap_compare: Any) -> None:
+    assert snap_compare(snapshot_home(workspace, conn), press=["8"], terminal_size=(80, 24))
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.usefixtures("fixed_ids")
+def test_snapshot_korean_logs_tab(workspace: Workspace, conn: Connection, snap_compare: Any) -> None:
+    i18n.set_language("ko")
+    assert snap_compare(snapshot_home(workspace, conn), press=["9"], terminal_size=(80, 24))
+
+
+# -- ui --web --------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_ui_web_serves_the_app_to_a_browser(workspace: Workspace, conn: Connection) -> None:
+    import aiohttp
+
+    add(workspace, conn, "served to a browser")
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "autoqueue", "--home", str(workspace.home), "ui", "--web",
+         "--port", str(port)],
+        env=os.environ.copy(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+    async def browse() -> str:
+        async with aiohttp.ClientSession() as session:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    async with session.get(f"http://127.0.0.1:{port}/") as page:
+                        html = await page.text()
+                        break
+                except aiohttp.ClientConnectionError:
+                    if time.monotonic() > deadline:
+                        raise
+                    await asyncio.sleep(0.2)
+            assert "/ws" in html
+            screen = b""
+            async with session.ws_connect(f"ws://127.0.0.1:{port}/ws?width=80&height=24") as ws:
+                end = time.monotonic() + 60
+                while b"served to a browser" not in screen and time.monotonic() < end:
+                    message = await ws.receive(timeout=60)
+                    if message.type == aiohttp.WSMsgType.BINARY:
+                        screen += message.data
+                    elif message.type != aiohttp.WSMsgType.TEXT:
+                        break
+                await ws.send_json(["stdin", "q"])
+            return screen.decode("utf-8", "replace")
+
+    try:
+        screen = asyncio.run(browse())
+    finally:
+        server.terminate()
+        out, err = server.communicate(timeout=30)
+    assert "served to a browser" in screen, (screen[-2000:], err)
+    assert "schedule" in screen
+    assert f"http://127.0.0.1:{port}" in out
