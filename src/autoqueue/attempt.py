@@ -29,7 +29,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
-from autoqueue import attempt_files, engine, failpoints, processes
+from autoqueue import attempt_files, engine, failpoints, i18n, processes
 from autoqueue import db as db_errors
 from autoqueue.db import Connection, is_busy, retry_busy, short_wait
 from autoqueue.errors import (
@@ -38,6 +38,7 @@ from autoqueue.errors import (
     StageError,
     TransientStageError,
 )
+from autoqueue.i18n import _
 from autoqueue.models import QueueItem, Schedule, Task
 from autoqueue.owner import Owner
 from autoqueue.pipeline import GiveUp, Park, Retry
@@ -228,7 +229,7 @@ class Runner:
         """The item's task and schedule (ValueError when another program broke their rows)."""
         task = tasks_repo.get(self.conn, item.task_id)
         if task is None:
-            raise ValueError(f"its task {item.task_id} is gone")
+            raise ValueError(_("its task {task_id} is gone").format(task_id=item.task_id))
         schedule = (
             schedules_repo.get(self.conn, item.schedule_id)
             if item.schedule_id is not None
@@ -305,6 +306,7 @@ class Runner:
             # (AUTOQUEUE_DB), never in a file.
             "db": None if self.workspace.db_url is not None else str(self.workspace.db_path),
             "queue_type": item.queue_type.value,
+            "language": i18n.current(),  # the stage's log lines in the user's language
             "handler": handler,
             "attempt": ctx.attempt,
             "timeout": stage.timeout,

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from autoqueue.errors import ConfigError
+from autoqueue.i18n import _
 from autoqueue.models import QueueType
 
 CONFIG_NAME = "autoqueue.toml"
@@ -111,7 +112,7 @@ class StageConfig(Strict):
     @model_validator(mode="after")
     def _one_quality(self) -> StageConfig:
         if self.qp is not None and self.crf is not None:
-            raise ValueError("set qp or crf, not both")
+            raise ValueError(_("set qp or crf, not both"))
         return self
 
     @property
@@ -125,7 +126,9 @@ class StageConfig(Strict):
     @classmethod
     def _argv(cls, value: list[str] | None) -> list[str] | None:
         if value is not None and (not value or not value[0].strip()):
-            raise ValueError('command must be a non-empty argv list, like ["python3", "writer.py"]')
+            raise ValueError(
+                _('command must be a non-empty argv list, like ["python3", "writer.py"]')
+            )
         return value
 
 
@@ -161,13 +164,15 @@ class Config(Strict):
             )
             if queue_type is QueueType.SCHEDULE:
                 raise ValueError(
-                    "stages.schedule: the schedule stage is internal and has no handler"
+                    _("stages.schedule: the schedule stage is internal and has no handler")
                 )
             if stage.handler is not None and stage.handler not in allowed:
                 choices = " or ".join(sorted(h for h in allowed if h))
                 raise ValueError(
-                    f"stages.{queue_type.value}.handler: {stage.handler!r} is not a "
-                    f"{queue_type.value} handler (use {choices})"
+                    _(
+                        "stages.{value}.handler: {handler!r} is not a {value} handler (use "
+                        "{choices})"
+                    ).format(value=queue_type.value, handler=stage.handler, choices=choices)
                 )
         return self
 
@@ -242,7 +247,7 @@ def load_config(path: Path) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: {exc}") from exc
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from exc
+        raise ConfigError(_("{path}: cannot read: {exc}").format(path=path, exc=exc)) from exc
     try:
         return Config.model_validate(data)
     except ValidationError as exc:

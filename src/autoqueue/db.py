@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from autoqueue.errors import DatabaseBusyError, DatabaseError
+from autoqueue.i18n import _
 
 DB_NAME = "autoqueue.db"
 BUSY_TIMEOUT_SECONDS = 10.0
@@ -82,7 +83,7 @@ def redact(url: str) -> str:
     parts = urlsplit(url)
     if parts.password is None:
         return url
-    user, _, host = parts.netloc.rpartition("@")
+    user, _at, host = parts.netloc.rpartition("@")
     return urlunsplit(parts._replace(netloc=f"{user.split(':', 1)[0]}:***@{host}"))
 
 
@@ -192,14 +193,16 @@ def connect(path: Path) -> sqlite3.Connection:
     the POSIX locks that this process's other connections hold (SQLite's "How To Corrupt" 2.2).
     """
     if path.is_dir():
-        raise DatabaseError(f"database path {path} is a directory")
+        raise DatabaseError(_("database path {path} is a directory").format(path=path))
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         conn = sqlite3.connect(
             str(path), isolation_level=None, timeout=BUSY_TIMEOUT_SECONDS, check_same_thread=True
         )
     except sqlite3.Error as exc:
-        raise DatabaseError(f"cannot open database {path}: {exc}") from exc
+        raise DatabaseError(
+            _("cannot open database {path}: {exc}").format(path=path, exc=exc)
+        ) from exc
     try:
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
@@ -208,7 +211,7 @@ def connect(path: Path) -> sqlite3.Connection:
         except sqlite3.DatabaseError as exc:
             if "not a database" in str(exc):
                 raise DatabaseError(
-                    f"{path} is not a SQLite database; refusing to touch it"
+                    _("{path} is not a SQLite database; refusing to touch it").format(path=path)
                 ) from exc
             raise
         _migrate(conn, path)
@@ -217,7 +220,9 @@ def connect(path: Path) -> sqlite3.Connection:
         conn.execute("PRAGMA foreign_keys = ON")
     except sqlite3.DatabaseError as exc:
         conn.close()
-        raise DatabaseError(f"database {path} is unreadable or corrupt: {exc}") from exc
+        raise DatabaseError(
+            _("database {path} is unreadable or corrupt: {exc}").format(path=path, exc=exc)
+        ) from exc
     except BaseException:
         conn.close()
         raise
@@ -330,8 +335,10 @@ def retry_busy(operation: Callable[[], T], *, patience: float, what: str, pause:
                 raise
             if time.monotonic() >= deadline:
                 raise DatabaseBusyError(
-                    f"the database stayed locked by another process for over {patience:g} s "
-                    f"while {what}"
+                    _(
+                        "the database stayed locked by another process for over {patience:g} s "
+                        "while {what}"
+                    ).format(patience=patience, what=what)
                 ) from exc
             time.sleep(pause)
 
@@ -347,12 +354,18 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
         return
     if version > SCHEMA_VERSION:
         raise DatabaseError(
-            f"database {path} has schema version {version}, newer than this autoqueue "
-            f"({SCHEMA_VERSION}); upgrade autoqueue"
+            _(
+                "database {path} has schema version {version}, newer than this autoqueue "
+                "({SCHEMA_VERSION}); upgrade autoqueue"
+            ).format(path=path, version=version, SCHEMA_VERSION=SCHEMA_VERSION)
         )
     tables = _tables(conn) - {"sqlite_sequence"}
     if version == 0 and tables and not {"tasks", "task_queue"} <= tables:
-        raise DatabaseError(f"{path} is SQLite but not an autoqueue database; refusing to touch it")
+        raise DatabaseError(
+            _("{path} is SQLite but not an autoqueue database; refusing to touch it").format(
+                path=path
+            )
+        )
     # Foreign keys are off while tables are rebuilt (SQLite's documented ALTER procedure); the
     # pragma is a no-op inside a transaction, so it is set before BEGIN.
     conn.execute("PRAGMA foreign_keys = OFF")

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from autoqueue.db import Connection, Error, open_database, transaction
 from autoqueue.errors import DatabaseError
+from autoqueue.i18n import _
 from autoqueue.repo import copy as copy_repo
 
 
@@ -23,8 +24,10 @@ def copy_database(source: Connection, target_location: str, *, shown: str) -> Co
     with items processing (stop the workers first: their claims name this database)."""
     if copy_repo.processing_count(source):
         raise DatabaseError(
-            "items are processing in this database: stop the workers (or let `autoqueue tick` "
-            "recover what a dead one left) before copying it"
+            _(
+                "items are processing in this database: stop the workers (or let `autoqueue "
+                "tick` recover what a dead one left) before copying it"
+            )
         )
     target = open_database(target_location)
     try:
@@ -34,7 +37,9 @@ def copy_database(source: Connection, target_location: str, *, shown: str) -> Co
         mine = copy_repo.meta(source)
         clash = {k for k in theirs.keys() & mine.keys() if theirs[k] != mine[k]}
         if clash:
-            raise DatabaseError(f"{shown} belongs to another autoqueue home; refusing to copy")
+            raise DatabaseError(
+                _("{shown} belongs to another autoqueue home; refusing to copy").format(shown=shown)
+            )
         already = {
             table: n
             for table, n in copy_repo.counts(target).items()
@@ -43,12 +48,18 @@ def copy_database(source: Connection, target_location: str, *, shown: str) -> Co
         if already:
             listed = ", ".join(f"{table} ({n})" for table, n in sorted(already.items()))
             raise DatabaseError(
-                f"{shown} is not empty ({listed}); db copy only fills an empty database"
+                _("{shown} is not empty ({listed}); db copy only fills an empty database").format(
+                    shown=shown, listed=listed
+                )
             )
         try:
             _copy(source, target)
         except Error as exc:
-            raise DatabaseError(f"copying into {shown} failed, nothing was kept: {exc}") from exc
+            raise DatabaseError(
+                _("copying into {shown} failed, nothing was kept: {exc}").format(
+                    shown=shown, exc=exc
+                )
+            ) from exc
         return _verify(source, target, shown)
     finally:
         target.close()
@@ -88,13 +99,21 @@ def _verify(source: Connection, target: Connection, shown: str) -> Copied:
     before = copy_repo.counts(source)
     after = copy_repo.counts(target)
     if before != after:
-        raise DatabaseError(f"row counts differ after copying into {shown}: {before} vs {after}")
+        raise DatabaseError(
+            _("row counts differ after copying into {shown}: {before} vs {after}").format(
+                shown=shown, before=before, after=after
+            )
+        )
     sums: dict[str, str] = {}
     for table, key in copy_repo.TABLES:
         names = _shared_columns(source, target, table)
         mine = copy_repo.checksum(source, table, names, key)
         theirs = copy_repo.checksum(target, table, names, key)
         if mine != theirs:
-            raise DatabaseError(f"table {table} differs after copying into {shown}")
+            raise DatabaseError(
+                _("table {table} differs after copying into {shown}").format(
+                    table=table, shown=shown
+                )
+            )
         sums[table] = mine
     return Copied(after, sums)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from autoqueue.config import CONFIG_NAME, load_config
 from autoqueue.errors import AutoqueueError, PermanentStageError
+from autoqueue.i18n import _
 from autoqueue.models import QueueType
 
 OK, WARN, FAIL = "ok", "warn", "fail"
@@ -31,9 +32,16 @@ def run_checks(home: Path, database: str | None) -> list[Check]:
     checks: list[Check] = []
     try:
         config = load_config(home / CONFIG_NAME)
-        checks.append(Check("config", OK, f"{home / CONFIG_NAME} is valid"))
+        checks.append(Check("config", OK, _("{value} is valid").format(value=home / CONFIG_NAME)))
     except AutoqueueError as exc:
-        checks.append(Check("config", FAIL, str(exc), f"fix {CONFIG_NAME} (see README)"))
+        checks.append(
+            Check(
+                "config",
+                FAIL,
+                str(exc),
+                _("fix {CONFIG_NAME} (see README)").format(CONFIG_NAME=CONFIG_NAME),
+            )
+        )
         return checks
     from autoqueue.workspace import Workspace
 
@@ -56,15 +64,19 @@ def _database(workspace: object) -> Check:
     try:
         conn = workspace.connect(create=False)
     except AutoqueueError as exc:
-        return Check("database", FAIL, str(exc), "run `autoqueue init` (with the same --db)")
+        return Check("database", FAIL, str(exc), _("run `autoqueue init` (with the same --db)"))
     try:
         check_identity(workspace, conn)
         tasks = conn.execute("SELECT count(*) FROM tasks").fetchone()[0]
     except AutoqueueError as exc:
-        return Check("database", FAIL, str(exc), "point --home at the database's own home")
+        return Check("database", FAIL, str(exc), _("point --home at the database's own home"))
     finally:
         conn.close()
-    return Check("database", OK, f"{workspace.database}: readable, {tasks} task(s)")
+    return Check(
+        "database",
+        OK,
+        _("{database}: readable, {tasks} task(s)").format(database=workspace.database, tasks=tasks),
+    )
 
 
 def _stage_programs(workspace: object) -> list[Check]:
@@ -80,14 +92,16 @@ def _stage_programs(workspace: object) -> list[Check]:
         found = shutil.which(program) or (Path(program).is_file() and program)
         name = f"stage {queue_type.value}"
         if found:
-            checks.append(Check(name, OK, f"runs {found}"))
+            checks.append(Check(name, OK, _("runs {found}").format(found=found)))
         else:
             checks.append(
                 Check(
                     name,
                     FAIL,
-                    f"its program {program!r} is not found",
-                    f"install it, or give its absolute path in [stages.{queue_type.value}]",
+                    _("its program {program!r} is not found").format(program=program),
+                    _("install it, or give its absolute path in [stages.{value}]").format(
+                        value=queue_type.value
+                    ),
                 )
             )
     return checks
@@ -104,21 +118,29 @@ def _font(setting: str | None, home: Path) -> Check:
         return Check(
             "font",
             FAIL,
-            "no font that draws Hangul was found: Korean titles would come out blank",
-            "install one (Debian/Ubuntu: apt-get install fonts-nanum) or set [stages.image] font",
+            _("no font that draws Hangul was found: Korean titles would come out blank"),
+            _(
+                "install one (Debian/Ubuntu: apt-get install fonts-nanum) or set [stages.image] "
+                "font"
+            ),
         )
     try:
         missing = fonts.missing_glyphs(fonts.load(path, 48), HANGUL_SAMPLE.replace(" ", ""))
     except OSError as exc:
-        return Check("font", FAIL, f"{path} cannot be read: {exc}", "set [stages.image] font")
+        return Check(
+            "font",
+            FAIL,
+            _("{path} cannot be read: {exc}").format(path=path, exc=exc),
+            _("set [stages.image] font"),
+        )
     if missing:
         return Check(
             "font",
             FAIL,
-            f"{path} cannot draw {''.join(sorted(missing))}",
-            "choose a font with Hangul in [stages.image] font",
+            _("{path} cannot draw {value}").format(path=path, value="".join(sorted(missing))),
+            _("choose a font with Hangul in [stages.image] font"),
         )
-    return Check("font", OK, f"{path} draws Hangul")
+    return Check("font", OK, _("{path} draws Hangul").format(path=path))
 
 
 def _ffmpeg(setting: str | None, home: Path) -> Check:
@@ -130,9 +152,16 @@ def _ffmpeg(setting: str | None, home: Path) -> Check:
             [ffmpeg, "-hide_banner", "-version"], capture_output=True, text=True, timeout=30
         )
     except (PermanentStageError, OSError, subprocess.TimeoutExpired) as exc:
-        return Check("ffmpeg", FAIL, str(exc), "see [stages.video] ffmpeg in the README")
+        return Check("ffmpeg", FAIL, str(exc), _("see [stages.video] ffmpeg in the README"))
     if result.returncode != 0:
-        return Check("ffmpeg", FAIL, f"{ffmpeg} -version exited {result.returncode}", "")
+        return Check(
+            "ffmpeg",
+            FAIL,
+            _("{ffmpeg} -version exited {returncode}").format(
+                ffmpeg=ffmpeg, returncode=result.returncode
+            ),
+            "",
+        )
     first = (result.stdout.splitlines() or ["ffmpeg"])[0]
     return Check("ffmpeg", OK, first)
 
@@ -141,7 +170,7 @@ def _disk(home: Path) -> Check:
     usage = shutil.disk_usage(home)
     free = f"{usage.free / 1024**3:.1f} GB free on the home's disk"
     if usage.free < MIN_FREE_BYTES:
-        return Check("disk", WARN, free, "free some space, or run `autoqueue cleanup`")
+        return Check("disk", WARN, free, _("free some space, or run `autoqueue cleanup`"))
     return Check("disk", OK, free)
 
 
@@ -158,8 +187,8 @@ def _youtube(workspace: object) -> list[Check]:
             Check(
                 "youtube",
                 FAIL,
-                "the youtube stage uploads, but no channel is authorised",
-                "run `autoqueue youtube auth --channel NAME --client-secrets FILE`",
+                _("the youtube stage uploads, but no channel is authorised"),
+                _("run `autoqueue youtube auth --channel NAME --client-secrets FILE`"),
             )
         ]
     token_uri = workspace.config.youtube.token_uri
@@ -188,7 +217,7 @@ def _scheduler(workspace: object) -> Check:
         listed = subprocess.run(["crontab", "-l"], capture_output=True, text=True, check=False)
         for line in listed.stdout.splitlines():
             if not line.lstrip().startswith("#") and "autoqueue" in line and home in line:
-                return Check("scheduler", OK, "a crontab line runs `tick` for this home")
+                return Check("scheduler", OK, _("a crontab line runs `tick` for this home"))
     try:
         conn = workspace.connect(create=False)
     except AutoqueueError:
@@ -203,12 +232,21 @@ def _scheduler(workspace: object) -> Check:
             holder = lock_repo.holder(conn, LOCK_NAME)
             now = to_db(database_clock(conn)())
             if holder is not None and holder["expires_at"] and str(holder["expires_at"]) > now:
-                return Check("scheduler", OK, f"a worker runs the queue ({holder['locked_by']})")
+                return Check(
+                    "scheduler",
+                    OK,
+                    _("a worker runs the queue ({locked_by})").format(
+                        locked_by=holder["locked_by"]
+                    ),
+                )
         finally:
             conn.close()
     return Check(
         "scheduler",
         WARN,
-        "no crontab line for this home and no worker running: nothing will run the queue",
-        'run `autoqueue cron --install`, or a worker under systemd (README "Running unattended")',
+        _("no crontab line for this home and no worker running: nothing will run the queue"),
+        _(
+            "run `autoqueue cron --install`, or a worker under systemd "
+            '(README "Running unattended")'
+        ),
     )

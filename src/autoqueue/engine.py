@@ -20,6 +20,7 @@ from autoqueue import failpoints
 from autoqueue.config import Config
 from autoqueue.db import Connection, transaction
 from autoqueue.errors import ParkStageError, StageError
+from autoqueue.i18n import _
 from autoqueue.layout import THUMBNAIL, VIDEO
 from autoqueue.models import (
     ActionType,
@@ -84,7 +85,7 @@ class Policy:
 def _task(conn: Connection, task_id: str) -> Task:
     task = tasks_repo.get(conn, task_id)
     if task is None:  # foreign keys make this unreachable short of manual edits
-        raise LookupError(f"task {task_id} vanished")
+        raise LookupError(_("task {task_id} vanished").format(task_id=task_id))
     return task
 
 
@@ -386,7 +387,7 @@ def _sync_contents(
                     )
             if archived.moved:
                 log(
-                    f"previous run's files kept in {archived.folder}",
+                    _("previous run's files kept in {folder}").format(folder=archived.folder),
                     {"moved": list(archived.moved)},
                 )
         # A new run starts without a content; the script stage creates it.
@@ -404,7 +405,7 @@ def _sync_contents(
             now=stamp,
         )
         tasks_repo.set_content_id(conn, task.id, content_id, stamp)
-        log(f"📝 script saved → contents.{content_id}", None)
+        log(_("📝 script saved → contents.{content_id}").format(content_id=content_id), None)
     elif item.queue_type is QueueType.VIDEO and result.video_path and result.thumbnail_path:
         if task.content_id:
             contents_repo.set_video(
@@ -414,7 +415,7 @@ def _sync_contents(
                 thumbnail_path=result.thumbnail_path,
                 now=stamp,
             )
-        log(f"🎬 video saved → {result.video_path}", None)
+        log(_("🎬 video saved → {video_path}").format(video_path=result.video_path), None)
     elif item.queue_type is QueueType.YOUTUBE:
         if result.youtube_url:
             tasks_repo.set_youtube_url(conn, task.id, result.youtube_url, stamp)
@@ -590,7 +591,9 @@ def enqueue_occurrence(
             conn,
             task.id,
             LogLevel.WARN,
-            f"occurrence {due_text} UTC coalesced: a run of this task is already waiting",
+            _("occurrence {due_text} UTC coalesced: a run of this task is already waiting").format(
+                due_text=due_text
+            ),
             now=stamp,
             queue_type=QueueType.SCHEDULE,
             action=ActionType.SKIP,
@@ -611,7 +614,7 @@ def enqueue_occurrence(
             conn,
             task.id,
             LogLevel.WARN,
-            f"{step.missed} missed occurrence(s) coalesced into this run",
+            _("{missed} missed occurrence(s) coalesced into this run").format(missed=step.missed),
             now=stamp,
             queue_id=item_id,
             queue_type=QueueType.SCHEDULE,
@@ -653,7 +656,9 @@ def tidy_times(conn: Connection, now: datetime) -> None:
                     conn,
                     row["task_id"],
                     LogLevel.INFO,
-                    f"schedule {row['id']}: next run {raw!r} read as {fixed} UTC",
+                    _("schedule {id}: next run {raw!r} read as {fixed} UTC").format(
+                        id=row["id"], raw=raw, fixed=fixed
+                    ),
                     stamp,
                 )
     for row in queue_repo.odd_retry_times(conn):
@@ -739,7 +744,9 @@ def _set_aside_schedule(
                 conn,
                 task_id,
                 LogLevel.ERROR,
-                f"schedule {schedule_id} set aside (deactivated): {why}",
+                _("schedule {schedule_id} set aside (deactivated): {why}").format(
+                    schedule_id=schedule_id, why=why
+                ),
                 stamp,
                 action=ActionType.SKIP,
             )

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from autoqueue.db import Connection, is_postgres, transaction
 from autoqueue.errors import DatabaseError, UsageError
+from autoqueue.i18n import _
 from autoqueue.models import QueueType
 from autoqueue.repo import meta as meta_repo
 from autoqueue.timeutil import utcnow
@@ -27,7 +28,7 @@ def parse_queues(text: str | None) -> frozenset[QueueType] | None:
         return None
     names = [part.strip().lower() for part in text.split(",") if part.strip()]
     if not names:
-        raise UsageError("--queues wants queue types, e.g. --queues video,image")
+        raise UsageError(_("--queues wants queue types, e.g. --queues video,image"))
     chosen: set[QueueType] = set()
     for name in names:
         try:
@@ -35,7 +36,9 @@ def parse_queues(text: str | None) -> frozenset[QueueType] | None:
         except ValueError:
             choices = ", ".join(q.value for q in QueueType)
             raise UsageError(
-                f"unknown queue type {name!r} in --queues (choose from: {choices})"
+                _("unknown queue type {name!r} in --queues (choose from: {choices})").format(
+                    name=name, choices=choices
+                )
             ) from None
     return frozenset(chosen)
 
@@ -46,7 +49,9 @@ def _read_home_id(path: Path) -> str | None:
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise DatabaseError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        raise DatabaseError(
+            _("cannot read {path}: {value}").format(path=path, value=exc.strerror or exc)
+        ) from exc
     return text or None
 
 
@@ -82,13 +87,22 @@ def check_identity(workspace: Workspace, conn: Connection) -> str:
             _write_home_id(path, in_db)
             return in_db
         raise DatabaseError(
-            f"the home {workspace.home} is not the one database {workspace.database} belongs to "
-            f"(it has no {IDENTITY_FILE}; the database's home has id {in_db}): on another host, "
-            'mount the shared home at the same path (README "Several hosts")'
+            _(
+                "the home {home} is not the one database {database} belongs to (it has no "
+                "{IDENTITY_FILE}; the database's home has id {in_db}): on another host, mount the "
+                'shared home at the same path (README "Several hosts")'
+            ).format(
+                home=workspace.home,
+                database=workspace.database,
+                IDENTITY_FILE=IDENTITY_FILE,
+                in_db=in_db,
+            )
         )
     raise DatabaseError(
-        f"the home {workspace.home} (id {in_file}) is not the one database "
-        f"{workspace.database} belongs to (id {in_db}); refusing to run its stages here"
+        _(
+            "the home {home} (id {in_file}) is not the one database {database} belongs to (id "
+            "{in_db}); refusing to run its stages here"
+        ).format(home=workspace.home, in_file=in_file, database=workspace.database, in_db=in_db)
     )
 
 

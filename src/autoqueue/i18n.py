@@ -16,7 +16,7 @@ from __future__ import annotations
 import gettext as _gettext
 import os
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -113,3 +113,88 @@ def translate_command(command: Any) -> None:
             param.show_default = _(show_default)
     for sub in getattr(command, "commands", {}).values():
         translate_command(sub)
+
+
+# typer's own words in a help screen: module constants, read when a screen is drawn.
+_TYPER_TEXTS = {
+    "ARGUMENTS_PANEL_TITLE": N_("Arguments"),
+    "OPTIONS_PANEL_TITLE": N_("Options"),
+    "COMMANDS_PANEL_TITLE": N_("Commands"),
+    "DEFAULT_STRING": N_("[default: {}]"),
+    "ENVVAR_STRING": N_("[env var: {}]"),
+    "REQUIRED_LONG_STRING": N_("[required]"),
+}
+
+# The command line parser's errors that people meet (click, inside typer, writes them in
+# English without gettext): the start of each is translated, the rest (an option's name, a
+# range) is kept as it is.
+_PARSER_ERRORS = [
+    (r"No such option: (?P<rest>.*)", N_("No such option: {rest}")),
+    (r"No such command (?P<rest>.*)\.", N_("No such command {rest}.")),
+    (r"Missing argument (?P<rest>.*)\.", N_("Missing argument {rest}.")),
+    (r"Missing option (?P<rest>.*)\.", N_("Missing option {rest}.")),
+    (r"Invalid value for (?P<name>[^:]*): (?P<rest>.*)", N_("Invalid value for {name}: {rest}")),
+    (
+        r"Got unexpected extra arguments? \((?P<rest>.*)\)",
+        N_("Unexpected extra argument(s): {rest}"),
+    ),
+    (r"Option (?P<rest>.*) requires an argument\.", N_("Option {rest} requires an argument.")),
+    (
+        r"Option (?P<rest>.*) requires (?P<n>\d+) arguments\.",
+        N_("Option {rest} requires {n} arguments."),
+    ),
+]
+
+
+def translate_typer() -> None:
+    """Put typer's help-screen words in the current language."""
+    from typer import rich_utils
+
+    for name, text in _TYPER_TEXTS.items():
+        setattr(rich_utils, name, _(text))
+
+
+def translate_parser_error(message: str) -> str:
+    """A command-line parsing error in the current language (its names and values as given)."""
+    import re
+
+    if _current == "en":
+        return message
+    for pattern, template in _PARSER_ERRORS:
+        match = re.fullmatch(pattern, message, flags=re.DOTALL)
+        if match:
+            return _(template).format(**match.groupdict())
+    return message
+
+
+def extract_cli(
+    fileobj: Any, keywords: Any, comment_tags: Any, options: Any
+) -> Iterator[tuple[Any, ...]]:
+    """Babel's extraction for the command modules: the ``_()``/``N_()`` marks as everywhere,
+    plus what typer shows as help: ``help=``/``show_default=`` texts and the docstrings of the
+    command functions (cleaned as ``inspect.getdoc`` cleans them, since that is the text typer
+    passes on). Used by ``babel.cfg``; Babel itself is only needed to extract and compile."""
+    import ast
+
+    from babel.messages.extract import extract_python
+
+    yield from extract_python(fileobj, keywords, comment_tags, options)
+    fileobj.seek(0)
+    tree = ast.parse(fileobj.read())
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.keyword)
+            and node.arg in ("help", "show_default")
+            and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str)
+        ):
+            yield node.value.lineno, "_", node.value.value, []
+        if isinstance(node, ast.FunctionDef) and any(
+            isinstance(d, ast.Call)
+            and isinstance(d.func, ast.Attribute)
+            and d.func.attr in ("command", "callback")
+            for d in node.decorator_list
+        ):
+            doc = ast.get_docstring(node, clean=True)
+            if doc:
+                yield node.lineno, "_", doc, []

@@ -62,17 +62,43 @@ def emit_json(value: Any, *, lines: bool = False) -> None:
 def error(message: str) -> None:
     """One red line on stderr (several when the message has several, e.g. one per config field)."""
     for line in message.splitlines() or [""]:
-        _stderr().print(f"[red]error:[/red] {escape(line)}")
+        _stderr().print(f"[red]{_('error:')}[/red] {escape(line)}")
 
 
 def warning(message: str) -> None:
-    _stderr().print(f"[yellow]warning:[/yellow] {escape(message)}")
+    _stderr().print(f"[yellow]{_('warning:')}[/yellow] {escape(message)}")
 
 
 def info(message: str) -> None:
     """A plain line on stdout."""
     sys.stdout.write(message + "\n")
     sys.stdout.flush()
+
+
+TAB_LABELS = {
+    "schedule": N_("schedule"),
+    "script": N_("script"),
+    "image": N_("image"),
+    "video": N_("video"),
+    "youtube": N_("youtube"),
+    "failed": N_("failed"),
+    "completed": N_("completed"),
+}
+CHECK_NAMES = {
+    "config": N_("config"),
+    "database": N_("database"),
+    "stage": N_("stage"),
+    "font": N_("font"),
+    "ffmpeg": N_("ffmpeg"),
+    "disk": N_("disk"),
+    "youtube": N_("youtube"),
+    "scheduler": N_("scheduler"),
+}
+
+
+def tab_label(tab: Tab) -> str:
+    """A tab's name in the user's language."""
+    return _(TAB_LABELS.get(tab.value, tab.value))
 
 
 def _clip(text: str | None, width: int = 60) -> str:
@@ -84,10 +110,10 @@ def _clip(text: str | None, width: int = 60) -> str:
 
 def tab_counts(counts: Mapping[Tab, int]) -> None:
     table = _table("autoqueue")
-    table.add_column("tab")
-    table.add_column("items", justify="right")
+    table.add_column(_("tab"))
+    table.add_column(_("items"), justify="right")
     for tab, count in counts.items():
-        table.add_row(tab.value, str(count))
+        table.add_row(tab_label(tab), str(count))
     console().print(table)
 
 
@@ -96,15 +122,15 @@ def queue_rows(tab: Tab, rows: Sequence[Mapping[str, Any]], tz: str) -> None:
     the queue, the status and the retry count never fold away; the title takes what is left and
     wraps, with the error on a line of its own under it."""
     if not rows:
-        info(f"{tab.value}: empty")
+        info(_("{tab}: empty").format(tab=tab_label(tab)))
         return
-    table = _table(f"{tab.value} ({len(rows)})")
-    table.add_column("item", no_wrap=True, justify="right")
-    table.add_column("task", no_wrap=True)
-    table.add_column("title / error", ratio=1, overflow="fold")
-    table.add_column("stage", no_wrap=True)
-    table.add_column("retry", no_wrap=True)
-    table.add_column("when", no_wrap=True)
+    table = _table(f"{tab_label(tab)} ({len(rows)})")
+    table.add_column(_("item"), no_wrap=True, justify="right")
+    table.add_column(_("task"), no_wrap=True)
+    table.add_column(_("title / error"), ratio=1, overflow="fold")
+    table.add_column(_("stage"), no_wrap=True)
+    table.add_column(_("retry"), no_wrap=True)
+    table.add_column(_("when"), no_wrap=True)
     for row in rows:
         title = escape(str(row["title"]))
         if row["error_message"]:
@@ -288,13 +314,13 @@ STATE_STYLES = {
 def task_rows(tasks: Sequence[Mapping[str, Any]], tz: str) -> None:
     """``autoqueue tasks``: one row per task. The short id (any unique start of it names the
     task), the state and the schedule never fold away; titles wrap."""
-    table = _table(f"{len(tasks)} task(s)")
-    table.add_column("id", no_wrap=True)
-    table.add_column("title", ratio=2, overflow="fold")
-    table.add_column("kind", no_wrap=True)
-    table.add_column("schedule", ratio=2, overflow="fold")
-    table.add_column("state", no_wrap=True)
-    table.add_column("last run", overflow="fold")
+    table = _table(_("{count} task(s)").format(count=len(tasks)))
+    table.add_column(_("id"), no_wrap=True)
+    table.add_column(_("title"), ratio=2, overflow="fold")
+    table.add_column(_("kind"), no_wrap=True)
+    table.add_column(_("schedule"), ratio=2, overflow="fold")
+    table.add_column(_("state"), no_wrap=True)
+    table.add_column(_("last run"), overflow="fold")
     for task in tasks:
         state = str(task["state"])
         style = STATE_STYLES.get(state, "")
@@ -312,16 +338,22 @@ def task_rows(tasks: Sequence[Mapping[str, Any]], tz: str) -> None:
 
 
 def doctor_rows(checks: Sequence[Any]) -> None:
-    marks = {"ok": "[green]ok[/green]", "warn": "[yellow]warn[/yellow]", "fail": "[red]FAIL[/red]"}
-    table = _table("autoqueue doctor")
-    table.add_column("check", no_wrap=True)
+    marks = {
+        "ok": f"[green]{_('ok')}[/green]",
+        "warn": f"[yellow]{_('warn')}[/yellow]",
+        "fail": f"[red]{_('FAIL')}[/red]",
+    }
+    table = _table(_("autoqueue doctor"))
+    table.add_column(_("check"), no_wrap=True)
     table.add_column("", no_wrap=True)
-    table.add_column("found / fix", overflow="fold")
+    table.add_column(_("found / fix"), overflow="fold")
     for check in checks:
         detail = escape(check.detail)
         if check.fix:
-            detail += f"\n[bold]fix:[/bold] {escape(check.fix)}"
-        table.add_row(check.name, marks.get(check.status, check.status), detail)
+            detail += f"\n[bold]{_('fix:')}[/bold] {escape(check.fix)}"
+        first, _space, rest = check.name.partition(" ")
+        label = " ".join(filter(None, (_(CHECK_NAMES.get(first, first)), rest)))
+        table.add_row(label, marks.get(check.status, check.status), detail)
     console().print(table)
 
 
@@ -329,7 +361,9 @@ def _program(row: Mapping[str, Any]) -> str:
     """What a processing item runs: the stage program and its attempt's supervisor pid."""
     name = row.get("stage_process_name") or ""
     pid = row.get("stage_pid")
-    return f"{name} (supervisor pid {pid})" if pid else str(name)
+    if not pid:
+        return str(name)
+    return _("{name} (supervisor pid {pid})").format(name=name, pid=pid)
 
 
 LEVEL_STYLES = {"info": "cyan", "warn": "yellow", "error": "red"}
@@ -347,14 +381,14 @@ def dashboard(
 
     tabs = _table("autoqueue")
     for tab in counts:
-        tabs.add_column(tab.value, justify="right")
+        tabs.add_column(tab_label(tab), justify="right")
     tabs.add_row(*(str(count) for count in counts.values()))
-    running = _table("processing")
-    running.add_column("queue", no_wrap=True)
-    running.add_column("task", no_wrap=True)
-    running.add_column("title", no_wrap=True, overflow="ellipsis", ratio=1)
-    running.add_column("since", no_wrap=True)
-    running.add_column("program", no_wrap=True, overflow="ellipsis", ratio=1)
+    running = _table(_("processing"))
+    running.add_column(_("queue"), no_wrap=True)
+    running.add_column(_("task"), no_wrap=True)
+    running.add_column(_("title"), no_wrap=True, overflow="ellipsis", ratio=1)
+    running.add_column(_("since"), no_wrap=True)
+    running.add_column(_("program"), no_wrap=True, overflow="ellipsis", ratio=1)
     for row in processing:
         running.add_row(
             str(row["queue_type"]),

@@ -30,6 +30,7 @@ from autoqueue.db import (
     redact,
 )
 from autoqueue.errors import DatabaseError
+from autoqueue.i18n import _
 
 PG_SCHEMA_VERSION = 1
 # The key of the advisory lock that migrations are applied under (any constant; this one spells
@@ -220,7 +221,9 @@ def _open(url: str) -> psycopg.Connection[Any]:
         )
     except psycopg.Error as exc:
         reason = " ".join(str(exc).split())
-        raise DatabaseError(f"cannot connect to {redact(url)}: {reason}") from exc
+        raise DatabaseError(
+            _("cannot connect to {value}: {reason}").format(value=redact(url), reason=reason)
+        ) from exc
     raw.adapters.register_loader("timestamptz", _StampLoader)
     return raw
 
@@ -233,7 +236,9 @@ def connect(url: str, *, create: bool = True) -> PgConnection:
         _migrate(conn, create=create)
     except PgError as exc:
         conn.close()
-        raise DatabaseError(f"database {redact(url)}: {exc}") from exc
+        raise DatabaseError(
+            _("database {value}: {exc}").format(value=redact(url), exc=exc)
+        ) from exc
     except BaseException:
         conn.close()
         raise
@@ -276,12 +281,16 @@ def _migrate(conn: PgConnection, *, create: bool) -> None:
         return
     if version is not None and version > PG_SCHEMA_VERSION:
         raise DatabaseError(
-            f"database {redact(conn.url)} has schema version {version}, newer than this "
-            f"autoqueue ({PG_SCHEMA_VERSION}); upgrade autoqueue"
+            _(
+                "database {value} has schema version {version}, newer than this autoqueue "
+                "({PG_SCHEMA_VERSION}); upgrade autoqueue"
+            ).format(value=redact(conn.url), version=version, PG_SCHEMA_VERSION=PG_SCHEMA_VERSION)
         )
     if version is None and not create:
         raise DatabaseError(
-            f"no autoqueue database at {redact(conn.url)} (run `autoqueue init` with this --db)"
+            _("no autoqueue database at {value} (run `autoqueue init` with this --db)").format(
+                value=redact(conn.url)
+            )
         )
     conn.execute("BEGIN")
     try:
@@ -296,8 +305,10 @@ def _migrate(conn: PgConnection, *, create: bool) -> None:
             ).fetchone()[0]
             if tables:
                 raise DatabaseError(
-                    f"{redact(conn.url)} has tables named like autoqueue's but no "
-                    "autoqueue_schema: not an autoqueue database; refusing to touch it"
+                    _(
+                        "{value} has tables named like autoqueue's but no autoqueue_schema: not "
+                        "an autoqueue database; refusing to touch it"
+                    ).format(value=redact(conn.url))
                 )
             conn.execute(
                 "CREATE TABLE autoqueue_schema (version INTEGER PRIMARY KEY, "

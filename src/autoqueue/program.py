@@ -24,6 +24,7 @@ from typing import IO, Any, NamedTuple, Protocol
 
 from autoqueue import processes
 from autoqueue.attempt_files import Entry
+from autoqueue.i18n import _
 from autoqueue.processes import ProcessInfo
 
 MAX_LINE_BYTES = 8192
@@ -152,7 +153,7 @@ def follow(
         reader.join(timeout=5)
     sink.handle(_drain(lines))
     if was_cancelled:
-        raise ProgramCancelled("the item was stopped while its program ran")
+        raise ProgramCancelled(_("the item was stopped while its program ran"))
     return Finished(popen.returncode, info, timed_out)
 
 

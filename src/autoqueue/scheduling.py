@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from autoqueue.i18n import _
 from autoqueue.models import RepeatType, Schedule
 from autoqueue.timeutil import from_db, localize, zone
 
@@ -31,7 +32,7 @@ def occurrence(anchor: datetime, repeat: RepeatType, index: int) -> datetime:
         return anchor + relativedelta(months=index)
     if index == 0:
         return anchor
-    raise ValueError("a 'once' schedule has only one occurrence")
+    raise ValueError(_("a 'once' schedule has only one occurrence"))
 
 
 def _estimate(anchor: datetime, repeat: RepeatType, wall: datetime) -> int:
@@ -48,7 +49,7 @@ def first_index(
 ) -> int:
     """The smallest k whose occurrence is after ``bound`` (UTC aware), or at it when not strict."""
     if repeat is RepeatType.ONCE:
-        raise ValueError("a 'once' schedule does not repeat")
+        raise ValueError(_("a 'once' schedule does not repeat"))
     index = _estimate(anchor, repeat, bound.astimezone(tz).replace(tzinfo=None))
     while True:
         moment = localize(occurrence(anchor, repeat, index), tz)

@@ -15,6 +15,7 @@ from autoqueue import attempt_files
 from autoqueue.config import DEFAULT_CONFIG_TEXT
 from autoqueue.db import Connection, transaction
 from autoqueue.errors import NoSuchTaskError, UsageError
+from autoqueue.i18n import _
 from autoqueue.images import image_problem
 from autoqueue.layout import IMAGE_SUFFIXES, RUNS, STORY, THUMBNAIL, VIDEO, scene_images, scene_name
 from autoqueue.messages import language, message
@@ -71,7 +72,11 @@ def parse_choice(enum: type[E], value: str, what: str) -> E:
         return enum(value.strip().lower())
     except ValueError:
         choices = ", ".join(member.value for member in enum)
-        raise UsageError(f"unknown {what} {value!r} (choose from: {choices})") from None
+        raise UsageError(
+            _("unknown {what} {value!r} (choose from: {choices})").format(
+                what=what, value=value, choices=choices
+            )
+        ) from None
 
 
 def parse_tab(value: str) -> Tab:
@@ -150,13 +155,17 @@ def _product_info(text: str | None) -> Any:
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"cannot read --product-info file {path}: {exc}") from exc
+            raise UsageError(
+                _("cannot read --product-info file {path}: {exc}").format(path=path, exc=exc)
+            ) from exc
         source = str(path)
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise UsageError(
-            f"{source} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+            _("{source} is not valid JSON: {msg} at line {lineno} column {colno}").format(
+                source=source, msg=exc.msg, lineno=exc.lineno, colno=exc.colno
+            )
         ) from exc
 
 
@@ -165,7 +174,7 @@ def _settings(pairs: list[str]) -> dict[str, Any]:
     for pair in pairs:
         key, sep, raw = pair.partition("=")
         if not sep or not key.strip():
-            raise UsageError(f"--set wants key=value, got {pair!r}")
+            raise UsageError(_("--set wants key=value, got {pair!r}").format(pair=pair))
         try:
             value: Any = json.loads(raw)
         except json.JSONDecodeError:
@@ -176,15 +185,21 @@ def _settings(pairs: list[str]) -> dict[str, Any]:
 
 def _images(paths: list[Path], media_mode: MediaMode) -> list[Path]:
     if paths and media_mode is not MediaMode.UPLOAD:
-        raise UsageError("--image is for --media-mode upload (other modes make their own images)")
+        raise UsageError(
+            _("--image is for --media-mode upload (other modes make their own images)")
+        )
     checked = []
     for path in paths:
         resolved = path.expanduser()
         if not resolved.is_file():
-            raise UsageError(f"image file not found: {path}")
+            raise UsageError(_("image file not found: {path}").format(path=path))
         if resolved.suffix.lower() not in IMAGE_SUFFIXES:
             kinds = ", ".join(sorted(IMAGE_SUFFIXES))
-            raise UsageError(f"{path} is not an image this pipeline reads ({kinds})")
+            raise UsageError(
+                _("{path} is not an image this pipeline reads ({kinds})").format(
+                    path=path, kinds=kinds
+                )
+            )
         problem = image_problem(resolved)
         if problem is not None:
             raise UsageError(f"{path}: {problem}")
@@ -217,7 +232,7 @@ def prepare_add(workspace: Workspace, request: AddRequest, now: datetime) -> Pre
     """Validate an ``add`` completely before anything touches the disk or the database."""
     title = request.title.strip()
     if not title:
-        raise UsageError("the title must not be empty")
+        raise UsageError(_("the title must not be empty"))
     task_type = parse_choice(TaskType, request.type, "type")
     media_mode = parse_choice(MediaMode, request.media_mode, "media mode")
     repeat = parse_choice(RepeatType, request.repeat, "repeat")
@@ -235,7 +250,7 @@ def prepare_add(workspace: Workspace, request: AddRequest, now: datetime) -> Pre
             )
         privacy = Privacy.PRIVATE
     if request.max_retry is not None and request.max_retry < 0:
-        raise UsageError("--max-retry must be 0 or more")
+        raise UsageError(_("--max-retry must be 0 or more"))
     product_info = _product_info(request.product_info)
     settings = _settings(request.settings)
     settings["mediaMode"] = media_mode.value
@@ -285,8 +300,10 @@ def _check_channel(workspace: Workspace, channel: str) -> None:
     known = auth.channels(workspace.home)
     if channel not in known:
         raise UsageError(
-            f"unknown channel {channel!r} (authorised: {', '.join(known) or 'none'}; "
-            f"add it with `autoqueue youtube auth --channel {channel} --client-secrets FILE`)"
+            _(
+                "unknown channel {channel!r} (authorised: {value}; add it with `autoqueue "
+                "youtube auth --channel {channel} --client-secrets FILE`)"
+            ).format(channel=channel, value=", ".join(known) or "none")
         )
 
 
@@ -338,7 +355,7 @@ def add_task(
                 conn,
                 task_id,
                 LogLevel.INFO,
-                f"task added: {prepared.title}",
+                _("task added: {title}").format(title=prepared.title),
                 now=stamp,
                 metadata={
                     "type": prepared.task_type.value,
@@ -380,15 +397,19 @@ def get_task(conn: Connection, text: str) -> Task:
     if len(ref) == 36:
         task = tasks_repo.get(conn, ref)
         if task is None:
-            raise NoSuchTaskError(f"no task {ref}")
+            raise NoSuchTaskError(_("no task {ref}").format(ref=ref))
         return task
     found = tasks_repo.with_prefix(conn, ref, limit=6)
     if not found:
-        raise NoSuchTaskError(f"no task id starts with {ref}")
+        raise NoSuchTaskError(_("no task id starts with {ref}").format(ref=ref))
     if len(found) > 1:
         listed = ", ".join(f"{t.id} ({t.title})" for t in found[:5])
         more = " and more" if len(found) > 5 else ""
-        raise UsageError(f"{ref} is the start of several task ids: {listed}{more}; type more of it")
+        raise UsageError(
+            _("{ref} is the start of several task ids: {listed}{more}; type more of it").format(
+                ref=ref, listed=listed, more=more
+            )
+        )
     return found[0]
 
 
@@ -596,7 +617,11 @@ def edit_task(
     task = get_task(conn, text)
     schedules = schedules_repo.for_task(conn, task.id)
     if len(schedules) != 1:
-        raise UsageError(f"task {task.id} has {len(schedules)} schedules; edit handles one")
+        raise UsageError(
+            _("task {id} has {count} schedules; edit handles one").format(
+                id=task.id, count=len(schedules)
+            )
+        )
     [schedule] = schedules
     current = Recurrence.of(schedule)
     tz_name = edit.tz or current.tz_name
@@ -671,12 +696,12 @@ def pause_task(conn: Connection, text: str, now: datetime) -> int:
     with transaction(conn):
         paused = schedules_repo.deactivate_for_task(conn, task.id)
         if not paused:
-            raise UsageError(f"task {task.id} has no active schedule to pause")
+            raise UsageError(_("task {id} has no active schedule to pause").format(id=task.id))
         logs_repo.add(
             conn,
             task.id,
             LogLevel.INFO,
-            f"⏸ paused: {paused} schedule(s) off until `autoqueue resume`",
+            _("⏸ paused: {paused} schedule(s) off until `autoqueue resume`").format(paused=paused),
             now=stamp,
             action=ActionType.STOP,
             metadata={"paused": paused},
@@ -699,13 +724,17 @@ def resume_task(conn: Connection, text: str, now: datetime) -> list[dict[str, An
         state = task_state(views, queue_repo.task_summaries(conn, task.id).get(task.id))
         if not inactive:
             raise UsageError(
-                f"task {task.id} has nothing to resume: its schedules are on "
-                "(`autoqueue retry` runs a failed item again)"
+                _(
+                    "task {id} has nothing to resume: its schedules are on (`autoqueue retry` "
+                    "runs a failed item again)"
+                ).format(id=task.id)
             )
         if state is TaskState.DONE:
             raise UsageError(
-                f"task {task.id} has nothing to resume: it finished its run "
-                "(add it again to run it once more)"
+                _(
+                    "task {id} has nothing to resume: it finished its run (add it again to run "
+                    "it once more)"
+                ).format(id=task.id)
             )
         for schedule in inactive:
             recurrence = Recurrence.of(schedule)
@@ -718,7 +747,7 @@ def resume_task(conn: Connection, text: str, now: datetime) -> list[dict[str, An
             conn,
             task.id,
             LogLevel.INFO,
-            f"▶ resumed: {len(inactive)} schedule(s) on again",
+            _("▶ resumed: {count} schedule(s) on again").format(count=len(inactive)),
             now=stamp,
             action=ActionType.RETRY,
         )
@@ -755,14 +784,16 @@ def delete_task(
     if queue_repo.stop_processes(conn, task.id):
         if not stop_first:
             raise UsageError(
-                f"task {task.id} has a stage running; `autoqueue delete {task.id[:8]} --stop` "
-                "stops it first"
+                _(
+                    "task {id} has a stage running; `autoqueue delete {value} --stop` stops it "
+                    "first"
+                ).format(id=task.id, value=task.id[:8])
             )
         killed = stop_task(workspace, conn, task.id, now).killed_processes
     stamp = to_db(now)
     with transaction(conn):
         if queue_repo.stop_processes(conn, task.id):  # claimed again meanwhile
-            raise UsageError(f"task {task.id} started a stage again; try again")
+            raise UsageError(_("task {id} started a stage again; try again").format(id=task.id))
         rows = tasks_repo.delete(conn, task.id, files_removed=not keep_files, now=stamp)
     if not keep_files:
         shutil.rmtree(workspace.task_dir(task.id), ignore_errors=True)
@@ -783,15 +814,19 @@ def retry_task(conn: Connection, text: str, now: datetime, *, reupload: bool = F
     stamp = to_db(now)
     with transaction(conn):
         if queue_repo.active_count(conn, task.id):
-            raise UsageError(f"task {task.id} has a run waiting or processing; nothing to retry")
+            raise UsageError(
+                _("task {id} has a run waiting or processing; nothing to retry").format(id=task.id)
+            )
         item = queue_repo.latest_failed(conn, task.id)
         if item is None:
-            raise UsageError(f"task {task.id} has no failed item to retry")
+            raise UsageError(_("task {id} has no failed item to retry").format(id=task.id))
         if reupload:
             if item.queue_type is not QueueType.YOUTUBE:
                 raise UsageError(
-                    f"--reupload is for a failed youtube item; task {task.id}'s failed item is "
-                    f"in the {item.queue_type.value} queue"
+                    _(
+                        "--reupload is for a failed youtube item; task {id}'s failed item is in "
+                        "the {value} queue"
+                    ).format(id=task.id, value=item.queue_type.value)
                 )
             state_repo.clear(conn, item.id)
         queue_repo.reset_for_retry(conn, item.id, stamp)
@@ -800,7 +835,7 @@ def retry_task(conn: Connection, text: str, now: datetime, *, reupload: bool = F
             conn,
             task.id,
             LogLevel.INFO,
-            f"↻ retry requested: {item.queue_type.value} back to waiting",
+            _("↻ retry requested: {value} back to waiting").format(value=item.queue_type.value),
             now=stamp,
             queue_id=item.id,
             queue_type=item.queue_type,

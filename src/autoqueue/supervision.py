@@ -181,6 +181,9 @@ def supervise(
     folder: Path, spec: dict[str, Any], started: subprocess.Popen[bytes] | OSError | None
 ) -> int:
     """Follow the attempt to its end, kill what it left, record how it ended."""
+    from autoqueue import i18n
+
+    i18n.set_language(str(spec.get("language", "en")))
     me = processes.identity(os.getpid(), "autoqueue-supervisor")
     attempt_files.write_identity(folder, me.pid, me.started)
     writer = EntryWriter(folder / attempt_files.OUTPUT)

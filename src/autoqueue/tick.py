@@ -36,6 +36,7 @@ from autoqueue.errors import (
     StageError,
     TransientStageError,
 )
+from autoqueue.i18n import _
 from autoqueue.models import QueueItem, QueueType, Schedule, Task
 from autoqueue.owner import Owner
 from autoqueue.pipeline import QUEUE_ORDER
@@ -204,7 +205,7 @@ class Scheduler:
                 return
             try:
                 while not stop.is_set():
-                    for _ in listener.notifies(timeout=0.5, stop_after=1):
+                    for _notify in listener.notifies(timeout=0.5, stop_after=1):
                         self._wake()
             except Exception:
                 return
@@ -394,8 +395,10 @@ class Scheduler:
                         busy_since = busy_since or time.monotonic()
                         if time.monotonic() - busy_since > self.policy.lease_seconds:
                             raise DatabaseBusyError(
-                                "the database stayed locked by another process for over "
-                                f"{self.policy.lease_seconds:g} s while claiming work"
+                                _(
+                                    "the database stayed locked by another process for over "
+                                    "{lease_seconds:g} s while claiming work"
+                                ).format(lease_seconds=self.policy.lease_seconds)
                             ) from exc
                         found = None
                     if found is False:
@@ -467,7 +470,7 @@ class Scheduler:
                 item,
                 pid=os.getpid(),
                 name="autoqueue",
-                message="▶ run started: preparing the task folder",
+                message=_("▶ run started: preparing the task folder"),
                 now=self.clock(),
             ),
         )

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from autoqueue.errors import UsageError
+from autoqueue.i18n import _
 
 DB_FORMAT = "%Y-%m-%d %H:%M:%S"
 
@@ -19,7 +20,7 @@ def utcnow() -> datetime:
 def to_db(moment: datetime) -> str:
     """Format an aware datetime as SQLite's UTC text, ``YYYY-MM-DD HH:MM:SS``."""
     if moment.tzinfo is None:
-        raise ValueError("naive datetime given where an aware one is required")
+        raise ValueError(_("naive datetime given where an aware one is required"))
     # isoformat, not strftime(DB_FORMAT): SQLite's own text exactly (glibc's %Y does not pad
     # years below 1000; isoformat does), at a sixth of the cost, a few times per transition.
     return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "seconds")
@@ -39,22 +40,22 @@ def parse_stored(value: object) -> datetime:
     text, ISO 8601 (``T``, fractions, ``Z`` or an offset; no offset means UTC), or epoch seconds
     or milliseconds. Raises ValueError for anything else (an empty string, garbage)."""
     if isinstance(value, bool):
-        raise ValueError(f"not a time: {value!r}")
+        raise ValueError(_("not a time: {value!r}").format(value=value))
     if isinstance(value, (int, float)):
         seconds = value / 1000 if abs(value) > _EPOCH_MILLISECONDS else value
         try:
             return datetime.fromtimestamp(seconds, UTC).replace(microsecond=0)
         except (OverflowError, OSError) as exc:
-            raise ValueError(f"not a time: {value!r}") from exc
+            raise ValueError(_("not a time: {value!r}").format(value=value)) from exc
     if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"not a time: {value!r}")
+        raise ValueError(_("not a time: {value!r}").format(value=value))
     text = value.strip()
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"not a time: {value!r}") from None
+        raise ValueError(_("not a time: {value!r}").format(value=value)) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC).replace(microsecond=0)
@@ -78,7 +79,7 @@ def zone(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise UsageError(
-            f"unknown time zone {name!r} (use an IANA name such as Asia/Seoul)"
+            _("unknown time zone {name!r} (use an IANA name such as Asia/Seoul)").format(name=name)
         ) from exc
 
 
@@ -104,7 +105,9 @@ def parse_local(text: str, tz: ZoneInfo) -> tuple[datetime, datetime]:
         parsed = datetime.fromisoformat(text.strip())
     except ValueError as exc:
         raise UsageError(
-            f"cannot read time {text!r}: use 'YYYY-MM-DD HH:MM' (or ISO 8601 with an offset)"
+            _(
+                "cannot read time {text!r}: use 'YYYY-MM-DD HH:MM' (or ISO 8601 with an offset)"
+            ).format(text=text)
         ) from exc
     if parsed.tzinfo is not None:
         instant = parsed.astimezone(UTC).replace(microsecond=0)
@@ -131,7 +134,11 @@ def parse_duration(text: str) -> timedelta:
     """Parse ``30d``, ``12h``, ``90m``, ``45s`` or ``2w`` into a timedelta."""
     match = _DURATION.match(text)
     if not match:
-        raise UsageError(f"cannot read duration {text!r}: use a number and a unit, like 30d or 12h")
+        raise UsageError(
+            _("cannot read duration {text!r}: use a number and a unit, like 30d or 12h").format(
+                text=text
+            )
+        )
     return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
 
 

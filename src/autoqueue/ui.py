@@ -377,8 +377,8 @@ class AutoqueueApp(App[None]):
         for table_id, columns in specs:
             table = self.main_screen.query_one(f"#{table_id}", DataTable)
             table.clear(columns=True)
-            fixed = sum(size for _, size, _ in columns)
-            weights = sum(weight for _, _, weight in columns)
+            fixed = sum(column[1] for column in columns)
+            weights = sum(column[2] for column in columns)
             # two cells of padding per column, the scroll bar, the borders
             free = width - fixed - 2 * len(columns) - 4
             for label, size, weight in columns:
@@ -718,4 +718,3 @@ def serve(host: str, port: int, environ: dict[str, str]) -> None:
     command = subprocess.list2cmdline(argv) if os.name == "nt" else shlex.join(argv)
     os.environ.update(environ)
     Server(command, host=host, port=port, title="autoqueue").serve()
-

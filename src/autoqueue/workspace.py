@@ -12,6 +12,7 @@ from autoqueue import db
 from autoqueue.config import CONFIG_NAME, Config, load_config
 from autoqueue.db import DB_NAME
 from autoqueue.errors import DatabaseError, UsageError
+from autoqueue.i18n import _
 
 TASKS_DIR = "tasks"
 # The home's identity, matched against the database's autoqueue_meta 'home_id': a worker whose
@@ -24,7 +25,9 @@ def parse_task_id(text: str) -> str:
     try:
         return str(uuid.UUID(text.strip()))
     except (ValueError, AttributeError) as exc:
-        raise UsageError(f"{text!r} is not a task id (task ids are UUIDs)") from exc
+        raise UsageError(
+            _("{text!r} is not a task id (task ids are UUIDs)").format(text=text)
+        ) from exc
 
 
 _PREFIX = re.compile(r"[0-9a-f][0-9a-f-]{0,35}")
@@ -42,7 +45,9 @@ def parse_task_ref(text: str) -> str:
         pass
     if not _PREFIX.fullmatch(cleaned):
         raise UsageError(
-            f"{text!r} is not a task id (a UUID, or its first characters as `logs` prints them)"
+            _(
+                "{text!r} is not a task id (a UUID, or its first characters as `logs` prints them)"
+            ).format(text=text)
         )
     return cleaned
 
@@ -106,8 +111,10 @@ class Workspace:
         if self.db_url is None:
             if not create and not self.db_path.exists():
                 raise DatabaseError(
-                    f"no autoqueue database at {self.db_path} "
-                    "(run `autoqueue init` there, or pass --home / set AUTOQUEUE_HOME)"
+                    _(
+                        "no autoqueue database at {db_path} (run `autoqueue init` there, or pass "
+                        "--home / set AUTOQUEUE_HOME)"
+                    ).format(db_path=self.db_path)
                 )
             return db.connect(self.db_path)
         return db.open_database(self.db_url, create=create)

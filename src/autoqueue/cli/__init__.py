@@ -18,6 +18,7 @@ from typer.core import TyperGroup
 from autoqueue import db as db_errors
 from autoqueue.db import Connection
 from autoqueue.errors import AutoqueueError
+from autoqueue.i18n import _
 
 if TYPE_CHECKING:
     from autoqueue.workspace import Workspace
@@ -36,6 +37,15 @@ class AutoqueueGroup(TyperGroup):
         standalone_mode: bool = True,
         **extra: Any,
     ) -> Any:
+        import os
+
+        from autoqueue import i18n
+
+        # The language is known before parsing, so that help screens are translated too.
+        argv = list(args) if args is not None else sys.argv[1:]
+        i18n.set_language(i18n.language_for(argv, os.environ))
+        i18n.translate_typer()
+        i18n.translate_command(self)
         try:
             result = super().main(
                 args=args,
@@ -47,7 +57,7 @@ class AutoqueueGroup(TyperGroup):
         except typer.Abort:
             from autoqueue import output
 
-            output.error("aborted")
+            output.error(i18n._("aborted"))
             code = 1
         except Exception as exc:
             # click's own errors (typer vendors click, so matched by what they have): a usage
@@ -64,8 +74,10 @@ class AutoqueueGroup(TyperGroup):
 
                 context = getattr(exc, "ctx", None)
                 where = getattr(context, "command_path", None) or "autoqueue"
-                hint = f" (see `{where} --help`)" if hasattr(exc, "ctx") else ""
-                output.error(f"{message()}{hint}")
+                text = i18n.translate_parser_error(str(message()))
+                if hasattr(exc, "ctx"):
+                    text += " " + i18n._("(see `{command} --help`)").format(command=where)
+                output.error(text)
         else:
             # Without standalone mode, click returns a command's exit code (typer.Exit) as its
             # result; a command that simply returned gives None.
@@ -87,18 +99,23 @@ class AutoqueueGroup(TyperGroup):
         except db_errors.Error as exc:
             from autoqueue import output
 
-            output.error(f"database error: {exc}")
+            output.error(_("database error: {error}").format(error=exc))
             raise typer.Exit(1) from None
         except OverflowError as exc:
             from autoqueue import output
 
-            output.error(f"a number is too large: {exc}")
+            output.error(_("a number is too large: {error}").format(error=exc))
             raise typer.Exit(2) from None
         except OSError as exc:  # a full disk, a folder we may not write: the OS's own words
             from autoqueue import output
 
-            where = f" {exc.filename}" if exc.filename else ""
-            output.error(f"cannot use{where}: {exc.strerror or exc}")
+            reason = exc.strerror or str(exc)
+            if exc.filename:
+                output.error(
+                    _("cannot use {path}: {reason}").format(path=exc.filename, reason=reason)
+                )
+            else:
+                output.error(_("cannot go on: {reason}").format(reason=reason))
             raise typer.Exit(1) from None
 
 
@@ -185,9 +202,9 @@ def main_options(
     from autoqueue.errors import UsageError
 
     if home.exists() and not home.is_dir():
-        raise UsageError(f"--home {home} is a file, not a folder")
+        raise UsageError(_("--home {home} is a file, not a folder").format(home=home))
     if db is not None and not is_url(db) and Path(db).expanduser().is_dir():
-        raise UsageError(f"--db {db} is a folder, not a database file")
+        raise UsageError(_("--db {db} is a folder, not a database file").format(db=db))
     source = ctx.get_parameter_source("home")
     ctx.obj = State(home, db, home_given=getattr(source, "name", "DEFAULT") != "DEFAULT")
 

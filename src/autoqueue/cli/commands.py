@@ -25,8 +25,8 @@ def init(ctx: typer.Context) -> None:
     state = _state(ctx)
     made = service.init_home(state.workspace)
     for path in made:
-        output.info(f"created {path}")
-    output.info(f"autoqueue home ready: {state.workspace.home}")
+        output.info(_("created {path}").format(path=path))
+    output.info(_("autoqueue home ready: {home}").format(home=state.workspace.home))
 
 
 @app.command()
@@ -215,14 +215,19 @@ def stop(
         output.emit_json(asdict(result))
         return
     output.info(
-        f"stopped {result.stopped_processing} processing item(s), deleted "
-        f"{result.deleted_waiting} waiting item(s), deactivated "
-        f"{result.deactivated_schedules} schedule(s)"
+        _(
+            "stopped {stopped_processing} processing item(s), deleted {deleted_waiting} waiting "
+            "item(s), deactivated {deactivated_schedules} schedule(s)"
+        ).format(
+            stopped_processing=result.stopped_processing,
+            deleted_waiting=result.deleted_waiting,
+            deactivated_schedules=result.deactivated_schedules,
+        )
     )
     for killed in result.killed_processes:
-        output.info(f"killed {killed['name']} (pid {killed['pid']})")
+        output.info(_("killed {name} (pid {pid})").format(name=killed["name"], pid=killed["pid"]))
     if not result.killed_processes:
-        output.info("no process of this task was running")
+        output.info(_("no process of this task was running"))
     for note in result.not_killed:
         output.warning(note)
 
@@ -241,7 +246,7 @@ def pause(
     parse_task_ref(task)
     with state.connect() as conn:
         paused = service.pause_task(conn, task, utcnow())
-    output.info(f"paused {paused} schedule(s)")
+    output.info(_("paused {paused} schedule(s)").format(paused=paused))
 
 
 @app.command()
@@ -263,7 +268,11 @@ def resume(
         output.emit_json(schedules)
         return
     for schedule in schedules:
-        output.info(f"schedule {schedule['id']}: {output.schedule_text(schedule)}")
+        output.info(
+            _("schedule {id}: {value}").format(
+                id=schedule["id"], value=output.schedule_text(schedule)
+            )
+        )
 
 
 @app.command()
@@ -306,8 +315,10 @@ def edit(
     )
     if request == service.EditRequest():
         raise UsageError(
-            "nothing to change: give --title, --at, --repeat, --tz, --privacy, "
-            "--channel or --publish-at"
+            _(
+                "nothing to change: give --title, --at, --repeat, --tz, --privacy, --channel or "
+                "--publish-at"
+            )
         )
     with state.connect() as conn:
         schedule, warnings = service.edit_task(state.workspace, conn, task, request, utcnow())
@@ -316,7 +327,9 @@ def edit(
     if as_json:
         output.emit_json(schedule)
         return
-    output.info(f"schedule {schedule['id']}: {output.schedule_text(schedule)}")
+    output.info(
+        _("schedule {id}: {value}").format(id=schedule["id"], value=output.schedule_text(schedule))
+    )
 
 
 @app.command()
@@ -342,11 +355,12 @@ def delete(
     parse_task_ref(task)
     with state.connect() as conn:
         found = service.get_task(conn, task)
-        if not yes and not typer.confirm(
-            f"delete task {found.id} ({found.title})"
-            + ("" if keep_files else " and its folder")
-            + "?"
-        ):
+        question = (
+            _("delete task {id} ({title})?")
+            if keep_files
+            else _("delete task {id} ({title}) and its folder?")
+        )
+        if not yes and not typer.confirm(question.format(id=found.id, title=found.title)):
             raise typer.Abort()
         deleted = service.delete_task(
             state.workspace, conn, found.id, utcnow(), stop_first=stop, keep_files=keep_files
@@ -355,14 +369,21 @@ def delete(
         output.emit_json(asdict(deleted))
         return
     rows = deleted.rows
-    output.info(
-        f"deleted task {deleted.task_id}: {rows['schedules']} schedule(s), "
-        f"{rows['queue_items']} queue item(s), {rows['logs']} log row(s)"
-        + ("" if not deleted.files_removed else ", and its folder")
-        + (f"; {rows['contents_kept']} content row(s) kept" if rows["contents_kept"] else "")
+    text = _(
+        "deleted task {id}: {schedules} schedule(s), {items} queue item(s), {logs} log row(s)"
+    ).format(
+        id=deleted.task_id,
+        schedules=rows["schedules"],
+        items=rows["queue_items"],
+        logs=rows["logs"],
     )
+    if deleted.files_removed:
+        text += _(", and its folder")
+    if rows["contents_kept"]:
+        text += _("; {count} content row(s) kept").format(count=rows["contents_kept"])
+    output.info(text)
     for killed in deleted.killed_processes:
-        output.info(f"killed {killed['name']} (pid {killed['pid']})")
+        output.info(_("killed {name} (pid {pid})").format(name=killed["name"], pid=killed["pid"]))
 
 
 @app.command()
@@ -386,7 +407,10 @@ def retry(
     parse_task_ref(task)  # a bad id is refused before the database is opened
     with state.connect() as conn:
         item_id = service.retry_task(conn, task, utcnow(), reupload=reupload)
-    output.info(f"item {item_id} is waiting again" + (" (a new upload)" if reupload else ""))
+    if reupload:
+        output.info(_("item {item} is waiting again (a new upload)").format(item=item_id))
+    else:
+        output.info(_("item {item} is waiting again").format(item=item_id))
 
 
 @app.command()
@@ -521,10 +545,19 @@ def cleanup(
             }
         )
         return
-    verb = "would delete" if dry_run else "deleted"
-    output.info(f"{verb} {count} completed queue row(s) completed before {cutoff} UTC")
-    folders = ", ".join(f"{n} {kind}" for kind, n in sorted(swept.folders.items())) or "no"
-    output.info(f"{verb} {folders} folder(s): {swept.files} file(s), {swept.bytes / 1e6:.1f} MB")
+    rows_text = (
+        _("would delete {count} queue row(s) completed before {cutoff} UTC")
+        if dry_run
+        else _("deleted {count} queue row(s) completed before {cutoff} UTC")
+    )
+    output.info(rows_text.format(count=count, cutoff=cutoff))
+    folders = ", ".join(f"{n} {kind}" for kind, n in sorted(swept.folders.items())) or "0"
+    files_text = (
+        _("would delete {folders} folder(s): {files} file(s), {mb:.1f} MB")
+        if dry_run
+        else _("deleted {folders} folder(s): {files} file(s), {mb:.1f} MB")
+    )
+    output.info(files_text.format(folders=folders, files=swept.files, mb=swept.bytes / 1e6))
 
 
 @app.command()
@@ -535,7 +568,7 @@ def schema(
     from autoqueue.story import Story
 
     if name != "story":
-        raise UsageError(f"unknown schema {name!r} (choose from: story)")
+        raise UsageError(_("unknown schema {name!r} (choose from: story)").format(name=name))
     output.emit_json(Story.model_json_schema())
 
 

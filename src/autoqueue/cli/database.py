@@ -8,6 +8,7 @@ import typer
 
 from autoqueue import output
 from autoqueue.cli import JsonOption, _state, app
+from autoqueue.i18n import _
 
 db_app = typer.Typer(help="The database: move a home's history to PostgreSQL.")
 app.add_typer(db_app, name="db")
@@ -35,7 +36,15 @@ def db_copy(
         output.emit_json({"to": shown, "rows": copied.counts, "sha256": copied.checksums})
         return
     total = sum(copied.counts.values())
-    output.info(f"copied {total} rows into {shown}; row counts and checksums match:")
+    output.info(
+        _("copied {total} rows into {shown}; row counts and checksums match:").format(
+            total=total, shown=shown
+        )
+    )
     for table, count in copied.counts.items():
         output.info(f"  {table}: {count}")
-    output.info(f"use it with --db '{shown}' or AUTOQUEUE_DB (the old database is left as it was)")
+    output.info(
+        _("use it with --db '{shown}' or AUTOQUEUE_DB (the old database is left as it was)").format(
+            shown=shown
+        )
+    )

@@ -18,6 +18,7 @@ import typer
 from autoqueue import output
 from autoqueue.cli import JsonOption, State, _state, app
 from autoqueue.errors import AutoqueueError, UsageError
+from autoqueue.i18n import _
 
 if TYPE_CHECKING:
     from autoqueue.workspace import Workspace
@@ -111,19 +112,25 @@ def _run_scheduler(
         raise AutoqueueError(report.error)
     if report.lock_holder is not None and not report.processed:
         output.info(
-            f"another worker leads ({report.lock_holder}): it enqueues and recovers; "
-            "nothing ready here"
+            _(
+                "another worker leads ({lock_holder}): it enqueues and recovers; nothing ready here"
+            ).format(lock_holder=report.lock_holder)
         )
         return
     for recovered in report.recovered:
         output.info(
-            f"recovered {recovered.item.queue_type.value} item {recovered.item.id} "
-            f"of task {recovered.item.task_id}: {recovered.reason} ({recovered.outcome})"
+            _("recovered {value} item {id} of task {task_id}: {reason} ({outcome})").format(
+                value=recovered.item.queue_type.value,
+                id=recovered.item.id,
+                task_id=recovered.item.task_id,
+                reason=recovered.reason,
+                outcome=recovered.outcome,
+            )
         )
     if report.enqueued:
-        output.info(f"enqueued {report.enqueued} scheduled run(s)")
+        output.info(_("enqueued {enqueued} scheduled run(s)").format(enqueued=report.enqueued))
     if not (report.processed or report.enqueued or report.recovered):
-        output.info("nothing to do")
+        output.info(_("nothing to do"))
 
 
 QueuesOption = Annotated[
@@ -161,7 +168,7 @@ def tick(
         if as_json:
             output.emit_json({"lock_holder": None, "enqueued": 0, "recovered": [], "processed": []})
         else:
-            output.info("nothing to do")
+            output.info(_("nothing to do"))
         return
     _run_scheduler(
         state,
@@ -255,22 +262,24 @@ def cron(
 
 def _install_crontab(line: str) -> None:
     if sys.platform == "win32":
-        raise UsageError("--install uses crontab; on Windows run the schtasks command printed")
+        raise UsageError(_("--install uses crontab; on Windows run the schtasks command printed"))
     try:
         current = subprocess.run(["crontab", "-l"], capture_output=True, text=True, check=False)
     except FileNotFoundError as exc:
-        raise UsageError("crontab is not installed on this machine") from exc
+        raise UsageError(_("crontab is not installed on this machine")) from exc
     existing = current.stdout if current.returncode == 0 else ""
     if line in existing.splitlines():
-        output.info("the crontab already has this line")
+        output.info(_("the crontab already has this line"))
         return
     new = existing + ("" if not existing or existing.endswith("\n") else "\n") + line + "\n"
     result = subprocess.run(
         ["crontab", "-"], input=new, capture_output=True, text=True, check=False
     )
     if result.returncode != 0:
-        raise AutoqueueError(f"crontab refused the new table: {result.stderr.strip()}")
-    output.info("installed in the crontab")
+        raise AutoqueueError(
+            _("crontab refused the new table: {value}").format(value=result.stderr.strip())
+        )
+    output.info(_("installed in the crontab"))
 
 
 DEMO_HOME = Path("autoqueue-demo")
@@ -295,10 +304,10 @@ def demo(
     if directory is None:
         directory = state.home if state.home_given else DEMO_HOME
     if directory.exists() and not directory.is_dir():
-        raise UsageError(f"--dir {directory} is a file, not a folder")
+        raise UsageError(_("--dir {directory} is a file, not a folder").format(directory=directory))
     started = time.monotonic()
     results = run_demo(directory.expanduser().resolve(), output.console(), db=state.db)
-    output.info(f"\ndone in {time.monotonic() - started:.0f} s")
+    output.info(_("\ndone in {value:.0f} s").format(value=time.monotonic() - started))
     failed = False
     for result in results:
         if result.video is not None:
@@ -307,7 +316,9 @@ def demo(
             failed = True
             output.error(f"{result.title}: {result.status}: {result.error or 'did not finish'}")
     home = directory.expanduser().resolve()
-    output.info(f"local publishes (outbox): {home / 'outbox'}")
-    output.info(f"look around: autoqueue --home {home} list completed | logs | contents")
+    output.info(_("local publishes (outbox): {value}").format(value=home / "outbox"))
+    output.info(
+        _("look around: autoqueue --home {home} list completed | logs | contents").format(home=home)
+    )
     if failed:
         raise typer.Exit(1)

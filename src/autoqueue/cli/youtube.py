@@ -10,6 +10,7 @@ import typer
 
 from autoqueue import output
 from autoqueue.cli import JsonOption, _state, app
+from autoqueue.i18n import _
 
 youtube_app = typer.Typer(help="The YouTube uploader: authorise channels, check their tokens.")
 app.add_typer(youtube_app, name="youtube")
@@ -40,9 +41,13 @@ def youtube_auth(
         port=port,
         open_browser=not no_browser,
     )
-    output.info(f"channel {channel} authorised; token saved to {path} (readable by you only)")
+    output.info(
+        _("channel {channel} authorised; token saved to {path} (readable by you only)").format(
+            channel=channel, path=path
+        )
+    )
     if state.workspace.config.handler(QueueType.YOUTUBE) != "youtube":
-        output.info('to upload, set [stages.youtube] handler = "youtube" in autoqueue.toml')
+        output.info(_('to upload, set [stages.youtube] handler = "youtube" in autoqueue.toml'))
 
 
 @youtube_app.command("channels")
@@ -58,7 +63,7 @@ def youtube_channels(ctx: typer.Context, as_json: JsonOption = False) -> None:
         return
     if not statuses:
         output.info(
-            "no channel yet: run `autoqueue youtube auth --channel NAME --client-secrets FILE`"
+            _("no channel yet: run `autoqueue youtube auth --channel NAME --client-secrets FILE`")
         )
     for status in statuses:
         mark = "✅" if status.valid else "❌"

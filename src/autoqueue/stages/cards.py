@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from autoqueue.config import StageConfig
 from autoqueue.errors import PermanentStageError
+from autoqueue.i18n import _
 from autoqueue.layout import STORY, resolution, scene_images, scene_name
 from autoqueue.models import ActionType, LogLevel, QueueType
 from autoqueue.stages import fonts
@@ -37,9 +38,13 @@ def read_story(task_dir: Path) -> Story:
     try:
         return Story.model_validate_json(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
-        raise PermanentStageError(f"{path.name} is missing: the script stage did not run") from exc
+        raise PermanentStageError(
+            _("{name} is missing: the script stage did not run").format(name=path.name)
+        ) from exc
     except ValidationError as exc:
-        raise PermanentStageError(f"{path.name} does not match the story schema: {exc}") from exc
+        raise PermanentStageError(
+            _("{name} does not match the story schema: {exc}").format(name=path.name, exc=exc)
+        ) from exc
 
 
 def wrap(text: str, font: FreeTypeFont, width: float) -> list[str]:
@@ -122,7 +127,9 @@ def choose_font(ctx: StageContext, config: StageConfig) -> str | None:
         path = Path(config.font).expanduser()
         path = path if path.is_absolute() else ctx.workspace.home / path
         if not path.is_file():
-            raise PermanentStageError(f"[stages.image] font = {config.font!r}: no such file")
+            raise PermanentStageError(
+                _("[stages.image] font = {font!r}: no such file").format(font=config.font)
+            )
         return str(path)
     return fonts.find_cjk_font() or fonts.find_plain_font()
 
@@ -140,9 +147,11 @@ def run_cards_stage(ctx: StageContext, config: StageConfig) -> StageResult:
         ctx.log(
             StageLog(
                 LogLevel.WARN,
-                f"the font {font_path or 'Pillow default'} cannot draw {sample!r}; those "
-                "characters are left out. Install a font with them (Debian/Ubuntu: apt-get install "
-                'fonts-nanum) or set [stages.image] font = "/path/to/font.ttf"',
+                _(
+                    "the font {value} cannot draw {sample!r}; those characters are left out. "
+                    "Install a font with them (Debian/Ubuntu: apt-get install fonts-nanum) or set "
+                    '[stages.image] font = "/path/to/font.ttf"'
+                ).format(value=font_path or "Pillow default", sample=sample),
                 metadata={"missing": sorted(missing), "font": font_path},
             )
         )
@@ -159,7 +168,7 @@ def run_cards_stage(ctx: StageContext, config: StageConfig) -> StageResult:
         ctx.log(
             StageLog(
                 LogLevel.INFO,
-                f"📸 scene {index + 1}/{total} card done",
+                _("📸 scene {value}/{total} card done").format(value=index + 1, total=total),
                 ActionType.PROGRESS,
                 {"current": index + 1, "total": total, "sceneName": target.stem},
             )

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from autoqueue.config import DEFAULT_QP
 from autoqueue.errors import PermanentStageError
+from autoqueue.i18n import _
 
 FPS = 30
 _DURATION = re.compile(r"Duration:\s*(\d+):(\d+):(\d+(?:\.\d+)?)")
@@ -27,17 +28,24 @@ def binary(setting: str | None, home: Path) -> str:
             return str(imageio_ffmpeg.get_ffmpeg_exe())
         except (ImportError, RuntimeError) as exc:
             raise PermanentStageError(
-                f'no ffmpeg: {exc}; install imageio-ffmpeg or set [stages.video] ffmpeg = "system"'
+                _(
+                    "no ffmpeg: {exc}; install imageio-ffmpeg or set [stages.video] "
+                    'ffmpeg = "system"'
+                ).format(exc=exc)
             ) from exc
     if setting == "system":
         found = shutil.which("ffmpeg")
         if found is None:
-            raise PermanentStageError('[stages.video] ffmpeg = "system" but no ffmpeg is on PATH')
+            raise PermanentStageError(
+                _('[stages.video] ffmpeg = "system" but no ffmpeg is on PATH')
+            )
         return found
     path = Path(setting).expanduser()
     path = path if path.is_absolute() else home / path
     if not path.is_file():
-        raise PermanentStageError(f"[stages.video] ffmpeg = {setting!r}: no such file")
+        raise PermanentStageError(
+            _("[stages.video] ffmpeg = {setting!r}: no such file").format(setting=setting)
+        )
     return str(path)
 
 
@@ -53,7 +61,11 @@ def duration(ffmpeg: str, media: Path) -> float:
     )
     match = _DURATION.search(result.stderr)
     if match is None:
-        raise PermanentStageError(f"cannot read the length of {media.name}: {result.stderr[-300:]}")
+        raise PermanentStageError(
+            _("cannot read the length of {name}: {value}").format(
+                name=media.name, value=result.stderr[-300:]
+            )
+        )
     hours, minutes, seconds = match.groups()
     return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
 
@@ -155,7 +167,7 @@ def verify_argv(ffmpeg: str, video: Path) -> list[str]:
 
 def progress_seconds(line: str) -> float | None:
     """Seconds rendered so far, from one ``-progress`` line (``out_time_us=...``)."""
-    key, _, value = line.partition("=")
+    key, _eq, value = line.partition("=")
     if key in ("out_time_us", "out_time_ms") and value.strip().lstrip("-").isdigit():
         return max(int(value) / 1_000_000, 0.0)
     return None

@@ -9,6 +9,7 @@ import shutil
 
 from autoqueue.config import StageConfig
 from autoqueue.errors import PermanentStageError
+from autoqueue.i18n import _
 from autoqueue.layout import THUMBNAIL, VIDEO
 from autoqueue.models import LogLevel
 from autoqueue.stages.base import StageContext, StageLog, StageResult
@@ -24,7 +25,9 @@ def run_outbox_stage(ctx: StageContext, config: StageConfig) -> StageResult:
     for name in (VIDEO, THUMBNAIL):
         if not (task_dir / name).is_file():
             raise PermanentStageError(
-                f"{name} is missing in {task_dir}: the video stage did not run"
+                _("{name} is missing in {task_dir}: the video stage did not run").format(
+                    name=name, task_dir=task_dir
+                )
             )
     story = read_story(task_dir)
     schedule = ctx.schedule
@@ -58,8 +61,10 @@ def run_outbox_stage(ctx: StageContext, config: StageConfig) -> StageResult:
     ctx.log(
         StageLog(
             LogLevel.INFO,
-            f"📦 published locally to {where}/ (not uploaded to YouTube: no credentials are "
-            "configured; see the README to set up the YouTube uploader)",
+            _(
+                "📦 published locally to {where}/ (not uploaded to YouTube: no credentials are "
+                "configured; see the README to set up the YouTube uploader)"
+            ).format(where=where),
             metadata={"outbox": where, "local": True},
         )
     )

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from autoqueue import program
 from autoqueue.errors import PermanentStageError, StageError, TransientStageError
+from autoqueue.i18n import _
 from autoqueue.processes import ProcessInfo
 from autoqueue.program import LineSink, describe_exit
 from autoqueue.stages.base import StageContext
@@ -60,5 +61,5 @@ def run_program(
     except program.ProgramCancelled as exc:
         raise StageCancelled(str(exc)) from exc
     if finished.timed_out:
-        raise TransientStageError(f"timed out after {timeout:g} s")
+        raise TransientStageError(_("timed out after {timeout:g} s").format(timeout=timeout))
     return finished.code, finished.info

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from autoqueue.config import StageConfig
 from autoqueue.errors import PermanentStageError, TransientStageError
+from autoqueue.i18n import _
 from autoqueue.layout import THUMBNAIL, VIDEO, resolution, scene_images
 from autoqueue.models import ActionType, LogLevel, MediaMode
 from autoqueue.processes import ProcessInfo
@@ -60,7 +61,9 @@ class _Progress:
                 self.ctx.log(
                     StageLog(
                         LogLevel.INFO,
-                        f"🎬 rendering {percent}% ({seconds:.1f}/{self.total:.1f} s)",
+                        _("🎬 rendering {percent}% ({seconds:.1f}/{total:.1f} s)").format(
+                            percent=percent, seconds=seconds, total=self.total
+                        ),
                         ActionType.PROGRESS,
                         {"current": round(seconds, 2), "total": round(self.total, 2)},
                         self.info.pid if self.info else None,
@@ -77,7 +80,11 @@ def _check_images(images: list[Path]) -> None:
     for path in images:
         problem = image_problem(path)
         if problem is not None:
-            raise PermanentStageError(f"{path.name}: {problem}; replace it in {path.parent}")
+            raise PermanentStageError(
+                _("{name}: {problem}; replace it in {parent}").format(
+                    name=path.name, problem=problem, parent=path.parent
+                )
+            )
 
 
 def save_thumbnail_jpeg(frame: Image.Image, target: Path) -> None:
@@ -114,9 +121,11 @@ def _generate(ctx: StageContext, config: StageConfig) -> None:
     mode = ctx.task.media_mode
     if not config.generator:
         raise PermanentStageError(
-            f"mediaMode {mode.value} generates its images in the video stage: set "
-            f'[stages.video] generator = ["program", "args"] in {ctx.workspace.config_path} '
-            "to a program that writes scene_01.png ... (or output.mp4) in the task folder"
+            _(
+                "mediaMode {value} generates its images in the video stage: set [stages.video] "
+                'generator = ["program", "args"] in {config_path} to a program that writes '
+                "scene_01.png ... (or output.mp4) in the task folder"
+            ).format(value=mode.value, config_path=ctx.workspace.config_path)
         )
     run_command(ctx, config.generator, timeout=config.timeout, max_log_lines=config.max_log_lines)
 
@@ -137,8 +146,10 @@ def run_video_stage(ctx: StageContext, config: StageConfig) -> StageResult:
         return StageResult(details={"handler": "ffmpeg", "generated": True})
     if not images:
         raise PermanentStageError(
-            f"no scene images in {task_dir}: give upload-mode tasks --image FILE, or copy "
-            "scene_01.png ... into the task folder"
+            _(
+                "no scene images in {task_dir}: give upload-mode tasks --image FILE, or copy "
+                "scene_01.png ... into the task folder"
+            ).format(task_dir=task_dir)
         )
     _check_images(images)
     story = read_story(task_dir)
@@ -152,7 +163,9 @@ def run_video_stage(ctx: StageContext, config: StageConfig) -> StageResult:
         music = Path(config.music).expanduser()
         music = music if music.is_absolute() else ctx.workspace.home / music
         if not music.is_file():
-            raise PermanentStageError(f"[stages.video] music = {config.music!r}: no such file")
+            raise PermanentStageError(
+                _("[stages.video] music = {music!r}: no such file").format(music=config.music)
+            )
     target = ffmpeg.duration(exe, narration) if narration is not None else None
     plan = ffmpeg.RenderPlan(
         images=tuple(images),
@@ -168,7 +181,7 @@ def run_video_stage(ctx: StageContext, config: StageConfig) -> StageResult:
     )
     started = time.monotonic()
     progress = _Progress(ctx, plan.total)
-    code, _ = run_program(
+    code, _output = run_program(
         ctx,
         ffmpeg.render_argv(exe, plan),
         cwd=task_dir,
@@ -179,7 +192,9 @@ def run_video_stage(ctx: StageContext, config: StageConfig) -> StageResult:
     if code != 0:
         plan.output.unlink(missing_ok=True)
         detail = " | ".join(progress.errors) or "no message"
-        raise TransientStageError(f"ffmpeg {describe_exit(code)}: {detail}")
+        raise TransientStageError(
+            _("ffmpeg {value}: {detail}").format(value=describe_exit(code), detail=detail)
+        )
     _verify(ctx, exe, plan.output, expected=plan.total)
     plan.output.replace(video)
     write_thumbnail(images[0], task_dir / THUMBNAIL, size)
@@ -207,11 +222,15 @@ def _verify(ctx: StageContext, exe: str, video: Path, *, expected: float | None)
     )
     if result.returncode != 0 or result.stderr.strip():
         video.unlink(missing_ok=True)
-        raise TransientStageError(f"the rendered video does not decode: {result.stderr[-500:]}")
+        raise TransientStageError(
+            _("the rendered video does not decode: {value}").format(value=result.stderr[-500:])
+        )
     if expected is not None:
         actual = ffmpeg.duration(exe, video)
         if abs(actual - expected) > 0.5:
             video.unlink(missing_ok=True)
             raise TransientStageError(
-                f"the rendered video lasts {actual:.2f} s, not {expected:.2f} s"
+                _("the rendered video lasts {actual:.2f} s, not {expected:.2f} s").format(
+                    actual=actual, expected=expected
+                )
             )

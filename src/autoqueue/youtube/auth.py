@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from autoqueue.errors import AutoqueueError, UsageError
+from autoqueue.i18n import _
 
 if TYPE_CHECKING:
     from google.oauth2.credentials import Credentials
@@ -29,7 +30,9 @@ def validate_channel(name: str) -> str:
     """A channel name is used as a file name: letters, digits, '_', '-', '.' only."""
     if not CHANNEL_NAME.match(name) or name in (".", ".."):
         raise UsageError(
-            f"{name!r} is not a channel name (letters, digits, '_', '-' and '.', up to 64)"
+            _(
+                "{name!r} is not a channel name (letters, digits, '_', '-' and '.', up to 64)"
+            ).format(name=name)
         )
     return name
 
@@ -100,11 +103,19 @@ def authorize(
 
     validate_channel(channel)
     if not client_secrets.is_file():
-        raise UsageError(f"client secrets file not found: {client_secrets}")
+        raise UsageError(
+            _("client secrets file not found: {client_secrets}").format(
+                client_secrets=client_secrets
+            )
+        )
     try:
         flow = InstalledAppFlow.from_client_secrets_file(str(client_secrets), scopes=SCOPES)
     except (ValueError, KeyError, json.JSONDecodeError) as exc:
-        raise UsageError(f"{client_secrets} is not an OAuth client secrets file: {exc}") from exc
+        raise UsageError(
+            _("{client_secrets} is not an OAuth client secrets file: {exc}").format(
+                client_secrets=client_secrets, exc=exc
+            )
+        ) from exc
     # Google may grant fewer scopes than asked (the user unticks one): keep what was granted.
     os.environ.setdefault("OAUTHLIB_RELAX_TOKEN_SCOPE", "1")
     try:
@@ -119,10 +130,12 @@ def authorize(
     except OSError as exc:
         if exc.errno in (errno.EADDRINUSE, errno.EACCES):
             raise UsageError(
-                f"cannot listen on localhost port {port} ({exc.strerror}): choose another with "
-                "--port, or --port 0 for any free one"
+                _(
+                    "cannot listen on localhost port {port} ({strerror}): choose another with "
+                    "--port, or --port 0 for any free one"
+                ).format(port=port, strerror=exc.strerror)
             ) from exc
-        raise AutoqueueError(f"the authorisation failed: {exc}") from exc
+        raise AutoqueueError(_("the authorisation failed: {exc}").format(exc=exc)) from exc
     except OAuth2Error as exc:
         raise AutoqueueError(
             f"Google refused the authorisation ({exc.error}"
@@ -131,7 +144,9 @@ def authorize(
         ) from exc
     except requests.RequestException as exc:
         raise AutoqueueError(
-            f"cannot reach Google's token endpoint: {type(exc).__name__}; check the network"
+            _("cannot reach Google's token endpoint: {name__}; check the network").format(
+                name__=type(exc).__name__
+            )
         ) from exc
     return save_credentials(home, channel, credentials)
 

@@ -27,6 +27,7 @@ from autoqueue.errors import (
     StageError,
     TransientStageError,
 )
+from autoqueue.i18n import _
 from autoqueue.layout import THUMBNAIL, VIDEO
 from autoqueue.models import ActionType, LogLevel, Privacy
 from autoqueue.stages.base import StageContext, StageLog, StageResult
@@ -194,8 +195,10 @@ class Uploader:
         auth.validate_channel(chosen)
         if chosen not in known:
             raise PermanentStageError(
-                f"YouTube channel {chosen!r} is not authorised: run `autoqueue youtube auth "
-                f"--channel {chosen} --client-secrets client_secret.json`"
+                _(
+                    "YouTube channel {chosen!r} is not authorised: run `autoqueue youtube auth "
+                    "--channel {chosen} --client-secrets client_secret.json`"
+                ).format(chosen=chosen)
             )
         return chosen
 
@@ -221,8 +224,15 @@ class Uploader:
         if needed and used + needed > self.config.daily_quota:
             until = next_reset(now)
             raise ParkStageError(
-                f"the YouTube quota budget of {quota_day(now)} (Pacific) is spent: "
-                f"{used}/{self.config.daily_quota} units used, this upload needs {needed}",
+                _(
+                    "the YouTube quota budget of {value} (Pacific) is spent: "
+                    "{used}/{daily_quota} units used, this upload needs {needed}"
+                ).format(
+                    value=quota_day(now),
+                    used=used,
+                    daily_quota=self.config.daily_quota,
+                    needed=needed,
+                ),
                 until,
             )
 
@@ -237,7 +247,11 @@ class Uploader:
         task_dir = self.ctx.task_dir
         video = task_dir / VIDEO
         if not video.is_file():
-            raise PermanentStageError(f"{VIDEO} is missing in {task_dir}: no video was rendered")
+            raise PermanentStageError(
+                _("{VIDEO} is missing in {task_dir}: no video was rendered").format(
+                    VIDEO=VIDEO, task_dir=task_dir
+                )
+            )
         now = utcnow()
         self._check_quota(now)
         body, warnings = video_body(self.ctx, self.config, now)
@@ -262,7 +276,11 @@ class Uploader:
             if credentials.token != token_before and credentials.token:
                 auth.save_credentials(self.ctx.workspace.home, self.channel, credentials)
         url = f"https://youtu.be/{video_id}"
-        self.log(f"✅ uploaded to YouTube: {url}", videoId=video_id, channel=self.channel)
+        self.log(
+            _("✅ uploaded to YouTube: {url}").format(url=url),
+            videoId=video_id,
+            channel=self.channel,
+        )
         return StageResult(
             youtube_url=url,
             details={
@@ -286,7 +304,7 @@ class Uploader:
         attempt = 0
         while True:
             if self.ctx.cancelled():
-                raise StageCancelled("the item was stopped during the upload")
+                raise StageCancelled(_("the item was stopped during the upload"))
             try:
                 return call()
             except (StageCancelled, StageError):
@@ -303,7 +321,13 @@ class Uploader:
                 delay = min(self.config.retry_seconds * 2 ** (attempt - 1), 60.0)
                 delay *= random.uniform(0.8, 1.2)
                 self.log(
-                    f"{what}: {error}; retry {attempt}/{self.config.retries} in {delay:.1f} s",
+                    _("{what}: {error}; retry {attempt}/{retries} in {delay:.1f} s").format(
+                        what=what,
+                        error=error,
+                        attempt=attempt,
+                        retries=self.config.retries,
+                        delay=delay,
+                    ),
                     LogLevel.WARN,
                 )
                 time.sleep(delay)
@@ -365,13 +389,17 @@ class Uploader:
                 request.resumable_progress = value
                 self.save(offset=value)
                 self.log(
-                    f"⏯ resuming the upload at byte {value} of {size}", offset=value, size=size
+                    _("⏯ resuming the upload at byte {value} of {size}").format(
+                        value=value, size=size
+                    ),
+                    offset=value,
+                    size=size,
                 )
             else:
                 found = self._session_lost(youtube, body, size, self.state.get("offset"))
                 if found is not None:
                     return found
-        for _ in range(SESSION_RESTARTS + 1):
+        for _attempt in range(SESSION_RESTARTS + 1):
             if request.resumable_uri is None:
                 self._open(http, request, size)
             try:
@@ -382,7 +410,9 @@ class Uploader:
                     return found
                 request = self._request(youtube, video, body)
         raise TransientStageError(
-            f"YouTube dropped the upload session {SESSION_RESTARTS + 1} times in one attempt"
+            _("YouTube dropped the upload session {value} times in one attempt").format(
+                value=SESSION_RESTARTS + 1
+            )
         )
 
     def _request(self, youtube: Any, video: Path, body: dict[str, Any]) -> Any:
@@ -401,7 +431,12 @@ class Uploader:
             thumbnail_done=False,
             opened_at=to_db(utcnow()),
         )
-        self.log(f"⬆ upload started ({size} bytes) to channel {self.channel}", size=size)
+        self.log(
+            _("⬆ upload started ({size} bytes) to channel {channel}").format(
+                size=size, channel=self.channel
+            ),
+            size=size,
+        )
 
     def _send(self, request: Any, size: int) -> str:
         """Send the remaining chunks; SessionGone when YouTube forgets the session meanwhile."""
@@ -412,19 +447,21 @@ class Uploader:
                 return request.next_chunk()
             except HttpError as exc:
                 if int(exc.resp.status) in (404, 410):
-                    raise SessionGone(f"YouTube answered {exc.resp.status}") from exc
+                    raise SessionGone(
+                        _("YouTube answered {status}").format(status=exc.resp.status)
+                    ) from exc
                 raise
 
         response = None
         reported = 0
         while response is None:
-            _, response = self._retrying("uploading", next_chunk)
+            _status, response = self._retrying("uploading", next_chunk)
             self.save(offset=request.resumable_progress)
             percent = request.resumable_progress * 100 // size if size else 100
             if response is None and percent // 10 > reported // 10:
                 reported = percent
                 self.log(
-                    f"⬆ uploaded {percent}%",
+                    _("⬆ uploaded {percent}%").format(percent=percent),
                     current=request.resumable_progress,
                     total=size,
                 )
@@ -443,14 +480,18 @@ class Uploader:
         self.save(session_uri=None, offset=0)
         if confirmed is not None and confirmed + chunk < size:
             self.log(
-                f"the upload session expired at byte {confirmed} of {size}: the upload could not "
-                "have finished, so it starts again in a new session",
+                _(
+                    "the upload session expired at byte {confirmed} of {size}: the upload could "
+                    "not have finished, so it starts again in a new session"
+                ).format(confirmed=confirmed, size=size),
                 LogLevel.WARN,
             )
             return None
         self.log(
-            "the upload session expired after its last part was sent: looking for the video on "
-            f"channel {self.channel} before uploading again",
+            _(
+                "the upload session expired after its last part was sent: looking for the video "
+                "on channel {channel} before uploading again"
+            ).format(channel=self.channel),
             LogLevel.WARN,
         )
         self.save(unsure=True)
@@ -465,13 +506,18 @@ class Uploader:
         except StageError as exc:
             video_id, why = None, f"the channel could not be searched ({exc})"
         if video_id is not None:
-            self.log(f"found the upload on the channel: {video_id}", videoId=video_id)
+            self.log(
+                _("found the upload on the channel: {video_id}").format(video_id=video_id),
+                videoId=video_id,
+            )
             self.save(unsure=False)
             return self._finished({"id": video_id})
         raise PermanentStageError(
-            f"the upload may already be on YouTube channel {self.channel!r} (its session expired "
-            f"after the last part was sent), but {why}; check YouTube Studio, and if the video "
-            f"is not there, run `autoqueue retry {self.ctx.task.id} --reupload` to upload it again"
+            _(
+                "the upload may already be on YouTube channel {channel!r} (its session expired "
+                "after the last part was sent), but {why}; check YouTube Studio, and if the "
+                "video is not there, run `autoqueue retry {id} --reupload` to upload it again"
+            ).format(channel=self.channel, why=why, id=self.ctx.task.id)
         )
 
     def _find_uploaded(self, youtube: Any, body: dict[str, Any], size: int) -> str | None:
@@ -545,7 +591,7 @@ class Uploader:
         from googleapiclient.http import MediaFileUpload
 
         if not thumbnail.is_file():
-            self.log("no thumbnail.jpg: YouTube picks a frame", LogLevel.WARN)
+            self.log(_("no thumbnail.jpg: YouTube picks a frame"), LogLevel.WARN)
             self.save(thumbnail_done=True)
             return
         source = _small_enough(thumbnail)
@@ -560,7 +606,7 @@ class Uploader:
             )
         except PermanentStageError as exc:
             # The video is up; a refused custom thumbnail (unverified account) must not undo it.
-            self.log(f"thumbnail not set: {exc}", LogLevel.WARN)
+            self.log(_("thumbnail not set: {exc}").format(exc=exc), LogLevel.WARN)
         self.save(thumbnail_done=True)
 
 
