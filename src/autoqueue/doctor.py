@@ -168,7 +168,7 @@ def _ffmpeg(setting: str | None, home: Path) -> Check:
 
 def _disk(home: Path) -> Check:
     usage = shutil.disk_usage(home)
-    free = f"{usage.free / 1024**3:.1f} GB free on the home's disk"
+    free = _("{gb:.1f} GB free on the home's disk").format(gb=usage.free / 1024**3)
     if usage.free < MIN_FREE_BYTES:
         return Check("disk", WARN, free, _("free some space, or run `autoqueue cleanup`"))
     return Check("disk", OK, free)

@@ -625,7 +625,9 @@ def enqueue_occurrence(
         conn,
         task.id,
         LogLevel.INFO,
-        f"run enqueued for {due_text} UTC" + (f"; next run {next_text} UTC" if next_text else ""),
+        _("run enqueued for {due} UTC; next run {next} UTC").format(due=due_text, next=next_text)
+        if next_text
+        else _("run enqueued for {due} UTC").format(due=due_text),
         now=stamp,
         queue_id=item_id,
         queue_type=QueueType.SCHEDULE,

@@ -14,7 +14,6 @@ home's autoqueue.toml, else a Korean locale (``LC_ALL``, ``LC_MESSAGES``, ``LANG
 from __future__ import annotations
 
 import gettext as _gettext
-import os
 import tomllib
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -63,13 +62,6 @@ def locale_language(environ: Mapping[str, str]) -> str:
     return "en"
 
 
-def language(configured: str | None, environ: Mapping[str, str] | None = None) -> str:
-    """The configured language, else the locale's."""
-    if configured:
-        return configured
-    return locale_language(os.environ if environ is None else environ)
-
-
 def _option(argv: Sequence[str], name: str) -> str | None:
     """The value of a global option given before the command (``--home H`` or ``--home=H``)."""
     for index, word in enumerate(argv):
@@ -111,9 +103,19 @@ def translate_command(command: Any) -> None:
         show_default = getattr(param, "show_default", None)
         if isinstance(show_default, str):
             param.show_default = _(show_default)
+    # The --help option is made on first use and kept: make it now, in the user's words.
+    get_help_option = getattr(command, "get_help_option", None)
+    if callable(get_help_option):
+        from types import SimpleNamespace
+
+        option = get_help_option(SimpleNamespace(help_option_names=["--help"]))
+        if option is not None:
+            option.help = _(HELP_OPTION)
     for sub in getattr(command, "commands", {}).values():
         translate_command(sub)
 
+
+HELP_OPTION = N_("Show this message and exit.")
 
 # typer's own words in a help screen: module constants, read when a screen is drawn.
 _TYPER_TEXTS = {

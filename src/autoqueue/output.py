@@ -62,11 +62,13 @@ def emit_json(value: Any, *, lines: bool = False) -> None:
 def error(message: str) -> None:
     """One red line on stderr (several when the message has several, e.g. one per config field)."""
     for line in message.splitlines() or [""]:
-        _stderr().print(f"[red]{_('error:')}[/red] {escape(line)}")
+        prefix = _("error:")
+        _stderr().print(f"[red]{prefix}[/red] {escape(line)}")
 
 
 def warning(message: str) -> None:
-    _stderr().print(f"[yellow]{_('warning:')}[/yellow] {escape(message)}")
+    prefix = _("warning:")
+    _stderr().print(f"[yellow]{prefix}[/yellow] {escape(message)}")
 
 
 def info(message: str) -> None:
@@ -140,7 +142,7 @@ def queue_rows(tab: Tab, rows: Sequence[Mapping[str, Any]], tz: str) -> None:
             str(row["id"]),
             str(row["task_id"])[:8],
             title,
-            f"{row['queue_type']} {row['status']}",
+            stage_text(row),
             f"{row['retry_count']}/{row['max_retry']}",
             display_time(when or row["updated_at"], tz)[5:],  # MM-DD HH:MM
         )
@@ -217,7 +219,8 @@ def task_detail_view(detail: Mapping[str, Any], tz: str) -> Any:
         )
     )
     if task.get("last_error"):
-        parts.append(f"[red]{_('last error:')}[/red] {escape(task['last_error'])}")
+        prefix = _("last error:")
+        parts.append(f"[red]{prefix}[/red] {escape(task['last_error'])}")
     if task.get("youtube_url"):
         parts.append(f"youtube: {task['youtube_url']}")
     for schedule in detail["schedules"]:
@@ -235,7 +238,7 @@ def task_detail_view(detail: Mapping[str, Any], tz: str) -> Any:
     table.add_column(_("created"), no_wrap=True)
     table.add_column(_("completed"), no_wrap=True)
     for item in detail["queue"]:
-        stage = f"{item['queue_type']} {item['status']}"
+        stage = stage_text(item)
         if item["error_message"]:
             stage += f"\n[red]{escape(_clip(item['error_message'], 160))}[/red]"
         table.add_row(
@@ -278,15 +281,40 @@ def log_line(entry: LogEntry, tz: str) -> Any:
     return line
 
 
+REPEAT_LABELS = {
+    "once": N_("once"),
+    "daily": N_("daily"),
+    "weekly": N_("weekly"),
+    "monthly": N_("monthly"),
+}
+STATUS_LABELS = {
+    "waiting": N_("waiting"),
+    "processing": N_("processing"),
+    "completed": N_("completed"),
+    "failed": N_("failed"),
+}
+
+
 def schedule_text(schedule: Mapping[str, Any]) -> str:
     """``daily, next 2026-11-27 09:00 Asia/Seoul`` (the schedule's own zone, named), with
     ``inactive`` when it will not run."""
-    text = str(schedule["repeat"])
+    repeat = str(schedule["repeat"])
+    text = _(REPEAT_LABELS.get(repeat, repeat))
     if schedule["next_run_local"]:
-        text += f", next {schedule['next_run_local']} {schedule['tz']}"
+        text = _("{repeat}, next {when} {tz}").format(
+            repeat=text, when=schedule["next_run_local"], tz=schedule["tz"]
+        )
     if not schedule["active"]:
-        text += " (inactive)"
+        text = _("{schedule} (inactive)").format(schedule=text)
     return text
+
+
+def stage_text(row: Mapping[str, Any]) -> str:
+    """A queue item's stage and status, ``script failed``, in the user's language."""
+    queue, status = str(row["queue_type"]), str(row["status"])
+    return _("{queue} {status}").format(
+        queue=_(TAB_LABELS.get(queue, queue)), status=_(STATUS_LABELS.get(status, status))
+    )
 
 
 STATE_LABELS = {
@@ -318,7 +346,7 @@ def task_rows(tasks: Sequence[Mapping[str, Any]], tz: str) -> None:
     table.add_column(_("id"), no_wrap=True)
     table.add_column(_("title"), ratio=2, overflow="fold")
     table.add_column(_("kind"), no_wrap=True)
-    table.add_column(_("schedule"), ratio=2, overflow="fold")
+    table.add_column(_("schedules"), ratio=2, overflow="fold")
     table.add_column(_("state"), no_wrap=True)
     table.add_column(_("last run"), overflow="fold")
     for task in tasks:
@@ -331,7 +359,7 @@ def task_rows(tasks: Sequence[Mapping[str, Any]], tz: str) -> None:
             + (f"\n[dim]{escape(_clip(extra, 80))}[/dim]" if extra else ""),
             f"{task['type']}/{task['media_mode']}",
             "; ".join(schedule_text(s) for s in task["schedules"]) or "-",
-            f"[{style}]{state}[/{style}]" if style else state,
+            f"[{style}]{state_label(state)}[/{style}]" if style else state_label(state),
             display_time(task.get("last_run"), tz) or "-",
         )
     console().print(table)
@@ -339,9 +367,9 @@ def task_rows(tasks: Sequence[Mapping[str, Any]], tz: str) -> None:
 
 def doctor_rows(checks: Sequence[Any]) -> None:
     marks = {
-        "ok": f"[green]{_('ok')}[/green]",
-        "warn": f"[yellow]{_('warn')}[/yellow]",
-        "fail": f"[red]{_('FAIL')}[/red]",
+        "ok": "[green]" + _("ok") + "[/green]",
+        "warn": "[yellow]" + _("warn") + "[/yellow]",
+        "fail": "[red]" + _("FAIL") + "[/red]",
     }
     table = _table(_("autoqueue doctor"))
     table.add_column(_("check"), no_wrap=True)
@@ -350,7 +378,7 @@ def doctor_rows(checks: Sequence[Any]) -> None:
     for check in checks:
         detail = escape(check.detail)
         if check.fix:
-            detail += f"\n[bold]{_('fix:')}[/bold] {escape(check.fix)}"
+            detail += "\n[bold]" + _("fix:") + f"[/bold] {escape(check.fix)}"
         first, _space, rest = check.name.partition(" ")
         label = " ".join(filter(None, (_(CHECK_NAMES.get(first, first)), rest)))
         table.add_row(label, marks.get(check.status, check.status), detail)

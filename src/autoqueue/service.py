@@ -18,7 +18,6 @@ from autoqueue.errors import NoSuchTaskError, UsageError
 from autoqueue.i18n import _
 from autoqueue.images import image_problem
 from autoqueue.layout import IMAGE_SUFFIXES, RUNS, STORY, THUMBNAIL, VIDEO, scene_images, scene_name
-from autoqueue.messages import language, message
 from autoqueue.models import (
     ActionType,
     LogLevel,
@@ -545,12 +544,11 @@ def stop_task(workspace: Workspace, conn: Connection, text: str, now: datetime) 
     from autoqueue import engine, processes
 
     task = get_task(conn, text)
-    lang = language(workspace.config.language)
     stopped = engine.stop_task(
         conn,
         task.id,
-        error=message("stopped", lang),
-        log_message=message("stop_log", lang),
+        error=_("stopped by the user"),
+        log_message=_("🛑 task stopped by the user"),
         now=now,
     )
     killed: list[dict[str, Any]] = []

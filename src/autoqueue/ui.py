@@ -41,15 +41,6 @@ from autoqueue.repo import queue as queue_repo
 from autoqueue.timeutil import display_time
 from autoqueue.workspace import Workspace
 
-TAB_LABELS: dict[Tab, str] = {
-    Tab.SCHEDULE: N_("schedule"),
-    Tab.SCRIPT: N_("script"),
-    Tab.IMAGE: N_("image"),
-    Tab.VIDEO: N_("video"),
-    Tab.YOUTUBE: N_("youtube"),
-    Tab.FAILED: N_("failed"),
-    Tab.COMPLETED: N_("completed"),
-}
 # (header, fixed width, share of the free width): the header is translated when shown.
 QUEUE_COLUMNS = [
     (N_("item"), 5, 0),
@@ -63,7 +54,7 @@ TASK_COLUMNS = [
     (N_("task"), 8, 0),
     (N_("title"), 0, 2),
     (N_("kind"), 15, 0),
-    (N_("schedule"), 0, 3),
+    (N_("schedules"), 0, 3),
     (N_("state"), 7, 0),
 ]
 LOG_COLUMNS = [
@@ -325,7 +316,7 @@ class AutoqueueApp(App[None]):
     def compose(self) -> ComposeResult:
         with TabbedContent(id="tabs"):
             for tab in Tab:
-                with TabPane(_(TAB_LABELS[tab]), id=tab.value):
+                with TabPane(output.tab_label(tab), id=tab.value):
                     yield DataTable(id=f"table-{tab.value}", cursor_type="row", zebra_stripes=True)
             with TabPane(_("tasks"), id="tasks"):
                 yield DataTable(id="table-tasks", cursor_type="row", zebra_stripes=True)
@@ -425,8 +416,8 @@ class AutoqueueApp(App[None]):
         counts, rows, tasks, entries = read
         tabs = self.main_screen.query_one("#tabs", TabbedContent)
         for tab, count in counts.items():
-            tabs.get_tab(tab.value).label = f"{_(TAB_LABELS[tab])} {count}"
-        tabs.get_tab("tasks").label = f"{_('tasks')} {len(tasks)}"
+            tabs.get_tab(tab.value).label = output.tab_label(tab) + f" {count}"
+        tabs.get_tab("tasks").label = _("tasks") + f" {len(tasks)}"
         for tab in Tab:
             if rows[tab.value] != self.rows.get(tab.value):
                 self._fill_queue(tab, rows[tab.value])
@@ -460,7 +451,7 @@ class AutoqueueApp(App[None]):
             for row in rows:
                 waiting = row["status"] == "waiting"
                 when = row["next_retry_at"] if waiting else None
-                stage = Text(f"{row['queue_type']} {row['status']}")
+                stage = Text(output.stage_text(row))
                 if row["status"] == "failed":
                     stage.stylize("red")
                 elif row["status"] == "processing":
