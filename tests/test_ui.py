@@ -310,7 +310,7 @@ def test_an_action_refused_is_a_line_not_a_crash(workspace: Workspace, conn: Con
 def fixed_ids(monkeypatch: pytest.MonkeyPatch) -> None:
     """Task ids from a counter, so a screen is the same on every run."""
     counter = itertools.count(1)
-    monkeypatch.setattr(service.uuid, "uuid4", lambda: uuid.UUID(int=next(counter) * 0x1111))
+    monkeypatch.setattr(service.uuid, "uuid4", lambda: uuid.UUID(int=(0xA0000000 + next(counter)) << 96))
 
 
 def snapshot_home(workspace: Workspace, conn: Connection) -> AutoqueueApp:

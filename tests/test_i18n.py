@@ -1,0 +1,196 @@
+"""Korean throughout: the catalog covers every marked message, the compiled catalog is the one
+autoqueue reads, and commands, help screens, errors and log rows come out in Korean when the
+home says ``language = "ko"`` or the locale is Korean."""
+
+from __future__ import annotations
+
+import ast
+import gettext
+import json
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from autoqueue import i18n
+
+from .conftest import invoke, open_db, run_cli, stage_config, write_config
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCE = ROOT / "src" / "autoqueue"
+PO = SOURCE / "locale" / "ko" / "LC_MESSAGES" / "autoqueue.po"
+MO = SOURCE / "locale" / "ko" / "LC_MESSAGES" / "autoqueue.mo"
+HANGUL = re.compile("[\uac00-\ud7a3]")
+PLACEHOLDER = re.compile(r"\{[^{}]*\}")
+
+
+def extracted() -> set[str]:
+    """Every message the source marks, extracted as scripts/translations.sh extracts them
+    (babel.cfg's map: the command modules' help texts, and every _() and N_())."""
+    from babel.messages.extract import extract_from_dir
+
+    method_map = [
+        ("src/autoqueue/cli/**.py", "autoqueue.i18n:extract_cli"),
+        ("src/autoqueue/**.py", "python"),
+    ]
+    found = set()
+    for _filename, _line, message, _comments, _context in extract_from_dir(
+        str(ROOT), method_map=method_map
+    ):
+        text = message if isinstance(message, str) else message[0]
+        if text:
+            found.add(text)
+    return found
+
+
+def korean_catalog() -> dict[str, str]:
+    from babel.messages.pofile import read_po
+
+    with PO.open("rb") as handle:
+        catalog = read_po(handle)
+    return {m.id: m.string for m in catalog if m.id and not m.fuzzy}  # type: ignore[misc]
+
+
+@pytest.mark.no_db
+def test_every_marked_message_has_a_korean_translation() -> None:
+    catalog = korean_catalog()
+    messages = extracted()
+    assert len(messages) > 300  # the extraction found the source's messages
+    missing = sorted(m for m in messages if not catalog.get(m))
+    assert not missing, f"no Korean for {len(missing)} message(s) (scripts/translations.sh): {missing[:10]}"
+    for message in messages:
+        assert sorted(PLACEHOLDER.findall(catalog[message])) == sorted(
+            PLACEHOLDER.findall(message)
+        ), f"the translation of {message!r} changes its placeholders"
+
+
+@pytest.mark.no_db
+def test_the_compiled_catalog_is_the_po_file() -> None:
+    with MO.open("rb") as handle:
+        compiled = gettext.GNUTranslations(handle)
+    stale = [
+        message
+        for message, translation in korean_catalog().items()
+        if compiled.gettext(message) != translation
+    ]
+    assert not stale, f"the .mo is older than the .po (run scripts/translations.sh): {stale[:5]}"
+
+
+@pytest.mark.no_db
+def test_no_translation_hides_inside_an_f_string() -> None:
+    """Babel cannot see a _() inside an f-string: such a message would never be translated."""
+    hidden = []
+    for path in SOURCE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.JoinedStr):
+                for part in ast.walk(node):
+                    if (
+                        isinstance(part, ast.Call)
+                        and isinstance(part.func, ast.Name)
+                        and part.func.id in ("_", "N_")
+                    ):
+                        hidden.append(f"{path.name}:{part.lineno}")
+    assert not hidden
+
+
+@pytest.mark.no_db
+def test_the_language_comes_from_the_config_then_the_locale(tmp_path: Path) -> None:
+    (tmp_path / "autoqueue.toml").write_text('language = "ko"\n', encoding="utf-8")
+    assert i18n.language_for(["--home", str(tmp_path), "list"], {}) == "ko"
+    assert i18n.language_for([f"--home={tmp_path}"], {"LANG": "en_US.UTF-8"}) == "ko"
+    assert i18n.language_for(["list"], {"AUTOQUEUE_HOME": str(tmp_path)}) == "ko"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert i18n.language_for(["--home", str(empty)], {"LANG": "ko_KR.UTF-8"}) == "ko"
+    assert i18n.language_for(["--home", str(empty)], {"LC_ALL": "C", "LANG": "ko_KR"}) == "en"
+    assert i18n.language_for(["--home", str(empty)], {}) == "en"
+    # A command's own --home after the command name is not the global one.
+    assert i18n.language_for(["list", "--home", str(tmp_path)], {}) == "en"
+
+
+def korean_home(home: Path) -> None:
+    write_config(home, stage_config(top='language = "ko"'))
+
+
+def command_paths(group: object, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    paths = []
+    for name, command in getattr(group, "commands", {}).items():
+        paths.append((*prefix, name))
+        paths += command_paths(command, (*prefix, name))
+    return paths
+
+
+def test_every_help_screen_is_korean(runner: CliRunner, home: Path) -> None:
+    import typer
+
+    from autoqueue.cli import app
+
+    korean_home(home)
+    paths = command_paths(typer.main.get_command(app))
+    assert len(paths) > 20
+    for path in [(), *paths]:
+        result = runner.invoke(app, ["--home", str(home), *path, "--help"], env={"COLUMNS": "100"})
+        assert result.exit_code == 0, (path, result.output)
+        text = result.output
+        for english in ("Options", "Arguments", "Commands", "Show this message", "[default:"):
+            assert english not in text, (path, english)
+        assert HANGUL.search(text), path
+        # Every option's and argument's description is Korean: each row with one has Hangul.
+        rows = [line for line in text.splitlines() if re.match(r"^│ +(\*? +)?-{1,2}\w|^│ +\* +\w", line)]
+        for row in rows:
+            description = row.split(">", 1)[-1] if ">" in row else row
+            if re.search(r"[a-z]{4,} [a-z]{4,} [a-z]{4,}", description):
+                assert HANGUL.search(description), (path, row)
+
+
+def test_commands_speak_korean(runner: CliRunner, home: Path) -> None:
+    korean_home(home)
+    assert invoke(runner, home, "init").exit_code == 0
+    bad = invoke(runner, home, "add", "제목", "--at", "어제 아침")
+    assert bad.exit_code != 0
+    assert "시각" in bad.stderr and "읽을 수 없습니다" in bad.stderr
+    assert bad.stderr.startswith("오류:")
+    task_id = invoke(runner, home, "add", "한국어 작업").stdout.strip()
+    listed = invoke(runner, home, "list", "schedule")
+    assert "예약 대기" in listed.stdout and "제목 / 오류" in listed.stdout
+    counts = invoke(runner, home, "list")
+    assert "유튜브" in counts.stdout and "완료" in counts.stdout
+    stopped = invoke(runner, home, "stop", task_id[:8])
+    assert "대기 항목 1개 삭제" in stopped.stdout
+    assert "이 작업의 프로세스는 실행 중이 아니었습니다" in stopped.stdout
+    unknown = invoke(runner, home, "list", "--limit", "0")
+    assert "값이 잘못되었습니다" in unknown.stderr and "참고" in unknown.stderr
+    nothing = invoke(runner, home, "nosuch")
+    assert "명령은 없습니다" in nothing.stderr
+
+
+def test_a_korean_locale_is_enough(home: Path) -> None:
+    """No language setting, a Korean locale: Korean, in a real process as cron starts it."""
+    write_config(home, stage_config())
+    assert run_cli(home, "init").returncode == 0
+    result = run_cli(home, "show", "zzzz", env={"LANG": "ko_KR.UTF-8"})
+    assert result.returncode != 0
+    assert "작업 ID가 아닙니다" in result.stderr
+    english = run_cli(home, "show", "zzzz", env={"LANG": "en_US.UTF-8"})
+    assert "is not a task id" in english.stderr
+
+
+def test_stage_logs_are_written_in_korean(home: Path) -> None:
+    """The tick and the stage attempts it starts (in supervisor processes of their own) log in
+    the home's language."""
+    write_config(home, stage_config(top='language = "ko"', stages=("script",)))
+    assert run_cli(home, "init").returncode == 0
+    assert run_cli(home, "add", "한국어 로그").returncode == 0
+    result = run_cli(home, "tick", "--drain")
+    assert result.returncode == 0, result.stderr
+    conn = open_db(home)
+    try:
+        messages = [row[0] for row in conn.execute("SELECT message FROM task_logs")]
+    finally:
+        conn.close()
+    assert any("작업 추가됨" in m for m in messages), messages
+    assert any("실행을 등록했습니다" in m for m in messages), messages
+    assert any("실행 시작" in m for m in messages), messages
+    logs = json.loads(run_cli(home, "logs", "--json").stdout)
+    assert all(not m["message"].startswith("task added") for m in logs)
