@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import stat
 import subprocess
@@ -1054,3 +1055,40 @@ def test_list_and_watch_keep_their_key_columns_at_80_columns(runner: CliRunner, 
     assert max(len(line) for line in watch.splitlines()) <= 80
     log_line = next(line for line in watch.splitlines() if "script/fail" in line)
     assert " error " in log_line and task_id[:8] in log_line
+
+
+def test_show_and_contents_read_at_80_columns(runner: CliRunner, home: Path) -> None:
+    """At 80 columns `show`'s history keeps the item, the stage with its status, the retries and
+    both times, with the error wrapped under the stage; `contents` keeps the id, the task's short
+    id, the status and the date, with the video's path under the title."""
+    write_config(home, stage_config(max_retry=0))
+    task_id = add_ok(
+        runner, home, "a long title that has to wrap at eighty columns", "--set",
+        "fail_video=permanent",
+    )  # fmt: skip
+    assert invoke(runner, home, "tick", "--drain").exit_code == 0
+    env = {**os.environ, "COLUMNS": "80"}
+
+    def run(*args: str) -> str:
+        return subprocess.run(
+            [sys.executable, "-m", "autoqueue", "--home", str(home), *args],
+            capture_output=True, text=True, env=env, check=True,
+        ).stdout  # fmt: skip
+
+    shown = run("show", task_id[:8])
+    assert max(len(line) for line in shown.splitlines()) <= 80
+    script_row = next(line for line in shown.splitlines() if "script completed" in line)
+    assert "0/0" in script_row
+    assert len(re.findall(r"\d\d-\d\d \d\d:\d\d", script_row)) == 2  # created, completed
+    video_row = next(line for line in shown.splitlines() if "video failed" in line)
+    assert "0/0" in video_row
+    error = db_rows(home, "SELECT error_message FROM task_queue WHERE status = 'failed'")[0][0]
+    assert error.split()[-1] in shown  # the whole error, wrapped
+    listed = run("contents")
+    assert max(len(line) for line in listed.splitlines()) <= 80
+    content_id = db_rows(home, "SELECT id FROM contents")[0][0]
+    row = next(line for line in listed.splitlines() if task_id[:8] in line)
+    status = db_rows(home, "SELECT status FROM contents")[0][0]
+    assert str(content_id)[:8] in row and status in row
+    assert re.search(r"\d\d-\d\d \d\d:\d\d", row)  # updated
+    assert "a long title" in listed

@@ -397,3 +397,26 @@ def test_ui_web_serves_the_app_to_a_browser(workspace: Workspace, conn: Connecti
     assert "served to a browser" in screen, (screen[-2000:], err)
     assert "schedule" in screen
     assert f"http://127.0.0.1:{port}" in out
+
+
+def test_the_mouse_switches_tabs_and_opens_a_task(workspace: Workspace, conn: Connection) -> None:
+    task_id = add(workspace, conn, "clicked")
+    app = make_app(workspace)
+
+    async def scenario(pilot: Pilot[Any]) -> None:
+        tabs = app.main_screen.query_one("#tabs", TabbedContent)
+        await pilot.click(tabs.get_tab("failed"))
+        await settle(pilot)
+        assert app.main_screen.query_one("#tabs", TabbedContent).active == "failed"
+        await pilot.click(tabs.get_tab("script"))
+        await settle(pilot)
+        assert app.main_screen.query_one("#tabs", TabbedContent).active == "script"
+        await pilot.press("1")
+        # A click highlights a row; a click on the highlighted row opens it, as enter does.
+        await pilot.click("#table-schedule", offset=(20, 1))
+        await settle(pilot)
+        await pilot.click("#table-schedule", offset=(20, 1))
+        await settle(pilot)
+        assert isinstance(app.screen, TaskDetail) and app.screen.task_id == task_id
+
+    drive(app, scenario)

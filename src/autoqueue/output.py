@@ -186,7 +186,7 @@ def content_rows(contents: Sequence[Content], tz: str) -> None:
             title += f"\n[dim]{escape(content.video_path)}[/dim]"
         status = content.status + (" " + _("published") if content.published else "")
         table.add_row(
-            str(content.id),
+            str(content.id)[:8],
             (content.task_id or "-")[:8],
             content.type,
             title,
