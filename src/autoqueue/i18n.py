@@ -89,13 +89,23 @@ def language_for(argv: Sequence[str], environ: Mapping[str, str]) -> str:
     return locale_language(environ)
 
 
+def _unwrap(text: str) -> str:
+    """A docstring's paragraphs as single lines: typer's help screens keep every line break,
+    so a docstring wrapped at 100 columns would come out broken mid-sentence."""
+    import re
+
+    return "\n\n".join(
+        " ".join(paragraph.split()) for paragraph in re.split(r"\n\s*\n", text.strip())
+    )
+
+
 def translate_command(command: Any) -> None:
     """Translate a click command tree's help texts in place (typer builds a fresh tree for
     every run, from the English strings)."""
     for attribute in ("help", "short_help", "epilog"):
         text = getattr(command, attribute, None)
         if isinstance(text, str) and text:
-            setattr(command, attribute, _(text))
+            setattr(command, attribute, _unwrap(_(text)))
     for param in getattr(command, "params", []):
         text = getattr(param, "help", None)
         if isinstance(text, str) and text:

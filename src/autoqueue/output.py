@@ -149,18 +149,32 @@ def queue_rows(tab: Tab, rows: Sequence[Mapping[str, Any]], tz: str) -> None:
     console().print(table)
 
 
+ACTION_LABELS = {
+    "start": N_("start"),
+    "progress": N_("progress"),
+    "complete": N_("complete"),
+    "fail": N_("fail"),
+    "retry": N_("retry"),
+    "stop": N_("stop"),
+    "skip": N_("skip"),
+}
+
+
+def where_text(entry: LogEntry) -> str:
+    """A log row's stage and action, ``script/fail``, in the user's language."""
+    parts = []
+    if entry.queue_type is not None:
+        parts.append(_(TAB_LABELS.get(entry.queue_type.value, entry.queue_type.value)))
+    if entry.action_type is not None:
+        parts.append(_(ACTION_LABELS.get(entry.action_type.value, entry.action_type.value)))
+    return "/".join(parts)
+
+
 def log_rows(entries: Iterable[LogEntry], tz: str) -> None:
     for entry in entries:
         level = entry.level.value if entry.level else "-"
         colour = {"info": "cyan", "warn": "yellow", "error": "red"}.get(level, "white")
-        where = "/".join(
-            part
-            for part in (
-                entry.queue_type and entry.queue_type.value,
-                entry.action_type and entry.action_type.value,
-            )
-            if part
-        )
+        where = where_text(entry)
         console().print(
             f"{display_time(entry.created_at, tz)} [{colour}]{level:5}[/{colour}] "
             f"{entry.task_id[:8]} {where:18} {escape(entry.message)}"
@@ -270,9 +284,7 @@ def log_line(entry: LogEntry, tz: str) -> Any:
     from rich.text import Text
 
     level = entry.level.value if entry.level else "-"
-    where = "/".join(
-        part.value for part in (entry.queue_type, entry.action_type) if part is not None
-    )
+    where = where_text(entry)
     line = Text(no_wrap=True, overflow="ellipsis")
     line.append(f"{display_time(entry.created_at, tz)[5:]} ")
     line.append(f"{level:5} ", style=LEVEL_STYLES.get(level, ""))

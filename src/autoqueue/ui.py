@@ -143,24 +143,25 @@ class AddTask(ModalScreen[service.AddRequest | None]):
         with VerticalScroll(id="form"):
             yield Label(Text(_("Add a task"), style="bold"))
             yield Input(placeholder=_("title"), id="title")
-            yield Select(
-                _choices(["shortform", "longform", "product"]),
-                value="shortform",
-                allow_blank=False,
-                id="type",
-            )
-            yield Select(
-                _choices([mode.value for mode in MediaMode]),
-                value=MediaMode.CRAWL.value,
-                allow_blank=False,
-                id="media_mode",
-            )
-            yield Select(
-                _choices([repeat.value for repeat in RepeatType]),
-                value=RepeatType.ONCE.value,
-                allow_blank=False,
-                id="repeat",
-            )
+            with Horizontal(classes="row"):
+                yield Select(
+                    _choices(["shortform", "longform", "product"]),
+                    value="shortform",
+                    allow_blank=False,
+                    id="type",
+                )
+                yield Select(
+                    _choices([mode.value for mode in MediaMode]),
+                    value=MediaMode.CRAWL.value,
+                    allow_blank=False,
+                    id="media_mode",
+                )
+                yield Select(
+                    [(_(output.REPEAT_LABELS[r.value]), r.value) for r in RepeatType],
+                    value=RepeatType.ONCE.value,
+                    allow_blank=False,
+                    id="repeat",
+                )
             yield Input(placeholder=_("first run: YYYY-MM-DD HH:MM (empty: now)"), id="at")
             yield Input(placeholder=_("time zone, e.g. Asia/Seoul (empty: default)"), id="tz")
             with Horizontal(id="buttons"):
@@ -198,11 +199,11 @@ class AddTask(ModalScreen[service.AddRequest | None]):
 class TaskDetail(Screen[None]):
     """One task: its schedules, queue history, outputs and recent logs, with the task's keys."""
 
-    BINDINGS: ClassVar[list[Any]] = [Binding("escape,backspace", "app.pop_screen", N_("back"))]
-
     def __init__(self, task_id: str) -> None:
         super().__init__()
         self.task_id = task_id
+        # Bound here rather than in BINDINGS, so that the description is in the user's language.
+        self._bindings.bind("escape,backspace", "app.pop_screen", _("back"))
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
@@ -226,6 +227,7 @@ class AutoqueueApp(App[None]):
     """The queue's screen. ``now`` is the clock, as everywhere in autoqueue."""
 
     TITLE = "autoqueue"
+    ENABLE_COMMAND_PALETTE = False  # its footer key would push the app's own keys off at 80x24
     CSS = """
     Screen { layout: vertical; }
     TabbedContent { height: 1fr; }
@@ -240,6 +242,8 @@ class AutoqueueApp(App[None]):
     #form { width: 72; max-width: 100%; height: auto; max-height: 100%; border: thick $primary;
             padding: 0 1; background: $surface; }
     #buttons { height: auto; margin-top: 1; }
+    .row { height: auto; }
+    .row Select { width: 1fr; }
     #buttons Button { margin-right: 2; }
     #notice { margin: 1 0; }
     """
@@ -486,9 +490,7 @@ class AutoqueueApp(App[None]):
         with self._refilling(table):
             for entry in self.log_entries:  # newest first, as `autoqueue logs`
                 level = entry.level.value if entry.level else "-"
-                where = "/".join(
-                    part.value for part in (entry.queue_type, entry.action_type) if part
-                )
+                where = output.where_text(entry)
                 table.add_row(
                     display_time(entry.created_at, self.tz)[5:],
                     Text(level, style=output.LEVEL_STYLES.get(level, "")),
