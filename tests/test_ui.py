@@ -53,6 +53,14 @@ async def settle(pilot: Pilot[Any], seconds: float = 0.1) -> None:
     await pilot.pause(seconds)
 
 
+async def until(pilot: Pilot[Any], predicate: Callable[[], bool], timeout: float = 15) -> None:
+    """Wait for the app's timer to show another process's change (a loaded machine is slow)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "the app did not follow the change"
+        await pilot.pause(0.1)
+
+
 def label(app: AutoqueueApp, pane: str) -> str:
     return app.main_screen.query_one("#tabs", TabbedContent).get_tab(pane).label.plain
 
@@ -97,8 +105,7 @@ def test_tabs_count_live_and_rows_fit_80_columns(workspace: Workspace, conn: Con
         assert "schedule waiting" in rows[0][3]
         # Another process adds a task: the counts and rows follow without a key pressed.
         second = add(workspace, conn, "second video")
-        await settle(pilot, 0.6)
-        assert label(app, "schedule") == "schedule 2"
+        await until(pilot, lambda: label(app, "schedule") == "schedule 2")
         assert [row[1] for row in table_rows(app, "schedule")] == [first[:8], second[:8]]
         # Every column stays on screen at 80 columns: the widths add up to the terminal's.
         for pane in ("schedule", "tasks", "logs"):
@@ -207,16 +214,15 @@ def test_log_viewer_filters_and_follows(workspace: Workspace, conn: Connection) 
             conn, task_id, LogLevel.ERROR, "boom from elsewhere", now="2026-11-26 12:00:05",
             action=ActionType.FAIL,
         )
-        await settle(pilot, 0.6)
+        await until(pilot, lambda: len(table_rows(app, "logs")) == before + 1)
         rows = table_rows(app, "logs")
         assert len(rows) == before + 1 and rows[0][4] == "boom from elsewhere"  # newest first
         app.main_screen.query_one("#filter-level", Select).value = "error"
-        await settle(pilot)
+        await until(pilot, lambda: len(table_rows(app, "logs")) == 1)
         assert [row[4] for row in table_rows(app, "logs")] == ["boom from elsewhere"]
         app.main_screen.query_one("#filter-level", Select).value = "info"
         app.main_screen.query_one("#filter-action", Select).value = "fail"
-        await settle(pilot)
-        assert table_rows(app, "logs") == []
+        await until(pilot, lambda: table_rows(app, "logs") == [])
 
     drive(app, scenario)
 

@@ -19,6 +19,7 @@ from textual import events, on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.css.query import NoMatches
 from textual.screen import ModalScreen, Screen
 from textual.widgets import (
     Button,
@@ -267,6 +268,7 @@ class AutoqueueApp(App[None]):
         self.tasks: list[dict[str, Any]] = []
         self.log_entries: list[LogEntry] = []
         self._width = 0
+        self._closed = False
         self._logs_stale = True  # the log table shows other filters' rows: fill it again
         # Keys, with descriptions in the user's language (class-level BINDINGS would be
         # translated once, at import, before the language is known).
@@ -382,6 +384,7 @@ class AutoqueueApp(App[None]):
                 )
 
     def on_unmount(self) -> None:
+        self._closed = True
         if self.conn is not None:
             self.conn.close()
             self.conn = None
@@ -407,6 +410,16 @@ class AutoqueueApp(App[None]):
 
     def refresh_data(self) -> None:
         """Read the counts, the visible tab's rows and the logs, and redraw what changed."""
+        if self._closed:
+            return
+        try:
+            self._refresh_data()
+        except NoMatches:
+            # The timer fired while the screen is being built or taken down: the next tick,
+            # if there is one, finds it whole.
+            return
+
+    def _refresh_data(self) -> None:
         read = self.call(
             lambda conn: (
                 queue_repo.tab_counts(conn),
