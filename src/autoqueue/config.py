@@ -99,6 +99,18 @@ class StageConfig(Strict):
     music: str | None = None  # background music mixed under the narration
     music_volume: Annotated[float, Field(ge=0, le=1)] = 0.15
     generator: list[str] | None = None  # dalle3 / imagen3 / sora2: writes the scene images
+    # video: the voice-over when the task folder has no narration.* of yours: "espeak" (offline,
+    # built in), "command" (your own TTS program: narration_command), or "off"
+    narration: Literal["espeak", "command", "off"] = "espeak"
+    narration_command: list[str] | None = None  # writes $AUTOQUEUE_NARRATION_OUT (a WAV)
+    voice: str | None = None  # an eSpeak voice (ko, en-us, ...); default: from the text
+    words_per_minute: Annotated[int, Field(ge=80, le=450)] = 175
+    # burnt-in captions (and output.srt), the spoken word in caption_highlight
+    captions: bool = True
+    caption_colour: Annotated[str, Field(pattern=r"^#[0-9A-Fa-f]{6}$")] = "#FFFFFF"
+    caption_highlight: Annotated[str, Field(pattern=r"^#[0-9A-Fa-f]{6}$")] = "#FFD400"
+    # integrated loudness of the soundtrack in LUFS (YouTube plays at about -14); none: as mixed
+    loudness: Annotated[float, Field(ge=-40, le=-5)] | None = -14.0
     # ultrafast: slides are mostly repeated frames; slower presets make smaller files in about
     # twice the time, and the files are small either way.
     preset: str = "ultrafast"

@@ -19,8 +19,14 @@ class Scene(BaseModel):
     text: Annotated[str, Field(min_length=1, description="Narration text shown or spoken")]
     image_prompt: str | None = Field(default=None, description="What the scene's image shows")
     duration: Annotated[float, Field(gt=0, le=600)] | None = Field(
-        default=None, description="Seconds on screen (default 3)"
+        default=None,
+        description="Seconds on screen: at least this long; with narration, at least as long "
+        "as the scene is spoken (default: the narration, or 3)",
     )
+    voice: str | None = Field(
+        default=None, description="The eSpeak voice for this scene (ko, en-us, ...)"
+    )
+    captions: bool = Field(default=True, description="Show this scene's text as captions")
 
 
 class Story(BaseModel):

@@ -91,7 +91,8 @@ def _background(size: tuple[int, int], index: int) -> Image:
 def render_card(
     text: str, *, size: tuple[int, int], index: int, total: int, font_path: str | None
 ) -> Image:
-    """One scene card: gradient background, the text centred with an outline, a scene counter."""
+    """One scene card: gradient background, the text centred with an outline (no page counter:
+    a published frame has no use for one)."""
     from PIL import ImageDraw
 
     image = _background(size, index)
@@ -110,14 +111,6 @@ def render_card(
             stroke_width=max(2, px // 18),
             stroke_fill=(0, 0, 0),
         )
-    counter = fonts.load(font_path, max(18, px // 3))
-    draw.text(
-        (size[0] - px // 2, px // 2),
-        f"{index + 1}/{total}",
-        font=counter,
-        fill=(230, 230, 230),
-        anchor="ra",
-    )
     return image
 
 

@@ -15,7 +15,7 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -110,7 +110,12 @@ def command_env(ctx: StageContext, task_json: Path) -> dict[str, str]:
 
 
 def run_command(
-    ctx: StageContext, command: list[str], *, timeout: float, max_log_lines: int
+    ctx: StageContext,
+    command: list[str],
+    *,
+    timeout: float,
+    max_log_lines: int,
+    extra_env: Mapping[str, str] | None = None,
 ) -> StageResult:
     """Run a user program under the stage contract and judge it by its exit code (a built-in
     stage's helper, such as the video stage's generator; a command stage itself runs in its
@@ -125,7 +130,12 @@ def run_command(
     output = CommandOutput(emit, max_log_lines)
     with _task_json(ctx) as task_json:
         code, info = run_program(
-            ctx, argv, cwd=task_dir, env=command_env(ctx, task_json), timeout=timeout, sink=output
+            ctx,
+            argv,
+            cwd=task_dir,
+            env={**command_env(ctx, task_json), **(extra_env or {})},
+            timeout=timeout,
+            sink=output,
         )
     dropped = output.dropped_entry()
     if dropped is not None:

@@ -7,7 +7,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from autoqueue.config import DEFAULT_QP
@@ -84,6 +84,10 @@ class RenderPlan:
     music_volume: float = 0.15
     preset: str = "ultrafast"
     quality: tuple[str, int] = ("qp", DEFAULT_QP)  # x264 rate control ("qp" or "crf"), value
+    captions: Path | None = None  # an ASS file to burn in (libass), relative to the task folder
+    fonts_dir: Path | None = None  # where libass finds the captions' font
+    loudness: float | None = None  # integrated loudness target (LUFS) of the mixed audio
+    gain_db: float = 0.0  # the mix's gain, found by measuring (measure_gain)
 
     @property
     def frames(self) -> tuple[int, ...]:
@@ -113,41 +117,134 @@ def _scene_filter(index: int, plan: RenderPlan) -> str:
     repeats = plan.frames[index] - 1
     return (
         f"[{index}:v]{shape},setsar=1,format=yuv420p,"
-        f"loop=loop={repeats}:size=1:start=0,setpts=N/{FPS}/TB,fps={FPS}[v{index}]"
+        f"loop=loop={repeats}:size=1:start=0,setpts=N/{FPS}/TB[v{index}]"
     )
 
 
+def _quoted(value: str) -> str:
+    """A filter option value in single quotes (a path may hold ':' or ',')."""
+    return "'" + value.replace("\\", "/").replace("'", "'\\''") + "'"
+
+
+_LOUDNORM_JSON = re.compile(r"\{[^{}]*\"input_i\"[^{}]*\}", re.DOTALL)
+PEAK_LIMIT = 0.84  # -1.5 dBFS: the limiter keeps peaks under it whatever the gain
+
+
+def _audio_inputs(plan: RenderPlan, first: int) -> tuple[list[str], str | None, str | None]:
+    """The narration and music inputs (music looped), and their stream labels."""
+    argv: list[str] = []
+    narration = music = None
+    if plan.narration is not None:
+        argv += ["-i", str(plan.narration)]
+        narration = f"[{first}:a]"
+        first += 1
+    if plan.music is not None:
+        argv += ["-stream_loop", "-1", "-i", str(plan.music)]
+        music = f"[{first}:a]"
+    return argv, narration, music
+
+
+def _audio_filters(
+    plan: RenderPlan, narration: str | None, music: str | None, *, measure: bool = False
+) -> list[str]:
+    """The audio graph: the narration, the music under it (ducked while the voice speaks), the
+    mix brought to the loudness target; ends in ``[a]``."""
+    filters = []
+    if music is not None:
+        filters.append(f"{music}volume={plan.music_volume:g}[music]")
+    if narration is not None and music is not None:
+        filters += [
+            f"{narration}asplit=2[voice][key]",
+            # The music drops by up to ~12 dB while the voice is there, and comes back after.
+            "[music][key]sidechaincompress=threshold=0.02:ratio=6:attack=15:release=350[ducked]",
+            "[voice][ducked]amix=inputs=2:duration=first:normalize=0[mix]",
+        ]
+        mixed = "[mix]"
+    else:
+        mixed = narration if narration is not None else "[music]"
+    if plan.loudness is None:
+        filters.append(f"{mixed}anull[a]")
+        return filters
+    # One gain brings the mix to the target. Synthetic speech peaks some 18 dB over its
+    # loudness, 6 dB more than -14 LUFS under a -1.5 dB ceiling allows, and a limiter alone
+    # only turns the whole voice down: a soft clipper rounds the peaks off first, then the
+    # limiter keeps what is left under the ceiling.
+    chain = (
+        f"volume={plan.gain_db:.2f}dB,asoftclip=type=tanh:threshold=0.5:output=1.6,"
+        f"alimiter=limit={PEAK_LIMIT}:attack=1:release=20:level=disabled"
+    )
+    if measure:
+        chain += ",loudnorm=print_format=json"
+    filters.append(f"{mixed}{chain},aresample=48000[a]")
+    return filters
+
+
+def _loudness(ffmpeg: str, plan: RenderPlan) -> float | None:
+    """The integrated loudness (LUFS) of the plan's mix, gain and limiter included, measured
+    over the audio alone (a fraction of a second)."""
+    inputs, narration, music = _audio_inputs(plan, 0)
+    graph = ";".join(_audio_filters(plan, narration, music, measure=True))
+    result = subprocess.run(
+        [ffmpeg, "-hide_banner", "-nostdin", "-nostats", *inputs, "-filter_complex", graph,
+         "-map", "[a]", "-t", f"{plan.total:.3f}", "-f", "null", "-"],
+        capture_output=True, text=True, errors="replace", timeout=600, check=False,
+    )  # fmt: skip
+    match = _LOUDNORM_JSON.search(result.stderr)
+    if result.returncode != 0 or match is None:
+        return None
+    import json
+
+    value = str(json.loads(match.group(0))["input_i"])
+    return None if value in ("-inf", "inf", "nan") else float(value)
+
+
+def measure_gain(ffmpeg: str, plan: RenderPlan) -> float:
+    """The gain (dB) that brings the mix to ``plan.loudness``: measured, then measured again
+    with the gain and the limiter in place (the limiter takes a little back), and corrected."""
+    if plan.loudness is None or (plan.narration is None and plan.music is None):
+        return 0.0
+    gain = 0.0
+    for _round in range(3):
+        measured = _loudness(ffmpeg, replace(plan, gain_db=gain))
+        if measured is None:
+            return gain  # silence, or an unreadable mix: the render says what is wrong
+        gain = min(gain + plan.loudness - measured, 30.0)
+    return gain
+
+
 def render_argv(ffmpeg: str, plan: RenderPlan) -> list[str]:
-    """The ffmpeg command line for a slideshow of ``plan.images`` (+ narration, + music)."""
+    """The ffmpeg command line for a slideshow of ``plan.images`` (+ narration, + music, +
+    burnt-in captions)."""
     argv = [ffmpeg, "-hide_banner", "-nostdin", "-y", "-v", "error", "-nostats"]
     for image in plan.images:
         argv += ["-i", str(image)]
     count = len(plan.images)
     filters = [_scene_filter(index, plan) for index in range(count)]
-    filters.append("".join(f"[v{i}]" for i in range(count)) + f"concat=n={count}:v=1:a=0[v]")
-    audio_inputs = []
-    if plan.narration is not None:
-        argv += ["-i", str(plan.narration)]
-        audio_inputs.append(f"[{count}:a]")
-    if plan.music is not None:
-        argv += ["-stream_loop", "-1", "-i", str(plan.music)]
-        music_index = count + len(audio_inputs)
-        filters.append(f"[{music_index}:a]volume={plan.music_volume:g}[music]")
-        audio_inputs.append("[music]")
-    audio = None
-    if len(audio_inputs) == 2:
-        filters.append(f"{''.join(audio_inputs)}amix=inputs=2:duration=first:normalize=0[a]")
-        audio = "[a]"
-    elif audio_inputs:
-        audio = f"{count}:a" if plan.narration is not None else "[music]"
+    # concat cannot know how long the last looped frame lasts, and the 30 fps output then drops
+    # it: two clones at the end, and -frames:v, make the frame count exactly the plan's.
+    concat = (
+        "".join(f"[v{i}]" for i in range(count))
+        + f"concat=n={count}:v=1:a=0,tpad=stop=2:stop_mode=clone"
+    )
+    if plan.captions is not None:
+        subtitles = f"subtitles=filename={_quoted(plan.captions.as_posix())}"
+        if plan.fonts_dir is not None:
+            subtitles += f":fontsdir={_quoted(plan.fonts_dir.as_posix())}"
+        concat += f"[slides];[slides]{subtitles}"
+    filters.append(concat + "[v]")
+    inputs, narration, music = _audio_inputs(plan, count)
+    argv += inputs
+    if narration is not None or music is not None:
+        filters += _audio_filters(plan, narration, music)
     argv += ["-filter_complex", ";".join(filters), "-map", "[v]"]
-    if audio is not None:
-        argv += ["-map", audio, "-c:a", "aac", "-b:a", "160k"]
+    if narration is not None or music is not None:
+        argv += ["-map", "[a]", "-c:a", "aac", "-b:a", "160k", "-ar", "48000"]
     argv += [
         "-c:v", "libx264", "-preset", plan.preset, "-tune", "stillimage",
         f"-{plan.quality[0]}", str(plan.quality[1]),
         "-pix_fmt", "yuv420p", "-color_range", "tv", "-r", str(FPS), "-movflags", "+faststart",
-        "-t", f"{plan.total:.3f}", "-progress", "pipe:1", "-f", "mp4", str(plan.output),
+        "-frames:v", str(sum(plan.frames)), "-t", f"{plan.total:.3f}",
+        "-progress", "pipe:1", "-f", "mp4", str(plan.output),
     ]  # fmt: skip
     return argv
 

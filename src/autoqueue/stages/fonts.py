@@ -95,3 +95,14 @@ def missing_glyphs(font: FreeTypeFont, text: str) -> set[str]:
 def _mask(font: FreeTypeFont, char: str) -> tuple[tuple[int, int], bytes]:
     mask = font.getmask(char)
     return mask.size, bytes(mask)
+
+
+def family(path: Path) -> str:
+    """The font's family name, as libass looks fonts up (e.g. ``NanumGothic``)."""
+    from PIL import ImageFont
+
+    try:
+        name = ImageFont.truetype(str(path), 12).getname()[0]
+    except OSError:
+        return "Sans"
+    return name or "Sans"

@@ -4,6 +4,7 @@ The file is rendered to a temporary name, checked by decoding it, then renamed i
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import time
@@ -17,7 +18,7 @@ from autoqueue.i18n import _
 from autoqueue.layout import THUMBNAIL, VIDEO, resolution, scene_images
 from autoqueue.models import ActionType, LogLevel, MediaMode
 from autoqueue.processes import ProcessInfo
-from autoqueue.stages import ffmpeg
+from autoqueue.stages import ffmpeg, narration
 from autoqueue.stages.base import StageContext, StageLog, StageResult
 from autoqueue.stages.cards import read_story
 from autoqueue.stages.command import run_command
@@ -26,8 +27,8 @@ from autoqueue.stages.runner import describe_exit, run_program
 if TYPE_CHECKING:
     from PIL import Image
 
-DEFAULT_SCENE_SECONDS = 3.0
-AUDIO_SUFFIXES = (".mp3", ".wav", ".m4a", ".aac", ".ogg", ".flac", ".opus")
+CAPTIONS_ASS = "captions.ass"
+CAPTIONS_SRT = "output.srt"
 GENERATED_MODES = (MediaMode.DALLE3, MediaMode.IMAGEN3, MediaMode.SORA2)
 THUMBNAIL_MAX_SIDE = 1280
 THUMBNAIL_MAX_BYTES = 2 * 1024 * 1024
@@ -108,11 +109,67 @@ def write_thumbnail(source: Path, target: Path, size: tuple[int, int]) -> None:
         save_thumbnail_jpeg(ImageOps.fit(image.convert("RGB"), size), target)
 
 
-def _narration(task_dir: Path) -> Path | None:
-    for path in sorted(task_dir.glob("narration.*")):
-        if path.suffix.lower() in AUDIO_SUFFIXES and path.is_file():
-            return path
-    return None
+def _music(ctx: StageContext, config: StageConfig) -> Path | None:
+    """The background music: a file, or one picked from a folder (the same one for a task on
+    every run, different tasks spread over the folder)."""
+    if not config.music:
+        return None
+    music = Path(config.music).expanduser()
+    music = music if music.is_absolute() else ctx.workspace.home / music
+    if music.is_dir():
+        tracks = sorted(p for p in music.iterdir() if p.suffix.lower() in narration.AUDIO_SUFFIXES)
+        if not tracks:
+            raise PermanentStageError(
+                _("[stages.video] music = {music!r}: no audio file in that folder").format(
+                    music=config.music
+                )
+            )
+        return tracks[int(ctx.task.id.replace("-", "")[:8], 16) % len(tracks)]
+    if not music.is_file():
+        raise PermanentStageError(
+            _("[stages.video] music = {music!r}: no such file").format(music=config.music)
+        )
+    return music
+
+
+def _write_captions(
+    ctx: StageContext, config: StageConfig, soundtrack: narration.Soundtrack, size: tuple[int, int]
+) -> tuple[Path, Path | None]:
+    """captions.ass (burnt in) and output.srt (beside the video) from the timed words."""
+    from autoqueue import captions
+    from autoqueue.models import QueueType
+    from autoqueue.stages import fonts
+
+    layout = captions.Layout(*size)
+    lines = [
+        line
+        for words in soundtrack.scenes
+        for line in captions.break_lines(words, layout.max_cells)
+    ]
+    font_path = (
+        ctx.workspace.config.stage(QueueType.IMAGE).font
+        or config.font
+        or fonts.find_cjk_font()
+        or fonts.find_plain_font()
+    )
+    family = "Sans"
+    fonts_dir = None
+    if font_path:
+        path = Path(font_path).expanduser()
+        path = path if path.is_absolute() else ctx.workspace.home / path
+        if path.is_file():
+            family = fonts.family(path)
+            fonts_dir = path.parent
+    style = captions.Style(
+        font=family, colour=config.caption_colour, highlight=config.caption_highlight
+    )
+    ass = ctx.task_dir / CAPTIONS_ASS
+    captions.write_ass(ass, lines, layout, style)
+    srt = ctx.task_dir / CAPTIONS_SRT
+    temporary = srt.with_suffix(".tmp.srt")
+    captions.write_srt(temporary, lines)
+    temporary.replace(srt)
+    return Path(CAPTIONS_ASS), fonts_dir
 
 
 def _generate(ctx: StageContext, config: StageConfig) -> None:
@@ -153,33 +210,29 @@ def run_video_stage(ctx: StageContext, config: StageConfig) -> StageResult:
         )
     _check_images(images)
     story = read_story(task_dir)
-    durations = [
-        (story.scenes[i].duration if i < len(story.scenes) else None) or DEFAULT_SCENE_SECONDS
-        for i in range(len(images))
-    ]
-    narration = _narration(task_dir)
-    music = None
-    if config.music:
-        music = Path(config.music).expanduser()
-        music = music if music.is_absolute() else ctx.workspace.home / music
-        if not music.is_file():
-            raise PermanentStageError(
-                _("[stages.video] music = {music!r}: no such file").format(music=config.music)
-            )
-    target = ffmpeg.duration(exe, narration) if narration is not None else None
+    soundtrack = narration.prepare(ctx, config, story, len(images), exe)
+    music = _music(ctx, config)
+    captions_file = None
+    fonts_dir = None
+    if config.captions and any(soundtrack.scenes):
+        captions_file, fonts_dir = _write_captions(ctx, config, soundtrack, size)
     plan = ffmpeg.RenderPlan(
         images=tuple(images),
-        durations=ffmpeg.fit_durations(durations, target),
+        durations=soundtrack.durations,
         size=size,
         fit="pad" if ctx.task.media_mode is MediaMode.UPLOAD else "crop",
         output=task_dir / "output.tmp.mp4",
-        narration=narration,
+        narration=soundtrack.narration,
         music=music,
         music_volume=config.music_volume,
         preset=config.preset,
         quality=config.quality,
+        captions=captions_file,
+        fonts_dir=fonts_dir,
+        loudness=config.loudness,
     )
     started = time.monotonic()
+    plan = dataclasses.replace(plan, gain_db=ffmpeg.measure_gain(exe, plan))
     progress = _Progress(ctx, plan.total)
     code, _output = run_program(
         ctx,
@@ -205,7 +258,9 @@ def run_video_stage(ctx: StageContext, config: StageConfig) -> StageResult:
             "seconds": round(plan.total, 2),
             "size": f"{size[0]}x{size[1]}",
             "scenes": len(images),
-            "narration": narration.name if narration else None,
+            "narration": soundtrack.narration.name if soundtrack.narration else None,
+            "voiceGenerated": soundtrack.generated,
+            "captions": captions_file is not None,
             "renderSeconds": round(elapsed, 2),
             "realtimeFactor": round(plan.total / elapsed, 2) if elapsed else None,
         }

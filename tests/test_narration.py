@@ -1,0 +1,206 @@
+"""Narration, captions and loudness: the offline voice, the caption lines and files, and what a
+narrated render decodes to (small 480p renders, decoded and measured with the bundled ffmpeg)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import imageio_ffmpeg
+import pytest
+from PIL import Image, ImageChops, ImageStat
+
+from autoqueue import captions, service
+from autoqueue.db import Connection
+from autoqueue.tts import Espeak, Word, voice_for
+from autoqueue.workspace import Workspace
+
+from .conftest import add, write_config
+from .test_builtin import SMALL, drain, probe, wav_seconds
+
+FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def measure(video: Path) -> dict[str, float]:
+    """Integrated loudness (LUFS), true peak (dBFS) and mean volume (dB) of the video's audio."""
+    loud = subprocess.run(
+        [FFMPEG, "-hide_banner", "-nostats", "-i", str(video), "-af", "ebur128=peak=true",
+         "-f", "null", "-"],
+        capture_output=True, text=True, check=True,
+    ).stderr  # fmt: skip
+    summary = loud[loud.rindex("Summary:") :]
+    volume = subprocess.run(
+        [FFMPEG, "-hide_banner", "-nostats", "-i", str(video), "-af", "volumedetect",
+         "-f", "null", "-"],
+        capture_output=True, text=True, check=True,
+    ).stderr  # fmt: skip
+    return {
+        "I": float(re.search(r"I:\s+(-?[\d.]+) LUFS", summary).group(1)),  # type: ignore[union-attr]
+        "peak": float(re.search(r"Peak:\s+(-?[\d.]+) dBFS", summary).group(1)),  # type: ignore[union-attr]
+        "mean": float(re.search(r"mean_volume: (-?[\d.]+) dB", volume).group(1)),  # type: ignore[union-attr]
+    }
+
+
+def frame(video: Path, seconds: float, out: Path) -> Image.Image:
+    subprocess.run(
+        [FFMPEG, "-v", "error", "-y", "-ss", f"{seconds:.2f}", "-i", str(video),
+         "-frames:v", "1", str(out)],
+        check=True,
+    )  # fmt: skip
+    return Image.open(out).convert("RGB")
+
+
+# -- the voice -------------------------------------------------------------------------------------
+
+
+@pytest.mark.no_db
+@pytest.mark.parametrize(
+    ("text", "voice"),
+    [
+        ("오늘의 환율을 정리해 드립니다. 달러는 조금 올랐습니다.", "ko"),
+        ("Here is a quick market wrap for today.", "en-us"),
+    ],
+)
+def test_espeak_speaks_offline_with_word_times(text: str, voice: str) -> None:
+    assert voice_for(text, None) == voice
+    speech = Espeak.get().speak(text, voice, 175)
+    assert 1.0 < speech.seconds < 15.0
+    samples = memoryview(speech.pcm).cast("h")
+    assert max(abs(s) for s in samples) > 3000  # a voice, not silence
+    assert [w.text for w in speech.words] == text.split()
+    starts = [w.start for w in speech.words]
+    assert starts == sorted(starts) and starts[-1] < speech.seconds
+    assert all(w.end >= w.start for w in speech.words)
+
+
+# -- caption lines and files -----------------------------------------------------------------------
+
+
+@pytest.mark.no_db
+def test_caption_lines_break_between_words_by_drawn_width_and_after_sentences() -> None:
+    text = "무선 가습기 가격은 삼만 구천 원입니다. 소음이 없고 여덟 시간 갑니다 Supercalifragilistic"
+    words = captions.spread(text, 0.0, 10.0)
+    lines = captions.break_lines(words, max_cells=16)
+    assert [w for line in lines for w in line.words] == words  # nothing lost or reordered
+    for line in lines:
+        assert captions.cells(line.text) <= 16 or len(line.words) == 1
+    assert lines[0].text.endswith("가격은") or captions.cells(lines[0].text) <= 16
+    assert any(line.text.endswith("원입니다.") for line in lines)  # a sentence ends a line
+    assert captions.cells("가나") == 4 and captions.cells("ab") == 2
+
+
+@pytest.mark.no_db
+def test_ass_highlights_each_word_in_turn_and_srt_has_one_cue_per_line(tmp_path: Path) -> None:
+    words = [Word("하나", 0.0, 0.5), Word("둘", 0.5, 1.0), Word("셋.", 1.0, 1.6), Word("넷", 2.0, 2.5)]
+    lines = captions.break_lines(words, 40)
+    assert [line.text for line in lines] == ["하나 둘 셋.", "넷"]
+    layout = captions.Layout(1080, 1920)
+    captions.write_ass(tmp_path / "c.ass", lines, layout, captions.Style(font="NanumGothic"))
+    events = [
+        line for line in (tmp_path / "c.ass").read_text(encoding="utf-8").splitlines()
+        if line.startswith("Dialogue:")
+    ]  # fmt: skip
+    assert len(events) == 4  # one per word
+    assert events[1].startswith("Dialogue: 0,0:00:00.50,0:00:01.00,")
+    assert "{\\c&H00D4FF&}둘{\\r}" in events[1] and "하나" in events[1]
+    assert f"PlayResY: {layout.height}" in (tmp_path / "c.ass").read_text(encoding="utf-8")
+    captions.write_srt(tmp_path / "c.srt", lines)
+    assert (tmp_path / "c.srt").read_text(encoding="utf-8") == (
+        "1\n00:00:00,000 --> 00:00:01,600\n하나 둘 셋.\n\n2\n00:00:02,000 --> 00:00:02,500\n넷\n"
+    )
+    # Captions on a Short stay out of the bottom quarter and the right edge YouTube covers.
+    assert layout.margin_bottom >= 0.25 * 1920 and layout.margin_right >= 0.15 * 1080
+
+
+# -- what a narrated render decodes to ---------------------------------------------------------
+
+
+def narrated(home: Path, extra: str = "") -> Workspace:
+    write_config(home, 'timezone = "UTC"\n[retry]\nmax_retry = 0\n' + SMALL + extra)
+    service.init_home(Workspace.load(home))
+    return Workspace.load(home)
+
+
+@pytest.mark.slow
+def test_a_narrated_video_is_loud_enough_captioned_and_as_long_as_its_voice(
+    home: Path, tmp_path: Path
+) -> None:
+    workspace = narrated(home)
+    conn = workspace.connect()
+    task_id = add(workspace, conn, "오늘의 환율 정리", type="shortform", media_mode="crawl")
+    drain(workspace)
+    folder = workspace.task_dir(task_id)
+    video = folder / "output.mp4"
+    meta = probe(video)
+    voice = wav_seconds(folder / "voice.wav")
+    assert meta["duration"] == pytest.approx(voice, abs=0.05)
+    sound = measure(video)
+    assert sound["mean"] > -35  # not silent
+    assert sound["I"] == pytest.approx(-14.0, abs=1.0)  # YouTube's reference loudness
+    assert sound["peak"] <= 0.0
+    # Captions: the same task rendered without them differs in the lower part of the frame
+    # only, where the spoken line is drawn.
+    other = tmp_path / "other"
+    other.mkdir()
+    plain = narrated(other, "captions = false\n")
+    plain_conn = plain.connect()
+    plain_id = add(plain, plain_conn, "오늘의 환율 정리", type="shortform", media_mode="crawl")
+    drain(plain)
+    assert not (plain.task_dir(plain_id) / "output.srt").exists()
+    at = 1.0
+    with_captions = frame(video, at, tmp_path / "a.png")
+    without = frame(plain.task_dir(plain_id) / "output.mp4", at, tmp_path / "b.png")
+    width, height = with_captions.size
+    difference = ImageChops.difference(with_captions, without)
+    top = ImageStat.Stat(difference.crop((0, 0, width, height // 2))).mean
+    bottom = ImageStat.Stat(difference.crop((0, height // 2, width, height))).mean
+    assert max(top) < 2.0 and max(bottom) > 2.0, (top, bottom)
+    assert (folder / "output.srt").read_text(encoding="utf-8").count("-->") >= 2
+    conn.close()
+    plain_conn.close()
+
+
+def test_narration_off_keeps_the_story_durations_and_no_voice(
+    home: Path, tmp_path: Path
+) -> None:
+    workspace = narrated(home, 'narration = "off"\n')
+    conn = workspace.connect()
+    task_id = add(workspace, conn, "A quiet one", type="longform", media_mode="crawl")
+    drain(workspace)
+    folder = workspace.task_dir(task_id)
+    assert not (folder / "voice.wav").exists()
+    assert probe(folder / "output.mp4", count=False)["duration"] == pytest.approx(15.0, abs=0.05)
+    assert (folder / "output.srt").exists()  # captions follow the text without a voice
+    conn.close()
+
+
+TTS_PROGRAM = """
+import math, os, struct, wave
+seconds = 0.5 + 0.1 * len(os.environ["AUTOQUEUE_NARRATION_TEXT"].split())
+with wave.open(os.environ["AUTOQUEUE_NARRATION_OUT"], "wb") as out:
+    out.setnchannels(2); out.setsampwidth(2); out.setframerate(44100)
+    frames = int(seconds * 44100)
+    out.writeframes(b"".join(struct.pack("<hh", int(9000 * math.sin(n / 9)), 0) for n in range(frames)))
+print(os.environ["AUTOQUEUE_NARRATION_VOICE"], flush=True)
+"""
+
+
+def test_a_tts_program_of_the_users_speaks_each_scene(home: Path, conn: Connection) -> None:
+    (home / "mytts.py").write_text(TTS_PROGRAM, encoding="utf-8")
+    python = Path(sys.executable).as_posix()
+    write_config(
+        home,
+        'timezone = "UTC"\n[retry]\nmax_retry = 0\n' + SMALL
+        + f'narration = "command"\nnarration_command = ["{python}", "mytts.py"]\n',
+    )  # fmt: skip
+    workspace = Workspace.load(home)
+    task_id = add(workspace, conn, "A voice of my own", type="longform", media_mode="crawl")
+    drain(workspace)
+    folder = workspace.task_dir(task_id)
+    voice = wav_seconds(folder / "voice.wav")
+    assert probe(folder / "output.mp4", count=False)["duration"] == pytest.approx(voice, abs=0.05)
+    assert measure(folder / "output.mp4")["mean"] > -35
+    logged = [row[0] for row in conn.execute("SELECT message FROM task_logs")]
+    assert "en-us" in logged  # the program's own output, logged as a stage program's is
