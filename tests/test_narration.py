@@ -204,3 +204,79 @@ def test_a_tts_program_of_the_users_speaks_each_scene(home: Path, conn: Connecti
     assert measure(folder / "output.mp4")["mean"] > -35
     logged = [row[0] for row in conn.execute("SELECT message FROM task_logs")]
     assert "en-us" in logged  # the program's own output, logged as a stage program's is
+
+
+# -- motion ------------------------------------------------------------------------------------
+
+
+def render_two(tmp_path: Path, **options: object) -> Path:
+    """Two 1.5 s scenes (a red and a blue picture with a pattern) rendered at 108x192."""
+    from autoqueue.stages import ffmpeg
+
+    images = []
+    for name, colour in (("red", (220, 30, 30)), ("blue", (30, 30, 220))):
+        picture = Image.new("RGB", (400, 400), colour)
+        for x in range(0, 400, 40):  # stripes, so that a pan shows
+            picture.paste((255, 255, 255), (x, 0, x + 8, 400))
+        picture.save(tmp_path / f"{name}.png")
+        images.append(tmp_path / f"{name}.png")
+    plan = ffmpeg.RenderPlan(
+        images=tuple(images), durations=(1.5, 1.5), size=(108, 192), fit="crop",
+        output=tmp_path / "two.mp4", **options,  # type: ignore[arg-type]
+    )  # fmt: skip
+    subprocess.run(ffmpeg.render_argv(FFMPEG, plan), check=True, capture_output=True)
+    return plan.output
+
+
+def frames_of(video: Path) -> list[Image.Image]:
+    reader = imageio_ffmpeg.read_frames(str(video))
+    meta = next(reader)
+    return [Image.frombytes("RGB", meta["size"], data) for data in reader]  # type: ignore[arg-type]
+
+
+@pytest.mark.no_db
+def test_scenes_crossfade_and_keep_their_place(tmp_path: Path) -> None:
+    frames = frames_of(render_two(tmp_path, crossfade=0.4))
+    assert len(frames) == 90  # the plan's frames: crossfades take nothing from the soundtrack
+    reds = [ImageStat.Stat(f).mean[0] - ImageStat.Stat(f).mean[2] for f in frames]
+    assert reds[0] > 100 and reds[-1] < -100
+    blended = [value for value in reds if -100 < value < 100]
+    assert 8 <= len(blended) <= 14  # about 0.4 s of frames in between, none elsewhere
+    middle = reds.index(blended[0])
+    assert 40 <= middle <= 50  # where the first scene ends, at 1.5 s
+    hard = frames_of(render_two(tmp_path, crossfade=0.0))
+    hard_reds = [ImageStat.Stat(f).mean[0] - ImageStat.Stat(f).mean[2] for f in hard]
+    assert not [value for value in hard_reds if -100 < value < 100]  # the same render, cut
+
+
+@pytest.mark.no_db
+def test_stills_move_and_nothing_freezes_inside_a_scene(tmp_path: Path) -> None:
+    def frozen(video: Path) -> list[str]:
+        report = subprocess.run(
+            [FFMPEG, "-hide_banner", "-nostats", "-i", str(video), "-vf",
+             "freezedetect=n=0.001:d=0.5", "-f", "null", "-"],
+            capture_output=True, text=True, check=True,
+        ).stderr  # fmt: skip
+        return re.findall(r"freeze_duration: ([\d.]+)", report)
+
+    assert frozen(render_two(tmp_path, motion=0.08, crossfade=0.4)) == []
+    assert frozen(render_two(tmp_path, motion=0.0, crossfade=0.0))  # stills alone do freeze
+
+
+@pytest.mark.no_db
+def test_a_photo_fills_the_frame_over_a_blurred_copy_of_itself(tmp_path: Path) -> None:
+    from autoqueue.stages import ffmpeg
+
+    wide = Image.new("RGB", (800, 300), (40, 160, 40))
+    wide.paste((250, 250, 250), (0, 0, 800, 30))  # a white band at its top edge
+    wide.save(tmp_path / "wide.png")
+    plan = ffmpeg.RenderPlan(
+        images=(tmp_path / "wide.png",), durations=(1.0,), size=(108, 192), fit="pad",
+        output=tmp_path / "wide.mp4",
+    )  # fmt: skip
+    subprocess.run(ffmpeg.render_argv(FFMPEG, plan), check=True, capture_output=True)
+    first = frames_of(plan.output)[0]
+    top = first.getpixel((54, 10))  # above the picture: its blurred copy, not black bars
+    assert isinstance(top, tuple) and max(top) > 60 and top[1] > top[0]
+    centre = first.getpixel((54, 96))
+    assert isinstance(centre, tuple) and centre[1] > 120 and centre[0] < 90

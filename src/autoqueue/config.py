@@ -109,6 +109,10 @@ class StageConfig(Strict):
     captions: bool = True
     caption_colour: Annotated[str, Field(pattern=r"^#[0-9A-Fa-f]{6}$")] = "#FFFFFF"
     caption_highlight: Annotated[str, Field(pattern=r"^#[0-9A-Fa-f]{6}$")] = "#FFD400"
+    # a slow pan across every still (this fraction of the frame; 0: none), and crossfades between
+    # scenes (seconds; 0: hard cuts)
+    motion: Annotated[float, Field(ge=0, le=0.5)] = 0.08
+    crossfade: Annotated[float, Field(ge=0, le=2)] = 0.4
     # integrated loudness of the soundtrack in LUFS (YouTube plays at about -14); none: as mixed
     loudness: Annotated[float, Field(ge=-40, le=-5)] | None = -14.0
     # ultrafast: slides are mostly repeated frames; slower presets make smaller files in about

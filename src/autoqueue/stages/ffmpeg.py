@@ -88,6 +88,8 @@ class RenderPlan:
     fonts_dir: Path | None = None  # where libass finds the captions' font
     loudness: float | None = None  # integrated loudness target (LUFS) of the mixed audio
     gain_db: float = 0.0  # the mix's gain, found by measuring (measure_gain)
+    motion: float = 0.0  # a slow pan over each still, this fraction of the frame (0: none)
+    crossfade: float = 0.0  # seconds each scene fades into the next (0: hard cuts)
 
     @property
     def frames(self) -> tuple[int, ...]:
@@ -99,31 +101,119 @@ class RenderPlan:
         return sum(self.frames) / FPS
 
 
+def _even(value: float) -> int:
+    return max(2, round(value / 2) * 2)
+
+
+@dataclass(frozen=True)
+class _Pan:
+    """Where a scene's window starts and ends on its (larger) canvas, as fractions of the room
+    there is to move: scenes take turns, so that the motion does not repeat."""
+
+    x: tuple[float, float]
+    y: tuple[float, float]
+
+
+PANS = (
+    _Pan((0.0, 1.0), (0.5, 0.5)),  # left to right
+    _Pan((1.0, 0.0), (0.3, 0.7)),  # right to left, drifting down
+    _Pan((0.5, 0.5), (1.0, 0.0)),  # bottom to top
+    _Pan((0.0, 1.0), (1.0, 0.0)),  # diagonal
+)
+
+
+def _crossfade_frames(plan: RenderPlan) -> int:
+    if len(plan.images) < 2 or plan.crossfade <= 0:
+        return 0
+    shortest = min(plan.frames)
+    return max(0, min(round(plan.crossfade * FPS), shortest // 3))
+
+
 def _scene_filter(index: int, plan: RenderPlan) -> str:
+    """One scene as a stream of frames: the picture shaped once (filled, or over a blurred copy
+    of itself), looped, and, with motion, a window of the frame's size moving across it."""
     width, height = plan.size
+    canvas = (_even(width * (1 + plan.motion)), _even(height * (1 + plan.motion)))
+    cw, ch = canvas
     if plan.fit == "crop":
         shape = (
-            f"scale={width}:{height}:force_original_aspect_ratio=increase:out_range=tv,"
-            f"crop={width}:{height}"
+            f"[{index}:v]scale={cw}:{ch}:force_original_aspect_ratio=increase:out_range=tv,"
+            f"crop={cw}:{ch},setsar=1,format=yuv420p"
         )
     else:
+        # The whole picture, over a blurred, darkened copy of itself filling the frame: no bars.
         shape = (
-            f"scale={width}:{height}:force_original_aspect_ratio=decrease:out_range=tv,"
-            f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2:color=black"
+            f"[{index}:v]scale=-2:-2:out_range=tv,setsar=1,format=yuv420p,split=2[bg{index}][fg{index}];"
+            f"[bg{index}]scale={cw}:{ch}:force_original_aspect_ratio=increase,crop={cw}:{ch},"
+            f"gblur=sigma={max(8, cw // 40)},eq=brightness=-0.08[blur{index}];"
+            f"[fg{index}]scale={cw}:{ch}:force_original_aspect_ratio=decrease[pic{index}];"
+            f"[blur{index}][pic{index}]overlay=(W-w)/2:(H-h)/2,setsar=1,format=yuv420p"
         )
-    # Every input normalised to one size, square pixels and one pixel format (concat refuses
-    # inputs that differ), once: the loop filter then repeats the finished frame, rather than
+    # The picture is shaped once; the loop filter then repeats the finished frame rather than
     # scaling the same picture again for each of its frames.
-    repeats = plan.frames[index] - 1
-    return (
-        f"[{index}:v]{shape},setsar=1,format=yuv420p,"
-        f"loop=loop={repeats}:size=1:start=0,setpts=N/{FPS}/TB[v{index}]"
-    )
+    tail = _crossfade_frames(plan) if index < len(plan.images) - 1 else 0
+    frames = plan.frames[index] + tail  # a scene goes on under the next one's fade-in
+    chain = f"{shape},loop=loop={frames - 1}:size=1:start=0,setpts=N/{FPS}/TB"
+    if plan.motion > 0:
+        pan = PANS[index % len(PANS)]
+        span = max(frames - 1, 1)
+
+        def position(axis: str, ends: tuple[float, float]) -> str:
+            start, end = ends
+            room = f"(i{axis}-o{axis})"
+            return f"'{room}*({start:g}+({end - start:g})*n/{span})'"
+
+        chain += f",crop={width}:{height}:x={position('w', pan.x)}:y={position('h', pan.y)}"
+    return f"{chain}[v{index}]"
 
 
 def _quoted(value: str) -> str:
     """A filter option value in single quotes (a path may hold ':' or ',')."""
     return "'" + value.replace("\\", "/").replace("'", "'\\''") + "'"
+
+
+def _join_scenes(plan: RenderPlan) -> str:
+    """The scenes one after the other, cut, or crossfading: scene k keeps its slot on the
+    soundtrack, and its first frames are a blend of it and the previous scene going on (which
+    was made that much longer). Only those frames are blended: each scene is split into its
+    head, its own part and its tail, so that no other frame passes through a blend filter."""
+    count = len(plan.images)
+    fade = _crossfade_frames(plan)
+    if count < 2 or fade == 0:
+        return "".join(f"[v{i}]" for i in range(count)) + f"concat=n={count}:v=1:a=0"
+
+    def trim(label: str, first: int, last: int, out: str) -> str:
+        return f"{label}trim=start_frame={first}:end_frame={last},setpts=PTS-STARTPTS{out}"
+
+    parts = []
+    order = []
+    for index in range(count):
+        own_start = fade if index > 0 else 0
+        own_end = plan.frames[index]
+        outputs = [f"[own{index}]"]
+        if index > 0:
+            outputs.append(f"[head{index}]")
+        if index < count - 1:
+            outputs.append(f"[tail{index}]")
+        parts.append(
+            f"[v{index}]split={len(outputs)}"
+            + "".join(f"[s{index}_{o}]" for o in range(len(outputs)))
+        )
+        parts.append(trim(f"[s{index}_0]", own_start, own_end, f"[own{index}]"))
+        branch = 1
+        if index > 0:
+            parts.append(trim(f"[s{index}_{branch}]", 0, fade, f"[head{index}]"))
+            branch += 1
+            parts.append(
+                f"[tail{index - 1}][head{index}]xfade=transition=fade:"
+                f"duration={fade / FPS:.4f}:offset=0[blend{index}]"
+            )
+            order.append(f"[blend{index}]")
+        if index < count - 1:
+            parts.append(trim(f"[s{index}_{branch}]", own_end, own_end + fade, f"[tail{index}]"))
+        order.append(f"[own{index}]")
+    parts.append("".join(order) + f"concat=n={len(order)}:v=1:a=0")
+    return ";".join(parts)
 
 
 _LOUDNORM_JSON = re.compile(r"\{[^{}]*\"input_i\"[^{}]*\}", re.DOTALL)
@@ -222,10 +312,7 @@ def render_argv(ffmpeg: str, plan: RenderPlan) -> list[str]:
     filters = [_scene_filter(index, plan) for index in range(count)]
     # concat cannot know how long the last looped frame lasts, and the 30 fps output then drops
     # it: two clones at the end, and -frames:v, make the frame count exactly the plan's.
-    concat = (
-        "".join(f"[v{i}]" for i in range(count))
-        + f"concat=n={count}:v=1:a=0,tpad=stop=2:stop_mode=clone"
-    )
+    concat = _join_scenes(plan) + ",tpad=stop=2:stop_mode=clone"
     if plan.captions is not None:
         subtitles = f"subtitles=filename={_quoted(plan.captions.as_posix())}"
         if plan.fonts_dir is not None:

@@ -230,6 +230,8 @@ def run_video_stage(ctx: StageContext, config: StageConfig) -> StageResult:
         captions=captions_file,
         fonts_dir=fonts_dir,
         loudness=config.loudness,
+        motion=config.motion,
+        crossfade=config.crossfade,
     )
     started = time.monotonic()
     plan = dataclasses.replace(plan, gain_db=ffmpeg.measure_gain(exe, plan))
