@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 
 from autoqueue import service
 from autoqueue.db import Connection
+from autoqueue.errors import PermanentStageError
 from autoqueue.models import QueueType, TaskType
 from autoqueue.repo import contents as contents_repo
 from autoqueue.repo import logs as logs_repo
@@ -169,8 +170,12 @@ def test_hangul_renders_as_hangul_not_boxes() -> None:
     assert ink(with_hangul) > ink(with_boxes)
 
 
-def test_cards_without_a_hangul_font_warn_instead_of_drawing_tofu(
-    builtin: Workspace, bconn: Connection, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("text", "fails"),
+    [("무선 가습기 ABC", True), ("Humidifier review, 무선", False)],
+)
+def test_cards_refuse_a_font_that_cannot_draw_most_of_a_scene(
+    builtin: Workspace, bconn: Connection, monkeypatch: pytest.MonkeyPatch, text: str, fails: bool
 ) -> None:
     """The cards handler itself, called directly (a tick runs it in an attempt's supervisor,
     where this process's patched font lookup would not reach)."""
@@ -185,7 +190,7 @@ def test_cards_without_a_hangul_font_warn_instead_of_drawing_tofu(
     folder = builtin.task_dir(task_id)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "story.json").write_text(
-        json.dumps({"title": "t", "scenes": [{"text": "무선 가습기 ABC"}]}), encoding="utf-8"
+        json.dumps({"title": "t", "scenes": [{"text": text}]}), encoding="utf-8"
     )
     logged: list[StageLog] = []
     ctx = StageContext(
@@ -195,10 +200,32 @@ def test_cards_without_a_hangul_font_warn_instead_of_drawing_tofu(
         item=queue_repo.for_task(bconn, task_id)[0],
         log=lambda *entries: logged.extend(entries),
     )
+    if fails:
+        # Most of the scene would be blank boxes: a permanent failure that says the fix, and
+        # no card that the pipeline would go on to publish.
+        with pytest.raises(PermanentStageError, match="fonts-nanum"):
+            run_cards_stage(ctx, builtin.config.stage(QueueType.IMAGE))
+        assert not (folder / "scene_01.png").exists()
+        return
     run_cards_stage(ctx, builtin.config.stage(QueueType.IMAGE))
     warnings = [entry for entry in logged if entry.level.value == "warn"]
     assert any("fonts-nanum" in e.message and "cannot draw" in e.message for e in warnings)
     assert (folder / "scene_01.png").is_file()
+
+
+def test_the_demo_checks_the_font_before_it_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rich.console import Console
+
+    from autoqueue.demo import run_demo
+    from autoqueue.errors import UsageError
+
+    monkeypatch.setattr(fonts, "find_cjk_font", lambda: None)
+    monkeypatch.setattr(fonts, "find_plain_font", lambda: None)
+    with pytest.raises(UsageError, match="fonts-nanum"):
+        run_demo(tmp_path / "demo", Console(quiet=True))
+    assert not (tmp_path / "demo" / "autoqueue.db").exists()  # nothing started
 
 
 def test_a_configured_font_that_does_not_exist_fails_permanently(home: Path) -> None:

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from autoqueue import service
 from autoqueue.hosts import database_clock
+from autoqueue.i18n import _
 from autoqueue.layout import VIDEO
 from autoqueue.repo import logs as logs_repo
 from autoqueue.repo import queue as queue_repo
@@ -149,19 +150,42 @@ def _status_table(workspace: Workspace, task_ids: list[str], elapsed: float) -> 
     return table
 
 
+def _check_font(directory: Path) -> None:
+    """The demo's first video is Korean: without a font that draws Hangul it would fail at
+    its image stage, so the demo says how to fix that before it starts anything."""
+    from autoqueue.config import CONFIG_NAME, load_config
+    from autoqueue.errors import UsageError
+    from autoqueue.models import QueueType
+    from autoqueue.stages import fonts
+
+    configured = None
+    if (directory / CONFIG_NAME).is_file():
+        configured = load_config(directory / CONFIG_NAME).stage(QueueType.IMAGE).font
+    if configured:
+        path = Path(configured).expanduser()
+        configured = str(path if path.is_absolute() else directory / path)
+    font = configured or fonts.find_cjk_font() or fonts.find_plain_font()
+    problem = fonts.coverage_problem(font, [_samples([])["product"].title])
+    if problem is not None:
+        raise UsageError(problem)
+
+
 def run_demo(
     directory: Path, console: Console, *, db: Path | str | None = None, max_seconds: float = 600
 ) -> list[DemoResult]:
     """Create (or reuse) ``directory`` as a home, add the sample tasks unless they are there
     already, and run them to the end."""
+    _check_font(directory)
     workspace = Workspace.load(directory, db)
     service.init_home(workspace)
     workspace = Workspace.load(directory, db)
     task_ids, added = _add_samples(workspace)
     if added < len(task_ids):
         console.print(
-            f"the demo's tasks are already in {workspace.home}: running what is left of them "
-            "(use another --dir for a fresh demo)"
+            _(
+                "the demo's tasks are already in {home}: running what is left of them "
+                "(use another --dir for a fresh demo)"
+            ).format(home=workspace.home)
         )
     report: list[TickReport] = []
     with closing(workspace.connect()) as conn:

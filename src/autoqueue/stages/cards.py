@@ -133,6 +133,9 @@ def run_cards_stage(ctx: StageContext, config: StageConfig) -> StageResult:
     video = ctx.workspace.config.stage(QueueType.VIDEO)
     size = resolution(ctx.task.type.value, video.resolution)
     font_path = choose_font(ctx, config)
+    problem = fonts.coverage_problem(font_path, [scene.text for scene in story.scenes])
+    if problem is not None:
+        raise PermanentStageError(problem)  # never blank cards that would be published
     probe = fonts.load(font_path, 48)
     missing = set().union(*(fonts.missing_glyphs(probe, scene.text) for scene in story.scenes))
     if missing:

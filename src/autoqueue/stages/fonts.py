@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -90,6 +91,30 @@ def missing_glyphs(font: FreeTypeFont, text: str) -> set[str]:
     """The characters of ``text`` that ``font`` would draw as an empty box (tofu)."""
     notdef = _mask(font, MISSING_PROBE)
     return {char for char in set(text) if not char.isspace() and _mask(font, char) == notdef}
+
+
+def coverage_problem(font_path: str | None, texts: Iterable[str]) -> str | None:
+    """Why ``font_path`` cannot be used for ``texts``: it draws fewer than half the characters
+    of one of them (cards or captions would come out blank, and be published so). None when it
+    draws them, or most of them (the rest are left out with a warning)."""
+    from autoqueue.i18n import _
+
+    font = load(font_path, 48)
+    for text in texts:
+        drawn = [char for char in text if not char.isspace()]
+        if not drawn:
+            continue
+        missing = missing_glyphs(font, text)
+        gone = sum(1 for char in drawn if char in missing)
+        if gone * 2 > len(drawn):
+            return _(
+                "the font {font} cannot draw {gone} of the {count} characters of {text!r}: "
+                "install a font that has them (Debian/Ubuntu: apt-get install fonts-nanum) or "
+                'set [stages.image] font = "/path/to/font.ttf"'
+            ).format(
+                font=font_path or "Pillow default", gone=gone, count=len(drawn), text=text[:40]
+            )
+    return None
 
 
 def _mask(font: FreeTypeFont, char: str) -> tuple[tuple[int, int], bytes]:
