@@ -280,3 +280,28 @@ def test_a_photo_fills_the_frame_over_a_blurred_copy_of_itself(tmp_path: Path) -
     assert isinstance(top, tuple) and max(top) > 60 and top[1] > top[0]
     centre = first.getpixel((54, 96))
     assert isinstance(centre, tuple) and centre[1] > 120 and centre[0] < 90
+
+
+@pytest.mark.no_db
+def test_the_thumbnail_is_the_best_picture_with_the_title_across_it(tmp_path: Path) -> None:
+    from autoqueue.stages import fonts
+    from autoqueue.stages.video import best_image, write_thumbnail
+
+    flat = tmp_path / "flat.png"
+    Image.new("RGB", (600, 400), (90, 90, 90)).save(flat)
+    busy = tmp_path / "busy.png"
+    picture = Image.new("RGB", (600, 400), (20, 20, 20))
+    for x in range(0, 600, 30):
+        picture.paste((240, 240, 240), (x, 0, x + 15, 400))
+    picture.save(busy)
+    assert best_image([flat, busy]) == busy
+    write_thumbnail(flat, tmp_path / "plain.jpg", (320, 180))
+    font = fonts.find_cjk_font() or fonts.find_plain_font()
+    write_thumbnail(flat, tmp_path / "titled.jpg", (320, 180), "오늘의 환율 정리", font)
+    plain = Image.open(tmp_path / "plain.jpg").convert("RGB")
+    titled = Image.open(tmp_path / "titled.jpg").convert("RGB")
+    assert plain.size == titled.size == (320, 180)
+    upper = ImageChops.difference(plain, titled).crop((0, 0, 320, 70))
+    lower = ImageChops.difference(plain, titled).crop((0, 120, 320, 180))
+    assert max(ImageStat.Stat(upper).mean) > 20  # the title, drawn large at the top
+    assert max(ImageStat.Stat(lower).mean) < 3  # the picture itself untouched below

@@ -101,12 +101,62 @@ def save_thumbnail_jpeg(frame: Image.Image, target: Path) -> None:
     temporary.replace(target)
 
 
-def write_thumbnail(source: Path, target: Path, size: tuple[int, int]) -> None:
-    """thumbnail.jpg: the first scene at the video's aspect."""
-    from PIL import Image, ImageOps
+def best_image(images: list[Path]) -> Path:
+    """The scene picture with the most to see (the largest spread of brightness, on a small
+    grey copy); the first one among equals."""
+    from PIL import Image, ImageStat
+
+    def detail(path: Path) -> float:
+        with Image.open(path) as image:
+            small = image.convert("L")
+            small.thumbnail((160, 160))
+            return float(ImageStat.Stat(small).stddev[0])
+
+    scores = [detail(path) for path in images]
+    return images[scores.index(max(scores))]
+
+
+def write_thumbnail(
+    source: Path, target: Path, size: tuple[int, int], title: str = "", font_path: str | None = None
+) -> None:
+    """thumbnail.jpg: ``source`` at the video's aspect, with ``title`` large across its upper
+    part on a dark band (no page counter: nothing that a viewer has no use for)."""
+    from PIL import Image, ImageDraw, ImageOps
+
+    from autoqueue.stages import fonts
+    from autoqueue.stages.cards import wrap
 
     with Image.open(source) as image:
-        save_thumbnail_jpeg(ImageOps.fit(image.convert("RGB"), size), target)
+        frame = ImageOps.fit(image.convert("RGB"), size)
+    if title.strip():
+        width, height = size
+        px = max(24, round(min(width, height) * 0.11))
+        font = fonts.load(font_path, px)
+        lines = wrap(title, font, width * 0.88)
+        while len(lines) > 3 and px > 24:  # a long title: smaller, up to three lines
+            px = round(px * 0.85)
+            font = fonts.load(font_path, px)
+            lines = wrap(title, font, width * 0.88)
+        line_height = round(px * 1.25)
+        top = round(height * 0.08)
+        band = Image.new("RGBA", size, (0, 0, 0, 0))
+        ImageDraw.Draw(band).rectangle(
+            (0, top - px // 2, width, top + line_height * len(lines) + px // 2),
+            fill=(0, 0, 0, 140),
+        )
+        frame = Image.alpha_composite(frame.convert("RGBA"), band).convert("RGB")
+        draw = ImageDraw.Draw(frame)
+        for number, line in enumerate(lines):
+            draw.text(
+                (width // 2, top + number * line_height + line_height // 2),
+                line,
+                font=font,
+                fill=(255, 235, 60),
+                anchor="mm",
+                stroke_width=max(2, px // 14),
+                stroke_fill=(0, 0, 0),
+            )
+    save_thumbnail_jpeg(frame, target)
 
 
 def _music(ctx: StageContext, config: StageConfig) -> Path | None:
@@ -132,12 +182,26 @@ def _music(ctx: StageContext, config: StageConfig) -> Path | None:
     return music
 
 
+def _caption_font(ctx: StageContext, config: StageConfig) -> str | None:
+    """The font file for captions and the thumbnail's title: the image stage's, else this
+    stage's, else one with Hangul, else a plain one."""
+    from autoqueue.models import QueueType
+    from autoqueue.stages import fonts
+
+    configured = ctx.workspace.config.stage(QueueType.IMAGE).font or config.font
+    if configured:
+        path = Path(configured).expanduser()
+        path = path if path.is_absolute() else ctx.workspace.home / path
+        if path.is_file():
+            return str(path)
+    return fonts.find_cjk_font() or fonts.find_plain_font()
+
+
 def _write_captions(
     ctx: StageContext, config: StageConfig, soundtrack: narration.Soundtrack, size: tuple[int, int]
 ) -> tuple[Path, Path | None]:
     """captions.ass (burnt in) and output.srt (beside the video) from the timed words."""
     from autoqueue import captions
-    from autoqueue.models import QueueType
     from autoqueue.stages import fonts
 
     layout = captions.Layout(*size)
@@ -146,20 +210,12 @@ def _write_captions(
         for words in soundtrack.scenes
         for line in captions.break_lines(words, layout.max_cells)
     ]
-    font_path = (
-        ctx.workspace.config.stage(QueueType.IMAGE).font
-        or config.font
-        or fonts.find_cjk_font()
-        or fonts.find_plain_font()
-    )
+    font_path = _caption_font(ctx, config)
     family = "Sans"
     fonts_dir = None
     if font_path:
-        path = Path(font_path).expanduser()
-        path = path if path.is_absolute() else ctx.workspace.home / path
-        if path.is_file():
-            family = fonts.family(path)
-            fonts_dir = path.parent
+        family = fonts.family(Path(font_path))
+        fonts_dir = Path(font_path).parent
     style = captions.Style(
         font=family, colour=config.caption_colour, highlight=config.caption_highlight
     )
@@ -199,7 +255,7 @@ def run_video_stage(ctx: StageContext, config: StageConfig) -> StageResult:
     if ctx.task.media_mode in GENERATED_MODES and video.is_file():
         _verify(ctx, exe, video, expected=None)  # the generator made the video itself
         if not (task_dir / THUMBNAIL).is_file() and images:
-            write_thumbnail(images[0], task_dir / THUMBNAIL, size)
+            write_thumbnail(best_image(images), task_dir / THUMBNAIL, size)
         return StageResult(details={"handler": "ffmpeg", "generated": True})
     if not images:
         raise PermanentStageError(
@@ -252,7 +308,15 @@ def run_video_stage(ctx: StageContext, config: StageConfig) -> StageResult:
         )
     _verify(ctx, exe, plan.output, expected=plan.total)
     plan.output.replace(video)
-    write_thumbnail(images[0], task_dir / THUMBNAIL, size)
+    # A title card (the built-in script's first scene) is its own thumbnail; otherwise the
+    # picture with the most to see, with the title across it.
+    title_card = bool(story.scenes) and story.scenes[0].text.strip() == story.title.strip()
+    if title_card and ctx.task.media_mode is not MediaMode.UPLOAD:
+        write_thumbnail(images[0], task_dir / THUMBNAIL, size)
+    else:
+        write_thumbnail(
+            best_image(images), task_dir / THUMBNAIL, size, story.title, _caption_font(ctx, config)
+        )
     elapsed = time.monotonic() - started
     return StageResult(
         details={
