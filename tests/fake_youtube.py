@@ -35,6 +35,7 @@ class Video:
     metadata: dict[str, Any]
     data: bytes
     thumbnail: bytes | None = None
+    captions: list[bytes] = field(default_factory=list)  # each captions.insert request body
     published_at: str = field(
         default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     )
@@ -224,6 +225,17 @@ class FakeYouTube:
                         f"{fake.url}upload/session/{session_id}?upload_id=secret-{session_id}"
                     )
                     return self._send(200, headers={"Location": location})
+                if path.path == "/upload/youtube/v3/captions":
+                    body = self._body()
+                    if not self._authorised():
+                        return None
+                    assert query.get("part") == ["snippet"], query
+                    match = re.search(rb'"videoId": *"(\w+)"', body)
+                    video = fake.videos.get(match.group(1).decode()) if match else None
+                    if video is None:
+                        return self._error(404, "videoNotFound")
+                    video.captions.append(body)
+                    return self._send(200, {"kind": "youtube#caption", "id": f"cap{len(video.captions)}"})
                 if path.path == "/upload/youtube/v3/thumbnails/set":
                     body = self._body()
                     if not self._authorised():

@@ -756,3 +756,30 @@ def test_a_thumbnail_over_2_mb_is_re_encoded(home: Path, fake: FakeYouTube) -> N
     sent = fake.videos["vid1"].thumbnail
     assert sent is not None and len(sent) <= 2 * 1024 * 1024 and sent[:2] == b"\xff\xd8"
     conn.close()
+
+
+def test_the_captions_go_up_as_a_track_when_configured(home: Path, fake: FakeYouTube) -> None:
+    workspace = youtube_home(home, fake, extra="captions = true\n")
+    conn = workspace.connect()
+    task_id, _data = ready_task(workspace, conn)
+    srt = "1\n00:00:00,000 --> 00:00:01,500\n무선 가습기 리뷰\n"
+    (workspace.task_dir(task_id) / "output.srt").write_text(srt, encoding="utf-8")
+    drain(workspace)
+    assert youtube_item(conn, task_id).status.value == "completed"
+    (request,) = fake.videos["vid1"].captions
+    assert srt.encode() in request  # the file itself, through the real client's multipart upload
+    assert b'"language": "ko"' in request.replace(b'":"', b'": "')
+    used = conn.execute("SELECT sum(units) FROM youtube_quota").fetchone()[0]
+    assert used == 1600 + 50 + 400
+    conn.close()
+
+
+def test_without_the_setting_no_caption_track_is_sent(home: Path, fake: FakeYouTube) -> None:
+    workspace = youtube_home(home, fake)
+    conn = workspace.connect()
+    task_id, _data = ready_task(workspace, conn)
+    (workspace.task_dir(task_id) / "output.srt").write_text("1\n00:00:00,000 --> 00:00:01,000\nhi\n")
+    drain(workspace)
+    assert youtube_item(conn, task_id).status.value == "completed"
+    assert fake.videos["vid1"].captions == []
+    conn.close()

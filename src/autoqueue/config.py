@@ -64,6 +64,9 @@ class YouTubeConfig(Strict):
     daily_quota: Annotated[int, Field(ge=0)] = 10000
     cost_insert: Annotated[int, Field(ge=0)] = 1600
     cost_thumbnail: Annotated[int, Field(ge=0)] = 50
+    # Upload output.srt as the video's caption track (captions.insert, 400 units).
+    captions: bool = False
+    cost_captions: Annotated[int, Field(ge=0)] = 400
     retries: Annotated[int, Field(ge=0)] = 5  # in-upload retries of 5xx, 429, resets
     retry_seconds: Annotated[float, Field(ge=0)] = 1.0  # first backoff, doubling
     upload_limit_hours: Annotated[float, Field(gt=0)] = 24
@@ -251,6 +254,7 @@ heartbeat = 30
 # daily_quota = 10000      # units per Pacific day; uploads beyond it wait for the next day
 # cost_insert = 1600       # what one videos.insert costs (Google's pages say 1600 or 100)
 # cost_thumbnail = 50
+# captions = true          # also upload output.srt as a caption track (400 units more)
 """
 
 

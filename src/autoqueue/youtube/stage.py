@@ -33,7 +33,7 @@ from autoqueue.models import ActionType, LogLevel, Privacy
 from autoqueue.stages.base import StageContext, StageLog, StageResult
 from autoqueue.stages.cards import read_story
 from autoqueue.stages.runner import StageCancelled
-from autoqueue.stages.video import THUMBNAIL_MAX_BYTES, save_thumbnail_jpeg
+from autoqueue.stages.video import CAPTIONS_SRT, THUMBNAIL_MAX_BYTES, save_thumbnail_jpeg
 from autoqueue.timeutil import from_db, parse_stored, to_db, utcnow
 from autoqueue.youtube import auth
 from autoqueue.youtube.quota import next_reset, quota_day
@@ -220,6 +220,8 @@ class Uploader:
         )
         if not self.state.get("thumbnail_done"):
             needed += self.config.cost_thumbnail
+        if self.config.captions and not self.state.get("captions_done"):
+            needed += self.config.cost_captions
         used = self.ctx.store.quota_used(self.config.project, quota_day(now))
         if needed and used + needed > self.config.daily_quota:
             until = next_reset(now)
@@ -270,6 +272,8 @@ class Uploader:
             video_id = self.state.get("video_id") or self._upload(youtube, http, video, body)
             if not self.state.get("thumbnail_done"):
                 self._thumbnail(youtube, video_id, task_dir / THUMBNAIL)
+            if self.config.captions and not self.state.get("captions_done"):
+                self._captions(youtube, video_id, task_dir / CAPTIONS_SRT)
         except RefreshError as exc:
             raise PermanentStageError(reauth_message(self.channel)) from exc
         finally:
@@ -429,6 +433,7 @@ class Uploader:
             size=size,
             video_id=None,
             thumbnail_done=False,
+            captions_done=False,
             opened_at=to_db(utcnow()),
         )
         self.log(
@@ -587,6 +592,36 @@ class Uploader:
         self.save(video_id=video_id, offset=self.state.get("size"))  # before anything else
         return video_id
 
+    def _captions(self, youtube: Any, video_id: str, srt: Path) -> None:
+        """output.srt as the video's caption track, in the captions' own language. Like the
+        thumbnail, a refusal is a warning: the video is up."""
+        from googleapiclient.http import MediaFileUpload
+
+        if not srt.is_file() or not srt.read_text(encoding="utf-8").strip():
+            self.log(_("no output.srt: no caption track uploaded"), LogLevel.WARN)
+            self.save(captions_done=True)
+            return
+        body = {
+            "snippet": {
+                "videoId": video_id,
+                "language": _caption_language(srt.read_text(encoding="utf-8")),
+                "name": "",
+                "isDraft": False,
+            }
+        }
+        media = MediaFileUpload(str(srt), mimetype="application/octet-stream")
+        try:
+            self._retrying(
+                "uploading the captions",
+                lambda: self._charged(
+                    youtube.captions().insert(part="snippet", body=body, media_body=media),
+                    self.config.cost_captions,
+                ),
+            )
+        except PermanentStageError as exc:
+            self.log(_("caption track not uploaded: {exc}").format(exc=exc), LogLevel.WARN)
+        self.save(captions_done=True)
+
     def _thumbnail(self, youtube: Any, video_id: str, thumbnail: Path) -> None:
         from googleapiclient.http import MediaFileUpload
 
@@ -608,6 +643,12 @@ class Uploader:
             # The video is up; a refused custom thumbnail (unverified account) must not undo it.
             self.log(_("thumbnail not set: {exc}").format(exc=exc), LogLevel.WARN)
         self.save(thumbnail_done=True)
+
+
+def _caption_language(text: str) -> str:
+    hangul = sum(1 for ch in text if "\uac00" <= ch <= "\ud7a3")
+    letters = sum(1 for ch in text if ch.isalpha())
+    return "ko" if letters and hangul / letters > 0.3 else "en"
 
 
 def _chunk_bytes_upload(path: str, chunksize: int) -> Any:
