@@ -140,13 +140,11 @@ def test_a_narrated_video_is_loud_enough_captioned_and_as_long_as_its_voice(
     assert sound["mean"] > -35  # not silent
     assert sound["I"] == pytest.approx(-14.0, abs=1.0)  # YouTube's reference loudness
     assert sound["peak"] <= 0.0
-    # Captions: the same task rendered without them differs in the lower part of the frame
-    # only, where the spoken line is drawn.
-    other = tmp_path / "other"
-    other.mkdir()
-    plain = narrated(other, "captions = false\n")
-    plain_conn = plain.connect()
-    plain_id = add(plain, plain_conn, "오늘의 환율 정리", type="shortform", media_mode="crawl")
+    # Captions: the same task rendered without them (captions turned off, the task added
+    # again) differs in the lower part of the frame only, where the spoken line is drawn.
+    write_config(home, 'timezone = "UTC"\n[retry]\nmax_retry = 0\n' + SMALL + "captions = false\n")
+    plain = Workspace.load(home)
+    plain_id = add(plain, conn, "오늘의 환율 정리", type="shortform", media_mode="crawl")
     drain(plain)
     assert not (plain.task_dir(plain_id) / "output.srt").exists()
     at = 1.0
@@ -159,7 +157,6 @@ def test_a_narrated_video_is_loud_enough_captioned_and_as_long_as_its_voice(
     assert max(top) < 2.0 and max(bottom) > 2.0, (top, bottom)
     assert (folder / "output.srt").read_text(encoding="utf-8").count("-->") >= 2
     conn.close()
-    plain_conn.close()
 
 
 def test_narration_off_keeps_the_story_durations_and_no_voice(
