@@ -302,3 +302,15 @@ def test_the_thumbnail_is_the_best_picture_with_the_title_across_it(tmp_path: Pa
     lower = ImageChops.difference(plain, titled).crop((0, 120, 320, 180))
     assert max(ImageStat.Stat(upper).mean) > 20  # the title, drawn large at the top
     assert max(ImageStat.Stat(lower).mean) < 3  # the picture itself untouched below
+
+
+@pytest.mark.no_db
+def test_the_next_run_archives_the_voice_and_captions_too(tmp_path: Path) -> None:
+    """A recurring task's next run moves the previous run's files aside first: a stale
+    output.srt must never go up with the next video."""
+    from autoqueue.layout import run_outputs
+
+    for name in ("story.json", "output.mp4", "voice.wav", "captions.ass", "output.srt"):
+        (tmp_path / name).write_text("x")
+    archived = {path.name for path in run_outputs(tmp_path, keep_scene_images=True)}
+    assert {"voice.wav", "captions.ass", "output.srt", "output.mp4"} <= archived

@@ -43,7 +43,9 @@ def run_outputs(task_dir: Path, *, keep_scene_images: bool) -> list[Path]:
 
     In ``upload`` mode the scene images are the user's inputs, shared by every run, so they stay.
     """
-    names = [STORY, VIDEO, THUMBNAIL, "metadata.json"]
+    # the video stage's voice-over and captions too: a stale output.srt must never reach the
+    # next run's upload
+    names = [STORY, VIDEO, THUMBNAIL, "metadata.json", "voice.wav", "captions.ass", "output.srt"]
     found = [task_dir / name for name in names if (task_dir / name).is_file()]
     found += sorted(p for p in task_dir.glob("narration.*") if p.is_file())
     if not keep_scene_images:

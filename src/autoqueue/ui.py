@@ -10,7 +10,7 @@ so it runs over SSH. Every read and write goes through the functions the command
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -307,6 +307,10 @@ class AutoqueueApp(App[None]):
             self.say(str(exc), error=True)
         except db.Error as exc:
             self.say(_("database error: {error}").format(error=exc), error=True)
+            if self.conn is not None:  # a server that went away: connect afresh next time
+                with suppress(*db.Error):
+                    self.conn.close()
+                self.conn = None
         return None
 
     def say(self, message: str, *, error: bool = False) -> None:
