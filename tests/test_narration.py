@@ -104,7 +104,7 @@ def test_ass_highlights_each_word_in_turn_and_srt_has_one_cue_per_line(tmp_path:
     ]  # fmt: skip
     assert len(events) == 4  # one per word
     assert events[1].startswith("Dialogue: 0,0:00:00.50,0:00:01.00,")
-    assert "{\\c&H00D4FF&}둘{\\r}" in events[1] and "하나" in events[1]
+    assert "{\\c&H00D4FF&}둘{\\c&HFFFFFF&}" in events[1] and "하나" in events[1]
     assert f"PlayResY: {layout.height}" in (tmp_path / "c.ass").read_text(encoding="utf-8")
     captions.write_srt(tmp_path / "c.srt", lines)
     assert (tmp_path / "c.srt").read_text(encoding="utf-8") == (
@@ -314,3 +314,46 @@ def test_the_next_run_archives_the_voice_and_captions_too(tmp_path: Path) -> Non
         (tmp_path / name).write_text("x")
     archived = {path.name for path in run_outputs(tmp_path, keep_scene_images=True)}
     assert {"voice.wav", "captions.ass", "output.srt", "output.mp4"} <= archived
+
+
+@pytest.mark.no_db
+@pytest.mark.parametrize("position", ["top", "bottom"])
+def test_a_scene_caption_style_places_and_colours_its_lines(tmp_path: Path, position: str) -> None:
+    """story.json's caption_style, rendered by libass: the line where the scene asks, in its
+    colour."""
+    from autoqueue.stages.fonts import family, find_cjk_font, find_plain_font
+    from autoqueue.story import Story
+
+    story = Story.model_validate(
+        {"title": "t", "scenes": [{"text": "하나 둘", "caption_style": {
+            "colour": "#00FF00", "highlight": "#00FF00", "size": 1.5, "position": position}}]}
+    )  # fmt: skip
+    own = story.scenes[0].caption_style
+    assert own is not None
+    look = captions.LineStyle(own.colour, own.highlight, own.size, own.position)
+    line = captions.Line((Word("하나", 0.0, 1.0), Word("둘", 1.0, 2.0)), look)
+    layout = captions.Layout(216, 384)
+    font = find_cjk_font() or find_plain_font()
+    assert font is not None
+    captions.write_ass(
+        tmp_path / "c.ass", [line], layout, captions.Style(font=family(Path(font)))
+    )
+    subprocess.run(
+        [FFMPEG, "-v", "error", "-y", "-f", "lavfi", "-i", "color=black:s=216x384:d=2:r=10",
+         "-vf", f"subtitles=c.ass:fontsdir={Path(font).parent.as_posix()}",
+         "-frames:v", "1", "-update", "1", "out.png"],
+        cwd=tmp_path, check=True,
+    )  # fmt: skip
+    picture = Image.open(tmp_path / "out.png").convert("RGB")
+    green = [(x, y) for x in range(216) for y in range(384)
+             if picture.getpixel((x, y))[1] > 150 > picture.getpixel((x, y))[0]]  # type: ignore[index]
+    assert green, "no caption drawn"
+    rows = [y for _x, y in green]
+    if position == "top":
+        assert max(rows) < 384 // 2
+    else:
+        assert min(rows) > 384 // 2
+    with pytest.raises(ValueError):
+        Story.model_validate(
+            {"title": "t", "scenes": [{"text": "x", "caption_style": {"colour": "green"}}]}
+        )

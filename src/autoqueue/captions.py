@@ -20,8 +20,19 @@ SENTENCE_ENDS = (".", "!", "?", "。", "！", "？", "…")
 
 
 @dataclass(frozen=True)
+class LineStyle:
+    """One scene's own look: colours (#RRGGBB, None: the home's), size factor, position."""
+
+    colour: str | None = None
+    highlight: str | None = None
+    size: float = 1.0
+    position: str = "bottom"
+
+
+@dataclass(frozen=True)
 class Line:
     words: tuple[Word, ...]
+    style: LineStyle | None = None
 
     @property
     def start(self) -> float:
@@ -175,12 +186,18 @@ def write_ass(path: Path, lines: Sequence[Line], layout: Layout, style: Style) -
         "Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text",
     ]
     events = []
-    highlight = _ass_override_colour(style.highlight)
     for line in lines:
+        look = line.style or LineStyle()
+        base = _ass_override_colour(look.colour or style.colour)
+        highlight = _ass_override_colour(look.highlight or style.highlight)
+        prefix = {"middle": "\\an5", "top": "\\an8"}.get(look.position, "")
+        if look.size != 1.0:
+            prefix += f"\\fs{round(size * look.size)}"
+        prefix = f"{{{prefix}\\c{base}}}"
         for index, word in enumerate(line.words):
             end = line.words[index + 1].start if index + 1 < len(line.words) else line.end
-            text = " ".join(
-                f"{{\\c{highlight}}}{_ass_escape(w.text)}{{\\r}}"
+            text = prefix + " ".join(
+                f"{{\\c{highlight}}}{_ass_escape(w.text)}{{\\c{base}}}"
                 if i == index
                 else _ass_escape(w.text)
                 for i, w in enumerate(line.words)

@@ -6,9 +6,28 @@ JSON Schema.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+
+class CaptionStyle(BaseModel):
+    """How one scene's captions look, over the home's settings."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    colour: str | None = Field(
+        default=None, pattern=r"^#[0-9A-Fa-f]{6}$", description="Text colour, #RRGGBB"
+    )
+    highlight: str | None = Field(
+        default=None, pattern=r"^#[0-9A-Fa-f]{6}$", description="The spoken word's colour"
+    )
+    size: Annotated[float, Field(ge=0.5, le=2.0)] = Field(
+        default=1.0, description="Size, relative to the default"
+    )
+    position: Literal["bottom", "middle", "top"] = Field(
+        default="bottom", description="Where on the frame (bottom stays clear of the Shorts UI)"
+    )
 
 
 class Scene(BaseModel):
@@ -27,6 +46,9 @@ class Scene(BaseModel):
         default=None, description="The eSpeak voice for this scene (ko, en-us, ...)"
     )
     captions: bool = Field(default=True, description="Show this scene's text as captions")
+    caption_style: CaptionStyle | None = Field(
+        default=None, description="This scene's caption colours, size and position"
+    )
 
 
 class Story(BaseModel):

@@ -23,6 +23,7 @@ from autoqueue.stages.base import StageContext, StageLog, StageResult
 from autoqueue.stages.cards import read_story
 from autoqueue.stages.command import run_command
 from autoqueue.stages.runner import describe_exit, run_program
+from autoqueue.story import Story
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -198,18 +199,29 @@ def _caption_font(ctx: StageContext, config: StageConfig) -> str | None:
 
 
 def _write_captions(
-    ctx: StageContext, config: StageConfig, soundtrack: narration.Soundtrack, size: tuple[int, int]
+    ctx: StageContext,
+    config: StageConfig,
+    soundtrack: narration.Soundtrack,
+    size: tuple[int, int],
+    story: Story,
 ) -> tuple[Path, Path | None]:
-    """captions.ass (burnt in) and output.srt (beside the video) from the timed words."""
+    """captions.ass (burnt in) and output.srt (beside the video) from the timed words, each
+    scene in its story's ``caption_style`` when it has one."""
     from autoqueue import captions
     from autoqueue.stages import fonts
 
     layout = captions.Layout(*size)
-    lines = [
-        line
-        for words in soundtrack.scenes
-        for line in captions.break_lines(words, layout.max_cells)
-    ]
+    lines = []
+    for index, words in enumerate(soundtrack.scenes):
+        own = story.scenes[index].caption_style if index < len(story.scenes) else None
+        look = None
+        if own is not None:
+            look = captions.LineStyle(own.colour, own.highlight, own.size, own.position)
+        width = int(layout.max_cells / (look.size if look else 1.0))
+        lines += [
+            dataclasses.replace(line, style=look)
+            for line in captions.break_lines(words, max(width, 4))
+        ]
     font_path = _caption_font(ctx, config)
     family = "Sans"
     fonts_dir = None
@@ -271,7 +283,7 @@ def run_video_stage(ctx: StageContext, config: StageConfig) -> StageResult:
     captions_file = None
     fonts_dir = None
     if config.captions and any(soundtrack.scenes):
-        captions_file, fonts_dir = _write_captions(ctx, config, soundtrack, size)
+        captions_file, fonts_dir = _write_captions(ctx, config, soundtrack, size, story)
     plan = ffmpeg.RenderPlan(
         images=tuple(images),
         durations=soundtrack.durations,
