@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from autoqueue.models import Content, LogEntry, Tab
+    from autoqueue.service import StopResult
 
 # rich is imported on first use: a cron tick that has nothing to print does not pay for it.
 
@@ -208,6 +209,28 @@ def content_rows(contents: Sequence[Content], tz: str) -> None:
             display_time(content.updated_at, tz)[5:],
         )
     console().print(table)
+
+
+def stop_lines(result: StopResult) -> list[str]:
+    """What a stop did, as `stop` prints it and the terminal app
+    shows it: the counts, then each process it killed."""
+    lines = [
+        _(
+            "stopped {stopped_processing} processing item(s), deleted {deleted_waiting} waiting "
+            "item(s), deactivated {deactivated_schedules} schedule(s)"
+        ).format(
+            stopped_processing=result.stopped_processing,
+            deleted_waiting=result.deleted_waiting,
+            deactivated_schedules=result.deactivated_schedules,
+        )
+    ]
+    lines += [
+        _("killed {name} (pid {pid})").format(name=killed["name"], pid=killed["pid"])
+        for killed in result.killed_processes
+    ]
+    if not result.killed_processes:
+        lines.append(_("no process of this task was running"))
+    return lines
 
 
 def task_detail(detail: Mapping[str, Any], tz: str) -> None:

@@ -615,7 +615,7 @@ class AutoqueueApp(App[None]):
                 return
             self.refresh_data()
             title = _("Stopped {task}").format(task=task_id[:8])
-            self.push_screen(Notice(title, stop_lines(result)))
+            self.push_screen(Notice(title, [*output.stop_lines(result), *result.not_killed]))
 
         self.push_screen(
             Confirm(_("Stop task {task} ({title})?").format(task=task_id[:8], title=row["title"])),
@@ -691,26 +691,6 @@ class AutoqueueApp(App[None]):
                 self.refresh_data()
 
         self.push_screen(AddTask(), added)
-
-
-def stop_lines(result: service.StopResult) -> list[str]:
-    """What a stop did, as seed section 12.4 returns it: counts, then each killed process."""
-    lines = [
-        _(
-            "stopped {processing} processing item(s), deleted {waiting} waiting item(s), "
-            "deactivated {schedules} schedule(s)"
-        ).format(
-            processing=result.stopped_processing,
-            waiting=result.deleted_waiting,
-            schedules=result.deactivated_schedules,
-        )
-    ]
-    for killed in result.killed_processes:
-        lines.append(_("killed {name} (pid {pid})").format(name=killed["name"], pid=killed["pid"]))
-    if not result.killed_processes:
-        lines.append(_("no process of this task was running"))
-    lines.extend(result.not_killed)
-    return lines
 
 
 def serve(host: str, port: int, environ: dict[str, str]) -> None:

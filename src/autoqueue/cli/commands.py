@@ -214,20 +214,8 @@ def stop(
     if as_json:
         output.emit_json(asdict(result))
         return
-    output.info(
-        _(
-            "stopped {stopped_processing} processing item(s), deleted {deleted_waiting} waiting "
-            "item(s), deactivated {deactivated_schedules} schedule(s)"
-        ).format(
-            stopped_processing=result.stopped_processing,
-            deleted_waiting=result.deleted_waiting,
-            deactivated_schedules=result.deactivated_schedules,
-        )
-    )
-    for killed in result.killed_processes:
-        output.info(_("killed {name} (pid {pid})").format(name=killed["name"], pid=killed["pid"]))
-    if not result.killed_processes:
-        output.info(_("no process of this task was running"))
+    for line in output.stop_lines(result):
+        output.info(line)
     for note in result.not_killed:
         output.warning(note)
 
