@@ -228,6 +228,7 @@ class AutoqueueApp(App[None]):
     """The queue's screen. ``now`` is the clock, as everywhere in autoqueue."""
 
     TITLE = "autoqueue"
+    QUEUE_PANES = frozenset(tab.value for tab in Tab)
     ENABLE_COMMAND_PALETTE = False  # its footer key would push the app's own keys off at 80x24
     CSS = """
     Screen { layout: vertical; }
@@ -263,7 +264,6 @@ class AutoqueueApp(App[None]):
         self.now = now
         self.refresh_seconds = refresh_seconds
         self.conn: db.Connection | None = None
-        self.counts: dict[Tab, int] = {}
         self.rows: dict[str, list[dict[str, Any]]] = {}
         self.tasks: list[dict[str, Any]] = []
         self.log_entries: list[LogEntry] = []
@@ -424,12 +424,16 @@ class AutoqueueApp(App[None]):
             return
 
     def _refresh_data(self) -> None:
+        # Every count, and the tasks (their tab's label counts them; pause and delete act on
+        # them), but only the visible tab's rows: a tab is filled when it is shown.
+        pane = self.active_pane()
+        shown = Tab(pane) if pane in self.QUEUE_PANES else None
         read = self.call(
             lambda conn: (
                 queue_repo.tab_counts(conn),
-                {tab.value: queue_repo.tab_rows(conn, tab, ROW_LIMIT) for tab in Tab},
+                queue_repo.tab_rows(conn, shown, ROW_LIMIT) if shown is not None else None,
                 service.list_tasks(conn),
-                logs_repo.query(conn, self._log_filter(LOG_LIMIT)),
+                logs_repo.query(conn, self._log_filter(LOG_LIMIT)) if pane == "logs" else None,
             )
         )
         if read is None:
@@ -439,15 +443,15 @@ class AutoqueueApp(App[None]):
         for tab, count in counts.items():
             tabs.get_tab(tab.value).label = output.tab_label(tab) + f" {count}"
         tabs.get_tab("tasks").label = _("tasks") + f" {len(tasks)}"
-        for tab in Tab:
-            if rows[tab.value] != self.rows.get(tab.value):
-                self._fill_queue(tab, rows[tab.value])
-        self.rows = rows
-        self.counts = counts
+        if shown is not None and rows != self.rows.get(pane):
+            self.rows[pane] = rows
+            self._fill_queue(shown, rows)
         if tasks != self.tasks:
             self.tasks = tasks
             self._fill_tasks()
-        if self._logs_stale or [e.id for e in entries] != [e.id for e in self.log_entries]:
+        if entries is not None and (
+            self._logs_stale or [e.id for e in entries] != [e.id for e in self.log_entries]
+        ):
             self._logs_stale = False
             self.log_entries = entries
             self._fill_logs()
@@ -561,7 +565,7 @@ class AutoqueueApp(App[None]):
 
     @on(TabbedContent.TabActivated)
     def _tab_changed(self) -> None:
-        self._show_row_detail()
+        self.refresh_data()  # the tab now shown was not read while hidden
         pane = self.active_pane()
         self.main_screen.query_one(f"#table-{pane}", DataTable).focus()
 
