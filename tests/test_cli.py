@@ -844,13 +844,7 @@ def test_tasks_lists_every_task_with_its_schedule_in_its_own_zone_and_its_state(
     assert listed[done]["last_run"] and listed[done]["media_mode"] == "upload"
     assert listed[stopped]["schedules"][0]["active"] is False
     # At 80 columns the short id, the schedule's zone and the state are all there.
-    table = subprocess.run(
-        [sys.executable, "-m", "autoqueue", "--home", str(home), "tasks"],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "COLUMNS": "80"},
-        check=True,
-    ).stdout
+    table = at_80_columns(home, "tasks")
     assert max(len(line) for line in table.splitlines()) <= 80
     for task_id, state in ((daily, "waiting"), (broken, "failed"), (stopped, "paused")):
         row = next(line for line in table.splitlines() if line.strip().startswith(task_id[:8]))
@@ -1027,6 +1021,14 @@ def test_doctor_names_each_problem_and_its_fix(runner: CliRunner, home: Path) ->
     assert "fix:" in text.stdout and text.exit_code == 1
 
 
+def at_80_columns(home: Path, *args: str) -> str:
+    """A command's output in a real process whose terminal is 80 columns wide."""
+    return subprocess.run(
+        [sys.executable, "-m", "autoqueue", "--home", str(home), *args],
+        capture_output=True, text=True, env={**os.environ, "COLUMNS": "80"}, check=True,
+    ).stdout  # fmt: skip
+
+
 def test_list_and_watch_keep_their_key_columns_at_80_columns(runner: CliRunner, home: Path) -> None:
     """At 80 columns the failed tab keeps the item, the task's short id, the stage and its
     status, the retry count, and the whole error wrapped under the title; the watch screen's
@@ -1037,21 +1039,14 @@ def test_list_and_watch_keep_their_key_columns_at_80_columns(runner: CliRunner, 
         "fail_script=permanent",
     )  # fmt: skip
     assert invoke(runner, home, "tick", "--drain").exit_code == 0
-    env = {**os.environ, "COLUMNS": "80"}
-    failed = subprocess.run(
-        [sys.executable, "-m", "autoqueue", "--home", str(home), "list", "failed"],
-        capture_output=True, text=True, env=env, check=True,
-    ).stdout  # fmt: skip
+    failed = at_80_columns(home, "list", "failed")
     lines = failed.splitlines()
     assert max(len(line) for line in lines) <= 80
     row = next(line for line in lines if task_id[:8] in line)
     assert "script failed" in row and "0/0" in row
     error = db_rows(home, "SELECT error_message FROM task_queue WHERE status = 'failed'")[0][0]
     assert error.split()[-1] in failed  # the error's last word: nothing cut off
-    watch = subprocess.run(
-        [sys.executable, "-m", "autoqueue", "--home", str(home), "watch", "--once"],
-        capture_output=True, text=True, env=env, check=True,
-    ).stdout  # fmt: skip
+    watch = at_80_columns(home, "watch", "--once")
     assert max(len(line) for line in watch.splitlines()) <= 80
     log_line = next(line for line in watch.splitlines() if "script/fail" in line)
     assert " error " in log_line and task_id[:8] in log_line
@@ -1067,15 +1062,7 @@ def test_show_and_contents_read_at_80_columns(runner: CliRunner, home: Path) -> 
         "fail_video=permanent",
     )  # fmt: skip
     assert invoke(runner, home, "tick", "--drain").exit_code == 0
-    env = {**os.environ, "COLUMNS": "80"}
-
-    def run(*args: str) -> str:
-        return subprocess.run(
-            [sys.executable, "-m", "autoqueue", "--home", str(home), *args],
-            capture_output=True, text=True, env=env, check=True,
-        ).stdout  # fmt: skip
-
-    shown = run("show", task_id[:8])
+    shown = at_80_columns(home, "show", task_id[:8])
     assert max(len(line) for line in shown.splitlines()) <= 80
     script_row = next(line for line in shown.splitlines() if "script completed" in line)
     assert "0/0" in script_row
@@ -1084,7 +1071,7 @@ def test_show_and_contents_read_at_80_columns(runner: CliRunner, home: Path) -> 
     assert "0/0" in video_row
     error = db_rows(home, "SELECT error_message FROM task_queue WHERE status = 'failed'")[0][0]
     assert error.split()[-1] in shown  # the whole error, wrapped
-    listed = run("contents")
+    listed = at_80_columns(home, "contents")
     assert max(len(line) for line in listed.splitlines()) <= 80
     content_id = db_rows(home, "SELECT id FROM contents")[0][0]
     row = next(line for line in listed.splitlines() if task_id[:8] in line)
