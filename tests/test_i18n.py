@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import gettext
 import json
+import os
 import re
 from pathlib import Path
 
@@ -194,3 +195,26 @@ def test_stage_logs_are_written_in_korean(home: Path) -> None:
     assert any("실행 시작" in m for m in messages), messages
     logs = json.loads(run_cli(home, "logs", "--json").stdout)
     assert all(not m["message"].startswith("task added") for m in logs)
+
+
+def test_help_words_are_translated_without_slowing_other_commands(home: Path) -> None:
+    """typer's help module (about 0.1 s to import) is loaded for a help screen only, and the
+    help screens a bare group prints are Korean too."""
+    import subprocess
+    import sys
+
+    korean_home(home)
+    assert run_cli(home, "init").returncode == 0
+    listed = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "autoqueue", "--home", str(home), "list"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert "typer.rich_utils" not in listed.stderr
+    alone = subprocess.run(  # `autoqueue` alone prints its help screen
+        [sys.executable, "-m", "autoqueue"],
+        capture_output=True, text=True, check=False,
+        env={**os.environ, "AUTOQUEUE_HOME": str(home), "COLUMNS": "100"},
+    )  # fmt: skip
+    assert "옵션" in alone.stdout and "명령" in alone.stdout and "Options" not in alone.stdout
+    group = run_cli(home, "db")  # a group without its command: one Korean line
+    assert group.returncode == 2 and "명령이 없습니다" in group.stderr

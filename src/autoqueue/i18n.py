@@ -143,6 +143,7 @@ _TYPER_TEXTS = {
 _PARSER_ERRORS = [
     (r"No such option: (?P<rest>.*)", N_("No such option: {rest}")),
     (r"No such command (?P<rest>.*)\.", N_("No such command {rest}.")),
+    (r"Missing command\.", N_("Missing command.")),
     (r"Missing argument (?P<rest>.*)\.", N_("Missing argument {rest}.")),
     (r"Missing option (?P<rest>.*)\.", N_("Missing option {rest}.")),
     (r"Invalid value for (?P<name>[^:]*): (?P<rest>.*)", N_("Invalid value for {name}: {rest}")),
