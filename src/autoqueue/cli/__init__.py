@@ -44,11 +44,12 @@ class AutoqueueGroup(TyperGroup):
         # The language is known before parsing, so that help screens are translated too.
         argv = list(args) if args is not None else sys.argv[1:]
         i18n.set_language(i18n.language_for(argv, os.environ))
-        if i18n.current() != "en" and ("--help" in argv or not argv):
-            # typer's help module costs ~0.1 s to import: only for a help screen (--help, or
-            # `autoqueue` alone)
-            i18n.translate_typer()
-        i18n.translate_command(self)
+        if "--help" in argv or not argv:
+            # Help texts are only read on a help screen (--help, or `autoqueue` alone); typer's
+            # help module alone costs ~0.1 s to import, so no other command pays for this.
+            if i18n.current() != "en":
+                i18n.translate_typer()
+            i18n.translate_command(self)
         try:
             result = super().main(
                 args=args,
