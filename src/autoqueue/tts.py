@@ -222,11 +222,16 @@ def _words(text: str, events: list[tuple[int, int, int]], total: float) -> list[
     ]
 
 
-def voice_for(text: str, configured: str | None) -> str:
-    """The voice to speak ``text`` with: the configured one, else Korean for text with Hangul,
-    else English."""
-    if configured:
-        return configured
+def text_language(text: str) -> str:
+    """``ko`` when Hangul makes up more than 30% of the letters, else ``en``."""
     hangul = sum(1 for ch in text if "\uac00" <= ch <= "\ud7a3")
     letters = sum(1 for ch in text if ch.isalpha())
-    return "ko" if letters and hangul / letters > 0.3 else "en-us"
+    return "ko" if letters and hangul / letters > 0.3 else "en"
+
+
+def voice_for(text: str, configured: str | None) -> str:
+    """The voice to speak ``text`` with: the configured one, else Korean for Korean text, else
+    English."""
+    if configured:
+        return configured
+    return "ko" if text_language(text) == "ko" else "en-us"

@@ -35,6 +35,7 @@ from autoqueue.stages.cards import read_story
 from autoqueue.stages.runner import StageCancelled
 from autoqueue.stages.video import CAPTIONS_SRT, THUMBNAIL_MAX_BYTES, save_thumbnail_jpeg
 from autoqueue.timeutil import from_db, parse_stored, to_db, utcnow
+from autoqueue.tts import text_language
 from autoqueue.youtube import auth
 from autoqueue.youtube.quota import next_reset, quota_day
 
@@ -597,14 +598,15 @@ class Uploader:
         thumbnail, a refusal is a warning: the video is up."""
         from googleapiclient.http import MediaFileUpload
 
-        if not srt.is_file() or not srt.read_text(encoding="utf-8").strip():
+        text = srt.read_text(encoding="utf-8") if srt.is_file() else ""
+        if not text.strip():
             self.log(_("no output.srt: no caption track uploaded"), LogLevel.WARN)
             self.save(captions_done=True)
             return
         body = {
             "snippet": {
                 "videoId": video_id,
-                "language": _caption_language(srt.read_text(encoding="utf-8")),
+                "language": text_language(text),
                 "name": "",
                 "isDraft": False,
             }
@@ -643,12 +645,6 @@ class Uploader:
             # The video is up; a refused custom thumbnail (unverified account) must not undo it.
             self.log(_("thumbnail not set: {exc}").format(exc=exc), LogLevel.WARN)
         self.save(thumbnail_done=True)
-
-
-def _caption_language(text: str) -> str:
-    hangul = sum(1 for ch in text if "\uac00" <= ch <= "\ud7a3")
-    letters = sum(1 for ch in text if ch.isalpha())
-    return "ko" if letters and hangul / letters > 0.3 else "en"
 
 
 def _chunk_bytes_upload(path: str, chunksize: int) -> Any:
