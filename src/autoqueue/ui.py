@@ -286,6 +286,12 @@ class AutoqueueApp(App[None]):
             self.bind(str(number), f"show_tab('{pane}')", show=False)
 
     @property
+    def live(self) -> bool:
+        """False while the app is being taken down: messages still in flight then (a timer's
+        tick, a row highlighted) find no screen to draw on, and do nothing."""
+        return not self._closed and bool(self.screen_stack)
+
+    @property
     def main_screen(self) -> Screen[Any]:
         """The tabs' screen, under any dialog or task screen on top of it."""
         return self.screen_stack[0]
@@ -414,7 +420,7 @@ class AutoqueueApp(App[None]):
 
     def refresh_data(self) -> None:
         """Read the counts, the visible tab's rows and the logs, and redraw what changed."""
-        if self._closed:
+        if not self.live:
             return
         try:
             self._refresh_data()
@@ -546,6 +552,8 @@ class AutoqueueApp(App[None]):
         return rows[0] if rows else None
 
     def _show_row_detail(self) -> None:
+        if not self.live:
+            return
         row = self.selected()
         text = Text()
         if row is not None:
@@ -565,6 +573,8 @@ class AutoqueueApp(App[None]):
 
     @on(TabbedContent.TabActivated)
     def _tab_changed(self) -> None:
+        if not self.live:
+            return
         self.refresh_data()  # the tab now shown was not read while hidden
         pane = self.active_pane()
         self.main_screen.query_one(f"#table-{pane}", DataTable).focus()
