@@ -247,6 +247,33 @@ def test_scenes_crossfade_and_keep_their_place(tmp_path: Path) -> None:
 
 
 @pytest.mark.no_db
+def test_ten_crossfading_scenes_keep_every_frame_and_their_place(tmp_path: Path) -> None:
+    """Scenes of uneven whole-frame lengths, crossfading: the file holds exactly the plan's
+    frames (concat's own timestamps once lost one frame in three of nine fades), and each
+    scene's colour is on screen in the middle of its slot on the soundtrack."""
+    from autoqueue.stages import ffmpeg
+
+    colours = [(240 - n * 24, 40 + n * 20, 20 + n * 22) for n in range(10)]
+    images = []
+    for number, colour in enumerate(colours):
+        images.append(tmp_path / f"scene_{number}.png")
+        Image.new("RGB", (200, 300), colour).save(images[-1])
+    lengths = [92, 90, 90, 92, 94, 93, 94, 90, 94, 92]
+    plan = ffmpeg.RenderPlan(
+        images=tuple(images), durations=tuple(n / 30 for n in lengths), size=(108, 192),
+        fit="crop", output=tmp_path / "ten.mp4", motion=0.08, crossfade=0.4,
+    )  # fmt: skip
+    subprocess.run(ffmpeg.render_argv(FFMPEG, plan), check=True, capture_output=True)
+    frames = frames_of(plan.output)
+    assert len(frames) == sum(lengths)
+    start = 0
+    for colour, length in zip(colours, lengths, strict=True):
+        shown = ImageStat.Stat(frames[start + length // 2]).mean
+        assert all(abs(a - b) < 12 for a, b in zip(shown, colour, strict=False)), (start, shown)
+        start += length
+
+
+@pytest.mark.no_db
 def test_stills_move_and_nothing_freezes_inside_a_scene(tmp_path: Path) -> None:
     def frozen(video: Path) -> list[str]:
         report = subprocess.run(

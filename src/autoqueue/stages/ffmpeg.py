@@ -315,7 +315,7 @@ def render_argv(ffmpeg: str, plan: RenderPlan) -> list[str]:
     filters = [_scene_filter(index, plan) for index in range(count)]
     # concat cannot know how long the last looped frame lasts, and the 30 fps output then drops
     # it: two clones at the end, and -frames:v, make the frame count exactly the plan's.
-    concat = _join_scenes(plan) + ",tpad=stop=2:stop_mode=clone"
+    concat = _join_scenes(plan) + f",setpts=N/{FPS}/TB,tpad=stop=2:stop_mode=clone"
     if plan.captions is not None:
         subtitles = f"subtitles=filename={_quoted(plan.captions.as_posix())}"
         if plan.fonts_dir is not None:
@@ -324,11 +324,12 @@ def render_argv(ffmpeg: str, plan: RenderPlan) -> list[str]:
     filters.append(concat + "[v]")
     inputs, narration, music = _audio_inputs(plan, count)
     argv += inputs
-    if narration is not None or music is not None:
-        filters += _audio_filters(plan, narration, music)
     argv += ["-filter_complex", ";".join(filters), "-map", "[v]"]
     if narration is not None or music is not None:
-        argv += ["-map", "[a]", "-c:a", "aac", "-b:a", "160k", "-ar", "48000"]
+        # The sound is a filter graph of its own: ffmpeg runs each graph in its own thread, so
+        # that the mix and its limiter do not wait in line behind the pictures' filters.
+        argv += ["-filter_complex", ";".join(_audio_filters(plan, narration, music))]
+        argv += ["-map", "[a]", "-c:a", "aac", "-aac_coder", "fast", "-b:a", "160k", "-ar", "48000"]
     argv += [
         "-c:v", "libx264", "-preset", plan.preset, "-tune", "stillimage",
         f"-{plan.quality[0]}", str(plan.quality[1]),
