@@ -433,6 +433,27 @@ def test_background_music_is_mixed_under_the_narration(home: Path, tmp_path: Pat
     conn.close()
 
 
+def test_a_failed_render_leaves_neither_video_nor_thumbnail(home: Path, tmp_path: Path) -> None:
+    """The thumbnail is drawn while ffmpeg works; it is put in place only beside a video that
+    rendered and passed its check."""
+    (home / "music.wav").write_bytes(b"RIFF....WAVE this is no sound at all")
+    write_config(
+        home, 'timezone = "UTC"\n[retry]\nmax_retry = 0\n' + SMALL + 'music = "music.wav"\n'
+    )
+    workspace = Workspace.load(home)
+    service.init_home(workspace)
+    conn = workspace.connect()
+    images = [make_image(tmp_path / "a.png", (640, 480), (90, 20, 20))]
+    task_id = add(workspace, conn, "No music", media_mode="upload", images=images)
+    drain(workspace)
+    item = last_item(conn, task_id)
+    assert (item.queue_type, item.status.value) == (QueueType.VIDEO, "failed")
+    assert "ffmpeg" in str(item.error_message) and "music.wav" in str(item.error_message)
+    assert sorted(p.name for p in workspace.task_dir(task_id).glob("*.mp4")) == []
+    assert sorted(p.name for p in workspace.task_dir(task_id).glob("thumbnail*")) == []
+    conn.close()
+
+
 def bomb_png(path: Path, side: int = 40_000) -> Path:
     """A PNG of a few hundred bytes that claims 40,000 x 40,000 pixels: decoding it would take
     gigabytes (a decompression bomb). Its header is real, with a correct checksum."""

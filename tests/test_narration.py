@@ -3,6 +3,7 @@ narrated render decodes to (small 480p renders, decoded and measured with the bu
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import subprocess
 import sys
@@ -80,7 +81,9 @@ def test_espeak_speaks_offline_with_word_times(text: str, voice: str) -> None:
 
 @pytest.mark.no_db
 def test_caption_lines_break_between_words_by_drawn_width_and_after_sentences() -> None:
-    text = "무선 가습기 가격은 삼만 구천 원입니다. 소음이 없고 여덟 시간 갑니다 Supercalifragilistic"
+    text = (
+        "무선 가습기 가격은 삼만 구천 원입니다. 소음이 없고 여덟 시간 갑니다 Supercalifragilistic"
+    )
     words = captions.spread(text, 0.0, 10.0)
     lines = captions.break_lines(words, max_cells=16)
     assert [w for line in lines for w in line.words] == words  # nothing lost or reordered
@@ -93,7 +96,12 @@ def test_caption_lines_break_between_words_by_drawn_width_and_after_sentences() 
 
 @pytest.mark.no_db
 def test_ass_highlights_each_word_in_turn_and_srt_has_one_cue_per_line(tmp_path: Path) -> None:
-    words = [Word("하나", 0.0, 0.5), Word("둘", 0.5, 1.0), Word("셋.", 1.0, 1.6), Word("넷", 2.0, 2.5)]
+    words = [
+        Word("하나", 0.0, 0.5),
+        Word("둘", 0.5, 1.0),
+        Word("셋.", 1.0, 1.6),
+        Word("넷", 2.0, 2.5),
+    ]
     lines = captions.break_lines(words, 40)
     assert [line.text for line in lines] == ["하나 둘 셋.", "넷"]
     layout = captions.Layout(1080, 1920)
@@ -159,9 +167,7 @@ def test_a_narrated_video_is_loud_enough_captioned_and_as_long_as_its_voice(
     conn.close()
 
 
-def test_narration_off_keeps_the_story_durations_and_no_voice(
-    home: Path, tmp_path: Path
-) -> None:
+def test_narration_off_keeps_the_story_durations_and_no_voice(home: Path, tmp_path: Path) -> None:
     workspace = narrated(home, 'narration = "off"\n')
     conn = workspace.connect()
     task_id = add(workspace, conn, "A quiet one", type="longform", media_mode="crawl")
@@ -244,6 +250,40 @@ def test_scenes_crossfade_and_keep_their_place(tmp_path: Path) -> None:
     hard = frames_of(render_two(tmp_path, crossfade=0.0))
     hard_reds = [ImageStat.Stat(f).mean[0] - ImageStat.Stat(f).mean[2] for f in hard]
     assert not [value for value in hard_reds if -100 < value < 100]  # the same render, cut
+
+
+@pytest.mark.no_db
+def test_a_render_cut_short_or_missing_frames_is_refused_and_removed(tmp_path: Path) -> None:
+    from autoqueue.errors import TransientStageError
+    from autoqueue.stages import ffmpeg
+    from autoqueue.stages.video import _check, _verify
+
+    video = render_two(tmp_path, crossfade=0.4)
+    plan = ffmpeg.RenderPlan(
+        images=(video,), durations=(1.5, 1.5), size=(108, 192), fit="crop", output=video
+    )
+    _check(FFMPEG, plan)  # the file as rendered: 90 frames, as planned
+    assert video.is_file()
+    whole = video.read_bytes()
+
+    with pytest.raises(TransientStageError, match=r"lasts 3\.00 s, not 3\.03 s"):
+        _check(FFMPEG, dataclasses.replace(plan, durations=(1.5, 1.54)))  # one frame short
+    assert not video.exists()
+
+    video.write_bytes(whole[: len(whole) * 2 // 3])  # cut short, as by a full disk
+    with pytest.raises(TransientStageError, match="does not decode"):
+        _check(FFMPEG, plan)
+    assert not video.exists()
+
+    # A video that a generator program made is decoded frame by frame: a damaged frame that
+    # is not a keyframe is found too.
+    damaged = bytearray(whole)
+    for offset in range(len(whole) // 2, len(whole) - 2000, 97):
+        damaged[offset] ^= 0x5A
+    video.write_bytes(bytes(damaged))
+    with pytest.raises(TransientStageError, match="does not decode"):
+        _verify(None, FFMPEG, video)  # type: ignore[arg-type]
+    assert not video.exists()
 
 
 @pytest.mark.no_db
@@ -362,9 +402,7 @@ def test_a_scene_caption_style_places_and_colours_its_lines(tmp_path: Path, posi
     layout = captions.Layout(216, 384)
     font = find_cjk_font() or find_plain_font()
     assert font is not None
-    captions.write_ass(
-        tmp_path / "c.ass", [line], layout, captions.Style(font=family(Path(font)))
-    )
+    captions.write_ass(tmp_path / "c.ass", [line], layout, captions.Style(font=family(Path(font))))
     subprocess.run(
         [FFMPEG, "-v", "error", "-y", "-f", "lavfi", "-i", "color=black:s=216x384:d=2:r=10",
          "-vf", f"subtitles=c.ass:fontsdir={Path(font).parent.as_posix()}",
@@ -372,8 +410,12 @@ def test_a_scene_caption_style_places_and_colours_its_lines(tmp_path: Path, posi
         cwd=tmp_path, check=True,
     )  # fmt: skip
     picture = Image.open(tmp_path / "out.png").convert("RGB")
-    green = [(x, y) for x in range(216) for y in range(384)
-             if picture.getpixel((x, y))[1] > 150 > picture.getpixel((x, y))[0]]  # type: ignore[index]
+    green = [
+        (x, y)
+        for x in range(216)
+        for y in range(384)
+        if picture.getpixel((x, y))[1] > 150 > picture.getpixel((x, y))[0]
+    ]  # type: ignore[index]
     assert green, "no caption drawn"
     rows = [y for _x, y in green]
     if position == "top":
