@@ -15,6 +15,7 @@ from PIL import Image, ImageChops, ImageStat
 
 from autoqueue import captions, service
 from autoqueue.db import Connection
+from autoqueue.repo import queue as queue_repo
 from autoqueue.tts import Espeak, Word, voice_for
 from autoqueue.workspace import Workspace
 
@@ -426,3 +427,77 @@ def test_a_scene_caption_style_places_and_colours_its_lines(tmp_path: Path, posi
         Story.model_validate(
             {"title": "t", "scenes": [{"text": "x", "caption_style": {"colour": "green"}}]}
         )
+
+
+# -- the operating system's voices (pyttsx3) ---------------------------------------------------
+
+
+class Voice:
+    """A voice as pyttsx3 describes it: ``id``, ``name``, ``languages``."""
+
+    def __init__(self, id: str, name: str, languages: list[object]) -> None:
+        self.id, self.name, self.languages = id, name, languages
+
+
+SAPI = r"HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Speech\Voices\Tokens"
+
+
+@pytest.mark.no_db
+def test_a_system_voice_is_picked_by_language_id_or_name_on_every_platform() -> None:
+    from autoqueue.system_voice import NoVoice, pick_voice
+
+    windows = [
+        Voice(SAPI + r"\TTS_MS_EN-US_ZIRA_11.0", "Microsoft Zira Desktop - English (United States)", []),
+        Voice(SAPI + r"\TTS_MS_KO-KR_HEAMI_11.0", "Microsoft Heami Desktop - Korean", []),
+    ]  # fmt: skip
+    mac = [
+        Voice("com.apple.voice.compact.en-US.Samantha", "Samantha", ["en_US"]),
+        Voice("com.apple.voice.compact.ko-KR.Yuna", "Yuna", ["ko_KR"]),
+    ]
+    espeak = [
+        Voice("gmw/en-US", "English (America)", [b"\x02en-us"]),
+        Voice("ko", "Korean", [b"\x05ko"]),
+    ]
+    assert pick_voice(windows, "ko").endswith("KO-KR_HEAMI_11.0")
+    assert pick_voice(windows, "en-us").endswith("EN-US_ZIRA_11.0")
+    assert pick_voice(mac, "ko") == "com.apple.voice.compact.ko-KR.Yuna"
+    assert pick_voice(mac, "en-us") == "com.apple.voice.compact.en-US.Samantha"
+    assert pick_voice(espeak, "ko") == "ko"
+    assert pick_voice(espeak, "en-us") == "gmw/en-US"
+    assert pick_voice(mac, "Samantha") == "com.apple.voice.compact.en-US.Samantha"  # by name
+    with pytest.raises(NoVoice):
+        pick_voice(mac, "ja")
+
+
+def test_the_system_voice_speaks_each_scene_and_captions_follow_it(
+    home: Path, conn: Connection
+) -> None:
+    """Through the real pyttsx3 (eSpeak NG on Linux: the bundled one), in a program of its own."""
+    workspace = narrated(home, 'narration = "system"\n')
+    task_id = add(workspace, conn, "시스템 목소리로 읽어요", type="longform", media_mode="crawl")
+    drain(workspace)
+    folder = workspace.task_dir(task_id)
+    assert queue_repo.for_task(conn, task_id)[-1].status.value == "completed"
+    voice = wav_seconds(folder / "voice.wav")
+    assert probe(folder / "output.mp4", count=False)["duration"] == pytest.approx(voice, abs=0.05)
+    assert measure(folder / "output.mp4")["mean"] > -35
+    cues = (folder / "output.srt").read_text(encoding="utf-8")
+    assert "시스템" in cues and cues.count("-->") >= 2
+    assert not list(folder.glob("narration_part*"))
+
+
+def test_a_system_voice_that_is_not_installed_fails_permanently_saying_so(
+    home: Path, conn: Connection
+) -> None:
+    write_config(
+        home,
+        'timezone = "UTC"\n[retry]\nmax_retry = 3\n' + SMALL
+        + 'narration = "system"\nvoice = "xx-nowhere"\n',
+    )  # fmt: skip
+    workspace = Workspace.load(home)
+    task_id = add(workspace, conn, "No such voice", type="longform", media_mode="crawl")
+    drain(workspace)
+    item = queue_repo.for_task(conn, task_id)[-1]
+    assert (item.status.value, item.retry_count) == ("failed", 0)  # permanent: not retried
+    assert "no system voice speaks 'xx-nowhere'" in str(item.error_message)
+    assert "[stages.video] voice" in str(item.error_message)

@@ -103,8 +103,9 @@ class StageConfig(Strict):
     music_volume: Annotated[float, Field(ge=0, le=1)] = 0.15
     generator: list[str] | None = None  # dalle3 / imagen3 / sora2: writes the scene images
     # video: the voice-over when the task folder has no narration.* of yours: "espeak" (offline,
-    # built in), "command" (your own TTS program: narration_command), or "off"
-    narration: Literal["espeak", "command", "off"] = "espeak"
+    # built in), "system" (the operating system's voices, through pyttsx3), "command" (your own
+    # TTS program: narration_command), or "off"
+    narration: Literal["espeak", "system", "command", "off"] = "espeak"
     narration_command: list[str] | None = None  # writes $AUTOQUEUE_NARRATION_OUT (a WAV)
     voice: str | None = None  # an eSpeak voice (ko, en-us, ...); default: from the text
     words_per_minute: Annotated[int, Field(ge=80, le=450)] = 175

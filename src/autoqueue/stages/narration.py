@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +30,7 @@ DEFAULT_SCENE_SECONDS = 3.0
 AUDIO_SUFFIXES = (".mp3", ".wav", ".m4a", ".aac", ".ogg", ".flac", ".opus")
 VOICE_FILE = "voice.wav"
 SPEECH_RATE = 22050
+SYSTEM_VOICE = [sys.executable, "-m", "autoqueue.system_voice"]
 
 
 @dataclass
@@ -117,7 +119,20 @@ def _speak(
 ) -> Speech:
     chosen = voice or voice_for(text, config.voice)
     if config.narration == "command":
-        return _speak_with_command(ctx, config, exe, text, chosen)
+        if not config.narration_command:
+            raise PermanentStageError(
+                _(
+                    '[stages.video] narration = "command" needs narration_command = ["program", '
+                    '"args"]: a program that writes the WAV named by $AUTOQUEUE_NARRATION_OUT'
+                )
+            )
+        return _speak_with_command(
+            ctx, config, exe, text, chosen, config.narration_command, "narration_command"
+        )
+    if config.narration == "system":
+        return _speak_with_command(
+            ctx, config, exe, text, chosen, SYSTEM_VOICE, "autoqueue.system_voice"
+        )
     speech = Espeak.get().speak(text, chosen, config.words_per_minute)
     if speech.rate != SPEECH_RATE:  # every part of the voice-over has one rate
         speech = Speech(_resample(exe, speech.pcm, speech.rate), SPEECH_RATE, speech.words)
@@ -134,36 +149,41 @@ def _resample(exe: str, pcm: bytes, rate: int) -> bytes:
 
 
 def _speak_with_command(
-    ctx: StageContext, config: StageConfig, exe: str, text: str, voice: str
+    ctx: StageContext,
+    config: StageConfig,
+    exe: str,
+    text: str,
+    voice: str,
+    command: list[str],
+    label: str,
 ) -> Speech:
-    """The user's TTS program: it reads AUTOQUEUE_NARRATION_TEXT (and _VOICE) and writes an
-    audio file to AUTOQUEUE_NARRATION_OUT; it reports no word times, so the words are spread
-    over what it said."""
+    """A TTS program (the user's, or the system voices' helper): it reads
+    AUTOQUEUE_NARRATION_TEXT (and _VOICE, _RATE) and writes an audio file to
+    AUTOQUEUE_NARRATION_OUT; it reports no word times, so the words are spread over what it
+    said."""
     from autoqueue.captions import spread
+    from autoqueue.i18n import current
     from autoqueue.stages.command import run_command
 
-    if not config.narration_command:
-        raise PermanentStageError(
-            _(
-                '[stages.video] narration = "command" needs narration_command = ["program", '
-                '"args"]: a program that writes the WAV named by $AUTOQUEUE_NARRATION_OUT'
-            )
-        )
     out = ctx.task_dir / "narration_part.wav"
     out.unlink(missing_ok=True)
     run_command(
         ctx,
-        config.narration_command,
+        command,
         timeout=config.timeout,
         max_log_lines=config.max_log_lines,
         extra_env={
             "AUTOQUEUE_NARRATION_TEXT": text,
             "AUTOQUEUE_NARRATION_VOICE": voice,
+            "AUTOQUEUE_NARRATION_RATE": str(config.words_per_minute),
             "AUTOQUEUE_NARRATION_OUT": str(out),
+            "AUTOQUEUE_LANGUAGE": current(),
         },
     )
     if not out.is_file():
-        raise PermanentStageError(_("narration_command wrote no {name}").format(name=out.name))
+        raise PermanentStageError(
+            _("{program} wrote no {name}").format(program=label, name=out.name)
+        )
     try:
         result = subprocess.run(
             [exe, "-v", "error", "-i", str(out), "-f", "s16le", "-ar", str(SPEECH_RATE),
@@ -172,8 +192,8 @@ def _speak_with_command(
         )  # fmt: skip
     except subprocess.CalledProcessError as exc:
         raise PermanentStageError(
-            _("narration_command wrote audio ffmpeg cannot read: {error}").format(
-                error=exc.stderr.decode(errors="replace")[-300:]
+            _("{program} wrote audio ffmpeg cannot read: {error}").format(
+                program=label, error=exc.stderr.decode(errors="replace")[-300:]
             )
         ) from exc
     finally:
