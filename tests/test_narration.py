@@ -244,10 +244,12 @@ def test_scenes_crossfade_and_keep_their_place(tmp_path: Path) -> None:
     assert len(frames) == 90  # the plan's frames: crossfades take nothing from the soundtrack
     reds = [ImageStat.Stat(f).mean[0] - ImageStat.Stat(f).mean[2] for f in frames]
     assert reds[0] > 100 and reds[-1] < -100
-    blended = [value for value in reds if -100 < value < 100]
-    assert 4 <= len(blended) <= 14  # frames in between for the length of the fade, none elsewhere
-    middle = reds.index(blended[0])
-    assert 40 <= middle <= 50  # where the first scene ends, at 1.5 s
+    # The fade's 12 frames (0.4 s) start on the first scene's last frame slot + 1, at 1.5 s, and
+    # step evenly from one picture to the other: no frame of either alone, none repeated.
+    fading = [index for index, value in enumerate(reds) if -145 < value < 145]
+    assert fading == list(range(45, 57))
+    steps = [reds[i] - reds[i + 1] for i in range(44, 57)]
+    assert all(15 < step < 32 for step in steps), steps
     hard = frames_of(render_two(tmp_path, crossfade=0.0))
     hard_reds = [ImageStat.Stat(f).mean[0] - ImageStat.Stat(f).mean[2] for f in hard]
     assert not [value for value in hard_reds if -100 < value < 100]  # the same render, cut

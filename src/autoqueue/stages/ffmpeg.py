@@ -153,7 +153,7 @@ def _scene_filter(index: int, plan: RenderPlan) -> str:
     # scaling the same picture again for each of its frames.
     tail = _crossfade_frames(plan) if index < len(plan.images) - 1 else 0
     frames = plan.frames[index] + tail  # a scene goes on under the next one's fade-in
-    chain = f"{shape},loop=loop={frames - 1}:size=1:start=0,setpts=N/{FPS}/TB"
+    chain = f"{shape},loop=loop={frames - 1}:size=1:start=0,settb=1/{FPS},setpts=N"
     if plan.motion > 0:
         pan = PANS[index % len(PANS)]
         span = max(frames - 1, 1)
@@ -206,8 +206,11 @@ def _join_scenes(plan: RenderPlan) -> str:
             branch += 1
             # The new scene fades in over the old one by its alpha (an overlay blends in
             # SIMD; xfade costs about twice as much here).
+            # Its frames weigh 1/(n+1) ... n/(n+1): the first one already blends (fade's own
+            # ramp starts at 0, a frame of the old scene alone), timed one frame on for that.
             parts.append(
-                f"[head{index}]format=yuva420p,fade=t=in:s=0:n={fade}:alpha=1[in{index}];"
+                f"[head{index}]format=yuva420p,setpts=PTS+1/{FPS}/TB,"
+                f"fade=t=in:st=0:d={(fade + 1) / FPS:.6f}:alpha=1,setpts=PTS-STARTPTS[in{index}];"
                 f"[tail{index - 1}][in{index}]overlay=format=yuv420:shortest=1,"
                 f"format=yuv420p[blend{index}]"
             )
