@@ -153,7 +153,7 @@ def _scene_filter(index: int, plan: RenderPlan) -> str:
     # scaling the same picture again for each of its frames.
     tail = _crossfade_frames(plan) if index < len(plan.images) - 1 else 0
     frames = plan.frames[index] + tail  # a scene goes on under the next one's fade-in
-    chain = f"{shape},loop=loop={frames - 1}:size=1:start=0,settb=1/{FPS},setpts=N"
+    chain = f"{shape},loop=loop={frames - 1}:size=1:start=0,setpts=N/{FPS}/TB"
     if plan.motion > 0:
         pan = PANS[index % len(PANS)]
         span = max(frames - 1, 1)
@@ -313,7 +313,10 @@ def render_argv(ffmpeg: str, plan: RenderPlan) -> list[str]:
     burnt-in captions)."""
     argv = [ffmpeg, "-hide_banner", "-nostdin", "-y", "-v", "error", "-nostats"]
     for image in plan.images:
-        argv += ["-i", str(image)]
+        # Read at the video's rate, so that every stream is timed in 1/30 s: in the pictures'
+        # default 1/25 s, two frames of 30 fps can share a timestamp, and the crossfades paired
+        # frames one off.
+        argv += ["-framerate", str(FPS), "-i", str(image)]
     count = len(plan.images)
     filters = [_scene_filter(index, plan) for index in range(count)]
     # concat cannot know how long the last looped frame lasts, and the 30 fps output then drops
