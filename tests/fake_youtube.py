@@ -235,7 +235,9 @@ class FakeYouTube:
                     if video is None:
                         return self._error(404, "videoNotFound")
                     video.captions.append(body)
-                    return self._send(200, {"kind": "youtube#caption", "id": f"cap{len(video.captions)}"})
+                    return self._send(
+                        200, {"kind": "youtube#caption", "id": f"cap{len(video.captions)}"}
+                    )
                 if path.path == "/upload/youtube/v3/thumbnails/set":
                     body = self._body()
                     if not self._authorised():

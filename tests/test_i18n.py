@@ -59,7 +59,9 @@ def test_every_marked_message_has_a_korean_translation() -> None:
     messages = extracted()
     assert len(messages) > 300  # the extraction found the source's messages
     missing = sorted(m for m in messages if not catalog.get(m))
-    assert not missing, f"no Korean for {len(missing)} message(s) (scripts/translations.sh): {missing[:10]}"
+    assert not missing, (
+        f"no Korean for {len(missing)} message(s) (scripts/translations.sh): {missing[:10]}"
+    )
     for message in messages:
         assert sorted(PLACEHOLDER.findall(catalog[message])) == sorted(
             PLACEHOLDER.findall(message)
@@ -138,7 +140,9 @@ def test_every_help_screen_is_korean(runner: CliRunner, home: Path) -> None:
             assert english not in text, (path, english)
         assert HANGUL.search(text), path
         # Every option's and argument's description is Korean: each row with one has Hangul.
-        rows = [line for line in text.splitlines() if re.match(r"^│ +(\*? +)?-{1,2}\w|^│ +\* +\w", line)]
+        rows = [
+            line for line in text.splitlines() if re.match(r"^│ +(\*? +)?-{1,2}\w|^│ +\* +\w", line)
+        ]
         for row in rows:
             description = row.split(">", 1)[-1] if ">" in row else row
             if re.search(r"[a-z]{4,} [a-z]{4,} [a-z]{4,}", description):

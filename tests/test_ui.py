@@ -211,7 +211,11 @@ def test_log_viewer_filters_and_follows(workspace: Workspace, conn: Connection) 
         before = len(table_rows(app, "logs"))
         assert before >= 1
         logs_repo.add(
-            conn, task_id, LogLevel.ERROR, "boom from elsewhere", now="2026-11-26 12:00:05",
+            conn,
+            task_id,
+            LogLevel.ERROR,
+            "boom from elsewhere",
+            now="2026-11-26 12:00:05",
             action=ActionType.FAIL,
         )
         await until(pilot, lambda: len(table_rows(app, "logs")) == before + 1)
@@ -228,7 +232,9 @@ def test_log_viewer_filters_and_follows(workspace: Workspace, conn: Connection) 
 
 
 def test_task_detail_shows_schedules_and_outputs(workspace: Workspace, conn: Connection) -> None:
-    task_id = add(workspace, conn, "detailed", repeat="weekly", at="2026-12-01 09:00", tz="Asia/Seoul")
+    task_id = add(
+        workspace, conn, "detailed", repeat="weekly", at="2026-12-01 09:00", tz="Asia/Seoul"
+    )
     app = make_app(workspace)
 
     async def scenario(pilot: Pilot[Any]) -> None:
@@ -316,15 +322,32 @@ def test_an_action_refused_is_a_line_not_a_crash(workspace: Workspace, conn: Con
 def fixed_ids(monkeypatch: pytest.MonkeyPatch) -> None:
     """Task ids from a counter, so a screen is the same on every run."""
     counter = itertools.count(1)
-    monkeypatch.setattr(service.uuid, "uuid4", lambda: uuid.UUID(int=(0xA0000000 + next(counter)) << 96))
+    monkeypatch.setattr(
+        service.uuid, "uuid4", lambda: uuid.UUID(int=(0xA0000000 + next(counter)) << 96)
+    )
 
 
 def snapshot_home(workspace: Workspace, conn: Connection) -> AutoqueueApp:
     add(workspace, conn, "오늘의 환율 정리", now=NOW)
-    add(workspace, conn, "A daily market wrap with a long title that wraps", now=NOW,
-        repeat="daily", at="2026-11-27 09:00", tz="Asia/Seoul")
-    add(workspace, conn, "Weekly product review", now=NOW, type="product",
-        repeat="weekly", at="2026-11-30 18:00", tz="America/New_York")
+    add(
+        workspace,
+        conn,
+        "A daily market wrap with a long title that wraps",
+        now=NOW,
+        repeat="daily",
+        at="2026-11-27 09:00",
+        tz="Asia/Seoul",
+    )
+    add(
+        workspace,
+        conn,
+        "Weekly product review",
+        now=NOW,
+        type="product",
+        repeat="weekly",
+        at="2026-11-30 18:00",
+        tz="America/New_York",
+    )
     return AutoqueueApp(Workspace.load(workspace.home), "UTC", lambda: NOW, refresh_seconds=3600)
 
 
@@ -342,7 +365,9 @@ def test_snapshot_tasks_tab(workspace: Workspace, conn: Connection, snap_compare
 
 @pytest.mark.sqlite_only
 @pytest.mark.usefixtures("fixed_ids")
-def test_snapshot_korean_logs_tab(workspace: Workspace, conn: Connection, snap_compare: Any) -> None:
+def test_snapshot_korean_logs_tab(
+    workspace: Workspace, conn: Connection, snap_compare: Any
+) -> None:
     i18n.set_language("ko")
     assert snap_compare(snapshot_home(workspace, conn), press=["9"], terminal_size=(80, 24))
 
@@ -362,8 +387,17 @@ def test_ui_web_serves_the_app_to_a_browser(workspace: Workspace, conn: Connecti
     add(workspace, conn, "served to a browser")
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "autoqueue", "--home", str(workspace.home), "ui", "--web",
-         "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "autoqueue",
+            "--home",
+            str(workspace.home),
+            "ui",
+            "--web",
+            "--port",
+            str(port),
+        ],
         env=os.environ.copy(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -778,7 +778,9 @@ def test_without_the_setting_no_caption_track_is_sent(home: Path, fake: FakeYouT
     workspace = youtube_home(home, fake)
     conn = workspace.connect()
     task_id, _data = ready_task(workspace, conn)
-    (workspace.task_dir(task_id) / "output.srt").write_text("1\n00:00:00,000 --> 00:00:01,000\nhi\n")
+    (workspace.task_dir(task_id) / "output.srt").write_text(
+        "1\n00:00:00,000 --> 00:00:01,000\nhi\n"
+    )
     drain(workspace)
     assert youtube_item(conn, task_id).status.value == "completed"
     assert fake.videos["vid1"].captions == []
