@@ -479,7 +479,8 @@ def test_the_system_voice_speaks_each_scene_and_captions_follow_it(
     task_id = add(workspace, conn, "시스템 목소리로 읽어요", type="longform", media_mode="crawl")
     drain(workspace)
     folder = workspace.task_dir(task_id)
-    assert queue_repo.for_task(conn, task_id)[-1].status.value == "completed"
+    item = queue_repo.for_task(conn, task_id)[-1]
+    assert item.status.value == "completed", item.error_message
     voice = wav_seconds(folder / "voice.wav")
     assert probe(folder / "output.mp4", count=False)["duration"] == pytest.approx(voice, abs=0.05)
     assert measure(folder / "output.mp4")["mean"] > -35

@@ -16,6 +16,7 @@ import ctypes
 import os
 import re
 import sys
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -106,6 +107,21 @@ def speak(text: str, wanted: str, words_per_minute: int, out: Path) -> None:
     engine.setProperty("rate", words_per_minute)
     engine.save_to_file(text, str(out))
     engine.runAndWait()
+    _settled(out)
+
+
+def _settled(out: Path, limit: float = 10.0) -> None:
+    """Wait until ``out`` stops growing: some drivers write it from the speech engine's own
+    thread, and ``runAndWait`` can return while that thread is still writing (eSpeak NG's
+    driver did, for texts of two sentences); leaving then would cut the file off."""
+    deadline = time.monotonic() + limit
+    last = -1
+    while time.monotonic() < deadline:
+        size = out.stat().st_size if out.is_file() else -1
+        if size > 0 and size == last:
+            return
+        last = size
+        time.sleep(0.1)
 
 
 def main() -> int:
