@@ -198,6 +198,26 @@ def add(
     return service.add_task(workspace, conn, prepared, now).task_id
 
 
+def stage_context(workspace: Workspace, conn: Connection, task_id: str):  # type: ignore[no-untyped-def]
+    """A context to call a built-in stage directly in this process, and the log rows it asks
+    for."""
+    from autoqueue.repo import queue as queue_repo
+    from autoqueue.repo import tasks as tasks_repo
+    from autoqueue.stages.base import StageContext, StageLog
+
+    task = tasks_repo.get(conn, task_id)
+    assert task is not None
+    logs: list[StageLog] = []
+    ctx = StageContext(
+        workspace=workspace,
+        task=task,
+        schedule=None,
+        item=queue_repo.for_task(conn, task_id)[0],
+        log=lambda *entries: logs.extend(entries),
+    )
+    return ctx, logs
+
+
 def add_many(home: Path, requests: list[service.AddRequest]) -> list[str]:
     """Add tasks through the service in this process, as `autoqueue add` does (50 processes
     starting Python would spend most of a test doing that)."""

@@ -34,7 +34,7 @@ from autoqueue.story import Story
 from autoqueue.tick import Scheduler
 from autoqueue.workspace import Workspace
 
-from .conftest import add, invoke, open_db, write_config
+from .conftest import add, invoke, open_db, stage_context, write_config
 
 KOREAN_PRODUCT = (
     '{"name": "무선 가습기", "price": "39,000원", "features": ["무소음", "8시간 지속"]}'
@@ -179,27 +179,17 @@ def test_cards_refuse_a_font_that_cannot_draw_most_of_a_scene(
 ) -> None:
     """The cards handler itself, called directly (a tick runs it in an attempt's supervisor,
     where this process's patched font lookup would not reach)."""
-    from autoqueue.stages.base import StageContext, StageLog
     from autoqueue.stages.cards import run_cards_stage
 
     monkeypatch.setattr(fonts, "find_cjk_font", lambda: None)
     monkeypatch.setattr(fonts, "find_plain_font", lambda: None)
     task_id = add(builtin, bconn, "무선 가습기", media_mode="crawl")
-    task = tasks_repo.get(bconn, task_id)
-    assert task is not None
     folder = builtin.task_dir(task_id)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "story.json").write_text(
         json.dumps({"title": "t", "scenes": [{"text": text}]}), encoding="utf-8"
     )
-    logged: list[StageLog] = []
-    ctx = StageContext(
-        workspace=builtin,
-        task=task,
-        schedule=None,
-        item=queue_repo.for_task(bconn, task_id)[0],
-        log=lambda *entries: logged.extend(entries),
-    )
+    ctx, logged = stage_context(builtin, bconn, task_id)
     if fails:
         # Most of the scene would be blank boxes: a permanent failure that says the fix, and
         # no card that the pipeline would go on to publish.

@@ -36,7 +36,7 @@ class LeaseConfig(Strict):
     heartbeat: Annotated[float, Field(gt=0)] = 30
 
 
-Handler = Literal["command", "template", "cards", "ffmpeg", "outbox", "youtube"]
+Handler = Literal["command", "template", "llm", "cards", "ffmpeg", "outbox", "youtube"]
 
 # The built-in handler each stage uses unless the config names another or gives a command.
 DEFAULT_HANDLERS: dict[QueueType, Handler] = {
@@ -48,7 +48,27 @@ DEFAULT_HANDLERS: dict[QueueType, Handler] = {
 
 
 # Handlers a stage may name besides "command" and its default.
-EXTRA_HANDLERS: dict[QueueType, set[str]] = {QueueType.YOUTUBE: {"youtube"}}
+EXTRA_HANDLERS: dict[QueueType, set[str]] = {
+    QueueType.SCRIPT: {"llm"},
+    QueueType.YOUTUBE: {"youtube"},
+}
+
+
+class LlmConfig(Strict):
+    """The script writer of ``[stages.script] handler = "llm"``: a chat model reached through
+    the official ``openai`` SDK, which also speaks to Ollama and other OpenAI-compatible
+    servers (``base_url``). The key comes from the environment variable ``api_key_env`` or from
+    ``credentials/openai.key`` in the home (0600), never from this file."""
+
+    model: str = "gpt-5.4-mini"  # current when written (openai 3.57's model list)
+    base_url: str | None = None  # e.g. http://127.0.0.1:11434/v1 for Ollama (no key needed)
+    api_key_env: str = "OPENAI_API_KEY"
+    attempts: Annotated[int, Field(ge=1, le=10)] = 3  # answers that do not fit the schema
+    timeout: Annotated[float, Field(gt=0)] = 120  # seconds per request
+    temperature: Annotated[float, Field(ge=0, le=2)] = 0.7
+    # A folder (relative to the home) of prompt templates that replace the built-in ones:
+    # shortform.txt, longform.txt, product.txt (see README "The script writer").
+    prompts: str = "prompts"
 
 
 class YouTubeConfig(Strict):
@@ -160,6 +180,7 @@ class Config(Strict):
     stages: dict[QueueType, StageConfig] = {}
     queues: dict[QueueType, QueueConfig] = {}
     youtube: YouTubeConfig = YouTubeConfig()
+    llm: LlmConfig = LlmConfig()
 
     def concurrency(self, queue_type: QueueType) -> int:
         return self.queues.get(queue_type, QueueConfig()).concurrency
@@ -236,6 +257,14 @@ heartbeat = 30
 # [stages.script]
 # command = ["{python}", "my_writer.py", "--lang", "ko"]
 # timeout = 600
+#
+# ...or a chat model writes the story (the key: $OPENAI_API_KEY or credentials/openai.key):
+# [stages.script]
+# handler = "llm"
+# [llm]
+# model = "gpt-5.4-mini"
+# base_url = "http://127.0.0.1:11434/v1"   # Ollama or another OpenAI-compatible server
+# attempts = 3             # answers that do not fit the story schema, then a retry later
 #
 # [stages.image]
 # command = ["{python}", "image_crawler.py"]

@@ -33,6 +33,10 @@ def run_handler(ctx: StageContext) -> StageResult:
         from autoqueue.stages.template import run_template_stage
 
         return run_template_stage(ctx)
+    if handler == "llm":
+        from autoqueue.stages.llm import run_llm_stage
+
+        return run_llm_stage(ctx)
     if handler == "cards":
         from autoqueue.stages.cards import run_cards_stage
 

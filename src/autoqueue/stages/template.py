@@ -101,10 +101,15 @@ def _tags(title: str, info: Any, task_type: TaskType) -> list[str]:
     return seen[:10]
 
 
+def story_language(title: str, product_info: Any) -> str:
+    """ "ko" when the title or the product info has Hangul, else "en" (detected on the content
+    itself, not on the words this module adds)."""
+    return _language(title, *_details(product_info, "en"))
+
+
 def build_story(title: str, task_type: TaskType, product_info: Any) -> Story:
     """The template story for a task (pure)."""
-    details = _details(product_info, "en")  # detect the language on the content itself
-    lang = _language(title, *details)
+    lang = story_language(title, product_info)
     details = _details(product_info, lang)[:MAX_DETAIL_SCENES]
     seconds = 5.0 if task_type is TaskType.LONGFORM else 3.0
     texts = [title] if details else [title, LINES[lang]["intro"].format(title=title)]
@@ -120,9 +125,8 @@ def build_story(title: str, task_type: TaskType, product_info: Any) -> Story:
     )
 
 
-def run_template_stage(ctx: StageContext) -> StageResult:
-    """Write ``tasks/{id}/story.json`` from the task."""
-    story = build_story(ctx.task.title, ctx.task.type, ctx.task.product_info)
+def save_story(ctx: StageContext, story: Story) -> None:
+    """``tasks/{id}/story.json``, written whole or not at all."""
     ctx.task_dir.mkdir(parents=True, exist_ok=True)
     path = ctx.task_dir / STORY
     temporary = path.with_suffix(".json.tmp")
@@ -131,4 +135,10 @@ def run_template_stage(ctx: StageContext) -> StageResult:
         encoding="utf-8",
     )
     temporary.replace(path)
+
+
+def run_template_stage(ctx: StageContext) -> StageResult:
+    """Write ``tasks/{id}/story.json`` from the task."""
+    story = build_story(ctx.task.title, ctx.task.type, ctx.task.product_info)
+    save_story(ctx, story)
     return StageResult(details={"scenes": len(story.scenes), "handler": "template"})
