@@ -335,7 +335,12 @@ def test_the_crash_budget_bounds_attempts_that_vanish(home: Path, tmp_path: Path
     task_id = add(home, "oom", "--media-mode", "upload", "--set", "kill_supervisor_video=1")
     result = run_cli(home, "tick", "--drain", "--max-seconds", "60", env={"JOURNAL": str(journal)})
     assert result.returncode == 0, result.stderr
-    video = next(r for r in queue_rows(home) if r["queue_type"] == "video")
+    rows = [r for r in queue_rows(home) if r["queue_type"] == "video"]
+    # Once, on a loaded CI machine, there was no video item at all after the tick: say what
+    # the tick and the task's log saw when that happens again.
+    story = [str(r["message"]) for r in logged(home, "SELECT message FROM task_logs ORDER BY id")]
+    assert rows, (result.stdout[-2000:], result.stderr[-2000:], story)
+    [video] = rows
     assert (video["status"], video["retry_count"], video["crash_count"]) == ("failed", 0, 3)
     assert "lost this stage 3 times in a row" in video["error_message"]
     assert starts_per_stage(journal)[(task_id, "video")] == 3
