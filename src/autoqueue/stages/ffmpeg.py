@@ -321,7 +321,7 @@ def render_argv(ffmpeg: str, plan: RenderPlan) -> list[str]:
     filters = [_scene_filter(index, plan) for index in range(count)]
     # concat cannot know how long the last looped frame lasts, and the 30 fps output then drops
     # it: two clones at the end, and -frames:v, make the frame count exactly the plan's.
-    concat = _join_scenes(plan) + f",setpts=N/{FPS}/TB,tpad=stop=2:stop_mode=clone"
+    concat = _join_scenes(plan) + ",tpad=stop=2:stop_mode=clone"
     if plan.captions is not None:
         subtitles = f"subtitles=filename={_quoted(plan.captions.as_posix())}"
         if plan.fonts_dir is not None:
