@@ -46,12 +46,18 @@ KOREAN_PRODUCT = (
 SMALL = "[stages.video]\nresolution = 480\n"
 
 
+def small_home(home: Path, extra: str = "", *, max_retry: int = 0) -> Workspace:
+    """A home whose every stage is built in, rendering at 480p, with ``extra`` added to its
+    [stages.video] settings."""
+    write_config(home, f'timezone = "UTC"\n[retry]\nmax_retry = {max_retry}\n' + SMALL + extra)
+    service.init_home(Workspace.load(home))
+    return Workspace.load(home)
+
+
 @pytest.fixture
 def builtin(home: Path) -> Workspace:
     """A home whose every stage is built in, rendering at 480p."""
-    write_config(home, 'timezone = "UTC"\n[retry]\nmax_retry = 0\n' + SMALL)
-    service.init_home(Workspace.load(home))
-    return Workspace.load(home)
+    return small_home(home)
 
 
 @pytest.fixture
@@ -307,9 +313,7 @@ def test_a_longform_video_is_horizontal(builtin: Workspace, bconn: Connection) -
 
 
 def test_a_configured_crf_reaches_x264(home: Path, tmp_path: Path) -> None:
-    write_config(home, 'timezone = "UTC"\n[retry]\nmax_retry = 0\n' + SMALL + "crf = 28\n")
-    workspace = Workspace.load(home)
-    service.init_home(workspace)
+    workspace = small_home(home, "crf = 28\n")
     conn = workspace.connect()
     images = [make_image(tmp_path / "a.png", (1080, 1920), (40, 90, 160))]
     task_id = add(workspace, conn, "CRF", media_mode="upload", images=images)
@@ -427,11 +431,7 @@ def test_a_failed_render_leaves_neither_video_nor_thumbnail(home: Path, tmp_path
     """The thumbnail is drawn while ffmpeg works; it is put in place only beside a video that
     rendered and passed its check."""
     (home / "music.wav").write_bytes(b"RIFF....WAVE this is no sound at all")
-    write_config(
-        home, 'timezone = "UTC"\n[retry]\nmax_retry = 0\n' + SMALL + 'music = "music.wav"\n'
-    )
-    workspace = Workspace.load(home)
-    service.init_home(workspace)
+    workspace = small_home(home, 'music = "music.wav"\n')
     conn = workspace.connect()
     images = [make_image(tmp_path / "a.png", (640, 480), (90, 20, 20))]
     task_id = add(workspace, conn, "No music", media_mode="upload", images=images)

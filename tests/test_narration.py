@@ -13,14 +13,13 @@ import imageio_ffmpeg
 import pytest
 from PIL import Image, ImageChops, ImageStat
 
-from autoqueue import captions, service
+from autoqueue import captions
 from autoqueue.db import Connection
 from autoqueue.repo import queue as queue_repo
 from autoqueue.tts import Espeak, Word, voice_for
-from autoqueue.workspace import Workspace
 
-from .conftest import add, write_config
-from .test_builtin import SMALL, drain, probe, wav_seconds
+from .conftest import add
+from .test_builtin import drain, probe, small_home, wav_seconds
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 
@@ -126,17 +125,11 @@ def test_ass_highlights_each_word_in_turn_and_srt_has_one_cue_per_line(tmp_path:
 # -- what a narrated render decodes to ---------------------------------------------------------
 
 
-def narrated(home: Path, extra: str = "") -> Workspace:
-    write_config(home, 'timezone = "UTC"\n[retry]\nmax_retry = 0\n' + SMALL + extra)
-    service.init_home(Workspace.load(home))
-    return Workspace.load(home)
-
-
 @pytest.mark.slow
 def test_a_narrated_video_is_loud_enough_captioned_and_as_long_as_its_voice(
     home: Path, tmp_path: Path
 ) -> None:
-    workspace = narrated(home)
+    workspace = small_home(home)
     conn = workspace.connect()
     task_id = add(workspace, conn, "오늘의 환율 정리", type="shortform", media_mode="crawl")
     drain(workspace)
@@ -151,8 +144,7 @@ def test_a_narrated_video_is_loud_enough_captioned_and_as_long_as_its_voice(
     assert sound["peak"] <= 0.0
     # Captions: the same task rendered without them (captions turned off, the task added
     # again) differs in the lower part of the frame only, where the spoken line is drawn.
-    write_config(home, 'timezone = "UTC"\n[retry]\nmax_retry = 0\n' + SMALL + "captions = false\n")
-    plain = Workspace.load(home)
+    plain = small_home(home, "captions = false\n")
     plain_id = add(plain, conn, "오늘의 환율 정리", type="shortform", media_mode="crawl")
     drain(plain)
     assert not (plain.task_dir(plain_id) / "output.srt").exists()
@@ -169,7 +161,7 @@ def test_a_narrated_video_is_loud_enough_captioned_and_as_long_as_its_voice(
 
 
 def test_narration_off_keeps_the_story_durations_and_no_voice(home: Path, tmp_path: Path) -> None:
-    workspace = narrated(home, 'narration = "off"\n')
+    workspace = small_home(home, 'narration = "off"\n')
     conn = workspace.connect()
     task_id = add(workspace, conn, "A quiet one", type="longform", media_mode="crawl")
     drain(workspace)
@@ -194,12 +186,9 @@ print(os.environ["AUTOQUEUE_NARRATION_VOICE"], flush=True)
 def test_a_tts_program_of_the_users_speaks_each_scene(home: Path, conn: Connection) -> None:
     (home / "mytts.py").write_text(TTS_PROGRAM, encoding="utf-8")
     python = Path(sys.executable).as_posix()
-    write_config(
-        home,
-        'timezone = "UTC"\n[retry]\nmax_retry = 0\n' + SMALL
-        + f'narration = "command"\nnarration_command = ["{python}", "mytts.py"]\n',
-    )  # fmt: skip
-    workspace = Workspace.load(home)
+    workspace = small_home(
+        home, f'narration = "command"\nnarration_command = ["{python}", "mytts.py"]\n'
+    )
     task_id = add(workspace, conn, "A voice of my own", type="longform", media_mode="crawl")
     drain(workspace)
     folder = workspace.task_dir(task_id)
@@ -475,7 +464,7 @@ def test_the_system_voice_speaks_each_scene_and_captions_follow_it(
     home: Path, conn: Connection
 ) -> None:
     """Through the real pyttsx3 (eSpeak NG on Linux: the bundled one), in a program of its own."""
-    workspace = narrated(home, 'narration = "system"\n')
+    workspace = small_home(home, 'narration = "system"\n')
     task_id = add(workspace, conn, "시스템 목소리로 읽어요", type="longform", media_mode="crawl")
     drain(workspace)
     folder = workspace.task_dir(task_id)
@@ -492,12 +481,7 @@ def test_the_system_voice_speaks_each_scene_and_captions_follow_it(
 def test_a_system_voice_that_is_not_installed_fails_permanently_saying_so(
     home: Path, conn: Connection
 ) -> None:
-    write_config(
-        home,
-        'timezone = "UTC"\n[retry]\nmax_retry = 3\n' + SMALL
-        + 'narration = "system"\nvoice = "xx-nowhere"\n',
-    )  # fmt: skip
-    workspace = Workspace.load(home)
+    workspace = small_home(home, 'narration = "system"\nvoice = "xx-nowhere"\n', max_retry=3)
     task_id = add(workspace, conn, "No such voice", type="longform", media_mode="crawl")
     drain(workspace)
     item = queue_repo.for_task(conn, task_id)[-1]

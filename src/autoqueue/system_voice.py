@@ -29,15 +29,14 @@ class NoVoice(Exception):
     """No installed voice speaks the language asked for."""
 
 
-def _words(value: Any) -> list[str]:
-    """A voice's ``languages`` entries as text (eSpeak gives bytes with a priority byte)."""
+def _languages(voice: Any) -> list[str]:
+    """A voice's languages as lowercase codes with hyphens (``ko-kr``); eSpeak gives them as
+    bytes after a priority byte, macOS with an underscore."""
     found = []
-    for entry in value or []:
+    for entry in voice.languages or []:
         if isinstance(entry, bytes):
-            entry = entry.lstrip(b"\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09").decode(
-                "utf-8", "replace"
-            )
-        found.append(str(entry))
+            entry = entry.lstrip(bytes(range(10))).decode("utf-8", "replace")
+        found.append(str(entry).lower().replace("_", "-"))
     return found
 
 
@@ -64,18 +63,14 @@ def pick_voice(voices: Iterable[Any], wanted: str) -> str:
     name = (_language_name(primary) or "").lower()
 
     def speaks(voice: Any) -> bool:
-        for language in _words(voice.languages):
-            language = language.lower().replace("_", "-")
-            if language == code or language.split("-")[0] == primary:
-                return True
+        if any(language.split("-")[0] == primary for language in _languages(voice)):
+            return True
         ident = str(voice.id).lower().replace("_", "-")  # ...\\TTS_MS_KO-KR_HEAMI, ...ko-KR.Yuna
         if re.search(rf"(^|[.\-\\]){re.escape(primary)}-[a-z]{{2}}([.\-]|$)", ident):
             return True
         return bool(name) and name in str(voice.name or "").lower()
 
-    exact = [
-        v for v in voices if code in [w.lower().replace("_", "-") for w in _words(v.languages)]
-    ]
+    exact = [voice for voice in voices if code in _languages(voice)]
     for voice in exact or [v for v in voices if speaks(v)]:
         return str(voice.id)
     raise NoVoice(wanted)

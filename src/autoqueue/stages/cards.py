@@ -19,6 +19,7 @@ from autoqueue.story import Story
 
 if TYPE_CHECKING:
     from PIL.Image import Image
+    from PIL.ImageDraw import ImageDraw
     from PIL.ImageFont import FreeTypeFont
 
 # Background gradients (top colour, bottom colour), one per scene in turn.
@@ -101,17 +102,32 @@ def render_card(
     px = int(font.size)
     line_height = int(px * 1.3)
     top = (size[1] - line_height * len(lines)) // 2
+    draw_lines(draw, lines, font, (size[0] // 2, top), line_height, (255, 255, 255), px // 18)
+    return image
+
+
+def draw_lines(
+    draw: ImageDraw,
+    lines: list[str],
+    font: FreeTypeFont,
+    at: tuple[int, int],
+    line_height: int,
+    fill: tuple[int, int, int],
+    stroke: int,
+) -> None:
+    """``lines`` centred on ``at``'s x, one under the other from its y, outlined in black (at
+    least 2 px) so that they read over any picture."""
+    centre, top = at
     for number, line in enumerate(lines):
         draw.text(
-            (size[0] // 2, top + number * line_height + line_height // 2),
+            (centre, top + number * line_height + line_height // 2),
             line,
             font=font,
-            fill=(255, 255, 255),
+            fill=fill,
             anchor="mm",
-            stroke_width=max(2, px // 18),
+            stroke_width=max(2, stroke),
             stroke_fill=(0, 0, 0),
         )
-    return image
 
 
 def choose_font(ctx: StageContext, config: StageConfig) -> str | None:

@@ -110,15 +110,17 @@ def _redact(text: str, key: str | None) -> str:
     return text.replace(key, "***") if key else text
 
 
+def _error_field(exc: Any, name: str) -> str:
+    """A field of the provider's error body (``{"error": {"message": ..., "code": ...}}``, or
+    the same fields at the top), or ""."""
+    body = getattr(exc, "body", None)
+    inner = body.get("error", body) if isinstance(body, dict) else None
+    return str(inner.get(name) or "") if isinstance(inner, dict) else ""
+
+
 def _message(exc: Any, key: str | None) -> str:
     """What the provider said, from its error body when there is one, without the key."""
-    body = getattr(exc, "body", None)
-    if isinstance(body, dict):
-        inner = body.get("error", body)
-        message = inner.get("message") if isinstance(inner, dict) else None
-        if message:
-            return _redact(str(message), key)[:500]
-    return _redact(str(exc), key)[:500]
+    return _redact(_error_field(exc, "message") or str(exc), key)[:500]
 
 
 def _retry_after(exc: Any) -> float | None:
@@ -160,11 +162,7 @@ def _stage_error(exc: Exception, config: LlmConfig, key: str | None, where: str)
             utcnow() + timedelta(seconds=seconds),
         )
     if isinstance(exc, openai.BadRequestError):
-        code = ""
-        body = getattr(exc, "body", None)
-        if isinstance(body, dict):
-            inner = body.get("error", body)
-            code = str(inner.get("code") or "") if isinstance(inner, dict) else ""
+        code = _error_field(exc, "code")
         if "policy" in code or "safety" in code or "content_filter" in code:
             return PermanentStageError(
                 _("{where} refused the request on content policy: {said}").format(

@@ -127,7 +127,7 @@ def write_thumbnail(
     from PIL import Image, ImageDraw, ImageOps
 
     from autoqueue.stages import fonts
-    from autoqueue.stages.cards import wrap
+    from autoqueue.stages.cards import draw_lines, wrap
 
     with Image.open(source) as image:
         frame = ImageOps.fit(image.convert("RGB"), size)
@@ -148,17 +148,15 @@ def write_thumbnail(
             fill=(0, 0, 0, 140),
         )
         frame = Image.alpha_composite(frame.convert("RGBA"), band).convert("RGB")
-        draw = ImageDraw.Draw(frame)
-        for number, line in enumerate(lines):
-            draw.text(
-                (width // 2, top + number * line_height + line_height // 2),
-                line,
-                font=font,
-                fill=(255, 235, 60),
-                anchor="mm",
-                stroke_width=max(2, px // 14),
-                stroke_fill=(0, 0, 0),
-            )
+        draw_lines(
+            ImageDraw.Draw(frame),
+            lines,
+            font,
+            (width // 2, top),
+            line_height,
+            (255, 235, 60),
+            px // 14,
+        )
     save_thumbnail_jpeg(frame, target)
 
 
