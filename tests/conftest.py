@@ -53,12 +53,17 @@ def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket, "getaddrinfo", guarded)
 
 
+PROVIDER_KEYS = ("OPENAI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY", "PEXELS_API_KEY")
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No test reads the developer's AUTOQUEUE_* variables or writes outside its temp dir."""
     for name in list(os.environ):
         if name.startswith("AUTOQUEUE_") or name in ("COLUMNS", "LINES"):
             monkeypatch.delenv(name)  # the terminal's width too: a test that wants 80 says so
+    for name in PROVIDER_KEYS:  # a provider's key only when a test gives one
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TZ", "UTC")
     # English unless a test asks for Korean: the developer's locale does not count.
     for name in ("LC_ALL", "LC_MESSAGES", "LANGUAGE"):

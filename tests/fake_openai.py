@@ -1,9 +1,12 @@
-"""A fake OpenAI-compatible chat server on 127.0.0.1 for the real ``openai`` SDK: each request
-to ``/v1/chat/completions`` takes the next scripted reply (a story, any text, or an error with
-its status and headers) and is recorded with its headers and body."""
+"""A fake provider on 127.0.0.1 for the real ``openai`` and ``google-genai`` SDKs: each POST takes
+the next scripted reply (a chat answer, a picture, a Gemini answer, or an error with its status
+and headers) and is recorded with its path, headers and body. ``base_url`` is the OpenAI-style
+root (``/v1``), ``root`` the bare one that google-genai adds ``/v1beta/models/...`` to."""
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import threading
 from collections.abc import Iterator
@@ -20,6 +23,52 @@ class Reply:
     refusal: str | None = None
     error: dict[str, Any] | None = None  # {"message": ..., "type": ..., "code": ...}
     headers: dict[str, str] = field(default_factory=dict)
+    data: dict[str, Any] | None = None  # any other body, sent as it is
+
+
+def png(colour: tuple[int, int, int] = (40, 120, 200), size: tuple[int, int] = (96, 160)) -> bytes:
+    """A small picture of one colour with a lighter square in it, as PNG bytes."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", size, colour)
+    ImageDraw.Draw(image).rectangle((10, 10, size[0] // 2, size[1] // 2), fill=(240, 240, 240))
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def picture(data: bytes) -> Reply:
+    """OpenAI's images.generate answer."""
+    encoded = base64.b64encode(data).decode()
+    return Reply(data={"created": 1_780_000_000, "data": [{"b64_json": encoded}]})
+
+
+def gemini(*parts: dict[str, Any], finish: str = "STOP", block: str | None = None) -> Reply:
+    """Gemini's generateContent answer with these parts (``{"text": ...}`` or
+    ``{"inlineData": {...}}``), or a prompt blocked for ``block``."""
+    if block:
+        return Reply(data={"promptFeedback": {"blockReason": block}})
+    candidate = {"content": {"role": "model", "parts": list(parts)}, "finishReason": finish}
+    return Reply(data={"candidates": [candidate], "modelVersion": "fake"})
+
+
+def gemini_text(payload: Any) -> Reply:
+    return gemini({"text": payload if isinstance(payload, str) else json.dumps(payload)})
+
+
+def gemini_picture(data: bytes) -> Reply:
+    return gemini(
+        {"inlineData": {"mimeType": "image/png", "data": base64.b64encode(data).decode()}}
+    )
+
+
+def gemini_failure(status: int, message: str, name: str, **headers: str) -> Reply:
+    """A Google API error body: ``{"error": {"code", "message", "status"}}``."""
+    return Reply(
+        status=status,
+        data={"error": {"code": status, "message": message, "status": name}},
+        headers={k.replace("_", "-"): v for k, v in headers.items()},
+    )
 
 
 def answer(payload: Any) -> Reply:
@@ -41,8 +90,15 @@ class FakeOpenAI:
         self.lock = threading.Lock()
 
     @property
+    def root(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        return self.root + "/v1"
+
+    def paths(self) -> list[str]:
+        return [request["path"] for request in self.requests]
 
     def handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
@@ -51,20 +107,26 @@ class FakeOpenAI:
             def log_message(self, *args: Any) -> None:
                 pass
 
+            def do_GET(self) -> None:
+                self.do_POST()
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
                 with fake.lock:
                     fake.requests.append(
                         {
+                            "method": self.command,
                             "path": self.path,
                             "headers": {k.lower(): v for k, v in self.headers.items()},
                             "body": body,
                         }
                     )
                     reply = fake.replies.pop(0) if fake.replies else failure(500, "no reply")
-                if reply.status == 200:
-                    data: dict[str, Any] = {
+                if reply.data is not None:
+                    data: dict[str, Any] = reply.data
+                elif reply.status == 200:
+                    data = {
                         "id": f"chatcmpl-{len(fake.requests)}",
                         "object": "chat.completion",
                         "created": 1_780_000_000,

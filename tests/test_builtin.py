@@ -479,12 +479,20 @@ def test_a_scene_image_that_turned_bad_fails_permanently_with_a_clear_message(
     assert not (builtin.task_dir(task_id) / "output.mp4").exists()
 
 
-def test_generated_modes_need_a_generator(builtin: Workspace, bconn: Connection) -> None:
+def test_a_generated_mode_whose_key_went_away_fails_at_the_video_stage_naming_it(
+    builtin: Workspace, bconn: Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`add` checks for the key (tests/test_generators.py); a key gone by the time the video
+    stage runs fails it permanently, saying where the key goes."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-gone")
     task_id = add(builtin, bconn, "Generated", media_mode="dalle3")
+    monkeypatch.delenv("OPENAI_API_KEY")
     drain(builtin)
     item = last_item(bconn, task_id)
     assert (item.queue_type, item.status.value) == (QueueType.VIDEO, "failed")
-    assert "[stages.video] generator" in str(item.error_message)
+    assert "[media.dalle3] uses OpenAI, which needs a key: set $OPENAI_API_KEY" in str(
+        item.error_message
+    )
 
 
 def test_a_configured_generator_makes_the_images(home: Path) -> None:

@@ -54,21 +54,103 @@ EXTRA_HANDLERS: dict[QueueType, set[str]] = {
 }
 
 
+Provider = Literal["openai", "google"]
+
+# The environment variable each provider's key is read from unless the config names another
+# (the key may also sit in credentials/{provider}.key in the home, 0600).
+KEY_ENV: dict[str, str] = {"openai": "OPENAI_API_KEY", "google": "GEMINI_API_KEY"}
+
+
+class ProviderConfig(Strict):
+    """How to reach one AI provider, and what it may spend in a UTC day (0: no cap). The key
+    comes from ``api_key_env`` (default OPENAI_API_KEY / GEMINI_API_KEY) or
+    ``credentials/{provider}.key`` in the home (0600), never from this file."""
+
+    api_key_env: str | None = None
+    base_url: str | None = None  # another endpoint (a proxy, a compatible server)
+    timeout: Annotated[float, Field(gt=0)] = 120  # seconds per request
+    daily_requests: Annotated[int, Field(ge=0)] = 0
+    daily_budget: Annotated[float, Field(ge=0)] = 0  # US dollars, by the prices below
+
+    def key_env(self, provider: str) -> str:
+        return self.api_key_env or KEY_ENV[provider]
+
+
+class ProvidersConfig(Strict):
+    openai: ProviderConfig = ProviderConfig()
+    google: ProviderConfig = ProviderConfig()
+
+    def get(self, provider: str) -> ProviderConfig:
+        return self.google if provider == "google" else self.openai
+
+
+# Models current when written (the model lists of openai 3.57 and google-genai 3.6): settings,
+# because providers retire models every few months.
+DEFAULT_LLM_MODEL: dict[str, str] = {"openai": "gpt-5.4-mini", "google": "gemini-3.8-flash"}
+
+
 class LlmConfig(Strict):
     """The script writer of ``[stages.script] handler = "llm"``: a chat model reached through
-    the official ``openai`` SDK, which also speaks to Ollama and other OpenAI-compatible
-    servers (``base_url``). The key comes from the environment variable ``api_key_env`` or from
-    ``credentials/openai.key`` in the home (0600), never from this file."""
+    the provider's official SDK (``openai``, which also speaks to Ollama and other
+    OpenAI-compatible servers through ``base_url``, or ``google-genai``)."""
 
-    model: str = "gpt-5.4-mini"  # current when written (openai 3.57's model list)
+    provider: Provider = "openai"
+    model: str | None = None  # default: gpt-5.4-mini (openai), gemini-3.8-flash (google)
     base_url: str | None = None  # e.g. http://127.0.0.1:11434/v1 for Ollama (no key needed)
-    api_key_env: str = "OPENAI_API_KEY"
+    api_key_env: str | None = None  # default: [providers.{provider}]'s
     attempts: Annotated[int, Field(ge=1, le=10)] = 3  # answers that do not fit the schema
     timeout: Annotated[float, Field(gt=0)] = 120  # seconds per request
     temperature: Annotated[float, Field(ge=0, le=2)] = 0.7
+    price: Annotated[float, Field(ge=0)] = 0.01  # US dollars per request, for daily_budget
     # A folder (relative to the home) of prompt templates that replace the built-in ones:
     # shortform.txt, longform.txt, product.txt (see README "The script writer").
     prompts: str = "prompts"
+
+    @property
+    def model_name(self) -> str:
+        return self.model or DEFAULT_LLM_MODEL[self.provider]
+
+
+# The picture models behind dalle3 / imagen3 by default, and what one picture costs (US
+# dollars, an estimate for daily_budget: check the provider's price list).
+DEFAULT_IMAGE_MODEL: dict[str, tuple[str, float]] = {
+    "openai": ("gpt-image-2", 0.05),
+    "google": ("gemini-2.5-flash-image", 0.04),
+}
+
+
+class ImageModelConfig(Strict):
+    """The AI pictures of one mediaMode (``dalle3``, ``imagen3``): one per scene, from its
+    ``image_prompt``, made in the video stage."""
+
+    provider: Provider = "openai"
+    model: str | None = None  # default: gpt-image-2 (openai), gemini-2.5-flash-image (google)
+    price: Annotated[float, Field(ge=0)] | None = None  # US dollars per picture (daily_budget)
+    # openai: the picture's size, WIDTHxHEIGHT (default 864x1536 or 1536x864: the video's
+    # aspect); google: the aspect is asked for ("9:16" / "16:9")
+    size: Annotated[str, Field(pattern=r"^[0-9]+x[0-9]+$")] | None = None
+    quality: str | None = None  # openai: low, medium, high (default: the model's)
+    style: str = "No text, letters or logos in the picture."  # added to every prompt
+
+    @property
+    def model_name(self) -> str:
+        return self.model or DEFAULT_IMAGE_MODEL[self.provider][0]
+
+    @property
+    def price_each(self) -> float:
+        return DEFAULT_IMAGE_MODEL[self.provider][1] if self.price is None else self.price
+
+
+class GoogleImageConfig(ImageModelConfig):
+    provider: Provider = "google"
+
+
+class MediaConfig(Strict):
+    """Which provider and model make each generated mediaMode (the names stay the original
+    ones; the models behind them are settings)."""
+
+    dalle3: ImageModelConfig = ImageModelConfig()
+    imagen3: GoogleImageConfig = GoogleImageConfig()
 
 
 class YouTubeConfig(Strict):
@@ -181,6 +263,13 @@ class Config(Strict):
     queues: dict[QueueType, QueueConfig] = {}
     youtube: YouTubeConfig = YouTubeConfig()
     llm: LlmConfig = LlmConfig()
+    providers: ProvidersConfig = ProvidersConfig()
+    media: MediaConfig = MediaConfig()
+
+    def pictures(self, media_mode: str) -> ImageModelConfig | None:
+        """The built-in picture model of a generated mediaMode (dalle3, imagen3); None for one
+        without (sora2 runs [stages.video] generator)."""
+        return {"dalle3": self.media.dalle3, "imagen3": self.media.imagen3}.get(media_mode)
 
     def concurrency(self, queue_type: QueueType) -> int:
         return self.queues.get(queue_type, QueueConfig()).concurrency

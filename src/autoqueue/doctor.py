@@ -8,11 +8,20 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from autoqueue.config import CONFIG_NAME, load_config
-from autoqueue.errors import AutoqueueError, PermanentStageError
+from autoqueue.errors import (
+    AutoqueueError,
+    ParkStageError,
+    PermanentStageError,
+    TransientStageError,
+)
 from autoqueue.i18n import _
 from autoqueue.models import QueueType
+
+if TYPE_CHECKING:
+    from autoqueue.workspace import Workspace
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 MIN_FREE_BYTES = 2 * 1024**3  # a few long renders and their archived runs
@@ -52,6 +61,7 @@ def run_checks(home: Path, database: str | None) -> list[Check]:
     checks.append(_ffmpeg(config.stage(QueueType.VIDEO).ffmpeg, home))
     checks.append(_disk(home))
     checks += _youtube(workspace)
+    checks += _providers(workspace)
     checks.append(_scheduler(workspace))
     return checks
 
@@ -201,6 +211,54 @@ def _youtube(workspace: object) -> list[Check]:
                 OK if status.valid else FAIL,
                 status.detail,
                 "" if status.valid else f"run `autoqueue youtube auth --channel {name}` again",
+            )
+        )
+    return checks
+
+
+def _providers(workspace: Workspace) -> list[Check]:
+    """Each AI provider a stage would use: its key is found and accepted, and its model is
+    there (one free request each: the provider's model lookup). The script writer's provider
+    must work; a picture provider without a key is left out (`add` refuses that mediaMode,
+    naming the setting)."""
+    from autoqueue.stages import providers
+
+    config = workspace.config
+    uses: list[tuple[str, str, str, str, bool, str | None, str | None]] = []
+    if config.handler(QueueType.SCRIPT) == "llm":
+        llm = config.llm
+        uses.append(
+            ("llm", llm.provider, llm.model_name, "[llm] model", True, llm.base_url,
+             llm.api_key_env)
+        )  # fmt: skip
+    if config.handler(QueueType.VIDEO) == "ffmpeg" and not config.stage(QueueType.VIDEO).generator:
+        for mode in ("dalle3", "imagen3"):
+            pictures = config.pictures(mode)
+            assert pictures is not None
+            limits = config.providers.get(pictures.provider)
+            if not providers.configured(workspace.home, limits, pictures.provider):
+                continue  # no key: `add` refuses the mode, naming the setting
+            setting = f"[media.{mode}] model"
+            uses.append((mode, pictures.provider, pictures.model_name, setting, False, None, None))
+    checks = []
+    for name, provider, model, setting, needed, base_url, key_env in uses:
+        try:
+            found = providers.account(
+                workspace, provider, setting.split()[0], base_url=base_url, key_env=key_env
+            )
+        except PermanentStageError as exc:
+            checks.append(Check(name, FAIL, str(exc)))
+            continue
+        try:
+            providers.probe(found, model, setting)
+        except (PermanentStageError, TransientStageError, ParkStageError) as exc:
+            checks.append(Check(name, FAIL, str(exc)))
+            continue
+        checks.append(
+            Check(
+                name,
+                OK,
+                _("{where} accepts the key and has {model}").format(where=found.where, model=model),
             )
         )
     return checks

@@ -255,6 +255,7 @@ def prepare_add(workspace: Workspace, request: AddRequest, now: datetime) -> Pre
     settings["mediaMode"] = media_mode.value
     settings.setdefault("format", task_type.value)
     images = _images(request.images, media_mode)
+    _check_generator(workspace, media_mode)
     if request.channel is not None:
         _check_channel(workspace, request.channel)
     if media_mode is MediaMode.UPLOAD and not images:
@@ -287,6 +288,15 @@ def prepare_add(workspace: Workspace, request: AddRequest, now: datetime) -> Pre
         max_retry=request.max_retry,
         warnings=warnings,
     )
+
+
+def _check_generator(workspace: Workspace, media_mode: MediaMode) -> None:
+    """A generated mediaMode must have something to make its pictures (README "Generators")."""
+    from autoqueue.stages.providers import generator_problem
+
+    problem = generator_problem(workspace.home, workspace.config, media_mode.value)
+    if problem is not None:
+        raise UsageError(problem)
 
 
 def _check_channel(workspace: Workspace, channel: str) -> None:

@@ -1,8 +1,9 @@
 """The ``llm`` script stage: a chat model writes ``story.json`` from the task's title, type and
 product info, in the task's language, answering against the story's JSON Schema.
 
-It speaks through the official ``openai`` SDK, whose ``base_url`` also reaches Ollama and other
-OpenAI-compatible servers. What the provider says decides what happens next:
+It speaks through the provider's official SDK: ``openai`` (whose ``base_url`` also reaches Ollama
+and other OpenAI-compatible servers) or ``google-genai`` (Gemini). What the provider says
+decides what happens next (stages/providers.py):
 
 - an answer that is not a valid story is sent back with what is wrong, up to
   ``[llm] attempts`` times, then the stage fails transiently (a retry starts afresh);
@@ -11,31 +12,27 @@ OpenAI-compatible servers. What the provider says decides what happens next:
 - 429 (and 503 with ``Retry-After``) parks the item until the provider's ``Retry-After``,
   without spending a retry; other 5xx and network errors are transient.
 
-The key is read from the environment or ``credentials/openai.key``, and is cut out of any
-message the provider sends back before it reaches a log row or an error.
+The key is read from the environment or ``credentials/{provider}.key``, and is cut out of any
+message the provider sends back before it reaches a log row or an error. Each request is
+counted in the provider's daily spend ledger before it is sent.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import sys
-from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from autoqueue.config import LlmConfig
-from autoqueue.errors import ParkStageError, PermanentStageError, TransientStageError
+from autoqueue.errors import PermanentStageError, TransientStageError
 from autoqueue.i18n import _
 from autoqueue.models import ActionType, LogLevel, TaskType
+from autoqueue.stages import providers
 from autoqueue.stages.base import StageContext, StageLog, StageResult
 from autoqueue.story import Story
 from autoqueue.timeutil import utcnow
 
-KEY_FILE = Path("credentials") / "openai.key"
-DEFAULT_WAIT = 60.0  # seconds parked after a 429 that says nothing of when to come back
 LANGUAGE_NAMES = {"ko": "Korean", "en": "English"}
 
 PROMPTS = {
@@ -65,22 +62,6 @@ SYSTEM = (
 )
 
 
-def api_key(ctx: StageContext, config: LlmConfig) -> str | None:
-    """The key: the environment variable named by ``api_key_env``, else the home's
-    ``credentials/openai.key`` (which must not be readable by others)."""
-    value = os.environ.get(config.api_key_env, "").strip()
-    if value:
-        return value
-    path = ctx.workspace.home / KEY_FILE
-    if not path.is_file():
-        return None
-    if sys.platform != "win32" and path.stat().st_mode & 0o077:
-        raise PermanentStageError(
-            _("{path} is readable by other users: chmod 600 {path}").format(path=path)
-        )
-    return path.read_text(encoding="utf-8").strip() or None
-
-
 def prompt(ctx: StageContext, config: LlmConfig, language: str) -> str:
     """The user prompt for the task: the home's ``prompts/{type}.txt`` when there is one, else
     the built-in one. Placeholders: {title}, {type}, {language}, {product_info}."""
@@ -106,131 +87,137 @@ def prompt(ctx: StageContext, config: LlmConfig, language: str) -> str:
         ) from exc
 
 
-def _redact(text: str, key: str | None) -> str:
-    return text.replace(key, "***") if key else text
-
-
-def _error_field(exc: Any, name: str) -> str:
-    """A field of the provider's error body (``{"error": {"message": ..., "code": ...}}``, or
-    the same fields at the top), or ""."""
-    body = getattr(exc, "body", None)
-    inner = body.get("error", body) if isinstance(body, dict) else None
-    return str(inner.get(name) or "") if isinstance(inner, dict) else ""
-
-
-def _message(exc: Any, key: str | None) -> str:
-    """What the provider said, from its error body when there is one, without the key."""
-    return _redact(_error_field(exc, "message") or str(exc), key)[:500]
-
-
-def _retry_after(exc: Any) -> float | None:
-    response = getattr(exc, "response", None)
-    value = response.headers.get("retry-after") if response is not None else None
-    try:
-        return max(float(value), 0.0) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _stage_error(exc: Exception, config: LlmConfig, key: str | None, where: str) -> Exception:
-    """The stage error for what the SDK raised."""
-    import openai
-
-    said = _message(exc, key)
-    if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
-        return PermanentStageError(
-            _(
-                "{where} refused the key ({said}): set ${env} or write the key to "
-                "credentials/openai.key in the home"
-            ).format(where=where, said=said, env=config.api_key_env)
-        )
-    if isinstance(exc, openai.NotFoundError):
-        return PermanentStageError(
-            _("{where} has no model {model!r} ({said}): set [llm] model").format(
-                where=where, model=config.model, said=said
-            )
-        )
-    if isinstance(exc, openai.RateLimitError) or (
-        isinstance(exc, openai.InternalServerError) and _retry_after(exc) is not None
-    ):
-        wait = _retry_after(exc)
-        seconds = DEFAULT_WAIT if wait is None else wait
-        return ParkStageError(
-            _("{where} asks to wait {seconds:.0f} s: {said}").format(
-                where=where, seconds=seconds, said=said
-            ),
-            utcnow() + timedelta(seconds=seconds),
-        )
-    if isinstance(exc, openai.BadRequestError):
-        code = _error_field(exc, "code")
-        if "policy" in code or "safety" in code or "content_filter" in code:
-            return PermanentStageError(
-                _("{where} refused the request on content policy: {said}").format(
-                    where=where, said=said
-                )
-            )
-        return PermanentStageError(
-            _("{where} refused the request: {said}").format(where=where, said=said)
-        )
-    return TransientStageError(_("{where}: {said}").format(where=where, said=said))
-
-
 def _story_schema() -> dict[str, Any]:
     return Story.model_json_schema()
 
 
-def write_story(ctx: StageContext, config: LlmConfig) -> Story:
-    """Ask the model for the story until it is a valid one (``config.attempts`` answers)."""
-    import openai
-
-    from autoqueue.stages.template import story_language
-
-    key = api_key(ctx, config)
-    if key is None and config.base_url is None:
+def _account(ctx: StageContext, config: LlmConfig) -> providers.Account:
+    try:
+        return providers.account(
+            ctx.workspace,
+            config.provider,
+            '[stages.script] handler = "llm"',
+            base_url=config.base_url,
+            key_env=config.api_key_env,
+            timeout=config.timeout,
+        )
+    except PermanentStageError as exc:
+        if config.provider != "openai" or "chmod" in str(exc):
+            raise
         raise PermanentStageError(
             _(
-                '[stages.script] handler = "llm" needs a key: set ${env} or write it to '
-                "credentials/openai.key in the home, or set [llm] base_url to a local server "
-                "(Ollama: http://127.0.0.1:11434/v1)"
-            ).format(env=config.api_key_env)
-        )
-    where = config.base_url or "OpenAI"
-    client = openai.OpenAI(
-        api_key=key or "none",  # a local server needs none; the SDK wants a string
-        base_url=config.base_url,
-        timeout=config.timeout,
-        max_retries=0,  # the queue retries, and parks on 429: no hidden waits in here
-    )
-    language = story_language(ctx.task.title, ctx.task.product_info)
-    messages: list[dict[str, str]] = [
-        {"role": "system", "content": SYSTEM.format(language=LANGUAGE_NAMES[language])},
-        {"role": "user", "content": prompt(ctx, config, language)},
-    ]
-    problem = ""
-    for attempt in range(1, config.attempts + 1):
+                "{error}, or set [llm] base_url to a local server (Ollama: "
+                "http://127.0.0.1:11434/v1)"
+            ).format(error=exc)
+        ) from None
+
+
+class _Conversation:
+    """One provider's side of the exchange: ask with everything said so far, and hear back."""
+
+    def __init__(self, ctx: StageContext, config: LlmConfig, account: providers.Account) -> None:
+        from autoqueue.stages.template import story_language
+
+        self.config = config
+        self.account = account
+        self.language = story_language(ctx.task.title, ctx.task.product_info)
+        self.system = SYSTEM.format(language=LANGUAGE_NAMES[self.language])
+        self.turns: list[tuple[str, str]] = [("user", prompt(ctx, config, self.language))]
+
+    def ask(self) -> str:
+        """The model's next answer (a refusal raises PermanentStageError)."""
         try:
-            response = client.chat.completions.create(  # type: ignore[call-overload]
-                model=config.model,
-                messages=messages,
-                temperature=config.temperature,
-                response_format={
-                    "type": "json_schema",
-                    "json_schema": {"name": "story", "schema": _story_schema()},
-                },
-            )
-        except openai.APIError as exc:
-            raise _stage_error(exc, config, key, where) from None
+            if self.account.provider == "google":
+                return self._ask_google()
+            return self._ask_openai()
+        except providers.sdk_errors() as exc:
+            raise providers.stage_error(
+                exc, self.account, self.config.model_name, "[llm] model"
+            ) from None
+
+    def _ask_openai(self) -> str:
+        client = self.account.openai()
+        messages = [{"role": "system", "content": self.system}] + [
+            {"role": role, "content": text} for role, text in self.turns
+        ]
+        response = client.chat.completions.create(
+            model=self.config.model_name,
+            messages=messages,
+            temperature=self.config.temperature,
+            response_format={
+                "type": "json_schema",
+                "json_schema": {"name": "story", "schema": _story_schema()},
+            },
+        )
         choice = response.choices[0]
         refusal = getattr(choice.message, "refusal", None)
         if refusal:
-            raise PermanentStageError(
-                _("{where} refused the request on content policy: {said}").format(
-                    where=where, said=_redact(str(refusal), key)[:500]
+            raise providers.refused(self.account, str(refusal))
+        return str(choice.message.content or "")
+
+    def _ask_google(self) -> str:
+        from google.genai import types
+
+        client = self.account.google()
+        response = client.models.generate_content(
+            model=self.config.model_name,
+            contents=[
+                types.Content(
+                    role="model" if role == "assistant" else "user",
+                    parts=[types.Part(text=text)],
                 )
-            )
-        answer = choice.message.content or ""
+                for role, text in self.turns
+            ],
+            config=types.GenerateContentConfig(
+                system_instruction=self.system,
+                temperature=self.config.temperature,
+                response_mime_type="application/json",
+                response_json_schema=_story_schema(),
+            ),
+        )
+        blocked = google_refusal(response)
+        if blocked:
+            raise providers.refused(self.account, blocked)
+        return str(response.text or "")
+
+    def tell(self, answer: str, problem: str) -> None:
+        self.turns += [
+            ("assistant", answer[:4000]),
+            (
+                "user",
+                "That does not follow the schema: "
+                + problem
+                + ". Answer again with the whole JSON object only.",
+            ),
+        ]
+
+
+def google_refusal(response: Any) -> str:
+    """Why Gemini refused (a blocked prompt, or an answer stopped on safety), or ""."""
+    feedback = getattr(response, "prompt_feedback", None)
+    reason = getattr(feedback, "block_reason", None)
+    if reason:
+        message = getattr(feedback, "block_reason_message", None) or ""
+        return f"{getattr(reason, 'value', reason)} {message}".strip()
+    for candidate in getattr(response, "candidates", None) or []:
+        finish = getattr(candidate, "finish_reason", None)
+        name = str(getattr(finish, "value", finish) or "")
+        if any(word in name.lower() for word in providers.POLICY_WORDS):
+            message = getattr(candidate, "finish_message", None) or ""
+            return f"{name} {message}".strip()
+    return ""
+
+
+def write_story(ctx: StageContext, config: LlmConfig) -> Story:
+    """Ask the model for the story until it is a valid one (``config.attempts`` answers)."""
+    account = _account(ctx, config)
+    conversation = _Conversation(ctx, config, account)
+    problem = ""
+    for attempt in range(1, config.attempts + 1):
+        providers.charge(ctx, account, config.price, utcnow())
+        answer = conversation.ask()
         try:
-            story = Story.model_validate_json(answer)
+            return Story.model_validate_json(answer)
         except ValidationError as exc:
             problem = "; ".join(
                 f"{'.'.join(str(p) for p in error['loc']) or 'answer'}: {error['msg']}"
@@ -245,20 +232,10 @@ def write_story(ctx: StageContext, config: LlmConfig) -> Story:
                     ActionType.PROGRESS,
                 )
             )
-            messages += [
-                {"role": "assistant", "content": answer[:4000]},
-                {
-                    "role": "user",
-                    "content": "That does not follow the schema: "
-                    + problem
-                    + ". Answer again with the whole JSON object only.",
-                },
-            ]
-            continue
-        return story
+            conversation.tell(answer, problem)
     raise TransientStageError(
         _("{where} gave no valid story in {attempts} answers: {problem}").format(
-            where=where, attempts=config.attempts, problem=problem
+            where=account.where, attempts=config.attempts, problem=problem
         )
     )
 
@@ -271,5 +248,5 @@ def run_llm_stage(ctx: StageContext) -> StageResult:
     story = write_story(ctx, config)
     save_story(ctx, story)
     return StageResult(
-        details={"scenes": len(story.scenes), "handler": "llm", "model": config.model}
+        details={"scenes": len(story.scenes), "handler": "llm", "model": config.model_name}
     )

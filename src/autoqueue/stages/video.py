@@ -240,19 +240,28 @@ def _write_captions(
     return Path(CAPTIONS_ASS), fonts_dir
 
 
-def _generate(ctx: StageContext, config: StageConfig) -> None:
-    """dalle3 / imagen3 / sora2: the configured generator program makes the scene images (or the
-    video itself) before the render."""
+def _generate(ctx: StageContext, config: StageConfig, size: tuple[int, int]) -> None:
+    """dalle3 / imagen3 / sora2: the scene pictures (or the video itself) are made here, before
+    the render: by the configured generator program when there is one, else by the built-in
+    AI pictures of ``[media.dalle3]`` / ``[media.imagen3]``."""
     mode = ctx.task.media_mode
-    if not config.generator:
+    if config.generator:
+        run_command(
+            ctx, config.generator, timeout=config.timeout, max_log_lines=config.max_log_lines
+        )
+        return
+    pictures = ctx.workspace.config.pictures(mode.value)
+    if pictures is None:
         raise PermanentStageError(
             _(
-                "mediaMode {value} generates its images in the video stage: set [stages.video] "
-                'generator = ["program", "args"] in {config_path} to a program that writes '
-                "scene_01.png ... (or output.mp4) in the task folder"
+                "mediaMode {value} has no built-in generator: set [stages.video] generator = "
+                '["program", "args"] in {config_path} to a program that writes scene_01.png ... '
+                "(or output.mp4) in the task folder"
             ).format(value=mode.value, config_path=ctx.workspace.config_path)
         )
-    run_command(ctx, config.generator, timeout=config.timeout, max_log_lines=config.max_log_lines)
+    from autoqueue.stages.imagegen import generate_pictures
+
+    generate_pictures(ctx, mode.value, pictures, size)
 
 
 def run_video_stage(ctx: StageContext, config: StageConfig) -> StageResult:
@@ -261,7 +270,7 @@ def run_video_stage(ctx: StageContext, config: StageConfig) -> StageResult:
     exe = ffmpeg.binary(config.ffmpeg, ctx.workspace.home)
     size = resolution(ctx.task.type.value, config.resolution)
     if ctx.task.media_mode in GENERATED_MODES:
-        _generate(ctx, config)
+        _generate(ctx, config, size)
     images = scene_images(task_dir)
     video = task_dir / VIDEO
     if ctx.task.media_mode in GENERATED_MODES and video.is_file():
