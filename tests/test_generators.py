@@ -227,7 +227,7 @@ def test_what_each_provider_error_leads_to(
     ctx, _logs = with_story(workspace, conn, mode)
     fake.replies = [reply]
     with pytest.raises(error, match=message) as caught:
-        generate_pictures(ctx, mode, workspace.config.pictures(mode), (480, 854))  # type: ignore[arg-type]
+        generate_pictures(ctx, mode, workspace.config.generator(mode), (480, 854))  # type: ignore[arg-type]
     assert OPENAI_KEY not in str(caught.value) and GOOGLE_KEY not in str(caught.value)
     assert len(fake.requests) == 1  # the SDKs' own retries are off
     assert not list(ctx.task_dir.glob("scene_*"))
@@ -249,7 +249,7 @@ def test_429_parks_for_the_providers_retry_after(
     fake.replies = [reply]
     before = utcnow()
     with pytest.raises(ParkStageError) as parked:
-        generate_pictures(ctx, mode, workspace.config.pictures(mode), (480, 854))  # type: ignore[arg-type]
+        generate_pictures(ctx, mode, workspace.config.generator(mode), (480, 854))  # type: ignore[arg-type]
     assert before + timedelta(seconds=89) <= parked.value.until <= utcnow() + timedelta(seconds=91)
 
 
@@ -328,8 +328,8 @@ def test_add_refuses_a_generated_mode_without_its_generator_naming_the_setting(
         add(workspace, conn, "no key", media_mode="dalle3")
     with pytest.raises(UsageError, match=r"needs a key: set \$GEMINI_API_KEY"):
         add(workspace, conn, "no key", media_mode="imagen3")
-    with pytest.raises(UsageError, match=r"set \[stages.video\] generator"):
-        add(workspace, conn, "no generator", media_mode="sora2")
+    with pytest.raises(UsageError, match=r"sora2 is made by Google \(veo-3.1-lite-generate-001\)"):
+        add(workspace, conn, "no key", media_mode="sora2")
     assert conn.execute("SELECT COUNT(*) FROM tasks").fetchone()[0] == 0
 
     key = home / "credentials" / "google.key"
@@ -400,15 +400,18 @@ def test_doctor_checks_each_configured_provider_with_its_key_and_model(
         gemini_failure(404, "models/gemini-3.8-flash is not found", "NOT_FOUND"),  # llm
         Reply(data={"id": "gpt-image-2", "object": "model", "created": 1, "owned_by": "x"}),
         gemini_failure(401, f"API key not valid: {GOOGLE_KEY}", "UNAUTHENTICATED"),  # imagen3
+        Reply(data={"name": "publishers/google/models/veo-3.1-lite-generate-001"}),  # sora2
     ]
     checks = {check.name: check for check in run_checks(home, None)}
-    assert [r["method"] for r in fake.requests] == ["GET"] * 3
+    assert [r["method"] for r in fake.requests] == ["GET"] * 4
     assert fake.requests[0]["path"].endswith("/models/gemini-3.8-flash")
     assert fake.requests[1]["path"] == "/v1/models/gpt-image-2"
     assert checks["llm"].status == "fail" and "set [llm] model" in checks["llm"].detail
     assert checks["dalle3"].status == "ok" and "gpt-image-2" in checks["dalle3"].detail
     assert checks["imagen3"].status == "fail" and "$GEMINI_API_KEY" in checks["imagen3"].detail
     assert GOOGLE_KEY not in checks["imagen3"].detail
+    assert fake.requests[3]["path"].endswith("/publishers/google/models/veo-3.1-lite-generate-001")
+    assert checks["sora2"].status == "ok"  # Veo, on Vertex AI
 
 
 def test_doctor_leaves_out_picture_providers_without_a_key_but_fails_the_script_writers(
@@ -419,6 +422,6 @@ def test_doctor_leaves_out_picture_providers_without_a_key_but_fails_the_script_
     write_config(home, '[stages.script]\nhandler = "llm"\n')
     service.init_home(Workspace.load(home))
     checks = {check.name: check for check in run_checks(home, None)}
-    assert "dalle3" not in checks and "imagen3" not in checks
+    assert not {"dalle3", "imagen3", "sora2"} & set(checks)
     assert checks["llm"].status == "fail" and "$OPENAI_API_KEY" in checks["llm"].detail
     assert fake.requests == []

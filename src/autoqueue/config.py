@@ -145,12 +145,50 @@ class GoogleImageConfig(ImageModelConfig):
     provider: Provider = "google"
 
 
+# The video models behind sora2 by default, and what a second of video costs (US dollars, an
+# estimate for daily_budget). OpenAI's Sora API and Veo on the Gemini API were both retired in
+# 2026: Google's Veo is reached on Vertex AI, and "openai" means an OpenAI-compatible /videos
+# endpoint (a proxy such as LiteLLM in front of another provider), through base_url.
+DEFAULT_VIDEO_MODEL: dict[str, tuple[str, float]] = {
+    "google": ("veo-3.1-lite-generate-001", 0.05),
+    "openai": ("sora-2", 0.10),
+}
+
+
+class VideoModelConfig(Strict):
+    """The AI clips of ``sora2``: one per scene from its ``image_prompt`` (its text when it has
+    none), made asynchronously: the job is started, its id kept, and the item parks and comes
+    back every ``poll_seconds`` until the clip is ready."""
+
+    provider: Provider = "google"
+    model: str | None = None  # default: veo-3.1-lite-generate-001 (google), sora-2 (openai)
+    seconds: Annotated[int, Field(ge=1, le=60)] = 8  # each clip's length, asked for
+    price: Annotated[float, Field(ge=0)] | None = None  # US dollars per second of video
+    poll_seconds: Annotated[float, Field(ge=1)] = 30  # parked between looks at the jobs
+    # google: Vertex AI in this project and location with Application Default Credentials;
+    # without a project, an express-mode API key ($GEMINI_API_KEY / credentials/google.key).
+    project: str | None = None
+    location: str = "us-central1"
+    style: str = "No text, letters or logos in the video."  # added to every prompt
+
+    @property
+    def model_name(self) -> str:
+        return self.model or DEFAULT_VIDEO_MODEL[self.provider][0]
+
+    @property
+    def price_each(self) -> float:
+        """What one clip costs."""
+        per_second = DEFAULT_VIDEO_MODEL[self.provider][1] if self.price is None else self.price
+        return per_second * self.seconds
+
+
 class MediaConfig(Strict):
     """Which provider and model make each generated mediaMode (the names stay the original
     ones; the models behind them are settings)."""
 
     dalle3: ImageModelConfig = ImageModelConfig()
     imagen3: GoogleImageConfig = GoogleImageConfig()
+    sora2: VideoModelConfig = VideoModelConfig()
 
 
 class YouTubeConfig(Strict):
@@ -266,10 +304,15 @@ class Config(Strict):
     providers: ProvidersConfig = ProvidersConfig()
     media: MediaConfig = MediaConfig()
 
-    def pictures(self, media_mode: str) -> ImageModelConfig | None:
-        """The built-in picture model of a generated mediaMode (dalle3, imagen3); None for one
-        without (sora2 runs [stages.video] generator)."""
-        return {"dalle3": self.media.dalle3, "imagen3": self.media.imagen3}.get(media_mode)
+    def generator(self, media_mode: str) -> ImageModelConfig | VideoModelConfig | None:
+        """The built-in model behind a generated mediaMode (dalle3, imagen3, sora2)."""
+        media = self.media
+        models: dict[str, ImageModelConfig | VideoModelConfig] = {
+            "dalle3": media.dalle3,
+            "imagen3": media.imagen3,
+            "sora2": media.sora2,
+        }
+        return models.get(media_mode)
 
     def concurrency(self, queue_type: QueueType) -> int:
         return self.queues.get(queue_type, QueueConfig()).concurrency

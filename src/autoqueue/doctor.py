@@ -219,48 +219,28 @@ def _youtube(workspace: object) -> list[Check]:
 def _providers(workspace: Workspace) -> list[Check]:
     """Each AI provider a stage would use: its key is found and accepted, and its model is
     there (one free request each: the provider's model lookup). The script writer's provider
-    must work; a picture provider without a key is left out (`add` refuses that mediaMode,
-    naming the setting)."""
+    must work; a generated mediaMode's provider without a key is left out (`add` refuses that
+    mediaMode, naming the setting)."""
     from autoqueue.stages import providers
 
     config = workspace.config
-    uses: list[tuple[str, str, str, str, bool, str | None, str | None]] = []
-    if config.handler(QueueType.SCRIPT) == "llm":
-        llm = config.llm
-        uses.append(
-            ("llm", llm.provider, llm.model_name, "[llm] model", True, llm.base_url,
-             llm.api_key_env)
-        )  # fmt: skip
+    uses = ["llm"] if config.handler(QueueType.SCRIPT) == "llm" else []
     if config.handler(QueueType.VIDEO) == "ffmpeg" and not config.stage(QueueType.VIDEO).generator:
-        for mode in ("dalle3", "imagen3"):
-            pictures = config.pictures(mode)
-            assert pictures is not None
-            limits = config.providers.get(pictures.provider)
-            if not providers.configured(workspace.home, limits, pictures.provider):
-                continue  # no key: `add` refuses the mode, naming the setting
-            setting = f"[media.{mode}] model"
-            uses.append((mode, pictures.provider, pictures.model_name, setting, False, None, None))
+        uses += [
+            mode
+            for mode in ("dalle3", "imagen3", "sora2")
+            if providers.generator_problem(workspace.home, config, mode) is None
+        ]
     checks = []
-    for name, provider, model, setting, needed, base_url, key_env in uses:
+    for use in uses:
         try:
-            found = providers.account(
-                workspace, provider, setting.split()[0], base_url=base_url, key_env=key_env
-            )
-        except PermanentStageError as exc:
-            checks.append(Check(name, FAIL, str(exc)))
-            continue
-        try:
+            found, model, setting = providers.for_use(workspace, use)
             providers.probe(found, model, setting)
         except (PermanentStageError, TransientStageError, ParkStageError) as exc:
-            checks.append(Check(name, FAIL, str(exc)))
+            checks.append(Check(use, FAIL, str(exc)))
             continue
-        checks.append(
-            Check(
-                name,
-                OK,
-                _("{where} accepts the key and has {model}").format(where=found.where, model=model),
-            )
-        )
+        detail = _("{where} accepts the key and has {model}").format(where=found.where, model=model)
+        checks.append(Check(use, OK, detail))
     return checks
 
 

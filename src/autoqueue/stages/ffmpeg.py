@@ -129,9 +129,32 @@ def _crossfade_frames(plan: RenderPlan) -> int:
     return max(0, min(round(plan.crossfade * FPS), shortest // 3))
 
 
+CLIP_SUFFIXES = frozenset({".mp4", ".mov", ".webm", ".mkv"})
+
+
+def is_clip(path: Path) -> bool:
+    """A scene that is a video clip (sora2) rather than a picture."""
+    return path.suffix.lower() in CLIP_SUFFIXES
+
+
+def _clip_filter(index: int, plan: RenderPlan) -> str:
+    """One scene from a video clip (read looped): at 30 fps, filling the frame, cut to the
+    scene's frames (and the next scene's fade-in); the clip's own motion, no pan."""
+    width, height = plan.size
+    tail = _crossfade_frames(plan) if index < len(plan.images) - 1 else 0
+    frames = plan.frames[index] + tail
+    return (
+        f"[{index}:v]fps={FPS},scale={width}:{height}:force_original_aspect_ratio=increase:"
+        f"out_range=tv,crop={width}:{height},setsar=1,format=yuv420p,"
+        f"trim=end_frame={frames},setpts=N/{FPS}/TB[v{index}]"
+    )
+
+
 def _scene_filter(index: int, plan: RenderPlan) -> str:
     """One scene as a stream of frames: the picture shaped once (filled, or over a blurred copy
     of itself), looped, and, with motion, a window of the frame's size moving across it."""
+    if is_clip(plan.images[index]):
+        return _clip_filter(index, plan)
     width, height = plan.size
     canvas = (_even(width * (1 + plan.motion)), _even(height * (1 + plan.motion)))
     cw, ch = canvas
@@ -313,6 +336,10 @@ def render_argv(ffmpeg: str, plan: RenderPlan) -> list[str]:
     burnt-in captions)."""
     argv = [ffmpeg, "-hide_banner", "-nostdin", "-y", "-v", "error", "-nostats"]
     for image in plan.images:
+        if is_clip(image):
+            # a clip shorter than its scene starts again rather than freezing on its last frame
+            argv += ["-stream_loop", "-1", "-i", str(image)]
+            continue
         # Read at the video's rate, so that every stream is timed in 1/30 s: in the pictures'
         # default 1/25 s, two frames of 30 fps can share a timestamp, and the crossfades paired
         # frames one off.
@@ -337,7 +364,8 @@ def render_argv(ffmpeg: str, plan: RenderPlan) -> list[str]:
         argv += ["-filter_complex", ";".join(_audio_filters(plan, narration, music))]
         argv += ["-map", "[a]", "-c:a", "aac", "-aac_coder", "fast", "-b:a", "160k", "-ar", "48000"]
     argv += [
-        "-c:v", "libx264", "-preset", plan.preset, "-tune", "stillimage",
+        "-c:v", "libx264", "-preset", plan.preset,
+        "-tune", "film" if any(is_clip(scene) for scene in plan.images) else "stillimage",
         f"-{plan.quality[0]}", str(plan.quality[1]),
         "-pix_fmt", "yuv420p", "-color_range", "tv", "-r", str(FPS), "-movflags", "+faststart",
         "-frames:v", str(sum(plan.frames)), "-t", f"{plan.total:.3f}",

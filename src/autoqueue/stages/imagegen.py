@@ -119,8 +119,7 @@ def generate_pictures(
 ) -> list[Path]:
     """Make the scene pictures that are not there yet; return them all, in scene order."""
     story = read_story(ctx.task_dir)
-    setting = f"[media.{mode}]"
-    account = providers.account(ctx.workspace, config.provider, setting)
+    account, _model, setting = providers.for_use(ctx.workspace, mode)
     targets = [ctx.task_dir / scene_name(n, ".png") for n in range(1, len(story.scenes) + 1)]
     for number, (scene, target) in enumerate(zip(story.scenes, targets, strict=True), 1):
         if target.is_file():

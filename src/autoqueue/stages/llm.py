@@ -93,14 +93,7 @@ def _story_schema() -> dict[str, Any]:
 
 def _account(ctx: StageContext, config: LlmConfig) -> providers.Account:
     try:
-        return providers.account(
-            ctx.workspace,
-            config.provider,
-            '[stages.script] handler = "llm"',
-            base_url=config.base_url,
-            key_env=config.api_key_env,
-            timeout=config.timeout,
-        )
+        return providers.for_use(ctx.workspace, "llm")[0]
     except PermanentStageError as exc:
         if config.provider != "openai" or "chmod" in str(exc):
             raise

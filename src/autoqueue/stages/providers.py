@@ -25,7 +25,7 @@ from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from autoqueue.config import Config, ProviderConfig
+from autoqueue.config import Config, ProviderConfig, VideoModelConfig
 from autoqueue.errors import ParkStageError, PermanentStageError, TransientStageError
 from autoqueue.i18n import _
 from autoqueue.models import QueueType
@@ -71,6 +71,9 @@ class Account:
     base_url: str | None
     timeout: float
     limits: ProviderConfig
+    # Google's Vertex AI (the video models): (project, location) with Application Default
+    # Credentials, or (None, location) with an express-mode API key.
+    vertex: tuple[str | None, str] | None = None
 
     @property
     def where(self) -> str:
@@ -102,6 +105,13 @@ class Account:
         if self.base_url:
             options.base_url = self.base_url
         # retry_options unset: the SDK makes one request per call (the queue retries)
+        if self.vertex is not None:
+            project, location = self.vertex
+            if project is not None:
+                return genai.Client(
+                    vertexai=True, project=project, location=location, http_options=options
+                )
+            return genai.Client(vertexai=True, api_key=self.key, http_options=options)
         return genai.Client(api_key=self.key or "none", http_options=options)
 
 
@@ -113,6 +123,7 @@ def account(
     base_url: str | None = None,
     key_env: str | None = None,
     timeout: float | None = None,
+    vertex: tuple[str | None, str] | None = None,
 ) -> Account:
     """The provider as ``setting`` (the config section that chose it) uses it; without a key
     and without a base_url of its own, fails permanently saying where the key goes."""
@@ -120,14 +131,38 @@ def account(
     env_name = key_env or limits.key_env(provider)
     url = base_url or limits.base_url
     key = find_key(workspace.home, provider, env_name)
-    found = Account(provider, key, env_name, url, timeout or limits.timeout, limits)
-    if key is None and url is None:
+    found = Account(provider, key, env_name, url, timeout or limits.timeout, limits, vertex)
+    if key is None and url is None and (vertex is None or vertex[0] is None):
         raise PermanentStageError(
             _("{setting} uses {name}, which needs a key: {hint}").format(
                 setting=setting, name=NAMES[provider], hint=found.key_hint()
             )
         )
     return found
+
+
+def for_use(workspace: Workspace, use: str) -> tuple[Account, str, str]:
+    """The provider account, the model and the model's setting of one built-in AI handler:
+    ``llm`` (the script writer), ``dalle3``, ``imagen3`` or ``sora2``."""
+    config = workspace.config
+    if use == "llm":
+        llm = config.llm
+        found = account(
+            workspace,
+            llm.provider,
+            '[stages.script] handler = "llm"',
+            base_url=llm.base_url,
+            key_env=llm.api_key_env,
+            timeout=llm.timeout,
+        )
+        return found, llm.model_name, "[llm] model"
+    model = config.generator(use)
+    assert model is not None, use
+    vertex = None
+    if isinstance(model, VideoModelConfig) and model.provider == "google":
+        vertex = (model.project, model.location)  # Google's video models are on Vertex AI
+    found = account(workspace, model.provider, f"[media.{use}]", vertex=vertex)
+    return found, model.model_name, f"[media.{use}] model"
 
 
 def probe(found: Account, model: str, model_setting: str) -> None:
@@ -288,29 +323,25 @@ def charge(ctx: StageContext, account: Account, price: float, now: datetime) -> 
 def generator_problem(home: Path, config: Config, media_mode: str) -> str | None:
     """Why a task of ``media_mode`` would fail at the video stage for want of a generator
     (``add`` refuses it then, before the script and pictures are made), or None."""
-    if media_mode not in ("dalle3", "imagen3", "sora2"):
+    model = config.generator(media_mode)
+    if model is None:
         return None
     video = config.stage(QueueType.VIDEO)
     if config.handler(QueueType.VIDEO) != "ffmpeg" or video.generator:
         return None  # the user's own video stage or generator program makes them
-    pictures = config.pictures(media_mode)
-    if pictures is None:
-        return _(
-            "mediaMode {mode} needs a generator: set [stages.video] generator = "
-            '["program", "args"] in autoqueue.toml (a program that writes scene_01.png ... or '
-            "output.mp4 in the task folder)"
-        ).format(mode=media_mode)
-    limits = config.providers.get(pictures.provider)
-    if configured(home, limits, pictures.provider):
+    if getattr(model, "project", None):
+        return None  # Vertex AI with the machine's Application Default Credentials
+    limits = config.providers.get(model.provider)
+    if configured(home, limits, model.provider):
         return None
     return _(
-        "mediaMode {mode} makes its pictures with {name} ({model}), which needs a key: set "
+        "mediaMode {mode} is made by {name} ({model}), which needs a key: set "
         "${env} or write the key to credentials/{provider}.key in the home (or choose another "
         "provider in [media.{mode}], or set [stages.video] generator)"
     ).format(
         mode=media_mode,
-        name=NAMES[pictures.provider],
-        model=pictures.model_name,
-        env=limits.key_env(pictures.provider),
-        provider=pictures.provider,
+        name=NAMES[model.provider],
+        model=model.model_name,
+        env=limits.key_env(model.provider),
+        provider=model.provider,
     )

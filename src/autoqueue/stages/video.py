@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import subprocess
 import time
 from collections import deque
@@ -240,28 +241,49 @@ def _write_captions(
     return Path(CAPTIONS_ASS), fonts_dir
 
 
-def _generate(ctx: StageContext, config: StageConfig, size: tuple[int, int]) -> None:
-    """dalle3 / imagen3 / sora2: the scene pictures (or the video itself) are made here, before
-    the render: by the configured generator program when there is one, else by the built-in
-    AI pictures of ``[media.dalle3]`` / ``[media.imagen3]``."""
-    mode = ctx.task.media_mode
+def _generate(
+    ctx: StageContext, config: StageConfig, size: tuple[int, int], exe: str
+) -> list[Path] | None:
+    """dalle3 / imagen3 / sora2: the scene pictures or clips (or the video itself) are made here,
+    before the render: by the configured generator program when there is one (None: it wrote
+    what it wrote), else by the built-in models of ``[media.dalle3]`` / ``[media.imagen3]`` /
+    ``[media.sora2]`` (the scenes they made)."""
+    from autoqueue.config import VideoModelConfig
+
     if config.generator:
         run_command(
             ctx, config.generator, timeout=config.timeout, max_log_lines=config.max_log_lines
         )
-        return
-    pictures = ctx.workspace.config.pictures(mode.value)
-    if pictures is None:
-        raise PermanentStageError(
-            _(
-                "mediaMode {value} has no built-in generator: set [stages.video] generator = "
-                '["program", "args"] in {config_path} to a program that writes scene_01.png ... '
-                "(or output.mp4) in the task folder"
-            ).format(value=mode.value, config_path=ctx.workspace.config_path)
-        )
+        return None
+    model = ctx.workspace.config.generator(ctx.task.media_mode.value)
+    if isinstance(model, VideoModelConfig):
+        from autoqueue.stages.videogen import generate_clips
+
+        return generate_clips(ctx, model, size, exe)
+    assert model is not None
     from autoqueue.stages.imagegen import generate_pictures
 
-    generate_pictures(ctx, mode.value, pictures, size)
+    return generate_pictures(ctx, ctx.task.media_mode.value, model, size)
+
+
+def _stills(exe: str, scenes: list[Path], folder: Path) -> list[Path]:
+    """A picture of each scene for the thumbnail: the scene itself, or a clip's middle frame
+    (written to ``folder``)."""
+    stills = []
+    for scene in scenes:
+        if not ffmpeg.is_clip(scene):
+            stills.append(scene)
+            continue
+        folder.mkdir(exist_ok=True)
+        still = folder / (scene.stem + ".png")
+        middle = ffmpeg.duration(exe, scene) / 2
+        subprocess.run(
+            [exe, "-v", "error", "-y", "-ss", f"{middle:.2f}", "-i", str(scene),
+             "-frames:v", "1", str(still)],
+            capture_output=True, timeout=120, check=True,
+        )  # fmt: skip
+        stills.append(still)
+    return stills
 
 
 def run_video_stage(ctx: StageContext, config: StageConfig) -> StageResult:
@@ -269,9 +291,8 @@ def run_video_stage(ctx: StageContext, config: StageConfig) -> StageResult:
     task_dir = ctx.task_dir
     exe = ffmpeg.binary(config.ffmpeg, ctx.workspace.home)
     size = resolution(ctx.task.type.value, config.resolution)
-    if ctx.task.media_mode in GENERATED_MODES:
-        _generate(ctx, config, size)
-    images = scene_images(task_dir)
+    made = _generate(ctx, config, size, exe) if ctx.task.media_mode in GENERATED_MODES else None
+    images = made if made is not None else scene_images(task_dir)
     video = task_dir / VIDEO
     if ctx.task.media_mode in GENERATED_MODES and video.is_file():
         _verify(ctx, exe, video)  # the generator made the video itself
@@ -285,7 +306,7 @@ def run_video_stage(ctx: StageContext, config: StageConfig) -> StageResult:
                 "scene_01.png ... into the task folder"
             ).format(task_dir=task_dir)
         )
-    _check_images(images)
+    _check_images([image for image in images if not ffmpeg.is_clip(image)])
     story = read_story(task_dir)
     soundtrack = narration.prepare(ctx, config, story, len(images), exe)
     music = _music(ctx, config)
@@ -314,7 +335,7 @@ def run_video_stage(ctx: StageContext, config: StageConfig) -> StageResult:
     # The thumbnail is drawn on another thread while ffmpeg measures the sound (one core) and
     # renders; it takes its place only beside a video that passed its check.
     with ThreadPoolExecutor(max_workers=1) as pool:
-        thumbnail = pool.submit(_thumbnail, ctx, config, story, images, size)
+        thumbnail = pool.submit(_thumbnail, ctx, config, story, images, size, exe)
         try:
             plan = dataclasses.replace(plan, gain_db=ffmpeg.measure_gain(exe, plan))
             _render(ctx, exe, plan, config)
@@ -360,17 +381,28 @@ def _render(ctx: StageContext, exe: str, plan: ffmpeg.RenderPlan, config: StageC
 
 
 def _thumbnail(
-    ctx: StageContext, config: StageConfig, story: Story, images: list[Path], size: tuple[int, int]
+    ctx: StageContext,
+    config: StageConfig,
+    story: Story,
+    scenes: list[Path],
+    size: tuple[int, int],
+    exe: str,
 ) -> Path:
     """The next thumbnail, beside the one in place. A title card (the built-in script's first
-    scene) is its own thumbnail; otherwise the picture with the most to see, with the title
-    across it."""
+    scene, drawn by the cards stage) is its own thumbnail; otherwise the picture (or clip frame)
+    with the most to see, with the title across it."""
     target = ctx.task_dir / THUMBNAIL_NEXT
     title_card = bool(story.scenes) and story.scenes[0].text.strip() == story.title.strip()
-    if title_card and ctx.task.media_mode is not MediaMode.UPLOAD:
-        write_thumbnail(images[0], target, size)
-    else:
+    drawn = ctx.task.media_mode not in (MediaMode.UPLOAD, *GENERATED_MODES)
+    if title_card and drawn:
+        write_thumbnail(scenes[0], target, size)
+        return target
+    folder = ctx.task_dir / "stills.tmp"
+    try:
+        images = _stills(exe, scenes, folder)
         write_thumbnail(best_image(images), target, size, story.title, _caption_font(ctx, config))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
     return target
 
 
