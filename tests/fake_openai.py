@@ -9,7 +9,7 @@ import base64
 import io
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,6 +24,7 @@ class Reply:
     error: dict[str, Any] | None = None  # {"message": ..., "type": ..., "code": ...}
     headers: dict[str, str] = field(default_factory=dict)
     data: dict[str, Any] | None = None  # any other body, sent as it is
+    raw: bytes | None = None  # a binary body (a video's content)
 
 
 def png(colour: tuple[int, int, int] = (40, 120, 200), size: tuple[int, int] = (96, 160)) -> bytes:
@@ -71,6 +72,17 @@ def gemini_failure(status: int, message: str, name: str, **headers: str) -> Repl
     )
 
 
+def video_job(job: str, status: str, error: dict[str, str] | None = None) -> Reply:
+    """An OpenAI-style ``/videos`` job."""
+    return Reply(
+        data={
+            "id": job, "object": "video", "created_at": 1_780_000_000, "model": "sora-2",
+            "progress": 100 if status == "completed" else 10, "seconds": "8",
+            "size": "720x1280", "status": status, "error": error,
+        }
+    )  # fmt: skip
+
+
 def answer(payload: Any) -> Reply:
     return Reply(content=payload if isinstance(payload, str) else json.dumps(payload))
 
@@ -83,11 +95,30 @@ def failure(status: int, message: str, code: str = "", **headers: str) -> Reply:
     )
 
 
+def parse_body(content_type: str, raw: bytes) -> dict[str, Any]:
+    """A request's JSON body, or its multipart form's text fields (openai's videos.create)."""
+    if content_type.startswith("multipart/form-data"):
+        from email.parser import BytesParser
+        from email.policy import HTTP
+
+        message = BytesParser(policy=HTTP).parsebytes(
+            b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + raw
+        )
+        return {
+            str(part.get_param("name", header="content-disposition")): part.get_content()
+            for part in message.iter_parts()  # type: ignore[attr-defined]
+        }
+    return dict(json.loads(raw or b"{}"))
+
+
 class FakeOpenAI:
     def __init__(self) -> None:
         self.replies: list[Reply] = []
         self.requests: list[dict[str, Any]] = []
         self.lock = threading.Lock()
+        # A stateful server instead of the scripted replies: (method, path, body) -> Reply,
+        # called outside the lock (it may block, as a slow provider does).
+        self.respond: Callable[[str, str, dict[str, Any]], Reply] | None = None
 
     @property
     def root(self) -> str:
@@ -112,7 +143,7 @@ class FakeOpenAI:
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                body = json.loads(self.rfile.read(length) or b"{}")
+                body = parse_body(self.headers.get("Content-Type", ""), self.rfile.read(length))
                 with fake.lock:
                     fake.requests.append(
                         {
@@ -122,7 +153,15 @@ class FakeOpenAI:
                             "body": body,
                         }
                     )
-                    reply = fake.replies.pop(0) if fake.replies else failure(500, "no reply")
+                    scripted = fake.replies.pop(0) if fake.replies else failure(500, "no reply")
+                reply = fake.respond(self.command, self.path, body) if fake.respond else scripted
+                if reply.raw is not None:
+                    self.send_response(reply.status)
+                    self.send_header("Content-Type", "video/mp4")
+                    self.send_header("Content-Length", str(len(reply.raw)))
+                    self.end_headers()
+                    self.wfile.write(reply.raw)
+                    return
                 if reply.data is not None:
                     data: dict[str, Any] = reply.data
                 elif reply.status == 200:

@@ -342,6 +342,9 @@ def test_add_refuses_a_generated_mode_without_its_generator_naming_the_setting(
     write_config(home, 'timezone = "UTC"\n[stages.video]\ngenerator = ["{python}", "gen.py"]\n')
     add(Workspace.load(home), conn, "a program of mine", media_mode="sora2")
     assert conn.execute("SELECT COUNT(*) FROM tasks").fetchone()[0] == 3
+    write_config(home, '[media.sora2]\nprovider = "openai"\n')  # a key, but which model?
+    with pytest.raises(UsageError, match=r"set \[media.sora2\] model"):
+        add(Workspace.load(home), conn, "no model", media_mode="sora2")
 
 
 # -- the Gemini script writer -------------------------------------------------------------------

@@ -149,9 +149,10 @@ class GoogleImageConfig(ImageModelConfig):
 # estimate for daily_budget). OpenAI's Sora API and Veo on the Gemini API were both retired in
 # 2026: Google's Veo is reached on Vertex AI, and "openai" means an OpenAI-compatible /videos
 # endpoint (a proxy such as LiteLLM in front of another provider), through base_url.
+# The "openai" side has no default model: set the one the endpoint serves.
 DEFAULT_VIDEO_MODEL: dict[str, tuple[str, float]] = {
     "google": ("veo-3.1-lite-generate-001", 0.05),
-    "openai": ("sora-2", 0.10),
+    "openai": ("", 0.10),
 }
 
 
@@ -161,7 +162,7 @@ class VideoModelConfig(Strict):
     back every ``poll_seconds`` until the clip is ready."""
 
     provider: Provider = "google"
-    model: str | None = None  # default: veo-3.1-lite-generate-001 (google), sora-2 (openai)
+    model: str | None = None  # default: veo-3.1-lite-generate-001 (google); openai: required
     seconds: Annotated[int, Field(ge=1, le=60)] = 8  # each clip's length, asked for
     price: Annotated[float, Field(ge=0)] | None = None  # US dollars per second of video
     poll_seconds: Annotated[float, Field(ge=1)] = 30  # parked between looks at the jobs

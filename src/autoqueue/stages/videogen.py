@@ -18,7 +18,10 @@ Generation is asynchronous and slow (minutes per clip), and paid per clip:
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
+import warnings
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -58,13 +61,23 @@ def _start(
             ),
         )
         return str(operation.name)
-    job = account.openai().videos.create(
-        model=config.model_name,
-        prompt=prompt,
-        seconds=str(config.seconds),
-        size=openai_size(size),
-    )
+    with _compatible():
+        job = account.openai().videos.create(
+            model=config.model_name,
+            prompt=prompt,
+            seconds=str(config.seconds),
+            size=openai_size(size),
+        )
     return str(job.id)
+
+
+@contextlib.contextmanager
+def _compatible() -> Iterator[None]:
+    """The openai SDK warns that OpenAI's own Sora API is gone; "openai" here is an
+    OpenAI-compatible endpoint (README "AI clips"), so the warning says nothing to the user."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*Sora API", category=DeprecationWarning)
+        yield
 
 
 def _look(account: providers.Account, job: str) -> bytes | None:
@@ -92,13 +105,15 @@ def _look(account: providers.Account, job: str) -> bytes | None:
             _("{where}: job {job} finished without a clip").format(where=account.where, job=job)
         )
     client = account.openai()
-    video = client.videos.retrieve(job)
-    if video.status in ("queued", "in_progress"):
-        return None
-    if video.status == "failed":
-        error = video.error
-        raise _failed(account, job, error.message if error else "", error.code if error else "")
-    return bytes(client.videos.download_content(job).content)
+    with _compatible():
+        video = client.videos.retrieve(job)
+        if video.status in ("queued", "in_progress"):
+            return None
+        if video.status == "failed":
+            error = video.error
+            said, code = (error.message, error.code) if error else ("", "")
+            raise _failed(account, job, said, code)
+        return bytes(client.videos.download_content(job).content)
 
 
 def _failed(account: providers.Account, job: str, said: str, code: str) -> Exception:
