@@ -25,6 +25,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     data: dict[str, Any] | None = None  # any other body, sent as it is
     raw: bytes | None = None  # a binary body (a video's content)
+    content_type: str = "video/mp4"
 
 
 def png(colour: tuple[int, int, int] = (40, 120, 200), size: tuple[int, int] = (96, 160)) -> bytes:
@@ -141,6 +142,12 @@ class FakeOpenAI:
             def do_GET(self) -> None:
                 self.do_POST()
 
+            def handle_one_request(self) -> None:
+                try:
+                    super().handle_one_request()
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # a client killed mid-request (the SIGKILL tests)
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = parse_body(self.headers.get("Content-Type", ""), self.rfile.read(length))
@@ -157,7 +164,7 @@ class FakeOpenAI:
                 reply = fake.respond(self.command, self.path, body) if fake.respond else scripted
                 if reply.raw is not None:
                     self.send_response(reply.status)
-                    self.send_header("Content-Type", "video/mp4")
+                    self.send_header("Content-Type", reply.content_type)
                     self.send_header("Content-Length", str(len(reply.raw)))
                     self.end_headers()
                     self.wfile.write(reply.raw)

@@ -36,7 +36,7 @@ class LeaseConfig(Strict):
     heartbeat: Annotated[float, Field(gt=0)] = 30
 
 
-Handler = Literal["command", "template", "llm", "cards", "ffmpeg", "outbox", "youtube"]
+Handler = Literal["command", "template", "llm", "cards", "stock", "ffmpeg", "outbox", "youtube"]
 
 # The built-in handler each stage uses unless the config names another or gives a command.
 DEFAULT_HANDLERS: dict[QueueType, Handler] = {
@@ -50,6 +50,7 @@ DEFAULT_HANDLERS: dict[QueueType, Handler] = {
 # Handlers a stage may name besides "command" and its default.
 EXTRA_HANDLERS: dict[QueueType, set[str]] = {
     QueueType.SCRIPT: {"llm"},
+    QueueType.IMAGE: {"stock"},
     QueueType.YOUTUBE: {"youtube"},
 }
 
@@ -192,6 +193,24 @@ class MediaConfig(Strict):
     sora2: VideoModelConfig = VideoModelConfig()
 
 
+StockSource = Literal["pexels", "pixabay"]
+
+
+class StockConfig(Strict):
+    """The stock pictures or clips of ``[stages.image] handler = "stock"`` (the crawl mediaMode):
+    each scene's ``image_prompt`` (its text when it has none) searched on Pexels and/or
+    Pixabay, in ``sources`` order. Keys: $PEXELS_API_KEY / $PIXABAY_API_KEY, or
+    credentials/pexels.key / credentials/pixabay.key in the home (0600). Both APIs are free."""
+
+    sources: Annotated[list[StockSource], Field(min_length=1)] = ["pexels", "pixabay"]
+    kind: Literal["photos", "videos"] = "photos"
+    candidates: Annotated[int, Field(ge=3, le=80)] = 15  # results looked at per search
+    timeout: Annotated[float, Field(gt=0)] = 60
+    # Other endpoints than the real ones (tests point them at a fake on 127.0.0.1).
+    pexels_url: str = "https://api.pexels.com"
+    pixabay_url: str = "https://pixabay.com/api"
+
+
 class YouTubeConfig(Strict):
     """The YouTube uploader (``[stages.youtube] handler = "youtube"``)."""
 
@@ -304,6 +323,7 @@ class Config(Strict):
     llm: LlmConfig = LlmConfig()
     providers: ProvidersConfig = ProvidersConfig()
     media: MediaConfig = MediaConfig()
+    stock: StockConfig = StockConfig()
 
     def generator(self, media_mode: str) -> ImageModelConfig | VideoModelConfig | None:
         """The built-in model behind a generated mediaMode (dalle3, imagen3, sora2)."""

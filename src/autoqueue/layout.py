@@ -9,6 +9,8 @@ VIDEO = "output.mp4"
 THUMBNAIL = "thumbnail.jpg"
 RUNS = "runs"
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif"})
+CLIP_SUFFIXES = frozenset({".mp4", ".mov", ".webm", ".mkv"})  # scenes that are video clips
+CREDITS = "credits.json"  # who made the stock pictures and clips, under which licence
 
 
 # The long side for each short side the video stage offers (16:9, even numbers for yuv420p).
@@ -30,11 +32,12 @@ def scene_name(index: int, suffix: str) -> str:
 
 
 def scene_images(task_dir: Path) -> list[Path]:
-    """The scene images in a task folder, in scene order."""
+    """The scenes in a task folder, in scene order: pictures, or video clips (sora2, stock
+    clips)."""
     return sorted(
         path
         for path in task_dir.glob("scene_*")
-        if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES
+        if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES | CLIP_SUFFIXES
     )
 
 
@@ -46,6 +49,7 @@ def run_outputs(task_dir: Path, *, keep_scene_images: bool) -> list[Path]:
     # the video stage's voice-over and captions too: a stale output.srt must never reach the
     # next run's upload
     names = [STORY, VIDEO, THUMBNAIL, "metadata.json", "voice.wav", "captions.ass", "output.srt"]
+    names.append(CREDITS)
     found = [task_dir / name for name in names if (task_dir / name).is_file()]
     found += sorted(p for p in task_dir.glob("narration.*") if p.is_file())
     if not keep_scene_images:

@@ -129,11 +129,10 @@ def _crossfade_frames(plan: RenderPlan) -> int:
     return max(0, min(round(plan.crossfade * FPS), shortest // 3))
 
 
-CLIP_SUFFIXES = frozenset({".mp4", ".mov", ".webm", ".mkv"})
-
-
 def is_clip(path: Path) -> bool:
     """A scene that is a video clip (sora2) rather than a picture."""
+    from autoqueue.layout import CLIP_SUFFIXES
+
     return path.suffix.lower() in CLIP_SUFFIXES
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 from autoqueue.config import StageConfig
 from autoqueue.errors import PermanentStageError
@@ -16,6 +17,14 @@ from autoqueue.stages.base import StageContext, StageLog, StageResult
 from autoqueue.stages.cards import read_story
 
 OUTBOX = "outbox"
+
+
+def with_credits(description: str, task_dir: Path) -> str:
+    """The story's description, ending with the stock pictures' credits when there are any."""
+    from autoqueue.stages.stock import credits_text
+
+    credits = credits_text(task_dir)
+    return f"{description.rstrip()}\n\n{credits}".strip() if credits else description
 
 
 def run_outbox_stage(ctx: StageContext, config: StageConfig) -> StageResult:
@@ -35,7 +44,7 @@ def run_outbox_stage(ctx: StageContext, config: StageConfig) -> StageResult:
     publish_at = schedule.youtube_publish_time if schedule else None
     metadata = {
         "title": story.title,
-        "description": story.description,
+        "description": with_credits(story.description, task_dir),
         "tags": story.tags,
         "privacy": "private" if publish_at else privacy,
         "publish_at": f"{publish_at.replace(' ', 'T')}Z" if publish_at else None,

@@ -182,10 +182,12 @@ def probe(found: Account, model: str, model_setting: str) -> None:
 
 def configured(home: Path, limits: ProviderConfig, provider: str) -> bool:
     """Whether a handler could reach the provider: a key is there, or a base_url of its own."""
-    if limits.base_url:
-        return True
+    return bool(limits.base_url) or _has_key(home, provider, limits.key_env(provider))
+
+
+def _has_key(home: Path, provider: str, env_name: str) -> bool:
     try:
-        return find_key(home, provider, limits.key_env(provider)) is not None
+        return find_key(home, provider, env_name) is not None
     except PermanentStageError:
         return True  # a key file that is too open: the stage says so, naming the fix
 
@@ -331,6 +333,19 @@ NO_VIDEO_MODEL = (
 def generator_problem(home: Path, config: Config, media_mode: str) -> str | None:
     """Why a task of ``media_mode`` would fail at the video stage for want of a generator
     (``add`` refuses it then, before the script and pictures are made), or None."""
+    if media_mode == "crawl" and config.handler(QueueType.IMAGE) == "stock":
+        from autoqueue.stages.stock import KEY_ENV as STOCK_KEYS
+
+        sources = config.stock.sources
+        if any(_has_key(home, source, STOCK_KEYS[source]) for source in sources):
+            return None
+        return _(
+            'mediaMode crawl searches stock photos ([stages.image] handler = "stock"), which '
+            "needs a key: set {wanted} or write one to {files} in the home"
+        ).format(
+            wanted=" / ".join(f"${STOCK_KEYS[s]}" for s in sources),
+            files=" / ".join(f"credentials/{s}.key" for s in sources),
+        )
     model = config.generator(media_mode)
     if model is None:
         return None

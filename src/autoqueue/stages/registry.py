@@ -41,6 +41,10 @@ def run_handler(ctx: StageContext) -> StageResult:
         from autoqueue.stages.cards import run_cards_stage
 
         return run_cards_stage(ctx, stage)
+    if handler == "stock":
+        from autoqueue.stages.stock import run_stock_stage
+
+        return run_stock_stage(ctx)
     if handler == "ffmpeg":
         from autoqueue.stages.video import run_video_stage
 

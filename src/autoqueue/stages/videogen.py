@@ -128,7 +128,7 @@ def _failed(account: providers.Account, job: str, said: str, code: str) -> Excep
 
 def _save_clip(exe: str, data: bytes, target: Path, where: str) -> None:
     """Write the clip under a temporary name, decode every frame, then rename it into place."""
-    temporary = target.with_name(target.stem + ".part" + CLIP_SUFFIX)
+    temporary = target.with_name(target.name + ".part")  # not a scene_* clip until checked
     temporary.write_bytes(data)
     result = subprocess.run(
         ffmpeg.verify_argv(exe, temporary),

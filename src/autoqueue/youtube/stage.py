@@ -32,6 +32,7 @@ from autoqueue.layout import THUMBNAIL, VIDEO
 from autoqueue.models import ActionType, LogLevel, Privacy
 from autoqueue.stages.base import StageContext, StageLog, StageResult
 from autoqueue.stages.cards import read_story
+from autoqueue.stages.outbox import with_credits
 from autoqueue.stages.runner import StageCancelled
 from autoqueue.stages.video import CAPTIONS_SRT, THUMBNAIL_MAX_BYTES, save_thumbnail_jpeg
 from autoqueue.timeutil import from_db, parse_stored, to_db, utcnow
@@ -133,6 +134,7 @@ def video_body(
     try:
         story = read_story(ctx.task_dir)
         title, description, tags = story.title, story.description, list(story.tags)
+        description = with_credits(description, ctx.task_dir)
     except PermanentStageError:
         title, description, tags = ctx.task.title, "", []
     title = (title.replace("<", "").replace(">", "").strip() or ctx.task.title)[:100]

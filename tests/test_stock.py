@@ -1,0 +1,251 @@
+"""The ``stock`` image stage: Pexels and Pixabay searched per scene against a fake of both APIs
+on 127.0.0.1 (the real endpoints' shapes), the credits recorded and carried into the
+description, errors and rate limits, and a real tick from `add` to the outbox."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from autoqueue import service
+from autoqueue.db import Connection
+from autoqueue.errors import ParkStageError, PermanentStageError, UsageError
+from autoqueue.stages.stock import run_stock_stage
+from autoqueue.timeutil import utcnow
+from autoqueue.workspace import Workspace
+
+from .conftest import add, stage_context, write_config
+from .fake_openai import FakeOpenAI, Reply, failure
+from .test_builtin import drain, last_item
+
+PEXELS_KEY = "pexels-test-key-0123"
+PIXABAY_KEY = "pixabay-test-key-4567"
+STORY = {
+    "title": "바다 여행",
+    "description": "바다로 떠나요.",
+    "scenes": [
+        {"text": "첫 장면", "image_prompt": "lighthouse"},
+        {"text": "둘째 장면", "image_prompt": "lighthouse"},  # the same search: another photo
+        {"text": "셋째 장면", "image_prompt": "forest"},
+        {"text": "넷째 장면", "image_prompt": "nothing at all"},
+    ],
+}
+
+
+def jpeg(colour: tuple[int, int, int]) -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (300, 500), colour).save(out, format="JPEG")
+    return out.getvalue()
+
+
+class StockApis:
+    """Pexels (/v1/search, Authorization header) and Pixabay (/api/?key=) with a few photos:
+    "lighthouse" on Pexels (two), "forest" on Pixabay only, nothing else anywhere."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.searches: list[tuple[str, dict[str, list[str]]]] = []
+        self.fail: Reply | None = None
+
+    def __call__(self, method: str, path: str, body: dict[str, Any]) -> Reply:
+        url = urlsplit(path)
+        query = parse_qs(url.query)
+        if url.path.startswith("/files/"):
+            colour = {"1": (200, 30, 30), "2": (30, 200, 30), "3": (30, 30, 200)}[url.path[-5]]
+            return Reply(raw=jpeg(colour), content_type="image/jpeg")
+        self.searches.append((url.path, query))
+        if self.fail is not None:
+            return self.fail
+        if url.path == "/v1/search":
+            photos = []
+            if query["query"] == ["lighthouse"]:
+                photos = [self.pexels(1, "Ana Lima"), self.pexels(2, "Bo Kim")]
+            return Reply(data={"page": 1, "per_page": 15, "photos": photos})
+        if url.path == "/api/":
+            hits = []
+            if query["q"] == ["forest"]:
+                hits = [
+                    {
+                        "id": 77, "pageURL": "https://pixabay.com/photos/forest-77/",
+                        "largeImageURL": f"{self.root}/files/3.jpg", "user": "woods",
+                        "user_id": 9, "imageWidth": 300, "imageHeight": 500,
+                    }
+                ]  # fmt: skip
+            return Reply(data={"total": len(hits), "totalHits": len(hits), "hits": hits})
+        return failure(404, "no route")
+
+    def pexels(self, number: int, author: str) -> dict[str, Any]:
+        return {
+            "id": 100 + number, "width": 300, "height": 500,
+            "url": f"https://www.pexels.com/photo/{100 + number}/", "photographer": author,
+            "photographer_url": f"https://www.pexels.com/@{author.split()[0].lower()}",
+            "src": {"portrait": f"{self.root}/files/{number}.jpg", "original": "unused"},
+        }  # fmt: skip
+
+
+@pytest.fixture
+def fake() -> Iterator[tuple[FakeOpenAI, StockApis]]:
+    with FakeOpenAI().running() as server:
+        apis = StockApis(server.root)
+        server.respond = apis
+        yield server, apis
+
+
+@pytest.fixture
+def keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PEXELS_API_KEY", PEXELS_KEY)
+    monkeypatch.setenv("PIXABAY_API_KEY", PIXABAY_KEY)
+
+
+def stock_home(home: Path, root: str, extra: str = "") -> Workspace:
+    write_config(
+        home,
+        'timezone = "UTC"\n[retry]\nmax_retry = 0\n'
+        '[stages.image]\nhandler = "stock"\n'
+        '[stages.video]\nresolution = 480\nnarration = "off"\n'
+        f'[stock]\npexels_url = "{root}"\npixabay_url = "{root}/api"\n' + extra,
+    )
+    service.init_home(Workspace.load(home))
+    return Workspace.load(home)
+
+
+def story_context(workspace: Workspace, conn: Connection):  # type: ignore[no-untyped-def]
+    ctx, logs = stage_context(workspace, conn, add(workspace, conn, "바다 여행"))
+    ctx.task_dir.mkdir(parents=True, exist_ok=True)
+    (ctx.task_dir / "story.json").write_text(json.dumps(STORY, ensure_ascii=False), "utf-8")
+    return ctx, logs
+
+
+def test_each_scene_gets_its_own_photo_from_the_first_source_that_has_one_with_credits(
+    home: Path, conn: Connection, fake: tuple[FakeOpenAI, StockApis], keys: None
+) -> None:
+    server, apis = fake
+    workspace = stock_home(home, server.root)
+    ctx, logs = story_context(workspace, conn)
+    result = run_stock_stage(ctx)
+    names = sorted(p.name for p in ctx.task_dir.glob("scene_*"))
+    assert names == ["scene_01.jpg", "scene_02.jpg", "scene_03.jpg", "scene_04.png"]
+    assert result.details == {"handler": "stock", "scenes": 4, "cards": 1}
+    credits = json.loads((ctx.task_dir / "credits.json").read_text(encoding="utf-8"))
+    assert [(c["scene"], c["source"], c["id"], c["author"]) for c in credits] == [
+        (1, "pexels", "101", "Ana Lima"),
+        (2, "pexels", "102", "Bo Kim"),  # not the same photo twice
+        (3, "pixabay", "77", "woods"),  # Pexels had none: the next source
+    ]
+    assert credits[2]["licence"] == "Pixabay Content License"
+    pexels = next(q for path, q in apis.searches if path == "/v1/search")
+    assert pexels["orientation"] == ["portrait"] and pexels["locale"] == ["ko-KR"]
+    pixabay = next(q for path, q in apis.searches if path == "/api/")
+    assert pixabay["key"] == [PIXABAY_KEY] and pixabay["orientation"] == ["vertical"]
+    assert pixabay["lang"] == ["ko"] and pixabay["safesearch"] == ["true"]
+    header = next(r for r in server.requests if r["path"].startswith("/v1/search"))["headers"]
+    assert header["authorization"] == PEXELS_KEY
+    assert "nothing found for 'nothing at all'; a card instead" in str(logs[-1].message)
+    assert all(PEXELS_KEY not in str(e.message) and PIXABAY_KEY not in str(e.message) for e in logs)
+
+
+def test_a_retry_keeps_the_scenes_already_found(
+    home: Path, conn: Connection, fake: tuple[FakeOpenAI, StockApis], keys: None
+) -> None:
+    server, apis = fake
+    workspace = stock_home(home, server.root)
+    ctx, _logs = story_context(workspace, conn)
+    run_stock_stage(ctx)
+    (ctx.task_dir / "scene_03.jpg").unlink()
+    apis.searches.clear()
+    run_stock_stage(ctx)
+    assert [q.get("q", q.get("query")) for _p, q in apis.searches] == [["forest"], ["forest"]]
+    credits = json.loads((ctx.task_dir / "credits.json").read_text(encoding="utf-8"))
+    assert [c["scene"] for c in credits] == [1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    ("reply", "error", "message"),
+    [
+        (failure(401, f"bad key {PEXELS_KEY}"), PermanentStageError, r"Pexels refused the key.*\$PEXELS_API_KEY"),
+        (Reply(status=429, data={"error": "slow down"}, headers={"X-Ratelimit-Reset": "90"}), ParkStageError, "Pexels asks to wait 90 s"),
+        (failure(503, "maintenance"), Exception, "Pexels: "),
+    ],
+)  # fmt: skip
+def test_what_the_apis_errors_lead_to(
+    home: Path,
+    conn: Connection,
+    fake: tuple[FakeOpenAI, StockApis],
+    keys: None,
+    reply: Reply,
+    error: type[Exception],
+    message: str,
+) -> None:
+    server, apis = fake
+    workspace = stock_home(home, server.root)
+    ctx, _logs = story_context(workspace, conn)
+    apis.fail = reply
+    before = utcnow()
+    with pytest.raises(error, match=message) as caught:
+        run_stock_stage(ctx)
+    assert PEXELS_KEY not in str(caught.value)
+    if isinstance(caught.value, ParkStageError):
+        assert (
+            before + timedelta(seconds=89) <= caught.value.until <= utcnow() + timedelta(seconds=91)
+        )
+
+
+def test_add_refuses_crawl_through_stock_without_a_key(
+    home: Path,
+    conn: Connection,
+    fake: tuple[FakeOpenAI, StockApis],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server, _apis = fake
+    workspace = stock_home(home, server.root)
+    with pytest.raises(UsageError, match=r"needs a key: set \$PEXELS_API_KEY / \$PIXABAY_API_KEY"):
+        add(workspace, conn, "no key")
+    monkeypatch.setenv("PIXABAY_API_KEY", PIXABAY_KEY)
+    add(workspace, conn, "one key is enough")
+
+
+def test_a_crawl_task_runs_to_the_outbox_with_stock_photos_and_their_credits(
+    home: Path, conn: Connection, fake: tuple[FakeOpenAI, StockApis], keys: None
+) -> None:
+    """Through real ticks: the built-in script, the stock stage (every scene's text searched:
+    none found, so cards, and no credits), then with a story of searchable scenes."""
+    server, apis = fake
+    workspace = stock_home(
+        home, server.root, '[stages.script]\ncommand = ["{python}", "story.py"]\n'
+    )
+    (home / "story.py").write_text(
+        "import json, os\n"
+        f"story = {json.dumps(STORY, ensure_ascii=False)!r}\n"
+        "open(os.path.join(os.environ['AUTOQUEUE_TASK_DIR'], 'story.json'), 'w', encoding='utf-8')"
+        ".write(story)\n",
+        encoding="utf-8",
+    )
+    workspace = Workspace.load(home)
+    task_id = add(workspace, conn, "바다 여행")
+    drain(workspace)
+    item = last_item(conn, task_id)
+    assert (item.queue_type.value, item.status.value) == ("youtube", "completed"), (
+        item.error_message
+    )
+    metadata = json.loads((home / "outbox" / task_id / "metadata.json").read_text(encoding="utf-8"))
+    description = metadata["description"]
+    assert description.startswith("바다로 떠나요.\n\nCredits:\n")
+    assert "- Ana Lima (Pexels, Pexels License): https://www.pexels.com/photo/101/" in description
+    assert (
+        "- woods (Pixabay, Pixabay Content License): https://pixabay.com/photos/forest-77/"
+        in description
+    )
+    assert re.search(
+        r"scene_01\.jpg",
+        json.dumps(sorted(p.name for p in workspace.task_dir(task_id).glob("scene_*"))),
+    )
