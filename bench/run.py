@@ -724,7 +724,9 @@ def section_rendering(report: Report, quick: bool, repeats: int) -> None:
             f"built-in ffmpeg stage, {scenes} scenes, {length:.1f} s 1080x1920, narration, "
             "captions, motion, crossfades"
         )
-        samples = round_robin(1 if quick else min(repeats, 3), {ours_label: lambda: render_ours(ctx)})
+        samples = round_robin(
+            1 if quick else min(repeats, 3), {ours_label: lambda: render_ours(ctx)}
+        )
         ours = report.add("rendering", ours_label, samples[ours_label], "s")
         report.notes.append(
             f"narration synthesis (eSpeak NG, {scenes} scenes) took {voice_seconds:.2f} s of "

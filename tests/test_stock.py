@@ -149,6 +149,8 @@ def test_each_scene_gets_its_own_photo_from_the_first_source_that_has_one_with_c
     assert pixabay["lang"] == ["ko"] and pixabay["safesearch"] == ["true"]
     header = next(r for r in server.requests if r["path"].startswith("/v1/search"))["headers"]
     assert header["authorization"] == PEXELS_KEY
+    downloads = [r for r in server.requests if r["path"].startswith("/files/")]
+    assert len(downloads) == 3 and not [r for r in downloads if "authorization" in r["headers"]]
     assert "nothing found for 'nothing at all'; a card instead" in str(logs[-1].message)
     assert all(PEXELS_KEY not in str(e.message) and PIXABAY_KEY not in str(e.message) for e in logs)
 
@@ -249,3 +251,67 @@ def test_a_crawl_task_runs_to_the_outbox_with_stock_photos_and_their_credits(
     scenes = sorted(p.name for p in task_dir.glob("scene_*"))
     assert scenes == ["scene_01.jpg", "scene_02.jpg", "scene_03.jpg", "scene_04.png"]
     assert (home / "outbox" / task_id / "output.mp4").stat().st_size > 0
+
+
+def test_stock_clips_from_pexels_are_checked_and_kept_as_scene_clips(
+    home: Path, conn: Connection, fake: tuple[FakeOpenAI, StockApis], keys: None, tmp_path: Path
+) -> None:
+    import subprocess
+
+    import imageio_ffmpeg
+
+    server, _apis = fake
+    clip = tmp_path / "clip.mp4"
+    subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-f", "lavfi",
+         "-i", "color=c=red:s=720x1280:d=1:r=25", "-c:v", "libx264", "-pix_fmt", "yuv420p",
+         str(clip)],
+        check=True,
+    )  # fmt: skip
+
+    def respond(method: str, path: str, body: dict[str, Any]) -> Reply:
+        if path.startswith("/videos/search"):
+            files = [
+                {"link": f"{server.root}/files/small.mp4", "width": 360, "height": 640, "file_type": "video/mp4"},
+                {"link": f"{server.root}/files/hd.mp4", "width": 720, "height": 1280, "file_type": "video/mp4"},
+                {"link": f"{server.root}/files/4k.mp4", "width": 2160, "height": 3840, "file_type": "video/mp4"},
+            ]  # fmt: skip
+            number = len([r for r in server.requests if r["path"].startswith("/videos")])
+            video = {"id": number, "url": f"https://www.pexels.com/video/{number}/",
+                     "user": {"name": "Cam Era", "url": "https://www.pexels.com/@cam"},
+                     "video_files": files}  # fmt: skip
+            return Reply(data={"videos": [video]})
+        if path == "/files/hd.mp4":
+            return Reply(raw=clip.read_bytes())
+        return failure(404, "only the HD file is fetched")
+
+    server.respond = respond
+    workspace = stock_home(home, server.root, 'kind = "videos"\n')
+    ctx, _logs = story_context(workspace, conn)
+    run_stock_stage(ctx)
+    clips = sorted(p.name for p in ctx.task_dir.glob("scene_*"))
+    assert clips == ["scene_01.mp4", "scene_02.mp4", "scene_03.mp4", "scene_04.mp4"]
+    assert [r["path"] for r in server.requests if r["path"].startswith("/files/")] == [
+        "/files/hd.mp4"
+    ] * 4  # the smallest file of at least 720 px
+    credits = json.loads((ctx.task_dir / "credits.json").read_text(encoding="utf-8"))
+    assert {c["author"] for c in credits} == {"Cam Era"} and len(credits) == 4
+
+
+def test_doctor_checks_each_stock_source_that_has_a_key(
+    home: Path, fake: tuple[FakeOpenAI, StockApis], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from autoqueue.doctor import run_checks
+
+    server, apis = fake
+    stock_home(home, server.root)
+    checks = {check.name: check for check in run_checks(home, None)}
+    assert checks["stock"].status == "fail" and "$PEXELS_API_KEY" in checks["stock"].detail
+    monkeypatch.setenv("PEXELS_API_KEY", PEXELS_KEY)
+    checks = {check.name: check for check in run_checks(home, None)}
+    assert checks["pexels"].status == "ok" and "pixabay" not in checks
+    monkeypatch.setenv("PIXABAY_API_KEY", PIXABAY_KEY)
+    apis.fail = failure(403, "invalid key")
+    checks = {check.name: check for check in run_checks(home, None)}
+    assert checks["pexels"].status == checks["pixabay"].status == "fail"
+    assert "$PIXABAY_API_KEY" in checks["pixabay"].detail

@@ -422,6 +422,22 @@ heartbeat = 30
 # [stages.image]
 # command = ["{python}", "image_crawler.py"]
 #
+# ...or stock photos from Pexels / Pixabay ($PEXELS_API_KEY / credentials/pexels.key, ...):
+# [stages.image]
+# handler = "stock"
+#
+# AI pictures and clips for the dalle3 / imagen3 / sora2 media modes (README "Generated
+# pictures, clips and stock photos"); keys: $OPENAI_API_KEY / $GEMINI_API_KEY, or
+# credentials/openai.key / credentials/google.key
+# [media.dalle3]
+# provider = "openai"
+# model = "gpt-image-2"
+# [media.sora2]
+# provider = "google"      # Veo on Vertex AI
+# model = "veo-3.1-lite-generate-001"
+# [providers.openai]
+# daily_budget = 5.0       # dollars per UTC day; past it, work waits for the next day
+#
 # [stages.video]
 # command = ["{python}", "render.py"]
 # timeout = 1800

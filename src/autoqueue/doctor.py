@@ -241,6 +241,40 @@ def _providers(workspace: Workspace) -> list[Check]:
             continue
         detail = _("{where} accepts the key and has {model}").format(where=found.where, model=model)
         checks.append(Check(use, OK, detail))
+    if config.handler(QueueType.IMAGE) == "stock":
+        checks += _stock(workspace)
+    return checks
+
+
+def _stock(workspace: Workspace) -> list[Check]:
+    """Each stock source with a key answers a search; none with a key fails."""
+    from autoqueue.stages import stock
+    from autoqueue.stages.providers import find_key
+
+    config = workspace.config.stock
+    checks = []
+    for source in config.sources:
+        try:
+            key = find_key(workspace.home, source, stock.KEY_ENV[source])
+            if key is None:
+                continue
+            stock.StockApi(source, key, config).search("sea", True, "en")
+        except (PermanentStageError, TransientStageError, ParkStageError) as exc:
+            checks.append(Check(source, FAIL, str(exc)))
+            continue
+        detail = _("{name} accepts the key and answers a search").format(name=stock.NAMES[source])
+        checks.append(Check(source, OK, detail))
+    if not checks:
+        wanted = " / ".join(f"${stock.KEY_ENV[s]}" for s in config.sources)
+        checks.append(
+            Check(
+                "stock",
+                FAIL,
+                _('[stages.image] handler = "stock" has no key: set {wanted}').format(
+                    wanted=wanted
+                ),
+            )
+        )
     return checks
 
 

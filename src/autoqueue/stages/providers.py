@@ -159,7 +159,7 @@ def for_use(workspace: Workspace, use: str) -> tuple[Account, str, str]:
     model = config.generator(use)
     assert model is not None, use
     if not model.model_name:
-        raise PermanentStageError(_(NO_VIDEO_MODEL).format(mode=use))
+        raise PermanentStageError(no_video_model(use))
     vertex = None
     if isinstance(model, VideoModelConfig) and model.provider == "google":
         vertex = (model.project, model.location)  # Google's video models are on Vertex AI
@@ -324,10 +324,11 @@ def charge(ctx: StageContext, account: Account, price: float, now: datetime) -> 
     ctx.store.quota_spend(dollar_name, day, round(price * MICRO))
 
 
-NO_VIDEO_MODEL = (
-    '[media.{mode}] provider = "openai" needs the model that your OpenAI-compatible endpoint '
-    "serves: set [media.{mode}] model (OpenAI's own Sora API was retired in 2026)"
-)
+def no_video_model(mode: str) -> str:
+    return _(
+        '[media.{mode}] provider = "openai" needs the model that your OpenAI-compatible '
+        "endpoint serves: set [media.{mode}] model (OpenAI's own Sora API was retired in 2026)"
+    ).format(mode=mode)
 
 
 def generator_problem(home: Path, config: Config, media_mode: str) -> str | None:
@@ -353,7 +354,7 @@ def generator_problem(home: Path, config: Config, media_mode: str) -> str | None
     if config.handler(QueueType.VIDEO) != "ffmpeg" or video.generator:
         return None  # the user's own video stage or generator program makes them
     if not model.model_name:
-        return _(NO_VIDEO_MODEL).format(mode=media_mode)
+        return no_video_model(media_mode)
     if getattr(model, "project", None):
         return None  # Vertex AI with the machine's Application Default Credentials
     limits = config.providers.get(model.provider)

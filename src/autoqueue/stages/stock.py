@@ -72,10 +72,11 @@ class StockApi:
         self.key = key
         self.config = config
 
-    def _get(self, url: str, params: dict[str, Any] | None = None) -> Any:
+    def _get(self, url: str, params: dict[str, Any] | None = None, *, api: bool = True) -> Any:
+        """GET from the API (with the key), or a file from its CDN (``api=False``: without)."""
         import requests
 
-        headers = {"Authorization": self.key} if self.source == "pexels" else {}
+        headers = {"Authorization": self.key} if self.source == "pexels" and api else {}
         if self.source == "pixabay" and params is not None:
             params = {"key": self.key, **params}
         try:
@@ -213,7 +214,7 @@ class StockApi:
         return found
 
     def download(self, found: Found) -> bytes:
-        return bytes(self._get(found.url).content)
+        return bytes(self._get(found.url, api=False).content)
 
 
 def _reset_seconds(response: Any) -> float | None:

@@ -296,8 +296,9 @@ def run_video_stage(ctx: StageContext, config: StageConfig) -> StageResult:
     video = task_dir / VIDEO
     if ctx.task.media_mode in GENERATED_MODES and video.is_file():
         _verify(ctx, exe, video)  # the generator made the video itself
-        if not (task_dir / THUMBNAIL).is_file() and images:
-            write_thumbnail(best_image(images), task_dir / THUMBNAIL, size)
+        pictures = [image for image in images if not ffmpeg.is_clip(image)]
+        if not (task_dir / THUMBNAIL).is_file() and pictures:
+            write_thumbnail(best_image(pictures), task_dir / THUMBNAIL, size)
         return StageResult(details={"handler": "ffmpeg", "generated": True})
     if not images:
         raise PermanentStageError(
