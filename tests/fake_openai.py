@@ -110,6 +110,10 @@ def parse_body(content_type: str, raw: bytes) -> dict[str, Any]:
             str(part.get_param("name", header="content-disposition")): part.get_content()
             for part in message.iter_parts()  # type: ignore[attr-defined]
         }
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        from urllib.parse import parse_qsl
+
+        return dict(parse_qsl(raw.decode()))
     return dict(json.loads(raw or b"{}"))
 
 

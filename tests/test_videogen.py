@@ -298,3 +298,65 @@ def test_a_sigkill_while_waiting_for_the_clips_never_starts_a_job_twice(
     picture = frame(task_dir / "output.mp4", 0.5, tmp_path / "f.png")
     r, g, b = picture.getpixel((240, 427))  # type: ignore[misc]
     assert b > 150 and r < 80 and g < 80  # a blue clip, not a card
+
+
+def service_account(path: Path, token_uri: str) -> Path:
+    """A service account key file (a fresh RSA key) whose token endpoint is the fake."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    path.write_text(
+        json.dumps(
+            {
+                "type": "service_account", "project_id": "my-project", "private_key_id": "k1",
+                "private_key": pem, "client_email": "render@my-project.iam.gserviceaccount.com",
+                "client_id": "1", "token_uri": token_uri,
+            }
+        ),
+        encoding="utf-8",
+    )  # fmt: skip
+    return path
+
+
+def test_vertex_ai_with_a_project_signs_in_with_application_default_credentials(
+    home: Path, conn: Connection, fake: FakeOpenAI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No API key: the project's Application Default Credentials (here a service account whose
+    token endpoint is the fake) give the bearer token; none at all fails permanently, saying
+    how to sign in."""
+    workspace = video_home(
+        home, fake, "google", 'project = "my-project"\nlocation = "asia-northeast3"\n'
+    )
+    ctx, _logs = with_story(workspace, conn)
+    config = workspace.config.media.sora2
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "missing.json"))
+    with pytest.raises(PermanentStageError, match="gcloud auth application-default login"):
+        generate_clips(ctx, config, (480, 854), FFMPEG)
+    assert fake.requests == []
+
+    account = service_account(tmp_path / "sa.json", fake.root + "/token")
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(account))
+    name = (
+        "projects/my-project/locations/asia-northeast3/publishers/google/models/veo/operations/op"
+    )
+    fake.replies = [
+        Reply(
+            data={"access_token": "ya29.from-the-fake", "expires_in": 3600, "token_type": "Bearer"}
+        ),
+        *[Reply(data={"name": f"{name}-{n}"}) for n in (1, 2, 3)],
+        *[Reply(data={"name": f"{name}-{n}"}) for n in (1, 2, 3)],  # none done yet
+    ]
+    with pytest.raises(ParkStageError, match="3 of 3 clips"):
+        generate_clips(ctx, config, (480, 854), FFMPEG)
+    token, first = fake.requests[0], fake.requests[1]
+    assert token["path"] == "/token" and "assertion" in token["body"]
+    assert first["path"] == (
+        "/v1beta1/projects/my-project/locations/asia-northeast3/publishers/google/models/"
+        "veo-3.1-lite-generate-001:predictLongRunning"
+    )
+    assert first["headers"]["authorization"] == "Bearer ya29.from-the-fake"
+    assert "x-goog-api-key" not in first["headers"]

@@ -17,6 +17,7 @@ errors mean for the queue, and the daily spend ledger.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import os
 import sys
@@ -88,6 +89,16 @@ class Account:
         )
 
     def openai(self) -> Any:
+        """The ``openai`` client (one per account: it keeps its connections)."""
+        return self._openai
+
+    def google(self) -> Any:
+        """The ``google-genai`` client (one per account: it keeps its connections and, on
+        Vertex AI with a project, its access token)."""
+        return self._google
+
+    @functools.cached_property
+    def _openai(self) -> Any:
         import openai
 
         return openai.OpenAI(
@@ -97,7 +108,8 @@ class Account:
             max_retries=0,  # the queue retries, and parks on 429: no hidden waits in here
         )
 
-    def google(self) -> Any:
+    @functools.cached_property
+    def _google(self) -> Any:
         from google import genai
         from google.genai import types
 
@@ -172,8 +184,7 @@ def probe(found: Account, model: str, model_setting: str) -> None:
     a refused key, an unknown model or an unreachable server."""
     try:
         if found.provider == "google":
-            client = found.google()  # held: the client closes its connection when collected
-            client.models.get(model=model)
+            found.google().models.get(model=model)
         else:
             found.openai().models.retrieve(model)
     except sdk_errors() as exc:
@@ -216,7 +227,13 @@ def sdk_errors() -> tuple[type[Exception], ...]:
     import openai
     from google.genai import errors as google_errors
 
-    found: list[type[Exception]] = [openai.APIError, google_errors.APIError]
+    from google.auth import exceptions as auth_errors
+
+    found: list[type[Exception]] = [
+        openai.APIError,
+        google_errors.APIError,
+        auth_errors.GoogleAuthError,  # Vertex AI's Application Default Credentials
+    ]
     for module in ("httpx2", "httpx"):  # google-genai's transport, whichever is installed
         with contextlib.suppress(ImportError):
             found.append(importlib.import_module(module).HTTPError)
@@ -248,9 +265,19 @@ def refused(account: Account, said: str) -> PermanentStageError:
 
 def stage_error(exc: Exception, account: Account, model: str, model_setting: str) -> Exception:
     """The stage error for what an SDK raised (see the module's docstring)."""
+    from google.auth import exceptions as auth_errors
+
     status, message, code, response = _status_of(exc)
     said = account.redact(message)[:500]
     where = account.where
+    if isinstance(exc, auth_errors.DefaultCredentialsError | auth_errors.RefreshError):
+        return PermanentStageError(
+            _(
+                "Vertex AI has no usable credentials ({said}): run `gcloud auth "
+                "application-default login`, or set $GOOGLE_APPLICATION_CREDENTIALS to a service "
+                "account's key file (or remove project to use an express-mode API key)"
+            ).format(said=said)
+        )
     if status in (401, 403) or (status == 400 and "API_KEY" in message.upper()):
         return PermanentStageError(
             _("{where} refused the key ({said}): {hint}").format(
