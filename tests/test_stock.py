@@ -106,12 +106,13 @@ def keys(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PIXABAY_API_KEY", PIXABAY_KEY)
 
 
-def stock_home(home: Path, root: str, extra: str = "") -> Workspace:
+def stock_home(home: Path, root: str, extra: str = "", handler: str | None = "stock") -> Workspace:
+    """A home whose image stage is ``handler`` (None: left at its default)."""
     write_config(
         home,
         'timezone = "UTC"\n[retry]\nmax_retry = 0\n'
-        '[stages.image]\nhandler = "stock"\n'
-        '[stages.video]\nresolution = 480\nnarration = "off"\n'
+        + (f'[stages.image]\nhandler = "{handler}"\n' if handler else "")
+        + '[stages.video]\nresolution = 480\nnarration = "off"\n'
         f'[stock]\npexels_url = "{root}"\npixabay_url = "{root}/api"\n' + extra,
     )
     service.init_home(Workspace.load(home))
@@ -215,15 +216,20 @@ def test_add_refuses_crawl_through_stock_without_a_key(
     add(workspace, conn, "one key is enough")
 
 
+@pytest.mark.parametrize("handler", ["stock", None])
 def test_a_crawl_task_runs_to_the_outbox_with_stock_photos_and_their_credits(
-    home: Path, conn: Connection, fake: tuple[FakeOpenAI, StockApis], keys: None
+    home: Path,
+    conn: Connection,
+    fake: tuple[FakeOpenAI, StockApis],
+    keys: None,
+    handler: str | None,
 ) -> None:
     """Through real ticks: a script program writes the story, the stock stage finds the photos
-    in the attempt's supervisor, the render uses them, and the outbox's description ends
-    with their credits."""
+    in the attempt's supervisor (named, or the image stage's default when a key is there), the
+    render uses them, and the outbox's description ends with their credits."""
     server, _apis = fake
     workspace = stock_home(
-        home, server.root, '[stages.script]\ncommand = ["{python}", "story.py"]\n'
+        home, server.root, '[stages.script]\ncommand = ["{python}", "story.py"]\n', handler
     )
     (home / "story.py").write_text(
         "import json, os\n"
@@ -315,3 +321,16 @@ def test_doctor_checks_each_stock_source_that_has_a_key(
     checks = {check.name: check for check in run_checks(home, None)}
     assert checks["pexels"].status == checks["pixabay"].status == "fail"
     assert "$PIXABAY_API_KEY" in checks["pixabay"].detail
+
+
+def test_handler_cards_keeps_the_text_cards_even_with_a_key(
+    home: Path, conn: Connection, fake: tuple[FakeOpenAI, StockApis], keys: None
+) -> None:
+    server, apis = fake
+    workspace = stock_home(home, server.root, handler="cards")
+    task_id = add(workspace, conn, "Cards please")
+    drain(workspace)
+    assert last_item(conn, task_id).status.value == "completed"
+    assert apis.searches == [] and server.requests == []
+    assert not (workspace.task_dir(task_id) / "credits.json").exists()
+    assert sorted(p.suffix for p in workspace.task_dir(task_id).glob("scene_*")) == [".png"] * 3

@@ -241,7 +241,9 @@ def _providers(workspace: Workspace) -> list[Check]:
             continue
         detail = _("{where} accepts the key and has {model}").format(where=found.where, model=model)
         checks.append(Check(use, OK, detail))
-    if config.handler(QueueType.IMAGE) == "stock":
+    from autoqueue.stages.stock import in_use
+
+    if in_use(workspace.home, config):
         checks += _stock(workspace)
     return checks
 

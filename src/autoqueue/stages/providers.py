@@ -225,9 +225,8 @@ def retry_after(response: Any) -> float | None:
 def sdk_errors() -> tuple[type[Exception], ...]:
     """What the SDKs raise for a provider's answer or a failed connection."""
     import openai
-    from google.genai import errors as google_errors
-
     from google.auth import exceptions as auth_errors
+    from google.genai import errors as google_errors
 
     found: list[type[Exception]] = [
         openai.APIError,

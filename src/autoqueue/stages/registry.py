@@ -37,14 +37,14 @@ def run_handler(ctx: StageContext) -> StageResult:
         from autoqueue.stages.llm import run_llm_stage
 
         return run_llm_stage(ctx)
+    if handler == "stock" or (handler == "cards" and _stock_by_default(ctx)):
+        from autoqueue.stages.stock import run_stock_stage
+
+        return run_stock_stage(ctx)
     if handler == "cards":
         from autoqueue.stages.cards import run_cards_stage
 
         return run_cards_stage(ctx, stage)
-    if handler == "stock":
-        from autoqueue.stages.stock import run_stock_stage
-
-        return run_stock_stage(ctx)
     if handler == "ffmpeg":
         from autoqueue.stages.video import run_video_stage
 
@@ -56,6 +56,14 @@ def run_handler(ctx: StageContext) -> StageResult:
     from autoqueue.stages.outbox import run_outbox_stage
 
     return run_outbox_stage(ctx, stage)
+
+
+def _stock_by_default(ctx: StageContext) -> bool:
+    """crawl tasks get stock photos when a Pexels or Pixabay key is there and the image stage
+    is left at its default (README "Generated pictures, clips and stock photos")."""
+    from autoqueue.stages.stock import in_use
+
+    return in_use(ctx.workspace.home, ctx.workspace.config)
 
 
 def missing_command(ctx: StageContext) -> PermanentStageError:

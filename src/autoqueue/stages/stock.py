@@ -20,7 +20,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from autoqueue.config import StockConfig
+from autoqueue.config import Config, StockConfig
 from autoqueue.errors import ParkStageError, PermanentStageError, TransientStageError
 from autoqueue.i18n import _
 from autoqueue.layout import CREDITS, resolution, scene_images, scene_name
@@ -228,6 +228,27 @@ def _reset_seconds(response: Any) -> float | None:
     if number > 1_000_000_000:  # an epoch second
         number -= utcnow().timestamp()
     return max(number, 1.0)
+
+
+def has_key(home: Path, config: StockConfig) -> bool:
+    """Whether any configured source has a key (a key file too open counts: the stage then
+    says what to fix)."""
+    for source in config.sources:
+        try:
+            if find_key(home, source, KEY_ENV[source]):
+                return True
+        except PermanentStageError:
+            return True
+    return False
+
+
+def in_use(home: Path, config: Config) -> bool:
+    """Whether crawl tasks get stock photos: ``handler = "stock"``, or the image stage left at
+    its default while a Pexels or Pixabay key is there (``handler = "cards"`` keeps the cards)."""
+    stage = config.stage(QueueType.IMAGE)
+    if config.handler(QueueType.IMAGE) == "stock":
+        return True
+    return stage.handler is None and stage.command is None and has_key(home, config.stock)
 
 
 def apis(ctx: StageContext, config: StockConfig) -> list[StockApi]:
