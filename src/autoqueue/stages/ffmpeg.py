@@ -386,6 +386,22 @@ def verify_argv(ffmpeg: str, video: Path) -> list[str]:
     return [ffmpeg, "-hide_banner", "-nostdin", "-v", "error", "-i", str(video), "-f", "null", "-"]
 
 
+def decode_problem(ffmpeg: str, video: Path) -> str | None:
+    """Decode every frame of ``video`` (one that nothing here made: a generator's, a provider's
+    clip): what went wrong, or None for a good video."""
+    result = subprocess.run(
+        verify_argv(ffmpeg, video),
+        capture_output=True,
+        text=True,
+        errors="replace",
+        timeout=600,
+        check=False,
+    )
+    if result.returncode == 0 and not result.stderr.strip():
+        return None
+    return result.stderr.strip()[-500:] or f"ffmpeg exited with {result.returncode}"
+
+
 def check_argv(ffmpeg: str, video: Path) -> list[str]:
     """Read every packet of a video this stage rendered (a half-written or cut-short file fails
     here), and decode its keyframes and its sound; ``-progress`` then says how many video frames

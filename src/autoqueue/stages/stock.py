@@ -25,6 +25,7 @@ from autoqueue.errors import ParkStageError, PermanentStageError, TransientStage
 from autoqueue.i18n import _
 from autoqueue.layout import CREDITS, resolution, scene_images, scene_name
 from autoqueue.models import ActionType, LogLevel, QueueType
+from autoqueue.stages import ffmpeg
 from autoqueue.stages.base import StageContext, StageLog, StageResult
 from autoqueue.stages.cards import read_story
 from autoqueue.stages.providers import DEFAULT_WAIT, find_key, retry_after
@@ -298,24 +299,13 @@ def _write_credits(task_dir: Path, credits: list[Credit]) -> None:
     temporary.replace(path)
 
 
-def _save(data: bytes, target: Path, clip: bool) -> None:
+def _save(data: bytes, target: Path, clip: bool, exe: str) -> None:
     """Write a download under a temporary name, check that it is what it claims, rename it."""
     from autoqueue.images import image_problem
 
     temporary = target.with_name(target.name + ".part")
     temporary.write_bytes(data)
-    if clip:
-        import subprocess
-
-        from autoqueue.stages import ffmpeg
-
-        exe = ffmpeg.binary(None, target.parent)
-        checked = subprocess.run(
-            ffmpeg.verify_argv(exe, temporary), capture_output=True, text=True, check=False
-        )
-        problem = (checked.stderr.strip()[-200:] or "no message") if checked.returncode else None
-    else:
-        problem = image_problem(temporary)
+    problem = ffmpeg.decode_problem(exe, temporary) if clip else image_problem(temporary)
     if problem is not None:
         temporary.unlink(missing_ok=True)
         raise TransientStageError(
@@ -339,6 +329,7 @@ def run_stock_stage(ctx: StageContext) -> StageResult:
     vertical = size[0] < size[1]
     language = story_language(ctx.task.title, ctx.task.product_info)
     sources = apis(ctx, config)
+    exe = ffmpeg.binary(video.ffmpeg, ctx.workspace.home)  # to check stock clips
     have = {path.stem: path for path in scene_images(ctx.task_dir)}
     credits = [c for c in read_credits(ctx.task_dir) if c.file in {p.name for p in have.values()}]
     used = {(c.source, c.id) for c in credits}
@@ -382,7 +373,7 @@ def run_stock_stage(ctx: StageContext) -> StageResult:
             continue
         api = next(a for a in sources if a.source == pick.source)
         target = ctx.task_dir / scene_name(number, ".mp4" if pick.clip else ".jpg")
-        _save(api.download(pick), target, pick.clip)
+        _save(api.download(pick), target, pick.clip, exe)
         used.add((pick.source, pick.id))
         licence, licence_url = LICENCES[pick.source]
         credits.append(

@@ -409,17 +409,11 @@ def _thumbnail(
 
 def _verify(ctx: StageContext, exe: str, video: Path) -> None:
     """A video another program made: every frame must decode."""
-    result = subprocess.run(
-        ffmpeg.verify_argv(exe, video),
-        capture_output=True,
-        text=True,
-        errors="replace",
-        check=False,
-    )
-    if result.returncode != 0 or result.stderr.strip():
+    problem = ffmpeg.decode_problem(exe, video)
+    if problem is not None:
         video.unlink(missing_ok=True)
         raise TransientStageError(
-            _("the rendered video does not decode: {value}").format(value=result.stderr[-500:])
+            _("the rendered video does not decode: {value}").format(value=problem)
         )
 
 

@@ -19,7 +19,6 @@ Generation is asynchronous and slow (minutes per clip), and paid per clip:
 from __future__ import annotations
 
 import contextlib
-import subprocess
 import warnings
 from collections.abc import Iterator
 from datetime import timedelta
@@ -130,19 +129,12 @@ def _save_clip(exe: str, data: bytes, target: Path, where: str) -> None:
     """Write the clip under a temporary name, decode every frame, then rename it into place."""
     temporary = target.with_name(target.name + ".part")  # not a scene_* clip until checked
     temporary.write_bytes(data)
-    result = subprocess.run(
-        ffmpeg.verify_argv(exe, temporary),
-        capture_output=True,
-        text=True,
-        errors="replace",
-        timeout=600,
-        check=False,
-    )
-    if result.returncode != 0 or result.stderr.strip():
+    problem = ffmpeg.decode_problem(exe, temporary)
+    if problem is not None:
         temporary.unlink(missing_ok=True)
         raise TransientStageError(
             _("{where} sent a clip that does not decode: {value}").format(
-                where=where, value=result.stderr.strip()[-300:] or "no message"
+                where=where, value=problem[-300:]
             )
         )
     temporary.replace(target)
