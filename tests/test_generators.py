@@ -22,7 +22,7 @@ from autoqueue.stages.providers import spent
 from autoqueue.timeutil import utcnow
 from autoqueue.workspace import Workspace
 
-from .conftest import add, stage_context, write_config
+from .conftest import add, open_db, stage_context, write_config
 from .fake_openai import (
     FakeOpenAI,
     Reply,
@@ -405,12 +405,21 @@ def test_doctor_checks_each_configured_provider_with_its_key_and_model(
         gemini_failure(401, f"API key not valid: {GOOGLE_KEY}", "UNAUTHENTICATED"),  # imagen3
         Reply(data={"name": "publishers/google/models/veo-3.1-lite-generate-001"}),  # sora2
     ]
+    conn = open_db(home)
+    day = utcnow().date().isoformat()
+    conn.execute(
+        "INSERT INTO youtube_quota (day, project, units) VALUES (?, 'ai:openai', 2), "
+        "(?, 'ai:openai:usd-micro', 100000)",
+        (day, day),
+    )
+    conn.close()
     checks = {check.name: check for check in run_checks(home, None)}
     assert [r["method"] for r in fake.requests] == ["GET"] * 4
     assert fake.requests[0]["path"].endswith("/models/gemini-3.8-flash")
     assert fake.requests[1]["path"] == "/v1/models/gpt-image-2"
     assert checks["llm"].status == "fail" and "set [llm] model" in checks["llm"].detail
     assert checks["dalle3"].status == "ok" and "gpt-image-2" in checks["dalle3"].detail
+    assert checks["dalle3"].detail.endswith("; today (UTC): 2 requests, about $0.10")
     assert checks["imagen3"].status == "fail" and "$GEMINI_API_KEY" in checks["imagen3"].detail
     assert GOOGLE_KEY not in checks["imagen3"].detail
     assert fake.requests[3]["path"].endswith("/publishers/google/models/veo-3.1-lite-generate-001")

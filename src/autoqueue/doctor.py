@@ -240,12 +240,34 @@ def _providers(workspace: Workspace) -> list[Check]:
             checks.append(Check(use, FAIL, str(exc)))
             continue
         detail = _("{where} accepts the key and has {model}").format(where=found.where, model=model)
-        checks.append(Check(use, OK, detail))
+        checks.append(Check(use, OK, detail + _spent_today(workspace, found.provider)))
     from autoqueue.stages.stock import in_use
 
     if in_use(workspace.home, config):
         checks += _stock(workspace)
     return checks
+
+
+def _spent_today(workspace: Workspace, provider: str) -> str:
+    """ "; today (UTC): N requests, about $X" from the spend ledger, or "" without a database."""
+    from autoqueue.repo import state as state_repo
+    from autoqueue.stages.providers import ledger_names
+    from autoqueue.timeutil import utcnow
+
+    day = utcnow().date().isoformat()
+    requests, dollars = ledger_names(provider)
+    try:
+        conn = workspace.connect(create=False)
+    except AutoqueueError:
+        return ""
+    try:
+        used = state_repo.quota_used(conn, requests, day)
+        cost = state_repo.quota_used(conn, dollars, day) / 1_000_000
+    finally:
+        conn.close()
+    return _("; today (UTC): {requests} requests, about ${cost:.2f}").format(
+        requests=used, cost=cost
+    )
 
 
 def _stock(workspace: Workspace) -> list[Check]:

@@ -312,14 +312,15 @@ def stage_error(exc: Exception, account: Account, model: str, model_setting: str
 MICRO = 1_000_000  # the ledger keeps dollars as whole millionths
 
 
-def _names(provider: str) -> tuple[str, str]:
+def ledger_names(provider: str) -> tuple[str, str]:
+    """The ledger rows of a provider: requests, and dollars in millionths."""
     return f"ai:{provider}", f"ai:{provider}:usd-micro"
 
 
 def spent(ctx: StageContext, provider: str, now: datetime) -> tuple[int, float]:
     """Requests and estimated dollars spent on ``provider`` on ``now``'s UTC day."""
     day = now.date().isoformat()
-    requests, dollars = _names(provider)
+    requests, dollars = ledger_names(provider)
     return ctx.store.quota_used(requests, day), ctx.store.quota_used(dollars, day) / MICRO
 
 
@@ -345,7 +346,7 @@ def charge(ctx: StageContext, account: Account, price: float, now: datetime) -> 
             tomorrow,
         )
     day = now.date().isoformat()
-    request_name, dollar_name = _names(account.provider)
+    request_name, dollar_name = ledger_names(account.provider)
     ctx.store.quota_spend(request_name, day, 1)
     ctx.store.quota_spend(dollar_name, day, round(price * MICRO))
 
