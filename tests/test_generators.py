@@ -205,6 +205,7 @@ def test_a_retry_pays_only_for_the_pictures_not_made_yet(
             "Internal error",
         ),
         ("imagen3", gemini({"text": "no picture"}), TransientStageError, "without a picture"),
+        ("dalle3", failure(408, "Request timed out"), TransientStageError, "Request timed out"),
         (
             "dalle3",
             Reply(data={"created": 1, "data": [{"b64_json": "bm90IGFuIGltYWdl"}]}),
@@ -369,6 +370,7 @@ def test_gemini_writes_the_story_against_the_schema_and_invalid_answers_go_back(
     assert [turn["role"] for turn in second["contents"]] == ["user", "model", "user"]
     assert "does not follow the schema" in second["contents"][2]["parts"][0]["text"]
     assert len(logs) == 1
+    assert spent(ctx, "google", utcnow()) == (2, pytest.approx(0.02))  # both answers counted
 
 
 def test_gemini_errors_mean_what_openais_do(

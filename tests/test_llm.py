@@ -17,6 +17,7 @@ from autoqueue.db import Connection
 from autoqueue.errors import ParkStageError, PermanentStageError, TransientStageError
 from autoqueue.repo import queue as queue_repo
 from autoqueue.stages.llm import run_llm_stage
+from autoqueue.stages.providers import spent
 from autoqueue.timeutil import utcnow
 from autoqueue.workspace import Workspace
 
@@ -89,6 +90,7 @@ def test_the_model_writes_the_story_in_the_tasks_language_against_the_schema(
     assert "Korean" in system["content"]
     assert "제주 렌터카" in user["content"] and "3만원" in user["content"]  # the product info
     assert "product video" in user["content"]  # the product prompt
+    assert spent(ctx, "openai", utcnow()) == (0, 0)  # a server of one's own is not counted
 
 
 def test_an_invalid_answer_is_sent_back_with_what_is_wrong_then_a_valid_one_is_kept(

@@ -360,3 +360,9 @@ def test_vertex_ai_with_a_project_signs_in_with_application_default_credentials(
     )
     assert first["headers"]["authorization"] == "Bearer ya29.from-the-fake"
     assert "x-goog-api-key" not in first["headers"]
+    fake.replies = [
+        Reply(data={"access_token": "ya29.again", "expires_in": 3600, "token_type": "Bearer"}),
+        Reply(status=403, data={"error": {"code": 403, "message": "Permission denied", "status": "PERMISSION_DENIED"}}),
+    ]  # fmt: skip
+    with pytest.raises(PermanentStageError, match="Vertex AI User role in project my-project"):
+        generate_clips(ctx, config, (480, 854), FFMPEG)

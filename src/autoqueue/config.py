@@ -102,7 +102,9 @@ class LlmConfig(Strict):
     attempts: Annotated[int, Field(ge=1, le=10)] = 3  # answers that do not fit the schema
     timeout: Annotated[float, Field(gt=0)] = 120  # seconds per request
     temperature: Annotated[float, Field(ge=0, le=2)] = 0.7
-    price: Annotated[float, Field(ge=0)] = 0.01  # US dollars per request, for daily_budget
+    # US dollars per request, for [providers.*] daily_budget (not counted with a base_url
+    # of its own here: a local server such as Ollama)
+    price: Annotated[float, Field(ge=0)] = 0.01
     # A folder (relative to the home) of prompt templates that replace the built-in ones:
     # shortform.txt, longform.txt, product.txt (see README "The script writer").
     prompts: str = "prompts"

@@ -207,7 +207,8 @@ def write_story(ctx: StageContext, config: LlmConfig) -> Story:
     conversation = _Conversation(ctx, config, account)
     problem = ""
     for attempt in range(1, config.attempts + 1):
-        providers.charge(ctx, account, config.price, utcnow())
+        if config.base_url is None:  # a server of the user's own (Ollama) is not counted
+            providers.charge(ctx, account, config.price, utcnow())
         answer = conversation.ask()
         try:
             return Story.model_validate_json(answer)

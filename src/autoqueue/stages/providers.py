@@ -84,6 +84,11 @@ class Account:
         return text.replace(self.key, "***") if self.key else text
 
     def key_hint(self) -> str:
+        if self.vertex is not None and self.vertex[0] is not None:
+            return _(
+                "give the account of the Application Default Credentials the Vertex AI User "
+                "role in project {project}"
+            ).format(project=self.vertex[0])
         return _("set ${env} or write the key to credentials/{provider}.key in the home").format(
             env=self.key_env, provider=self.provider
         )
@@ -298,7 +303,7 @@ def stage_error(exc: Exception, account: Account, model: str, model_setting: str
             ),
             utcnow() + timedelta(seconds=seconds),
         )
-    if status is not None and 400 <= status < 500:
+    if status is not None and 400 <= status < 500 and status not in (408, 409):
         if any(word in f"{code} {message}".lower() for word in POLICY_WORDS):
             return refused(account, message)
         return PermanentStageError(
