@@ -323,6 +323,7 @@ def test_doctor_checks_each_stock_source_that_has_a_key(
     assert "$PIXABAY_API_KEY" in checks["pixabay"].detail
 
 
+@pytest.mark.slow
 def test_handler_cards_keeps_the_text_cards_even_with_a_key(
     home: Path, conn: Connection, fake: tuple[FakeOpenAI, StockApis], keys: None
 ) -> None:

@@ -240,6 +240,7 @@ def test_veo_on_vertex_ai_starts_an_operation_and_reads_the_clip_from_it(
     assert [r["path"].endswith(":predictLongRunning") for r in fake.requests].count(True) == 3
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
 def test_a_sigkill_while_waiting_for_the_clips_never_starts_a_job_twice(
     home: Path, fake: FakeOpenAI, clips: dict[str, bytes], tmp_path: Path
