@@ -22,7 +22,7 @@ from autoqueue.timeutil import utcnow
 from autoqueue.workspace import Workspace
 
 from .conftest import add, stage_context, write_config
-from .fake_openai import FakeOpenAI, Reply, failure
+from .fake_openai import FakeOpenAI, Reply, failure, png
 from .test_builtin import drain, last_item
 
 PEXELS_KEY = "pexels-test-key-0123"
@@ -169,6 +169,12 @@ def test_a_retry_keeps_the_scenes_already_found(
     assert [q.get("q", q.get("query")) for _p, q in apis.searches] == [["forest"], ["forest"]]
     credits = json.loads((ctx.task_dir / "credits.json").read_text(encoding="utf-8"))
     assert [c["scene"] for c in credits] == [1, 2, 3]
+    for scene in ctx.task_dir.glob("scene_0[12].jpg"):  # replaced by the user with cards
+        scene.with_suffix(".png").write_bytes(png())
+        scene.unlink()
+    run_stock_stage(ctx)
+    credits = json.loads((ctx.task_dir / "credits.json").read_text(encoding="utf-8"))
+    assert [c["scene"] for c in credits] == [3]  # no credit for a photo no longer used
 
 
 @pytest.mark.parametrize(

@@ -393,4 +393,8 @@ def run_stock_stage(ctx: StageContext) -> StageResult:
                 {"current": number, "total": total, "sceneName": target.stem},
             )
         )
+    if credits:
+        _write_credits(ctx.task_dir, credits)  # none for a scene that is no longer there
+    else:
+        (ctx.task_dir / CREDITS).unlink(missing_ok=True)
     return StageResult(details={"handler": "stock", "scenes": total, "cards": cards})
