@@ -39,6 +39,10 @@ STORY = {
 }
 
 
+# The built-in script's shape: the first scene says the title.
+TITLED = {**STORY, "scenes": [{**STORY["scenes"][0], "text": STORY["title"]}, *STORY["scenes"][1:]]}  # type: ignore[list-item, dict-item]
+
+
 def jpeg(colour: tuple[int, int, int]) -> bytes:
     from PIL import Image
 
@@ -239,7 +243,7 @@ def test_a_crawl_task_runs_to_the_outbox_with_stock_photos_and_their_credits(
     )
     (home / "story.py").write_text(
         "import json, os\n"
-        f"story = {json.dumps(STORY, ensure_ascii=False)!r}\n"
+        f"story = {json.dumps(TITLED, ensure_ascii=False)!r}\n"
         "open(os.path.join(os.environ['AUTOQUEUE_TASK_DIR'], 'story.json'), 'w', encoding='utf-8')"
         ".write(story)\n",
         encoding="utf-8",
@@ -263,6 +267,14 @@ def test_a_crawl_task_runs_to_the_outbox_with_stock_photos_and_their_credits(
     scenes = sorted(p.name for p in task_dir.glob("scene_*"))
     assert scenes == ["scene_01.jpg", "scene_02.jpg", "scene_03.jpg", "scene_04.png"]
     assert (home / "outbox" / task_id / "output.mp4").stat().st_size > 0
+    # The first scene says the title, but it is a photo, not a card: the title is drawn on
+    # the thumbnail (in its yellow), as for any picture.
+    from PIL import Image
+
+    with Image.open(task_dir / "thumbnail.jpg") as thumbnail:
+        band = thumbnail.convert("RGB").crop((0, 0, thumbnail.width, thumbnail.height // 4))
+        colours = band.getcolors(maxcolors=1_000_000) or []
+    assert sum(n for n, (r, g, b) in colours if r > 200 and g > 180 and b < 120) > 200
 
 
 def test_stock_clips_from_pexels_are_checked_and_kept_as_scene_clips(

@@ -381,6 +381,16 @@ def _render(ctx: StageContext, exe: str, plan: ffmpeg.RenderPlan, config: StageC
     _check(exe, plan)
 
 
+def _drawn_card(ctx: StageContext, scene: Path) -> bool:
+    """Whether the first scene is a text card that the image stage drew (not an upload, a
+    generated picture, or a stock photo: those get the title drawn over them)."""
+    from autoqueue.stages.stock import read_credits
+
+    if ctx.task.media_mode is not MediaMode.CRAWL or scene.suffix.lower() != ".png":
+        return False
+    return all(credit.file != scene.name for credit in read_credits(ctx.task_dir))
+
+
 def _thumbnail(
     ctx: StageContext,
     config: StageConfig,
@@ -394,8 +404,7 @@ def _thumbnail(
     with the most to see, with the title across it."""
     target = ctx.task_dir / THUMBNAIL_NEXT
     title_card = bool(story.scenes) and story.scenes[0].text.strip() == story.title.strip()
-    drawn = ctx.task.media_mode not in (MediaMode.UPLOAD, *GENERATED_MODES)
-    if title_card and drawn:
+    if title_card and _drawn_card(ctx, scenes[0]):
         write_thumbnail(scenes[0], target, size)
         return target
     folder = ctx.task_dir / "stills.tmp"
