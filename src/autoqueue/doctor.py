@@ -289,7 +289,7 @@ def _stock(workspace: Workspace) -> list[Check]:
         detail = _("{name} accepts the key and answers a search").format(name=stock.NAMES[source])
         checks.append(Check(source, OK, detail))
     if not checks:
-        wanted = " / ".join(f"${stock.KEY_ENV[s]}" for s in config.sources)
+        wanted, _files = stock.key_places(config)
         checks.append(
             Check(
                 "stock",

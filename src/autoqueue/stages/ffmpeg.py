@@ -13,6 +13,7 @@ from pathlib import Path
 from autoqueue.config import DEFAULT_QP
 from autoqueue.errors import PermanentStageError
 from autoqueue.i18n import _
+from autoqueue.layout import CLIP_SUFFIXES
 
 FPS = 30
 _DURATION = re.compile(r"Duration:\s*(\d+):(\d+):(\d+(?:\.\d+)?)")
@@ -131,8 +132,6 @@ def _crossfade_frames(plan: RenderPlan) -> int:
 
 def is_clip(path: Path) -> bool:
     """A scene that is a video clip (sora2) rather than a picture."""
-    from autoqueue.layout import CLIP_SUFFIXES
-
     return path.suffix.lower() in CLIP_SUFFIXES
 
 

@@ -198,10 +198,12 @@ def probe(found: Account, model: str, model_setting: str) -> None:
 
 def configured(home: Path, limits: ProviderConfig, provider: str) -> bool:
     """Whether a handler could reach the provider: a key is there, or a base_url of its own."""
-    return bool(limits.base_url) or _has_key(home, provider, limits.key_env(provider))
+    return bool(limits.base_url) or has_key(home, provider, limits.key_env(provider))
 
 
-def _has_key(home: Path, provider: str, env_name: str) -> bool:
+def has_key(home: Path, provider: str, env_name: str) -> bool:
+    """Whether ``find_key`` finds a key (a key file too open counts: the stage then says what
+    to fix)."""
     try:
         return find_key(home, provider, env_name) is not None
     except PermanentStageError:
@@ -367,18 +369,15 @@ def generator_problem(home: Path, config: Config, media_mode: str) -> str | None
     """Why a task of ``media_mode`` would fail at the video stage for want of a generator
     (``add`` refuses it then, before the script and pictures are made), or None."""
     if media_mode == "crawl" and config.handler(QueueType.IMAGE) == "stock":
-        from autoqueue.stages.stock import KEY_ENV as STOCK_KEYS
+        from autoqueue.stages import stock
 
-        sources = config.stock.sources
-        if any(_has_key(home, source, STOCK_KEYS[source]) for source in sources):
+        if stock.configured(home, config.stock):
             return None
+        wanted, files = stock.key_places(config.stock)
         return _(
             'mediaMode crawl searches stock photos ([stages.image] handler = "stock"), which '
             "needs a key: set {wanted} or write one to {files} in the home"
-        ).format(
-            wanted=" / ".join(f"${STOCK_KEYS[s]}" for s in sources),
-            files=" / ".join(f"credentials/{s}.key" for s in sources),
-        )
+        ).format(wanted=wanted, files=files)
     model = config.generator(media_mode)
     if model is None:
         return None

@@ -28,7 +28,7 @@ from autoqueue.models import ActionType, LogLevel, QueueType
 from autoqueue.stages import ffmpeg
 from autoqueue.stages.base import StageContext, StageLog, StageResult
 from autoqueue.stages.cards import read_story
-from autoqueue.stages.providers import DEFAULT_WAIT, find_key, retry_after
+from autoqueue.stages.providers import DEFAULT_WAIT, find_key, has_key, retry_after
 from autoqueue.timeutil import utcnow
 
 KEY_ENV = {"pexels": "PEXELS_API_KEY", "pixabay": "PIXABAY_API_KEY"}
@@ -231,16 +231,16 @@ def _reset_seconds(response: Any) -> float | None:
     return max(number, 1.0)
 
 
-def has_key(home: Path, config: StockConfig) -> bool:
-    """Whether any configured source has a key (a key file too open counts: the stage then
-    says what to fix)."""
-    for source in config.sources:
-        try:
-            if find_key(home, source, KEY_ENV[source]):
-                return True
-        except PermanentStageError:
-            return True
-    return False
+def configured(home: Path, config: StockConfig) -> bool:
+    """Whether any configured source has a key."""
+    return any(has_key(home, source, KEY_ENV[source]) for source in config.sources)
+
+
+def key_places(config: StockConfig) -> tuple[str, str]:
+    """Where the configured sources' keys go: the variables, and the key files."""
+    wanted = " / ".join(f"${KEY_ENV[source]}" for source in config.sources)
+    files = " / ".join(f"credentials/{source}.key" for source in config.sources)
+    return wanted, files
 
 
 def in_use(home: Path, config: Config) -> bool:
@@ -249,7 +249,7 @@ def in_use(home: Path, config: Config) -> bool:
     stage = config.stage(QueueType.IMAGE)
     if config.handler(QueueType.IMAGE) == "stock":
         return True
-    return stage.handler is None and stage.command is None and has_key(home, config.stock)
+    return stage.handler is None and stage.command is None and configured(home, config.stock)
 
 
 def apis(ctx: StageContext, config: StockConfig) -> list[StockApi]:
@@ -260,8 +260,7 @@ def apis(ctx: StageContext, config: StockConfig) -> list[StockApi]:
         if key:
             found.append(StockApi(source, key, config))
     if not found:
-        wanted = " / ".join(f"${KEY_ENV[s]}" for s in config.sources)
-        files = " / ".join(f"credentials/{s}.key" for s in config.sources)
+        wanted, files = key_places(config)
         raise PermanentStageError(
             _(
                 '[stages.image] handler = "stock" needs a key: set {wanted} or write one to '
