@@ -28,7 +28,14 @@ from autoqueue.repo import queue as queue_repo
 from autoqueue.repo import tasks as tasks_repo
 from autoqueue.stages import fonts
 from autoqueue.stages.cards import render_card
-from autoqueue.stages.ffmpeg import RenderPlan, fit_durations, progress_seconds, render_argv
+from autoqueue.stages.ffmpeg import (
+    Part,
+    RenderPlan,
+    fit_durations,
+    join_argv,
+    part_argv,
+    progress_seconds,
+)
 from autoqueue.stages.template import build_story
 from autoqueue.story import Story
 from autoqueue.tick import Scheduler
@@ -526,16 +533,20 @@ def test_render_command_normalises_every_input() -> None:
         fit="crop",
         output=Path("out.mp4"),
     )
-    argv = render_argv("ffmpeg", plan)
+    whole = Part(0, 2, 0, sum(plan.frames), Path("part1.mp4"))
+    argv = part_argv("ffmpeg", plan, whole)
     graph = argv[argv.index("-filter_complex") + 1]
     assert graph.count("setsar=1") == 2 and "concat=n=2:v=1:a=0" in graph
     assert "crop=1080:1920" in graph and "loop=loop=29:" in graph and "loop=loop=74:" in graph
-    for flag in ("+faststart", "yuv420p", "libx264"):
+    for flag in ("yuv420p", "libx264"):
         assert flag in argv
     assert argv[argv.index("-qp") + 1] == "15" and "-crf" not in argv
-    crf = render_argv("ffmpeg", dataclasses.replace(plan, quality=("crf", 23)))
+    crf = part_argv("ffmpeg", dataclasses.replace(plan, quality=("crf", 23)), whole)
     assert crf[crf.index("-crf") + 1] == "23" and "-qp" not in crf
-    assert argv[argv.index("-t") + 1] == "3.500"
+    assert argv[argv.index("-frames:v") + 1] == "105"
+    join = join_argv("ffmpeg", plan, Path("parts.txt"), None)
+    assert "+faststart" in join and join[join.index("-t") + 1] == "3.500"
+    assert join[join.index("-c") + 1] == "copy"  # the parts are joined, not encoded again
 
 
 def test_durations_stretch_to_the_narration() -> None:

@@ -9,6 +9,7 @@ bottom quarter, centred in the left 85 %.
 
 from __future__ import annotations
 
+import math
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -162,15 +163,37 @@ def _ass_override_colour(hex_rgb: str) -> str:
     return f"&H{value[4:6]}{value[2:4]}{value[0:2]}&"
 
 
-def write_ass(path: Path, lines: Sequence[Line], layout: Layout, style: Style) -> None:
-    """An ASS script: one event per spoken word, showing its line with that word highlighted
-    (events follow each other without a gap, so the line never flickers)."""
+@dataclass(frozen=True)
+class Shown:
+    """One caption event: ``line`` with its word ``word`` highlighted, from ``start`` to
+    ``end`` (events follow each other without a gap, so the line never flickers)."""
+
+    line: Line
+    word: int
+    start: float
+    end: float
+
+
+def shown(lines: Sequence[Line]) -> list[Shown]:
+    events = []
+    for line in lines:
+        for index, word in enumerate(line.words):
+            end = line.words[index + 1].start if index + 1 < len(line.words) else line.end
+            events.append(Shown(line, index, word.start, max(end, word.start + 0.01)))
+    return events
+
+
+def _border(layout: Layout, style: Style) -> int:
+    return max(1, round(layout.font_size * style.outline))
+
+
+def _header(layout: Layout, style: Style, height: int) -> list[str]:
     size = layout.font_size
-    header = [
+    return [
         "[Script Info]",
         "ScriptType: v4.00+",
         f"PlayResX: {layout.width}",
-        f"PlayResY: {layout.height}",
+        f"PlayResY: {height}",
         "WrapStyle: 2",  # no automatic wrapping: the lines are broken already
         "ScaledBorderAndShadow: yes",
         "",
@@ -179,34 +202,142 @@ def write_ass(path: Path, lines: Sequence[Line], layout: Layout, style: Style) -
         "BackColour, Bold, Italic, Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, "
         "BorderStyle, Outline, Shadow, Alignment, MarginL, MarginR, MarginV, Encoding",
         f"Style: Caption,{style.font},{size},{_ass_colour(style.colour)},&H000000FF,"
-        f"&H00000000,&H80000000,-1,0,0,0,100,100,0,0,1,{max(1, round(size * style.outline))},"
+        f"&H00000000,&H80000000,-1,0,0,0,100,100,0,0,1,{_border(layout, style)},"
         f"0,2,{layout.margin_left},{layout.margin_right},{layout.margin_bottom},1",
         "",
         "[Events]",
         "Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text",
     ]
-    events = []
+
+
+_ALIGNMENT = {"bottom": 2, "middle": 5, "top": 8}
+
+
+def _anchor(layout: Layout, position: str) -> tuple[float, float]:
+    """Where a line is pinned in the frame (the middle of its bottom, centre or top edge, by
+    its alignment), as the style's margins place it."""
+    x = layout.margin_left + (layout.width - layout.margin_left - layout.margin_right) / 2
+    if position == "top":
+        return x, layout.margin_bottom
+    if position == "middle":
+        return x, layout.height / 2
+    return x, layout.height - layout.margin_bottom
+
+
+def _event_text(event: Shown, layout: Layout, style: Style, shift: float | None = None) -> str:
+    """The event's text with its overrides; with ``shift``, pinned where the margins would put
+    it, moved up by ``shift`` rows (for a strip of the frame that starts there)."""
+    look = event.line.style or LineStyle()
+    base = _ass_override_colour(look.colour or style.colour)
+    highlight = _ass_override_colour(look.highlight or style.highlight)
+    prefix = {"middle": "\\an5", "top": "\\an8"}.get(look.position, "")
+    if shift is not None:
+        x, y = _anchor(layout, look.position)
+        prefix = f"\\an{_ALIGNMENT.get(look.position, 2)}\\pos({x:g},{y - shift:g})"
+    if look.size != 1.0:
+        prefix += f"\\fs{round(layout.font_size * look.size)}"
+    return f"{{{prefix}\\c{base}}}" + " ".join(
+        f"{{\\c{highlight}}}{_ass_escape(w.text)}{{\\c{base}}}"
+        if i == event.word
+        else _ass_escape(w.text)
+        for i, w in enumerate(event.line.words)
+    )
+
+
+def _dialogue(start: float, end: float, text: str) -> str:
+    return f"Dialogue: 0,{_ass_time(start)},{_ass_time(end)},Caption,,0,0,0,,{text}"
+
+
+def write_ass(path: Path, lines: Sequence[Line], layout: Layout, style: Style) -> None:
+    """An ASS script for the whole frame: one event per spoken word, showing its line with that
+    word highlighted."""
+    events = [
+        _dialogue(event.start, event.end, _event_text(event, layout, style))
+        for event in shown(lines)
+    ]
+    text = "\n".join(_header(layout, style, layout.height) + events) + "\n"
+    path.write_text(text, encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class Band:
+    """The rows of the frame that the captions are drawn in (from ``top``, even, so that a
+    4:2:0 picture's colour rows line up)."""
+
+    top: int
+    height: int
+
+
+def band(lines: Sequence[Line], layout: Layout, style: Style) -> Band:
+    """The strip that holds every line where the style puts it: a line's glyphs, outline
+    included, reach at most 1.5 font sizes above the bottom of its box (its descenders 0.35
+    below the baseline, inside the box), with room to spare."""
+    border = 2 * _border(layout, style)
+    top, bottom = float(layout.height), 0.0
     for line in lines:
         look = line.style or LineStyle()
-        base = _ass_override_colour(look.colour or style.colour)
-        highlight = _ass_override_colour(look.highlight or style.highlight)
-        prefix = {"middle": "\\an5", "top": "\\an8"}.get(look.position, "")
-        if look.size != 1.0:
-            prefix += f"\\fs{round(size * look.size)}"
-        prefix = f"{{{prefix}\\c{base}}}"
-        for index, word in enumerate(line.words):
-            end = line.words[index + 1].start if index + 1 < len(line.words) else line.end
-            text = prefix + " ".join(
-                f"{{\\c{highlight}}}{_ass_escape(w.text)}{{\\c{base}}}"
-                if i == index
-                else _ass_escape(w.text)
-                for i, w in enumerate(line.words)
+        size = layout.font_size * look.size
+        _x, y = _anchor(layout, look.position)
+        above, below = {"top": (0.35, 1.5), "middle": (0.95, 0.95)}.get(look.position, (1.5, 0.35))
+        top = min(top, y - above * size - border)
+        bottom = max(bottom, y + below * size + border)
+    first = max(0, int(top) // 2 * 2)
+    last = min(layout.height, -(-int(bottom + 1) // 2) * 2)
+    return Band(first, max(2, last - first))
+
+
+def frame_at(seconds: float, fps: int) -> int:
+    """The first frame that shows something starting at ``seconds`` (libass shows an event
+    from its start on)."""
+    return max(0, math.ceil(seconds * fps - 1e-6))
+
+
+def write_band_ass(
+    path: Path,
+    lines: Sequence[Line],
+    layout: Layout,
+    style: Style,
+    strip: Band,
+    frames: tuple[int, int],
+    fps: int,
+) -> tuple[int, ...]:
+    """An ASS script for ``strip`` alone and the video's frames ``frames`` (first, end) alone,
+    timed from the first: the lines where ``write_ass`` puts them in the whole frame. Returns
+    the frames (from the first, 0 included) at which what is shown changes: libass need draw
+    only those, and each stays until the next. None at all: nothing is said in those frames."""
+    first, end = frames
+    events = []
+    changes = {0}
+    for event in shown(lines):
+        start, stop = max(frame_at(event.start, fps), first), min(frame_at(event.end, fps), end)
+        if stop <= start:
+            continue
+        changes.update((start - first, stop - first))
+        # Times on the frame grid, rounded down to ASS's hundredths: a frame at or past an
+        # event's start shows it, and the frame where the next begins no longer does.
+        events.append(
+            _dialogue(
+                math.floor((start - first) * 100 / fps) / 100,
+                math.floor((stop - first) * 100 / fps) / 100,
+                _event_text(event, layout, style, strip.top),
             )
-            events.append(
-                f"Dialogue: 0,{_ass_time(word.start)},{_ass_time(max(end, word.start + 0.01))},"
-                f"Caption,,0,0,0,,{text}"
-            )
-    path.write_text("\n".join(header + events) + "\n", encoding="utf-8")
+        )
+    text = "\n".join(_header(layout, style, strip.height) + events) + "\n"
+    path.write_text(text, encoding="utf-8")
+    if not events:
+        return ()
+    return tuple(sorted(change for change in changes if change < end - first))
+
+
+@dataclass(frozen=True)
+class Track:
+    """The captions a video is rendered with: the lines, the frame's layout, the look, and the
+    folder libass finds the font in."""
+
+    lines: tuple[Line, ...]
+    layout: Layout
+    style: Style
+    fonts_dir: Path | None = None
 
 
 def write_srt(path: Path, lines: Sequence[Line]) -> None:

@@ -8,8 +8,10 @@ import shutil
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from itertools import pairwise
 from pathlib import Path
 
+from autoqueue.captions import Track
 from autoqueue.config import DEFAULT_QP
 from autoqueue.errors import PermanentStageError
 from autoqueue.i18n import _
@@ -85,8 +87,7 @@ class RenderPlan:
     music_volume: float = 0.15
     preset: str = "ultrafast"
     quality: tuple[str, int] = ("qp", DEFAULT_QP)  # x264 rate control ("qp" or "crf"), value
-    captions: Path | None = None  # an ASS file to burn in (libass), relative to the task folder
-    fonts_dir: Path | None = None  # where libass finds the captions' font
+    captions: Track | None = None  # the lines to burn in (libass)
     loudness: float | None = None  # integrated loudness target (LUFS) of the mixed audio
     gain_db: float = 0.0  # the mix's gain, found by measuring (measure_gain)
     motion: float = 0.0  # a slow pan over each still, this fraction of the frame (0: none)
@@ -135,36 +136,45 @@ def is_clip(path: Path) -> bool:
     return path.suffix.lower() in CLIP_SUFFIXES
 
 
-def _clip_filter(index: int, plan: RenderPlan) -> str:
+def _clip_filter(index: int, plan: RenderPlan, source: int, head: bool) -> str:
     """One scene from a video clip (read looped): at 30 fps, filling the frame, cut to the
     scene's frames (and the next scene's fade-in); the clip's own motion, no pan."""
     width, height = plan.size
-    tail = _crossfade_frames(plan) if index < len(plan.images) - 1 else 0
+    fade = _crossfade_frames(plan)
+    tail = fade if index < len(plan.images) - 1 else 0
     frames = plan.frames[index] + tail
-    return (
-        f"[{index}:v]fps={FPS},scale={width}:{height}:force_original_aspect_ratio=increase:"
+    chain = (
+        f"[{source}:v]fps={FPS},scale={width}:{height}:force_original_aspect_ratio=increase:"
         f"out_range=tv,crop={width}:{height},setsar=1,format=yuv420p,"
-        f"trim=end_frame={frames},setpts=N/{FPS}/TB[v{index}]"
+        f"trim=end_frame={frames},setpts=N/{FPS}/TB"
+    )
+    if not head:
+        return f"{chain}[v{index}]"
+    return (
+        f"{chain},split=2[v{index}][hs{index}];"
+        f"[hs{index}]trim=end_frame={fade},format=yuva420p[h{index}]"
     )
 
 
-def _scene_filter(index: int, plan: RenderPlan) -> str:
-    """One scene as a stream of frames: the picture shaped once (filled, or over a blurred copy
-    of itself), looped, and, with motion, a window of the frame's size moving across it."""
+def _scene_filter(index: int, plan: RenderPlan, source: int, head: bool) -> str:
+    """Scene ``index`` (read from input ``source``) as a stream of frames, ``[v<index>]``: the
+    picture shaped once (filled, or over a blurred copy of itself), looped, and, with motion,
+    a window of the frame's size moving across it. With ``head``, its first frames (as many as
+    a crossfade has) with an alpha plane too, ``[h<index>]``, to fade in by."""
     if is_clip(plan.images[index]):
-        return _clip_filter(index, plan)
+        return _clip_filter(index, plan, source, head)
     width, height = plan.size
     canvas = (_even(width * (1 + plan.motion)), _even(height * (1 + plan.motion)))
     cw, ch = canvas
     if plan.fit == "crop":
         shape = (
-            f"[{index}:v]scale={cw}:{ch}:force_original_aspect_ratio=increase:out_range=tv,"
+            f"[{source}:v]scale={cw}:{ch}:force_original_aspect_ratio=increase:out_range=tv,"
             f"crop={cw}:{ch},setsar=1,format=yuv420p"
         )
     else:
         # The whole picture, over a blurred, darkened copy of itself filling the frame: no bars.
         shape = (
-            f"[{index}:v]scale=-2:-2:out_range=tv,setsar=1,format=yuv420p,split=2[bg{index}][fg{index}];"
+            f"[{source}:v]scale=-2:-2:out_range=tv,setsar=1,format=yuv420p,split=2[bg{index}][fg{index}];"
             f"[bg{index}]scale={cw}:{ch}:force_original_aspect_ratio=increase,crop={cw}:{ch},"
             f"gblur=sigma={max(8, cw // 40)},eq=brightness=-0.08[blur{index}];"
             f"[fg{index}]scale={cw}:{ch}:force_original_aspect_ratio=decrease[pic{index}];"
@@ -172,9 +182,10 @@ def _scene_filter(index: int, plan: RenderPlan) -> str:
         )
     # The picture is shaped once; the loop filter then repeats the finished frame rather than
     # scaling the same picture again for each of its frames.
-    tail = _crossfade_frames(plan) if index < len(plan.images) - 1 else 0
+    fade = _crossfade_frames(plan)
+    tail = fade if index < len(plan.images) - 1 else 0
     frames = plan.frames[index] + tail  # a scene goes on under the next one's fade-in
-    chain = f"{shape},loop=loop={frames - 1}:size=1:start=0,setpts=N/{FPS}/TB"
+    move = ""
     if plan.motion > 0:
         pan = PANS[index % len(PANS)]
         span = max(frames - 1, 1)
@@ -184,8 +195,19 @@ def _scene_filter(index: int, plan: RenderPlan) -> str:
             room = f"(i{axis}-o{axis})"
             return f"'{room}*({start:g}+({end - start:g})*n/{span})'"
 
-        chain += f",crop={width}:{height}:x={position('w', pan.x)}:y={position('h', pan.y)}"
-    return f"{chain}[v{index}]"
+        move = f",crop={width}:{height}:x={position('w', pan.x)}:y={position('h', pan.y)}"
+
+    def looped(count: int) -> str:
+        return f"loop=loop={count - 1}:size=1:start=0,setpts=N/{FPS}/TB{move}"
+
+    if not head:
+        return f"{shape},{looped(frames)}[v{index}]"
+    # The alpha plane is added to the shaped picture, once, rather than to each fading frame
+    # (a conversion of the whole frame each).
+    return (
+        f"{shape},split=2[c{index}][ca{index}];[c{index}]{looped(frames)}[v{index}];"
+        f"[ca{index}]format=yuva420p,{looped(fade)}[h{index}]"
+    )
 
 
 def _quoted(value: str) -> str:
@@ -193,51 +215,47 @@ def _quoted(value: str) -> str:
     return "'" + value.replace("\\", "/").replace("'", "'\\''") + "'"
 
 
-def _join_scenes(plan: RenderPlan) -> str:
-    """The scenes one after the other, cut, or crossfading: scene k keeps its slot on the
-    soundtrack, and its first frames are a blend of it and the previous scene going on (which
-    was made that much longer). Only those frames are blended: each scene is split into its
-    head, its own part and its tail, so that no other frame passes through a blend filter."""
-    count = len(plan.images)
+def _join_scenes(plan: RenderPlan, part: Part, before: int) -> str:
+    """The part's scenes one after the other, cut, or crossfading: scene k keeps its slot on
+    the soundtrack, and its first frames are a blend of it and the previous scene going on
+    (which was made that much longer; for a part's first scene, that scene is an input of the
+    part too, ``before``, for its tail alone). Only those frames are blended: each scene is
+    split into its head, its own part and its tail, so that no other frame passes through a
+    blend filter."""
+    scenes = range(part.first, part.last)
     fade = _crossfade_frames(plan)
-    if count < 2 or fade == 0:
-        return "".join(f"[v{i}]" for i in range(count)) + f"concat=n={count}:v=1:a=0"
+    if fade == 0:
+        return "".join(f"[v{i}]" for i in scenes) + f"concat=n={len(scenes)}:v=1:a=0"
 
     def trim(label: str, first: int, last: int, out: str) -> str:
         return f"{label}trim=start_frame={first}:end_frame={last},setpts=PTS-STARTPTS{out}"
 
     parts = []
     order = []
-    for index in range(count):
+    if before < part.first:
+        end = plan.frames[before]
+        parts.append(trim(f"[v{before}]", end, end + fade, f"[tail{before}]"))
+    for index in scenes:
         own_start = fade if index > 0 else 0
         own_end = plan.frames[index]
-        outputs = [f"[own{index}]"]
+        own = f"[v{index}]"
+        if index < part.last - 1:
+            parts.append(f"[v{index}]split=2[s{index}_own][s{index}_tail]")
+            parts.append(trim(f"[s{index}_tail]", own_end, own_end + fade, f"[tail{index}]"))
+            own = f"[s{index}_own]"
+        parts.append(trim(own, own_start, own_end, f"[own{index}]"))
         if index > 0:
-            outputs.append(f"[head{index}]")
-        if index < count - 1:
-            outputs.append(f"[tail{index}]")
-        parts.append(
-            f"[v{index}]split={len(outputs)}"
-            + "".join(f"[s{index}_{o}]" for o in range(len(outputs)))
-        )
-        parts.append(trim(f"[s{index}_0]", own_start, own_end, f"[own{index}]"))
-        branch = 1
-        if index > 0:
-            parts.append(trim(f"[s{index}_{branch}]", 0, fade, f"[head{index}]"))
-            branch += 1
-            # The new scene fades in over the old one by its alpha (an overlay blends in
-            # SIMD; xfade costs about twice as much here).
+            # The new scene's head fades in over the old one's tail by its alpha (an overlay
+            # blends in SIMD; xfade costs about twice as much here).
             # Its frames weigh 1/(n+1) ... n/(n+1): the first one already blends (fade's own
             # ramp starts at 0, a frame of the old scene alone), timed one frame on for that.
             parts.append(
-                f"[head{index}]format=yuva420p,setpts=PTS+1/{FPS}/TB,"
+                f"[h{index}]setpts=PTS+1/{FPS}/TB,"
                 f"fade=t=in:st=0:d={(fade + 1) / FPS:.6f}:alpha=1,setpts=PTS-STARTPTS[in{index}];"
                 f"[tail{index - 1}][in{index}]overlay=format=yuv420:shortest=1,"
                 f"format=yuv420p[blend{index}]"
             )
             order.append(f"[blend{index}]")
-        if index < count - 1:
-            parts.append(trim(f"[s{index}_{branch}]", own_end, own_end + fade, f"[tail{index}]"))
         order.append(f"[own{index}]")
     parts.append("".join(order) + f"concat=n={len(order)}:v=1:a=0")
     return ";".join(parts)
@@ -329,11 +347,84 @@ def measure_gain(ffmpeg: str, plan: RenderPlan) -> float:
     return gain
 
 
-def render_argv(ffmpeg: str, plan: RenderPlan) -> list[str]:
-    """The ffmpeg command line for a slideshow of ``plan.images`` (+ narration, + music, +
-    burnt-in captions)."""
+@dataclass(frozen=True)
+class Overlay:
+    """A part's captions, drawn by libass on a transparent strip of the frame (``top``,
+    ``height``) only at the frames where they change (``changes``, counted from the part's
+    first frame), each drawing laid over the frames until the next: libass and the blend then
+    cost a strip per change rather than a whole frame per frame."""
+
+    ass: Path  # relative to the folder the part is rendered in
+    changes: tuple[int, ...]
+    top: int
+    height: int
+
+
+@dataclass(frozen=True)
+class Part:
+    """Scenes ``first`` to ``last`` (excluded), the video's frames ``start`` to ``end``: what one
+    ffmpeg renders into ``output`` while the other parts render theirs."""
+
+    first: int
+    last: int
+    start: int
+    end: int
+    output: Path
+    captions: Overlay | None = None
+    threads: int = 0  # x264's threads (0: its own choice)
+
+
+def split(plan: RenderPlan, count: int) -> list[tuple[int, int]]:
+    """The scenes in at most ``count`` runs of whole scenes, as even in frames as they go."""
+    count = max(1, min(count, len(plan.images)))
+    ends = [sum(plan.frames[: index + 1]) for index in range(len(plan.images))]
+    cuts = [0]
+    for number in range(1, count):
+        target = sum(plan.frames) * number / count
+        cut = min(
+            range(cuts[-1] + 1, len(plan.images) - (count - number) + 1),
+            key=lambda index: abs(ends[index - 1] - target),
+        )
+        cuts.append(cut)
+    cuts.append(len(plan.images))
+    return list(pairwise(cuts))
+
+
+def _caption_source(plan: RenderPlan, part: Part, overlay: Overlay) -> str:
+    """A transparent strip at the video's rate, kept only at the frames where the captions
+    change, with libass drawing them (its colours come premultiplied by their alpha, which
+    the overlay wants straight)."""
+    width, _height = plan.size
+    frames = part.end - part.start
+    keep = "+".join(f"eq(n,{change})" for change in overlay.changes)
+    subtitles = f"subtitles=filename={_quoted(overlay.ass.as_posix())}:alpha=1"
+    if plan.captions is not None and plan.captions.fonts_dir is not None:
+        subtitles += f":fontsdir={_quoted(plan.captions.fonts_dir.as_posix())}"
+    return (
+        f"color=c=black@0:s={width}x{overlay.height}:r={FPS}:d={frames / FPS:.6f},format=rgba,"
+        f"select='{keep}',{subtitles},unpremultiply=inplace=1[cap]"
+    )
+
+
+def _encoder(plan: RenderPlan, threads: int) -> list[str]:
+    """x264's settings, the same for every part (the parts are joined as they are, so that
+    their streams must agree)."""
+    return [
+        "-c:v", "libx264", "-preset", plan.preset,
+        "-tune", "film" if any(is_clip(scene) for scene in plan.images) else "stillimage",
+        f"-{plan.quality[0]}", str(plan.quality[1]), "-threads", str(threads),
+        "-pix_fmt", "yuv420p", "-color_range", "tv", "-r", str(FPS),
+    ]  # fmt: skip
+
+
+def part_argv(ffmpeg: str, plan: RenderPlan, part: Part) -> list[str]:
+    """The ffmpeg command line for one part of the video: its scenes (moving, fading into each
+    other) and its captions, no sound."""
+    fade = _crossfade_frames(plan)
+    before = part.first - 1 if part.first > 0 and fade else part.first
     argv = [ffmpeg, "-hide_banner", "-nostdin", "-y", "-v", "error", "-nostats"]
-    for image in plan.images:
+    for index in range(before, part.last):
+        image = plan.images[index]
         if is_clip(image):
             # a clip shorter than its scene starts again rather than freezing on its last frame
             argv += ["-stream_loop", "-1", "-i", str(image)]
@@ -342,34 +433,51 @@ def render_argv(ffmpeg: str, plan: RenderPlan) -> list[str]:
         # default 1/25 s, two frames of 30 fps can share a timestamp, and the crossfades paired
         # frames one off.
         argv += ["-framerate", str(FPS), "-i", str(image)]
-    count = len(plan.images)
-    filters = [_scene_filter(index, plan) for index in range(count)]
+    filters = [
+        _scene_filter(index, plan, index - before, head=bool(fade) and index > before)
+        for index in range(before, part.last)
+    ]
     # concat cannot know how long the last looped frame lasts, and the 30 fps output then drops
-    # it: two clones at the end, and -frames:v, make the frame count exactly the plan's.
-    concat = _join_scenes(plan) + ",tpad=stop=2:stop_mode=clone"
-    if plan.captions is not None:
-        subtitles = f"subtitles=filename={_quoted(plan.captions.as_posix())}"
-        if plan.fonts_dir is not None:
-            subtitles += f":fontsdir={_quoted(plan.fonts_dir.as_posix())}"
-        concat += f"[slides];[slides]{subtitles}"
-    filters.append(concat + "[v]")
-    inputs, narration, music = _audio_inputs(plan, count)
-    argv += inputs
-    argv += ["-filter_complex", ";".join(filters), "-map", "[v]"]
-    if narration is not None or music is not None:
-        # The sound is a filter graph of its own: ffmpeg runs each graph in its own thread, so
-        # that the mix and its limiter do not wait in line behind the pictures' filters.
-        argv += ["-filter_complex", ";".join(_audio_filters(plan, narration, music))]
-        argv += ["-map", "[a]", "-c:a", "aac", "-aac_coder", "fast", "-b:a", "160k", "-ar", "48000"]
+    # it: two clones at the end, and -frames:v, make the frame count exactly the part's.
+    video = _join_scenes(plan, part, before) + ",tpad=stop=2:stop_mode=clone"
+    if part.captions is not None:
+        filters.append(_caption_source(plan, part, part.captions))
+        video += f"[slides];[slides][cap]overlay=x=0:y={part.captions.top}:eval=init:format=yuv420"
+    filters.append(video + "[v]")
+    argv += ["-filter_complex", ";".join(filters), "-map", "[v]", *_encoder(plan, part.threads)]
     argv += [
-        "-c:v", "libx264", "-preset", plan.preset,
-        "-tune", "film" if any(is_clip(scene) for scene in plan.images) else "stillimage",
-        f"-{plan.quality[0]}", str(plan.quality[1]),
-        "-pix_fmt", "yuv420p", "-color_range", "tv", "-r", str(FPS), "-movflags", "+faststart",
-        "-frames:v", str(sum(plan.frames)), "-t", f"{plan.total:.3f}",
-        "-progress", "pipe:1", "-f", "mp4", str(plan.output),
+        "-frames:v", str(part.end - part.start), "-progress", "pipe:1", "-f", "mp4",
+        str(part.output),
     ]  # fmt: skip
     return argv
+
+
+def audio_argv(ffmpeg: str, plan: RenderPlan, output: Path) -> list[str] | None:
+    """The command line for the sound alone (AAC in an .m4a), or None for a silent video."""
+    inputs, narration, music = _audio_inputs(plan, 0)
+    if narration is None and music is None:
+        return None
+    return [
+        ffmpeg, "-hide_banner", "-nostdin", "-y", "-v", "error", "-nostats", *inputs,
+        "-filter_complex", ";".join(_audio_filters(plan, narration, music)), "-map", "[a]",
+        "-c:a", "aac", "-aac_coder", "fast", "-b:a", "160k", "-ar", "48000",
+        "-t", f"{plan.total:.3f}", "-f", "mp4", str(output),
+    ]  # fmt: skip
+
+
+def join_argv(ffmpeg: str, plan: RenderPlan, listing: Path, audio: Path | None) -> list[str]:
+    """The command line that joins the parts listed in ``listing`` (ffmpeg's concat format)
+    and the sound into ``plan.output``, copying both: nothing is encoded again."""
+    argv = [ffmpeg, "-hide_banner", "-nostdin", "-y", "-v", "error", "-nostats",
+            "-f", "concat", "-i", str(listing)]  # fmt: skip
+    maps = ["-map", "0:v"]
+    if audio is not None:
+        argv += ["-i", str(audio)]
+        maps += ["-map", "1:a"]
+    return [
+        *argv, *maps, "-c", "copy", "-movflags", "+faststart", "-t", f"{plan.total:.3f}",
+        "-f", "mp4", str(plan.output),
+    ]  # fmt: skip
 
 
 def fit_durations(durations: Sequence[float], target: float | None) -> tuple[float, ...]:

@@ -8,19 +8,21 @@ import dataclasses
 import os
 import shutil
 import subprocess
+import threading
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from autoqueue import captions
 from autoqueue.config import StageConfig
 from autoqueue.errors import PermanentStageError, TransientStageError
 from autoqueue.i18n import _
 from autoqueue.layout import THUMBNAIL, VIDEO, resolution, scene_images
 from autoqueue.models import ActionType, LogLevel, MediaMode
 from autoqueue.processes import ProcessInfo
-from autoqueue.stages import ffmpeg, narration
+from autoqueue.stages import ffmpeg, narration, render
 from autoqueue.stages.base import StageContext, StageLog, StageResult
 from autoqueue.stages.cards import read_story
 from autoqueue.stages.command import run_command
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
 
 CAPTIONS_ASS = "captions.ass"
 CAPTIONS_SRT = "output.srt"
+RENDER_FOLDER = "render.tmp"  # the parts, their captions and the sound while they render
 THUMBNAIL_NEXT = "thumbnail.next.jpg"
 GENERATED_MODES = (MediaMode.DALLE3, MediaMode.IMAGEN3, MediaMode.SORA2)
 THUMBNAIL_MAX_SIDE = 1280
@@ -39,12 +42,43 @@ THUMBNAIL_MAX_BYTES = 2 * 1024 * 1024
 
 
 class _Progress:
-    """Turns ffmpeg's ``-progress`` lines into a progress log row every 10 %."""
+    """Turns the parts' ``-progress`` lines into a progress log row every 10 % of the video."""
 
     def __init__(self, ctx: StageContext, total: float) -> None:
         self.ctx = ctx
         self.total = total
         self.reported = 0
+        self.done: dict[int, float] = {}
+        self.lock = threading.Lock()
+
+    def advance(self, part: int, seconds: float, info: ProcessInfo | None) -> None:
+        with self.lock:
+            self.done[part] = seconds
+            rendered = sum(self.done.values())
+            percent = min(int(rendered / self.total * 100) // 10 * 10, 100)
+            if percent <= self.reported:
+                return
+            self.reported = percent
+        self.ctx.log(
+            StageLog(
+                LogLevel.INFO,
+                _("🎬 rendering {percent}% ({seconds:.1f}/{total:.1f} s)").format(
+                    percent=percent, seconds=rendered, total=self.total
+                ),
+                ActionType.PROGRESS,
+                {"current": round(rendered, 2), "total": round(self.total, 2)},
+                info.pid if info else None,
+                info.name if info else None,
+            )
+        )
+
+
+class _Sink:
+    """One ffmpeg's output: its error lines kept, its progress (a part's) passed on."""
+
+    def __init__(self, progress: _Progress, part: int | None) -> None:
+        self.progress = progress
+        self.part = part
         self.errors: deque[str] = deque(maxlen=20)
         self.info: ProcessInfo | None = None
 
@@ -58,23 +92,8 @@ class _Progress:
                     self.errors.append(line.strip())
                 continue
             seconds = ffmpeg.progress_seconds(line)
-            if seconds is None or self.total <= 0:
-                continue
-            percent = min(int(seconds / self.total * 100) // 10 * 10, 100)
-            if percent > self.reported:
-                self.reported = percent
-                self.ctx.log(
-                    StageLog(
-                        LogLevel.INFO,
-                        _("🎬 rendering {percent}% ({seconds:.1f}/{total:.1f} s)").format(
-                            percent=percent, seconds=seconds, total=self.total
-                        ),
-                        ActionType.PROGRESS,
-                        {"current": round(seconds, 2), "total": round(self.total, 2)},
-                        self.info.pid if self.info else None,
-                        self.info.name if self.info else None,
-                    )
-                )
+            if seconds is not None and self.part is not None and self.progress.total > 0:
+                self.progress.advance(self.part, seconds, self.info)
 
 
 def _check_images(images: list[Path]) -> None:
@@ -205,10 +224,10 @@ def _write_captions(
     soundtrack: narration.Soundtrack,
     size: tuple[int, int],
     story: Story,
-) -> tuple[Path, Path | None]:
-    """captions.ass (burnt in) and output.srt (beside the video) from the timed words, each
-    scene in its story's ``caption_style`` when it has one."""
-    from autoqueue import captions
+) -> captions.Track:
+    """The captions from the timed words, each scene in its story's ``caption_style`` when it
+    has one: what the render burns in, also written as captions.ass (the whole frame's, to
+    keep) and output.srt (beside the video)."""
     from autoqueue.stages import fonts
 
     layout = captions.Layout(*size)
@@ -232,13 +251,12 @@ def _write_captions(
     style = captions.Style(
         font=family, colour=config.caption_colour, highlight=config.caption_highlight
     )
-    ass = ctx.task_dir / CAPTIONS_ASS
-    captions.write_ass(ass, lines, layout, style)
+    captions.write_ass(ctx.task_dir / CAPTIONS_ASS, lines, layout, style)
     srt = ctx.task_dir / CAPTIONS_SRT
     temporary = srt.with_suffix(".tmp.srt")
     captions.write_srt(temporary, lines)
     temporary.replace(srt)
-    return Path(CAPTIONS_ASS), fonts_dir
+    return captions.Track(tuple(lines), layout, style, fonts_dir)
 
 
 def _generate(
@@ -311,10 +329,9 @@ def run_video_stage(ctx: StageContext, config: StageConfig) -> StageResult:
     story = read_story(task_dir)
     soundtrack = narration.prepare(ctx, config, story, len(images), exe)
     music = _music(ctx, config)
-    captions_file = None
-    fonts_dir = None
+    track = None
     if config.captions and any(soundtrack.scenes):
-        captions_file, fonts_dir = _write_captions(ctx, config, soundtrack, size, story)
+        track = _write_captions(ctx, config, soundtrack, size, story)
     plan = ffmpeg.RenderPlan(
         images=tuple(images),
         durations=soundtrack.durations,
@@ -326,19 +343,17 @@ def run_video_stage(ctx: StageContext, config: StageConfig) -> StageResult:
         music_volume=config.music_volume,
         preset=config.preset,
         quality=config.quality,
-        captions=captions_file,
-        fonts_dir=fonts_dir,
+        captions=track,
         loudness=config.loudness,
         motion=config.motion,
         crossfade=config.crossfade,
     )
     started = time.monotonic()
-    # The thumbnail is drawn on another thread while ffmpeg measures the sound (one core) and
-    # renders; it takes its place only beside a video that passed its check.
+    # The thumbnail is drawn on another thread while ffmpeg renders; it takes its place only
+    # beside a video that passed its check.
     with ThreadPoolExecutor(max_workers=1) as pool:
         thumbnail = pool.submit(_thumbnail, ctx, config, story, images, size, exe)
         try:
-            plan = dataclasses.replace(plan, gain_db=ffmpeg.measure_gain(exe, plan))
             _render(ctx, exe, plan, config)
             plan.output.replace(video)
             thumbnail.result().replace(task_dir / THUMBNAIL)
@@ -354,7 +369,7 @@ def run_video_stage(ctx: StageContext, config: StageConfig) -> StageResult:
             "scenes": len(images),
             "narration": soundtrack.narration.name if soundtrack.narration else None,
             "voiceGenerated": soundtrack.generated,
-            "captions": captions_file is not None,
+            "captions": track is not None,
             "renderSeconds": round(elapsed, 2),
             "realtimeFactor": round(plan.total / elapsed, 2) if elapsed else None,
         }
@@ -362,22 +377,25 @@ def run_video_stage(ctx: StageContext, config: StageConfig) -> StageResult:
 
 
 def _render(ctx: StageContext, exe: str, plan: ffmpeg.RenderPlan, config: StageConfig) -> None:
-    """Render ``plan.output`` and check it."""
+    """Render ``plan.output`` (in parts, with the sound beside them) and check it."""
     progress = _Progress(ctx, plan.total)
-    code, _output = run_program(
-        ctx,
-        ffmpeg.render_argv(exe, plan),
-        cwd=ctx.task_dir,
-        env=os.environ,
-        timeout=config.timeout,
-        sink=progress,
-    )
-    if code != 0:
-        plan.output.unlink(missing_ok=True)
-        detail = " | ".join(progress.errors) or "no message"
-        raise TransientStageError(
-            _("ffmpeg {value}: {detail}").format(value=describe_exit(code), detail=detail)
+
+    def run(argv: list[str], cwd: Path, part: int | None) -> None:
+        sink = _Sink(progress, part)
+        code, _info = run_program(
+            ctx, argv, cwd=cwd, env=os.environ, timeout=config.timeout, sink=sink
         )
+        if code != 0:
+            detail = " | ".join(sink.errors) or "no message"
+            raise TransientStageError(
+                _("ffmpeg {value}: {detail}").format(value=describe_exit(code), detail=detail)
+            )
+
+    try:
+        render.render(exe, plan, ctx.task_dir / RENDER_FOLDER, run)
+    except BaseException:
+        plan.output.unlink(missing_ok=True)
+        raise
     _check(exe, plan)
 
 

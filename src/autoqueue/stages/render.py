@@ -1,0 +1,127 @@
+"""Rendering a plan: the video in parts, one ffmpeg for each core's share of the scenes, the
+sound beside them, then the parts and the sound joined without encoding anything again.
+
+One ffmpeg runs its filters in one thread, and x264's frame threads wait on each other's rows:
+on two cores, one process kept them busy three quarters of the time. Parts of whole scenes, each
+with x264 on its own share of the cores, keep every core on frames of its own (README "The
+video stage", ARCHITECTURE "Rendering in parts").
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from autoqueue import captions
+from autoqueue.errors import TransientStageError
+from autoqueue.i18n import _
+from autoqueue.program import describe_exit
+from autoqueue.stages import ffmpeg
+
+MAX_PARTS = 4  # each part holds its own pictures in memory; past four, the join gains little
+
+# Runs one ffmpeg command line in a folder to its end, raising a StageError if it fails; the
+# number is the part's (its progress), None for the sound and the join.
+Run = Callable[[list[str], Path, "int | None"], None]
+
+
+def cores() -> int:
+    """The processors this process may run on (its affinity where the system has one)."""
+    import psutil
+
+    try:
+        allowed = psutil.Process().cpu_affinity()
+    except (AttributeError, psutil.Error):  # macOS has no affinity
+        allowed = None
+    return len(allowed) if allowed else os.cpu_count() or 1
+
+
+def run_quietly(argv: list[str], cwd: Path, _part: int | None) -> None:
+    """Run an ffmpeg command line, its output captured; a failure raises with its last words."""
+    result = subprocess.run(
+        argv, cwd=cwd, capture_output=True, text=True, errors="replace", check=False
+    )
+    if result.returncode != 0:
+        raise TransientStageError(
+            _("ffmpeg {value}: {detail}").format(
+                value=describe_exit(result.returncode),
+                detail=result.stderr.strip()[-500:] or "no message",
+            )
+        )
+
+
+def plan_parts(plan: ffmpeg.RenderPlan, folder: Path, workers: int) -> list[ffmpeg.Part]:
+    """The parts for ``workers`` cores (at most one per scene, at most ``MAX_PARTS``), each
+    with its captions written into ``folder``."""
+    runs = ffmpeg.split(plan, min(workers, MAX_PARTS))
+    threads = max(1, workers // len(runs)) if len(runs) > 1 else 0
+    track = plan.captions
+    strip = None
+    if track is not None and track.lines:
+        strip = captions.band(track.lines, track.layout, track.style)
+    parts = []
+    start = 0
+    for number, (first, last) in enumerate(runs, start=1):
+        end = start + sum(plan.frames[first:last])
+        overlay = None
+        if track is not None and strip is not None:
+            name = Path(f"part{number}.ass")
+            changes = captions.write_band_ass(
+                folder / name, track.lines, track.layout, track.style, strip, (start, end),
+                ffmpeg.FPS,
+            )  # fmt: skip
+            if changes:
+                overlay = ffmpeg.Overlay(name, changes, strip.top, strip.height)
+        output = folder / f"part{number}.mp4"
+        parts.append(ffmpeg.Part(first, last, start, end, output, overlay, threads))
+        start = end
+    return parts
+
+
+def _sound(exe: str, plan: ffmpeg.RenderPlan, output: Path, run: Run) -> bool:
+    """The sound brought to the loudness target, into ``output``; False for a silent video."""
+    plan = replace(plan, gain_db=ffmpeg.measure_gain(exe, plan))
+    argv = ffmpeg.audio_argv(exe, plan, output)
+    if argv is None:
+        return False
+    run(argv, output.parent, None)
+    return True
+
+
+def render(
+    exe: str,
+    plan: ffmpeg.RenderPlan,
+    folder: Path,
+    run: Run = run_quietly,
+    *,
+    workers: int | None = None,
+) -> None:
+    """Render ``plan.output``: the parts and the sound at once, then joined. ``folder`` holds
+    what the parts need and make, and is gone afterwards, whatever happened."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    try:
+        parts = plan_parts(plan, folder, workers or cores())
+        listing = folder / "parts.txt"
+        listing.write_text(
+            "".join(f"file '{part.output.name}'\n" for part in parts), encoding="utf-8"
+        )
+        with ThreadPoolExecutor(max_workers=len(parts) + 1) as pool:
+            sound = pool.submit(_sound, exe, plan, folder / "sound.m4a", run)
+            jobs: list[Future[Any]] = [
+                pool.submit(run, ffmpeg.part_argv(exe, plan, part), folder, number)
+                for number, part in enumerate(parts)
+            ]
+            wait([sound, *jobs])  # none is left running, whichever fails
+            for job in jobs:
+                job.result()
+            audio = folder / "sound.m4a" if sound.result() else None
+        run(ffmpeg.join_argv(exe, plan, listing, audio), folder, None)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
