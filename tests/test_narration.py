@@ -250,6 +250,33 @@ def test_scenes_crossfade_and_keep_their_place(tmp_path: Path, workers: int) -> 
 
 
 @pytest.mark.no_db
+def test_a_command_line_too_long_for_windows_reads_its_filter_graph_from_a_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past Windows' 32,767 characters (a long video's scenes and captions), a part's filter
+    graph goes in a file: the same video comes out."""
+    from autoqueue.stages import render
+
+    started: list[list[str]] = []
+    quietly = render.run_quietly
+
+    def run(argv: list[str], cwd: Path, part: int | None) -> None:
+        started.append(argv)
+        quietly(argv, cwd, part)
+
+    monkeypatch.setattr(render, "ARGV_LIMIT", 200)
+    monkeypatch.setattr(render, "run_quietly", run)
+    frames = frames_of(render_two(tmp_path, 2, crossfade=0.4))
+    parts = [argv for argv in started if "-/filter_complex" in argv]
+    assert len(parts) == 2 and not any("-filter_complex" in argv for argv in parts)
+    monkeypatch.undo()
+    inline = frames_of(render_two(tmp_path, 2, crossfade=0.4))
+    assert len(frames) == len(inline) == 90
+    assert all(max(ImageStat.Stat(ImageChops.difference(a, b)).mean) < 0.5
+               for a, b in zip(frames, inline, strict=True))  # fmt: skip
+
+
+@pytest.mark.no_db
 def test_a_render_cut_short_or_missing_frames_is_refused_and_removed(tmp_path: Path) -> None:
     from autoqueue.errors import TransientStageError
     from autoqueue.stages import ffmpeg

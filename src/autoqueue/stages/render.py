@@ -3,8 +3,8 @@ sound beside them, then the parts and the sound joined without encoding anything
 
 One ffmpeg runs its filters in one thread, and x264's frame threads wait on each other's rows:
 on two cores, one process kept them busy three quarters of the time. Parts of whole scenes, each
-with x264 on its own share of the cores, keep every core on frames of its own (README "The
-video stage", ARCHITECTURE "Rendering in parts").
+with x264 on its own share of the cores, keep every core on frames of its own (README "What the
+video stage makes", ARCHITECTURE "Rendering in parts").
 """
 
 from __future__ import annotations
@@ -24,7 +24,15 @@ from autoqueue.i18n import _
 from autoqueue.program import describe_exit
 from autoqueue.stages import ffmpeg
 
-MAX_PARTS = 4  # each part holds its own pictures in memory; past four, the join gains little
+# Each part holds its pictures in memory, starts its own libass and opens with a keyframe, and
+# it renders its first scene's predecessor's end again for the crossfade: more parts than
+# workers made the 30 s short slower here (two: 7.8 s; six, taken two at a time: 9.1 s), and
+# past four, a part's x264 takes the spare cores.
+MAX_PARTS = 4
+
+# Windows' command line holds 32,767 characters: a longer one (a long video's many scenes and
+# captions) passes its filter graph in a file instead (ffmpeg 7's ``-/filter_complex``).
+ARGV_LIMIT = 30_000
 
 # Runs one ffmpeg command line in a folder to its end, raising a StageError if it fails; the
 # number is the part's (its progress), None for the sound and the join.
@@ -57,7 +65,7 @@ def run_quietly(argv: list[str], cwd: Path, _part: int | None) -> None:
 
 
 def plan_parts(plan: ffmpeg.RenderPlan, folder: Path, workers: int) -> list[ffmpeg.Part]:
-    """The parts for ``workers`` cores (at most one per scene, at most ``MAX_PARTS``), each
+    """The parts for ``workers`` cores (one each, at most one per scene and ``MAX_PARTS``), each
     with its captions written into ``folder``."""
     runs = ffmpeg.split(plan, min(workers, MAX_PARTS))
     threads = max(1, workers // len(runs)) if len(runs) > 1 else 0
@@ -84,6 +92,15 @@ def plan_parts(plan: ffmpeg.RenderPlan, folder: Path, workers: int) -> list[ffmp
     return parts
 
 
+def _fitted(argv: list[str], folder: Path, name: str) -> list[str]:
+    """``argv`` as it is, or, past ``ARGV_LIMIT``, with its filter graph read from a file."""
+    if sum(len(arg) + 3 for arg in argv) <= ARGV_LIMIT:
+        return argv
+    index = argv.index("-filter_complex")
+    (folder / name).write_text(argv[index + 1], encoding="utf-8")
+    return [*argv[:index], "-/filter_complex", name, *argv[index + 2 :]]
+
+
 def _sound(exe: str, plan: ffmpeg.RenderPlan, output: Path, run: Run) -> bool:
     """The sound brought to the loudness target, into ``output``; False for a silent video."""
     plan = replace(plan, gain_db=ffmpeg.measure_gain(exe, plan))
@@ -98,12 +115,14 @@ def render(
     exe: str,
     plan: ffmpeg.RenderPlan,
     folder: Path,
-    run: Run = run_quietly,
+    run: Run | None = None,
     *,
     workers: int | None = None,
 ) -> None:
-    """Render ``plan.output``: the parts and the sound at once, then joined. ``folder`` holds
-    what the parts need and make, and is gone afterwards, whatever happened."""
+    """Render ``plan.output``: the parts and the sound at once, then joined; each command
+    through ``run`` (default: ``run_quietly``). ``folder`` holds what the parts need and make,
+    and is gone afterwards, whatever happened."""
+    run = run or run_quietly
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     try:
@@ -115,10 +134,15 @@ def render(
         with ThreadPoolExecutor(max_workers=len(parts) + 1) as pool:
             sound = pool.submit(_sound, exe, plan, folder / "sound.m4a", run)
             jobs: list[Future[Any]] = [
-                pool.submit(run, ffmpeg.part_argv(exe, plan, part), folder, number)
+                pool.submit(
+                    run,
+                    _fitted(ffmpeg.part_argv(exe, plan, part), folder, f"part{number + 1}.graph"),
+                    folder,
+                    number,
+                )
                 for number, part in enumerate(parts)
             ]
-            wait([sound, *jobs])  # none is left running, whichever fails
+            wait([sound, *jobs])  # none is left running, whichever failed
             for job in jobs:
                 job.result()
             audio = folder / "sound.m4a" if sound.result() else None
