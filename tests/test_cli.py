@@ -1021,6 +1021,37 @@ def test_doctor_names_each_problem_and_its_fix(runner: CliRunner, home: Path) ->
     assert "fix:" in text.stdout and text.exit_code == 1
 
 
+OLD_FFMPEG = """#!{python}
+import sys
+if "-version" in sys.argv:
+    print("ffmpeg version 4.4.2-0ubuntu0.22.04.1 Copyright (c) 2000-2021 the FFmpeg developers")
+else:
+    print("Unknown filter 'subtitles'.")
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a script as the ffmpeg binary needs #!")
+def test_doctor_fails_an_ffmpeg_that_cannot_draw_the_captions(
+    runner: CliRunner, home: Path
+) -> None:
+    """A system ffmpeg without libass, or older than 5.1 (no alpha for libass), would fail every
+    captioned render: doctor says so, and how to fix it; the bundled one passes."""
+    old = home / "old-ffmpeg"
+    old.write_text(OLD_FFMPEG.replace("{python}", sys.executable), encoding="utf-8")
+    old.chmod(0o755)
+    write_config(home, stage_config(stages=("video",)) + f'ffmpeg = "{old.as_posix()}"\n')
+    assert invoke(runner, home, "init").exit_code == 0
+    checks = {c["name"]: c for c in json.loads(invoke(runner, home, "doctor", "--json").stdout)}
+    assert checks["ffmpeg"]["status"] == "fail"
+    assert "4.4.2" in checks["ffmpeg"]["detail"] and "captions" in checks["ffmpeg"]["detail"]
+    assert "[stages.video] ffmpeg" in checks["ffmpeg"]["fix"]
+    write_config(
+        home, stage_config(stages=("video",)) + f'ffmpeg = "{old.as_posix()}"\ncaptions = false\n'
+    )
+    checks = {c["name"]: c for c in json.loads(invoke(runner, home, "doctor", "--json").stdout)}
+    assert checks["ffmpeg"]["status"] == "ok"  # without captions it will do
+
+
 def at_80_columns(home: Path, *args: str) -> str:
     """A command's output in a real process whose terminal is 80 columns wide."""
     return subprocess.run(

@@ -58,7 +58,8 @@ def run_checks(home: Path, database: str | None) -> list[Check]:
     checks.append(_database(workspace))
     checks += _stage_programs(workspace)
     checks.append(_font(config.stage(QueueType.IMAGE).font, home))
-    checks.append(_ffmpeg(config.stage(QueueType.VIDEO).ffmpeg, home))
+    video = config.stage(QueueType.VIDEO)
+    checks.append(_ffmpeg(video.ffmpeg, home, captions=video.captions))
     checks.append(_disk(home))
     checks += _youtube(workspace)
     checks += _providers(workspace)
@@ -153,7 +154,7 @@ def _font(setting: str | None, home: Path) -> Check:
     return Check("font", OK, _("{path} draws Hangul").format(path=path))
 
 
-def _ffmpeg(setting: str | None, home: Path) -> Check:
+def _ffmpeg(setting: str | None, home: Path, *, captions: bool) -> Check:
     from autoqueue.stages.ffmpeg import binary
 
     try:
@@ -173,6 +174,27 @@ def _ffmpeg(setting: str | None, home: Path) -> Check:
             "",
         )
     first = (result.stdout.splitlines() or ["ffmpeg"])[0]
+    if captions:
+        # The captions are drawn by libass on a transparent strip (its alpha option: FFmpeg 5.1).
+        try:
+            filters = subprocess.run(
+                [ffmpeg, "-hide_banner", "-h", "filter=subtitles"],
+                capture_output=True, text=True, timeout=30,
+            )  # fmt: skip
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return Check("ffmpeg", FAIL, str(exc), "")
+        if "alpha" not in filters.stdout:
+            return Check(
+                "ffmpeg",
+                FAIL,
+                _("{first}: it cannot draw captions (libass and FFmpeg 5.1 or later)").format(
+                    first=first
+                ),
+                _(
+                    "leave [stages.video] ffmpeg unset for the bundled one, install a newer "
+                    "ffmpeg, or set captions = false"
+                ),
+            )
     return Check("ffmpeg", OK, first)
 
 
