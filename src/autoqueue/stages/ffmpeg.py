@@ -136,13 +136,18 @@ def is_clip(path: Path) -> bool:
     return path.suffix.lower() in CLIP_SUFFIXES
 
 
+def _stream_frames(index: int, plan: RenderPlan) -> int:
+    """How many frames scene ``index``'s stream has: its own, and, but for the last scene, the
+    next one's fade-in, which it goes on under."""
+    tail = _crossfade_frames(plan) if index < len(plan.images) - 1 else 0
+    return plan.frames[index] + tail
+
+
 def _clip_filter(index: int, plan: RenderPlan, source: int, head: bool) -> str:
     """One scene from a video clip (read looped): at 30 fps, filling the frame, cut to the
     scene's frames (and the next scene's fade-in); the clip's own motion, no pan."""
     width, height = plan.size
-    fade = _crossfade_frames(plan)
-    tail = fade if index < len(plan.images) - 1 else 0
-    frames = plan.frames[index] + tail
+    frames = _stream_frames(index, plan)
     chain = (
         f"[{source}:v]fps={FPS},scale={width}:{height}:force_original_aspect_ratio=increase:"
         f"out_range=tv,crop={width}:{height},setsar=1,format=yuv420p,"
@@ -152,7 +157,7 @@ def _clip_filter(index: int, plan: RenderPlan, source: int, head: bool) -> str:
         return f"{chain}[v{index}]"
     return (
         f"{chain},split=2[v{index}][hs{index}];"
-        f"[hs{index}]trim=end_frame={fade},format=yuva420p[h{index}]"
+        f"[hs{index}]trim=end_frame={_crossfade_frames(plan)},format=yuva420p[h{index}]"
     )
 
 
@@ -182,9 +187,7 @@ def _scene_filter(index: int, plan: RenderPlan, source: int, head: bool) -> str:
         )
     # The picture is shaped once; the loop filter then repeats the finished frame rather than
     # scaling the same picture again for each of its frames.
-    fade = _crossfade_frames(plan)
-    tail = fade if index < len(plan.images) - 1 else 0
-    frames = plan.frames[index] + tail  # a scene goes on under the next one's fade-in
+    frames = _stream_frames(index, plan)
     move = ""
     if plan.motion > 0:
         pan = PANS[index % len(PANS)]
@@ -206,7 +209,7 @@ def _scene_filter(index: int, plan: RenderPlan, source: int, head: bool) -> str:
     # (a conversion of the whole frame each).
     return (
         f"{shape},split=2[c{index}][ca{index}];[c{index}]{looped(frames)}[v{index}];"
-        f"[ca{index}]format=yuva420p,{looped(fade)}[h{index}]"
+        f"[ca{index}]format=yuva420p,{looped(_crossfade_frames(plan))}[h{index}]"
     )
 
 

@@ -50,18 +50,22 @@ def cores() -> int:
     return len(allowed) if allowed else os.cpu_count() or 1
 
 
+def failed(code: int, said: str) -> TransientStageError:
+    """An ffmpeg that exited ``code``, with what it last said."""
+    return TransientStageError(
+        _("ffmpeg {value}: {detail}").format(
+            value=describe_exit(code), detail=said.strip() or "no message"
+        )
+    )
+
+
 def run_quietly(argv: list[str], cwd: Path, _part: int | None) -> None:
     """Run an ffmpeg command line, its output captured; a failure raises with its last words."""
     result = subprocess.run(
         argv, cwd=cwd, capture_output=True, text=True, errors="replace", check=False
     )
     if result.returncode != 0:
-        raise TransientStageError(
-            _("ffmpeg {value}: {detail}").format(
-                value=describe_exit(result.returncode),
-                detail=result.stderr.strip()[-500:] or "no message",
-            )
-        )
+        raise failed(result.returncode, result.stderr.strip()[-500:])
 
 
 def plan_parts(plan: ffmpeg.RenderPlan, folder: Path, workers: int) -> list[ffmpeg.Part]:

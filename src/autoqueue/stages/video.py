@@ -26,7 +26,7 @@ from autoqueue.stages import ffmpeg, narration, render
 from autoqueue.stages.base import StageContext, StageLog, StageResult
 from autoqueue.stages.cards import read_story
 from autoqueue.stages.command import run_command
-from autoqueue.stages.runner import describe_exit, run_program
+from autoqueue.stages.runner import run_program
 from autoqueue.story import Story
 
 if TYPE_CHECKING:
@@ -386,10 +386,7 @@ def _render(ctx: StageContext, exe: str, plan: ffmpeg.RenderPlan, config: StageC
             ctx, argv, cwd=cwd, env=os.environ, timeout=config.timeout, sink=sink
         )
         if code != 0:
-            detail = " | ".join(sink.errors) or "no message"
-            raise TransientStageError(
-                _("ffmpeg {value}: {detail}").format(value=describe_exit(code), detail=detail)
-            )
+            raise render.failed(code, " | ".join(sink.errors))
 
     try:
         render.render(exe, plan, ctx.task_dir / RENDER_FOLDER, run)
