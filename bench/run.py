@@ -687,7 +687,7 @@ def render_moviepy(
     layout = captions.Layout(width, height)
     texts = []
     for words in soundtrack.scenes:
-        for line in captions.break_lines(words, layout.max_cells):
+        for line in captions.break_lines(words, layout.max_cells()):
             texts.append(
                 TextClip(
                     font=font, text=line.text, font_size=layout.font_size, color="white",

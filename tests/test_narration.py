@@ -118,8 +118,10 @@ def test_ass_highlights_each_word_in_turn_and_srt_has_one_cue_per_line(tmp_path:
     assert (tmp_path / "c.srt").read_text(encoding="utf-8") == (
         "1\n00:00:00,000 --> 00:00:01,600\n하나 둘 셋.\n\n2\n00:00:02,000 --> 00:00:02,500\n넷\n"
     )
-    # Captions on a Short stay out of the bottom quarter and the right edge YouTube covers.
-    assert layout.margin_bottom >= 0.25 * 1920 and layout.margin_right >= 0.15 * 1080
+    # Captions on a Short stay out of the bottom quarter and the right 14 % YouTube covers, and
+    # are centred on the frame (as much margin on the left).
+    assert layout.margin_bottom >= 0.25 * 1920 and layout.margin_right >= 0.14 * 1080
+    assert layout.margin_left == layout.margin_right
 
 
 # -- what a narrated render decodes to ---------------------------------------------------------
@@ -148,7 +150,12 @@ def test_a_narrated_video_is_loud_enough_captioned_and_as_long_as_its_voice(
     plain_id = add(plain, conn, "오늘의 환율 정리", type="shortform", media_mode="crawl")
     drain(plain)
     assert not (plain.task_dir(plain_id) / "output.srt").exists()
-    at = 1.0
+    # In the second scene, a card with a headline: its captions at the foot of the safe area.
+    cues = (folder / "output.srt").read_text(encoding="utf-8").split("\n\n")
+    second = next(cue for cue in cues if "지금부터" in cue)
+    start = re.search(r"(\d+):(\d+):(\d+),(\d+) -->", second)
+    assert start is not None
+    at = int(start[2]) * 60 + int(start[3]) + int(start[4]) / 1000 + 0.1
     with_captions = frame(video, at, tmp_path / "a.png")
     without = frame(plain.task_dir(plain_id) / "output.mp4", at, tmp_path / "b.png")
     width, height = with_captions.size
@@ -167,7 +174,8 @@ def test_narration_off_keeps_the_story_durations_and_no_voice(home: Path, tmp_pa
     drain(workspace)
     folder = workspace.task_dir(task_id)
     assert not (folder / "voice.wav").exists()
-    assert probe(folder / "output.mp4", count=False)["duration"] == pytest.approx(15.0, abs=0.05)
+    # three scenes with no duration in the story: 3 s each
+    assert probe(folder / "output.mp4", count=False)["duration"] == pytest.approx(9.0, abs=0.05)
     assert (folder / "output.srt").exists()  # captions follow the text without a voice
     conn.close()
 
@@ -433,7 +441,7 @@ def test_captions_drawn_once_per_change_look_as_libass_burning_every_frame(
              Word("둘째.", 1.37, 1.9), Word("마지막", 2.1, 2.4), Word("줄", 2.4, 2.6)]  # fmt: skip
     lines = [
         dataclasses.replace(line, style=look)
-        for line in captions.break_lines(words, layout.max_cells)
+        for line in captions.break_lines(words, layout.max_cells())
     ]
     images = []
     for name, shade in (("one", 90), ("two", 150)):

@@ -3,8 +3,12 @@ by how wide they draw), an ASS file for libass to burn in with the spoken word h
 an SRT file to ship beside the video.
 
 Placement keeps clear of what YouTube draws over a video: on a vertical Short the bottom fifth
-(title, channel, buttons) and the right edge (like, comment, share), so captions sit above the
-bottom quarter, centred in the left 85 %.
+(title, channel, buttons) and the right 14 % (like, comment, share), so captions sit above the
+bottom quarter, centred on the frame with 14 % margins on both sides (``layout.safe_area``).
+
+Three looks (``PRESETS``): ``bold`` (big, heavy outline, one to three words at a time),
+``subtle`` (smaller, on a translucent box, whole lines, no highlight) and ``karaoke`` (whole
+lines, the spoken word highlighted).
 """
 
 from __future__ import annotations
@@ -69,17 +73,17 @@ class Layout:
 
     @property
     def margin_right(self) -> int:
-        return round(self.width * (0.15 if self.vertical else 0.05))
+        return math.ceil(self.width * (0.14 if self.vertical else 0.05))
 
     @property
     def margin_left(self) -> int:
-        return round(self.width * 0.05)
+        return self.margin_right  # centred on the frame, clear of the Shorts buttons
 
-    @property
-    def max_cells(self) -> int:
-        """How many narrow characters fit on a line (a Hangul syllable counts two)."""
+    def max_cells(self, size: float = 1.0) -> int:
+        """How many narrow characters fit on a line at ``size`` times the base font size (a
+        Hangul syllable counts two)."""
         usable = self.width - self.margin_left - self.margin_right
-        return max(8, int(usable / (self.font_size * 0.55)))
+        return max(4, int(usable / (self.font_size * size * 0.55)))
 
 
 def cells(text: str) -> int:
@@ -88,14 +92,15 @@ def cells(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
 
 
-def break_lines(words: Sequence[Word], max_cells: int) -> list[Line]:
-    """Words into lines of at most ``max_cells``, breaking only between words, and after every
-    sentence (a word too long for a line gets one to itself)."""
+def break_lines(words: Sequence[Word], max_cells: int, max_words: int | None = None) -> list[Line]:
+    """Words into lines of at most ``max_cells`` (and ``max_words``), breaking only between
+    words, and after every sentence (a word too long for a line gets one to itself)."""
     lines: list[Line] = []
     current: list[Word] = []
     for word in words:
         width = cells(" ".join(w.text for w in [*current, word]))
-        if current and width > max_cells:
+        full = max_words is not None and len(current) >= max_words
+        if current and (width > max_cells or full):
             lines.append(Line(tuple(current)))
             current = []
         current.append(word)
@@ -144,12 +149,34 @@ def _ass_escape(text: str) -> str:
 
 @dataclass(frozen=True)
 class Style:
-    """How captions look; ``highlight`` is the spoken word's colour (#RRGGBB)."""
+    """How captions look; ``highlight`` is the spoken word's colour (#RRGGBB, None: no
+    highlight); sizes are fractions of the layout's base font size."""
 
     font: str = "Sans"
     colour: str = "#FFFFFF"
-    highlight: str = "#FFD400"
-    outline: float = 0.08  # of the font size
+    highlight: str | None = "#FFD400"
+    outline: float = 0.08  # of the font size; with ``box``, the box's padding
+    size: float = 1.0  # times the layout's base size
+    shadow: float = 0.0  # of the font size
+    box: bool = False  # a translucent box behind each line instead of an outline
+    max_words: int | None = None  # words shown at a time (None: a line's worth)
+
+
+# The looks a config or a story names ([stages.video] caption_style, story.json caption_style).
+PRESETS: dict[str, Style] = {
+    # about 100 px on a 1080-wide frame, heavy outline and a drop shadow, a few words at a time
+    "bold": Style(size=1.43, outline=0.14, shadow=0.05, max_words=3),
+    "subtle": Style(size=0.8, outline=0.3, box=True, highlight=None),
+    "karaoke": Style(),
+}
+
+
+def preset(name: str, font: str, colour: str, highlight: str) -> Style:
+    """The named look in ``font``, with the home's colours (subtle keeps no highlight)."""
+    from dataclasses import replace
+
+    look = PRESETS[name]
+    return replace(look, font=font, colour=colour, highlight=highlight if look.highlight else None)
 
 
 def _ass_colour(hex_rgb: str) -> str:
@@ -183,12 +210,28 @@ def shown(lines: Sequence[Line]) -> list[Shown]:
     return events
 
 
+def _size(layout: Layout, style: Style) -> int:
+    return round(layout.font_size * style.size)
+
+
 def _border(layout: Layout, style: Style) -> int:
-    return max(1, round(layout.font_size * style.outline))
+    return max(1, round(_size(layout, style) * style.outline))
+
+
+def _style_line(layout: Layout, style: Style) -> str:
+    """The ASS style: an outline (BorderStyle 1) or a translucent box (3: libass fills it with
+    the outline colour), the shadow, the margins."""
+    border_style, outline_colour = (3, "&H60000000") if style.box else (1, "&H00000000")
+    shadow = round(_size(layout, style) * style.shadow)
+    return (
+        f"Style: Caption,{style.font},{_size(layout, style)},{_ass_colour(style.colour)},"
+        f"&H000000FF,{outline_colour},&H80000000,-1,0,0,0,100,100,0,0,{border_style},"
+        f"{_border(layout, style)},{shadow},2,{layout.margin_left},{layout.margin_right},"
+        f"{layout.margin_bottom},1"
+    )
 
 
 def _header(layout: Layout, style: Style, height: int) -> list[str]:
-    size = layout.font_size
     return [
         "[Script Info]",
         "ScriptType: v4.00+",
@@ -201,9 +244,7 @@ def _header(layout: Layout, style: Style, height: int) -> list[str]:
         "Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, "
         "BackColour, Bold, Italic, Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, "
         "BorderStyle, Outline, Shadow, Alignment, MarginL, MarginR, MarginV, Encoding",
-        f"Style: Caption,{style.font},{size},{_ass_colour(style.colour)},&H000000FF,"
-        f"&H00000000,&H80000000,-1,0,0,0,100,100,0,0,1,{_border(layout, style)},"
-        f"0,2,{layout.margin_left},{layout.margin_right},{layout.margin_bottom},1",
+        _style_line(layout, style),
         "",
         "[Events]",
         "Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text",
@@ -229,13 +270,15 @@ def _event_text(event: Shown, layout: Layout, style: Style, shift: float | None 
     it, moved up by ``shift`` rows (for a strip of the frame that starts there)."""
     look = event.line.style or LineStyle()
     base = _ass_override_colour(look.colour or style.colour)
-    highlight = _ass_override_colour(look.highlight or style.highlight)
+    highlight = _ass_override_colour(
+        look.highlight or style.highlight or look.colour or style.colour
+    )
     prefix = {"middle": "\\an5", "top": "\\an8"}.get(look.position, "")
     if shift is not None:
         x, y = _anchor(layout, look.position)
         prefix = f"\\an{_ALIGNMENT.get(look.position, 2)}\\pos({x:g},{y - shift:g})"
     if look.size != 1.0:
-        prefix += f"\\fs{round(layout.font_size * look.size)}"
+        prefix += f"\\fs{round(_size(layout, style) * look.size)}"
     return f"{{{prefix}\\c{base}}}" + " ".join(
         f"{{\\c{highlight}}}{_ass_escape(w.text)}{{\\c{base}}}"
         if i == event.word
@@ -272,11 +315,11 @@ def band(lines: Sequence[Line], layout: Layout, style: Style) -> Band:
     """The strip that holds every line where the style puts it: a line's glyphs, outline
     included, reach at most 1.5 font sizes above the bottom of its box (its descenders 0.35
     below the baseline, inside the box), with room to spare."""
-    border = 2 * _border(layout, style)
+    border = 2 * _border(layout, style) + round(_size(layout, style) * style.shadow)
     top, bottom = float(layout.height), 0.0
     for line in lines:
         look = line.style or LineStyle()
-        size = layout.font_size * look.size
+        size = _size(layout, style) * look.size
         _x, y = _anchor(layout, look.position)
         above, below = {"top": (0.35, 1.5), "middle": (0.95, 0.95)}.get(look.position, (1.5, 0.35))
         top = min(top, y - above * size - border)

@@ -237,6 +237,41 @@ class YouTubeConfig(Strict):
     token_uri: str | None = None
 
 
+# The voice engines [stages.video] narration may list, tried in that order (README "Voices").
+VoiceEngineName = Literal[
+    "edge", "openai", "google", "elevenlabs", "piper", "espeak", "system", "command"
+]
+# The default chain: the best voice this machine has offline (a piper voice installed for the
+# text's language), else eSpeak NG; no key, no network.
+DEFAULT_NARRATION: tuple[VoiceEngineName, ...] = ("piper", "espeak")
+
+
+class VoiceEngineConfig(Strict):
+    """One voice engine's settings (``[voices.edge]``, ``[voices.openai]``, ...)."""
+
+    # the engine's voice per language, e.g. {ko = "ko-KR-InJoonNeural", en = "en-US-GuyNeural"}
+    voice: dict[str, str] = {}
+    model: str | None = None  # openai, google, elevenlabs: the speech model (default: current)
+    endpoint: str | None = None  # another address for the service (a proxy, a local fake)
+    price: Annotated[float, Field(ge=0)] | None = None  # US dollars per 1,000 characters
+    timeout: Annotated[float, Field(gt=0)] = 60  # seconds per line
+
+
+class VoicesConfig(Strict):
+    """The voice engines' settings, and how long an engine that failed is left alone."""
+
+    cooldown: Annotated[float, Field(ge=0)] = 600  # seconds; 0: ask again at once
+    edge: VoiceEngineConfig = VoiceEngineConfig()
+    openai: VoiceEngineConfig = VoiceEngineConfig()
+    google: VoiceEngineConfig = VoiceEngineConfig()
+    elevenlabs: VoiceEngineConfig = VoiceEngineConfig()
+    piper: VoiceEngineConfig = VoiceEngineConfig()
+
+    def engine(self, name: str) -> VoiceEngineConfig:
+        config = getattr(self, name, None)
+        return config if isinstance(config, VoiceEngineConfig) else VoiceEngineConfig()
+
+
 DEFAULT_QP = 15  # x264's constant quantizer for slides (see StageConfig.quality)
 
 
@@ -261,22 +296,29 @@ class StageConfig(Strict):
     # The video's short side: 1080 (1080x1920 shorts, 1920x1080 longform), 720 or 480; the
     # cards of the image stage follow it. Smaller renders faster, for drafts or small machines.
     resolution: Literal[1080, 720, 480] = 1080
-    music: str | None = None  # background music mixed under the narration
+    # background music mixed under the narration: a file, or a folder of them; default: the
+    # home's music/ folder when it holds audio files
+    music: str | None = None
     music_volume: Annotated[float, Field(ge=0, le=1)] = 0.15
     generator: list[str] | None = None  # dalle3 / imagen3 / sora2: writes the scene images
-    # video: the voice-over when the task folder has no narration.* of yours: "espeak" (offline,
-    # built in), "system" (the operating system's voices, through pyttsx3), "command" (your own
-    # TTS program: narration_command), or "off"
-    narration: Literal["espeak", "system", "command", "off"] = "espeak"
+    # video: the voice-over when the task folder has no narration.* of yours: one voice engine or
+    # a list tried in order (README "Voices"): "edge", "openai", "google", "elevenlabs",
+    # "piper", "espeak" (offline, built in), "system" (the operating system's voices),
+    # "command" (your own TTS program: narration_command); or "off"
+    narration: VoiceEngineName | Literal["off"] | list[VoiceEngineName] = list(DEFAULT_NARRATION)
     narration_command: list[str] | None = None  # writes $AUTOQUEUE_NARRATION_OUT (a WAV)
-    voice: str | None = None  # an eSpeak voice (ko, en-us, ...); default: from the text
+    voice: str | None = None  # eSpeak's or the system's voice (ko, en-us, ...); default: by text
     words_per_minute: Annotated[int, Field(ge=80, le=450)] = 175
     # burnt-in captions (and output.srt), the spoken word in caption_highlight
     captions: bool = True
     caption_colour: Annotated[str, Field(pattern=r"^#[0-9A-Fa-f]{6}$")] = "#FFFFFF"
     caption_highlight: Annotated[str, Field(pattern=r"^#[0-9A-Fa-f]{6}$")] = "#FFD400"
-    # a slow pan across every still (this fraction of the frame; 0: none), and crossfades between
-    # scenes (seconds; 0: hard cuts)
+    # the captions' look: "bold" (big, one to three words at a time), "subtle" (smaller, whole
+    # lines on a translucent box) or "karaoke" (whole lines, the spoken word highlighted); a
+    # story's own caption_style wins
+    caption_style: Literal["bold", "subtle", "karaoke"] = "bold"
+    # a slow pan across every picture (this fraction of the frame; 0: none), and crossfades
+    # between pictures (seconds; 0: hard cuts). Text cards neither move nor fade: they cut.
     motion: Annotated[float, Field(ge=0, le=0.5)] = 0.08
     crossfade: Annotated[float, Field(ge=0, le=2)] = 0.4
     # integrated loudness of the soundtrack in LUFS (YouTube plays at about -14); none: as mixed
@@ -296,6 +338,20 @@ class StageConfig(Strict):
         if self.qp is not None and self.crf is not None:
             raise ValueError(_("set qp or crf, not both"))
         return self
+
+    @property
+    def voice_chain(self) -> list[str]:
+        """The voice engines to try, in order (empty: no narration)."""
+        if self.narration == "off":
+            return []
+        return [self.narration] if isinstance(self.narration, str) else list(self.narration)
+
+    @field_validator("narration")
+    @classmethod
+    def _chain(cls, value: str | list[str]) -> str | list[str]:
+        if isinstance(value, list) and (not value or len(set(value)) != len(value)):
+            raise ValueError(_("narration: list each voice engine once, at least one"))
+        return value
 
     @property
     def quality(self) -> tuple[Literal["qp", "crf"], int]:
@@ -326,6 +382,7 @@ class Config(Strict):
     providers: ProvidersConfig = ProvidersConfig()
     media: MediaConfig = MediaConfig()
     stock: StockConfig = StockConfig()
+    voices: VoicesConfig = VoicesConfig()
 
     def generator(self, media_mode: str) -> ImageModelConfig | VideoModelConfig | None:
         """The built-in model behind a generated mediaMode (dalle3, imagen3, sora2)."""

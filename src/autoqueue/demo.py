@@ -16,6 +16,7 @@ from autoqueue import service
 from autoqueue.hosts import database_clock
 from autoqueue.i18n import _
 from autoqueue.layout import VIDEO
+from autoqueue.models import QueueType
 from autoqueue.repo import logs as logs_repo
 from autoqueue.repo import queue as queue_repo
 from autoqueue.repo import tasks as tasks_repo
@@ -67,6 +68,47 @@ def make_sample_images(folder: Path) -> list[Path]:
         image.save(path)
         paths.append(path)
     return paths
+
+
+# A soft pad of four chords (C, Am, F, G), 16.6 s that the render loops, made here from sine
+# waves: background music that belongs to nobody, so that the demo's pauses are not dead air.
+_CHORDS = (
+    (130.81, 164.81, 196.00, 261.63),
+    (110.00, 164.81, 220.00, 261.63),
+    (87.31, 174.61, 220.00, 261.63),
+    (98.00, 196.00, 246.94, 293.66),
+)
+DEMO_MUSIC = "autoqueue-demo-pad.m4a"
+
+
+def make_demo_music(folder: Path, ffmpeg: str) -> Path:
+    """The demo's background track in ``folder`` (the home's music/ folder), made once."""
+    import subprocess
+
+    target = folder / DEMO_MUSIC
+    if target.is_file():
+        return target
+    folder.mkdir(parents=True, exist_ok=True)
+    inputs: list[str] = []
+    for low, second, third, top in _CHORDS:
+        wave = (
+            f"0.09*(sin(2*PI*{low}*t)+0.8*sin(2*PI*{second}*t+0.4*sin(2*PI*0.3*t))"
+            f"+0.7*sin(2*PI*{third}*t)+0.5*sin(2*PI*{top}*t+0.3*sin(2*PI*0.2*t)))"
+        )
+        inputs += ["-f", "lavfi", "-i", f"aevalsrc='{wave}':s=48000:d=4.6"]
+    graph = (
+        "[0][1]acrossfade=d=0.6[a];[a][2]acrossfade=d=0.6[b];[b][3]acrossfade=d=0.6,"
+        "lowpass=f=1800,aecho=0.8:0.7:120|240:0.25|0.15,"
+        "afade=t=in:d=0.4,afade=t=out:st=16.2:d=0.4,atrim=0:16.6"
+    )
+    temporary = folder / ("." + DEMO_MUSIC)
+    subprocess.run(
+        [ffmpeg, "-hide_banner", "-v", "error", "-y", *inputs, "-filter_complex", graph,
+         "-c:a", "aac", "-b:a", "128k", "-f", "mp4", str(temporary)],
+        capture_output=True, check=True, timeout=120,
+    )  # fmt: skip
+    temporary.replace(target)
+    return target
 
 
 DEMO_SETTING = "demo"  # tasks.settings key that marks the sample tasks (value: which sample)
@@ -179,6 +221,11 @@ def run_demo(
     workspace = Workspace.load(directory, db)
     service.init_home(workspace)
     workspace = Workspace.load(directory, db)
+    if not workspace.config.stage(QueueType.VIDEO).music:
+        from autoqueue.stages.ffmpeg import binary
+
+        exe = binary(workspace.config.stage(QueueType.VIDEO).ffmpeg, workspace.home)
+        make_demo_music(workspace.home / "music", exe)
     task_ids, added = _add_samples(workspace)
     if added < len(task_ids):
         console.print(

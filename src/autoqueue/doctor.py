@@ -60,6 +60,7 @@ def run_checks(home: Path, database: str | None) -> list[Check]:
     checks.append(_font(config.stage(QueueType.IMAGE).font, home))
     video = config.stage(QueueType.VIDEO)
     checks.append(_ffmpeg(video.ffmpeg, home, captions=video.captions))
+    checks.append(_music(video.music, home))
     checks.append(_disk(home))
     checks += _youtube(workspace)
     checks += _providers(workspace)
@@ -196,6 +197,37 @@ def _ffmpeg(setting: str | None, home: Path, *, captions: bool) -> Check:
                 ),
             )
     return Check("ffmpeg", OK, first)
+
+
+def _music(setting: str | None, home: Path) -> Check:
+    """Background music: the configured file or folder, else the home's music/ folder. None is
+    only a warning: the pauses between lines are then silent."""
+    from autoqueue.stages.video import MUSIC_FOLDER, music_tracks
+
+    if setting:
+        path = Path(setting).expanduser()
+        path = path if path.is_absolute() else home / path
+        if path.is_file() or music_tracks(path):
+            return Check("music", OK, str(path))
+        return Check(
+            "music", FAIL, _("{path}: no audio file there").format(path=path),
+            _("fix [stages.video] music"),
+        )  # fmt: skip
+    tracks = music_tracks(home / MUSIC_FOLDER)
+    if tracks:
+        return Check(
+            "music", OK, _("{count} tracks in {folder}").format(
+                count=len(tracks), folder=home / MUSIC_FOLDER
+            ),
+        )  # fmt: skip
+    return Check(
+        "music",
+        WARN,
+        _("no background music: {folder} is empty, so the pauses between lines are silent").format(
+            folder=home / MUSIC_FOLDER
+        ),
+        _("put royalty-free tracks (mp3, wav, m4a, ...) there, or set [stages.video] music"),
+    )
 
 
 def _disk(home: Path) -> Check:

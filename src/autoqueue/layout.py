@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 STORY = "story.json"
@@ -24,6 +25,21 @@ def resolution(task_type: str, short_side: int = 1080) -> tuple[int, int]:
     if task_type == "longform":
         return (long_side, short_side)
     return (short_side, long_side)
+
+
+def safe_area(size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """Where text may go (left, top, right, bottom): on a vertical video, clear of what the
+    Shorts player draws over it (the buttons in the right 14 %, the title and channel in the
+    bottom 20 %, the top 8 %), with as much room on the left so that text stays centred; on a
+    horizontal one, a 5 % margin all round."""
+    width, height = size
+    left, top, bottom = (0.14, 0.08, 0.80) if height > width else (0.05, 0.05, 0.95)
+    return (
+        math.ceil(width * left),
+        math.ceil(height * top),
+        math.floor(width * (1 - left)),
+        math.floor(height * bottom),
+    )
 
 
 def scene_name(index: int, suffix: str) -> str:

@@ -11,6 +11,9 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 
+CaptionPreset = Literal["bold", "subtle", "karaoke"]
+
+
 class CaptionStyle(BaseModel):
     """How one scene's captions look, over the home's settings."""
 
@@ -37,10 +40,15 @@ class Scene(BaseModel):
 
     text: Annotated[str, Field(min_length=1, description="Narration text shown or spoken")]
     image_prompt: str | None = Field(default=None, description="What the scene's image shows")
+    on_screen: str | None = Field(
+        default=None,
+        description="What a text card shows: a headline or a few keywords, never the whole "
+        "narration (the captions carry that). Default: the narration's first words",
+    )
     duration: Annotated[float, Field(gt=0, le=600)] | None = Field(
         default=None,
         description="Seconds on screen: at least this long; with narration, at least as long "
-        "as the scene is spoken (default: the narration, or 3)",
+        "as the scene is spoken plus a breath (default: that, or 3 without narration)",
     )
     voice: str | None = Field(
         default=None, description="The eSpeak voice for this scene (ko, en-us, ...)"
@@ -60,3 +68,8 @@ class Story(BaseModel):
     description: str = ""
     tags: list[str] = []
     scenes: Annotated[list[Scene], Field(min_length=1)]
+    caption_style: CaptionPreset | None = Field(
+        default=None,
+        description="The captions' look for this video: bold (big, a few words at a time), "
+        "subtle or karaoke (whole lines, the spoken word highlighted); default: the home's",
+    )

@@ -11,11 +11,11 @@ from pydantic import ValidationError
 from autoqueue.config import StageConfig
 from autoqueue.errors import PermanentStageError
 from autoqueue.i18n import _
-from autoqueue.layout import STORY, resolution, scene_images, scene_name
+from autoqueue.layout import STORY, resolution, safe_area, scene_images, scene_name
 from autoqueue.models import ActionType, LogLevel, QueueType
 from autoqueue.stages import fonts
 from autoqueue.stages.base import StageContext, StageLog, StageResult
-from autoqueue.story import Story
+from autoqueue.story import Scene, Story
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -70,13 +70,45 @@ def wrap(text: str, font: FreeTypeFont, width: float) -> list[str]:
     return [line for line in lines if line] or [""]
 
 
+HEADLINE_WORDS = 5  # a card's headline when the story gives none: at most this many words
+_CLAUSE_ENDS = (".", "!", "?", ",", ":", ";", "。", "！", "？", "…")
+
+
+def first_words(text: str) -> str:
+    """The narration's first clause, at most ``HEADLINE_WORDS`` words, as a card's headline."""
+    words: list[str] = []
+    for word in text.split():
+        words.append(word)
+        if word.endswith(_CLAUSE_ENDS) or len(words) == HEADLINE_WORDS:
+            break
+    return " ".join(words).rstrip(",:;")
+
+
+def _plain(text: str) -> str:
+    return "".join(ch for ch in text.casefold() if ch.isalnum())
+
+
+def card_text(scene: Scene, captioned: bool) -> str | None:
+    """What a scene's text card shows: its ``on_screen`` headline, else the narration's first
+    words. None when that would be the narration itself while the captions say it: the card is
+    then drawn bare and the captions stand large in its middle, the spoken word highlighted, so
+    that the same sentence is never on screen twice. Without captions, the card says it all."""
+    if not captioned:
+        return scene.on_screen or scene.text
+    headline = scene.on_screen or first_words(scene.text)
+    return None if _plain(headline) == _plain(scene.text) else headline
+
+
 def _fit(text: str, font_path: str | None, size: tuple[int, int]) -> tuple[FreeTypeFont, list[str]]:
+    """The largest font (up to a headline's size) at which ``text`` fits the safe area's width
+    in at most four lines and 45 % of the height."""
+    left, _top, right, _bottom = safe_area(size)
     width, height = size
-    px = int(min(width, height) * 0.085)
+    px = int(min(width, height) * 0.13)
     while True:
         font = fonts.load(font_path, px)
-        lines = wrap(text, font, width * 0.84)
-        if (len(lines) * px * 1.3 <= height * 0.6 and len(lines) <= 9) or px <= 24:
+        lines = wrap(text, font, right - left)
+        if (len(lines) * px * 1.3 <= height * 0.45 and len(lines) <= 4) or px <= 24:
             return font, lines
         px = int(px * 0.9)
 
@@ -90,19 +122,25 @@ def _background(size: tuple[int, int], index: int) -> Image:
 
 
 def render_card(
-    text: str, *, size: tuple[int, int], index: int, total: int, font_path: str | None
+    text: str | None, *, size: tuple[int, int], index: int, total: int, font_path: str | None
 ) -> Image:
-    """One scene card: gradient background, the text centred with an outline (no page counter:
-    a published frame has no use for one)."""
+    """One scene card: a gradient background and, unless ``text`` is None, the text centred in
+    the upper part of the safe area with an outline, clear of the captions below it (no page
+    counter: a published frame has no use for one)."""
     from PIL import ImageDraw
 
     image = _background(size, index)
+    if text is None:
+        return image
     draw = ImageDraw.Draw(image)
     font, lines = _fit(text, font_path, size)
     px = int(font.size)
     line_height = int(px * 1.3)
-    top = (size[1] - line_height * len(lines)) // 2
-    draw_lines(draw, lines, font, (size[0] // 2, top), line_height, (255, 255, 255), px // 18)
+    left, top, right, bottom = safe_area(size)
+    middle = top + (bottom - top) * 0.42  # above the captions, which sit at the safe area's foot
+    first = round(middle - line_height * len(lines) / 2)
+    centre = (left + right) // 2
+    draw_lines(draw, lines, font, (centre, first), line_height, (255, 255, 255), px // 16)
     return image
 
 
@@ -171,7 +209,8 @@ def run_cards_stage(ctx: StageContext, config: StageConfig) -> StageResult:
         stale.unlink()  # a previous attempt's cards; this one writes the whole set
     total = len(story.scenes)
     for index, scene in enumerate(story.scenes):
-        text = "".join(char for char in scene.text if char not in missing)
+        shown = card_text(scene, video.captions and scene.captions)
+        text = None if shown is None else "".join(ch for ch in shown if ch not in missing)
         card = render_card(text, size=size, index=index, total=total, font_path=font_path)
         target = ctx.task_dir / scene_name(index + 1, ".png")
         temporary = target.with_suffix(".tmp.png")

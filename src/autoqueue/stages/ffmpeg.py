@@ -91,7 +91,8 @@ class RenderPlan:
     loudness: float | None = None  # integrated loudness target (LUFS) of the mixed audio
     gain_db: float = 0.0  # the mix's gain, found by measuring (measure_gain)
     motion: float = 0.0  # a slow pan over each still, this fraction of the frame (0: none)
-    crossfade: float = 0.0  # seconds each scene fades into the next (0: hard cuts)
+    crossfade: float = 0.0  # seconds each picture fades into the next (0: hard cuts)
+    cards: tuple[bool, ...] = ()  # which scenes are text cards: they neither pan nor fade
 
     @property
     def frames(self) -> tuple[int, ...]:
@@ -131,6 +132,18 @@ def _crossfade_frames(plan: RenderPlan) -> int:
     return max(0, min(round(plan.crossfade * FPS), shortest // 3))
 
 
+def _card(plan: RenderPlan, index: int) -> bool:
+    return index < len(plan.cards) and plan.cards[index]
+
+
+def _fade_in(plan: RenderPlan, index: int) -> int:
+    """How many frames scene ``index`` fades in over the previous one: a crossfade's, between
+    two pictures; none next to a text card (two texts never double-expose: cards cut)."""
+    if index <= 0 or index >= len(plan.images) or _card(plan, index - 1) or _card(plan, index):
+        return 0
+    return _crossfade_frames(plan)
+
+
 def is_clip(path: Path) -> bool:
     """A scene that is a video clip (sora2) rather than a picture."""
     return path.suffix.lower() in CLIP_SUFFIXES
@@ -139,8 +152,7 @@ def is_clip(path: Path) -> bool:
 def _stream_frames(index: int, plan: RenderPlan) -> int:
     """How many frames scene ``index``'s stream has: its own, and, but for the last scene, the
     next one's fade-in, which it goes on under."""
-    tail = _crossfade_frames(plan) if index < len(plan.images) - 1 else 0
-    return plan.frames[index] + tail
+    return plan.frames[index] + _fade_in(plan, index + 1)
 
 
 def _clip_filter(index: int, plan: RenderPlan, source: int, head: bool) -> str:
@@ -157,7 +169,7 @@ def _clip_filter(index: int, plan: RenderPlan, source: int, head: bool) -> str:
         return f"{chain}[v{index}]"
     return (
         f"{chain},split=2[v{index}][hs{index}];"
-        f"[hs{index}]trim=end_frame={_crossfade_frames(plan)},format=yuva420p[h{index}]"
+        f"[hs{index}]trim=end_frame={_fade_in(plan, index)},format=yuva420p[h{index}]"
     )
 
 
@@ -169,7 +181,8 @@ def _scene_filter(index: int, plan: RenderPlan, source: int, head: bool) -> str:
     if is_clip(plan.images[index]):
         return _clip_filter(index, plan, source, head)
     width, height = plan.size
-    canvas = (_even(width * (1 + plan.motion)), _even(height * (1 + plan.motion)))
+    motion = 0.0 if _card(plan, index) else plan.motion  # sharp text judders when it pans
+    canvas = (_even(width * (1 + motion)), _even(height * (1 + motion)))
     cw, ch = canvas
     if plan.fit == "crop":
         shape = (
@@ -189,7 +202,7 @@ def _scene_filter(index: int, plan: RenderPlan, source: int, head: bool) -> str:
     # scaling the same picture again for each of its frames.
     frames = _stream_frames(index, plan)
     move = ""
-    if plan.motion > 0:
+    if motion > 0:
         pan = PANS[index % len(PANS)]
         span = max(frames - 1, 1)
 
@@ -209,7 +222,7 @@ def _scene_filter(index: int, plan: RenderPlan, source: int, head: bool) -> str:
     # (a conversion of the whole frame each).
     return (
         f"{shape},split=2[c{index}][ca{index}];[c{index}]{looped(frames)}[v{index}];"
-        f"[ca{index}]format=yuva420p,{looped(_crossfade_frames(plan))}[h{index}]"
+        f"[ca{index}]format=yuva420p,{looped(_fade_in(plan, index))}[h{index}]"
     )
 
 
@@ -226,8 +239,7 @@ def _join_scenes(plan: RenderPlan, part: Part, before: int) -> str:
     split into its head, its own part and its tail, so that no other frame passes through a
     blend filter."""
     scenes = range(part.first, part.last)
-    fade = _crossfade_frames(plan)
-    if fade == 0:
+    if not any(_fade_in(plan, index) for index in scenes):
         return "".join(f"[v{i}]" for i in scenes) + f"concat=n={len(scenes)}:v=1:a=0"
 
     def trim(label: str, first: int, last: int, out: str) -> str:
@@ -237,17 +249,16 @@ def _join_scenes(plan: RenderPlan, part: Part, before: int) -> str:
     order = []
     if before < part.first:
         end = plan.frames[before]
-        parts.append(trim(f"[v{before}]", end, end + fade, f"[tail{before}]"))
+        parts.append(trim(f"[v{before}]", end, end + _fade_in(plan, part.first), f"[tail{before}]"))
     for index in scenes:
-        own_start = fade if index > 0 else 0
-        own_end = plan.frames[index]
-        own = f"[v{index}]"
-        if index < part.last - 1:
+        fade, own_end, own = _fade_in(plan, index), plan.frames[index], f"[v{index}]"
+        tail = _fade_in(plan, index + 1) if index < part.last - 1 else 0
+        if tail:
             parts.append(f"[v{index}]split=2[s{index}_own][s{index}_tail]")
-            parts.append(trim(f"[s{index}_tail]", own_end, own_end + fade, f"[tail{index}]"))
+            parts.append(trim(f"[s{index}_tail]", own_end, own_end + tail, f"[tail{index}]"))
             own = f"[s{index}_own]"
-        parts.append(trim(own, own_start, own_end, f"[own{index}]"))
-        if index > 0:
+        parts.append(trim(own, fade, own_end, f"[own{index}]"))
+        if fade:
             # The new scene's head fades in over the old one's tail by its alpha (an overlay
             # blends in SIMD; xfade costs about twice as much here).
             # Its frames weigh 1/(n+1) ... n/(n+1): the first one already blends (fade's own
@@ -423,8 +434,7 @@ def _encoder(plan: RenderPlan, threads: int) -> list[str]:
 def part_argv(ffmpeg: str, plan: RenderPlan, part: Part) -> list[str]:
     """The ffmpeg command line for one part of the video: its scenes (moving, fading into each
     other) and its captions, no sound."""
-    fade = _crossfade_frames(plan)
-    before = part.first - 1 if part.first > 0 and fade else part.first
+    before = part.first - 1 if _fade_in(plan, part.first) else part.first
     argv = [ffmpeg, "-hide_banner", "-nostdin", "-y", "-v", "error", "-nostats"]
     for index in range(before, part.last):
         image = plan.images[index]
@@ -437,7 +447,9 @@ def part_argv(ffmpeg: str, plan: RenderPlan, part: Part) -> list[str]:
         # frames one off.
         argv += ["-framerate", str(FPS), "-i", str(image)]
     filters = [
-        _scene_filter(index, plan, index - before, head=bool(fade) and index > before)
+        _scene_filter(
+            index, plan, index - before, head=index > before and bool(_fade_in(plan, index))
+        )
         for index in range(before, part.last)
     ]
     # concat cannot know how long the last looped frame lasts, and the 30 fps output then drops

@@ -3,35 +3,30 @@ that captions follow.
 
 - A ``narration.*`` file of the user's wins: the scenes are stretched to its length, and the
   captions spread each scene's text over the scene.
-- Otherwise each scene's text is spoken (eSpeak NG offline, or the user's TTS program), and a
-  scene lasts as long as its narration plus a little air (or its story ``duration``, when that
-  is longer). The voice-over is written to ``voice.wav`` in the task folder.
+- Otherwise each scene's text is spoken by the voice chain (``voices/chain.py``: the engines of
+  ``[stages.video] narration`` in order), and a scene lasts as long as its narration plus a
+  breath (or its story ``duration``, when that is longer): no dead air. The voice-over is
+  written to ``voice.wav`` in the task folder.
 - ``narration = "off"``: the story's durations, no voice; captions still follow the text.
 """
 
 from __future__ import annotations
 
 import math
-import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from autoqueue.config import StageConfig
-from autoqueue.errors import PermanentStageError
-from autoqueue.i18n import _
 from autoqueue.stages import ffmpeg
 from autoqueue.stages.base import StageContext
 from autoqueue.story import Story
-from autoqueue.tts import Espeak, Speech, Word, join, voice_for
+from autoqueue.tts import Speech, Word, join
+from autoqueue.voices.chain import SAMPLE_RATE, Line, speak_lines
 
-AIR = 0.4  # seconds of silence after each scene's narration
-DEFAULT_SCENE_SECONDS = 3.0
+BREATH = 0.25  # seconds after each scene's narration: a breath, not dead air (at most 0.35)
+DEFAULT_SCENE_SECONDS = 3.0  # a scene's length with no voice and no story duration
 AUDIO_SUFFIXES = (".mp3", ".wav", ".m4a", ".aac", ".ogg", ".flac", ".opus")
 VOICE_FILE = "voice.wav"
-SPEECH_RATE = 22050
-SYSTEM_VOICE = [sys.executable, "-m", "autoqueue.system_voice"]
-
 
 @dataclass
 class Soundtrack:
@@ -91,16 +86,18 @@ def prepare(
     if mine is not None:
         durations = ffmpeg.fit_durations(base, ffmpeg.duration(exe, mine))
         return Soundtrack(durations, mine, _spread_words(texts, durations))
-    if config.narration == "off" or not any(text for text, *_ in texts):
+    if not config.voice_chain or not any(text for text, *_ in texts):
         durations = tuple(base)
         return Soundtrack(durations, None, _spread_words(texts, durations))
+    lines = [Line(text, voice) for text, _captioned, voice, _duration in texts if text]
+    spoken = iter(speak_lines(ctx, config, exe, lines))
     parts: list[Speech] = []
     scenes: list[list[Word]] = []
     durations_list: list[float] = []
     at = 0.0
-    for text, captioned, voice, duration in texts:
-        speech = _speak(ctx, config, exe, text, voice) if text else Speech(b"", SPEECH_RATE)
-        seconds = _frames(max(speech.seconds + AIR, duration or 0.0, 1.0))
+    for text, captioned, _voice, duration in texts:
+        speech = next(spoken) if text else Speech(b"", SAMPLE_RATE)
+        seconds = _frames(max(speech.seconds + BREATH, duration or 0.0))
         scenes.append(
             [Word(w.text, w.start + at, w.end + at) for w in speech.words] if captioned else []
         )
@@ -112,92 +109,3 @@ def prepare(
     join(parts).write_wav(temporary)
     temporary.replace(voice_path)
     return Soundtrack(tuple(durations_list), voice_path, scenes, generated=True)
-
-
-def _speak(
-    ctx: StageContext, config: StageConfig, exe: str, text: str, voice: str | None
-) -> Speech:
-    chosen = voice or voice_for(text, config.voice)
-    if config.narration == "command":
-        if not config.narration_command:
-            raise PermanentStageError(
-                _(
-                    '[stages.video] narration = "command" needs narration_command = ["program", '
-                    '"args"]: a program that writes the WAV named by $AUTOQUEUE_NARRATION_OUT'
-                )
-            )
-        return _speak_with_command(
-            ctx, config, exe, text, chosen, config.narration_command, "narration_command"
-        )
-    if config.narration == "system":
-        return _speak_with_command(
-            ctx, config, exe, text, chosen, SYSTEM_VOICE, "autoqueue.system_voice"
-        )
-    speech = Espeak.get().speak(text, chosen, config.words_per_minute)
-    if speech.rate != SPEECH_RATE:  # every part of the voice-over has one rate
-        speech = Speech(_resample(exe, speech.pcm, speech.rate), SPEECH_RATE, speech.words)
-    return speech
-
-
-def _resample(exe: str, pcm: bytes, rate: int) -> bytes:
-    result = subprocess.run(
-        [exe, "-v", "error", "-f", "s16le", "-ar", str(rate), "-ac", "1", "-i", "pipe:0",
-         "-f", "s16le", "-ar", str(SPEECH_RATE), "-ac", "1", "pipe:1"],
-        input=pcm, capture_output=True, check=True, timeout=120,
-    )  # fmt: skip
-    return result.stdout
-
-
-def _speak_with_command(
-    ctx: StageContext,
-    config: StageConfig,
-    exe: str,
-    text: str,
-    voice: str,
-    command: list[str],
-    label: str,
-) -> Speech:
-    """A TTS program (the user's, or the system voices' helper): it reads
-    AUTOQUEUE_NARRATION_TEXT (and _VOICE, _RATE) and writes an audio file to
-    AUTOQUEUE_NARRATION_OUT; it reports no word times, so the words are spread over what it
-    said."""
-    from autoqueue.captions import spread
-    from autoqueue.i18n import current
-    from autoqueue.stages.command import run_command
-
-    out = ctx.task_dir / "narration_part.wav"
-    out.unlink(missing_ok=True)
-    run_command(
-        ctx,
-        command,
-        timeout=config.timeout,
-        max_log_lines=config.max_log_lines,
-        extra_env={
-            "AUTOQUEUE_NARRATION_TEXT": text,
-            "AUTOQUEUE_NARRATION_VOICE": voice,
-            "AUTOQUEUE_NARRATION_RATE": str(config.words_per_minute),
-            "AUTOQUEUE_NARRATION_OUT": str(out),
-            "AUTOQUEUE_LANGUAGE": current(),
-        },
-    )
-    if not out.is_file():
-        raise PermanentStageError(
-            _("{program} wrote no {name}").format(program=label, name=out.name)
-        )
-    try:
-        result = subprocess.run(
-            [exe, "-v", "error", "-i", str(out), "-f", "s16le", "-ar", str(SPEECH_RATE),
-             "-ac", "1", "pipe:1"],
-            capture_output=True, check=True, timeout=120,
-        )  # fmt: skip
-    except subprocess.CalledProcessError as exc:
-        raise PermanentStageError(
-            _("{program} wrote audio ffmpeg cannot read: {error}").format(
-                program=label, error=exc.stderr.decode(errors="replace")[-300:]
-            )
-        ) from exc
-    finally:
-        out.unlink(missing_ok=True)
-    speech = Speech(result.stdout, SPEECH_RATE)
-    speech.words = spread(text, 0.0, speech.seconds)
-    return speech

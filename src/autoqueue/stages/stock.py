@@ -317,7 +317,7 @@ def _save(data: bytes, target: Path, clip: bool, exe: str) -> None:
 
 def run_stock_stage(ctx: StageContext) -> StageResult:
     """Fill ``scene_NN.jpg`` (or ``.mp4``) for every scene of story.json."""
-    from autoqueue.stages.cards import choose_font, render_card
+    from autoqueue.stages.cards import card_text, choose_font, render_card
     from autoqueue.stages.template import story_language
 
     config = ctx.workspace.config.stock
@@ -350,7 +350,7 @@ def run_stock_stage(ctx: StageContext) -> StageResult:
         if pick is None:
             cards += 1
             card = render_card(
-                scene.text,
+                card_text(scene, video.captions and scene.captions),
                 size=size,
                 index=number - 1,
                 total=total,

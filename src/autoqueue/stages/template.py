@@ -15,23 +15,29 @@ from autoqueue.story import Scene, Story
 HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
 MAX_DETAIL_SCENES = 6
 
-LINES = {
+# Each scene is a narration line and, for a text card, what the card shows (a headline: the
+# captions carry the narration, so the card never repeats it).
+LINES: dict[str, dict[str, tuple[str, str]]] = {
     "ko": {
-        "name": "{name}",
-        "price": "가격: {price}",
-        "intro": "오늘의 주제: {title}",
-        "outro": "끝까지 봐 주셔서 감사합니다! 구독과 좋아요 부탁드려요.",
-        "product_outro": "지금 바로 확인해 보세요!",
-        "description": "{title}\n\n{details}",
+        "name": ("오늘 소개할 제품은 {name}입니다.", "{name}"),
+        "price": ("가격은 {price}입니다.", "{price}"),
+        "feature": ("{ordinal}, {feature}.", "{feature}"),
+        "intro": ("지금부터 하나씩 알아보겠습니다.", "오늘의 주제"),
+        "outro": ("끝까지 봐 주셔서 감사합니다! 구독과 좋아요 부탁드려요.", "구독과 좋아요"),
+        "product_outro": ("지금 바로 확인해 보세요!", "지금 확인하세요"),
     },
     "en": {
-        "name": "{name}",
-        "price": "Price: {price}",
-        "intro": "Today: {title}",
-        "outro": "Thanks for watching! Like and subscribe for more.",
-        "product_outro": "Check it out today!",
-        "description": "{title}\n\n{details}",
+        "name": ("Meet the {name}.", "{name}"),
+        "price": ("It costs {price}.", "{price}"),
+        "feature": ("{ordinal}, {feature}.", "{feature}"),
+        "intro": ("Here is what you need to know.", "Today's topic"),
+        "outro": ("Thanks for watching! Like and subscribe for more.", "Like & subscribe"),
+        "product_outro": ("Check it out today!", "Check it out"),
     },
+}
+ORDINALS = {
+    "ko": ("첫째", "둘째", "셋째", "넷째", "다섯째", "여섯째"),
+    "en": ("First", "Second", "Third", "Fourth", "Fifth", "Sixth"),
 }
 NAME_KEYS = ("name", "product", "title", "이름", "상품명", "제품명")
 PRICE_KEYS = ("price", "가격")
@@ -58,33 +64,42 @@ def _pick(info: dict[str, Any], keys: tuple[str, ...]) -> Any:
     return None
 
 
-def _details(info: Any, lang: str) -> list[str]:
-    """The product info as scene lines: name, price, each feature, then any other fields."""
+def _details(info: Any) -> list[tuple[str, Any]]:
+    """The product info as (kind, value) pairs: name, price, each feature, then any other
+    field as ("other", "key: value")."""
     if info is None:
         return []
     if isinstance(info, list):
-        return [_text(item) for item in info if _text(item)]
+        return [("other", _text(item)) for item in info if _text(item)]
     if not isinstance(info, dict):
-        return [_text(info)] if _text(info) else []
-    lines = []
+        return [("other", _text(info))] if _text(info) else []
     name, price, features = (
         _pick(info, NAME_KEYS),
         _pick(info, PRICE_KEYS),
         _pick(info, FEATURE_KEYS),
     )
+    details: list[tuple[str, Any]] = []
     if name is not None:
-        lines.append(LINES[lang]["name"].format(name=_text(name)))
+        details.append(("name", _text(name)))
     if price is not None:
-        lines.append(LINES[lang]["price"].format(price=_text(price)))
-    if isinstance(features, list):
-        lines += [_text(feature) for feature in features if _text(feature)]
-    elif features is not None:
-        lines.append(_text(features))
+        details.append(("price", _text(price)))
+    listed = features if isinstance(features, list) else [] if features is None else [features]
+    details += [("feature", _text(feature)) for feature in listed if _text(feature)]
     used = {id(name), id(price), id(features)}
     for key, value in info.items():
         if id(value) not in used and _text(value):
-            lines.append(f"{key}: {_text(value)}")
-    return lines
+            details.append(("other", f"{key}: {_text(value)}"))
+    return details
+
+
+def _detail_scene(kind: str, value: str, lang: str, ordinal: int) -> Scene:
+    """One scene of the product info: a spoken line, and the card's headline."""
+    if kind == "other":
+        return Scene(text=value, image_prompt=value)
+    spoken, shown = LINES[lang][kind]
+    ordinals = ORDINALS[lang]
+    fields = {kind: value, "ordinal": ordinals[min(ordinal, len(ordinals) - 1)]}
+    return Scene(text=spoken.format(**fields), on_screen=shown.format(**fields), image_prompt=value)
 
 
 def _tags(title: str, info: Any, task_type: TaskType) -> list[str]:
@@ -104,19 +119,29 @@ def _tags(title: str, info: Any, task_type: TaskType) -> list[str]:
 def story_language(title: str, product_info: Any) -> str:
     """ "ko" when the title or the product info has Hangul, else "en" (detected on the content
     itself, not on the words this module adds)."""
-    return _language(title, *_details(product_info, "en"))
+    return _language(title, *(value for _kind, value in _details(product_info)))
+
+
+def _line(lang: str, key: str) -> Scene:
+    spoken, shown = LINES[lang][key]
+    return Scene(text=spoken, on_screen=shown, image_prompt=spoken)
 
 
 def build_story(title: str, task_type: TaskType, product_info: Any) -> Story:
-    """The template story for a task (pure)."""
+    """The template story for a task (pure). Scenes carry no duration: each lasts as long as it
+    is spoken, plus a breath (README "What the video stage makes")."""
     lang = story_language(title, product_info)
-    details = _details(product_info, lang)[:MAX_DETAIL_SCENES]
-    seconds = 5.0 if task_type is TaskType.LONGFORM else 3.0
-    texts = [title] if details else [title, LINES[lang]["intro"].format(title=title)]
-    texts += details
-    texts.append(LINES[lang]["product_outro" if details else "outro"])
-    scenes = [Scene(text=text, image_prompt=text, duration=seconds) for text in texts]
-    description = LINES[lang]["description"].format(title=title, details="\n".join(details)).strip()
+    details = _details(product_info)[:MAX_DETAIL_SCENES]
+    scenes = [Scene(text=title, image_prompt=title)]
+    if not details:
+        scenes.append(_line(lang, "intro"))
+    features = 0
+    for kind, value in details:
+        scenes.append(_detail_scene(kind, value, lang, features))
+        features += kind == "feature"
+    scenes.append(_line(lang, "product_outro" if details else "outro"))
+    lines = "\n".join(value for _kind, value in details)
+    description = f"{title}\n\n{lines}".strip()
     return Story(
         title=title,
         description=description,

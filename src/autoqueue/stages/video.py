@@ -24,7 +24,7 @@ from autoqueue.models import ActionType, LogLevel, MediaMode
 from autoqueue.processes import ProcessInfo
 from autoqueue.stages import ffmpeg, narration, render
 from autoqueue.stages.base import StageContext, StageLog, StageResult
-from autoqueue.stages.cards import read_story
+from autoqueue.stages.cards import card_text, read_story
 from autoqueue.stages.command import run_command
 from autoqueue.stages.runner import run_program
 from autoqueue.story import Story
@@ -180,15 +180,27 @@ def write_thumbnail(
     save_thumbnail_jpeg(frame, target)
 
 
+MUSIC_FOLDER = "music"  # the home's folder of background tracks, used when nothing is set
+
+
+def music_tracks(folder: Path) -> list[Path]:
+    """The audio files in a music folder, in name order."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in narration.AUDIO_SUFFIXES)
+
+
 def _music(ctx: StageContext, config: StageConfig) -> Path | None:
     """The background music: a file, or one picked from a folder (the same one for a task on
-    every run, different tasks spread over the folder)."""
+    every run, different tasks spread over the folder); with no setting, the home's music/
+    folder when it holds audio files."""
     if not config.music:
-        return None
+        tracks = music_tracks(ctx.workspace.home / MUSIC_FOLDER)
+        return tracks[int(ctx.task.id.replace("-", "")[:8], 16) % len(tracks)] if tracks else None
     music = Path(config.music).expanduser()
     music = music if music.is_absolute() else ctx.workspace.home / music
     if music.is_dir():
-        tracks = sorted(p for p in music.iterdir() if p.suffix.lower() in narration.AUDIO_SUFFIXES)
+        tracks = music_tracks(music)
         if not tracks:
             raise PermanentStageError(
                 _("[stages.video] music = {music!r}: no audio file in that folder").format(
@@ -218,39 +230,56 @@ def _caption_font(ctx: StageContext, config: StageConfig) -> str | None:
     return fonts.find_cjk_font() or fonts.find_plain_font()
 
 
+# A bare text card's captions: large, in the middle of the card, where its text would be.
+CARD_CAPTIONS = captions.LineStyle(size=1.25, position="middle")
+
+
+def _scene_look(
+    story: Story, index: int, cards: tuple[bool, ...], config: StageConfig
+) -> captions.LineStyle | None:
+    """Scene ``index``'s own caption look: the story's, else a bare card's (its text is said by
+    the captions in its middle), else None: the video's look."""
+    scene = story.scenes[index] if index < len(story.scenes) else None
+    if scene is not None and scene.caption_style is not None:
+        own = scene.caption_style
+        return captions.LineStyle(own.colour, own.highlight, own.size, own.position)
+    if scene is not None and index < len(cards) and cards[index]:
+        if card_text(scene, config.captions and scene.captions) is None:
+            return CARD_CAPTIONS
+    return None
+
+
 def _write_captions(
     ctx: StageContext,
     config: StageConfig,
     soundtrack: narration.Soundtrack,
     size: tuple[int, int],
     story: Story,
+    cards: tuple[bool, ...],
 ) -> captions.Track:
-    """The captions from the timed words, each scene in its story's ``caption_style`` when it
-    has one: what the render burns in, also written as captions.ass (the whole frame's, to
-    keep) and output.srt (beside the video)."""
+    """The captions from the timed words, in the story's look (else the home's), each scene in
+    its own ``caption_style`` when it has one: what the render burns in, also written as
+    captions.ass (the whole frame's, to keep) and output.srt (beside the video)."""
     from autoqueue.stages import fonts
 
+    font_path = _caption_font(ctx, config)
+    family = fonts.family(Path(font_path)) if font_path else "Sans"
+    fonts_dir = Path(font_path).parent if font_path else None
+    style = captions.preset(
+        story.caption_style or config.caption_style,
+        family,
+        config.caption_colour,
+        config.caption_highlight,
+    )
     layout = captions.Layout(*size)
     lines = []
     for index, words in enumerate(soundtrack.scenes):
-        own = story.scenes[index].caption_style if index < len(story.scenes) else None
-        look = None
-        if own is not None:
-            look = captions.LineStyle(own.colour, own.highlight, own.size, own.position)
-        width = int(layout.max_cells / (look.size if look else 1.0))
+        look = _scene_look(story, index, cards, config)
+        width = layout.max_cells(style.size * (look.size if look else 1.0))
         lines += [
             dataclasses.replace(line, style=look)
-            for line in captions.break_lines(words, max(width, 4))
+            for line in captions.break_lines(words, width, style.max_words)
         ]
-    font_path = _caption_font(ctx, config)
-    family = "Sans"
-    fonts_dir = None
-    if font_path:
-        family = fonts.family(Path(font_path))
-        fonts_dir = Path(font_path).parent
-    style = captions.Style(
-        font=family, colour=config.caption_colour, highlight=config.caption_highlight
-    )
     captions.write_ass(ctx.task_dir / CAPTIONS_ASS, lines, layout, style)
     srt = ctx.task_dir / CAPTIONS_SRT
     temporary = srt.with_suffix(".tmp.srt")
@@ -327,11 +356,12 @@ def run_video_stage(ctx: StageContext, config: StageConfig) -> StageResult:
         )
     _check_images([image for image in images if not ffmpeg.is_clip(image)])
     story = read_story(task_dir)
+    cards = tuple(_is_card(ctx, image) for image in images)
     soundtrack = narration.prepare(ctx, config, story, len(images), exe)
     music = _music(ctx, config)
     track = None
     if config.captions and any(soundtrack.scenes):
-        track = _write_captions(ctx, config, soundtrack, size, story)
+        track = _write_captions(ctx, config, soundtrack, size, story, cards)
     plan = ffmpeg.RenderPlan(
         images=tuple(images),
         durations=soundtrack.durations,
@@ -347,6 +377,7 @@ def run_video_stage(ctx: StageContext, config: StageConfig) -> StageResult:
         loudness=config.loudness,
         motion=config.motion,
         crossfade=config.crossfade,
+        cards=cards,
     )
     started = time.monotonic()
     # The thumbnail is drawn on another thread while ffmpeg renders; it takes its place only
@@ -396,12 +427,17 @@ def _render(ctx: StageContext, exe: str, plan: ffmpeg.RenderPlan, config: StageC
     _check(exe, plan)
 
 
-def _drawn_card(ctx: StageContext, scene: Path) -> bool:
-    """Whether the first scene is a text card that the image stage drew (not an upload, a
-    generated picture, or a stock photo: those get the title drawn over them)."""
+def _is_card(ctx: StageContext, scene: Path) -> bool:
+    """Whether a scene is a text card that autoqueue drew (the cards stage's, or the stock
+    stage's where it found nothing), not an upload, a generated picture, a stock photo or a
+    picture of the user's own crawler: cards cut rather than fade and do not pan, so that their
+    text never blurs or double-exposes."""
+    from autoqueue.models import QueueType
     from autoqueue.stages.stock import read_credits
 
     if ctx.task.media_mode is not MediaMode.CRAWL or scene.suffix.lower() != ".png":
+        return False
+    if ctx.workspace.config.handler(QueueType.IMAGE) not in ("cards", "stock"):
         return False
     return all(credit.file != scene.name for credit in read_credits(ctx.task_dir))
 
@@ -419,7 +455,7 @@ def _thumbnail(
     with the most to see, with the title across it."""
     target = ctx.task_dir / THUMBNAIL_NEXT
     title_card = bool(story.scenes) and story.scenes[0].text.strip() == story.title.strip()
-    if title_card and _drawn_card(ctx, scenes[0]):
+    if title_card and _is_card(ctx, scenes[0]):
         write_thumbnail(scenes[0], target, size)
         return target
     folder = ctx.task_dir / "stills.tmp"

@@ -14,10 +14,12 @@ import subprocess
 import threading
 import time
 from collections.abc import Coroutine, Iterator
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from autoqueue.config import VoiceEngineConfig
 from autoqueue.tts import Speech, Word
-from autoqueue.voices.engine import EngineUnavailable, VoiceRequest, decode_audio
+from autoqueue.voices.engine import Engine, EngineUnavailable, VoiceRequest, decode_audio
 
 if TYPE_CHECKING:
     from edge_tts import Communicate
@@ -70,6 +72,18 @@ def speak(
             ENGINE, "ffmpeg could not decode the service's audio: " + " ".join(str(exc).split())
         ) from exc
     return Speech(pcm, rate, words)
+
+
+def engine(config: VoiceEngineConfig) -> Engine:
+    """The edge engine with ``[voices.edge]``'s voices per language, address and timeout."""
+
+    def speak_with(request: VoiceRequest) -> Speech:
+        voice = request.voice or config.voice.get(request.language)
+        return speak(
+            replace(request, voice=voice), endpoint=config.endpoint, timeout=config.timeout
+        )
+
+    return speak_with
 
 
 def _voice(request: VoiceRequest) -> str:

@@ -30,12 +30,15 @@ class VoiceRequest:
 class EngineUnavailable(Exception):
     """This engine cannot speak this line now (no network, the service refused or failed, no
     key, no model or voice for the language): the next engine of the chain is asked.
-    ``reason`` is one line a person reads in the log, with no secret in it."""
+    ``reason`` is one line a person reads in the log, with no secret in it. ``setup``: the
+    engine is not set up for this (no key, no voice installed for the language) rather than
+    failing, so the chain neither warns about it in its default order nor rests it."""
 
-    def __init__(self, engine: str, reason: str) -> None:
+    def __init__(self, engine: str, reason: str, *, setup: bool = False) -> None:
         super().__init__(f"{engine}: {reason}")
         self.engine = engine
         self.reason = reason
+        self.setup = setup
 
 
 Engine = Callable[[VoiceRequest], Speech]

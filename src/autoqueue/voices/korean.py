@@ -88,8 +88,13 @@ _ACRONYM = re.compile(r"([A-Z0-9]+(?:-[A-Z0-9]+)*)([가-힣]*)")
 
 def speakable(text: str) -> str:
     """A whole Korean line: each whitespace-separated token as spoken, joined by single spaces."""
-    tokens = text.split()
-    return " ".join(_in_context(tokens, i) for i in range(len(tokens)))
+    return " ".join(speakable_tokens(text.split()))
+
+
+def speakable_tokens(tokens: list[str]) -> list[str]:
+    """Each written token as spoken, read with its neighbours: one spoken segment per token, so
+    that the voice's word times map back onto the written words."""
+    return [_in_context(tokens, i) for i in range(len(tokens))]
 
 
 def speakable_token(token: str) -> str:
