@@ -10,7 +10,6 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-
 CaptionPreset = Literal["bold", "subtle", "karaoke"]
 
 

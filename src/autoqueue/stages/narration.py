@@ -28,6 +28,7 @@ DEFAULT_SCENE_SECONDS = 3.0  # a scene's length with no voice and no story durat
 AUDIO_SUFFIXES = (".mp3", ".wav", ".m4a", ".aac", ".ogg", ".flac", ".opus")
 VOICE_FILE = "voice.wav"
 
+
 @dataclass
 class Soundtrack:
     durations: tuple[float, ...]

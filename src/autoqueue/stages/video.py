@@ -243,10 +243,13 @@ def _scene_look(
     if scene is not None and scene.caption_style is not None:
         own = scene.caption_style
         return captions.LineStyle(own.colour, own.highlight, own.size, own.position)
-    if scene is not None and index < len(cards) and cards[index]:
-        if card_text(scene, config.captions and scene.captions) is None:
-            return CARD_CAPTIONS
-    return None
+    bare = (
+        scene is not None
+        and index < len(cards)
+        and cards[index]
+        and card_text(scene, config.captions and scene.captions) is None
+    )
+    return CARD_CAPTIONS if bare else None
 
 
 def _write_captions(
