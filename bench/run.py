@@ -619,7 +619,7 @@ def render_setup(folder: Path, scenes: int, seconds: float) -> tuple[Any, list[P
     font = find_cjk_font() or find_plain_font()
     images = []
     for n in range(scenes):
-        path = task_dir / f"scene_{n + 1:02d}.png"
+        path = task_dir / f"scene_{n + 1:02d}.jpg"  # pictures, which pan and crossfade
         render_card(
             story["scenes"][n]["text"], size=(1080, 1920), index=n, total=scenes, font_path=font
         ).save(path)

@@ -4,6 +4,8 @@ narrated render decodes to (small 480p renders, decoded and measured with the bu
 from __future__ import annotations
 
 import dataclasses
+import itertools
+import random
 import re
 import subprocess
 import sys
@@ -350,6 +352,60 @@ def test_ten_crossfading_scenes_keep_every_frame_and_their_place(
         start += length
 
 
+def line_positions(frames: list[Image.Image], axis: str, near: float) -> list[float]:
+    """Where a thin bright line across the frame stands in each frame, to a fraction of a
+    pixel (the centroid of its brightness over the background, followed frame to frame)."""
+    positions: list[float] = []
+    at = near
+    for image in frames:
+        grey = image.convert("L")
+        width, height = grey.size
+        if axis == "x":  # a vertical line: a band of rows, averaged
+            band = grey.crop((0, height // 3, width, height // 3 + 40)).resize((width, 1))
+        else:
+            band = grey.crop((width // 3, 0, width // 3 + 40, height)).resize((1, height))
+        values = list(band.getdata())
+        if not positions:  # start on the brightest line near ``near``
+            at = max(range(round(near) - 50, round(near) + 50), key=lambda i: values[i])
+        window = range(max(0, round(at) - 3), min(len(values), round(at) + 4))
+        floor = sorted(values)[len(values) // 2]  # the textured background's middle
+        weight = sum(values[i] - floor for i in window)
+        at = sum(i * (values[i] - floor) for i in window) / weight
+        positions.append(at)
+    return positions
+
+
+@pytest.mark.no_db
+def test_pans_move_the_same_fraction_of_a_pixel_every_frame(tmp_path: Path) -> None:
+    """A pan across a textured still moves by sub-pixel amounts, the same every frame (crop's
+    whole pixels moved 2, 0, 2, 0, 0 px a frame: a judder on sharp edges)."""
+    from autoqueue.stages import ffmpeg, render
+
+    noise = random.Random(7)
+    stills = []
+    for axis in ("x", "x", "y"):  # the first two scenes pan across, the third up
+        picture = Image.new("L", (600, 1066))
+        picture.putdata([96 + noise.randrange(-12, 13) for _ in range(600 * 1066)])
+        for k in range(12):  # thin bright lines, irregularly spaced, across the pan
+            at = 40 + k * 45 + noise.randrange(0, 9)
+            box = (at, 0, at + 2, 1066) if axis == "x" else (0, at * 2, 600, at * 2 + 2)
+            picture.paste(250, box)
+        stills.append(tmp_path / f"{len(stills)}{axis}.png")
+        picture.convert("RGB").save(stills[-1])
+    plan = ffmpeg.RenderPlan(
+        images=tuple(stills), durations=(2.0, 2.0, 2.0), size=(540, 960), fit="crop",
+        output=tmp_path / "pan.mp4", motion=0.08,
+    )  # fmt: skip
+    render.render(FFMPEG, plan, tmp_path / "render.tmp", workers=1)
+    frames = frames_of(plan.output)
+    for axis, scene in (("x", frames[2:58]), ("x", frames[62:118]), ("y", frames[122:178])):
+        first = scene[0].convert("L")
+        middle = (first.width if axis == "x" else first.height) // 2
+        steps = [b - a for a, b in itertools.pairwise(line_positions(scene, axis, middle))]
+        assert 0.3 < abs(sum(steps) / len(steps)) < 1.5, (axis, steps)  # it moves
+        assert max(steps) - min(steps) <= 0.25, (axis, [round(s, 2) for s in steps])
+
+
 @pytest.mark.no_db
 def test_stills_move_and_nothing_freezes_inside_a_scene(tmp_path: Path) -> None:
     def frozen(video: Path) -> list[str]:
@@ -360,7 +416,9 @@ def test_stills_move_and_nothing_freezes_inside_a_scene(tmp_path: Path) -> None:
         ).stderr  # fmt: skip
         return re.findall(r"freeze_duration: ([\d.]+)", report)
 
-    assert frozen(render_two(tmp_path, motion=0.08, crossfade=0.4)) == []
+    # At 108x192, motion 0.5 moves about a pixel a frame, as 0.08 does at full size (a pan
+    # now moves a fraction of a pixel each frame: 0.08 here is a tenth of a pixel a frame).
+    assert frozen(render_two(tmp_path, motion=0.5, crossfade=0.4)) == []
     assert frozen(render_two(tmp_path, motion=0.0, crossfade=0.0))  # stills alone do freeze
 
 

@@ -110,19 +110,54 @@ def _even(value: float) -> int:
 
 @dataclass(frozen=True)
 class _Pan:
-    """Where a scene's window starts and ends on its (larger) canvas, as fractions of the room
-    there is to move: scenes take turns, so that the motion does not repeat."""
+    """Which way a scene's window moves across its (larger) canvas: along one axis, from
+    ``start`` to ``end`` as fractions of the room there is to move; scenes take turns, so
+    that the motion does not repeat."""
 
-    x: tuple[float, float]
-    y: tuple[float, float]
+    axis: str  # "x" or "y"
+    start: float
+    end: float
 
 
 PANS = (
-    _Pan((0.0, 1.0), (0.5, 0.5)),  # left to right
-    _Pan((1.0, 0.0), (0.3, 0.7)),  # right to left, drifting down
-    _Pan((0.5, 0.5), (1.0, 0.0)),  # bottom to top
-    _Pan((0.0, 1.0), (1.0, 0.0)),  # diagonal
+    _Pan("x", 0.0, 1.0),  # left to right
+    _Pan("x", 1.0, 0.0),  # right to left
+    _Pan("y", 1.0, 0.0),  # bottom to top
+    _Pan("y", 0.0, 1.0),  # top to bottom
 )
+SUBPIXEL = 1024  # a pan's position is kept to 1/1024 px, the same in every filter that reads it
+
+
+def _pan_filters(
+    index: int, label: str, plan: RenderPlan, frames: int, room: tuple[int, int]
+) -> str:
+    """A window of the frame's size moving smoothly across the canvas: sub-pixel steps, every
+    frame the same distance. crop takes whole pixels, so two windows a pixel apart are blended
+    by the fraction (bilinear along the pan: ``blend``'s opacity, set for every frame by
+    ``sendcmd``). Whole-pixel crops alone moved 2, 0, 2, 0, 0 px a frame, which judders on
+    sharp edges."""
+    width, height = plan.size
+    pan = PANS[index % len(PANS)]
+    moving = room[0] if pan.axis == "x" else room[1]
+    distance = max(moving - 1, 0)  # the second window stands one pixel further on
+    speed = distance * (pan.end - pan.start) * FPS / max(frames - 1, 1)  # pixels a second
+
+    def place(time: str) -> str:
+        exact = f"({distance * pan.start:g}+({speed:.6f})*{time})"
+        return f"(floor({exact}*{SUBPIXEL}+0.5)/{SUBPIXEL})"
+
+    still = {"x": room[0] // 4 * 2, "y": room[1] // 4 * 2}  # the other axis: centred, even
+    first = {**still, pan.axis: f"'floor{place('t')}'"}
+    second = {**still, pan.axis: f"'floor{place('t')}+1'"}
+    fraction = f"{place('T')}-floor{place('T')}"
+    name = f"pan{label}"
+    return (
+        f"sendcmd=c='0-86400 [expr] blend@{name} all_opacity 1-({fraction})',"
+        f"split=2[{name}a][{name}b];"
+        f"[{name}a]crop={width}:{height}:x={first['x']}:y={first['y']}:exact=1[{name}A];"
+        f"[{name}b]crop={width}:{height}:x={second['x']}:y={second['y']}:exact=1[{name}B];"
+        f"[{name}A][{name}B]blend@{name}=all_mode=normal"
+    )
 
 
 def _crossfade_frames(plan: RenderPlan) -> int:
@@ -201,28 +236,22 @@ def _scene_filter(index: int, plan: RenderPlan, source: int, head: bool) -> str:
     # The picture is shaped once; the loop filter then repeats the finished frame rather than
     # scaling the same picture again for each of its frames.
     frames = _stream_frames(index, plan)
-    move = ""
-    if motion > 0:
-        pan = PANS[index % len(PANS)]
-        span = max(frames - 1, 1)
+    room = (cw - width, ch - height)
 
-        def position(axis: str, ends: tuple[float, float]) -> str:
-            start, end = ends
-            room = f"(i{axis}-o{axis})"
-            return f"'{room}*({start:g}+({end - start:g})*n/{span})'"
-
-        move = f",crop={width}:{height}:x={position('w', pan.x)}:y={position('h', pan.y)}"
-
-    def looped(count: int) -> str:
-        return f"loop=loop={count - 1}:size=1:start=0,setpts=N/{FPS}/TB{move}"
+    def looped(count: int, label: str) -> str:
+        repeat = f"loop=loop={count - 1}:size=1:start=0,setpts=N/{FPS}/TB"
+        if motion <= 0:
+            return repeat
+        # the head's window moves as the scene's own does over those frames
+        return f"{repeat},{_pan_filters(index, label, plan, frames, room)}"
 
     if not head:
-        return f"{shape},{looped(frames)}[v{index}]"
+        return f"{shape},{looped(frames, str(index))}[v{index}]"
     # The alpha plane is added to the shaped picture, once, rather than to each fading frame
     # (a conversion of the whole frame each).
     return (
-        f"{shape},split=2[c{index}][ca{index}];[c{index}]{looped(frames)}[v{index}];"
-        f"[ca{index}]format=yuva420p,{looped(_fade_in(plan, index))}[h{index}]"
+        f"{shape},split=2[c{index}][ca{index}];[c{index}]{looped(frames, str(index))}[v{index}];"
+        f"[ca{index}]format=yuva420p,{looped(_fade_in(plan, index), f'{index}h')}[h{index}]"
     )
 
 
