@@ -64,6 +64,12 @@ def _pick(info: dict[str, Any], keys: tuple[str, ...]) -> Any:
     return None
 
 
+def product_name(info: Any) -> str | None:
+    """The product's name in the task's product info, when it gives one."""
+    name = _pick(info, NAME_KEYS) if isinstance(info, dict) else None
+    return _text(name) or None if name is not None else None
+
+
 def _details(info: Any) -> list[tuple[str, Any]]:
     """The product info as (kind, value) pairs: name, price, each feature, then any other
     field as ("other", "key: value")."""

@@ -140,43 +140,29 @@ def best_image(images: list[Path]) -> Path:
 
 
 def write_thumbnail(
-    source: Path, target: Path, size: tuple[int, int], title: str = "", font_path: str | None = None
+    source: Path | None,
+    target: Path,
+    size: tuple[int, int],
+    title: str = "",
+    font_path: str | None = None,
+    *,
+    subject: str | None = None,
+    seed: str = "",
 ) -> None:
-    """thumbnail.jpg: ``source`` at the video's aspect, with ``title`` large across its upper
-    part on a dark band (no page counter: nothing that a viewer has no use for)."""
-    from PIL import Image, ImageDraw, ImageOps
+    """thumbnail.jpg: ``title`` (its ``subject`` on a pill) over ``source``, else a colour field."""
+    # subject None: the title's key words; seed: the task id, which picks the field's colours
+    from PIL import Image, ImageOps
 
-    from autoqueue.stages import fonts
-    from autoqueue.stages.cards import draw_lines, wrap
+    from autoqueue.stages import thumbnail
 
-    with Image.open(source) as image:
-        frame = ImageOps.fit(image.convert("RGB"), size)
-    if title.strip():
-        width, height = size
-        px = max(24, round(min(width, height) * 0.11))
-        font = fonts.load(font_path, px)
-        lines = wrap(title, font, width * 0.88)
-        while len(lines) > 3 and px > 24:  # a long title: smaller, up to three lines
-            px = round(px * 0.85)
-            font = fonts.load(font_path, px)
-            lines = wrap(title, font, width * 0.88)
-        line_height = round(px * 1.25)
-        top = round(height * 0.08)
-        band = Image.new("RGBA", size, (0, 0, 0, 0))
-        ImageDraw.Draw(band).rectangle(
-            (0, top - px // 2, width, top + line_height * len(lines) + px // 2),
-            fill=(0, 0, 0, 140),
-        )
-        frame = Image.alpha_composite(frame.convert("RGBA"), band).convert("RGB")
-        draw_lines(
-            ImageDraw.Draw(frame),
-            lines,
-            font,
-            (width // 2, top),
-            line_height,
-            (255, 235, 60),
-            px // 14,
-        )
+    subject = thumbnail.key_words(title) if subject is None else subject
+    if source is None:
+        frame = thumbnail.on_field(size, title, subject, font_path, seed)
+    else:
+        with Image.open(source) as image:
+            frame = ImageOps.fit(image.convert("RGB"), size)
+        if title.strip():
+            frame = thumbnail.over_picture(frame, title, subject, font_path)
     save_thumbnail_jpeg(frame, target)
 
 
@@ -386,7 +372,7 @@ def run_video_stage(ctx: StageContext, config: StageConfig) -> StageResult:
     # The thumbnail is drawn on another thread while ffmpeg renders; it takes its place only
     # beside a video that passed its check.
     with ThreadPoolExecutor(max_workers=1) as pool:
-        thumbnail = pool.submit(_thumbnail, ctx, config, story, images, size, exe)
+        thumbnail = pool.submit(_thumbnail, ctx, config, story, images, cards, size, exe)
         try:
             _render(ctx, exe, plan, config)
             plan.output.replace(video)
@@ -450,21 +436,26 @@ def _thumbnail(
     config: StageConfig,
     story: Story,
     scenes: list[Path],
+    cards: tuple[bool, ...],
     size: tuple[int, int],
     exe: str,
 ) -> Path:
-    """The next thumbnail, beside the one in place. A title card (the built-in script's first
-    scene, drawn by the cards stage) is its own thumbnail; otherwise the picture (or clip frame)
-    with the most to see, with the title across it."""
+    """The next thumbnail, beside the one in place: the title over the strongest picture."""
+    # Over a colour field when every scene is a text card: a bare title card, dark and small,
+    # says nothing at thumbnail size. The subject is the product's name, else the key words.
+    from autoqueue.stages.template import product_name
+
     target = ctx.task_dir / THUMBNAIL_NEXT
-    title_card = bool(story.scenes) and story.scenes[0].text.strip() == story.title.strip()
-    if title_card and _is_card(ctx, scenes[0]):
-        write_thumbnail(scenes[0], target, size)
+    font = _caption_font(ctx, config)
+    subject = product_name(ctx.task.product_info)
+    pictures = [scene for scene, card in zip(scenes, cards, strict=True) if not card]
+    if not pictures:
+        write_thumbnail(None, target, size, story.title, font, subject=subject, seed=ctx.task.id)
         return target
     folder = ctx.task_dir / "stills.tmp"
     try:
-        images = _stills(exe, scenes, folder)
-        write_thumbnail(best_image(images), target, size, story.title, _caption_font(ctx, config))
+        best = best_image(_stills(exe, pictures, folder))
+        write_thumbnail(best, target, size, story.title, font, subject=subject)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return target
