@@ -53,6 +53,8 @@ class FakeEdge:
     mp3: bytes
     words: list[Boundary]
     mode: Mode = "speak"
+    # with an ffmpeg: each request's own text is spoken (by eSpeak NG) instead of ``mp3``
+    echo_with: str | None = None
     received: list[Received] = field(default_factory=list)
     handshakes: int = 0
     port: int = 0
@@ -125,18 +127,26 @@ class FakeEdge:
             while (await ws.receive()).type not in (WSMsgType.CLOSE, WSMsgType.CLOSED):
                 pass  # until the client gives up
             return
-        mp3 = b"\xde\xad\xbe\xef" * 512 if self.mode == "garbage" else self.mp3
+        mp3, words = self.mp3, self.words
+        if self.echo_with is not None:
+            text = self.received[-1].text
+            mp3, words, _seconds = spoken_mp3(self.echo_with, text, _espeak_voice(text))
+        mp3 = b"\xde\xad\xbe\xef" * 512 if self.mode == "garbage" else mp3
         await ws.send_str(_text(request_id, "turn.start", {"context": {"serviceTag": "fake"}}))
         chunks = [mp3[i : i + CHUNK_BYTES] for i in range(0, len(mp3), CHUNK_BYTES)]
         for index, chunk in enumerate(chunks):
-            if index < len(self.words):  # the boundaries come along with the audio
-                await ws.send_str(_text(request_id, "audio.metadata", _metadata(self.words[index])))
+            if index < len(words):  # the boundaries come along with the audio
+                await ws.send_str(_text(request_id, "audio.metadata", _metadata(words[index])))
             await ws.send_bytes(_audio(request_id, chunk))
-        for word in self.words[len(chunks) :]:
+        for word in words[len(chunks) :]:
             await ws.send_str(_text(request_id, "audio.metadata", _metadata(word)))
         await ws.send_bytes(_audio(request_id, b""))  # the service's end of the stream
         await ws.send_str(_text(request_id, "turn.end", {}))
         await ws.receive()  # the client closes
+
+
+def _espeak_voice(text: str) -> str:
+    return "ko" if any("\uac00" <= ch <= "\ud7a3" for ch in text) else "en-us"
 
 
 def _body(message: str) -> str:

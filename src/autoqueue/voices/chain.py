@@ -248,7 +248,7 @@ def _cached(
         words = [Word(str(t), float(s), float(e)) for t, s, e in json.loads(meta.read_text())]
         return Speech(audio.read_bytes(), SAMPLE_RATE, words)
     speech = make()
-    folder.mkdir(exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     _write_whole(audio, speech.pcm)
     _write_whole(meta, json.dumps([[w.text, w.start, w.end] for w in speech.words]).encode())
     return speech
