@@ -45,6 +45,22 @@ class _Event(ctypes.Structure):
     ]
 
 
+class _Voice(ctypes.Structure):
+    # ``languages`` is a run of (priority byte, NUL-terminated name) ended by a zero byte: read
+    # by hand, so it is a plain pointer here.
+    _fields_ = [
+        ("name", ctypes.c_char_p),
+        ("languages", ctypes.c_void_p),
+        ("identifier", ctypes.c_char_p),
+        ("gender", ctypes.c_ubyte),
+        ("age", ctypes.c_ubyte),
+        ("variant", ctypes.c_ubyte),
+        ("xx1", ctypes.c_ubyte),
+        ("score", ctypes.c_int),
+        ("spare", ctypes.c_void_p),
+    ]
+
+
 _CALLBACK = ctypes.CFUNCTYPE(
     ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_Event)
 )
@@ -119,6 +135,8 @@ class Espeak:
         ]
         self.lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
         self.lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
+        self.lib.espeak_ListVoices.argtypes = [ctypes.c_void_p]
+        self.lib.espeak_ListVoices.restype = ctypes.POINTER(ctypes.POINTER(_Voice))
         self.lib.espeak_Synth.argtypes = [
             ctypes.c_void_p,
             ctypes.c_size_t,
@@ -159,6 +177,20 @@ class Espeak:
                 self._events.append((event.text_position, event.length, event.audio_position))
             index += 1
         return 0  # go on
+
+    def voices(self) -> list[str]:
+        """Every voice's language as ``speak`` takes it (``ko``, ``en-us``, ...), sorted."""
+        with self._lock:
+            listed = self.lib.espeak_ListVoices(None)  # NULL: every voice
+            names = set()
+            index = 0
+            while listed[index]:
+                languages = listed[index].contents.languages
+                if languages and ctypes.string_at(languages, 1) != b"\x00":
+                    # The first language after its priority byte is the voice's own.
+                    names.add(ctypes.string_at(languages + 1).decode(errors="replace"))
+                index += 1
+        return sorted(names)
 
     def speak(self, text: str, voice: str, words_per_minute: int, pitch: int = 50) -> Speech:
         """``text`` spoken by ``voice`` (an eSpeak voice name: ``ko``, ``en-us``, ...)."""

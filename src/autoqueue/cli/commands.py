@@ -1,4 +1,5 @@
-"""The task commands: init, add, list, show, stop, retry, logs, contents, cleanup, schema, watch."""
+"""The task commands: init, add, list, show, stop, retry, logs, contents, cleanup, schema, watch;
+and doctor and voices, about this machine."""
 
 from __future__ import annotations
 
@@ -173,6 +174,20 @@ def doctor(ctx: typer.Context, as_json: JsonOption = False) -> None:
         output.doctor_rows(checks)
     if any(check.status == doctor_checks.FAIL for check in checks):
         raise typer.Exit(1)
+
+
+@app.command()
+def voices(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """The voices this machine can narrate with, by language: piper's neural voices (installed
+    wheels and HOME/voices), eSpeak NG's built-in ones, and the online engines; and how to add
+    a piper voice."""
+    from autoqueue.voices.catalog import catalog
+
+    found = catalog(_state(ctx).home.expanduser().resolve())
+    if as_json:
+        output.emit_json(found.as_json())
+    else:
+        output.voice_rows(found)
 
 
 @app.command()
