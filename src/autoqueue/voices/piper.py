@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import json
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from autoqueue.config import VoiceEngineConfig
 from autoqueue.i18n import _
 from autoqueue.tts import Speech
-from autoqueue.voices.engine import EngineUnavailable, VoiceRequest
+from autoqueue.voices.engine import Engine, EngineUnavailable, VoiceRequest
 
 if TYPE_CHECKING:
     from piper import AudioChunk
@@ -138,6 +139,7 @@ def choose(request: VoiceRequest, home: Path) -> PiperVoice:
         _("no piper voice for {language} is installed; see `autoqueue voices`").format(
             language=request.language
         ),
+        setup=True,
     )
 
 
@@ -152,6 +154,16 @@ def _speaks(voice: PiperVoice, language: str) -> PiperVoice:
             ),
         )
     return voice
+
+
+def engine(home: Path, config: VoiceEngineConfig) -> Engine:
+    """The piper engine with ``[voices.piper]``'s voice per language (a name or an .onnx)."""
+
+    def speak_with(request: VoiceRequest) -> Speech:
+        voice = request.voice or config.voice.get(request.language)
+        return speak(replace(request, voice=voice), home=home)
+
+    return speak_with
 
 
 def speak(request: VoiceRequest, *, home: Path) -> Speech:
@@ -207,6 +219,7 @@ def _read_model(model: Path) -> PiperModel:
             _("piper-tts is not installed ({error}): pip install piper-tts").format(
                 error=_one_line(exc)
             ),
+            setup=True,
         ) from exc
     try:
         return PiperModel.load(model)
