@@ -604,6 +604,12 @@ def test_demo_makes_three_videos_in_the_home_it_is_given(home: Path, tmp_path: P
     assert len(videos) == 3
     sizes = sorted(probe(video, count=False)["size"] for video in videos)  # type: ignore[type-var]
     assert sizes == [(1080, 1920), (1080, 1920), (1920, 1080)]
+    # No dead air: each video is silent (under -40 dB for 0.15 s or more) for at most a tenth
+    # of its length, with its own music (made here, not shipped) under the pauses.
+    for video in videos:
+        length = probe(video, count=False)["duration"]
+        assert isinstance(length, float) and sum(pauses(video)) <= 0.10 * length, video
+    assert [p.name for p in (home / "demo" / "music").iterdir()] == ["autoqueue-demo-pad.m4a"]
     assert result.stdout.count("✅") == 3
     again = demo()
     assert again.returncode == 0, again.stdout + again.stderr
