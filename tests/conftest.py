@@ -53,7 +53,13 @@ def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket, "getaddrinfo", guarded)
 
 
-PROVIDER_KEYS = ("OPENAI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY", "PEXELS_API_KEY")
+PROVIDER_KEYS = (
+    "OPENAI_API_KEY",
+    "GEMINI_API_KEY",
+    "GOOGLE_API_KEY",
+    "PEXELS_API_KEY",
+    "ELEVENLABS_API_KEY",
+)
 
 
 @pytest.fixture(autouse=True)

@@ -1,7 +1,8 @@
 """A fake provider on 127.0.0.1 for the real ``openai`` and ``google-genai`` SDKs: each POST takes
-the next scripted reply (a chat answer, a picture, a Gemini answer, or an error with its status
-and headers) and is recorded with its path, headers and body. ``base_url`` is the OpenAI-style
-root (``/v1``), ``root`` the bare one that google-genai adds ``/v1beta/models/...`` to."""
+the next scripted reply (a chat answer, a picture, speech, a Gemini answer, or an error with its
+status and headers) and is recorded with its path, headers and body. ``base_url`` is the
+OpenAI-style root (``/v1``), ``root`` the bare one that google-genai adds ``/v1beta/models/...``
+to."""
 
 from __future__ import annotations
 
@@ -44,6 +45,35 @@ def picture(data: bytes) -> Reply:
     """OpenAI's images.generate answer."""
     encoded = base64.b64encode(data).decode()
     return Reply(data={"created": 1_780_000_000, "data": [{"b64_json": encoded}]})
+
+
+def spoken(text: str, rate: int = 24_000, voice: str = "en-us") -> tuple[bytes, list[Any]]:
+    """``text`` as real speech (eSpeak NG) in 16-bit mono PCM at ``rate``, and its words with
+    their times (``autoqueue.tts.Word``)."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    from autoqueue.tts import Espeak
+
+    speech = Espeak.get().speak(text, voice, 175)
+    result = subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-f", "s16le", "-ar", str(speech.rate),
+         "-ac", "1", "-i", "pipe:0", "-f", "s16le", "-ar", str(rate), "-ac", "1", "pipe:1"],
+        input=speech.pcm, capture_output=True, check=True,
+    )  # fmt: skip
+    return result.stdout, speech.words
+
+
+def speech(pcm: bytes) -> Reply:
+    """OpenAI's audio.speech answer with ``response_format="pcm"``: the samples, as they are."""
+    return Reply(raw=pcm, content_type="application/octet-stream")
+
+
+def gemini_speech(pcm: bytes, rate: int = 24_000) -> Reply:
+    """Gemini's speech answer: the PCM as inline data (base64 in the JSON)."""
+    mime = f"audio/L16;codec=pcm;rate={rate}"
+    return gemini({"inlineData": {"mimeType": mime, "data": base64.b64encode(pcm).decode()}})
 
 
 def gemini(*parts: dict[str, Any], finish: str = "STOP", block: str | None = None) -> Reply:

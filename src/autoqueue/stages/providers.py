@@ -246,7 +246,7 @@ def sdk_errors() -> tuple[type[Exception], ...]:
     return tuple(found)
 
 
-def _status_of(exc: Exception) -> tuple[int | None, str, str, Any]:
+def status_of(exc: Exception) -> tuple[int | None, str, str, Any]:
     """(HTTP status, message, error code, response) of an SDK error; status None for a network
     error or anything else that never got an answer."""
     import openai
@@ -273,7 +273,7 @@ def stage_error(exc: Exception, account: Account, model: str, model_setting: str
     """The stage error for what an SDK raised (see the module's docstring)."""
     from google.auth import exceptions as auth_errors
 
-    status, message, code, response = _status_of(exc)
+    status, message, code, response = status_of(exc)
     said = account.redact(message)[:500]
     where = account.where
     if isinstance(exc, auth_errors.DefaultCredentialsError | auth_errors.RefreshError):
@@ -331,9 +331,18 @@ def spent(ctx: StageContext, provider: str, now: datetime) -> tuple[int, float]:
     return ctx.store.quota_used(requests, day), ctx.store.quota_used(dollars, day) / MICRO
 
 
+class CapReached(ParkStageError):
+    """A request would pass a provider's daily cap: the item waits for midnight UTC (a voice
+    engine lets the next voice speak instead). ``over`` says which cap, in a few words."""
+
+    def __init__(self, message: str, until: datetime, over: str) -> None:
+        super().__init__(message, until)
+        self.over = over
+
+
 def charge(ctx: StageContext, account: Account, price: float, now: datetime) -> None:
     """Count one request of ``price`` dollars before it is sent, or park the item until the
-    next UTC day when it would pass the provider's daily caps."""
+    next UTC day when it would pass the provider's daily caps (``CapReached``)."""
     limits = account.limits
     requests, dollars = spent(ctx, account.provider, now)
     over = None
@@ -345,12 +354,13 @@ def charge(ctx: StageContext, account: Account, price: float, now: datetime) -> 
         )
     if over is not None:
         tomorrow = datetime.combine(now.date() + timedelta(days=1), time(), tzinfo=now.tzinfo)
-        raise ParkStageError(
+        raise CapReached(
             _(
                 "the daily {name} cap is reached ({over}): waiting for midnight UTC "
                 "([providers.{provider}] daily_requests / daily_budget)"
             ).format(name=NAMES[account.provider], over=over, provider=account.provider),
             tomorrow,
+            over,
         )
     day = now.date().isoformat()
     request_name, dollar_name = ledger_names(account.provider)
