@@ -5,6 +5,7 @@ caption looks (bold, karaoke) are what they say."""
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 
@@ -64,7 +65,7 @@ def test_cards_cut_show_headlines_and_keep_their_text_in_the_safe_area(
     # crossfade between two texts changed twelve frames in a row).
     cuts = [n for n in range(1, len(frames)) if changed(frames[n - 1], frames[n]) > 0.5]
     assert len(cuts) == len(story.scenes) - 1, cuts
-    assert all(b - a > 1 for a, b in zip(cuts, cuts[1:], strict=False)), cuts
+    assert all(b - a > 1 for a, b in itertools.pairwise(cuts)), cuts
     starts = [0, *cuts]
     # A caption never shows before its scene's first frame.
     shown = cues(folder / "output.srt")
@@ -88,7 +89,7 @@ def test_cards_cut_show_headlines_and_keep_their_text_in_the_safe_area(
                 y for y in range(box[1], box[3])
                 if ink.crop((0, y, width, y + 1)).convert("L").getextrema()[1] > 60
             ]  # fmt: skip
-            gaps = [b - a for a, b in zip(rows, rows[1:], strict=False)]
+            gaps = [b - a for a, b in itertools.pairwise(rows)]
             assert max(gaps) > height * 0.05, (index, scene.on_screen)
             assert scene.on_screen != scene.text  # what the card says is not the line
 

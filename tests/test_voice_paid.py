@@ -461,3 +461,36 @@ def test_alignment_words_are_the_characters_between_spaces() -> None:
         Word("you!", 0.6, 1.0),
     ]
     assert alignment_words([], [], []) == []
+
+
+# -- through the chain -----------------------------------------------------------------------------
+
+
+def test_the_chain_reaches_openai_with_its_voices_settings_and_falls_to_espeak_past_the_cap(
+    home: Path, conn: Connection, fake: FakeOpenAI, keys: None
+) -> None:
+    """[voices.openai] reaches the request (model, the voice for the line's language, the
+    price per 1,000 characters counted in the ledger); past the cap eSpeak speaks instead."""
+    import imageio_ffmpeg
+
+    from autoqueue.config import StageConfig
+    from autoqueue.voices import chain
+
+    config = (
+        f'[providers.openai]\nbase_url = "{fake.base_url}"\ndaily_budget = 0.005\n'
+        '[voices.openai]\nmodel = "tts-next"\nvoice = { en = "ash", ko = "nova" }\n'
+        "price = 0.1\n"
+    )
+    pcm, _words = spoken(LINE)
+    fake.replies = [speech(pcm)]
+    exe = imageio_ffmpeg.get_ffmpeg_exe()
+    with voice_context(home, conn, config) as ctx:
+        settings = StageConfig(narration=["openai", "espeak"])
+        (said,) = chain.speak_lines(ctx, settings, exe, [chain.Line(LINE)])
+        assert [w.text for w in said.words] == LINE.split()  # estimated from the audio
+        body = fake.requests[0]["body"]
+        assert (body["model"], body["voice"], body["input"]) == ("tts-next", "ash", LINE)
+        assert ledger(conn, "openai") == (1, round(len(LINE) * 0.1 / 1000 * 1_000_000))
+        # The budget cannot pay for another line: eSpeak says it, and OpenAI is not asked.
+        (again,) = chain.speak_lines(ctx, settings, exe, [chain.Line(LINE + " Again.")])
+        assert len(fake.requests) == 1 and again.seconds > 1.0

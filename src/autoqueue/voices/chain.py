@@ -56,17 +56,17 @@ Factory = Callable[[StageContext, StageConfig], Engine]
 def _factories() -> dict[str, Factory]:
     """Each engine's maker, imported only when the chain reaches it."""
 
-    def edge(ctx: StageContext, config: StageConfig) -> Engine:
+    def edge_engine(ctx: StageContext, config: StageConfig) -> Engine:
         from autoqueue.voices import edge
 
         return edge.engine(ctx.workspace.config.voices.edge)
 
-    def piper(ctx: StageContext, config: StageConfig) -> Engine:
+    def piper_engine(ctx: StageContext, config: StageConfig) -> Engine:
         from autoqueue.voices import piper
 
         return piper.engine(ctx.workspace.home, ctx.workspace.config.voices.piper)
 
-    def paid(name: str) -> Factory:
+    def paid_engine(name: str) -> Factory:
         def make(ctx: StageContext, config: StageConfig) -> Engine:
             from autoqueue.voices import paid
 
@@ -75,11 +75,11 @@ def _factories() -> dict[str, Factory]:
         return make
 
     return {
-        "edge": edge,
-        "piper": piper,
-        "openai": paid("openai"),
-        "google": paid("google"),
-        "elevenlabs": paid("elevenlabs"),
+        "edge": edge_engine,
+        "piper": piper_engine,
+        "openai": paid_engine("openai"),
+        "google": paid_engine("google"),
+        "elevenlabs": paid_engine("elevenlabs"),
         "espeak": lambda ctx, config: local.espeak,
         "system": local.system,
         "command": local.command,

@@ -22,9 +22,11 @@ import functools
 import importlib
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from autoqueue.config import VoiceEngineConfig
 from autoqueue.errors import PermanentStageError
 from autoqueue.i18n import _
 from autoqueue.stages import providers
@@ -512,3 +514,22 @@ def elevenlabs_engine(
     """ElevenLabs' voices (``voice``: a voice id), with the words' times; the key from
     ``$ELEVENLABS_API_KEY`` or ``credentials/elevenlabs.key`` in ``home``."""
     return _ElevenLabsVoice(home, voice, model, output_format, base_url, timeout)
+
+
+def engine(name: str, ctx: StageContext, config: VoiceEngineConfig) -> Engine:
+    """The paid engine ``name`` (openai, google, elevenlabs) with ``[voices.{name}]``'s model,
+    voice per language, address, price (per 1,000 characters) and timeout."""
+    options: dict[str, Any] = {"base_url": config.endpoint, "timeout": config.timeout}
+    if config.model:
+        options["model"] = config.model
+    if name == "elevenlabs":
+        spoken = elevenlabs_engine(ctx.workspace.home, **options)
+    else:
+        if config.price is not None:
+            options["price_per_char"] = config.price / 1000
+        spoken = (openai_engine if name == "openai" else google_engine)(ctx, **options)
+
+    def speak(request: VoiceRequest) -> Speech:
+        return spoken(replace(request, voice=request.voice or config.voice.get(request.language)))
+
+    return speak
