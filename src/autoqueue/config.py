@@ -501,6 +501,13 @@ heartbeat = 30
 # command = ["{python}", "render.py"]
 # timeout = 1800
 #
+# ...or the built-in render's voices, tried in order (README "Voices"; edge needs the network,
+# piper an installed voice, eSpeak NG always works offline), captions and music:
+# [stages.video]
+# narration = ["edge", "piper", "espeak"]
+# caption_style = "bold"   # or "subtle", "karaoke"
+# music = "music/"         # the default when music/ holds audio files (royalty-free tracks)
+#
 # [stages.youtube]
 # handler = "youtube"      # upload with the YouTube Data API (run `autoqueue youtube auth`
 #                          # first); the default "outbox" copies videos to outbox/ instead

@@ -338,12 +338,8 @@ def _filled(written: list[str], starts: list[float | None], total: float) -> lis
 
 
 def estimate(speech: Speech, written: list[str]) -> list[Word]:
-    """Word times for an engine that gives none, from its audio (speech segments and syllables);
-    the words spread by length over the line when that estimator is not available."""
-    try:
-        from autoqueue.voices.timing import estimate_words
-    except ImportError:
-        from autoqueue.captions import spread
+    """Word times for an engine that gives none, from its audio (speech segments and
+    syllables: ``timing.py``)."""
+    from autoqueue.voices.timing import estimate_words
 
-        return spread(" ".join(written), 0.0, speech.seconds)
     return estimate_words(speech.pcm, speech.rate, written)
