@@ -12,6 +12,7 @@ RUNS = "runs"
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif"})
 CLIP_SUFFIXES = frozenset({".mp4", ".mov", ".webm", ".mkv"})  # scenes that are video clips
 CREDITS = "credits.json"  # who made the stock pictures and clips, under which licence
+MEDIA_RECORD = "media.json"  # the scenes taken from the user's own media/ folder
 
 
 # The long side for each short side the video stage offers (16:9, even numbers for yuv420p).
@@ -65,7 +66,7 @@ def run_outputs(task_dir: Path, *, keep_scene_images: bool) -> list[Path]:
     # the video stage's voice-over and captions too: a stale output.srt must never reach the
     # next run's upload
     names = [STORY, VIDEO, THUMBNAIL, "metadata.json", "voice.wav", "captions.ass", "output.srt"]
-    names.append(CREDITS)
+    names += [CREDITS, MEDIA_RECORD]
     found = [task_dir / name for name in names if (task_dir / name).is_file()]
     found += sorted(p for p in task_dir.glob("narration.*") if p.is_file())
     if not keep_scene_images:

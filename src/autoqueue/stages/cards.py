@@ -15,6 +15,7 @@ from autoqueue.layout import STORY, resolution, safe_area, scene_images, scene_n
 from autoqueue.models import ActionType, LogLevel, QueueType
 from autoqueue.stages import fonts
 from autoqueue.stages.base import StageContext, StageLog, StageResult
+from autoqueue.stages.library import Picker
 from autoqueue.story import Scene, Story
 
 if TYPE_CHECKING:
@@ -207,8 +208,11 @@ def run_cards_stage(ctx: StageContext, config: StageConfig) -> StageResult:
         )
     for stale in scene_images(ctx.task_dir):
         stale.unlink()  # a previous attempt's cards; this one writes the whole set
+    media = Picker.open(ctx)  # the user's own pictures and clips come first
     total = len(story.scenes)
     for index, scene in enumerate(story.scenes):
+        if media.take(index + 1, total, scene):
+            continue
         shown = card_text(scene, video.captions and scene.captions)
         text = None if shown is None else "".join(ch for ch in shown if ch not in missing)
         card = render_card(text, size=size, index=index, total=total, font_path=font_path)
@@ -224,4 +228,5 @@ def run_cards_stage(ctx: StageContext, config: StageConfig) -> StageResult:
                 {"current": index + 1, "total": total, "sceneName": target.stem},
             )
         )
+    media.finish()
     return StageResult(details={"scenes": total, "font": font_path, "handler": "cards"})

@@ -28,6 +28,7 @@ from autoqueue.models import ActionType, LogLevel, QueueType
 from autoqueue.stages import ffmpeg
 from autoqueue.stages.base import StageContext, StageLog, StageResult
 from autoqueue.stages.cards import read_story
+from autoqueue.stages.library import Picker, credit_lines
 from autoqueue.stages.providers import DEFAULT_WAIT, find_key, has_key, retry_after
 from autoqueue.timeutil import utcnow
 
@@ -280,13 +281,12 @@ def read_credits(task_dir: Path) -> list[Credit]:
 
 def credits_text(task_dir: Path) -> str:
     """The lines the description ends with: each author, the source and the licence."""
-    credits = read_credits(task_dir)
-    if not credits:
-        return ""
     lines = [
         f"- {c.author} ({NAMES.get(c.source, c.source)}, {c.licence}): {c.page_url}"
-        for c in credits
-    ]
+        for c in read_credits(task_dir)
+    ] + credit_lines(task_dir)  # and what the user's own files' sidecars ask for
+    if not lines:
+        return ""
     return "Credits:\n" + "\n".join(dict.fromkeys(lines))
 
 
@@ -332,12 +332,15 @@ def run_stock_stage(ctx: StageContext) -> StageResult:
     have = {path.stem: path for path in scene_images(ctx.task_dir)}
     credits = [c for c in read_credits(ctx.task_dir) if c.file in {p.name for p in have.values()}]
     used = {(c.source, c.id) for c in credits}
+    media = Picker.open(ctx)  # the user's own pictures and clips come first
     cards = 0
     total = len(story.scenes)
     for number, scene in enumerate(story.scenes, 1):
         stem = scene_name(number, "")
         if stem in have:
             continue  # an earlier attempt's
+        if media.take(number, total, scene):
+            continue
         query = (scene.image_prompt or scene.text).strip()[:200]
         pick = None
         for api in sources:
@@ -392,6 +395,7 @@ def run_stock_stage(ctx: StageContext) -> StageResult:
                 {"current": number, "total": total, "sceneName": target.stem},
             )
         )
+    media.finish()
     if credits:
         _write_credits(ctx.task_dir, credits)  # none for a scene that is no longer there
     else:

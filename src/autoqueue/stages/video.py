@@ -422,12 +422,15 @@ def _is_card(ctx: StageContext, scene: Path) -> bool:
     picture of the user's own crawler: cards cut rather than fade and do not pan, so that their
     text never blurs or double-exposes."""
     from autoqueue.models import QueueType
+    from autoqueue.stages.library import from_media
     from autoqueue.stages.stock import read_credits
 
     if ctx.task.media_mode is not MediaMode.CRAWL or scene.suffix.lower() != ".png":
         return False
     if ctx.workspace.config.handler(QueueType.IMAGE) not in ("cards", "stock"):
         return False
+    if from_media(ctx.task_dir, scene):
+        return False  # the user's own picture
     return all(credit.file != scene.name for credit in read_credits(ctx.task_dir))
 
 
