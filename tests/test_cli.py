@@ -50,7 +50,7 @@ def test_init_is_idempotent_and_writes_a_commented_config(runner: CliRunner, hom
     second = invoke(runner, home, "init")
     assert second.exit_code == 0 and "created" not in second.stdout
     assert (home / "autoqueue.toml").read_text(encoding="utf-8").endswith("# mine\n")
-    assert (home / "tasks").is_dir() and (home / "music").is_dir()
+    assert all((home / name).is_dir() for name in ("tasks", "music", "media"))
 
 
 def test_add_prints_the_id_and_list_counts_tabs(runner: CliRunner, home: Path) -> None:

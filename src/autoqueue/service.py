@@ -99,10 +99,12 @@ def init_home(workspace: Workspace) -> list[str]:
         if not workspace.tasks_dir.exists():
             workspace.tasks_dir.mkdir()
             made.append(f"{workspace.tasks_dir}/")
-        music = workspace.home / "music"  # background tracks go here (README "Sound")
-        if not music.exists():
-            music.mkdir()
-            made.append(f"{music}/")
+        # background tracks, and the user's own photos and clips (README "What the video
+        # stage makes", "Your own footage")
+        for folder in (workspace.home / "music", workspace.home / "media"):
+            if not folder.exists():
+                folder.mkdir()
+                made.append(f"{folder}/")
         if not workspace.config_path.exists():
             workspace.config_path.write_text(DEFAULT_CONFIG_TEXT, encoding="utf-8")
             made.append(str(workspace.config_path))
