@@ -231,8 +231,15 @@ def _words(text: str, events: list[tuple[int, int, int]], total: float) -> list[
                 if starts[index] is None:
                     starts[index] = millis / 1000
                 break
+    return timed_words([token for _b, _e, token in tokens], starts, total)
+
+
+def timed_words(tokens: list[str], starts: list[float | None], total: float) -> list[Word]:
+    """``tokens`` with their known ``starts``: one with none gets a time between its
+    neighbours' (all spread evenly when none is known), never going backwards; each word ends
+    where the next one starts, the last at ``total``."""
     known = [(i, t) for i, t in enumerate(starts) if t is not None]
-    if not known:  # no events at all: spread evenly
+    if not known:
         step = total / max(len(tokens), 1)
         filled = [i * step for i in range(len(tokens))]
     else:
@@ -245,12 +252,10 @@ def _words(text: str, events: list[tuple[int, int, int]], total: float) -> list[
                 low_i, low_t = before[-1] if before else (-1, 0.0)
                 high_i, high_t = after[0] if after else (len(tokens), total)
                 value = low_t + (high_t - low_t) * (index - low_i) / (high_i - low_i)
-            filled.append(value)
-        for index in range(1, len(filled)):  # never backwards
-            filled[index] = max(filled[index], filled[index - 1])
+            filled.append(max(value, filled[-1]) if filled else value)
     return [
         Word(token, start, filled[index + 1] if index + 1 < len(filled) else max(total, start))
-        for index, ((_b, _e, token), start) in enumerate(zip(tokens, filled, strict=True))
+        for index, (token, start) in enumerate(zip(tokens, filled, strict=True))
     ]
 
 

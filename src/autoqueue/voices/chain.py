@@ -30,7 +30,7 @@ from autoqueue.errors import StageError, TransientStageError
 from autoqueue.i18n import _
 from autoqueue.models import LogLevel
 from autoqueue.stages.base import StageContext, StageLog
-from autoqueue.tts import Speech, Word, text_language
+from autoqueue.tts import Speech, Word, text_language, timed_words
 from autoqueue.voices import local
 from autoqueue.voices.engine import Engine, EngineUnavailable, VoiceRequest
 
@@ -314,27 +314,7 @@ def align(written: list[str], spoken: list[str], words: list[Word], total: float
         owner = owners[places[found]]
         if starts[owner] is None:
             starts[owner] = word.start
-    return _filled(written, starts, total)
-
-
-def _filled(written: list[str], starts: list[float | None], total: float) -> list[Word]:
-    """Words from their known starts, the unknown ones interpolated, never going backwards;
-    each ends where the next starts."""
-    known = [(i, t) for i, t in enumerate(starts) if t is not None]
-    filled: list[float] = []
-    for index, value in enumerate(starts):
-        if value is None:
-            before = [(i, t) for i, t in known if i < index]
-            after = [(i, t) for i, t in known if i > index]
-            low_i, low_t = before[-1] if before else (-1, 0.0)
-            high_i, high_t = after[0] if after else (len(written), total)
-            value = low_t + (high_t - low_t) * (index - low_i) / (high_i - low_i)
-        filled.append(max(value, filled[-1]) if filled else value)
-    ends = [*filled[1:], max(total, filled[-1] if filled else 0.0)]
-    return [
-        Word(token, start, max(end, start))
-        for token, start, end in zip(written, filled, ends, strict=True)
-    ]
+    return timed_words(written, starts, total)
 
 
 def estimate(speech: Speech, written: list[str]) -> list[Word]:
