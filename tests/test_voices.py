@@ -134,9 +134,12 @@ def test_a_refused_engine_falls_to_the_next_with_a_warning_and_rests(
     assert "edge" in warning.message and "403" in warning.message
     assert "espeak" in warning.message  # who speaks instead
     # The next video (the next tick, a minute later) does not ask the refused service again.
+    logs.clear()
     again = chain.speak_lines(ctx, config, FFMPEG, lines)
     assert fake.handshakes == 2 and len(again) == 2
     assert (workspace.home / chain.REST_FILE).is_file()
+    (resting,) = logs  # said once, quietly: it was warned about when it failed
+    assert resting.level is LogLevel.INFO and "resting until 10 min from now" in resting.message
 
 
 def test_with_no_cooldown_a_failed_engine_is_asked_again(

@@ -98,6 +98,7 @@ def speak_lines(
         resting = _resting(ctx, name)
         if resting and not last:
             reasons.append(f"{name}: {resting}")
+            _log_skip(ctx, LogLevel.INFO, name, resting, names[position + 1 :], setup=False)
             continue
         try:
             engine = _make(ctx, config, name)
@@ -140,13 +141,20 @@ def _skipped(
     if not exc.setup:
         _rest(ctx, name, exc.reason)
     quiet = exc.setup and "narration" not in config.model_fields_set
+    level = LogLevel.INFO if quiet else LogLevel.WARN
+    _log_skip(ctx, level, name, exc.reason, rest, setup=exc.setup)
+
+
+def _log_skip(
+    ctx: StageContext, level: LogLevel, name: str, reason: str, rest: list[str], *, setup: bool
+) -> None:
     ctx.log(
         StageLog(
-            LogLevel.INFO if quiet else LogLevel.WARN,
+            level,
             _("🗣 voice {engine} could not speak ({reason}); next: {next}").format(
-                engine=name, reason=exc.reason, next=", ".join(rest) or "-"
+                engine=name, reason=reason, next=", ".join(rest) or "-"
             ),
-            metadata={"engine": name, "reason": exc.reason, "setup": exc.setup},
+            metadata={"engine": name, "reason": reason, "setup": setup},
         )
     )
 
