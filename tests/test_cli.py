@@ -1021,6 +1021,28 @@ def test_doctor_names_each_problem_and_its_fix(runner: CliRunner, home: Path) ->
     assert "fix:" in text.stdout and text.exit_code == 1
 
 
+def test_doctor_warns_while_music_is_empty_and_names_a_music_setting_that_finds_none(
+    runner: CliRunner, home: Path
+) -> None:
+    """Without music the pauses between lines are silent: a warning (not a failure) that says
+    where tracks go; a track there is ok; a [stages.video] music that finds nothing fails."""
+    assert invoke(runner, home, "init").exit_code == 0
+    checks = {c["name"]: c for c in json.loads(invoke(runner, home, "doctor", "--json").stdout)}
+    assert checks["music"]["status"] == "warn"
+    assert (
+        str(home / "music") in checks["music"]["detail"]
+        and "royalty-free" in checks["music"]["fix"]
+    )
+    (home / "music" / "calm.mp3").write_bytes(b"ID3")
+    checks = {c["name"]: c for c in json.loads(invoke(runner, home, "doctor", "--json").stdout)}
+    assert checks["music"]["status"] == "ok" and "1 audio file(s)" in checks["music"]["detail"]
+    write_config(home, '[stages.video]\nmusic = "songs/"\n')
+    result = invoke(runner, home, "doctor", "--json")
+    checks = {c["name"]: c for c in json.loads(result.stdout)}
+    assert checks["music"]["status"] == "fail" and result.exit_code == 1
+    assert "[stages.video] music" in checks["music"]["fix"]
+
+
 OLD_FFMPEG = """#!{python}
 import sys
 if "-version" in sys.argv:

@@ -216,7 +216,7 @@ def _music(setting: str | None, home: Path) -> Check:
     tracks = music_tracks(home / MUSIC_FOLDER)
     if tracks:
         return Check(
-            "music", OK, _("{count} tracks in {folder}").format(
+            "music", OK, _("{folder}: {count} audio file(s)").format(
                 count=len(tracks), folder=home / MUSIC_FOLDER
             ),
         )  # fmt: skip
