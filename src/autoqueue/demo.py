@@ -99,7 +99,7 @@ def make_demo_music(folder: Path, ffmpeg: str) -> Path:
     graph = (
         "[0][1]acrossfade=d=0.6[a];[a][2]acrossfade=d=0.6[b];[b][3]acrossfade=d=0.6,"
         "lowpass=f=1800,aecho=0.8:0.7:120|240:0.25|0.15,"
-        "afade=t=in:d=0.4,afade=t=out:st=16.2:d=0.4,atrim=0:16.6"
+        "afade=t=in:d=0.05,afade=t=out:st=16.55:d=0.05,atrim=0:16.6"  # a loop without a dip
     )
     temporary = folder / ("." + DEMO_MUSIC)
     subprocess.run(
