@@ -248,7 +248,7 @@ def _cached(
         return make()
     key = hashlib.sha256(
         json.dumps([name, request.text, request.language, request.voice,
-                    request.words_per_minute, _engine_settings(ctx, name)]).encode()
+                    request.words_per_minute, _engine_settings(ctx, name), SAMPLE_RATE]).encode()
     ).hexdigest()[:32]  # fmt: skip
     folder = ctx.task_dir / CACHE_FOLDER
     audio, meta = folder / f"{key}.pcm", folder / f"{key}.json"

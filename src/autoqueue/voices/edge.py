@@ -57,7 +57,7 @@ _T = TypeVar("_T")
 
 
 def speak(
-    request: VoiceRequest, *, endpoint: str | None = None, timeout: float = 60, rate: int = 48000
+    request: VoiceRequest, *, endpoint: str | None = None, timeout: float = 60, rate: int = 24000
 ) -> Speech:
     """``request`` spoken by an Edge voice, at ``rate``, with its words as the service times
     them. ``endpoint`` is the service's websocket address (default: Microsoft's)."""

@@ -59,7 +59,7 @@ def program(ctx: StageContext, config: StageConfig, command: list[str], label: s
     return speak
 
 
-SAMPLE_RATE = 48000  # what every engine's speech is brought to
+SAMPLE_RATE = 24000  # what every engine's speech is brought to: the highest of their own rates
 
 
 def _read(ffmpeg: str, audio: Path, label: str) -> bytes:
