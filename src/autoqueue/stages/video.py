@@ -180,9 +180,12 @@ def _music(ctx: StageContext, config: StageConfig) -> Path | None:
     """The background music: a file, or one picked from a folder (the same one for a task on
     every run, different tasks spread over the folder); with no setting, the home's music/
     folder when it holds audio files."""
+    def pick(tracks: list[Path]) -> Path:
+        return tracks[int(ctx.task.id.replace("-", "")[:8], 16) % len(tracks)]
+
     if not config.music:
         tracks = music_tracks(ctx.workspace.home / MUSIC_FOLDER)
-        return tracks[int(ctx.task.id.replace("-", "")[:8], 16) % len(tracks)] if tracks else None
+        return pick(tracks) if tracks else None
     music = Path(config.music).expanduser()
     music = music if music.is_absolute() else ctx.workspace.home / music
     if music.is_dir():
@@ -193,7 +196,7 @@ def _music(ctx: StageContext, config: StageConfig) -> Path | None:
                     music=config.music
                 )
             )
-        return tracks[int(ctx.task.id.replace("-", "")[:8], 16) % len(tracks)]
+        return pick(tracks)
     if not music.is_file():
         raise PermanentStageError(
             _("[stages.video] music = {music!r}: no such file").format(music=config.music)
