@@ -699,6 +699,49 @@ def test_cron_install_adds_the_line_once(
     assert len([line for line in lines if "autoqueue" in line]) == 1
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="crontab")
+def test_cron_install_without_crontab_names_the_package_to_install(
+    home: Path, tmp_path: Path
+) -> None:
+    """A machine without cron: the message says what to install, for this system."""
+    assert invoke(CliRunner(), home, "init").exit_code == 0
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    result = run_cli(home, "cron", "--install", env={"PATH": str(empty)})
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "crontab is not installed" in result.stderr
+    release = Path("/etc/os-release")
+    text = release.read_text(encoding="utf-8") if release.exists() else ""
+    if re.search(r"^ID(_LIKE)?=.*\b(debian|ubuntu)\b", text, flags=re.MULTILINE):
+        assert "apt-get install cron" in result.stderr
+    else:
+        assert "install" in result.stderr.split(":", 1)[1]
+
+
+@pytest.mark.no_db
+def test_the_cron_install_hint_follows_os_release() -> None:
+    from autoqueue.cli.run import cron_install_hint
+
+    assert "apt-get install cron" in cron_install_hint("ID=ubuntu\nID_LIKE=debian\n")
+    assert "apt-get install cron" in cron_install_hint('ID=linuxmint\nID_LIKE="ubuntu debian"\n')
+    assert "dnf install cronie" in cron_install_hint('ID="rocky"\nID_LIKE="rhel centos fedora"\n')
+    assert "pacman -S cronie" in cron_install_hint("ID=arch\n")
+    unknown = cron_install_hint(None)
+    assert "apt-get install cron" in unknown and "dnf install cronie" in unknown
+
+
+def test_cron_prints_only_this_systems_line(runner: CliRunner, home: Path) -> None:
+    assert invoke(runner, home, "init").exit_code == 0
+    text = invoke(runner, home, "cron").stdout
+    lines = json.loads(invoke(runner, home, "cron", "--json").stdout)
+    if sys.platform == "win32":
+        assert lines["system"] == "schtasks"
+        assert lines["schtasks"] in text and "crontab" not in text
+    else:
+        assert lines["system"] == "crontab"
+        assert lines["crontab"] in text and "schtasks" not in text
+
+
 def test_watch_draws_the_dashboard(runner: CliRunner, home: Path) -> None:
     from autoqueue import engine, processes
     from autoqueue.models import QueueType

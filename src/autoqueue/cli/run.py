@@ -240,6 +240,11 @@ def cron_lines(workspace: Workspace) -> dict[str, str]:
     return {"crontab": crontab, "schtasks": schtasks}
 
 
+def cron_flavour(platform: str = sys.platform) -> str:
+    """Which of ``cron_lines`` this system uses: ``schtasks`` on Windows, else ``crontab``."""
+    return "schtasks" if platform == "win32" else "crontab"
+
+
 @app.command()
 def cron(
     ctx: typer.Context,
@@ -248,16 +253,61 @@ def cron(
     ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Print the crontab line (and the Windows schtasks command) that runs `tick` every minute."""
+    """Print the line that runs `tick` every minute on this system: a crontab line, or on
+    Windows a schtasks command."""
     state = _state(ctx)
     lines = cron_lines(state.workspace)
     if install:
         _install_crontab(lines["crontab"])
+    flavour = cron_flavour()
     if as_json:
-        output.emit_json(lines)
+        # Both lines stay (scripts read them); "system" says which one this machine uses.
+        output.emit_json({**lines, "system": flavour})
         return
-    sys.stdout.write(f"# crontab (crontab -e):\n{lines['crontab']}\n")
-    sys.stdout.write(f"# Windows Task Scheduler (cmd.exe):\n{lines['schtasks']}\n")
+    heading = (
+        _("# Windows Task Scheduler (cmd.exe):")
+        if flavour == "schtasks"
+        else _("# crontab (crontab -e):")
+    )
+    sys.stdout.write(f"{heading}\n{lines[flavour]}\n")
+
+
+# /etc/os-release IDs (ID, then ID_LIKE) and the command that installs cron there.
+CRON_PACKAGES = {
+    "debian": "apt-get install cron",
+    "ubuntu": "apt-get install cron",
+    "fedora": "dnf install cronie",
+    "rhel": "dnf install cronie",
+    "centos": "dnf install cronie",
+    "arch": "pacman -S cronie",
+    "suse": "zypper install cronie",
+    "opensuse": "zypper install cronie",
+    "alpine": "apk add dcron",
+}
+
+
+def cron_install_hint(os_release: str | None) -> str:
+    """How to install crontab on this Linux, from /etc/os-release's text (None: unreadable)."""
+    fields: dict[str, str] = {}
+    for line in (os_release or "").splitlines():
+        key, _sep, value = line.partition("=")
+        fields[key.strip()] = value.strip().strip('"')
+    for distro in [fields.get("ID", ""), *fields.get("ID_LIKE", "").split()]:
+        if distro in CRON_PACKAGES:
+            return _("install it with `{command}` (as root), then run this again").format(
+                command=CRON_PACKAGES[distro]
+            )
+    return _(
+        "install your distribution's cron package (Debian/Ubuntu: `apt-get install cron`; "
+        "Fedora: `dnf install cronie`), then run this again"
+    )
+
+
+def _read_os_release() -> str | None:
+    try:
+        return Path("/etc/os-release").read_text(encoding="utf-8")
+    except OSError:
+        return None
 
 
 def _install_crontab(line: str) -> None:
@@ -266,7 +316,12 @@ def _install_crontab(line: str) -> None:
     try:
         current = subprocess.run(["crontab", "-l"], capture_output=True, text=True, check=False)
     except FileNotFoundError as exc:
-        raise UsageError(_("crontab is not installed on this machine")) from exc
+        # macOS always has crontab, so a missing one is a Linux without its cron package.
+        raise UsageError(
+            _("crontab is not installed on this machine: {hint}").format(
+                hint=cron_install_hint(_read_os_release())
+            )
+        ) from exc
     existing = current.stdout if current.returncode == 0 else ""
     if line in existing.splitlines():
         output.info(_("the crontab already has this line"))
