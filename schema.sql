@@ -96,7 +96,7 @@ CREATE TABLE IF NOT EXISTS task_logs (
   queue_id INTEGER REFERENCES task_queue(id) ON DELETE SET NULL,
   level TEXT CHECK(level IN ('info', 'warn', 'error')),
   message TEXT NOT NULL,
-  action_type TEXT CHECK(action_type IN ('start', 'progress', 'complete', 'fail', 'retry', 'stop', 'skip')),
+  action_type TEXT CHECK(action_type IN ('start', 'progress', 'complete', 'fail', 'retry', 'stop', 'skip', 'pause', 'resume')),
   queue_type TEXT CHECK(queue_type IN ('schedule', 'script', 'image', 'video', 'youtube')),
   pid INTEGER,
   process_name TEXT,

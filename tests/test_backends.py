@@ -172,6 +172,39 @@ def test_postgresql_records_its_migrations_and_reads_timestamps_as_text(
 
 
 @pytest.mark.postgresql_only
+def test_a_postgresql_schema_1_database_takes_pause_and_resume_log_rows(pg_server: object) -> None:
+    """Schema 2 lists `pause` and `resume` in task_logs' CHECK."""
+    from autoqueue import postgres
+
+    from .pgserver import PgServer
+
+    assert isinstance(pg_server, PgServer)
+    pg_server.create_database("schema_one")
+    url = pg_server.url("schema_one")
+    conn = postgres.connect(url, create=True)
+    try:
+        conn.execute("INSERT INTO tasks (id, title, type) VALUES ('t1', 't', 'shortform')")
+        conn.execute("ALTER TABLE task_logs DROP CONSTRAINT task_logs_action_type_check")
+        conn.execute(
+            "ALTER TABLE task_logs ADD CONSTRAINT task_logs_action_type_check CHECK (action_type "
+            "IN ('start', 'progress', 'complete', 'fail', 'retry', 'stop', 'skip'))"
+        )
+        conn.execute("DELETE FROM autoqueue_schema WHERE version > 1")
+    finally:
+        conn.close()
+    conn = postgres.connect(url)
+    try:
+        conn.execute(
+            "INSERT INTO task_logs (task_id, message, action_type) VALUES ('t1', 'p', 'pause')"
+        )
+        versions = conn.execute("SELECT version FROM autoqueue_schema ORDER BY version").fetchall()
+        assert [r[0] for r in versions] == list(range(1, postgres.PG_SCHEMA_VERSION + 1))
+    finally:
+        conn.close()
+        pg_server.drop_database("schema_one")
+
+
+@pytest.mark.postgresql_only
 def test_concurrent_first_connections_migrate_once(pg_server: object, tmp_path: Path) -> None:
     """Six processes' worth of first connections to an empty database at once: the advisory
     lock lets one create the schema; the others wait and find it done."""
@@ -200,7 +233,9 @@ def test_concurrent_first_connections_migrate_once(pg_server: object, tmp_path: 
     assert errors == []
     conn = postgres.connect(url)
     try:
-        assert conn.execute("SELECT count(*) FROM autoqueue_schema").fetchone()[0] == 1
+        assert conn.execute("SELECT count(*) FROM autoqueue_schema").fetchone()[0] == (
+            postgres.PG_SCHEMA_VERSION
+        )
     finally:
         conn.close()
         pg_server.drop_database("racing_migrations")

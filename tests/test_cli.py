@@ -225,7 +225,7 @@ BAD_IDS = [
     (["list", "drafts"], 2, "unknown tab 'drafts'"),
     (["logs", "--level", "debug"], 2, "unknown level 'debug'"),
     (["logs", "--queue-type", "audio"], 2, "unknown queue type 'audio'"),
-    (["logs", "--action", "pause"], 2, "unknown action 'pause'"),
+    (["logs", "--action", "halt"], 2, "unknown action 'halt'"),
     (["cleanup", "--older-than", "a while"], 2, "cannot read duration 'a while'"),
 ]
 

@@ -248,6 +248,40 @@ def test_a_schema_3_database_trades_two_log_indexes_for_one(tmp_path: Path) -> N
     assert [row[0] for row in conn.execute("SELECT message FROM task_logs")] == ["kept"]
 
 
+def test_a_schema_6_database_takes_pause_and_resume_log_rows(tmp_path: Path) -> None:
+    """Schema 7 lists `pause` and `resume` in task_logs' CHECK; the rebuilt table keeps every
+    row, its ids, its AUTOINCREMENT counter and its indexes."""
+    path = tmp_path / "a.db"
+    conn = db.connect(path)
+    conn.execute("INSERT INTO tasks (id, title, type) VALUES (?, 't', 'shortform')", (T1,))
+    for message in ("one", "two", "three"):
+        conn.execute("INSERT INTO task_logs (task_id, message) VALUES (?, ?)", (T1, message))
+    conn.execute("DELETE FROM task_logs WHERE message = 'three'")  # the counter stays at 3
+    sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'task_logs'").fetchone()[0]
+    conn.execute("PRAGMA writable_schema = ON")  # put back schema 6's CHECK, as it was written
+    conn.execute(
+        "UPDATE sqlite_master SET sql = ? WHERE name = 'task_logs'",
+        (sql.replace(", 'pause', 'resume')", ")"),),
+    )
+    conn.execute("PRAGMA user_version = 6")
+    conn.close()
+    old = sqlite3.connect(path)
+    with pytest.raises(sqlite3.IntegrityError):
+        old.execute(
+            "INSERT INTO task_logs (task_id, message, action_type) VALUES (?, 'p', 'pause')", (T1,)
+        )
+    old.close()
+    conn = db.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == db.SCHEMA_VERSION
+    conn.execute(
+        "INSERT INTO task_logs (task_id, message, action_type) VALUES (?, 'p', 'pause')", (T1,)
+    )
+    rows = conn.execute("SELECT id, message, action_type FROM task_logs ORDER BY id").fetchall()
+    assert [tuple(r) for r in rows] == [(1, "one", None), (2, "two", None), (4, "p", "pause")]
+    indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert {"idx_task_logs_task_id", "idx_task_logs_queue_id"} <= indexes
+
+
 def test_every_lookup_of_the_queue_by_status_seeks_an_index(tmp_path: Path) -> None:
     """task_queue has no (status) index of its own: lookups by status name the five queue types
     and seek idx_task_queue_claim. None of them may scan the table (it holds all history)."""

@@ -553,6 +553,27 @@ def test_a_paused_daily_task_misses_nothing_twice_and_resumes_from_now(
     assert schedule["active"] and schedule["next_run_local"] == "2026-12-01 09:00"
 
 
+def test_pause_and_resume_are_logged_as_themselves(workspace: Workspace, conn: Connection) -> None:
+    """Not as `stop` and `retry`: the log viewer's --action pause / resume finds them."""
+    from autoqueue.models import ActionType
+    from autoqueue.repo import logs as logs_repo
+
+    task_id = add(workspace, conn, "daily", repeat="daily", at="2026-11-27 09:00")
+    service.pause_task(conn, task_id, NOW)
+    service.resume_task(conn, task_id, NOW + timedelta(days=1))
+    actions = [
+        row[0]
+        for row in conn.execute(
+            "SELECT action_type FROM task_logs WHERE message LIKE '%paused%' "
+            "OR message LIKE '%resumed%' ORDER BY id"
+        ).fetchall()
+    ]
+    assert actions == ["pause", "resume"]
+    for action in (ActionType.PAUSE, ActionType.RESUME):
+        [entry] = logs_repo.query(conn, logs_repo.LogFilter(task_id=task_id, action=action))
+        assert entry.action_type is action
+
+
 def test_a_finished_once_task_has_nothing_to_resume_and_a_stopped_one_runs_again(
     workspace: Workspace, conn: Connection, owner: Owner
 ) -> None:

@@ -24,7 +24,7 @@ from autoqueue.i18n import _
 
 DB_NAME = "autoqueue.db"
 BUSY_TIMEOUT_SECONDS = 10.0
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 URL_SCHEMES = ("postgresql://", "postgres://")
 
 # A row: sqlite3.Row, or autoqueue.postgres.PgRow; both answer by index and by column name.
@@ -478,6 +478,31 @@ def m005_attempts(conn: sqlite3.Connection) -> None:
             )
 
 
+def m007_pause_and_resume_actions(conn: sqlite3.Connection) -> None:
+    """``pause`` and ``resume`` log rows of their own (they were ``stop`` and ``retry``): the
+    CHECK on task_logs.action_type lists them. SQLite cannot change a CHECK in place, so the
+    table is rebuilt (its ids and AUTOINCREMENT counter kept) unless m001 just made it so."""
+    row = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'task_logs'").fetchone()
+    if row is None or "'pause'" in row[0]:
+        return
+    statements = split_statements(schema_sql())
+    create = next(s for s in statements if s.startswith("CREATE TABLE IF NOT EXISTS task_logs"))
+    conn.execute(create.replace("IF NOT EXISTS task_logs", "task_logs_upgrade", 1))
+    columns = ", ".join(
+        c for c in _columns(conn, "task_logs_upgrade") if c in _columns(conn, "task_logs")
+    )
+    seq = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'task_logs'").fetchone()
+    conn.execute(f"INSERT INTO task_logs_upgrade ({columns}) SELECT {columns} FROM task_logs")
+    conn.execute("DROP TABLE task_logs")
+    conn.execute("ALTER TABLE task_logs_upgrade RENAME TO task_logs")
+    if seq is not None:
+        # Ids of deleted rows are never reused (`logs --follow` reads after an id).
+        conn.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = 'task_logs'", (seq[0],))
+    for statement in statements:
+        if statement.startswith("CREATE INDEX IF NOT EXISTS idx_task_logs_"):
+            conn.execute(statement)
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_initial,
     m002_stage_state_and_quota,
@@ -485,6 +510,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m004_fewer_indexes,
     m005_attempts,
     m006_slots_and_identity,
+    m007_pause_and_resume_actions,
 ]
 
 

@@ -67,6 +67,8 @@ class ActionType(StrEnum):
     RETRY = "retry"
     STOP = "stop"
     SKIP = "skip"
+    PAUSE = "pause"  # schema 7: `pause` and `resume` were logged as stop and retry
+    RESUME = "resume"
 
 
 class Tab(StrEnum):

@@ -160,6 +160,8 @@ ACTION_LABELS = {
     "retry": N_("retry"),
     "stop": N_("stop"),
     "skip": N_("skip"),
+    "pause": N_("pause"),
+    "resume": N_("resume"),
 }
 
 

@@ -32,7 +32,7 @@ from autoqueue.db import (
 from autoqueue.errors import DatabaseError
 from autoqueue.i18n import _
 
-PG_SCHEMA_VERSION = 1
+PG_SCHEMA_VERSION = 2
 # The key of the advisory lock that migrations are applied under (any constant; this one spells
 # "autoqueue" in its first bytes).
 MIGRATION_LOCK = 0x6175746F71
@@ -325,8 +325,17 @@ def _migrate(conn: PgConnection, *, create: bool) -> None:
 
 
 def pg001_initial(conn: PgConnection) -> None:
-    """The schema as ``schema.pg.sql`` gives it (the SQLite schema 6, in PostgreSQL's types)."""
+    """The schema as ``schema.pg.sql`` gives it (the SQLite schema 7, in PostgreSQL's types)."""
     conn.executescript(schema_text())
 
 
-PG_MIGRATIONS = [pg001_initial]
+def pg002_pause_and_resume_actions(conn: PgConnection) -> None:
+    """``pause`` and ``resume`` log rows of their own (they were ``stop`` and ``retry``)."""
+    conn.execute("ALTER TABLE task_logs DROP CONSTRAINT IF EXISTS task_logs_action_type_check")
+    conn.execute(
+        "ALTER TABLE task_logs ADD CONSTRAINT task_logs_action_type_check CHECK (action_type IN "
+        "('start', 'progress', 'complete', 'fail', 'retry', 'stop', 'skip', 'pause', 'resume'))"
+    )
+
+
+PG_MIGRATIONS = [pg001_initial, pg002_pause_and_resume_actions]

@@ -717,7 +717,7 @@ def pause_task(conn: Connection, text: str, now: datetime) -> int:
             LogLevel.INFO,
             _("⏸ paused: {paused} schedule(s) off until `autoqueue resume`").format(paused=paused),
             now=stamp,
-            action=ActionType.STOP,
+            action=ActionType.PAUSE,
             metadata={"paused": paused},
         )
     return paused
@@ -763,7 +763,7 @@ def resume_task(conn: Connection, text: str, now: datetime) -> list[dict[str, An
             LogLevel.INFO,
             _("▶ resumed: {count} schedule(s) on again").format(count=len(inactive)),
             now=stamp,
-            action=ActionType.RETRY,
+            action=ActionType.RESUME,
         )
         tasks_repo.set_last_error(conn, task.id, None, stamp)
         return [schedule_view(s) for s in schedules_repo.for_task(conn, task.id)]

@@ -426,7 +426,10 @@ def logs(
     ] = None,
     action: Annotated[
         str | None,
-        typer.Option("--action", help="start | progress | complete | fail | retry | stop | skip"),
+        typer.Option(
+            "--action",
+            help="start | progress | complete | fail | retry | stop | skip | pause | resume",
+        ),
     ] = None,
     limit: LimitOption = 50,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new rows.")] = False,
