@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from datetime import timedelta
@@ -112,6 +113,12 @@ def test_crawl_goes_through_image_and_contents_follow_the_run(
         "u1",
     )
     assert content.content is not None and content.content.startswith('{"title"')
+    # The log row names the title a person knows; the id is in its metadata.
+    [(message, metadata)] = conn.execute(
+        "SELECT message, metadata FROM task_logs WHERE message LIKE '%script saved%'"
+    ).fetchall()
+    assert "크롤링 영상" in message and "contents." not in message
+    assert json.loads(metadata) == {"content_id": task.content_id}
     run_stage(conn, owner, QueueType.IMAGE)
     run_stage(
         conn,

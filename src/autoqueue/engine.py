@@ -405,7 +405,11 @@ def _sync_contents(
             now=stamp,
         )
         tasks_repo.set_content_id(conn, task.id, content_id, stamp)
-        log(_("📝 script saved → contents.{content_id}").format(content_id=content_id), None)
+        # A person reads the title; the id stays in the metadata for scripts and `contents`.
+        log(
+            _("📝 script saved: “{title}”").format(title=task.title),
+            {"content_id": content_id},
+        )
     elif item.queue_type is QueueType.VIDEO and result.video_path and result.thumbnail_path:
         if task.content_id:
             contents_repo.set_video(
