@@ -742,6 +742,19 @@ def test_cron_prints_only_this_systems_line(runner: CliRunner, home: Path) -> No
         assert lines["crontab"] in text and "schtasks" not in text
 
 
+@pytest.mark.no_db
+def test_help_screens_show_flags_without_a_type(home: Path) -> None:
+    """`--help`, `--json`, `--dry-run` take no value: no `<bool>` after them, in a real process."""
+    for args in (["--help"], ["cleanup", "--help"], ["youtube", "--help"]):
+        result = run_cli(home, *args, env={"COLUMNS": "100"})
+        assert result.returncode == 0, result.stderr
+        assert re.search(r"--help\s+Show this message and exit", result.stdout), result.stdout
+        assert "<bool>" not in result.stdout, result.stdout
+    cleanup = run_cli(home, "cleanup", "--help", env={"COLUMNS": "100"}).stdout
+    assert re.search(r"--dry-run\s+Only count", cleanup)
+    assert re.search(r"--older-than\s+<str>", cleanup)  # an option with a value keeps its type
+
+
 def test_watch_draws_the_dashboard(runner: CliRunner, home: Path) -> None:
     from autoqueue import engine, processes
     from autoqueue.models import QueueType

@@ -50,6 +50,7 @@ class AutoqueueGroup(TyperGroup):
             if i18n.current() != "en":
                 i18n.translate_typer()
             i18n.translate_command(self)
+            _show_flags_plainly()
         try:
             result = super().main(
                 args=args,
@@ -121,6 +122,21 @@ class AutoqueueGroup(TyperGroup):
             else:
                 output.error(_("cannot go on: {reason}").format(reason=reason))
             raise typer.Exit(1) from None
+
+
+def _show_flags_plainly() -> None:
+    """Help screens show a flag as ``--help``, not ``--help <bool>``: typer's rich help prints
+    every option's type, a flag's too, though a flag takes no value."""
+    from typer.core import TyperOption
+
+    shown = TyperOption.display_type_rich
+    if shown.__qualname__.startswith("_show_flags_plainly"):
+        return  # already in place (CliRunner runs many commands in one process)
+
+    def display_type_rich(self: TyperOption, ctx: Any) -> str | None:
+        return None if self.is_flag and not self.count else shown(self, ctx)
+
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
 
 
 app = typer.Typer(
