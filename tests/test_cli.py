@@ -53,6 +53,17 @@ def test_init_is_idempotent_and_writes_a_commented_config(runner: CliRunner, hom
     assert all((home / name).is_dir() for name in ("tasks", "music", "media"))
 
 
+@pytest.mark.no_db
+def test_the_language_setting_says_what_it_covers() -> None:
+    """Not only "the stop messages": every message, help screen, log row and the app."""
+    from autoqueue.config import DEFAULT_CONFIG_TEXT
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    for text in (DEFAULT_CONFIG_TEXT, readme):
+        assert "stop messages" not in text
+    assert "every message, help screen, log row and the terminal app" in DEFAULT_CONFIG_TEXT
+
+
 def test_add_prints_the_id_and_list_counts_tabs(runner: CliRunner, home: Path) -> None:
     task_id = add_ok(
         runner, home, "첫 영상", "--product-info", '{"name": "가습기", "price": 39000}'

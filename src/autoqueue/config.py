@@ -437,7 +437,8 @@ DEFAULT_CONFIG_TEXT = """\
 # Default: this machine's zone.
 # timezone = "Asia/Seoul"
 
-# Language of the stop messages ("en" or "ko"). Default: from the locale.
+# Language ("en" or "ko") of every message, help screen, log row and the terminal app.
+# Default: from the locale (LC_ALL, LC_MESSAGES, LANG).
 # language = "ko"
 
 [retry]
