@@ -625,6 +625,48 @@ def test_bad_schedule_rows_are_set_aside_and_the_rest_runs(runner: CliRunner, ho
     )
 
 
+def test_cleanup_prunes_old_routine_log_rows_and_keeps_what_tells_the_story(
+    runner: CliRunner, home: Path
+) -> None:
+    add_ok(runner, home, "logs")
+    conn = open_db(home)
+    task_id = conn.execute("SELECT id FROM tasks").fetchone()[0]
+    from autoqueue.timeutil import to_db, utcnow
+
+    old, fresh = "2020-01-01 00:00:00", to_db(utcnow())
+    rows = [
+        ("routine line", "info", None, "script", old),
+        ("routine progress", "info", "progress", "youtube", old),
+        ("routine stage start", "info", "start", "video", old),
+        ("routine stage end", "info", "complete", "video", old),
+        ("kept warn", "warn", None, "video", old),
+        ("kept error", "error", "fail", "video", old),
+        ("kept run start", "info", "start", "schedule", old),
+        ("kept run end", "info", "complete", "youtube", old),
+        ("kept pause", "info", "pause", None, old),
+        ("kept retry", "info", "retry", "video", old),
+        ("kept fresh line", "info", None, "script", fresh),
+    ]
+    for message, level, action, queue_type, created in rows:
+        conn.execute(
+            "INSERT INTO task_logs (task_id, level, message, action_type, queue_type, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (task_id, level, message, action, queue_type, created),
+        )
+    conn.close()
+    dry = json.loads(invoke(runner, home, "cleanup", "--dry-run", "--json").stdout)
+    assert (dry["log_rows_matched"], dry["log_rows_deleted"]) == (4, 0)
+    assert (
+        "would delete 4 routine log row(s)" in invoke(runner, home, "cleanup", "--dry-run").stdout
+    )
+    assert len(db_rows(home, "SELECT id FROM task_logs WHERE message LIKE 'routine%'")) == 4
+    done = json.loads(invoke(runner, home, "cleanup", "--json").stdout)
+    assert (done["log_rows_matched"], done["log_rows_deleted"]) == (4, 4)
+    left = {str(r[0]) for r in db_rows(home, "SELECT message FROM task_logs")}
+    assert not any(message.startswith("routine") for message in left)
+    assert {m for m, *_ in rows if m.startswith("kept")} <= left
+
+
 def test_cleanup_deletes_only_old_completed_rows(runner: CliRunner, home: Path) -> None:
     add_ok(runner, home, "a")
     conn = open_db(home)

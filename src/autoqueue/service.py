@@ -863,12 +863,23 @@ def retry_task(conn: Connection, text: str, now: datetime, *, reupload: bool = F
     return item.id
 
 
-def cleanup(conn: Connection, older_than: str, now: datetime, *, dry_run: bool) -> tuple[int, str]:
-    """Delete completed queue rows older than ``older_than``; returns (count, cutoff)."""
+@dataclass(frozen=True)
+class Cleaned:
+    """The rows cleanup removed (or, with --dry-run, would remove)."""
+
+    queue_rows: int
+    log_rows: int
+    cutoff: str
+
+
+def cleanup(conn: Connection, older_than: str, now: datetime, *, dry_run: bool) -> Cleaned:
+    """Delete completed queue rows and routine log rows older than ``older_than`` (warnings,
+    errors, people's actions and each run's start and end rows stay)."""
     cutoff = to_db(now - parse_duration(older_than))
     with transaction(conn):
         count = queue_repo.delete_completed_before(conn, cutoff, dry_run=dry_run)
-    return count, cutoff
+        logs = logs_repo.prune_routine_before(conn, cutoff, dry_run=dry_run)
+    return Cleaned(count, logs, cutoff)
 
 
 @dataclass

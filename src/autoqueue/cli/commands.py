@@ -527,8 +527,9 @@ def cleanup(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count.")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Retention: delete completed queue rows, archived runs, outbox copies and attempt records
-    older than --older-than (never the current run's files, nor anything of a running stage)."""
+    """Retention: delete completed queue rows, routine log rows, archived runs, outbox copies and
+    attempt records older than --older-than (never warnings, errors or a run's start and end
+    rows, nor the current run's files, nor anything of a running stage)."""
     from autoqueue import service
     from autoqueue.timeutil import parse_duration, utcnow
 
@@ -536,14 +537,16 @@ def cleanup(
     parse_duration(older_than)
     now = utcnow()
     with state.connect() as conn:
-        count, cutoff = service.cleanup(conn, older_than, now, dry_run=dry_run)
+        cleaned = service.cleanup(conn, older_than, now, dry_run=dry_run)
         swept = service.sweep_files(state.workspace, conn, older_than, now, dry_run=dry_run)
     if as_json:
         output.emit_json(
             {
-                "deleted": 0 if dry_run else count,
-                "matched": count,
-                "cutoff": cutoff,
+                "deleted": 0 if dry_run else cleaned.queue_rows,
+                "matched": cleaned.queue_rows,
+                "log_rows_deleted": 0 if dry_run else cleaned.log_rows,
+                "log_rows_matched": cleaned.log_rows,
+                "cutoff": cleaned.cutoff,
                 "dry_run": dry_run,
                 "folders": swept.folders,
                 "files": swept.files,
@@ -556,7 +559,13 @@ def cleanup(
         if dry_run
         else _("deleted {count} queue row(s) completed before {cutoff} UTC")
     )
-    output.info(rows_text.format(count=count, cutoff=cutoff))
+    output.info(rows_text.format(count=cleaned.queue_rows, cutoff=cleaned.cutoff))
+    logs_text = (
+        _("would delete {count} routine log row(s) written before {cutoff} UTC")
+        if dry_run
+        else _("deleted {count} routine log row(s) written before {cutoff} UTC")
+    )
+    output.info(logs_text.format(count=cleaned.log_rows, cutoff=cleaned.cutoff))
     folders = ", ".join(f"{n} {kind}" for kind, n in sorted(swept.folders.items())) or "0"
     files_text = (
         _("would delete {folders} folder(s): {files} file(s), {mb:.1f} MB")

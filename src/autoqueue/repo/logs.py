@@ -56,6 +56,27 @@ def add(
     return int(cursor.fetchone()[0])
 
 
+# What cleanup keeps of old log rows besides warnings and errors: what a person did (retry, stop,
+# pause, resume), what the engine decided (fail, skip), and each run's first and last row (its
+# schedule stage's start, its youtube stage's completion).
+ROUTINE = (
+    "level = 'info' AND NOT ("
+    "coalesce(action_type, '') IN ('fail', 'retry', 'stop', 'skip', 'pause', 'resume') "
+    "OR (action_type = 'start' AND queue_type = 'schedule') "
+    "OR (action_type = 'complete' AND queue_type = 'youtube'))"
+)
+
+
+def prune_routine_before(conn: Connection, cutoff: str, *, dry_run: bool) -> int:
+    """Delete (or with ``dry_run`` count) routine info rows written before ``cutoff``."""
+    where = f"created_at < ? AND {ROUTINE}"
+    if dry_run:
+        return int(
+            conn.execute(f"SELECT count(*) FROM task_logs WHERE {where}", (cutoff,)).fetchone()[0]
+        )
+    return conn.execute(f"DELETE FROM task_logs WHERE {where}", (cutoff,)).rowcount
+
+
 def set_metadata(conn: Connection, log_id: int, metadata: dict[str, Any]) -> None:
     conn.execute(
         "UPDATE task_logs SET metadata = ? WHERE id = ?",
