@@ -162,3 +162,38 @@ def test_a_reused_pid_is_left_alone(tmp_path: Path) -> None:
     finally:
         bystander.kill()
         bystander.wait()
+
+
+@pytest.mark.no_db
+def test_a_stage_reporting_every_chunk_is_logged_every_tenth() -> None:
+    """An uploader printing `uploading 14/120` per chunk: the first, each tenth and the last
+    become rows, not 120; other lines are untouched, and nothing counts as dropped."""
+    import json
+
+    from autoqueue.program import CommandOutput
+
+    emitted: list[dict[str, object]] = []
+    out = CommandOutput(emitted.extend, max_lines=1000)
+    lines = [("stdout", "connecting")]
+    for n in range(121):
+        event = {"progress": {"current": n, "total": 120}, "message": f"uploading {n}/120"}
+        lines.append(("stdout", json.dumps(event)))
+    out.handle(lines)
+    progress = [str(e["message"]) for e in emitted if e.get("action") == "progress"]
+    assert progress[0] == "uploading 0/120" and progress[-1] == "uploading 120/120"
+    assert len(progress) == 11
+    assert [e["message"] for e in emitted if e.get("action") != "progress"] == ["connecting"]
+    assert out.dropped_entry() is None
+
+
+@pytest.mark.no_db
+def test_progress_without_a_total_is_logged_at_most_every_30_seconds() -> None:
+    from autoqueue.program import ProgressGate
+
+    now = [0.0]
+    gate = ProgressGate(clock=lambda: now[0])
+    seen = []
+    for second in range(0, 95, 5):
+        now[0] = float(second)
+        seen.append(gate.passes(second, None))
+    assert [s for s, kept in zip(range(0, 95, 5), seen, strict=True) if kept] == [0, 30, 60, 90]

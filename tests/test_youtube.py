@@ -171,6 +171,27 @@ def test_an_upload_sends_every_byte_once_in_chunks_and_sets_the_thumbnail(
     conn.close()
 
 
+def test_an_upload_of_many_chunks_logs_its_progress_every_tenth(
+    home: Path, fake: FakeYouTube
+) -> None:
+    """40 chunks of 256 KiB: the offset is saved on the item after every chunk, but the log
+    gets a progress row per tenth of the file, not per chunk."""
+    workspace = youtube_home(home, fake)
+    conn = workspace.connect()
+    size = 40 * 256 * 1024 + 1000
+    task_id, _data = ready_task(workspace, conn, size=size)
+    drain(workspace)
+    item = youtube_item(conn, task_id)
+    assert item.status.value == "completed"
+    saved = state_repo.load(conn, item.id)
+    assert saved is not None and saved["offset"] == size
+    rows = conn.execute(
+        "SELECT message FROM task_logs WHERE action_type = 'progress' AND task_id = ?", (task_id,)
+    ).fetchall()
+    assert 5 <= len(rows) <= 11, rows
+    conn.close()
+
+
 def test_a_503_and_a_dropped_connection_mid_upload_are_survived(
     home: Path, fake: FakeYouTube
 ) -> None:

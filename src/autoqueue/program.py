@@ -32,6 +32,8 @@ POLL_SECONDS = 0.1
 CANCEL_CHECK_SECONDS = 1.0
 PERMANENT_EXIT_CODE = 65  # EX_DATAERR from sysexits.h: the stage contract's permanent failure
 STDERR_TAIL_LINES = 20
+PROGRESS_STEP = 0.1  # a progress event is logged when it reaches the next tenth of its total
+PROGRESS_SECONDS = 30.0  # or, for events without a usable total, at most this often
 ERROR_MAX_CHARS = 2000
 
 
@@ -185,6 +187,29 @@ def _level(value: object) -> str:
     return value if value in ("info", "warn", "error") else "info"
 
 
+class ProgressGate:
+    """Which progress events become log rows: an uploader that reports every chunk (`uploading
+    14/120`) would bury everything else in the log viewer, so only the first, each tenth of the
+    total, the last, and (without a total) one per ``PROGRESS_SECONDS``."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.step = -1  # the last logged tenth
+        self.at: float | None = None  # when the last one was logged
+
+    def passes(self, current: object, total: object) -> bool:
+        now = self.clock()
+        if isinstance(current, int | float) and isinstance(total, int | float) and total > 0:
+            step = int(current / total / PROGRESS_STEP)
+            keep = step > self.step or current >= total
+            self.step = max(self.step, step)
+        else:
+            keep = self.at is None or now - self.at >= PROGRESS_SECONDS
+        if keep:
+            self.at = now
+        return keep
+
+
 class CommandOutput:
     """Turns a stage program's lines into log entries (stage contract: a stdout line that is a
     JSON object is an event with ``progress``, ``message``, ``level``, ``youtube_url``; other
@@ -202,6 +227,7 @@ class CommandOutput:
         self.max_lines = max_lines
         self.logged = 0
         self.progress = 0
+        self.gate = ProgressGate()
         self.dropped = 0
         self.stderr_tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
         self.youtube_url: str | None = None
@@ -220,6 +246,9 @@ class CommandOutput:
             if entry is None:
                 continue
             if entry.get("action") == "progress":
+                metadata = entry.get("metadata") or {}
+                if not self.gate.passes(metadata.get("current"), metadata.get("total")):
+                    continue  # sparse on purpose: not a dropped line
                 if self.progress >= self.max_lines:
                     self.dropped += 1
                     continue
