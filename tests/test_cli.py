@@ -173,6 +173,35 @@ def test_publish_at_forces_private_with_a_warning(runner: CliRunner, home: Path)
     ]
 
 
+def test_publish_at_without_privacy_says_it_made_the_video_private(
+    runner: CliRunner, home: Path
+) -> None:
+    """The default privacy is public: --publish-at alone still changes it, and says so."""
+    assert invoke(runner, home, "init").exit_code == 0
+    result = invoke(runner, home, "add", "t", "--publish-at", "2099-01-01 09:00", "--tz", "UTC")
+    assert result.exit_code == 0, result.output
+    assert "warning:" in result.stderr and "changed to private" in result.stderr
+    assert db_rows(home, "SELECT youtube_privacy FROM task_schedules") == [("private",)]
+    quiet = invoke(runner, home, "add", "t", "--privacy", "private", "--publish-at", "2099-01-01")
+    assert quiet.exit_code == 0 and quiet.stderr == ""  # private already: nothing changed
+
+
+def test_product_info_from_a_file_must_be_an_object_too(
+    runner: CliRunner, home: Path, tmp_path: Path
+) -> None:
+    listing = tmp_path / "product.json"
+    listing.write_text('["가습기", 39000]', encoding="utf-8")
+    assert invoke(runner, home, "init").exit_code == 0
+    result = invoke(runner, home, "add", "t", "--product-info", f"@{listing}")
+    assert result.exit_code == 2, result.output
+    assert (
+        f"{listing} must be a JSON object" in result.stderr
+        and "it is a JSON array" in result.stderr
+    )
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert db_rows(home, "SELECT count(*) FROM tasks") == [(0,)]
+
+
 BAD_ADDS = [
     (["add", ""], "title must not be empty"),
     (["add", "   "], "title must not be empty"),
@@ -186,6 +215,11 @@ BAD_ADDS = [
     (["add", "t", "--publish-at", "soon"], "cannot read time 'soon'"),
     (["add", "t", "--product-info", "{name: 1}"], "--product-info is not valid JSON"),
     (["add", "t", "--product-info", "@/no/such/file.json"], "cannot read --product-info file"),
+    (["add", "t", "--product-info", "[1,2]"], "--product-info must be a JSON object"),
+    (["add", "t", "--product-info", '"str"'], "--product-info must be a JSON object"),
+    (["add", "t", "--product-info", "3"], "--product-info must be a JSON object"),
+    (["add", "t", "--product-info", "null"], "--product-info must be a JSON object"),
+    (["add", "t", "--publish-at", "2020-01-01 10:00"], "--publish-at 2020-01-01 10:00 is in the"),
     (
         ["add", "t", "--media-mode", "upload", "--image", "/no/such/image.png"],
         "image file not found",
@@ -1041,6 +1075,30 @@ def test_edit_changes_title_and_schedule_with_adds_checks(runner: CliRunner, hom
         assert bad.exit_code == 2, (args, bad.output)
         assert message in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
     assert db_rows(home, "SELECT * FROM task_schedules") == before
+
+
+def test_edit_refuses_a_publish_time_in_the_past_but_keeps_one_that_has_passed(
+    runner: CliRunner, home: Path
+) -> None:
+    """edit --publish-at follows add's rules; a publish time already stored is not checked
+    again when something else changes (the video may be online by now)."""
+    task_id = add_ok(runner, home, "draft", "--repeat", "daily", "--at", "2030-01-06 09:00")
+    before = db_rows(home, "SELECT * FROM task_schedules")
+    past = invoke(runner, home, "edit", task_id, "--publish-at", "2020-01-01 10:00")
+    assert past.exit_code == 2, past.output
+    assert "is in the past" in past.stderr and len(past.stderr.strip().splitlines()) == 1
+    assert db_rows(home, "SELECT * FROM task_schedules") == before
+    later = invoke(runner, home, "edit", task_id, "--publish-at", "2099-01-01 10:00")
+    assert later.exit_code == 0, later.output
+    assert "changed to private" in later.stderr  # it was public: say that it is private now
+    conn = open_db(home)
+    conn.execute("UPDATE task_schedules SET youtube_publish_time = '2021-01-01 00:00:00'")
+    conn.close()
+    renamed = invoke(runner, home, "edit", task_id, "--title", "final")
+    assert renamed.exit_code == 0, renamed.output
+    assert db_rows(home, "SELECT youtube_publish_time FROM task_schedules") == [
+        ("2021-01-01 00:00:00",)
+    ]
 
 
 def test_cleanup_removes_old_runs_outbox_copies_and_attempt_records(

@@ -11,8 +11,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from autoqueue import service
+from autoqueue.cli import app
 from autoqueue.db import Connection
 from autoqueue.errors import ParkStageError, PermanentStageError, TransientStageError, UsageError
 from autoqueue.stages.base import StageContext
@@ -346,6 +348,73 @@ def test_add_refuses_a_generated_mode_without_its_generator_naming_the_setting(
     write_config(home, '[media.sora2]\nprovider = "openai"\n')  # a key, but which model?
     with pytest.raises(UsageError, match=r"set \[media.sora2\] model"):
         add(Workspace.load(home), conn, "no model", media_mode="sora2")
+
+
+def open_key(home: Path, provider: str, mode: int = 0o644) -> Path:
+    """``credentials/{provider}.key`` with ``mode`` (0644: others can read it)."""
+    key = home / "credentials" / f"{provider}.key"
+    key.parent.mkdir(exist_ok=True)
+    key.write_text(f"{provider}-secret-0123456789", encoding="utf-8")
+    key.chmod(mode)
+    return key
+
+
+def test_add_refuses_a_key_file_others_can_read_as_the_stage_would(
+    home: Path, conn: Connection
+) -> None:
+    """A key file the stage would refuse (chmod 644) is refused by add already, with the
+    stage's words: for a generated mode, for crawl's stock photos and for the script writer;
+    a task that reads no key is not concerned by it."""
+    write_config(home, 'timezone = "UTC"\n')
+    workspace = Workspace.load(home)
+    service.init_home(workspace)
+    key = open_key(home, "openai")
+    with pytest.raises(UsageError, match=r"openai.key is readable by other users: chmod 600"):
+        add(workspace, conn, "pictures", media_mode="dalle3")
+    result = CliRunner().invoke(app, ["--home", str(home), "add", "t", "--media-mode", "dalle3"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip() == f"error: {key} is readable by other users: chmod 600 {key}"
+    add(workspace, conn, "cards: no key read", media_mode="crawl")
+    key.chmod(0o600)
+    add(workspace, conn, "pictures", media_mode="dalle3")
+
+    open_key(home, "google")  # Vertex AI with a project: the stage still reads the key file
+    write_config(home, 'timezone = "UTC"\n[media.sora2]\nproject = "my-project"\n')
+    with pytest.raises(UsageError, match=r"google.key is readable by other users"):
+        add(Workspace.load(home), conn, "clips", media_mode="sora2")
+
+    open_key(home, "pexels")  # crawl takes stock photos once a key is there
+    write_config(home, 'timezone = "UTC"\n')
+    with pytest.raises(UsageError, match=r"pexels.key is readable by other users"):
+        add(Workspace.load(home), conn, "photos", media_mode="crawl")
+    add(Workspace.load(home), conn, "my own pictures", media_mode="upload")
+    write_config(home, 'timezone = "UTC"\n[stages.image]\nhandler = "cards"\n')
+    add(Workspace.load(home), conn, "cards again", media_mode="crawl")
+
+    open_key(home, "openai")  # every task's script, when a model writes it
+    write_config(home, 'timezone = "UTC"\n[stages.script]\nhandler = "llm"\n'
+                 '[stages.image]\nhandler = "cards"\n')  # fmt: skip
+    with pytest.raises(UsageError, match=r"openai.key is readable by other users"):
+        add(Workspace.load(home), conn, "a written script", media_mode="upload")
+    assert conn.execute("SELECT COUNT(*) FROM tasks").fetchone()[0] == 4
+
+
+def test_a_base_url_of_your_own_needs_no_key_and_is_sent_none(
+    home: Path, conn: Connection, fake: FakeOpenAI
+) -> None:
+    """No key and a base_url (a local server): add takes the task, and the requests carry no
+    credential at all (no made-up ``Bearer none``)."""
+    workspace = provider_home(home, fake, '[media.dalle3]\nmodel = "picture-model"\n')
+    ctx, _logs = with_story(workspace, conn, "dalle3")
+    fake.replies = [picture(png(c)) for c in (RED, GREEN, BLUE)]
+    generate_pictures(ctx, "dalle3", workspace.config.media.dalle3, (480, 854))
+    assert len(fake.requests) == 3
+    assert all("authorization" not in request["headers"] for request in fake.requests)
+    ctx, _logs = with_story(workspace, conn, "imagen3")
+    fake.replies = [gemini_picture(png(c)) for c in (RED, GREEN, BLUE)]
+    generate_pictures(ctx, "imagen3", workspace.config.media.imagen3, (480, 854))
+    assert len(fake.requests) == 6
+    assert all("x-goog-api-key" not in request["headers"] for request in fake.requests[3:])
 
 
 # -- the Gemini script writer -------------------------------------------------------------------

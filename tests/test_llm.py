@@ -210,10 +210,10 @@ def test_the_key_file_must_be_private(
 ) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     workspace = llm_home(home, fake)
+    ctx, _logs = context(workspace, conn, "A title")  # before the key: add would refuse it
     secret = home / "credentials" / "openai.key"
     secret.parent.mkdir(exist_ok=True)
     secret.write_text(KEY + "\n", encoding="utf-8")
-    ctx, _logs = context(workspace, conn, "A title")
     if os.name != "nt":
         secret.chmod(0o644)
         with pytest.raises(PermanentStageError, match="readable by other users: chmod 600"):

@@ -155,7 +155,7 @@ def test_openai_on_a_server_of_the_users_own_needs_no_key_and_counts_nothing(
     fake.replies = [speech(spoken(LINE)[0])]
     said = openai_engine(ctx, base_url=fake.base_url, model="kokoro")(line(voice="af_sky"))
     assert said.seconds > 1.0
-    assert fake.requests[0]["headers"]["authorization"] == "Bearer none"
+    assert "authorization" not in fake.requests[0]["headers"]  # no made-up key either
     assert ledger(conn, "openai") == (0, 0)
 
 

@@ -10,6 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from autoqueue import attempt_files
 from autoqueue.config import DEFAULT_CONFIG_TEXT
@@ -165,13 +166,32 @@ def _product_info(text: str | None) -> Any:
             ) from exc
         source = str(path)
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise UsageError(
             _("{source} is not valid JSON: {msg} at line {lineno} column {colno}").format(
                 source=source, msg=exc.msg, lineno=exc.lineno, colno=exc.colno
             )
         ) from exc
+    if not isinstance(value, dict):  # the script writer and the cards read its fields by name
+        raise UsageError(
+            _(
+                '{source} must be a JSON object such as {{"name": "...", "price": 39000}}; '
+                "it is a JSON {kind}"
+            ).format(source=source, kind=_json_kind(value))
+        )
+    return value
+
+
+def _json_kind(value: Any) -> str:
+    """JSON's name for the type of a value that is not an object (untranslated: JSON's word)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, list):
+        return "array"
+    return "string" if isinstance(value, str) else "number"
 
 
 def _settings(pairs: list[str]) -> dict[str, Any]:
@@ -233,8 +253,22 @@ class PreparedTask:
     warnings: list[str]
 
 
-def prepare_add(workspace: Workspace, request: AddRequest, now: datetime) -> PreparedTask:
-    """Validate an ``add`` completely before anything touches the disk or the database."""
+def _publish_time(text: str, tz: ZoneInfo, now: datetime, *, check: bool) -> str:
+    """``--publish-at`` as a database time; with ``check``, refused unless it is to come
+    (YouTube schedules a video only for a time in the future)."""
+    instant = parse_local(text, tz)[1]
+    if check and instant <= now:
+        raise UsageError(
+            _("--publish-at {value} is in the past: give a time to come").format(value=text)
+        )
+    return to_db(instant)
+
+
+def prepare_add(
+    workspace: Workspace, request: AddRequest, now: datetime, *, check_publish: bool = True
+) -> PreparedTask:
+    """Validate an ``add`` completely before anything touches the disk or the database.
+    ``check_publish`` False keeps a publish time that was accepted before (``edit``)."""
     title = request.title.strip()
     if not title:
         raise UsageError(_("the title must not be empty"))
@@ -247,11 +281,13 @@ def prepare_add(workspace: Workspace, request: AddRequest, now: datetime) -> Pre
     privacy = parse_choice(Privacy, request.privacy, "privacy") if request.privacy else None
     publish_time = None
     if request.publish_at is not None:
-        publish_time = to_db(parse_local(request.publish_at, tz)[1])
-        if privacy not in (None, Privacy.PRIVATE):
+        publish_time = _publish_time(request.publish_at, tz, now, check=check_publish)
+        if privacy is not Privacy.PRIVATE:
             warnings.append(
-                "--publish-at needs a private video (YouTube publishes it at that time): "
-                f"privacy {privacy.value if privacy else ''} changed to private"
+                _(
+                    "--publish-at needs a private video (YouTube publishes it at that time): "
+                    "privacy {privacy} changed to private"
+                ).format(privacy=(privacy or Privacy.PUBLIC).value)
             )
         privacy = Privacy.PRIVATE
     if request.max_retry is not None and request.max_retry < 0:
@@ -297,10 +333,14 @@ def prepare_add(workspace: Workspace, request: AddRequest, now: datetime) -> Pre
 
 
 def _check_generator(workspace: Workspace, media_mode: MediaMode) -> None:
-    """A generated mediaMode must have something to make its pictures (README "Generators")."""
-    from autoqueue.stages.providers import generator_problem
+    """A generated mediaMode must have something to make its pictures (README "Generators"),
+    and no key the task's stages read may be in a file that the stage would refuse."""
+    from autoqueue.stages.providers import generator_problem, open_key_problem
 
-    problem = generator_problem(workspace.home, workspace.config, media_mode.value)
+    home, config = workspace.home, workspace.config
+    problem = generator_problem(home, config, media_mode.value) or open_key_problem(
+        home, config, media_mode.value
+    )
     if problem is not None:
         raise UsageError(problem)
 
@@ -663,6 +703,7 @@ def edit_task(
             channel=edit.channel if edit.channel is not None else schedule.channel_setting_id,
         ),
         now,
+        check_publish=edit.publish_at is not None,  # a stored one may have passed by now
     )
     warnings = [
         w

@@ -36,10 +36,21 @@ from autoqueue.timeutil import utcnow
 if TYPE_CHECKING:
     from autoqueue.workspace import Workspace
 
+# What the SDKs are given when a base_url of your own has no key (they refuse None); the
+# request hook drop_keyless takes it out of every request before it is sent.
+KEYLESS = "autoqueue-no-key"
 DEFAULT_WAIT = 60.0  # seconds parked after a 429 that says nothing of when to come back
 NAMES = {"openai": "OpenAI", "google": "Google"}
 # Words in an error code or a finish reason that mean the provider refused the content.
 POLICY_WORDS = ("policy", "safety", "content_filter", "moderation", "prohibited", "blocklist")
+
+
+def drop_keyless(request: Any) -> None:
+    """Take the placeholder key out of a request (an httpx request hook): a server of your own
+    without a key gets no credential at all, not a made-up one it might log or refuse."""
+    for header, value in (("authorization", f"Bearer {KEYLESS}"), ("x-goog-api-key", KEYLESS)):
+        if request.headers.get(header) == value:
+            del request.headers[header]
 
 
 def key_file(home: Path, provider: str) -> Path:
@@ -106,11 +117,15 @@ class Account:
     def _openai(self) -> Any:
         import openai
 
+        keyless = None
+        if self.key is None:  # the SDK wants a key: it gets a placeholder that is never sent
+            keyless = openai.DefaultHttpxClient(event_hooks={"request": [drop_keyless]})
         return openai.OpenAI(
-            api_key=self.key or "none",  # a local server needs none; the SDK wants a string
+            api_key=self.key or KEYLESS,
             base_url=self.base_url,
             timeout=self.timeout,
             max_retries=0,  # the queue retries, and parks on 429: no hidden waits in here
+            http_client=keyless,
         )
 
     @functools.cached_property
@@ -121,6 +136,8 @@ class Account:
         options = types.HttpOptions(timeout=round(self.timeout * 1000))  # milliseconds
         if self.base_url:
             options.base_url = self.base_url
+        if self.key is None:  # as for openai: the placeholder key is never sent
+            options.client_args = {"event_hooks": {"request": [drop_keyless]}}
         # retry_options unset: the SDK makes one request per call (the queue retries)
         if self.vertex is not None:
             project, location = self.vertex
@@ -129,7 +146,7 @@ class Account:
                     vertexai=True, project=project, location=location, http_options=options
                 )
             return genai.Client(vertexai=True, api_key=self.key, http_options=options)
-        return genai.Client(api_key=self.key or "none", http_options=options)
+        return genai.Client(api_key=self.key or KEYLESS, http_options=options)
 
 
 def account(
@@ -373,6 +390,38 @@ def no_video_model(mode: str) -> str:
         '[media.{mode}] provider = "openai" needs the model that your OpenAI-compatible '
         "endpoint serves: set [media.{mode}] model (OpenAI's own Sora API was retired in 2026)"
     ).format(mode=mode)
+
+
+def open_key_problem(home: Path, config: Config, media_mode: str) -> str | None:
+    """The stage's own refusal of a key file that others can read (``find_key``), for the
+    first such key a task of ``media_mode`` would read, or None: ``add`` refuses it then
+    rather than let the stage fail after the work before it was done."""
+    for provider, env_name in keys_read(home, config, media_mode):
+        try:
+            find_key(home, provider, env_name)
+        except PermanentStageError as exc:
+            return str(exc)
+    return None
+
+
+def keys_read(home: Path, config: Config, media_mode: str) -> list[tuple[str, str]]:
+    """(key file's provider, variable) of every key the stages of a ``media_mode`` task read:
+    the script writer's, crawl's stock sources', a generated mode's model's."""
+    keys: list[tuple[str, str]] = []
+    if config.handler(QueueType.SCRIPT) == "llm":
+        llm = config.llm
+        limits = config.providers.get(llm.provider)
+        keys.append((llm.provider, llm.api_key_env or limits.key_env(llm.provider)))
+    if media_mode == "crawl":
+        from autoqueue.stages import stock
+
+        if stock.in_use(home, config):
+            keys += [(source, stock.KEY_ENV[source]) for source in config.stock.sources]
+    model = config.generator(media_mode)
+    built_in = config.handler(QueueType.VIDEO) == "ffmpeg"
+    if model is not None and built_in and not config.stage(QueueType.VIDEO).generator:
+        keys.append((model.provider, config.providers.get(model.provider).key_env(model.provider)))
+    return keys
 
 
 def generator_problem(home: Path, config: Config, media_mode: str) -> str | None:
