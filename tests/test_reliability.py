@@ -11,9 +11,11 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -671,6 +673,104 @@ def test_worker_requeues_a_stage_that_outlives_the_grace_period(home: Path, tmp_
     video = next(r for r in queue_rows(home) if r["queue_type"] == "video")
     assert (video["status"], video["retry_count"]) == ("waiting", 0)
     assert db_value(home, "SELECT locked_by FROM scheduler_lock") is None
+
+
+class Lines:
+    """A process's output, read line by line in a thread while the test goes on."""
+
+    def __init__(self, stream: Any) -> None:
+        self.lines: list[str] = []
+        threading.Thread(target=self._read, args=(stream,), daemon=True).start()
+
+    def _read(self, stream: Any) -> None:
+        for line in stream:
+            self.lines.append(line)
+
+    def text(self) -> str:
+        return "".join(self.lines)
+
+
+def item_row(home: Path, task_id: str, queue_type: str) -> Row | None:
+    return next(
+        (r for r in queue_rows(home) if r["task_id"] == task_id and r["queue_type"] == queue_type),
+        None,
+    )
+
+
+def item_status(home: Path, task_id: str, queue_type: str) -> tuple[object, object] | None:
+    """(status, retry_count) of the task's item of that queue, None before there is one."""
+    row = item_row(home, task_id, queue_type)
+    return None if row is None else (row["status"], row["retry_count"])
+
+
+def test_ctrl_c_in_a_drain_says_what_it_waits_for_and_lets_the_stage_finish(
+    home: Path, tmp_path: Path
+) -> None:
+    """The first Ctrl-C is answered at once on stderr (the running item, the grace, the second
+    Ctrl-C); the stage still running finishes within the grace, nothing new starts (not even
+    the next item of the same queue), and the tick exits 130."""
+    write_config(home, stage_config())
+    journal = tmp_path / "journal.jsonl"
+    first = add(home, "gated render", "--media-mode", "upload", "--set", "gate_video=1")
+    second = add(home, "next in line", "--media-mode", "upload")
+    tick = start(home, "tick", "--drain", "--grace", "30", env={"JOURNAL": str(journal)})
+    errors = Lines(tick.stderr)
+    began = wait_for(lambda: event(journal, "start", "video"), message="the video stage")
+    wait_for(lambda: item_status(home, second, "video") == ("waiting", 0), message="2nd video")
+    os.kill(tick.pid, signal.SIGINT)
+    said = wait_for(errors.text, timeout=5, message="a word on stderr after Ctrl-C")
+    for part in ("video", first[:8], "gated render", "30 s", "Ctrl-C"):
+        assert part in said, (part, said)
+    time.sleep(1.5)
+    assert tick.poll() is None, errors.text()  # it waits for the stage
+    (home / "tasks" / first / ".gate_video").touch()
+    assert tick.wait(timeout=60) == 130, errors.text()
+    assert errors.text() == said and len(said.strip().splitlines()) == 1
+    assert item_status(home, first, "video") == ("completed", 0)
+    assert item_status(home, first, "youtube") == ("waiting", 0)  # no new claims
+    assert item_status(home, second, "video") == ("waiting", 0)
+    videos = [e for e in journal_events(journal) if (e["event"], e["stage"]) == ("start", "video")]
+    assert len(videos) == 1
+    assert dead(int(began["pid"]))  # type: ignore[call-overload]
+    assert db_value(home, "SELECT locked_by FROM scheduler_lock") is None
+
+
+@pytest.mark.parametrize("command", [["tick", "--drain"], ["worker"]], ids=["tick", "worker"])
+def test_a_second_ctrl_c_stops_the_running_stage_now(
+    home: Path, tmp_path: Path, command: list[str]
+) -> None:
+    """A second Ctrl-C does not wait out the grace: the stage's processes are killed, its item
+    goes back to waiting without spending a retry, and the exit is 130 (worker as tick)."""
+    write_config(home, stage_config())
+    journal = tmp_path / "journal.jsonl"
+    task_id = add(home, "endless", "--media-mode", "upload", "--set", "sleep_video=120")
+    proc = start(home, *command, "--grace", "600", env={"JOURNAL": str(journal)})
+    errors = Lines(proc.stderr)
+    began = wait_for(lambda: event(journal, "start", "video"), message="the video stage")
+    os.kill(proc.pid, signal.SIGINT)
+    said = wait_for(errors.text, timeout=5, message="a word on stderr after Ctrl-C")
+    assert "600 s" in said and task_id[:8] in said, said
+    clock = time.monotonic()
+    os.kill(proc.pid, signal.SIGINT)
+    assert proc.wait(timeout=60) == 130, errors.text()
+    assert time.monotonic() - clock < 20
+    assert dead(int(began["pid"]))  # type: ignore[call-overload]
+    assert item_status(home, task_id, "video") == ("waiting", 0)
+    assert "Traceback" not in errors.text()
+
+
+def test_ctrl_c_past_the_grace_kills_the_stage_and_exits_130(home: Path, tmp_path: Path) -> None:
+    write_config(home, stage_config())
+    journal = tmp_path / "journal.jsonl"
+    task_id = add(home, "slow", "--media-mode", "upload", "--set", "sleep_video=120")
+    tick = start(home, "tick", "--drain", "--grace", "1", env={"JOURNAL": str(journal)})
+    errors = Lines(tick.stderr)
+    began = wait_for(lambda: event(journal, "start", "video"), message="the video stage")
+    os.kill(tick.pid, signal.SIGINT)
+    assert "1 s" in wait_for(errors.text, timeout=5, message="a word on stderr after Ctrl-C")
+    assert tick.wait(timeout=30) == 130, errors.text()
+    assert dead(int(began["pid"]))  # type: ignore[call-overload]
+    assert item_status(home, task_id, "video") == ("waiting", 0)
 
 
 @pytest.mark.slow

@@ -198,7 +198,8 @@ class Runner:
     """Starts, follows and finishes attempts on one database connection (one queue worker's).
 
     ``aborted`` says when the worker is shutting down past its grace period: the running attempt
-    is then killed and its item requeued without spending a retry.
+    is then killed and its item requeued without spending a retry. ``stopping`` says when it
+    takes no new work: a completion then claims no next item, whatever was asked at the start.
     """
 
     def __init__(
@@ -210,6 +211,7 @@ class Runner:
         clock: Callable[[], datetime],
         *,
         aborted: Callable[[], bool] = lambda: False,
+        stopping: Callable[[], bool] = lambda: False,
     ) -> None:
         self.workspace = workspace
         self.conn = conn
@@ -217,6 +219,7 @@ class Runner:
         self.policy = policy
         self.clock = clock
         self.aborted = aborted
+        self.stopping = stopping
 
     def write(self, what: str, operation: Callable[[], T]) -> T:
         """A database write, retried while another process holds the write lock, for as long
@@ -474,7 +477,7 @@ class Runner:
         def complete() -> bool:
             nonlocal following
             now = self.clock()
-            if chain:
+            if chain and not self.stopping():  # a stop that came while the stage ran counts
                 done, following = engine.complete_and_claim(
                     self.conn, item, result, self.policy, now, self.owner
                 )

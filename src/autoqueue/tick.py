@@ -73,6 +73,15 @@ class Processed:
         return cls(item.id, item.task_id, item.queue_type, ended.outcome, ended.detail)
 
 
+@dataclass(frozen=True)
+class Running:
+    """An item whose stage this worker runs now, as a stop notice names it."""
+
+    queue_type: QueueType
+    task_id: str
+    title: str | None = None
+
+
 @dataclass
 class TickReport:
     lock_holder: str | None = None  # the leader, when it was another worker
@@ -121,6 +130,7 @@ class Scheduler:
         self._active: set[QueueType] = set(self.queues)
         self._threads: dict[QueueType, int] = {}
         self._adopted: dict[QueueType, list[Attempt]] = {}
+        self._running: dict[int, Running] = {}  # by item id
         self._stop = threading.Event()
         self._abort = threading.Event()
         self._error: str | None = None
@@ -141,6 +151,11 @@ class Scheduler:
         if self._stop.is_set():
             self._abort.set()
         self._stop.set()
+
+    def running(self) -> list[Running]:
+        """The items whose stages run now. Safe in a signal handler: no lock is taken (the
+        main thread may hold one when the signal comes), and copying a dict is atomic."""
+        return list(dict(self._running).values())
 
     def run(
         self,
@@ -375,7 +390,13 @@ class Scheduler:
                 self._active.discard(queue_type)
             return
         runner = Runner(
-            self.workspace, conn, self.owner, self.policy, self.clock, aborted=self._abort.is_set
+            self.workspace,
+            conn,
+            self.owner,
+            self.policy,
+            self.clock,
+            aborted=self._abort.is_set,
+            stopping=lambda: self._stopping(deadline),
         )
         current: QueueItem | Attempt | None = None
         busy_since: float | None = None
@@ -412,6 +433,7 @@ class Scheduler:
                     current = found
                 following: QueueItem | None = None
                 item = current.item if isinstance(current, Attempt) else current
+                self._running[item.id] = Running(item.queue_type, item.task_id)
                 try:
                     chain = drain and not self._stopping(deadline)
                     if isinstance(current, Attempt):
@@ -420,6 +442,7 @@ class Scheduler:
                         ended = self._run_item(runner, current, chain=chain)
                     following = ended.following
                 finally:
+                    self._running.pop(item.id, None)
                     if following is None:
                         with self._state:
                             self._busy -= 1
@@ -451,6 +474,7 @@ class Scheduler:
         except ValueError as exc:
             reason = str(exc).splitlines()[0]
             return runner.fail(item, PermanentStageError(f"its task cannot be read: {reason}"))
+        self._running[item.id] = Running(item.queue_type, item.task_id, task.title)
         if item.queue_type is QueueType.SCHEDULE:
             return self._schedule_stage(runner, item, task, schedule, chain=chain)
         started = runner.start(item, task, schedule)

@@ -9,7 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -21,7 +21,10 @@ from autoqueue.errors import AutoqueueError, UsageError
 from autoqueue.i18n import _
 
 if TYPE_CHECKING:
+    from autoqueue.tick import Scheduler, TickReport
     from autoqueue.workspace import Workspace
+
+INTERRUPTED = 130  # the shell's exit status for a command ended by Ctrl-C (128 + SIGINT)
 
 
 def _print_processed(done: Any) -> None:
@@ -29,21 +32,60 @@ def _print_processed(done: Any) -> None:
     output.info(f"{done.queue_type.value:8} {done.task_id} {done.outcome.value}{detail}")
 
 
+@dataclass
+class _Signals:
+    """The stop signals a run received."""
+
+    count: int = 0
+    interrupted: bool = False  # a Ctrl-C among them: the command exits 130
+
+
 @contextmanager
-def _stop_on_signals(scheduler: Any) -> Iterator[None]:
-    """SIGTERM / Ctrl-C: stop claiming and let running stages finish within the grace period;
-    a second signal kills them (their items go back to waiting)."""
-    names = ["SIGINT", "SIGTERM", "SIGBREAK"]
+def _stop_on_signals(scheduler: Scheduler) -> Iterator[_Signals]:
+    """SIGTERM / Ctrl-C: stop claiming and let running stages finish within the grace period,
+    saying at once what is waited for; a second signal kills them (their items go back to
+    waiting)."""
+    received = _Signals()
+
+    def handle(number: int, _frame: object) -> None:
+        received.count += 1
+        received.interrupted = received.interrupted or number == signal.SIGINT
+        scheduler.request_stop()
+        _say_stopping(scheduler, number, first=received.count == 1)
+
     previous = {}
-    for name in names:
+    for name in ["SIGINT", "SIGTERM", "SIGBREAK"]:
         number = getattr(signal, name, None)
         if number is not None:
-            previous[number] = signal.signal(number, lambda *_: scheduler.request_stop())
+            previous[number] = signal.signal(number, handle)
     try:
-        yield
+        yield received
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
+
+
+def _say_stopping(scheduler: Scheduler, number: int, *, first: bool) -> None:
+    """One line on stderr, at once: what the stop waits for and how to end the wait. Written
+    straight to the stream: a signal handler must not wait on a lock the code it interrupted
+    may hold (rich's console has one)."""
+    again = "Ctrl-C" if number == signal.SIGINT else signal.Signals(number).name
+    running = scheduler.running()
+    if not first:
+        line = _("stopping now: the running stages are killed and their items go back to waiting")
+    elif not running:
+        line = _("stopping: no stage is running")
+    else:
+        items = ", ".join(
+            f"{r.queue_type.value} {r.task_id[:8]}" + (f' "{r.title}"' if r.title else "")
+            for r in running
+        )
+        line = _(
+            "stopping: no new work starts; waiting up to {grace:g} s for {items} to finish "
+            "(a second {again} stops them now and puts them back to waiting)"
+        ).format(grace=scheduler.grace, items=items, again=again)
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
 
 
 def _idle(state: State) -> bool:
@@ -84,8 +126,15 @@ def _run_scheduler(
         queues=served,
         clock=clock,
     )
-    with _stop_on_signals(scheduler):
+    with _stop_on_signals(scheduler) as received:
         report = scheduler.run(drain=drain, max_seconds=max_seconds, forever=forever)
+    _report(report, as_json=as_json)
+    if received.interrupted:
+        raise typer.Exit(INTERRUPTED)
+
+
+def _report(report: TickReport, *, as_json: bool) -> None:
+    """What the round did: JSON, or lines (an error as the one line the CLI prints)."""
     if as_json:
         output.emit_json(
             {
