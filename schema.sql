@@ -21,7 +21,10 @@ CREATE TABLE IF NOT EXISTS contents (
   published INTEGER NOT NULL DEFAULT 0,
   youtube_url TEXT,
   created_at DATETIME DEFAULT CURRENT_TIMESTAMP,
-  updated_at DATETIME DEFAULT CURRENT_TIMESTAMP
+  updated_at DATETIME DEFAULT CURRENT_TIMESTAMP,
+  -- schema 8: the SHA-256 of the video file that was published (README "YouTube never twice":
+  -- the uploader never sends a file its task already published)
+  video_sha256 TEXT
 );
 
 CREATE TABLE IF NOT EXISTS tasks (
@@ -36,7 +39,10 @@ CREATE TABLE IF NOT EXISTS tasks (
   content_id TEXT REFERENCES contents(id) ON DELETE SET NULL,  -- seed 13.2: the current run's content
   max_retry INTEGER,                         -- schema 6: this task's `add --max-retry` (NULL: the config's)
   created_at DATETIME DEFAULT CURRENT_TIMESTAMP,
-  updated_at DATETIME DEFAULT CURRENT_TIMESTAMP
+  updated_at DATETIME DEFAULT CURRENT_TIMESTAMP,
+  -- schema 8: when its last run finished (its youtube item completed), kept here because
+  -- cleanup deletes completed queue rows and a finished task must stay finished
+  last_run_at DATETIME
 );
 
 CREATE TABLE IF NOT EXISTS task_schedules (
@@ -87,7 +93,10 @@ CREATE TABLE IF NOT EXISTS task_queue (
   output_offset INTEGER NOT NULL DEFAULT 0,
   -- schema 6: which of its queue type's slots (0 .. concurrency - 1) a processing item holds
   -- (0 unless a higher concurrency is configured, also for rows other programs mark processing)
-  slot INTEGER NOT NULL DEFAULT 0
+  slot INTEGER NOT NULL DEFAULT 0,
+  -- schema 8: when a later run of the task started; a failed item of a replaced run never runs
+  -- again (its files were archived, and running it would publish the newer video twice)
+  superseded_at DATETIME
 );
 
 CREATE TABLE IF NOT EXISTS task_logs (

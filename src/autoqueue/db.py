@@ -24,7 +24,7 @@ from autoqueue.i18n import _
 
 DB_NAME = "autoqueue.db"
 BUSY_TIMEOUT_SECONDS = 10.0
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 URL_SCHEMES = ("postgresql://", "postgres://")
 
 # A row: sqlite3.Row, or autoqueue.postgres.PgRow; both answer by index and by column name.
@@ -137,6 +137,7 @@ ADDED_COLUMNS: dict[str, dict[str, str]] = {
     "tasks": {
         "content_id": "TEXT REFERENCES contents(id) ON DELETE SET NULL",
         "max_retry": "INTEGER",
+        "last_run_at": "DATETIME",
     },
     "task_queue": {
         "occurrence_at": "DATETIME",
@@ -153,7 +154,9 @@ ADDED_COLUMNS: dict[str, dict[str, str]] = {
         "crash_count": "INTEGER NOT NULL DEFAULT 0",
         "output_offset": "INTEGER NOT NULL DEFAULT 0",
         "slot": "INTEGER NOT NULL DEFAULT 0",
+        "superseded_at": "DATETIME",
     },
+    "contents": {"video_sha256": "TEXT"},
     "scheduler_lock": {"owner_started": "REAL"},
 }
 
@@ -503,6 +506,48 @@ def m007_pause_and_resume_actions(conn: sqlite3.Connection) -> None:
             conn.execute(statement)
 
 
+# Whether a later run of the task started after the item ``{item}`` (SQL true or false, on
+# both backends), read from the rows alone. A script item is made only when a run starts, and
+# every item of an earlier run was made before it. A schedule item is the exception: the next
+# occurrence's may be enqueued while the run before it still makes items, so for one the
+# question is whether a later schedule item completed.
+LATER_RUN = """EXISTS (
+    SELECT 1 FROM task_queue AS later
+    WHERE later.task_id = {item}.task_id AND later.id > {item}.id
+      AND CASE WHEN {item}.queue_type = 'schedule'
+               THEN later.queue_type = 'schedule' AND later.status = 'completed'
+               ELSE later.queue_type = 'script' END)"""
+
+# Schema 8's backfill, the same SQL on both backends: failed items of replaced runs are marked,
+# and a finished task's last run is its newest completed youtube item, or, when cleanup already
+# deleted those rows, its newest published content.
+BACKFILL_SUPERSEDED = f"""
+UPDATE task_queue SET superseded_at = updated_at
+WHERE status = 'failed' AND superseded_at IS NULL AND {LATER_RUN.format(item="task_queue")}
+"""
+BACKFILL_LAST_RUN = """
+UPDATE tasks SET last_run_at = COALESCE(
+    (SELECT max(completed_at) FROM task_queue
+     WHERE task_id = tasks.id AND queue_type = 'youtube' AND status = 'completed'),
+    (SELECT max(updated_at) FROM contents WHERE task_id = tasks.id AND published = 1))
+WHERE last_run_at IS NULL
+"""
+
+
+def m008_never_twice(conn: sqlite3.Connection) -> None:
+    """A published video is never uploaded again by accident (README "YouTube never twice"):
+    failed items of replaced runs are marked superseded, a finished task keeps when its last
+    run finished (cleanup deletes the queue rows that said so), and a published content keeps
+    its file's checksum."""
+    for table in ("tasks", "task_queue", "contents"):
+        existing = _columns(conn, table)
+        for name, declaration in ADDED_COLUMNS[table].items():
+            if name not in existing:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {declaration}")
+    conn.execute(BACKFILL_SUPERSEDED)
+    conn.execute(BACKFILL_LAST_RUN)
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_initial,
     m002_stage_state_and_quota,
@@ -511,6 +556,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m005_attempts,
     m006_slots_and_identity,
     m007_pause_and_resume_actions,
+    m008_never_twice,
 ]
 
 

@@ -392,6 +392,9 @@ def _sync_contents(
                 )
         # A new run starts without a content; the script stage creates it.
         tasks_repo.set_content_id(conn, task.id, None, stamp)
+        # The earlier runs' files were just archived: their failed items must never run again
+        # (an old youtube item would upload this run's video).
+        queue_repo.supersede_failed(conn, task.id, stamp)
     elif item.queue_type is QueueType.SCRIPT and result.script_text is not None:
         content_id = str(uuid.uuid4())
         contents_repo.insert_script(
@@ -424,8 +427,11 @@ def _sync_contents(
         if result.youtube_url:
             tasks_repo.set_youtube_url(conn, task.id, result.youtube_url, stamp)
         if task.content_id:
-            contents_repo.finish_run(conn, task.content_id, result.youtube_url, stamp)
+            contents_repo.finish_run(
+                conn, task.content_id, result.youtube_url, stamp, result.video_sha256
+            )
         tasks_repo.set_last_error(conn, task.id, None, stamp)
+        tasks_repo.set_last_run(conn, task.id, stamp)
 
 
 def log_item(

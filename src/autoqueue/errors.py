@@ -17,6 +17,11 @@ class UsageError(AutoqueueError):
     exit_code = 2
 
 
+class SupersededError(UsageError):
+    """A failed item of a run that a later run of its task replaced: running it again could
+    publish the later run's video a second time, so it never runs again."""
+
+
 class NoSuchTaskError(AutoqueueError):
     """A well-formed task id that is not in the database."""
 

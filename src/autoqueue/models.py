@@ -131,7 +131,7 @@ class Row(BaseModel):
 
 
 class Task(Row):
-    _stamps = ("created_at", "updated_at")
+    _stamps = ("created_at", "updated_at", "last_run_at")
 
     id: str
     title: str
@@ -145,6 +145,7 @@ class Task(Row):
     max_retry: int | None = None  # `add --max-retry`; None: the configured default
     created_at: str | None = None
     updated_at: str | None = None
+    last_run_at: str | None = None  # when its last run finished (no queue row needed)
 
     _parse_product_info = field_validator("product_info", mode="before")(_json_field)
 
@@ -194,6 +195,7 @@ class QueueItem(Row):
         "completed_at",
         "occurrence_at",
         "lease_expires_at",
+        "superseded_at",
     )
 
     id: int
@@ -225,6 +227,7 @@ class QueueItem(Row):
     crash_count: int = 0
     output_offset: int = 0
     slot: int = 0  # which of its queue type's slots it holds while processing
+    superseded_at: str | None = None  # a later run started: this item never runs again
 
 
 class LogEntry(Row):
@@ -264,3 +267,4 @@ class Content(Row):
     youtube_url: str | None = None
     created_at: str | None = None
     updated_at: str | None = None
+    video_sha256: str | None = None  # the published file's checksum

@@ -23,6 +23,8 @@ from psycopg import errors as pg_errors
 from psycopg.adapt import Loader
 
 from autoqueue.db import (
+    BACKFILL_LAST_RUN,
+    BACKFILL_SUPERSEDED,
     BUSY_TIMEOUT_SECONDS,
     PgError,
     PgIntegrityError,
@@ -32,7 +34,7 @@ from autoqueue.db import (
 from autoqueue.errors import DatabaseError
 from autoqueue.i18n import _
 
-PG_SCHEMA_VERSION = 2
+PG_SCHEMA_VERSION = 3
 # The key of the advisory lock that migrations are applied under (any constant; this one spells
 # "autoqueue" in its first bytes).
 MIGRATION_LOCK = 0x6175746F71
@@ -338,4 +340,14 @@ def pg002_pause_and_resume_actions(conn: PgConnection) -> None:
     )
 
 
-PG_MIGRATIONS = [pg001_initial, pg002_pause_and_resume_actions]
+def pg003_never_twice(conn: PgConnection) -> None:
+    """SQLite's schema 8 (``db.m008_never_twice``): superseded items, a task's last finished
+    run, a published video's checksum; then the same backfill."""
+    conn.execute("ALTER TABLE tasks ADD COLUMN IF NOT EXISTS last_run_at timestamptz(0)")
+    conn.execute("ALTER TABLE task_queue ADD COLUMN IF NOT EXISTS superseded_at timestamptz(0)")
+    conn.execute("ALTER TABLE contents ADD COLUMN IF NOT EXISTS video_sha256 TEXT")
+    conn.execute(BACKFILL_SUPERSEDED)
+    conn.execute(BACKFILL_LAST_RUN)
+
+
+PG_MIGRATIONS = [pg001_initial, pg002_pause_and_resume_actions, pg003_never_twice]

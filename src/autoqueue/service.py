@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from autoqueue import attempt_files
 from autoqueue.config import DEFAULT_CONFIG_TEXT
 from autoqueue.db import Connection, transaction
-from autoqueue.errors import NoSuchTaskError, UsageError
+from autoqueue.errors import NoSuchTaskError, SupersededError, UsageError
 from autoqueue.i18n import _
 from autoqueue.images import image_problem
 from autoqueue.layout import IMAGE_SUFFIXES, RUNS, STORY, THUMBNAIL, VIDEO, scene_images, scene_name
@@ -492,8 +492,12 @@ def schedule_view(schedule: Schedule) -> dict[str, Any]:
     }
 
 
-def task_state(schedules: list[dict[str, Any]], summary: dict[str, Any] | None) -> TaskState:
-    summary = summary or {}
+def task_state(
+    schedules: list[dict[str, Any]], summary: dict[str, Any] | None, last_run_at: str | None
+) -> TaskState:
+    """What a task is doing, from its schedules, its queue rows and when its last run finished
+    (``tasks.last_run_at``: cleanup deletes the queue rows that said so)."""
+    summary = {**(summary or {}), "last_run": _last_run(summary, last_run_at)}
     if summary.get("processing"):
         return TaskState.RUNNING
     if summary.get("waiting") or any(s["active"] and s["next_run_at"] for s in schedules):
@@ -505,6 +509,11 @@ def task_state(schedules: list[dict[str, Any]], summary: dict[str, Any] | None) 
     if not summary.get("last_run"):
         return TaskState.PAUSED  # stopped before any run finished
     return TaskState.DONE
+
+
+def _last_run(summary: dict[str, Any] | None, last_run_at: str | None) -> str | None:
+    """When the task's last run finished: its queue rows say so until cleanup removes them."""
+    return (summary or {}).get("last_run") or last_run_at
 
 
 def list_tasks(conn: Connection) -> list[dict[str, Any]]:
@@ -524,8 +533,8 @@ def list_tasks(conn: Connection) -> list[dict[str, Any]]:
                 "type": task.type.value,
                 "media_mode": str(task.settings.get("mediaMode", MediaMode.CRAWL.value)),
                 "schedules": own,
-                "state": task_state(own, summary).value,
-                "last_run": summary.get("last_run") if summary else None,
+                "state": task_state(own, summary, task.last_run_at).value,
+                "last_run": _last_run(summary, task.last_run_at),
                 "youtube_url": task.youtube_url,
                 "last_error": task.last_error,
             }
@@ -539,7 +548,7 @@ def task_status(conn: Connection, text: str) -> tuple[TaskState, bool]:
     task = get_task(conn, text)
     views = [schedule_view(s) for s in schedules_repo.for_task(conn, task.id)]
     summary = queue_repo.task_summaries(conn, task.id).get(task.id)
-    return task_state(views, summary), any(view["active"] for view in views)
+    return task_state(views, summary, task.last_run_at), any(view["active"] for view in views)
 
 
 def outputs_present(workspace: Workspace, task_id: str) -> dict[str, Any]:
@@ -776,7 +785,8 @@ def resume_task(conn: Connection, text: str, now: datetime) -> list[dict[str, An
         schedules = schedules_repo.for_task(conn, task.id)
         inactive = [s for s in schedules if not s.is_active]
         views = [schedule_view(s) for s in schedules]
-        state = task_state(views, queue_repo.task_summaries(conn, task.id).get(task.id))
+        summary = queue_repo.task_summaries(conn, task.id).get(task.id)
+        state = task_state(views, summary, task.last_run_at)
         if not inactive:
             raise UsageError(
                 _(
@@ -861,7 +871,8 @@ def delete_task(
 def retry_task(conn: Connection, text: str, now: datetime, *, reupload: bool = False) -> int:
     """The seed's retry button: the task's most recent failed item goes back to waiting with a
     fresh retry budget. Older failed items belong to runs whose files were archived; they stay
-    as history. Refused while the task has a run in flight. Returns the item id.
+    as history. Refused while the task has a run in flight, and when the newest failed item
+    belongs to a run that a later run replaced. Returns the item id.
 
     ``reupload`` (youtube items only) forgets what the uploader knew of earlier attempts, so a
     new upload starts even when an earlier one may have reached YouTube."""
@@ -875,6 +886,14 @@ def retry_task(conn: Connection, text: str, now: datetime, *, reupload: bool = F
         item = queue_repo.latest_failed(conn, task.id)
         if item is None:
             raise UsageError(_("task {id} has no failed item to retry").format(id=task.id))
+        if queue_repo.is_superseded(conn, item):
+            raise SupersededError(
+                _(
+                    "task {id} has nothing to retry: its failed {value} item belongs to an "
+                    "earlier run that a later run replaced, and running it could publish a "
+                    "video twice"
+                ).format(id=task.id, value=item.queue_type.value)
+            )
         if reupload:
             if item.queue_type is not QueueType.YOUTUBE:
                 raise UsageError(
@@ -884,6 +903,8 @@ def retry_task(conn: Connection, text: str, now: datetime, *, reupload: bool = F
                     ).format(id=task.id, value=item.queue_type.value)
                 )
             state_repo.clear(conn, item.id)
+            # What the uploader reads: a file this task already published may go up again.
+            state_repo.save(conn, item.id, {"reupload": True}, stamp)
         queue_repo.reset_for_retry(conn, item.id, stamp)
         tasks_repo.set_last_error(conn, task.id, None, stamp)
         logs_repo.add(

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from autoqueue.db import Connection, retry_busy, transaction
+from autoqueue.repo import contents as contents_repo
 from autoqueue.repo import state as state_repo
 from autoqueue.timeutil import to_db, utcnow
 from autoqueue.workspace import Workspace
@@ -56,3 +57,9 @@ class DatabaseStore:
                 state_repo.quota_at_least(conn, project, day, budget)
 
         self._run("recording quota", exhausted)
+
+    def published_url(self, task_id: str, video_sha256: str) -> str | None:
+        return self._run(
+            "reading what the task published",
+            lambda c: contents_repo.published_url(c, task_id, video_sha256),
+        )

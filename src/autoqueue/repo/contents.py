@@ -35,8 +35,15 @@ def set_video(
     )
 
 
-def finish_run(conn: Connection, content_id: str, youtube_url: str | None, now: str) -> None:
-    """The youtube stage completed: the content is done, and published when it has a URL.
+def finish_run(
+    conn: Connection,
+    content_id: str,
+    youtube_url: str | None,
+    now: str,
+    video_sha256: str | None = None,
+) -> None:
+    """The youtube stage completed: the content is done, and published when it has a URL,
+    with the checksum of the file it published when the stage reports one.
 
     A stage that reports no URL (a local outbox, say) did not publish anything on YouTube.
     """
@@ -44,9 +51,19 @@ def finish_run(conn: Connection, content_id: str, youtube_url: str | None, now: 
         "UPDATE contents SET status = 'completed', error = NULL, "
         "youtube_url = COALESCE(?, youtube_url), "
         "published = CASE WHEN CAST(? AS TEXT) IS NULL THEN published ELSE 1 END, "
-        "updated_at = ? WHERE id = ?",
-        (youtube_url, youtube_url, now, content_id),
+        "video_sha256 = COALESCE(?, video_sha256), updated_at = ? WHERE id = ?",
+        (youtube_url, youtube_url, video_sha256, now, content_id),
     )
+
+
+def published_url(conn: Connection, task_id: str, video_sha256: str) -> str | None:
+    """The URL under which the task already published a file with this checksum, if it did."""
+    row = conn.execute(
+        "SELECT youtube_url FROM contents WHERE task_id = ? AND published = 1 "
+        "AND video_sha256 = ? ORDER BY updated_at LIMIT 1",
+        (task_id, video_sha256),
+    ).fetchone()
+    return None if row is None else str(row[0] or "")
 
 
 def set_failed(conn: Connection, content_id: str, error: str, now: str) -> None:

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from autoqueue.db import (
     EVERY_QUEUE,
+    LATER_RUN,
     Connection,
     IntegrityError,
     Row,
@@ -462,6 +463,28 @@ def latest_failed(conn: Connection, task_id: str) -> QueueItem | None:
     return None if row is None else QueueItem.model_validate(dict(row))
 
 
+def supersede_failed(conn: Connection, task_id: str, now: str) -> int:
+    """A new run of the task started: its failed items belong to runs it replaced, and are
+    marked so that they never run again. Returns how many."""
+    return conn.execute(
+        "UPDATE task_queue SET superseded_at = ? "
+        "WHERE task_id = ? AND status = 'failed' AND superseded_at IS NULL",
+        (now, task_id),
+    ).rowcount
+
+
+def is_superseded(conn: Connection, item: QueueItem) -> bool:
+    """Whether a later run of the item's task started: it is marked so, or (a row another
+    program wrote) the rows after it say so."""
+    if item.superseded_at is not None:
+        return True
+    row = conn.execute(
+        f"SELECT 1 FROM task_queue AS item WHERE item.id = ? AND {LATER_RUN.format(item='item')}",
+        (item.id,),
+    ).fetchone()
+    return row is not None
+
+
 def reset_for_retry(conn: Connection, item_id: int, now: str) -> bool:
     """The seed's retry button: back to waiting with a fresh retry budget (and crash budget)."""
     cursor = conn.execute(
@@ -557,8 +580,9 @@ def delete_completed_before(conn: Connection, cutoff: str, *, dry_run: bool) -> 
 def task_summaries(conn: Connection, task_id: str | None = None) -> dict[str, dict[str, Any]]:
     """Per task (every one, or just ``task_id``): how many items are processing and waiting,
     the status of its newest item, and when its last run finished (its youtube item
-    completed)."""
-    only = "" if task_id is None else "WHERE task_id = :task "
+    completed). Items of runs a later run replaced do not count: what a task is doing is its
+    newest run's business."""
+    only = "WHERE superseded_at IS NULL " + ("" if task_id is None else "AND task_id = :task ")
     rows = conn.execute(
         "SELECT task_id, "
         "sum(CASE WHEN status = 'processing' THEN 1 ELSE 0 END) AS processing, "

@@ -82,6 +82,13 @@ def set_content_id(conn: Connection, task_id: str, content_id: str | None, now: 
     )
 
 
+def set_last_run(conn: Connection, task_id: str, now: str) -> None:
+    """The task's run finished now (on the task itself: cleanup deletes completed queue rows)."""
+    conn.execute(
+        "UPDATE tasks SET last_run_at = ?, updated_at = ? WHERE id = ?", (now, now, task_id)
+    )
+
+
 def set_youtube_url(conn: Connection, task_id: str, url: str, now: str) -> None:
     conn.execute(
         "UPDATE tasks SET youtube_url = ?, updated_at = ? WHERE id = ?", (url, now, task_id)

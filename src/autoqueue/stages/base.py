@@ -74,6 +74,7 @@ class StageResult:
     """What a finished stage hands to the completing transaction."""
 
     youtube_url: str | None = None
+    video_sha256: str | None = None  # the checksum of the video the youtube stage published
     script_text: str | None = None
     video_path: str | None = None
     thumbnail_path: str | None = None
@@ -82,8 +83,9 @@ class StageResult:
 
 
 class StageStore(Protocol):
-    """Durable state a stage keeps for its queue item across crashes and retries, and the
-    YouTube quota ledger. The tick backs it with the database; each call commits."""
+    """Durable state a stage keeps for its queue item across crashes and retries, the YouTube
+    quota ledger, and what its task published. The tick backs it with the database; each call
+    commits."""
 
     def load(self) -> dict[str, Any] | None: ...
 
@@ -94,6 +96,8 @@ class StageStore(Protocol):
     def quota_spend(self, project: str, day: str, units: int) -> None: ...
 
     def quota_exhausted(self, project: str, day: str, budget: int) -> None: ...
+
+    def published_url(self, task_id: str, video_sha256: str) -> str | None: ...
 
 
 class MemoryStore:
@@ -117,6 +121,9 @@ class MemoryStore:
 
     def quota_exhausted(self, project: str, day: str, budget: int) -> None:
         self.quota[(project, day)] = max(self.quota_used(project, day), budget)
+
+    def published_url(self, task_id: str, video_sha256: str) -> str | None:
+        return None  # no contents rows: nothing on record as published
 
 
 def _no_logs(*entries: StageLog) -> None:

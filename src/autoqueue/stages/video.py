@@ -180,6 +180,7 @@ def _music(ctx: StageContext, config: StageConfig) -> Path | None:
     """The background music: a file, or one picked from a folder (the same one for a task on
     every run, different tasks spread over the folder); with no setting, the home's music/
     folder when it holds audio files."""
+
     def pick(tracks: list[Path]) -> Path:
         return tracks[int(ctx.task.id.replace("-", "")[:8], 16) % len(tracks)]
 

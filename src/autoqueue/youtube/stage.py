@@ -13,6 +13,7 @@ says how to authorise again.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import time
@@ -257,6 +258,9 @@ class Uploader:
                     VIDEO=VIDEO, task_dir=task_dir
                 )
             )
+        checksum = file_sha256(video)
+        if not self.state.get("video_id"):  # an upload of this item's own is only finished
+            self._refuse_published(checksum)
         now = utcnow()
         self._check_quota(now)
         body, warnings = video_body(self.ctx, self.config, now)
@@ -290,12 +294,29 @@ class Uploader:
         )
         return StageResult(
             youtube_url=url,
+            video_sha256=checksum,
             details={
                 "videoId": video_id,
                 "channel": self.channel,
                 "privacy": body["status"]["privacyStatus"],
                 "publishAt": body["status"].get("publishAt"),
             },
+        )
+
+    def _refuse_published(self, checksum: str) -> None:
+        """The last line of defence: whatever made this item run (an old run's item, a render
+        that came out the same), a file the task already published is not sent again unless
+        `retry --reupload` asked for it."""
+        if self.state.get("reupload"):
+            return
+        url = self.ctx.store.published_url(self.ctx.task.id, checksum)
+        if url is None:
+            return
+        raise PermanentStageError(
+            _(
+                "{VIDEO} was already published by this task ({url}), so it is not uploaded "
+                "again; to upload a second copy, run `autoqueue retry {id} --reupload`"
+            ).format(VIDEO=VIDEO, url=url or "?", id=self.ctx.task.id)
         )
 
     def _http(self, credentials: Any) -> Any:
@@ -647,6 +668,15 @@ class Uploader:
             # The video is up; a refused custom thumbnail (unverified account) must not undo it.
             self.log(_("thumbnail not set: {exc}").format(exc=exc), LogLevel.WARN)
         self.save(thumbnail_done=True)
+
+
+def file_sha256(path: Path) -> str:
+    """The file's SHA-256, read a MiB at a time (a long video never sits in memory)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1024 * 1024), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _chunk_bytes_upload(path: str, chunksize: int) -> Any:
