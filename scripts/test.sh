@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The test command: bootstrap, then lint, type-check and run the test suite on both backends
-# (SQLite, and a PostgreSQL cluster the tests start themselves: Debian's postgresql package must
-# be installed), all but the long cases marked `slow`, which .ci/run adds after this.
+# (SQLite, and a PostgreSQL cluster the tests start themselves: scripts/system-packages.sh
+# installs Debian's postgresql package when it can, or says what to install), all but the long
+# cases marked `slow`, which .ci/run adds after this.
 # Extra arguments go to pytest (e.g. `bash scripts/test.sh -m slow` runs only the long ones).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash scripts/system-packages.sh      # PostgreSQL's server programs and a Hangul font
 bash scripts/bootstrap.sh
 .venv/bin/python -m ruff check src tests bench
 .venv/bin/python -m mypy
