@@ -3,6 +3,7 @@ the fix. Nothing here changes anything but a YouTube token that Google refreshes
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from autoqueue.errors import (
     AutoqueueError,
     ParkStageError,
     PermanentStageError,
+    ReadOnlyError,
     TransientStageError,
 )
 from autoqueue.i18n import _
@@ -75,6 +77,11 @@ def _database(workspace: object) -> Check:
     assert isinstance(workspace, Workspace)
     try:
         conn = workspace.connect(create=False)
+    except ReadOnlyError as exc:
+        # `init` cannot help: the database is there, but nothing may be written beside it.
+        return Check(
+            "database", FAIL, str(exc), _("mount it read-write, or let this user write it")
+        )
     except AutoqueueError as exc:
         return Check("database", FAIL, str(exc), _("run `autoqueue init` (with the same --db)"))
     try:
@@ -92,31 +99,74 @@ def _database(workspace: object) -> Check:
 
 
 def _stage_programs(workspace: object) -> list[Check]:
-    from autoqueue.stages.command import expand_argv
     from autoqueue.workspace import Workspace
 
     assert isinstance(workspace, Workspace)
-    checks = []
-    for queue_type, stage in workspace.config.stages.items():
-        if not stage.command:
+    return [
+        _stage_program(queue_type, stage.command, workspace.home)
+        for queue_type, stage in workspace.config.stages.items()
+        if stage.command
+    ]
+
+
+def _stage_program(queue_type: QueueType, command: list[str], home: Path) -> Check:
+    """The stage's program is found, and so is the script a Python program is given."""
+    from autoqueue.stages.command import expand_argv
+
+    name = f"stage {queue_type.value}"
+    program = expand_argv(command, home)[0]
+    found = shutil.which(program) or (Path(program).is_file() and program)
+    if not found:
+        return Check(
+            name,
+            FAIL,
+            _("its program {program!r} is not found").format(program=program),
+            _("install it, or give its absolute path in [stages.{value}]").format(
+                value=queue_type.value
+            ),
+        )
+    script = python_script(command)
+    if script is None:
+        return Check(name, OK, _("runs {found}").format(found=found))
+    # As the stage resolves it (expand_argv): from the home, else the task folder it runs in,
+    # where nothing but the stage's own files is.
+    path = Path(script) if Path(script).is_absolute() else home / script
+    if not path.is_file():
+        return Check(
+            name,
+            FAIL,
+            _("its script {script!r} is not there: looked for {path}").format(
+                script=script, path=path
+            ),
+            _(
+                "put it in the home (a relative path is taken from there), or give its absolute "
+                "path in [stages.{value}]"
+            ).format(value=queue_type.value),
+        )
+    return Check(name, OK, _("runs {found}").format(found=f"{found} {path}"))
+
+
+_PYTHON = re.compile(r"(python|pypy)[0-9.]*(\.exe)?", re.IGNORECASE)
+
+
+def python_script(command: list[str]) -> str | None:
+    """The script a Python stage program runs (its first argument that is not an option), or
+    None: another program, or Python given a module (-m) or code (-c) instead of a file."""
+    if not command or not (command[0] == "{python}" or _PYTHON.fullmatch(Path(command[0]).name)):
+        return None
+    args = iter(command[1:])
+    for arg in args:
+        if arg == "-":  # the program on standard input
+            return None
+        if arg.startswith("--"):
             continue
-        program = expand_argv(stage.command, workspace.home)[0]
-        found = shutil.which(program) or (Path(program).is_file() and program)
-        name = f"stage {queue_type.value}"
-        if found:
-            checks.append(Check(name, OK, _("runs {found}").format(found=found)))
-        else:
-            checks.append(
-                Check(
-                    name,
-                    FAIL,
-                    _("its program {program!r} is not found").format(program=program),
-                    _("install it, or give its absolute path in [stages.{value}]").format(
-                        value=queue_type.value
-                    ),
-                )
-            )
-    return checks
+        if not arg.startswith("-"):
+            return arg
+        if set(arg[1:]) & {"c", "m"}:
+            return None
+        if arg[-1] in "WX":  # -W and -X take the next argument as their value
+            next(args, None)
+    return None
 
 
 def _font(setting: str | None, home: Path) -> Check:

@@ -34,6 +34,11 @@ class DatabaseError(AutoqueueError):
     exit_code = 1
 
 
+class ReadOnlyError(DatabaseError):
+    """The database's folder or file cannot be written (a read-only mount, no permission): only
+    the commands that read may open it."""
+
+
 class DatabaseBusyError(DatabaseError):
     """Another process held the database's write lock for longer than autoqueue would wait."""
 

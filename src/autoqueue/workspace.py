@@ -105,23 +105,26 @@ class Workspace:
         except ValueError:
             return path.as_posix()
 
-    def connect(self, *, create: bool = True) -> db.Connection:
+    def connect(self, *, create: bool = True, read_only: bool = False) -> db.Connection:
         """Open the database (creating or upgrading it, unless ``create`` is False and there is
-        no autoqueue database there yet)."""
+        no autoqueue database there yet). ``read_only``: the caller only reads, so a database
+        in a read-only folder is opened without writing instead of refused."""
         if self.db_url is None:
-            if not create and not self.db_path.exists():
+            if not create and not db.is_initialised(self.db_path):
+                # An empty file (`touch autoqueue.db`) is no more a database than no file:
+                # only `init` may write a schema into it.
                 raise DatabaseError(
                     _(
                         "no autoqueue database at {db_path} (run `autoqueue init` there, or pass "
                         "--home / set AUTOQUEUE_HOME)"
                     ).format(db_path=self.db_path)
                 )
-            return db.connect(self.db_path)
+            return db.connect(self.db_path, read_only=read_only)
         return db.open_database(self.db_url, create=create)
 
     def database_exists(self) -> bool:
         if self.db_url is None:
-            return self.db_path.exists()
+            return db.is_initialised(self.db_path)
         try:
             self.connect(create=False).close()
         except DatabaseError:

@@ -180,10 +180,11 @@ class State:
         return self.workspace.config.timezone or local_zone_name()
 
     @contextmanager
-    def connect(self, *, create: bool = False) -> Iterator[Connection]:
+    def connect(self, *, create: bool = False, read_only: bool = False) -> Iterator[Connection]:
         """Open the database; only ``init`` (and the demo) may create it: a mistyped --home must
-        not create a database that cron will never see."""
-        conn = self.workspace.connect(create=create)
+        not create a database that cron will never see. A command that only reads says so
+        (``read_only``): it works on a read-only home too."""
+        conn = self.workspace.connect(create=create, read_only=read_only)
         try:
             yield conn
         finally:

@@ -129,7 +129,7 @@ def list_tab(
 
     state = _state(ctx)
     chosen = service.parse_tab(tab) if tab is not None else None
-    with state.connect() as conn:
+    with state.connect(read_only=True) as conn:
         if chosen is None:
             counts = queue_repo.tab_counts(conn)
             if as_json:
@@ -151,7 +151,7 @@ def tasks(ctx: typer.Context, as_json: JsonOption = False) -> None:
     from autoqueue import service
 
     state = _state(ctx)
-    with state.connect() as conn:
+    with state.connect(read_only=True) as conn:
         listed = service.list_tasks(conn)
     if as_json:
         output.emit_json(listed)
@@ -202,7 +202,7 @@ def show(
 
     state = _state(ctx)
     parse_task_ref(task)  # a bad id is refused before the database is opened
-    with state.connect() as conn:
+    with state.connect(read_only=True) as conn:
         detail = service.show_task(state.workspace, conn, task)
     if as_json:
         output.emit_json(detail)
@@ -454,7 +454,7 @@ def logs(
         action=service.parse_choice(ActionType, action, "action") if action else None,
         limit=limit,
     )
-    with state.connect() as conn:
+    with state.connect(read_only=True) as conn:
         if task is not None:
             filters = dataclasses.replace(filters, task_id=service.get_task(conn, task).id)
         entries = logs_repo.query(conn, filters)
@@ -509,7 +509,7 @@ def contents(
     state = _state(ctx)
     if task is not None:
         parse_task_ref(task)
-    with state.connect() as conn:
+    with state.connect(read_only=True) as conn:
         task_id = service.get_task(conn, task).id if task is not None else None
         rows = contents_repo.list_contents(conn, task_id=task_id, limit=limit)
     if as_json:
@@ -602,7 +602,7 @@ def watch(
     from autoqueue.repo import queue as queue_repo
 
     state = _state(ctx)
-    with state.connect() as conn:
+    with state.connect(read_only=True) as conn:
 
         def screen() -> Any:
             recent = logs_repo.query(conn, logs_repo.LogFilter(limit=8))
