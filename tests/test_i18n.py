@@ -222,3 +222,106 @@ def test_help_words_are_translated_without_slowing_other_commands(home: Path) ->
     assert "옵션" in alone.stdout and "명령" in alone.stdout and "Options" not in alone.stdout
     group = run_cli(home, "db")  # a group without its command: one Korean line
     assert group.returncode == 2 and "명령이 없습니다" in group.stderr
+
+
+class Pseudo(gettext.NullTranslations):
+    """A language in which every marked message comes out «wrapped»: what was not marked
+    stays bare (the catalog cannot be edited here, so new messages have no Korean yet)."""
+
+    def gettext(self, message: str) -> str:
+        return f"«{message}»"
+
+
+def test_tick_prints_in_korean(home: Path) -> None:
+    """What a tick prints per item (its queue and how it ended) is Korean, the task ids in one
+    column though Hangul is two cells wide (이미지 is six cells, 예약 four)."""
+    write_config(home, stage_config(top='language = "ko"', stages=("script",)))
+    assert run_cli(home, "init").returncode == 0
+    assert run_cli(home, "add", "한국어 틱").returncode == 0
+    result = run_cli(home, "tick", "--drain")
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stdout.splitlines() if " 완료" in line]
+    assert [line.split()[0] for line in lines][:2] == ["예약", "대본"], result.stdout
+    assert "schedule" not in result.stdout and "completed" not in result.stdout
+    from rich.cells import cell_len
+
+    task_id = lines[0].split()[1]
+    assert {cell_len(line[: line.index(task_id)]) for line in lines} == {9}
+
+
+def test_engine_log_rows_are_marked_for_translation(
+    runner: CliRunner, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rows the tick writes when a stage completes, retries or fails are messages in the
+    writer's language, with the queue names translated too."""
+    write_config(home, stage_config(top='language = "ko"', stages=("script",), max_retry=1))
+    assert invoke(runner, home, "init").exit_code == 0
+    assert invoke(runner, home, "add", "fine").exit_code == 0
+    assert invoke(runner, home, "add", "breaks", "--set", "fail_script=always").exit_code == 0
+    monkeypatch.setattr(i18n._gettext, "translation", lambda *args, **kwargs: Pseudo())
+    result = invoke(runner, home, "tick", "--drain")
+    assert result.exit_code == 0, result.output
+    conn = open_db(home)
+    try:
+        rows = conn.execute(
+            "SELECT action_type, message FROM task_logs WHERE action_type IN "
+            "('complete', 'retry', 'fail') ORDER BY id"
+        ).fetchall()
+    finally:
+        conn.close()
+    assert {row[0] for row in rows} == {"complete", "retry", "fail"}, rows
+    for _action, message in rows:
+        assert message.startswith("«") and message.endswith("»"), message
+    assert any("«schedule» done → «script» waiting" in row[1] for row in rows), rows
+    assert any("«youtube» done → run complete" in row[1] for row in rows), rows
+    printed = [line for line in result.stdout.splitlines() if "«completed»" in line]
+    assert len(printed) >= 3 and all(line.startswith("«") for line in printed), result.stdout
+
+
+def log_entry(number: int, queue: str | None, action: str | None, message: str) -> object:
+    from autoqueue.models import LogEntry
+
+    return LogEntry(
+        id=number,
+        task_id=f"{number:08d}",
+        level="info",
+        message=message,
+        queue_type=queue,
+        action_type=action,
+        created_at="2026-11-26 12:00:00",
+    )
+
+
+def message_columns(lines: list[str], messages: list[str]) -> set[int]:
+    """The terminal cell where each line's message starts."""
+    from rich.cells import cell_len
+
+    return {cell_len(line[: line.index(m)]) for line, m in zip(lines, messages, strict=True)}
+
+
+def test_log_columns_align_by_terminal_cells(capsys: pytest.CaptureFixture[str]) -> None:
+    """`logs` and `watch`/`show`: Korean stage names (two cells a syllable) and Latin ones,
+    with or without a stage, start their messages in the same cell."""
+    import io
+
+    from rich.console import Console
+
+    from autoqueue import output
+
+    i18n.set_language("ko")
+    messages = ["🎬 영상 저장됨 one", "youtube done two", "plain three", "스크립트 four"]
+    entries = [
+        log_entry(1, "script", "fail", messages[0]),
+        log_entry(2, "youtube", "complete", messages[1]),
+        log_entry(3, None, None, messages[2]),
+        log_entry(4, "video", None, messages[3]),
+    ]
+    output.console().width = 200
+    output.log_rows(entries, "UTC")  # type: ignore[arg-type]
+    printed = [line for line in capsys.readouterr().out.splitlines() if line.strip()]
+    assert len(message_columns(printed, messages)) == 1, printed
+    console = Console(width=120, file=io.StringIO(), record=True)
+    for entry in entries:
+        console.print(output.log_line(entry, "UTC"))  # type: ignore[arg-type]
+    lines = console.export_text().splitlines()
+    assert len(message_columns(lines, messages)) == 1, lines

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from autoqueue import db as db_errors
-from autoqueue import failpoints
+from autoqueue import failpoints, output
 from autoqueue.config import Config
 from autoqueue.db import Connection, transaction
 from autoqueue.errors import ParkStageError, StageError
@@ -133,7 +133,9 @@ def _claim(
 def set_aside_item(conn: Connection, bad: UnreadableRow, stamp: str) -> None:
     """Fail a queue row that cannot be read, with a log row naming the bad value. Call inside
     a write transaction."""
-    message = f"queue item {bad.item_id} set aside: it cannot be read ({bad.reason})"
+    message = _("queue item {id} set aside: it cannot be read ({reason})").format(
+        id=bad.item_id, reason=bad.reason
+    )
     queue_repo.set_aside(conn, bad.item_id, message, stamp, bad.columns)
     _guarded_log(
         conn,
@@ -268,7 +270,9 @@ def lose_item(
                 conn,
                 item,
                 LogLevel.WARN,
-                f"↩ {reason}: run again (lost {lost}/{policy.max_crashes}; no retry spent)",
+                _("↩ {reason}: run again (lost {lost}/{max_crashes}; no retry spent)").format(
+                    reason=reason, lost=lost, max_crashes=policy.max_crashes
+                ),
                 stamp=stamp,
                 action=ActionType.RETRY,
                 metadata={"crashCount": lost, "maxCrashes": policy.max_crashes, "error": reason},
@@ -279,11 +283,11 @@ def lose_item(
                 delay=0.0,
                 next_retry_at=now,
             )
-        message = (
-            f"{reason}; autoqueue lost this stage {lost} times in a row without a recorded "
+        message = _(
+            "{reason}; autoqueue lost this stage {lost} times in a row without a recorded "
             "exit (retry.max_crashes), so it stops trying: see the attempts/ folder of the task "
             "and `autoqueue logs`"
-        )
+        ).format(reason=reason, lost=lost)
         if not queue_repo.fail(conn, item.id, item.claim_token, message, stamp):
             return None
         queue_repo.set_crash_count(conn, item.id, lost)  # the record of the losses
@@ -292,7 +296,7 @@ def lose_item(
             conn,
             item,
             LogLevel.ERROR,
-            f"❌ failed (crash budget spent): {message}",
+            _("❌ failed (crash budget spent): {message}").format(message=message),
             stamp=stamp,
             action=ActionType.FAIL,
             metadata={"crashCount": lost, "maxCrashes": policy.max_crashes},
@@ -339,9 +343,7 @@ def _complete(
         conn,
         item,
         LogLevel.INFO,
-        f"{item.queue_type.value} done → {following.value} waiting"
-        if following
-        else f"{item.queue_type.value} done → run complete",
+        _done_text(item.queue_type, following),
         stamp=stamp,
         action=ActionType.COMPLETE,
         metadata=result.details or None,
@@ -515,7 +517,9 @@ def fail_item(
                 conn,
                 item,
                 LogLevel.WARN,
-                f"⏸ waiting until {to_db(decision.until)} UTC (no retry spent): {message}",
+                _("⏸ waiting until {until} UTC (no retry spent): {message}").format(
+                    until=to_db(decision.until), message=message
+                ),
                 stamp=stamp,
                 action=ActionType.RETRY,
                 metadata={"parkedUntil": to_db(decision.until), "error": message},
@@ -538,8 +542,12 @@ def fail_item(
                 conn,
                 item,
                 LogLevel.WARN,
-                f"⚠ failed, retry {decision.attempt}/{decision.max_retry} "
-                f"in {delay:g} s: {message}",
+                _("⚠ failed, retry {attempt}/{max_retry} in {delay:g} s: {message}").format(
+                    attempt=decision.attempt,
+                    max_retry=decision.max_retry,
+                    delay=delay,
+                    message=message,
+                ),
                 stamp=stamp,
                 action=ActionType.RETRY,
                 metadata={
@@ -553,17 +561,26 @@ def fail_item(
         if not queue_repo.fail(conn, item.id, item.claim_token, message, stamp):
             return None
         mark_task_failed(conn, item.task_id, message, stamp)
-        reason = "max retries exceeded" if decision.exhausted else "permanent error"
+        reason = _("max retries exceeded") if decision.exhausted else _("permanent error")
         log_item(
             conn,
             item,
             LogLevel.ERROR,
-            f"❌ failed ({reason}): {message}",
+            _("❌ failed ({reason}): {message}").format(reason=reason, message=message),
             stamp=stamp,
             action=ActionType.FAIL,
             metadata={"retryCount": item.retry_count, "maxRetry": item.max_retry, "error": message},
         )
         return decision
+
+
+def _done_text(queue: QueueType, following: QueueType | None) -> str:
+    """The completion's log row, ``script done → image waiting``, in the writer's language."""
+    if following is None:
+        return _("{queue} done → run complete").format(queue=output.queue_label(queue.value))
+    return _("{queue} done → {next} waiting").format(
+        queue=output.queue_label(queue.value), next=output.queue_label(following.value)
+    )
 
 
 def mark_task_failed(conn: Connection, task_id: str, message: str, stamp: str) -> None:
@@ -659,8 +676,12 @@ def tidy_times(conn: Connection, now: datetime) -> None:
         except ValueError:
             fixed = None
         if fixed is None:
-            what = "has no next run time" if raw is None else f"next run {raw!r} is not a time"
-            _set_aside_schedule(conn, row["id"], row["task_id"], f"its {what}", stamp)
+            why = (
+                _("it has no next run time")
+                if raw is None
+                else _("its next run {raw!r} is not a time").format(raw=raw)
+            )
+            _set_aside_schedule(conn, row["id"], row["task_id"], why, stamp)
             continue
         with transaction(conn):
             if schedules_repo.set_next_run(conn, row["id"], expected=raw, next_run_at=fixed):
@@ -685,11 +706,21 @@ def tidy_times(conn: Connection, now: datetime) -> None:
                     conn,
                     row["task_id"],
                     LogLevel.WARN if retry_at is None else LogLevel.INFO,
-                    f"queue item {row['id']}: retry time {raw!r} "
-                    + (f"read as {retry_at} UTC" if retry_at else "is not a time: ready now"),
+                    _retry_time_text(row["id"], raw, retry_at),
                     stamp,
                     queue_id=row["id"],
                 )
+
+
+def _retry_time_text(item_id: int, raw: object, retry_at: str | None) -> str:
+    """The log row of a retry time rewritten (or cleared: the item runs now)."""
+    if retry_at is None:
+        return _("queue item {id}: retry time {raw!r} is not a time: ready now").format(
+            id=item_id, raw=raw
+        )
+    return _("queue item {id}: retry time {raw!r} read as {retry_at} UTC").format(
+        id=item_id, raw=raw, retry_at=retry_at
+    )
 
 
 def _guarded_log(
@@ -742,7 +773,7 @@ def enqueue_due(conn: Connection, policy: Policy, now: datetime, batch: int = 20
                         enqueued += 1
             except (ValueError, LookupError) as exc:  # pydantic's ValidationError is a ValueError
                 reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                why = f"it cannot be read: {reason}"
+                why = _("it cannot be read: {reason}").format(reason=reason)
                 _set_aside_schedule(conn, schedule_id, task_id, why, stamp)
 
 
@@ -859,7 +890,7 @@ def requeue_item(conn: Connection, item: QueueItem, reason: str, now: datetime) 
             conn,
             item,
             LogLevel.WARN,
-            f"↩ {reason}: back to waiting (no retry spent)",
+            _("↩ {reason}: back to waiting (no retry spent)").format(reason=reason),
             stamp=stamp,
             action=ActionType.RETRY,
         )

@@ -103,7 +103,23 @@ CHECK_NAMES = {
 
 def tab_label(tab: Tab) -> str:
     """A tab's name in the user's language."""
-    return _(TAB_LABELS.get(tab.value, tab.value))
+    return queue_label(tab.value)
+
+
+def queue_label(name: str) -> str:
+    """A queue's (or tab's) name, ``script``, in the user's language."""
+    return _(TAB_LABELS.get(name, name))
+
+
+def pad_cells(text: str, width: int, *, cut: bool = False) -> str:
+    """``text`` padded to ``width`` terminal cells (a Hangul syllable takes two, so ``str``'s
+    padding, which counts characters, would push the next column out); ``cut``: exactly
+    ``width`` cells, longer text cut."""
+    from rich.cells import cell_len, set_cell_size
+
+    if cut or cell_len(text) < width:
+        return set_cell_size(text, width)
+    return text
 
 
 def _clip(text: str | None, width: int = 60) -> str:
@@ -169,7 +185,7 @@ def where_text(entry: LogEntry) -> str:
     """A log row's stage and action, ``script/fail``, in the user's language."""
     parts = []
     if entry.queue_type is not None:
-        parts.append(_(TAB_LABELS.get(entry.queue_type.value, entry.queue_type.value)))
+        parts.append(queue_label(entry.queue_type.value))
     if entry.action_type is not None:
         parts.append(_(ACTION_LABELS.get(entry.action_type.value, entry.action_type.value)))
     return "/".join(parts)
@@ -182,7 +198,7 @@ def log_rows(entries: Iterable[LogEntry], tz: str) -> None:
         where = where_text(entry)
         console().print(
             f"{display_time(entry.created_at, tz)} [{colour}]{level:5}[/{colour}] "
-            f"{entry.task_id[:8]} {where:18} {escape(entry.message)}"
+            f"{entry.task_id[:8]} {escape(pad_cells(where, 18))} {escape(entry.message)}"
         )
 
 
@@ -264,11 +280,12 @@ def task_detail_view(detail: Mapping[str, Any], tz: str) -> Any:
         parts.append(f"[red]{prefix}[/red] {escape(task['last_error'])}")
     if task.get("youtube_url"):
         parts.append(f"youtube: {task['youtube_url']}")
+    pending = any(item["status"] in ("waiting", "processing") for item in detail["queue"])
     for schedule in detail["schedules"]:
         parts.append(
             _("schedule {id}: {text}, privacy {privacy}").format(
                 id=schedule["id"],
-                text=schedule_text(schedule),
+                text=schedule_text(schedule, pending=pending),
                 privacy=schedule["youtube_privacy"],
             )
         )
@@ -315,7 +332,7 @@ def log_line(entry: LogEntry, tz: str) -> Any:
     line = Text(no_wrap=True, overflow="ellipsis")
     line.append(f"{display_time(entry.created_at, tz)[5:]} ")
     line.append(f"{level:5} ", style=LEVEL_STYLES.get(level, ""))
-    line.append(f"{entry.task_id[:8]} {where:16.16} ")
+    line.append(f"{entry.task_id[:8]} {pad_cells(where, 16, cut=True)} ")
     line.append(entry.message)
     return line
 
@@ -334,18 +351,26 @@ STATUS_LABELS = {
 }
 
 
-def schedule_text(schedule: Mapping[str, Any]) -> str:
+def schedule_text(schedule: Mapping[str, Any], *, pending: bool = False) -> str:
     """``daily, next 2026-11-27 09:00 Asia/Seoul`` (the schedule's own zone, named), with
-    ``inactive`` when it will not run."""
+    ``inactive`` when it will not run. ``pending``: the task has a run waiting or running."""
     repeat = str(schedule["repeat"])
     text = _(REPEAT_LABELS.get(repeat, repeat))
     if schedule["next_run_local"]:
         text = _("{repeat}, next {when} {tz}").format(
             repeat=text, when=schedule["next_run_local"], tz=schedule["tz"]
         )
+    elif pending and not schedule["active"]:
+        # Enqueueing its one occurrence switched the schedule off, but that run is still to come.
+        return _("{repeat}, queued").format(repeat=text)
     if not schedule["active"]:
         text = _("{schedule} (inactive)").format(schedule=text)
     return text
+
+
+def task_pending(task: Mapping[str, Any]) -> bool:
+    """Whether a listed task has a run waiting or running (its schedules may all be off)."""
+    return str(task.get("state")) in ("waiting", "running")
 
 
 def stage_text(row: Mapping[str, Any]) -> str:
@@ -363,6 +388,23 @@ STATE_LABELS = {
     "paused": N_("paused"),
     "done": N_("done"),
 }
+
+
+OUTCOME_LABELS = {
+    "completed": N_("completed"),
+    "retry": N_("retry"),
+    "failed": N_("failed"),
+    "parked": N_("parked"),
+    "stopped": N_("stopped"),
+    "requeued": N_("requeued"),
+    "lost": N_("lost"),
+    "adopted": N_("adopted"),
+}
+
+
+def outcome_label(outcome: object) -> str:
+    """How a tick's item ended (``completed``, ``retry``...) in the user's language."""
+    return _(OUTCOME_LABELS.get(str(outcome), str(outcome)))
 
 
 def state_label(state: str) -> str:
@@ -397,7 +439,8 @@ def task_rows(tasks: Sequence[Mapping[str, Any]], tz: str) -> None:
             escape(str(task["title"]))
             + (f"\n[dim]{escape(_clip(extra, 80))}[/dim]" if extra else ""),
             f"{task['type']}/{task['media_mode']}",
-            "; ".join(schedule_text(s) for s in task["schedules"]) or "-",
+            "; ".join(schedule_text(s, pending=task_pending(task)) for s in task["schedules"])
+            or "-",
             f"[{style}]{state_label(state)}[/{style}]" if style else state_label(state),
             display_time(task.get("last_run"), tz) or "-",
         )
@@ -512,7 +555,7 @@ def dashboard(
     running.add_column(_("program"), no_wrap=True, overflow="ellipsis", ratio=1)
     for row in processing:
         running.add_row(
-            str(row["queue_type"]),
+            queue_label(str(row["queue_type"])),
             str(row["task_id"])[:8],
             escape(str(row["title"])),
             display_time(row["updated_at"], tz)[5:],

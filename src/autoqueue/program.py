@@ -76,7 +76,7 @@ def _read_lines(stream: IO[bytes], name: str, sink: queue.Queue[tuple[str, str]]
                     break
         text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
         if cut:
-            text += f" … [{cut} more bytes of this line not kept]"
+            text += " " + _("… [{cut} more bytes of this line not kept]").format(cut=cut)
         sink.put((name, text))
     stream.close()
 
@@ -91,7 +91,9 @@ def _drain(lines: queue.Queue[tuple[str, str]]) -> list[tuple[str, str]]:
 
 
 def cannot_start(argv: Sequence[str], exc: OSError) -> CannotStart:
-    return CannotStart(f"cannot start {argv[0]!r}: {exc.strerror or exc}")
+    return CannotStart(
+        _("cannot start {program!r}: {error}").format(program=argv[0], error=exc.strerror or exc)
+    )
 
 
 def run(
@@ -166,7 +168,9 @@ def wait_then_set(popen: subprocess.Popen[bytes], event: threading.Event) -> Non
 
 
 def describe_exit(code: int) -> str:
-    return f"killed by signal {-code}" if code < 0 else f"exited with code {code}"
+    if code < 0:
+        return _("killed by signal {signal}").format(signal=-code)
+    return _("exited with code {code}").format(code=code)
 
 
 # -- the stage contract's output ---------------------------------------------------------------
@@ -277,7 +281,7 @@ class CommandOutput:
         progress = event.get("progress")
         if isinstance(progress, dict):
             current, total = progress.get("current"), progress.get("total")
-            text = message or f"progress {current}/{total}"
+            text = message or _("progress {current}/{total}").format(current=current, total=total)
             return {"level": level, "message": text, "action": "progress", "metadata": progress}
         if self.youtube_url is not None and not message:
             message = f"youtube_url: {self.youtube_url}"
@@ -289,7 +293,9 @@ class CommandOutput:
             return None
         entry: Entry = {
             "level": "warn",
-            "message": f"{self.dropped} more output lines were not logged (max_log_lines)",
+            "message": _("{dropped} more output lines were not logged (max_log_lines)").format(
+                dropped=self.dropped
+            ),
         }
         if self.info is not None:
             entry["pid"], entry["process_name"] = self.info.pid, self.info.name
@@ -302,7 +308,7 @@ class CommandOutput:
     def failure(self, finished: Finished, timeout: float) -> tuple[str, str] | None:
         """The (kind, message) of a failed run, or None for a success (exit 0)."""
         if finished.timed_out:
-            return "transient", f"timed out after {timeout:g} s"
+            return "transient", _("timed out after {timeout:g} s").format(timeout=timeout)
         if finished.code == 0:
             return None
         tail = self.error_tail()

@@ -20,6 +20,7 @@ from typing import Any
 
 from autoqueue import attempt_files, processes, program
 from autoqueue.attempt_files import Entry
+from autoqueue.i18n import _
 
 WATCHDOG_MARGIN = 10.0  # seconds past a built-in stage's timeout before the watchdog steps in
 
@@ -120,7 +121,8 @@ def run_builtin(spec: dict[str, Any], writer: EntryWriter) -> dict[str, Any]:
     thread.start()
     thread.join(float(spec["timeout"]) + WATCHDOG_MARGIN)
     if thread.is_alive():
-        return attempt_files.error_record("transient", f"timed out after {spec['timeout']:g} s")
+        timed_out = _("timed out after {timeout:g} s").format(timeout=float(spec["timeout"]))
+        return attempt_files.error_record("transient", timed_out)
     return outcome
 
 

@@ -28,8 +28,10 @@ INTERRUPTED = 130  # the shell's exit status for a command ended by Ctrl-C (128 
 
 
 def _print_processed(done: Any) -> None:
+    """One line per item a round ran: its queue, task and how it ended, in the user's words."""
     detail = f": {done.detail}" if done.detail else ""
-    output.info(f"{done.queue_type.value:8} {done.task_id} {done.outcome.value}{detail}")
+    queue = output.pad_cells(output.queue_label(done.queue_type.value), 8)
+    output.info(f"{queue} {done.task_id} {output.outcome_label(done.outcome)}{detail}")
 
 
 @dataclass
@@ -169,11 +171,11 @@ def _report(report: TickReport, *, as_json: bool) -> None:
     for recovered in report.recovered:
         output.info(
             _("recovered {value} item {id} of task {task_id}: {reason} ({outcome})").format(
-                value=recovered.item.queue_type.value,
+                value=output.queue_label(recovered.item.queue_type.value),
                 id=recovered.item.id,
                 task_id=recovered.item.task_id,
                 reason=recovered.reason,
-                outcome=recovered.outcome,
+                outcome=output.outcome_label(recovered.outcome),
             )
         )
     if report.enqueued:
