@@ -315,6 +315,116 @@ def test_an_action_refused_is_a_line_not_a_crash(workspace: Workspace, conn: Con
     drive(app, scenario)
 
 
+def test_a_refused_add_keeps_the_form_and_shows_the_whole_error(
+    workspace: Workspace, conn: Connection
+) -> None:
+    from textual.widgets import Input
+
+    from autoqueue.errors import AutoqueueError
+    from autoqueue.ui import AddTask
+
+    bad_time = "2026-13-45 99:99"
+    with pytest.raises(AutoqueueError) as refused:
+        service.prepare_add(workspace, service.AddRequest(title="kept", at=bad_time), utcnow())
+    app = make_app(workspace)
+
+    async def scenario(pilot: Pilot[Any]) -> None:
+        await pilot.press("a", *"kept", "tab", "tab", "tab", "tab", *bad_time, "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, AddTask)  # still open, with what was typed
+        assert app.screen.query_one("#title", Input).value == "kept"
+        assert app.screen.query_one("#at", Input).value == bad_time
+        shown = str(app.screen.query_one("#add-error", Static).content)
+        assert shown == str(refused.value)  # whole, not cut to a line
+        assert " ".join(str(refused.value).split()[:4]) in " ".join(screen_text(app).split())
+        # Mended in place, the same form adds the task.
+        app.screen.query_one("#at", Input).value = "2026-12-01 09:00"
+        await pilot.press("enter")
+        await settle(pilot)
+        assert not isinstance(app.screen, AddTask)
+        assert "added task" in status(app)
+
+    drive(app, scenario)
+    assert [row[0] for row in conn.execute("SELECT title FROM tasks")] == ["kept"]
+
+
+def test_delete_leaves_the_cursor_on_the_neighbour(workspace: Workspace, conn: Connection) -> None:
+    """After a delete the cursor is on the next row (the previous one after the last), so a
+    second ``d y`` deletes the row beside the first, not the top one."""
+    for title in ("alpha", "bravo", "charlie", "delta"):
+        add(workspace, conn, title, repeat="daily", at="2026-12-01 09:00", tz="UTC")
+    app = make_app(workspace)
+    questions: list[str] = []
+
+    async def delete(pilot: Pilot[Any]) -> None:
+        await pilot.press("d")
+        assert isinstance(app.screen, Confirm)
+        questions.append(app.screen.question)
+        await pilot.press("y")
+        await settle(pilot)
+
+    async def scenario(pilot: Pilot[Any]) -> None:
+        await pilot.press("8")
+        table = app.main_screen.query_one("#table-tasks", DataTable)
+        titles = [row[1] for row in table_rows(app, "tasks")]  # in the table's own order
+        await pilot.press("down")  # the second row
+        await delete(pilot)
+        assert [row[1] for row in table_rows(app, "tasks")] == [titles[0], *titles[2:]]
+        assert table.cursor_row == 1  # the third row, the next one
+        await delete(pilot)
+        assert table.cursor_row == 1  # the fourth row, now the last
+        await delete(pilot)
+        assert table.cursor_row == 0  # the first row, the previous one
+        assert titles[0] in str(app.main_screen.query_one("#row-detail", Static).content)
+        expected.extend(titles)
+
+    expected: list[str] = []
+    drive(app, scenario)
+    assert [q.split("(")[1].split(")")[0] for q in questions] == expected[1:]
+    assert [row[0] for row in conn.execute("SELECT title FROM tasks")] == expected[:1]
+
+
+def test_korean_headers_keep_their_width(workspace: Workspace, conn: Connection) -> None:
+    """재시도 is three characters but six cells: its column is wide enough for all of it."""
+    from rich.cells import cell_len
+
+    add(workspace, conn, "한국어 작업")
+    i18n.set_language("ko")
+    app = make_app(workspace)
+
+    async def scenario(pilot: Pilot[Any]) -> None:
+        header = [line for line in screen_text(app).splitlines() if i18n._("stage") in line]
+        assert header and "재시도" in header[0], header
+        table = app.main_screen.query_one("#table-schedule", DataTable)
+        for column in table.columns.values():
+            assert column.width >= cell_len(column.label.plain), column.label
+        for pane in ("schedule", "tasks", "logs"):
+            table = app.main_screen.query_one(f"#table-{pane}", DataTable)
+            assert sum(c.get_render_width(table) for c in table.columns.values()) <= 78
+
+    drive(app, scenario)
+
+
+def test_a_once_task_about_to_run_is_not_inactive(workspace: Workspace, conn: Connection) -> None:
+    """Added to run now, a once-task's schedule is spent but its run waits: it shows as queued;
+    stopped, it will not run, and shows inactive."""
+    add(workspace, conn, "right now")
+    app = make_app(workspace)
+
+    async def scenario(pilot: Pilot[Any]) -> None:
+        await pilot.press("8")
+        schedules = table_rows(app, "tasks")[0][3]
+        assert "inactive" not in schedules and schedules == "once, queued"
+        assert "inactive" not in str(app.main_screen.query_one("#row-detail", Static).content)
+        await pilot.press("s", "y")
+        await settle(pilot, 0.5)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert table_rows(app, "tasks")[0][3] == "once (inactive)"
+
+    drive(app, scenario)
+
+
 # -- snapshots -----------------------------------------------------------------------------------
 
 

@@ -74,6 +74,14 @@ def _short(task_id: object) -> str:
     return str(task_id)[:8]
 
 
+def _fixed_width(label: str, size: int) -> int:
+    """A fixed column's width: wide enough for its translated header, counted in terminal
+    cells (``재시도`` is three characters but six cells); 0 stays 0 (a shared column)."""
+    from rich.cells import cell_len
+
+    return max(size, cell_len(_(label))) if size else 0
+
+
 class Confirm(ModalScreen[bool]):
     """A yes/no question; Enter or y says yes, Escape or n says no."""
 
@@ -131,12 +139,19 @@ class Notice(ModalScreen[None]):
         self.dismiss(None)
 
 
+def _schedules_text(task: Mapping[str, Any]) -> str:
+    """A listed task's schedules on one line, as ``autoqueue tasks`` shows them."""
+    pending = output.task_pending(task)
+    return "; ".join(output.schedule_text(s, pending=pending) for s in task["schedules"])
+
+
 def _choices(values: Sequence[str]) -> list[tuple[str, str]]:
     return [(value, value) for value in values]
 
 
-class AddTask(ModalScreen[service.AddRequest | None]):
-    """The add form: the fields `autoqueue add` takes most often; the same validation."""
+class AddTask(ModalScreen[service.Added | None]):
+    """The add form: the fields `autoqueue add` takes most often; the same validation. A refused
+    add keeps the form open, with what was typed and the whole reason under it."""
 
     BINDINGS: ClassVar[list[Any]] = [Binding("escape", "cancel", show=False)]
 
@@ -165,6 +180,7 @@ class AddTask(ModalScreen[service.AddRequest | None]):
                 )
             yield Input(placeholder=_("first run: YYYY-MM-DD HH:MM (empty: now)"), id="at")
             yield Input(placeholder=_("time zone, e.g. Asia/Seoul (empty: default)"), id="tz")
+            yield Static(id="add-error")
             with Horizontal(id="buttons"):
                 yield Button(_("Add"), id="add", variant="primary")
                 yield Button(_("Cancel"), id="cancel")
@@ -181,15 +197,25 @@ class AddTask(ModalScreen[service.AddRequest | None]):
     @on(Button.Pressed, "#add")
     @on(Input.Submitted)
     def _submit(self) -> None:
-        self.dismiss(
-            service.AddRequest(
-                title=self.query_one("#title", Input).value,
-                type=self._choice("type"),
-                media_mode=self._choice("media_mode"),
-                at=self._value("at") or None,
-                repeat=self._choice("repeat"),
-                tz=self._value("tz") or None,
-            )
+        app = self.app
+        assert isinstance(app, AutoqueueApp)
+        added, error = app.add_task(self._request())
+        if added is not None:
+            self.dismiss(added)
+            return
+        shown = self.query_one("#add-error", Static)
+        shown.update(Text(error or "", style="red"))
+        shown.scroll_visible(animate=False)
+
+    def _request(self) -> service.AddRequest:
+        """What the form holds, as `autoqueue add` would be asked."""
+        return service.AddRequest(
+            title=self.query_one("#title", Input).value,
+            type=self._choice("type"),
+            media_mode=self._choice("media_mode"),
+            at=self._value("at") or None,
+            repeat=self._choice("repeat"),
+            tz=self._value("tz") or None,
         )
 
     @on(Button.Pressed, "#cancel")
@@ -248,6 +274,7 @@ class AutoqueueApp(App[None]):
     .row Select { width: 1fr; }
     #buttons Button { margin-right: 2; }
     #notice { margin: 1 0; }
+    #add-error { height: auto; }
     """
 
     def __init__(
@@ -305,19 +332,37 @@ class AutoqueueApp(App[None]):
     def call(self, work: Callable[[db.Connection], Any]) -> Any:
         """Run ``work`` on the app's connection; a refused action or a busy database becomes a
         message on the status line, never a crash."""
+        result, error = self.attempt(work)
+        if error is not None:
+            self.say(error, error=True)
+        return result
+
+    def attempt(self, work: Callable[[db.Connection], Any]) -> tuple[Any, str | None]:
+        """Run ``work`` on the app's connection: its result, or None and why it was refused
+        (or what the database said)."""
         try:
             if self.conn is None:
                 self.conn = self.workspace.connect(create=False)
-            return work(self.conn)
+            return work(self.conn), None
         except AutoqueueError as exc:
-            self.say(str(exc), error=True)
+            return None, str(exc)
         except db.Error as exc:
-            self.say(_("database error: {error}").format(error=exc), error=True)
             if self.conn is not None:  # a server that went away: connect afresh next time
                 with suppress(*db.Error):
                     self.conn.close()
                 self.conn = None
-        return None
+            return None, _("database error: {error}").format(error=exc)
+
+    def add_task(self, request: service.AddRequest) -> tuple[service.Added | None, str | None]:
+        """Add a task as `autoqueue add` does: the task added, or why it was refused."""
+
+        def work(conn: db.Connection) -> service.Added:
+            now = self.now()
+            prepared = service.prepare_add(self.workspace, request, now)
+            return service.add_task(self.workspace, conn, prepared, now)
+
+        added, error = self.attempt(work)
+        return added, error
 
     def say(self, message: str, *, error: bool = False) -> None:
         """The status line under the tables, and a toast when another screen is on top."""
@@ -384,11 +429,12 @@ class AutoqueueApp(App[None]):
         for table_id, columns in specs:
             table = self.main_screen.query_one(f"#{table_id}", DataTable)
             table.clear(columns=True)
-            fixed = sum(column[1] for column in columns)
-            weights = sum(column[2] for column in columns)
+            sized = [(label, _fixed_width(label, size), weight) for label, size, weight in columns]
+            fixed = sum(column[1] for column in sized)
+            weights = sum(column[2] for column in sized)
             # two cells of padding per column, the scroll bar, the borders
             free = width - fixed - 2 * len(columns) - 4
-            for label, size, weight in columns:
+            for label, size, weight in sized:
                 table.add_column(
                     _(label), key=label, width=size or max(8, free * weight // weights)
                 )
@@ -467,14 +513,19 @@ class AutoqueueApp(App[None]):
 
     @contextmanager
     def _refilling(self, table: DataTable[Any]) -> Iterator[None]:
-        """Refill a table keeping the cursor on the same row key where it still exists."""
-        key = None
+        """Refill a table keeping the cursor on the same row key where it still exists, and on
+        its neighbour where it went (the next row, or the previous one when it was the last):
+        back at the top, a second ``d y`` would delete a task nobody looked at."""
+        key, index = None, table.cursor_row
         if table.row_count and table.cursor_row < table.row_count:
             key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
         table.clear()
         yield
-        if key is not None and key in [k.value for k in table.rows]:
-            table.move_cursor(row=table.get_row_index(key), animate=False)
+        if key is None or not table.row_count:
+            return
+        if key in [k.value for k in table.rows]:
+            index = table.get_row_index(key)
+        table.move_cursor(row=min(index, table.row_count - 1), animate=False)
 
     def _fill_queue(self, tab: Tab, rows: Sequence[Mapping[str, Any]]) -> None:
         table = self.main_screen.query_one(f"#table-{tab.value}", DataTable)
@@ -507,7 +558,7 @@ class AutoqueueApp(App[None]):
                     _short(task["id"]),
                     str(task["title"]),
                     f"{task['type']}/{task['media_mode']}",
-                    "; ".join(output.schedule_text(s) for s in task["schedules"]) or "-",
+                    _schedules_text(task) or "-",
                     Text(output.state_label(state), style=style),
                     key=str(task["id"]),
                 )
@@ -562,7 +613,7 @@ class AutoqueueApp(App[None]):
             if row.get("error_message"):
                 text.append("\n" + " ".join(str(row["error_message"]).split()), style="red")
             for schedule in row.get("schedules", []):
-                text.append("\n" + output.schedule_text(schedule))
+                text.append("\n" + output.schedule_text(schedule, pending=output.task_pending(row)))
             if row.get("last_error") and row.get("state") == "failed":
                 text.append("\n" + " ".join(str(row["last_error"]).split()), style="red")
         self.main_screen.query_one("#row-detail", Static).update(text)
@@ -690,17 +741,8 @@ class AutoqueueApp(App[None]):
         self.push_screen(Confirm(question), answered)
 
     def action_add(self) -> None:
-        def added(request: service.AddRequest | None) -> None:
-            if request is None:
-                return
-
-            def work(conn: db.Connection) -> service.Added:
-                now = self.now()
-                prepared = service.prepare_add(self.workspace, request, now)
-                return service.add_task(self.workspace, conn, prepared, now)
-
-            result = self.call(work)
-            if result is not None:
+        def added(result: service.Added | None) -> None:
+            if result is not None:  # None: cancelled (a refusal keeps the form open)
                 self.say(_("added task {task}").format(task=result.task_id[:8]))
                 self.refresh_data()
 
