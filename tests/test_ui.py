@@ -189,11 +189,14 @@ def test_add_form_adds_through_the_same_validation(workspace: Workspace, conn: C
         await pilot.press("enter")
         await settle(pilot)
         assert "added task" in status(app)
-        # A bad time is refused with add's own message, on the status line.
+        # A bad time is refused with add's own message, in the form, which stays open.
         await pilot.press("a")
         await pilot.press(*"bad", "tab", "tab", "tab", "tab", *"2026-13-45 99:99", "enter")
         await settle(pilot)
-        assert "--at" in status(app) or "time" in status(app)
+        refusal = str(app.screen.query_one("#add-error", Static).content)
+        assert "--at" in refusal or "time" in refusal
+        await pilot.press("escape")
+        await settle(pilot)
 
     drive(app, scenario)
     titles = [row[0] for row in conn.execute("SELECT title FROM tasks")]
