@@ -241,19 +241,27 @@ def connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
             )
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = _open(path, str(path), uri=False)
-    try:
+    with _closed_on_error(conn, path):
         _check_sqlite(conn, path)
         _migrate(conn, path)
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+@contextmanager
+def _closed_on_error(conn: sqlite3.Connection, path: Path) -> Iterator[None]:
+    """Setting a connection up: on any error it is closed (a database SQLite cannot read is
+    said so, naming the file), never left open behind the exception."""
+    try:
+        yield
     except sqlite3.DatabaseError as exc:
         conn.close()
         raise _unreadable(path, exc) from exc
     except BaseException:
         conn.close()
         raise
-    return conn
 
 
 def _open(path: Path, target: str, *, uri: bool) -> sqlite3.Connection:
@@ -312,16 +320,10 @@ def _connect_read_only(path: Path) -> sqlite3.Connection:
                 ).format(path=path.parent, wal=wal_path(path).name)
             ) from None
         conn = _open(path, f"{uri}?immutable=1", uri=True)
-    try:
+    with _closed_on_error(conn, path):
         _check_sqlite(conn, path)
         _check_current(conn, path)
         conn.execute("PRAGMA foreign_keys = ON")
-    except sqlite3.DatabaseError as exc:
-        conn.close()
-        raise _unreadable(path, exc) from exc
-    except BaseException:
-        conn.close()
-        raise
     return conn
 
 
