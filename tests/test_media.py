@@ -18,7 +18,7 @@ from autoqueue.models import LogLevel, QueueType
 from autoqueue.repo import logs as logs_repo
 from autoqueue.stages.library import MediaFile, index, matches, ranked, scene_words, words
 from autoqueue.stages.stock import credits_text, run_stock_stage
-from autoqueue.stages.video import _is_card
+from autoqueue.stages.video import card_scenes
 from autoqueue.story import Scene
 from autoqueue.workspace import Workspace
 
@@ -183,8 +183,8 @@ def test_a_crawl_task_takes_the_users_own_pictures_and_clip_and_cards_for_the_re
     assert record[0]["tags"] == ["desk", "humidifier"]
     # the user's .png is a picture that may pan and fade, not a card; the drawn ones are cards
     ctx, _logs = stage_context(workspace, conn, task_id)
-    assert not _is_card(ctx, task_dir / "scene_05.png")
-    assert _is_card(ctx, task_dir / "scene_01.png") and _is_card(ctx, task_dir / "scene_04.png")
+    scenes = [task_dir / name for name in ("scene_05.png", "scene_01.png", "scene_04.png")]
+    assert card_scenes(ctx, scenes) == (False, True, True)
     assert (home / "outbox" / task_id / "output.mp4").stat().st_size > 0
     metadata = json.loads((home / "outbox" / task_id / "metadata.json").read_text("utf-8"))
     assert metadata["description"] == "A calm home.\n\nCredits:\n- Desk photo: Mina Park"

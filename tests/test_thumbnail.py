@@ -61,7 +61,7 @@ def inside(box: tuple[int, int, int, int], area: tuple[int, int, int, int]) -> b
 def test_a_card_only_video_gets_a_colour_field_not_its_title_card(tmp_path: Path) -> None:
     from autoqueue.stages.cards import run_cards_stage
     from autoqueue.stages.template import build_story, save_story
-    from autoqueue.stages.video import _is_card, _thumbnail
+    from autoqueue.stages.video import _thumbnail, card_scenes
 
     ctx = context(tmp_path, "초간편 무선 가습기 리뷰", TaskType.PRODUCT, PRODUCT)
     story = build_story(ctx.task.title, ctx.task.type, ctx.task.product_info)
@@ -69,7 +69,7 @@ def test_a_card_only_video_gets_a_colour_field_not_its_title_card(tmp_path: Path
     config = ctx.workspace.config.stage(QueueType.IMAGE)
     run_cards_stage(ctx, config)  # the real cards, the title card first
     scenes = scene_images(ctx.task_dir)
-    cards = tuple(_is_card(ctx, scene) for scene in scenes)
+    cards = card_scenes(ctx, scenes)
     assert all(cards)
     video = ctx.workspace.config.stage(QueueType.VIDEO)
     exe = imageio_ffmpeg.get_ffmpeg_exe()

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from autoqueue.tts import Word
@@ -173,8 +173,6 @@ PRESETS: dict[str, Style] = {
 
 def preset(name: str, font: str, colour: str, highlight: str) -> Style:
     """The named look in ``font``, with the home's colours (subtle keeps no highlight)."""
-    from dataclasses import replace
-
     look = PRESETS[name]
     return replace(look, font=font, colour=colour, highlight=highlight if look.highlight else None)
 

@@ -193,11 +193,6 @@ def read_media(task_dir: Path) -> list[MediaEntry]:
         return []
 
 
-def from_media(task_dir: Path, scene: Path) -> bool:
-    """Whether a scene file in the task folder is one of the user's own pictures or clips."""
-    return any(entry.file == scene.name for entry in read_media(task_dir))
-
-
 def credit_lines(task_dir: Path) -> list[str]:
     """The credits the user gave their files (``"credit"`` in a sidecar .json)."""
     return [f"- {entry.credit}" for entry in read_media(task_dir) if entry.credit]

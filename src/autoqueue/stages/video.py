@@ -349,7 +349,7 @@ def run_video_stage(ctx: StageContext, config: StageConfig) -> StageResult:
         )
     _check_images([image for image in images if not ffmpeg.is_clip(image)])
     story = read_story(task_dir)
-    cards = tuple(_is_card(ctx, image) for image in images)
+    cards = card_scenes(ctx, images)
     soundtrack = narration.prepare(ctx, config, story, len(images), exe)
     music = _music(ctx, config)
     track = None
@@ -420,22 +420,23 @@ def _render(ctx: StageContext, exe: str, plan: ffmpeg.RenderPlan, config: StageC
     _check(exe, plan)
 
 
-def _is_card(ctx: StageContext, scene: Path) -> bool:
-    """Whether a scene is a text card that autoqueue drew (the cards stage's, or the stock
-    stage's where it found nothing), not an upload, a generated picture, a stock photo or a
-    picture of the user's own crawler: cards cut rather than fade and do not pan, so that their
-    text never blurs or double-exposes."""
+def card_scenes(ctx: StageContext, scenes: list[Path]) -> tuple[bool, ...]:
+    """Which scenes are text cards that autoqueue drew (the cards stage's, or the stock stage's
+    where it found nothing), not an upload, a generated picture, a stock photo, one of the
+    user's own (media.json) or a picture of the user's own crawler: cards cut rather than fade
+    and do not pan, so that their text never blurs or double-exposes."""
     from autoqueue.models import QueueType
-    from autoqueue.stages.library import from_media
+    from autoqueue.stages.library import read_media
     from autoqueue.stages.stock import read_credits
 
-    if ctx.task.media_mode is not MediaMode.CRAWL or scene.suffix.lower() != ".png":
-        return False
-    if ctx.workspace.config.handler(QueueType.IMAGE) not in ("cards", "stock"):
-        return False
-    if from_media(ctx.task_dir, scene):
-        return False  # the user's own picture
-    return all(credit.file != scene.name for credit in read_credits(ctx.task_dir))
+    drawn = ctx.task.media_mode is MediaMode.CRAWL and ctx.workspace.config.handler(
+        QueueType.IMAGE
+    ) in ("cards", "stock")
+    if not drawn:
+        return tuple(False for _scene in scenes)
+    taken = {credit.file for credit in read_credits(ctx.task_dir)}
+    taken |= {entry.file for entry in read_media(ctx.task_dir)}
+    return tuple(scene.suffix.lower() == ".png" and scene.name not in taken for scene in scenes)
 
 
 def _thumbnail(
