@@ -5,9 +5,11 @@ to a websocket client as a browser would connect."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -17,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Select, Static, TabbedContent
@@ -29,7 +32,7 @@ from autoqueue.ui import AutoqueueApp, Confirm, Notice, TaskDetail
 from autoqueue.workspace import Workspace
 
 from .conftest import NOW, add, open_db, run_cli, stage_config, write_config
-from .test_reliability import event, start, wait_for
+from .test_reliability import dead, event, start, wait_for
 
 
 def make_app(workspace: Workspace, *, refresh: float = 5.0) -> AutoqueueApp:
@@ -494,62 +497,167 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def test_ui_web_serves_the_app_to_a_browser(workspace: Workspace, conn: Connection) -> None:
-    import aiohttp
-
-    add(workspace, conn, "served to a browser")
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "autoqueue",
-            "--home",
-            str(workspace.home),
-            "ui",
-            "--web",
-            "--port",
-            str(port),
-        ],
+def serve_web(home: Path, port: int, *args: str) -> subprocess.Popen[str]:
+    """``autoqueue ui --web`` as a real server process on ``port``."""
+    argv = [sys.executable, "-m", "autoqueue", "--home", str(home), "ui", "--web"]
+    return subprocess.Popen(
+        [*argv, "--port", str(port), *args],
         env=os.environ.copy(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
 
+
+async def fetch_page(session: Any, url: str) -> Any:
+    """The first answer of a server still starting (connection refused until it listens)."""
+    import aiohttp
+
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            async with session.get(url) as page:
+                await page.read()
+                return page
+        except aiohttp.ClientConnectionError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)
+
+
+async def read_screen(ws: Any, wanted: bytes) -> bytes:
+    """What the served app draws, until ``wanted`` is on it (or the app stops drawing)."""
+    import aiohttp
+
+    screen = b""
+    end = time.monotonic() + 60
+    while wanted not in screen and time.monotonic() < end:
+        message = await ws.receive(timeout=60)
+        if message.type == aiohttp.WSMsgType.BINARY:
+            screen += message.data
+        elif message.type != aiohttp.WSMsgType.TEXT:
+            break
+    return screen
+
+
+def sessions(server: subprocess.Popen[str]) -> list[psutil.Process]:
+    """The server's session processes: every live process under it."""
+    try:
+        children = psutil.Process(server.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+    return [child for child in children if not dead(child.pid)]
+
+
+def server_children(server: subprocess.Popen[str]) -> list[psutil.Process]:
+    try:
+        return psutil.Process(server.pid).children()
+    except psutil.NoSuchProcess:
+        return []
+
+
+def stop_server(server: subprocess.Popen[str]) -> tuple[str, str]:
+    if server.poll() is None:
+        server.terminate()
+    return server.communicate(timeout=30)
+
+
+def test_ui_web_serves_the_app_to_a_browser(workspace: Workspace, conn: Connection) -> None:
+    import aiohttp
+
+    add(workspace, conn, "served to a browser")
+    port = free_port()
+    server = serve_web(workspace.home, port)
+
     async def browse() -> str:
         async with aiohttp.ClientSession() as session:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    async with session.get(f"http://127.0.0.1:{port}/") as page:
-                        html = await page.text()
-                        break
-                except aiohttp.ClientConnectionError:
-                    if time.monotonic() > deadline:
-                        raise
-                    await asyncio.sleep(0.2)
-            assert "/ws" in html
-            screen = b""
+            page = await fetch_page(session, f"http://127.0.0.1:{port}/")
+            assert "/ws" in await page.text()
             async with session.ws_connect(f"ws://127.0.0.1:{port}/ws?width=80&height=24") as ws:
-                end = time.monotonic() + 60
-                while b"served to a browser" not in screen and time.monotonic() < end:
-                    message = await ws.receive(timeout=60)
-                    if message.type == aiohttp.WSMsgType.BINARY:
-                        screen += message.data
-                    elif message.type != aiohttp.WSMsgType.TEXT:
-                        break
+                screen = await read_screen(ws, b"served to a browser")
                 await ws.send_json(["stdin", "q"])
             return screen.decode("utf-8", "replace")
 
     try:
         screen = asyncio.run(browse())
     finally:
-        server.terminate()
-        out, err = server.communicate(timeout=30)
+        out, err = stop_server(server)
     assert "served to a browser" in screen, (screen[-2000:], err)
     assert "schedule" in screen
     assert f"http://127.0.0.1:{port}" in out
+
+
+async def leave_mid_load(ws_url: str, delays: tuple[float, ...]) -> None:
+    """Browsers that leave before the app has drawn (a headless one taking a screenshot): each
+    opens the websocket, says its size as textual.js does, and closes after ``delay``."""
+    import aiohttp
+
+    async with aiohttp.ClientSession() as session:
+        for delay in delays:
+            async with session.ws_connect(ws_url) as ws:
+                await ws.send_json(["resize", {"width": 120, "height": 40}])
+                await asyncio.sleep(delay)
+
+
+@pytest.mark.sqlite_only  # about processes, not the database
+def test_ui_web_a_browser_that_leaves_mid_load_leaves_no_session(
+    workspace: Workspace, conn: Connection
+) -> None:
+    import aiohttp
+
+    port = free_port()
+    server = serve_web(workspace.home, port)
+
+    async def main() -> None:
+        async with aiohttp.ClientSession() as session:
+            await fetch_page(session, f"http://127.0.0.1:{port}/")
+        await leave_mid_load(f"ws://127.0.0.1:{port}/ws", (0, 0.05, 0.3, 1.0))
+
+    try:
+        asyncio.run(main())
+        wait_for(lambda: not sessions(server), 10, "the sessions to end with their browser")
+    finally:
+        for process in sessions(server):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
+        stop_server(server)
+
+
+@pytest.mark.sqlite_only  # about processes, not the database
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_ui_web_stopping_the_server_ends_every_session(
+    workspace: Workspace, conn: Connection, stop: signal.Signals
+) -> None:
+    """A browser still on the page and one that has just left mid-load: the server's stop ends
+    both sessions, and the server itself exits."""
+    import aiohttp
+
+    port = free_port()
+    server = serve_web(workspace.home, port)
+    ws_url = f"ws://127.0.0.1:{port}/ws?width=80&height=24"
+
+    async def main() -> list[psutil.Process]:
+        async with aiohttp.ClientSession() as session:
+            await fetch_page(session, f"http://127.0.0.1:{port}/")
+            async with session.ws_connect(ws_url):
+                await leave_mid_load(ws_url, (0,))
+                await asyncio.to_thread(wait_for, lambda: len(server_children(server)) >= 2, 30)
+                await asyncio.sleep(0.3)  # each shell has started its app
+                started = sessions(server)
+                server.send_signal(stop)
+                await asyncio.to_thread(server.wait, 30)
+                return started
+
+    started: list[psutil.Process] = []
+    try:
+        started = asyncio.run(main())
+        assert server.returncode is not None
+        wait_for(lambda: all(dead(p.pid) for p in started), 10, "every session to end")
+    finally:
+        for process in [*started, *sessions(server)]:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
+        stop_server(server)
 
 
 def test_the_mouse_switches_tabs_and_opens_a_task(workspace: Workspace, conn: Connection) -> None:

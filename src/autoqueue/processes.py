@@ -180,15 +180,27 @@ def kill_attempt(
         targets.setdefault(proc.pid, proc)
     for pid in skip:
         targets.pop(pid, None)
+    return _terminate_then_kill(list(targets.values()), grace)
+
+
+def end_trees(roots: Iterable[ProcessInfo], grace: float) -> None:
+    """Terminate, then kill after ``grace`` seconds, each process (pid, start time) and its
+    descendants: the sessions of ``ui --web`` (the shell textual-serve starts, the app under it)."""
+    _terminate_then_kill([proc for root in roots for proc in _tree(root.pid, root.started)], grace)
+
+
+def _terminate_then_kill(procs: list[psutil.Process], grace: float) -> list[ProcessInfo]:
+    """Terminate every process, then kill those alive ``grace`` seconds later; returns the
+    processes that were signalled."""
     signalled: list[ProcessInfo] = []
-    for proc in targets.values():
+    for proc in procs:
         try:
             info = ProcessInfo(pid=proc.pid, started=proc.create_time(), name=proc.name())
             proc.terminate()
             signalled.append(info)
         except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
             continue
-    alive = _wait_gone(list(targets.values()), grace)
+    alive = _wait_gone(procs, grace)
     for proc in alive:
         try:
             proc.kill()

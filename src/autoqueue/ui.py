@@ -4,7 +4,7 @@ Nine tabs: the seven queue tabs with live counts (schedule … completed), every
 log viewer. Keyboard first (the footer lists the keys), the mouse works too, and it fits 80x24,
 so it runs over SSH. Every read and write goes through the functions the commands use
 (``service``, ``repo``): the app has no SQL of its own and no rule the command line lacks.
-``autoqueue ui --web`` serves the same app to a browser through textual-serve.
+``autoqueue ui --web`` serves the same app to a browser through textual-serve (``ui_web``).
 """
 
 from __future__ import annotations
@@ -747,20 +747,3 @@ class AutoqueueApp(App[None]):
                 self.refresh_data()
 
         self.push_screen(AddTask(), added)
-
-
-def serve(host: str, port: int, environ: dict[str, str]) -> None:
-    """``ui --web``: textual-serve runs ``autoqueue ui`` for each browser that connects. It takes
-    a shell command line, so the line is only the quoted interpreter and module; the home and
-    database reach it through the environment (``AUTOQUEUE_HOME``, ``AUTOQUEUE_DB``)."""
-    import os
-    import shlex
-    import subprocess
-    import sys
-
-    from textual_serve.server import Server
-
-    argv = [sys.executable, "-m", "autoqueue", "ui"]
-    command = subprocess.list2cmdline(argv) if os.name == "nt" else shlex.join(argv)
-    os.environ.update(environ)
-    Server(command, host=host, port=port, title="autoqueue").serve()

@@ -646,7 +646,7 @@ def ui(
     with state.connect():
         pass  # a home without a database is refused here, in one line
     if web:
-        from autoqueue import ui as ui_app
+        from autoqueue import ui_web
 
         environ = {"AUTOQUEUE_HOME": str(state.workspace.home)}
         if state.db is not None:
@@ -656,7 +656,7 @@ def ui(
                 host=host, port=port
             )
         )
-        ui_app.serve(host, port, environ)
+        ui_web.serve(host, port, environ)
         return
     from autoqueue.ui import AutoqueueApp
 

@@ -1,0 +1,123 @@
+"""``autoqueue ui --web``: the terminal app served to a browser by textual-serve, whose ``Server``
+is wrapped so that no session outlives its browser or the server.
+
+textual-serve starts one ``autoqueue ui`` per websocket and, when the websocket closes, asks it
+to quit and waits. An app told to quit while it is still starting (a headless browser that takes
+a screenshot and leaves) may never end: Textual closes the app but not its screen, which repaints
+forever, and SIGTERM only repeats the request to quit. So the server gives each session a moment
+to quit, then terminates and kills its process tree; stopping the server does the same to every
+session left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shlex
+import subprocess
+import sys
+from asyncio.subprocess import Process
+from contextlib import suppress
+
+from aiohttp import WSCloseCode, web
+from textual_serve.app_service import AppService
+from textual_serve.server import Server, to_int
+
+from autoqueue import processes
+from autoqueue.processes import ProcessInfo
+
+log = logging.getLogger("textual-serve")
+
+QUIT_SECONDS = 2.0
+"""How long a session whose browser has gone has to quit by itself before it is terminated."""
+KILL_SECONDS = 1.0
+"""How long a terminated session has before it is killed (an app that cannot quit ignores
+SIGTERM)."""
+
+
+class Session(AppService):
+    """One browser's ``autoqueue ui``: textual-serve's app process, known by pid and start time
+    so that it can be ended whatever state it is in."""
+
+    process: ProcessInfo | None = None
+
+    async def _open_app_process(self, width: int = 80, height: int = 24) -> Process:
+        started = await super()._open_app_process(width, height)
+        self.process = processes.identity(started.pid, "autoqueue ui")
+        return started
+
+
+class WebServer(Server):
+    """textual-serve's server, ending each session when its websocket closes or the server
+    stops."""
+
+    def __init__(self, command: str, host: str, port: int) -> None:
+        super().__init__(command, host=host, port=port, title="autoqueue")
+        self.sessions: set[Session] = set()
+        self.websockets: set[web.WebSocketResponse] = set()
+
+    async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
+        """textual-serve's websocket handler, whose session is ended however the socket ends."""
+        websocket = web.WebSocketResponse(heartbeat=15)
+        width = to_int(request.query.get("width", "80"), 80)
+        height = to_int(request.query.get("height", "24"), 24)
+        await websocket.prepare(request)
+
+        async def close() -> None:  # the app has exited
+            await websocket.close()
+
+        session = Session(
+            self.command,
+            write_bytes=websocket.send_bytes,
+            write_str=websocket.send_str,
+            close=close,
+            download_manager=self.download_manager,
+            debug=self.debug,
+        )
+        self.sessions.add(session)
+        self.websockets.add(websocket)
+        try:
+            await session.start(width, height)
+            await self._process_messages(websocket, session)
+        except Exception as error:  # a broken session is logged; the server serves on
+            log.exception(error)
+        finally:
+            self.websockets.discard(websocket)
+            await self._end(session)
+            await websocket.close()
+        return websocket
+
+    async def _end(self, session: Session) -> None:
+        """Ask the session to quit; whatever is left of it a moment later is ended."""
+        with suppress(Exception):
+            await asyncio.wait_for(session.stop(), QUIT_SECONDS)
+        if session.process is not None:
+            await asyncio.to_thread(processes.end_trees, [session.process], KILL_SECONDS)
+        self.sessions.discard(session)
+
+    async def on_shutdown(self, app: web.Application) -> None:
+        """The server stops: every websocket closes, so every session ends as above."""
+        closing = [ws.close(code=WSCloseCode.GOING_AWAY) for ws in self.websockets]
+        await asyncio.gather(*closing, return_exceptions=True)
+
+    def end_sessions(self) -> None:
+        """End at once every session still known (the server has stopped: none can be seen)."""
+        started = [session.process for session in self.sessions if session.process is not None]
+        processes.end_trees(started, KILL_SECONDS)
+        self.sessions.clear()
+
+
+def serve(host: str, port: int, environ: dict[str, str]) -> None:
+    """``ui --web``: textual-serve runs ``autoqueue ui`` for each browser that connects. It takes
+    a shell command line, so the line is only the quoted interpreter and module; the home and
+    database reach it through the environment (``AUTOQUEUE_HOME``, ``AUTOQUEUE_DB``). No session
+    outlives the server, however its loop ends."""
+    argv = [sys.executable, "-m", "autoqueue", "ui"]
+    command = subprocess.list2cmdline(argv) if os.name == "nt" else shlex.join(argv)
+    os.environ.update(environ)
+    server = WebServer(command, host, port)
+    try:
+        server.serve()
+    finally:
+        server.end_sessions()
