@@ -660,6 +660,43 @@ def test_ui_web_stopping_the_server_ends_every_session(
         stop_server(server)
 
 
+def packet(kind: bytes, meta: dict[str, object]) -> bytes:
+    """A packet as textual-serve writes it to the app's input: type, length, JSON."""
+    payload = json.dumps(meta).encode()
+    return kind + len(payload).to_bytes(4, "big") + payload
+
+
+@pytest.mark.sqlite_only  # about processes, not the database
+@pytest.mark.parametrize("when", ["drawn", "told to quit mid-load"])
+def test_ui_web_an_app_whose_server_has_gone_ends(
+    workspace: Workspace, conn: Connection, tmp_path: Path, when: str
+) -> None:
+    """The app as textual-serve runs it (web driver, input and output piped) ends when its
+    input closes, as it does when the server is killed: drawn, or after a quit it received
+    while starting (which Textual never finishes)."""
+    drawn = tmp_path / "drawn"
+    with drawn.open("wb") as sink:
+        app = subprocess.Popen(
+            [sys.executable, "-m", "autoqueue", "--home", str(workspace.home), "ui"],
+            env={**os.environ, "TEXTUAL_DRIVER": "textual.drivers.web_driver:WebDriver"},
+            stdin=subprocess.PIPE,
+            stdout=sink,
+            stderr=subprocess.DEVNULL,
+        )
+    assert app.stdin is not None
+    try:
+        if when == "drawn":
+            wait_for(lambda: b"__GANGLION__" in drawn.read_bytes(), 60, "the app to start")
+        else:
+            app.stdin.write(packet(b"M", {"type": "resize", "width": 120, "height": 40}))
+            app.stdin.write(packet(b"M", {"type": "quit"}))
+        app.stdin.close()
+        app.wait(timeout=15)
+    finally:
+        app.kill()
+        app.wait()
+
+
 def test_the_mouse_switches_tabs_and_opens_a_task(workspace: Workspace, conn: Connection) -> None:
     task_id = add(workspace, conn, "clicked")
     app = make_app(workspace)

@@ -9,17 +9,20 @@ so it runs over SSH. Every read and write goes through the functions the command
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from datetime import datetime
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import events, on
+from textual import events, messages, on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.css.query import NoMatches
+from textual.driver import Driver
+from textual.drivers.web_driver import WebDriver
 from textual.screen import ModalScreen, Screen
 from textual.widgets import (
     Button,
@@ -68,6 +71,8 @@ LOG_COLUMNS = [
 ROW_LIMIT = 200
 LOG_LIMIT = 200
 ANY = "any"
+ORPHAN_SECONDS = 3.0
+"""How long an app whose input has closed has to quit before its process ends regardless."""
 
 
 def _short(task_id: object) -> str:
@@ -80,6 +85,22 @@ def _fixed_width(label: str, size: int) -> int:
     from rich.cells import cell_len
 
     return max(size, cell_len(_(label))) if size else 0
+
+
+class PipeDriver(WebDriver):
+    """The driver textual-serve asks for (``ui --web``), ending the app when its input closes:
+    the server that fed it is gone or has dropped it, so nobody can see or drive it again. An app
+    that cannot quit (one told to quit while it was still starting never ends) is ended after
+    ``ORPHAN_SECONDS``."""
+
+    def run_input_thread(self) -> None:
+        super().run_input_thread()
+        if self.exit_event.is_set():  # the app is quitting: it closed the input itself
+            return
+        with suppress(RuntimeError):  # the app's loop has closed already
+            self.send_message(messages.ExitApp())
+        if not self.exit_event.wait(ORPHAN_SECONDS):
+            os._exit(1)
 
 
 class Confirm(ModalScreen[bool]):
@@ -406,6 +427,10 @@ class AutoqueueApp(App[None]):
         yield Static(id="row-detail")
         yield Static(id="status")
         yield Footer()
+
+    def get_driver_class(self) -> type[Driver]:
+        driver = super().get_driver_class()
+        return PipeDriver if driver is WebDriver else driver
 
     def on_mount(self) -> None:
         self.sub_title = self.workspace.location
