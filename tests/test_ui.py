@@ -587,6 +587,31 @@ def test_ui_web_serves_the_app_to_a_browser(workspace: Workspace, conn: Connecti
     assert f"http://127.0.0.1:{port}" in out
 
 
+@pytest.mark.sqlite_only  # about the page, not the database
+def test_ui_web_page_addresses_are_on_the_host_the_browser_asked_for(
+    workspace: Workspace, conn: Connection
+) -> None:
+    """Through a tunnel (``ssh -L 9000:127.0.0.1:8000``) the browser asks for localhost:9000: the
+    page's websocket and assets are there, not on the address the server listens on."""
+    import aiohttp
+
+    port = free_port()
+    server = serve_web(workspace.home, port)
+
+    async def page_through_a_tunnel() -> str:
+        async with aiohttp.ClientSession(headers={"Host": "localhost:9000"}) as session:
+            page = await fetch_page(session, f"http://127.0.0.1:{port}/")
+            return str(await page.text())
+
+    try:
+        html = asyncio.run(page_through_a_tunnel())
+    finally:
+        stop_server(server)
+    assert "ws://localhost:9000/ws" in html
+    assert "http://localhost:9000/static/js/textual.js" in html
+    assert f"127.0.0.1:{port}" not in html
+
+
 async def leave_mid_load(ws_url: str, delays: tuple[float, ...]) -> None:
     """Browsers that leave before the app has drawn (a headless one taking a screenshot): each
     opens the websocket, says its size as textual.js does, and closes after ``delay``."""

@@ -8,6 +8,9 @@ forever, and SIGTERM only repeats the request to quit. So the server gives each 
 to quit, then terminates and kills its process tree; stopping the server does the same to every
 session left. The app also ends when its input closes (``autoqueue.ui.PipeDriver``): a server
 that was killed leaves nobody to see it.
+
+The page's websocket and asset addresses are on the host the browser asked for, not on the one
+served on (textual-serve writes ``http://0.0.0.0:8000`` into the page of a server on 0.0.0.0).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import sys
 from asyncio.subprocess import Process
 from contextlib import suppress
 
+import aiohttp_jinja2
 from aiohttp import WSCloseCode, web
 from textual_serve.app_service import AppService
 from textual_serve.server import Server, to_int
@@ -57,6 +61,22 @@ class WebServer(Server):
         super().__init__(command, host=host, port=port, title="autoqueue")
         self.sessions: set[Session] = set()
         self.websockets: set[web.WebSocketResponse] = set()
+
+    async def handle_index(self, request: web.Request) -> web.StreamResponse:
+        """textual-serve's page, its asset and websocket addresses on the host and port the
+        browser asked for rather than those served on: a server on 0.0.0.0 is reached by the
+        machine's name, and an SSH tunnel may use another port."""
+        router = request.app.router
+        websocket = router["websocket"].url_for()
+        static = str(router["static"].url_for(filename="/")).rstrip("/") + "/"
+        socket_scheme = "wss" if request.scheme == "https" else "ws"
+        context = {
+            "font_size": to_int(request.query.get("fontsize", "16"), 16),
+            "app_websocket_url": f"{socket_scheme}://{request.host}{websocket}",
+            "config": {"static": {"url": f"{request.scheme}://{request.host}{static}"}},
+            "application": {"name": self.title},
+        }
+        return aiohttp_jinja2.render_template("app_index.html", request, context)
 
     async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
         """textual-serve's websocket handler, whose session is ended however the socket ends."""
