@@ -585,6 +585,7 @@ def test_ui_web_serves_the_app_to_a_browser(workspace: Workspace, conn: Connecti
     assert "served to a browser" in screen, (screen[-2000:], err)
     assert "schedule" in screen
     assert f"http://127.0.0.1:{port}" in out
+    assert "token" not in out + err  # loopback: no token asked for
 
 
 @pytest.mark.sqlite_only  # about the page, not the database
@@ -610,6 +611,106 @@ def test_ui_web_page_addresses_are_on_the_host_the_browser_asked_for(
     assert "ws://localhost:9000/ws" in html
     assert "http://localhost:9000/static/js/textual.js" in html
     assert f"127.0.0.1:{port}" not in html
+
+
+def printed_address(server: subprocess.Popen[str]) -> str:
+    """The address with a token the server printed when it started, as a person copies it."""
+    import queue
+    import threading
+
+    found: queue.Queue[str] = queue.Queue()
+
+    def read() -> None:
+        assert server.stdout is not None
+        for line in server.stdout:
+            if "?token=" in line:
+                found.put(next(word for word in line.split() if "?token=" in word))
+                return
+        found.put("")  # the server ended without printing one
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        address = found.get(timeout=30)
+    except queue.Empty:
+        address = ""
+    assert address, "no address with a token printed"
+    return address
+
+
+@pytest.mark.no_db
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.0.0.2", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("localhost", True),
+        ("LocalHost", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("192.168.1.10", False),
+        ("example.org", False),
+    ],
+)
+def test_loopback_hosts_need_no_token(host: str, loopback: bool) -> None:
+    from autoqueue import ui_web
+
+    assert ui_web.is_loopback(host) is loopback
+    assert (ui_web.new_token(host) is None) is loopback
+
+
+@pytest.mark.sqlite_only  # about the server, not the database
+def test_ui_web_off_loopback_asks_for_the_printed_token(
+    workspace: Workspace, conn: Connection
+) -> None:
+    """``--host 0.0.0.0``: without the printed token, the page, an asset and the websocket are
+    refused (403); with it, the page sets a cookie that lets its assets and websocket through,
+    and the app is served."""
+    import aiohttp
+
+    add(workspace, conn, "behind a token")
+    port = free_port()
+    server = serve_web(workspace.home, port, "--host", "0.0.0.0")
+    page_url = f"http://127.0.0.1:{port}/"
+    ws_url = f"ws://127.0.0.1:{port}/ws?width=80&height=24"
+
+    async def refused(session: Any, query: str = "") -> list[int]:
+        statuses = []
+        for path in ("", "static/js/textual.js"):
+            async with session.get(f"{page_url}{path}{query}") as answer:
+                statuses.append(answer.status)
+        with pytest.raises(aiohttp.WSServerHandshakeError) as handshake:
+            await session.ws_connect(f"{ws_url}{query.replace('?', '&')}")
+        return [*statuses, handshake.value.status]
+
+    async def browse(token: str) -> str:
+        async with aiohttp.ClientSession() as stranger:
+            assert (await fetch_page(stranger, page_url)).status == 403
+            assert await refused(stranger) == [403, 403, 403]
+            assert await refused(stranger, f"?token={token[:-1]}") == [403, 403, 403]
+            assert await refused(stranger, "?token=%ED%A0%80") == [403, 403, 403]
+        jar = aiohttp.CookieJar(unsafe=True)  # a browser keeps a cookie set by 127.0.0.1
+        async with aiohttp.ClientSession(cookie_jar=jar) as browser:
+            async with browser.get(f"{page_url}?token={token}") as page:
+                assert page.status == 200
+                assert f"ws://127.0.0.1:{port}/ws" in await page.text()
+            async with browser.get(f"{page_url}static/js/textual.js") as asset:
+                assert asset.status == 200
+            async with browser.ws_connect(ws_url) as ws:
+                screen = await read_screen(ws, b"behind a token")
+                await ws.send_json(["stdin", "q"])
+            return screen.decode("utf-8", "replace")
+
+    try:
+        address = printed_address(server)
+        token = address.split("?token=", 1)[1]
+        assert address == f"http://0.0.0.0:{port}/?token={token}"
+        screen = asyncio.run(browse(token))
+    finally:
+        _, err = stop_server(server)
+    assert "behind a token" in screen, (screen[-2000:], err)
+    assert "not a loopback address" in err and "SSH tunnel" in err
 
 
 async def leave_mid_load(ws_url: str, delays: tuple[float, ...]) -> None:

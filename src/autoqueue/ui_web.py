@@ -9,6 +9,10 @@ to quit, then terminates and kills its process tree; stopping the server does th
 session left. The app also ends when its input closes (``autoqueue.ui.PipeDriver``): a server
 that was killed leaves nobody to see it.
 
+Off a loopback address (``--host 0.0.0.0``), whoever reaches the port could stop, delete, retry
+and add: every page, asset and websocket there asks for a random token, given in the query
+(``?token=``, printed once at start as Jupyter does) and then carried by a cookie.
+
 The page's websocket and asset addresses are on the host the browser asked for, not on the one
 served on (textual-serve writes ``http://0.0.0.0:8000`` into the page of a server on 0.0.0.0).
 """
@@ -16,8 +20,10 @@ served on (textual-serve writes ``http://0.0.0.0:8000`` into the page of a serve
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import os
+import secrets
 import shlex
 import subprocess
 import sys
@@ -26,10 +32,12 @@ from contextlib import suppress
 
 import aiohttp_jinja2
 from aiohttp import WSCloseCode, web
+from aiohttp.typedefs import Handler, Middleware
 from textual_serve.app_service import AppService
 from textual_serve.server import Server, to_int
 
 from autoqueue import processes
+from autoqueue.i18n import _
 from autoqueue.processes import ProcessInfo
 
 log = logging.getLogger("textual-serve")
@@ -39,6 +47,55 @@ QUIT_SECONDS = 2.0
 KILL_SECONDS = 1.0
 """How long a terminated session has before it is killed (an app that cannot quit ignores
 SIGTERM)."""
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is reached from this machine only: ``localhost`` or a loopback address.
+    Any other name may resolve to an outside address, so it counts as off loopback."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def new_token(host: str) -> str | None:
+    """The token a server on ``host`` asks for: none on loopback, a random one off it."""
+    return None if is_loopback(host) else secrets.token_urlsafe(24)
+
+
+def address(host: str, port: int, token: str | None = None) -> str:
+    """The address to open, with its token when there is one."""
+    shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    return f"http://{shown}:{port}/" + ("" if token is None else f"?token={token}")
+
+
+def token_guard(token: str, cookie: str) -> Middleware:
+    """A middleware refusing (403) a request that carries neither ``token`` in its query nor the
+    cookie set on the first request that did, so that the page's assets and websocket follow."""
+
+    def matches(given: str | None) -> bool:
+        # Bytes, since compare_digest refuses a str that is not ASCII; a character that cannot be
+        # encoded (a lone surrogate) is replaced, and no token has the replacement.
+        return given is not None and secrets.compare_digest(
+            given.encode(errors="replace"), token.encode()
+        )
+
+    @web.middleware
+    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if matches(request.query.get("token")):
+            response = await handler(request)
+            if not response.prepared:  # a websocket has sent its headers already
+                response.set_cookie(cookie, token, httponly=True, samesite="Strict")
+            return response
+        if matches(request.cookies.get(cookie)):
+            return await handler(request)
+        raise web.HTTPForbidden(
+            text=_("autoqueue ui: open the address with the token printed when it started")
+        )
+
+    return guard
 
 
 class Session(AppService):
@@ -55,12 +112,20 @@ class Session(AppService):
 
 class WebServer(Server):
     """textual-serve's server, ending each session when its websocket closes or the server
-    stops."""
+    stops, and asking for ``token`` when there is one."""
 
-    def __init__(self, command: str, host: str, port: int) -> None:
+    def __init__(self, command: str, host: str, port: int, token: str | None) -> None:
         super().__init__(command, host=host, port=port, title="autoqueue")
+        self.token = token
         self.sessions: set[Session] = set()
         self.websockets: set[web.WebSocketResponse] = set()
+
+    async def _make_app(self) -> web.Application:
+        app = await super()._make_app()
+        if self.token is not None:
+            # A cookie per port: cookies ignore ports, and two servers have two tokens.
+            app.middlewares.append(token_guard(self.token, f"autoqueue_token_{self.port}"))
+        return app
 
     async def handle_index(self, request: web.Request) -> web.StreamResponse:
         """textual-serve's page, its asset and websocket addresses on the host and port the
@@ -129,15 +194,16 @@ class WebServer(Server):
         self.sessions.clear()
 
 
-def serve(host: str, port: int, environ: dict[str, str]) -> None:
+def serve(host: str, port: int, environ: dict[str, str], token: str | None) -> None:
     """``ui --web``: textual-serve runs ``autoqueue ui`` for each browser that connects. It takes
     a shell command line, so the line is only the quoted interpreter and module; the home and
     database reach it through the environment (``AUTOQUEUE_HOME``, ``AUTOQUEUE_DB``). No session
-    outlives the server, however its loop ends."""
+    outlives the server, however its loop ends; with a ``token``, no request without it is
+    served."""
     argv = [sys.executable, "-m", "autoqueue", "ui"]
     command = subprocess.list2cmdline(argv) if os.name == "nt" else shlex.join(argv)
     os.environ.update(environ)
-    server = WebServer(command, host, port)
+    server = WebServer(command, host, port, token)
     try:
         server.serve()
     finally:

@@ -632,7 +632,11 @@ def ui(
         bool, typer.Option("--web", help="Serve the app to a browser instead (textual-serve).")
     ] = False,
     host: Annotated[
-        str, typer.Option("--host", help="Address to serve on with --web.")
+        str,
+        typer.Option(
+            "--host",
+            help="Address to serve on with --web; off loopback, the page asks for a token.",
+        ),
     ] = "127.0.0.1",
     port: Annotated[
         int, typer.Option("--port", min=1, max=65535, help="Port to serve on with --web.")
@@ -651,12 +655,23 @@ def ui(
         environ = {"AUTOQUEUE_HOME": str(state.workspace.home)}
         if state.db is not None:
             environ["AUTOQUEUE_DB"] = state.db
+        token = ui_web.new_token(host)
         output.info(
             _("serving autoqueue ui on http://{host}:{port} (Ctrl-C stops)").format(
                 host=host, port=port
             )
         )
-        ui_web.serve(host, port, environ)
+        if token is not None:
+            output.info(
+                _("open it with its token: {url}").format(url=ui_web.address(host, port, token))
+            )
+            output.warning(
+                _(
+                    "{host} is not a loopback address: anyone with this address can act on the "
+                    "queue, and plain HTTP does not hide it; an SSH tunnel to 127.0.0.1 is safer"
+                ).format(host=host)
+            )
+        ui_web.serve(host, port, environ, token)
         return
     from autoqueue.ui import AutoqueueApp
 
