@@ -604,8 +604,14 @@ def test_ui_web_page_addresses_are_on_the_host_the_browser_asked_for(
             page = await fetch_page(session, f"http://127.0.0.1:{port}/")
             return str(await page.text())
 
+    async def page_for_a_forged_host() -> int:
+        forged = {"Host": 'x"><script>alert(1)</script>'}
+        async with aiohttp.ClientSession(headers=forged) as session:
+            return int((await fetch_page(session, f"http://127.0.0.1:{port}/")).status)
+
     try:
         html = asyncio.run(page_through_a_tunnel())
+        assert asyncio.run(page_for_a_forged_host()) == 400  # never written into the page
     finally:
         stop_server(server)
     assert "ws://localhost:9000/ws" in html

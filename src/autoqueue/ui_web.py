@@ -23,6 +23,7 @@ import asyncio
 import ipaddress
 import logging
 import os
+import re
 import secrets
 import shlex
 import subprocess
@@ -42,6 +43,8 @@ from autoqueue.processes import ProcessInfo
 
 log = logging.getLogger("textual-serve")
 
+HOST_HEADER = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]+)?|\[[0-9A-Fa-f:.]+\](:[0-9]+)?")
+"""A Host header the page may repeat: a name or address, and a port."""
 QUIT_SECONDS = 2.0
 """How long a session whose browser has gone has to quit by itself before it is terminated."""
 KILL_SECONDS = 1.0
@@ -131,6 +134,8 @@ class WebServer(Server):
         """textual-serve's page, its asset and websocket addresses on the host and port the
         browser asked for rather than those served on: a server on 0.0.0.0 is reached by the
         machine's name, and an SSH tunnel may use another port."""
+        if not HOST_HEADER.fullmatch(request.host):  # it is written into the page unescaped
+            raise web.HTTPBadRequest()
         router = request.app.router
         websocket = router["websocket"].url_for()
         static = str(router["static"].url_for(filename="/")).rstrip("/") + "/"
