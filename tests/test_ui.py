@@ -589,6 +589,41 @@ def test_ui_web_serves_the_app_to_a_browser(workspace: Workspace, conn: Connecti
 
 
 @pytest.mark.sqlite_only  # about the page, not the database
+def test_ui_web_refuses_a_websocket_opened_by_another_site(
+    workspace: Workspace, conn: Connection
+) -> None:
+    """On 127.0.0.1 there is no token: a page of any site open in the browser could open the
+    app's websocket and press its keys. A browser names the page that opens a socket (Origin):
+    another site's is refused; the app's own page, through a tunnel too, is served."""
+    import aiohttp
+
+    port = free_port()
+    server = serve_web(workspace.home, port)
+    url = f"ws://127.0.0.1:{port}/ws?width=80&height=24"
+
+    async def open_from(origin: str, host: str | None = None) -> int | bytes:
+        headers = {"Origin": origin} | ({"Host": host} if host else {})
+        async with aiohttp.ClientSession() as session:
+            await fetch_page(session, f"http://127.0.0.1:{port}/")  # the server is up
+            try:
+                async with session.ws_connect(url, headers=headers) as ws:
+                    return await read_screen(ws, b"schedule")
+            except aiohttp.WSServerHandshakeError as refused:
+                return refused.status
+
+    try:
+        assert asyncio.run(open_from("https://evil.example")) == 403
+        assert asyncio.run(open_from(f"http://127.0.0.1:{port + 1}")) == 403  # another port
+        assert asyncio.run(open_from("null")) == 403  # a sandboxed frame or a file
+        own = asyncio.run(open_from(f"http://127.0.0.1:{port}"))
+        tunnel = asyncio.run(open_from("http://localhost:9000", host="localhost:9000"))
+    finally:
+        stop_server(server)
+    assert isinstance(own, bytes) and b"schedule" in own
+    assert isinstance(tunnel, bytes) and b"schedule" in tunnel
+
+
+@pytest.mark.sqlite_only  # about the page, not the database
 def test_ui_web_page_addresses_are_on_the_host_the_browser_asked_for(
     workspace: Workspace, conn: Connection
 ) -> None:

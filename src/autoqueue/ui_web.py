@@ -30,6 +30,7 @@ import subprocess
 import sys
 from asyncio.subprocess import Process
 from contextlib import suppress
+from urllib.parse import urlsplit
 
 import aiohttp_jinja2
 from aiohttp import WSCloseCode, web
@@ -72,6 +73,15 @@ def address(host: str, port: int, token: str | None = None) -> str:
     """The address to open, with its token when there is one."""
     shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
     return f"http://{shown}:{port}/" + ("" if token is None else f"?token={token}")
+
+
+def same_origin(origin: str | None, host: str) -> bool:
+    """Whether a websocket's Origin (a browser always sends one; other clients need not) is the
+    host and port the request was made to."""
+    if origin is None:
+        return True
+    parts = urlsplit(origin)
+    return parts.scheme in ("http", "https") and parts.netloc.lower() == host.lower()
 
 
 def token_guard(token: str, cookie: str) -> Middleware:
@@ -149,7 +159,12 @@ class WebServer(Server):
         return aiohttp_jinja2.render_template("app_index.html", request, context)
 
     async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
-        """textual-serve's websocket handler, whose session is ended however the socket ends."""
+        """textual-serve's websocket handler, whose session is ended however the socket ends.
+        A browser says which page opened the socket (Origin): one that is not this server's
+        is refused, or any web page open in the browser could drive the queue through a
+        server on 127.0.0.1, which needs no token."""
+        if not same_origin(request.headers.get("Origin"), request.host):
+            raise web.HTTPForbidden(text=_("autoqueue ui: a page of another site cannot connect"))
         websocket = web.WebSocketResponse(heartbeat=15)
         width = to_int(request.query.get("width", "80"), 80)
         height = to_int(request.query.get("height", "24"), 24)
