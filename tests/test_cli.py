@@ -880,6 +880,62 @@ def test_bad_queues_and_an_unreachable_server_are_one_line(runner: CliRunner, ho
     assert "secret" not in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
 
 
+# A URL whose [ is never closed, and passwords with an unencoded @ or a stray %: libpq read
+# the second as the password "hun" and the host "ter2@127.0.0.1", and said so.
+BAD_URLS = [
+    "postgresql://aq:hunter2@[::1/autoqueue",
+    "postgresql://aq:hun@ter2@127.0.0.1:1/autoqueue",
+    "postgresql://aq:hun%zter2@127.0.0.1:1/autoqueue",
+    "postgresql://aq:hunter2@127.0.0.1:1/autoqueue?no_such_option=1",
+]
+
+
+@pytest.mark.no_db
+@pytest.mark.parametrize("url", BAD_URLS)
+def test_a_database_url_that_does_not_parse_is_one_line_without_the_password(
+    runner: CliRunner, home: Path, url: str
+) -> None:
+    """Every command: exit 2, one line that shows the URL as aq:***@, no piece of the
+    password, no traceback, and nothing written in the home (`doctor` reports it in its
+    table)."""
+    commands = [["init"], ["list"], ["tasks"], ["add", "t"], ["tick"], ["worker"]]
+    if "no_such_option" not in url:  # only libpq finds that one wrong, when db copy connects
+        commands.append(["db", "copy", "--to", url])  # (after it has refused the empty home)
+    doctor = runner.invoke(app, ["--home", str(home), "--db", url, "doctor"])
+    assert doctor.exit_code in (1, 2) and "Traceback" not in doctor.output
+    assert "hun" not in doctor.output and "ter2" not in doctor.output
+    for command in commands:
+        db = [] if command[0] == "db" else ["--db", url]
+        result = runner.invoke(app, ["--home", str(home), *db, *command])
+        assert result.exit_code == 2, (command, result.output)
+        assert result.exception is None or isinstance(result.exception, SystemExit), command
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), (command, result.stderr)
+        assert "aq:***@" in lines[0], lines[0]
+        for piece in ("hun", "ter2"):
+            assert piece not in result.output, (command, result.output)
+    assert list(home.iterdir()) == []
+
+
+@pytest.mark.no_db
+def test_libpq_s_words_never_carry_the_password() -> None:
+    """What libpq says about a URL goes through dburl.scrub: the URL shown redacted, the
+    password (as written and decoded) and the whole user part cut out wherever they appear."""
+    from autoqueue import dburl
+
+    url = "postgresql://aq:s%40fe:zq9x@db.example/q?password=other1"
+    said = (
+        f'invalid URI "{url}": host "s@fe:zq9x@db.example", token "s%40fe:zq9x", '
+        'user part "aq:s@fe:zq9x", password "other1"'
+    )
+    scrubbed = dburl.scrub(said, url)
+    for secret in ("s%40fe", "s@fe", "zq9x", "other1"):
+        assert secret not in scrubbed, scrubbed
+    assert "postgresql://aq:***@db.example/q?password=***" in scrubbed
+    assert dburl.redact("postgresql://aq:pw@[::1/q") == "postgresql://aq:***@[::1/q"
+    assert dburl.redact("postgresql://aq@/q?host=/run") == "postgresql://aq@/q?host=/run"
+
+
 def test_db_copy_checks_every_row_and_refuses_while_items_run(
     runner: CliRunner, home: Path, tmp_path: Path
 ) -> None:

@@ -78,14 +78,10 @@ IntegrityError = (sqlite3.IntegrityError, PgIntegrityError)
 
 
 def redact(url: str) -> str:
-    """A database URL without its password, for messages and files."""
-    from urllib.parse import urlsplit, urlunsplit
+    """A database URL without its password, for messages and files (autoqueue.dburl)."""
+    from autoqueue.dburl import redact as redact_url
 
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user, _at, host = parts.netloc.rpartition("@")
-    return urlunsplit(parts._replace(netloc=f"{user.split(':', 1)[0]}:***@{host}"))
+    return redact_url(url)
 
 
 def is_url(location: str | Path) -> bool:

@@ -29,9 +29,9 @@ from autoqueue.db import (
     PgError,
     PgIntegrityError,
     PgOperationalError,
-    redact,
 )
-from autoqueue.errors import DatabaseError
+from autoqueue.dburl import check, redact, scrub
+from autoqueue.errors import DatabaseError, UsageError
 from autoqueue.i18n import _
 
 PG_SCHEMA_VERSION = 3
@@ -122,9 +122,14 @@ def translate(sql: str) -> str:
     return _TOKEN.sub(replace, sql)
 
 
-def _translate_error(exc: psycopg.Error) -> PgError:
+def _reason(exc: psycopg.Error, url: str) -> str:
+    """What psycopg or libpq said, on one line, with no trace of the URL's password."""
+    return scrub(" ".join(str(exc).split()), url)
+
+
+def _translate_error(exc: psycopg.Error, url: str) -> PgError:
     state = getattr(exc, "sqlstate", None) or ""
-    message = " ".join(str(exc).split())
+    message = _reason(exc, url)
     if isinstance(exc, pg_errors.IntegrityError):
         return PgIntegrityError(message, state)
     if state in BUSY_STATES or isinstance(exc, psycopg.OperationalError):
@@ -177,7 +182,7 @@ class PgConnection:
         try:
             cursor = self.raw.execute(query, parameters if parameters is not None else ())
         except psycopg.Error as exc:
-            raise _translate_error(exc) from exc
+            raise _translate_error(exc, self.url) from exc
         return PgCursor(cursor)
 
     def executescript(self, script: str) -> None:
@@ -185,7 +190,7 @@ class PgConnection:
         try:
             self.raw.execute(script.encode("utf-8"))
         except psycopg.Error as exc:
-            raise _translate_error(exc) from exc
+            raise _translate_error(exc, self.url) from exc
 
     def set_lock_timeout(self, seconds: float) -> None:
         self.execute(f"SET lock_timeout = {max(1, int(seconds * 1000))}")
@@ -209,25 +214,38 @@ class PgConnection:
         return None
 
 
-def _open(url: str) -> psycopg.Connection[Any]:
-    try:
-        raw = psycopg.connect(
-            url,
-            autocommit=True,
-            row_factory=_row_factory,
-            options=(
-                "-c TimeZone=UTC -c DateStyle=ISO "
-                f"-c lock_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}"
-            ),
-            connect_timeout=10,
-        )
-    except psycopg.Error as exc:
-        reason = " ".join(str(exc).split())
-        raise DatabaseError(
-            _("cannot connect to {value}: {reason}").format(value=redact(url), reason=reason)
-        ) from exc
+def _connect_raw(url: str) -> psycopg.Connection[Any]:
+    raw = psycopg.connect(
+        url,
+        autocommit=True,
+        row_factory=_row_factory,
+        options=(
+            f"-c TimeZone=UTC -c DateStyle=ISO -c lock_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}"
+        ),
+        connect_timeout=10,
+    )
     raw.adapters.register_loader("timestamptz", _StampLoader)
     return raw
+
+
+def _open(url: str) -> psycopg.Connection[Any]:
+    """A first connection: a URL that does not parse is a usage error (exit 2), a server that
+    does not answer a database error; neither message shows the password."""
+    check(url)
+    try:
+        return _connect_raw(url)
+    except psycopg.ProgrammingError as exc:  # libpq could not read the URL
+        raise UsageError(
+            _("the database URL {url} does not parse: {reason}").format(
+                url=redact(url), reason=_reason(exc, url)
+            )
+        ) from None
+    except psycopg.Error as exc:
+        raise DatabaseError(
+            _("cannot connect to {value}: {reason}").format(
+                value=redact(url), reason=_reason(exc, url)
+            )
+        ) from None
 
 
 def connect(url: str, *, create: bool = True) -> PgConnection:

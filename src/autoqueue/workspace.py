@@ -70,6 +70,9 @@ class Workspace:
         if database is None or database == "":
             database = os.environ.get("AUTOQUEUE_DB") or None
         if database is not None and db.is_url(str(database)):
+            from autoqueue.dburl import check
+
+            check(str(database))  # a URL libpq would misread is refused before any use
             return cls(home=home, db_path=home / DB_NAME, config=config, db_url=str(database))
         resolved_db = Path(database).expanduser().resolve() if database else home / DB_NAME
         return cls(home=home, db_path=resolved_db, config=config)
