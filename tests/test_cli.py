@@ -880,6 +880,24 @@ def test_bad_queues_and_an_unreachable_server_are_one_line(runner: CliRunner, ho
     assert "secret" not in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.no_db
+def test_init_against_an_unreachable_database_writes_nothing(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    """init connects (and makes the tables) before it writes the home: a server that does not
+    answer leaves no autoqueue.toml, tasks/ or autoqueue.id behind, and no home folder."""
+    nowhere = "postgresql://aq:secret@127.0.0.1:1/autoqueue"
+    existing = tmp_path / "home"
+    existing.mkdir()
+    for home in (existing, tmp_path / "not-yet"):
+        result = runner.invoke(app, ["--home", str(home), "--db", nowhere, "init"])
+        assert result.exit_code == 1, result.output
+        assert result.stderr.startswith("error: cannot connect to postgresql://aq:***@127.0.0.1:1/")
+        assert len(result.stderr.strip().splitlines()) == 1
+    assert list(existing.iterdir()) == []
+    assert not (tmp_path / "not-yet").exists()
+
+
 # A URL whose [ is never closed, and passwords with an unencoded @ or a stray %: libpq read
 # the second as the password "hun" and the host "ter2@127.0.0.1", and said so.
 BAD_URLS = [

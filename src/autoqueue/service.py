@@ -88,35 +88,34 @@ def parse_tab(value: str) -> Tab:
 def init_home(workspace: Workspace) -> list[str]:
     """Create the database, ``tasks/`` and a commented ``autoqueue.toml``; returns what was made.
 
-    An existing database is checked first, so that one autoqueue refuses (not SQLite, another
-    program's, a newer schema) leaves the home exactly as it was."""
+    The database comes first: one that autoqueue refuses (not SQLite, another program's, a
+    newer schema) or a server that cannot be reached leaves the home exactly as it was."""
     from autoqueue.hosts import check_identity
 
-    made: list[str] = []
     existed = workspace.database_exists()
-    conn = workspace.connect() if existed else None  # refused before anything is written
+    conn = workspace.connect()
     try:
-        workspace.home.mkdir(parents=True, exist_ok=True)
-        if not workspace.tasks_dir.exists():
-            workspace.tasks_dir.mkdir()
-            made.append(f"{workspace.tasks_dir}/")
-        # background tracks, and the user's own photos and clips (README "What the video
-        # stage makes", "Your own footage")
-        for folder in (workspace.home / "music", workspace.home / "media"):
-            if not folder.exists():
-                folder.mkdir()
-                made.append(f"{folder}/")
-        if not workspace.config_path.exists():
-            workspace.config_path.write_text(DEFAULT_CONFIG_TEXT, encoding="utf-8")
-            made.append(str(workspace.config_path))
-        if conn is None:
-            conn = workspace.connect()
+        workspace.home.mkdir(parents=True, exist_ok=True)  # a folder it may not write: refused
         check_identity(workspace, conn)  # the home's autoqueue.id and the database's, alike
     finally:
-        if conn is not None:
-            conn.close()
+        conn.close()
+    made = _home_folders(workspace)
+    if not workspace.config_path.exists():
+        workspace.config_path.write_text(DEFAULT_CONFIG_TEXT, encoding="utf-8")
+        made.append(str(workspace.config_path))
     if not existed:
         made.append(workspace.database)
+    return made
+
+
+def _home_folders(workspace: Workspace) -> list[str]:
+    """``tasks/``, and ``music/`` and ``media/`` for background tracks and the user's own
+    photos and clips (README "What the video stage makes", "Your own footage")."""
+    made: list[str] = []
+    for folder in (workspace.tasks_dir, workspace.home / "music", workspace.home / "media"):
+        if not folder.exists():
+            folder.mkdir()
+            made.append(f"{folder}/")
     return made
 
 
