@@ -82,6 +82,9 @@ class PgServer:
             "UTF8",
             "--locale=C",
         )
+        self.resume()
+
+    def _options(self) -> str:
         speed = (
             []
             if self.durable
@@ -91,7 +94,7 @@ class PgServer:
                 "-c full_page_writes=off",
             ]
         )
-        options = " ".join(
+        return " ".join(
             [
                 "-c listen_addresses=''",
                 f"-c unix_socket_directories={self.socket}",
@@ -100,17 +103,25 @@ class PgServer:
                 "-c shared_buffers=32MB",
             ]
         )
+
+    def resume(self) -> None:
+        """Start the server (again, after :meth:`halt`) on its data folder and socket."""
         self._run(
             str(self.bin / "pg_ctl"),
             "-D",
             str(self.data),
             "-o",
-            options,
+            self._options(),
             "-l",
             str(self.folder / "server.log"),
             "-w",
             "start",
         )
+
+    def halt(self) -> None:
+        """Stop the server as an administrator would for a restart (``pg_ctl stop``, fast
+        mode: every connection is told it ends), keeping its data."""
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
 
     def stop(self) -> None:
         try:

@@ -13,6 +13,7 @@ import pytest
 
 from autoqueue import db, engine
 from autoqueue.db import Connection, transaction
+from autoqueue.link import Link
 from autoqueue.models import QueueType
 from autoqueue.owner import Owner
 from autoqueue.repo import queue as queue_repo
@@ -20,6 +21,7 @@ from autoqueue.stages.base import StageResult
 from autoqueue.workspace import Workspace
 
 from .conftest import NOW, add
+from .pgserver import PgServer
 
 T1 = "7d1c2a9e-0000-4000-8000-000000000001"
 T2 = "7d1c2a9e-0000-4000-8000-000000000002"
@@ -276,3 +278,63 @@ def test_an_idle_worker_wakes_on_notify(workspace: Workspace, conn: Connection) 
     finally:
         listener.close()
     assert heard and heard[0] in {q.value for q in QueueType} | {queue_repo.WAKE}
+
+
+@pytest.mark.postgresql_only
+def test_a_lost_connection_is_made_again_but_never_inside_a_transaction(
+    workspace: Workspace, pg_server: PgServer
+) -> None:
+    """The server ends the connection (as a restart does): the statement that finds out raises
+    PgUnreachableError; a transaction it was in is gone, only its ROLLBACK passes, nothing of it
+    was written; the next statement runs on a new connection, and the link says nothing (the
+    server never went away)."""
+    notices: list[str] = []
+    link = Link(budget=60, notice=notices.append)
+    conn = workspace.connect(link=link)
+
+    def end_it() -> None:
+        pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+        with pg_server.admin() as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+    try:
+        end_it()
+        with pytest.raises(db.PgUnreachableError):
+            conn.execute("SELECT 1")
+        assert conn.execute("SELECT 1").fetchone()[0] == 1
+        with pytest.raises(db.PgUnreachableError), transaction(conn):
+            conn.execute("INSERT INTO tasks (id, title, type) VALUES (?, 't', 'shortform')", (T1,))
+            end_it()
+            conn.execute("INSERT INTO tasks (id, title, type) VALUES (?, 't', 'shortform')", (T2,))
+        assert not conn.in_transaction
+        assert conn.execute("SELECT count(*) FROM tasks").fetchone()[0] == 0
+        assert db.is_unreachable(db.PgUnreachableError("x")) and not db.is_busy(
+            db.PgUnreachableError("x", "57P01")
+        )
+    finally:
+        conn.close()
+    assert notices == []
+
+
+@pytest.mark.no_db
+def test_the_link_says_once_when_the_server_goes_and_once_when_it_is_back() -> None:
+    """Tries are paced (a shared backoff), the outage is said once, its end once, and only past
+    the budget does check() give up."""
+    from autoqueue.errors import DatabaseUnreachableError
+
+    notices: list[str] = []
+    link = Link(budget=10, notice=notices.append)
+    assert link.may_try(0.0)
+    link.failed("no socket", 100.0)
+    link.failed("no socket", 100.3)
+    assert not link.may_try(100.4) and link.may_try(100.9)
+    link.check(109.0)
+    with pytest.raises(
+        DatabaseUnreachableError, match=r"for 10 s \(\[worker\] outage\): no socket"
+    ):
+        link.check(111.0)
+    link.restored(112.0)
+    assert link.may_try(112.0) and link.down_for(113.0) == 0
+    assert len(notices) == 2
+    assert notices[0].startswith("the database cannot be reached (no socket)")
+    assert notices[1] == "the database is back, after 12 s"

@@ -6,11 +6,15 @@ the home identity, and ``db copy`` from SQLite to PostgreSQL. Real worker proces
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -19,6 +23,7 @@ import pytest
 from autoqueue import service
 
 from .conftest import add_many, open_db, run_cli, stage_config, write_config
+from .pgserver import PgServer
 from .test_e2e import journal_events, queue_rows
 from .test_reliability import (
     add_mixed,
@@ -348,3 +353,115 @@ def test_concurrency_lets_one_worker_run_two_items_of_a_queue(home: Path, tmp_pa
     assert result.returncode == 0, result.stderr
     assert all_completed(home, 4)
     assert max_overlap(journal_events(journal), "video") == 2
+
+
+# -- the database going away -------------------------------------------------------------------
+
+
+@pytest.fixture
+def own_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[PgServer]:
+    """A PostgreSQL server of the test's own, which it may stop and start again (the session's
+    server serves the other tests), with an empty database in AUTOQUEUE_DB."""
+    folder = Path(tempfile.mkdtemp(prefix="autoqueue-pg-outage-"))
+    folder.chmod(0o755)
+    server = PgServer(folder)
+    server.start()
+    try:
+        server.create_database("outage")
+        monkeypatch.setenv("AUTOQUEUE_DB", server.url("outage"))
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def start_logged(home: Path, log: Path, *args: str, env: dict[str, str]) -> subprocess.Popen[str]:
+    """A worker whose stderr goes to ``log``, to be read while it runs."""
+    with log.open("w", encoding="utf-8") as stderr:
+        return subprocess.Popen(
+            [sys.executable, "-m", "autoqueue", "--home", str(home), *args],
+            env={**os.environ, **env},
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+        )
+
+
+def said(log: Path, words: str) -> bool:
+    return words in log.read_text(encoding="utf-8")
+
+
+@pytest.mark.postgresql_only
+def test_a_worker_rides_out_a_database_restart(
+    home: Path, tmp_path: Path, own_server: PgServer
+) -> None:
+    """The server stops while a stage runs, the stage ends while it is down, and the server
+    comes back: the worker kept following the attempt, said once that the database went and
+    once that it is back, and recorded the stage's end exactly once (no retry, no rerun)."""
+    write_config(home, stage_config())
+    journal = tmp_path / "journal.jsonl"
+    [task_id] = add_many(
+        home, [service.AddRequest(title="outage", media_mode="upload", settings=["gate_video=1"])]
+    )
+    log = tmp_path / "worker.err"
+    worker = start_logged(home, log, "worker", env=host("a", journal))
+    try:
+        wait_for(lambda: event(journal, "start", "video"), message="the video stage")
+        own_server.halt()
+        wait_for(lambda: said(log, "cannot be reached"), timeout=20, message="the outage line")
+        (home / "tasks" / task_id / ".gate_video").touch()  # the stage ends while it is down
+        wait_for(lambda: event(journal, "end", "video"), message="the stage's end")
+        time.sleep(3)
+        assert worker.poll() is None, log.read_text(encoding="utf-8")
+        own_server.resume()
+        wait_for(lambda: said(log, "is back"), timeout=30, message="the line saying it is back")
+        wait_for(lambda: all_completed(home, 1), timeout=60, message="the task")
+    finally:
+        stop_all([worker])
+    assert worker.returncode == 0, log.read_text(encoding="utf-8")
+    lines = log.read_text(encoding="utf-8").strip().splitlines()
+    assert lines[2:] == ["stopping: no stage is running"], lines  # (the test's SIGTERM)
+    assert lines[0].startswith("warning: the database cannot be reached (") and "600 s" in lines[0]
+    assert lines[1].startswith("warning: the database is back, after")
+    assert set(starts_per_stage(journal).values()) == {1}
+    rows = queue_rows(home)
+    assert {r["status"] for r in rows} == {"completed"} and {r["retry_count"] for r in rows} == {0}
+    completions = logged(
+        home,
+        "SELECT count(*) FROM task_logs WHERE queue_type = 'video' AND action_type = 'complete'",
+    )
+    assert completions[0][0] == 1
+
+
+@pytest.mark.postgresql_only
+def test_a_worker_gives_up_after_the_outage_budget(
+    home: Path, tmp_path: Path, own_server: PgServer
+) -> None:
+    """`[worker] outage = 2`: a server that stays away longer ends the worker, exit 1, with
+    one readable line after the one that said the database went; the stage runs on under its
+    supervisor (the next worker adopts it)."""
+    write_config(home, stage_config(top="[worker]\noutage = 2"))
+    journal = tmp_path / "journal.jsonl"
+    [task_id] = add_many(
+        home, [service.AddRequest(title="gone", media_mode="upload", settings=["gate_video=1"])]
+    )
+    log = tmp_path / "worker.err"
+    worker = start_logged(home, log, "worker", env=host("a", journal))
+    try:
+        began = wait_for(lambda: event(journal, "start", "video"), message="the video stage")
+        own_server.halt()
+        worker.communicate(timeout=60)
+        assert worker.returncode == 1
+        assert not dead(int(began["pid"]))  # type: ignore[arg-type]
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.communicate()
+        (home / "tasks" / task_id / ".gate_video").touch()
+        own_server.resume()
+    text = log.read_text(encoding="utf-8")
+    assert "Traceback" not in text
+    lines = text.strip().splitlines()
+    assert len(lines) == 2, lines
+    assert lines[0].startswith("warning: the database cannot be reached")
+    assert lines[1].startswith("error: the database could not be reached for 2 s ([worker] outage)")

@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 
 from autoqueue import attempt_files, engine, failpoints, i18n, processes
 from autoqueue import db as db_errors
-from autoqueue.db import Connection, is_busy, retry_busy, short_wait
+from autoqueue.db import Connection, is_busy, is_unreachable, retry_busy, short_wait
 from autoqueue.errors import (
     ParkStageError,
     PermanentStageError,
@@ -39,6 +39,7 @@ from autoqueue.errors import (
     TransientStageError,
 )
 from autoqueue.i18n import _
+from autoqueue.link import Link
 from autoqueue.models import QueueItem, Schedule, Task
 from autoqueue.owner import Owner
 from autoqueue.pipeline import GiveUp, Park, Retry
@@ -200,6 +201,8 @@ class Runner:
     ``aborted`` says when the worker is shutting down past its grace period: the running attempt
     is then killed and its item requeued without spending a retry. ``stopping`` says when it
     takes no new work: a completion then claims no next item, whatever was asked at the start.
+    ``link``: the worker's view of a PostgreSQL server; while the server is away, writes wait
+    for it and the attempt is followed all the same, for as long as the link's outage budget.
     """
 
     def __init__(
@@ -212,6 +215,7 @@ class Runner:
         *,
         aborted: Callable[[], bool] = lambda: False,
         stopping: Callable[[], bool] = lambda: False,
+        link: Link | None = None,
     ) -> None:
         self.workspace = workspace
         self.conn = conn
@@ -220,11 +224,22 @@ class Runner:
         self.clock = clock
         self.aborted = aborted
         self.stopping = stopping
+        self.link = link
 
     def write(self, what: str, operation: Callable[[], T]) -> T:
         """A database write, retried while another process holds the write lock, for as long
-        as a lease lasts (then DatabaseBusyError: the attempt's record stays for the next tick)."""
-        return retry_busy(operation, patience=self.policy.lease_seconds, what=what)
+        as a lease lasts (then DatabaseBusyError: the attempt's record stays for the next tick),
+        and while the server is away, for the link's outage budget."""
+        return retry_busy(operation, patience=self.policy.lease_seconds, what=what, link=self.link)
+
+    def _later(self, exc: BaseException) -> bool:
+        """Whether a read or write that is simply tried again in a moment may wait: the
+        database is busy, or its server is away (within the outage budget: past it, this
+        raises DatabaseUnreachableError, and the attempt runs on for the next worker)."""
+        if self.link is not None and is_unreachable(exc):
+            self.link.check(time.monotonic())
+            return True
+        return is_busy(exc)
 
     # -- starting ---------------------------------------------------------------------------
 
@@ -409,7 +424,7 @@ class Runner:
         try:
             state = queue_repo.claim_state(self.conn, item.id)
         except db_errors.OperationalError as exc:
-            if is_busy(exc):
+            if self._later(exc):
                 return Claim.OURS  # cannot tell now; asked again in a second
             raise
         if state is None or state[0] != "processing":
@@ -423,7 +438,7 @@ class Runner:
             with short_wait(self.conn):
                 return self._copy_slice(attempt, patient=False)
         except db_errors.OperationalError as exc:
-            if is_busy(exc):
+            if self._later(exc):
                 return False  # the entries wait in the file; copy_all waits them out
             raise
 

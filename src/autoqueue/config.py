@@ -36,6 +36,13 @@ class LeaseConfig(Strict):
     heartbeat: Annotated[float, Field(gt=0)] = 30
 
 
+class WorkerConfig(Strict):
+    """How a worker (or a draining tick) rides out a PostgreSQL server that went away: it keeps
+    following its running attempts and reconnects, for up to ``outage`` seconds, then exits."""
+
+    outage: Annotated[float, Field(ge=0)] = 600
+
+
 Handler = Literal["command", "template", "llm", "cards", "stock", "ffmpeg", "outbox", "youtube"]
 
 # The built-in handler each stage uses unless the config names another or gives a command.
@@ -375,6 +382,7 @@ class Config(Strict):
     language: Literal["en", "ko"] | None = None
     retry: RetryConfig = RetryConfig()
     lease: LeaseConfig = LeaseConfig()
+    worker: WorkerConfig = WorkerConfig()
     stages: dict[QueueType, StageConfig] = {}
     queues: dict[QueueType, QueueConfig] = {}
     youtube: YouTubeConfig = YouTubeConfig()
@@ -454,6 +462,11 @@ max_crashes = 3
 # next tick; a live tick renews every `heartbeat` seconds, even during a 10-minute render.
 seconds = 300
 heartbeat = 30
+
+[worker]
+# When the PostgreSQL server goes away (a restart, a network drop), a worker keeps following
+# the stages it runs and reconnects, for up to this many seconds; then it exits.
+outage = 600
 
 # One item per queue type is processing at a time (the default), over every worker on every
 # host. Raise it per queue type, e.g. for three render hosts:

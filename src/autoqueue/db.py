@@ -18,10 +18,13 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from autoqueue.errors import DatabaseBusyError, DatabaseError, ReadOnlyError
 from autoqueue.i18n import _
+
+if TYPE_CHECKING:
+    from autoqueue.link import Link
 
 DB_NAME = "autoqueue.db"
 BUSY_TIMEOUT_SECONDS = 10.0
@@ -67,6 +70,11 @@ class PgOperationalError(PgError):
     """A lock wait that timed out, a serialization failure, a lost connection."""
 
 
+class PgUnreachableError(PgOperationalError):
+    """The server cannot be reached: the connection was lost, or a new one cannot be made.
+    A worker rides this out for a while (autoqueue.link); a command reports it."""
+
+
 class PgIntegrityError(PgError):
     """A unique, foreign-key or check constraint refused a write."""
 
@@ -93,12 +101,15 @@ def is_postgres(conn: Connection) -> bool:
     return not isinstance(conn, sqlite3.Connection)
 
 
-def open_database(location: str | Path, *, create: bool = True) -> Connection:
-    """Open the database a location names: a SQLite file, or a PostgreSQL URL."""
+def open_database(
+    location: str | Path, *, create: bool = True, link: Link | None = None
+) -> Connection:
+    """Open the database a location names: a SQLite file, or a PostgreSQL URL (whose
+    connection makes itself again after an outage, as ``link`` allows)."""
     if is_url(location):
         from autoqueue import postgres  # here: psycopg is loaded only for PostgreSQL
 
-        return postgres.connect(str(location), create=create)
+        return postgres.connect(str(location), create=create, link=link)
     return connect(Path(location))
 
 
@@ -422,7 +433,7 @@ def is_busy(exc: BaseException) -> bool:
     if isinstance(exc, PgError):
         from autoqueue.postgres import BUSY_STATES
 
-        return exc.sqlstate in BUSY_STATES
+        return exc.sqlstate in BUSY_STATES and not is_unreachable(exc)
     if not isinstance(exc, sqlite3.OperationalError):
         return False
     code = getattr(exc, "sqlite_errorcode", None)
@@ -431,21 +442,41 @@ def is_busy(exc: BaseException) -> bool:
     return "locked" in str(exc) or "busy" in str(exc)
 
 
+def is_unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database server cannot be reached (PostgreSQL gone away)."""
+    return isinstance(exc, PgUnreachableError)
+
+
 T = TypeVar("T")
 
+OUTAGE_PAUSE = 0.2  # seconds between tries while the server is away (the link paces reconnects)
 
-def retry_busy(operation: Callable[[], T], *, patience: float, what: str, pause: float = 0.5) -> T:
+
+def retry_busy(
+    operation: Callable[[], T],
+    *,
+    patience: float,
+    what: str,
+    pause: float = 0.5,
+    link: Link | None = None,
+) -> T:
     """Run ``operation`` (one transaction, safe to run again), waiting out other processes' write
-    locks for up to ``patience`` seconds on top of SQLite's own busy timeout.
+    locks for up to ``patience`` seconds on top of SQLite's own busy timeout, and with a
+    ``link``, an unreachable server for as long as the link's outage budget.
 
     Every state change autoqueue makes is guarded by the claim token, so running the same
-    transaction again after SQLITE_BUSY can neither apply it twice nor undo someone else's.
+    transaction again after SQLITE_BUSY (or a lost connection) can neither apply it twice nor
+    undo someone else's.
     """
     deadline = time.monotonic() + patience
     while True:
         try:
             return operation()
         except OperationalError as exc:
+            if link is not None and is_unreachable(exc):
+                link.check(time.monotonic())
+                time.sleep(OUTAGE_PAUSE)
+                continue
             if not is_busy(exc):
                 raise
             if time.monotonic() >= deadline:

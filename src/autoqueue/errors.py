@@ -43,6 +43,11 @@ class DatabaseBusyError(DatabaseError):
     """Another process held the database's write lock for longer than autoqueue would wait."""
 
 
+class DatabaseUnreachableError(DatabaseError):
+    """The database server could not be reached for longer than a worker rides out an outage
+    (``[worker] outage``)."""
+
+
 class ConfigError(AutoqueueError):
     """``autoqueue.toml`` cannot be read or does not validate."""
 

@@ -14,6 +14,7 @@ loads it). ARCHITECTURE.md "Backends" describes the seam.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,10 +30,12 @@ from autoqueue.db import (
     PgError,
     PgIntegrityError,
     PgOperationalError,
+    PgUnreachableError,
 )
 from autoqueue.dburl import check, redact, scrub
 from autoqueue.errors import DatabaseError, UsageError
 from autoqueue.i18n import _
+from autoqueue.link import Link
 
 PG_SCHEMA_VERSION = 3
 # The key of the advisory lock that migrations are applied under (any constant; this one spells
@@ -43,6 +46,13 @@ NOTIFY_CHANNEL = "autoqueue"
 # SQLSTATEs worth waiting for: lock_not_available (lock_timeout), serialization_failure,
 # deadlock_detected, and the server going away mid-restart (admin_shutdown, cannot_connect_now).
 BUSY_STATES = frozenset({"55P03", "40001", "40P01", "57P01", "57P03"})
+CONNECT_TIMEOUT = 10  # seconds for a first connection
+RECONNECT_TIMEOUT = 5  # for a new one after the server went away (a thread waits on it)
+# The statements that end a transaction, as db.transaction and _migrate write them.
+_TRANSACTION_ENDS = ("COMMIT", "ROLLBACK")
+# What db.transaction sends to undo a transaction; after a lost connection there is nothing
+# left to undo (the server rolled it back when the connection went).
+_UNDOING = ("ROLLBACK TO SAVEPOINT", "RELEASE SAVEPOINT")
 
 
 class _StampLoader(Loader):
@@ -138,22 +148,23 @@ def _translate_error(exc: psycopg.Error, url: str) -> PgError:
 
 
 class PgCursor:
-    """What ``execute`` returns: rows, and how many rows a write touched."""
+    """What ``execute`` returns: rows, and how many rows a write touched (None: a statement
+    that had nothing to do, as a ROLLBACK after the connection was lost)."""
 
-    def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
+    def __init__(self, cursor: psycopg.Cursor[Any] | None) -> None:
         self._cursor = cursor
 
     @property
     def rowcount(self) -> int:
-        return self._cursor.rowcount
+        return 0 if self._cursor is None else self._cursor.rowcount
 
     def fetchone(self) -> Any:
-        if self._cursor.description is None:
+        if self._cursor is None or self._cursor.description is None:
             return None
         return self._cursor.fetchone()
 
     def fetchall(self) -> list[Any]:
-        if self._cursor.description is None:
+        if self._cursor is None or self._cursor.description is None:
             return []
         return self._cursor.fetchall()
 
@@ -162,27 +173,46 @@ class PgCursor:
 
 
 class PgConnection:
-    """One psycopg connection in autocommit mode; ``db.transaction`` states BEGIN itself."""
+    """One psycopg connection in autocommit mode; ``db.transaction`` states BEGIN itself.
+
+    When the server goes away, the connection is made again the next time it is used (as the
+    shared ``link`` allows: autoqueue.link), never in the middle of a transaction: a
+    transaction the lost connection was in is gone (the server rolled it back), so every
+    statement but its ROLLBACK fails until the caller has given it up."""
 
     backend = "postgresql"
 
-    def __init__(self, raw: psycopg.Connection[Any], url: str) -> None:
+    def __init__(self, raw: psycopg.Connection[Any], url: str, link: Link | None = None) -> None:
         self.raw = raw
         self.url = url
+        self.link = link if link is not None else Link()
         self._sql: dict[str, str] = {}
+        self._begun = False  # a BEGIN without its COMMIT or ROLLBACK yet
 
     @property
     def in_transaction(self) -> bool:
+        if self.raw.closed:
+            return self._begun  # lost with the connection: the caller still owes its ROLLBACK
         return bool(self.raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE)
 
     def execute(self, sql: str, parameters: Any = ()) -> PgCursor:
+        if self.raw.closed:
+            if self._begun:
+                return self._after_lost_transaction(sql)
+            self._reconnect()
         query = self._sql.get(sql)
         if query is None:
             query = self._sql[sql] = translate(sql)
         try:
             cursor = self.raw.execute(query, parameters if parameters is not None else ())
         except psycopg.Error as exc:
-            raise _translate_error(exc, self.url) from exc
+            if sql in _TRANSACTION_ENDS:
+                self._begun = False
+            raise self._error(exc) from exc
+        if sql == "BEGIN":
+            self._begun = True
+        elif sql in _TRANSACTION_ENDS:
+            self._begun = False
         return PgCursor(cursor)
 
     def executescript(self, script: str) -> None:
@@ -190,7 +220,40 @@ class PgConnection:
         try:
             self.raw.execute(script.encode("utf-8"))
         except psycopg.Error as exc:
-            raise _translate_error(exc, self.url) from exc
+            raise self._error(exc) from exc
+
+    def _error(self, exc: psycopg.Error) -> PgError:
+        """psycopg's error as autoqueue's: PgUnreachableError when the connection went with
+        it (the server stopped, the network dropped)."""
+        if self.raw.closed:
+            return PgUnreachableError(_reason(exc, self.url), getattr(exc, "sqlstate", "") or "")
+        return _translate_error(exc, self.url)
+
+    def _after_lost_transaction(self, sql: str) -> PgCursor:
+        if sql == "ROLLBACK":
+            self._begun = False
+            return PgCursor(None)
+        if sql.startswith(_UNDOING):
+            return PgCursor(None)
+        raise PgUnreachableError(
+            _(
+                "the connection to the database was lost in the middle of a transaction, "
+                "which the server undid"
+            )
+        )
+
+    def _reconnect(self) -> None:
+        """A new connection in place of the lost one, when the link allows a try now."""
+        if not self.link.may_try(time.monotonic()):
+            raise PgUnreachableError(self.link.reason)
+        try:
+            raw = _connect_raw(self.url, timeout=RECONNECT_TIMEOUT)
+        except psycopg.Error as exc:
+            reason = _reason(exc, self.url)
+            self.link.failed(reason, time.monotonic())
+            raise PgUnreachableError(reason, getattr(exc, "sqlstate", "") or "") from exc
+        self.raw = raw
+        self.link.restored(time.monotonic())
 
     def set_lock_timeout(self, seconds: float) -> None:
         self.execute(f"SET lock_timeout = {max(1, int(seconds * 1000))}")
@@ -214,7 +277,7 @@ class PgConnection:
         return None
 
 
-def _connect_raw(url: str) -> psycopg.Connection[Any]:
+def _connect_raw(url: str, *, timeout: int = CONNECT_TIMEOUT) -> psycopg.Connection[Any]:
     raw = psycopg.connect(
         url,
         autocommit=True,
@@ -222,7 +285,7 @@ def _connect_raw(url: str) -> psycopg.Connection[Any]:
         options=(
             f"-c TimeZone=UTC -c DateStyle=ISO -c lock_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}"
         ),
-        connect_timeout=10,
+        connect_timeout=timeout,
     )
     raw.adapters.register_loader("timestamptz", _StampLoader)
     return raw
@@ -248,10 +311,10 @@ def _open(url: str) -> psycopg.Connection[Any]:
         ) from None
 
 
-def connect(url: str, *, create: bool = True) -> PgConnection:
+def connect(url: str, *, create: bool = True, link: Link | None = None) -> PgConnection:
     """Connect, creating or upgrading autoqueue's tables as needed. With ``create`` False, a
     database without them is refused (a mistyped URL must not become an empty queue)."""
-    conn = PgConnection(_open(url), url)
+    conn = PgConnection(_open(url), url, link)
     try:
         _migrate(conn, create=create)
     except PgError as exc:

@@ -7,12 +7,14 @@ time); the others run stage work all the same and try again now and then, so the
 over when its holder dies (its lease runs out, in the database's clock). Stage work never waits
 on it. A heartbeat thread renews the lock while it is held, and always the leases of the items
 this worker owns, so that a 10-minute render is not taken for a dead worker. A heartbeat that
-meets a busy database tries again at the next beat: a lease is many beats long.
+meets a busy database tries again at the next beat: a lease is many beats long. While the
+server is away it beats every second, and renews the leases the moment it is back.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -21,6 +23,7 @@ from autoqueue import db as db_errors
 from autoqueue import processes
 from autoqueue.db import Connection, short_wait, transaction
 from autoqueue.engine import Policy
+from autoqueue.link import Link
 from autoqueue.owner import Owner
 from autoqueue.repo import lock as lock_repo
 from autoqueue.repo import queue as queue_repo
@@ -39,8 +42,11 @@ class SchedulerLock:
         owner: Owner,
         policy: Policy,
         clock: Callable[[], datetime],
+        *,
+        link: Link | None = None,
     ) -> None:
         self.workspace = workspace
+        self.link = link
         self.owner = owner
         self.policy = policy
         self.clock = clock
@@ -98,12 +104,12 @@ class SchedulerLock:
     def _beat(self, stop: threading.Event) -> None:
         interval = self.workspace.config.lease.heartbeat
         try:
-            conn = self.workspace.connect()
+            conn = self.workspace.connect(link=self.link)
         except Exception:  # the round reports database trouble itself; a beat only renews
             self.failed_beats += 1
             return
         try:
-            while not stop.wait(interval):
+            while not stop.wait(self._next_beat(interval)):
                 lease_until = self.policy.lease_until(self.clock())
                 try:
                     with short_wait(conn, min(interval, 5.0)), transaction(conn):
@@ -116,3 +122,10 @@ class SchedulerLock:
                     self.failed_beats += 1  # busy or full: the next beat tries again
         finally:
             conn.close()
+
+    def _next_beat(self, interval: float) -> float:
+        """Seconds to the next beat: sooner while the server is away, so that the leases are
+        renewed as soon as it is back (before another host takes them for a dead worker's)."""
+        if self.link is not None and self.link.down_for(time.monotonic()) > 0:
+            return min(interval, 1.0)
+        return interval

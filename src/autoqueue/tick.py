@@ -28,7 +28,7 @@ from typing import TypeVar
 from autoqueue import db as db_errors
 from autoqueue import engine, processes, recovery
 from autoqueue.attempt import Attempt, Ended, Outcome, Runner
-from autoqueue.db import Connection, is_busy, retry_busy, short_wait
+from autoqueue.db import Connection, is_busy, is_unreachable, retry_busy, short_wait
 from autoqueue.errors import (
     AutoqueueError,
     DatabaseBusyError,
@@ -37,6 +37,7 @@ from autoqueue.errors import (
     TransientStageError,
 )
 from autoqueue.i18n import _
+from autoqueue.link import Link
 from autoqueue.models import QueueItem, QueueType, Schedule, Task
 from autoqueue.owner import Owner
 from autoqueue.pipeline import QUEUE_ORDER
@@ -56,6 +57,7 @@ IDLE_POLL_SECONDS = 0.2
 # PostgreSQL: idle workers wake on NOTIFY; the poll is only a backstop (retry times coming due).
 IDLE_POLL_SECONDS_NOTIFIED = 1.0
 SCHEDULE_POLL_SECONDS = 1.0
+LISTEN_RETRY_SECONDS = 2.0  # PostgreSQL: between tries to LISTEN again after the server went
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,7 @@ class Scheduler:
         grace: float = 30.0,
         listener: Callable[[Processed], None] | None = None,
         queues: Collection[QueueType] | None = None,
+        notice: Callable[[str], None] | None = None,
     ) -> None:
         self.workspace = workspace
         self.owner = owner or processes.current_owner()
@@ -123,7 +126,10 @@ class Scheduler:
         self.grace = grace
         self.listener = listener
         self.policy = engine.Policy.from_config(workspace.config)
-        self.lock = SchedulerLock(workspace, self.owner, self.policy, clock)
+        # Every connection of this worker shares it: a PostgreSQL server that goes away is
+        # said once, waited for ([worker] outage), and said again when it is back.
+        self.link = Link(budget=workspace.config.worker.outage, notice=notice)
+        self.lock = SchedulerLock(workspace, self.owner, self.policy, clock, link=self.link)
         self._report_lock = threading.Lock()
         self._state = threading.Lock()
         self._busy = 0
@@ -168,7 +174,7 @@ class Scheduler:
         or with ``forever`` until :meth:`request_stop`. Whoever leads, this worker runs stages;
         it takes the periodic duties when it holds (or later takes) the leader's lock."""
         report = TickReport()
-        conn = self.workspace.connect()
+        conn = self.workspace.connect(link=self.link)
         try:
             report.lock_holder = self._duty(
                 "taking the scheduler lock", lambda: self.lock.acquire(conn)
@@ -214,18 +220,21 @@ class Scheduler:
         stop = threading.Event()
 
         def listen() -> None:
-            try:
-                listener = postgres.listen(url)
-            except Exception:  # the workers still poll; the round reports database trouble
-                return
-            try:
-                while not stop.is_set():
-                    for _notify in listener.notifies(timeout=0.5, stop_after=1):
-                        self._wake()
-            except Exception:
-                return
-            finally:
-                listener.close()
+            while not stop.is_set():
+                try:
+                    listener = postgres.listen(url)
+                except Exception:  # the server is away: the workers poll meanwhile
+                    stop.wait(LISTEN_RETRY_SECONDS)
+                    continue
+                try:
+                    self._wake()  # work may have come while nobody listened
+                    while not stop.is_set():
+                        for _notify in listener.notifies(timeout=0.5, stop_after=1):
+                            self._wake()
+                except Exception:  # the connection went with the server: listen again
+                    stop.wait(LISTEN_RETRY_SECONDS)
+                finally:
+                    listener.close()
 
         thread = threading.Thread(target=listen, name="listen", daemon=True)
         thread.start()
@@ -238,8 +247,17 @@ class Scheduler:
     # -- the round ----------------------------------------------------------------------------
 
     def _duty(self, what: str, operation: Callable[[], T]) -> T:
-        """One of the round's own steps, waiting out a busy database for up to a lease."""
-        return retry_busy(operation, patience=self.policy.lease_seconds, what=what)
+        """One of the round's own steps, waiting out a busy database for up to a lease (and a
+        server that went away, for the outage budget)."""
+        return retry_busy(operation, patience=self.policy.lease_seconds, what=what, link=self.link)
+
+    def _later(self, exc: BaseException) -> bool:
+        """Whether a step that is tried again in a moment may simply wait: the database is
+        busy, or its server is away within the outage budget (past it, this raises)."""
+        if is_unreachable(exc):
+            self.link.check(time.monotonic())
+            return True
+        return is_busy(exc)
 
     def _fail(self, exc: BaseException) -> None:
         """Stop the round because of ``exc`` (kept, as one line, for the report)."""
@@ -259,7 +277,7 @@ class Scheduler:
     ) -> None:
         deadline = None if max_seconds is None else time.monotonic() + max_seconds
         self._active = set(self.queues)
-        runner = Runner(self.workspace, conn, self.owner, self.policy, self.clock)
+        runner = Runner(self.workspace, conn, self.owner, self.policy, self.clock, link=self.link)
         try:
             if self.lock.held.is_set():
                 self._recover(runner, report)
@@ -311,8 +329,11 @@ class Scheduler:
                     if forever:
                         self._recover(runner, report)
                 except db_errors.OperationalError as exc:
-                    if not is_busy(exc):
-                        self._fail(exc)
+                    try:
+                        if not self._later(exc):
+                            self._fail(exc)
+                    except AutoqueueError as gave_up:  # away for longer than the outage budget
+                        self._fail(gave_up)
                 except Exception as exc:
                     self._fail(exc)
 
@@ -368,6 +389,25 @@ class Scheduler:
                 return False
         return None
 
+    def _claim_failed(self, exc: BaseException, busy_since: float | None) -> float | None:
+        """A claim that met a busy database (waited out for up to a lease) or a server that went
+        away (for the outage budget); any other error is raised. Returns since when the
+        database has been busy."""
+        if is_unreachable(exc):
+            self.link.check(time.monotonic())
+            return busy_since
+        if not is_busy(exc):
+            raise exc
+        busy_since = busy_since or time.monotonic()
+        if time.monotonic() - busy_since > self.policy.lease_seconds:
+            raise DatabaseBusyError(
+                _(
+                    "the database stayed locked by another process for over "
+                    "{lease_seconds:g} s while claiming work"
+                ).format(lease_seconds=self.policy.lease_seconds)
+            ) from exc
+        return busy_since
+
     def _queue_worker(
         self,
         queue_type: QueueType,
@@ -383,7 +423,7 @@ class Scheduler:
         a fresh task through as many stages as it can, as the seed's sequential loop did.
         """
         try:
-            conn = self.workspace.connect()
+            conn = self.workspace.connect(link=self.link)
         except Exception as exc:
             self._fail(exc)
             with self._state:
@@ -397,6 +437,7 @@ class Scheduler:
             self.clock,
             aborted=self._abort.is_set,
             stopping=lambda: self._stopping(deadline),
+            link=self.link,
         )
         current: QueueItem | Attempt | None = None
         busy_since: float | None = None
@@ -411,16 +452,7 @@ class Scheduler:
                         found = self._next_item(conn, queue_type, forever)
                         busy_since = None
                     except db_errors.OperationalError as exc:
-                        if not is_busy(exc):
-                            raise
-                        busy_since = busy_since or time.monotonic()
-                        if time.monotonic() - busy_since > self.policy.lease_seconds:
-                            raise DatabaseBusyError(
-                                _(
-                                    "the database stayed locked by another process for over "
-                                    "{lease_seconds:g} s while claiming work"
-                                ).format(lease_seconds=self.policy.lease_seconds)
-                            ) from exc
+                        busy_since = self._claim_failed(exc, busy_since)
                         found = None
                     if found is False:
                         self._wake()  # a worker that waited on this queue looks again
@@ -470,7 +502,7 @@ class Scheduler:
         """Run one item's stage and record the outcome. With ``chain``, a completion also claims
         the queue's next item in the same transaction (``Ended.following``)."""
         try:
-            task, schedule = runner.context(item)
+            task, schedule = runner.write("reading its task", lambda: runner.context(item))
         except ValueError as exc:
             reason = str(exc).splitlines()[0]
             return runner.fail(item, PermanentStageError(f"its task cannot be read: {reason}"))

@@ -7,12 +7,16 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from autoqueue import db
 from autoqueue.config import CONFIG_NAME, Config, load_config
 from autoqueue.db import DB_NAME
 from autoqueue.errors import DatabaseError, UsageError
 from autoqueue.i18n import _
+
+if TYPE_CHECKING:
+    from autoqueue.link import Link
 
 TASKS_DIR = "tasks"
 # The home's identity, matched against the database's autoqueue_meta 'home_id': a worker whose
@@ -108,10 +112,13 @@ class Workspace:
         except ValueError:
             return path.as_posix()
 
-    def connect(self, *, create: bool = True, read_only: bool = False) -> db.Connection:
+    def connect(
+        self, *, create: bool = True, read_only: bool = False, link: Link | None = None
+    ) -> db.Connection:
         """Open the database (creating or upgrading it, unless ``create`` is False and there is
         no autoqueue database there yet). ``read_only``: the caller only reads, so a database
-        in a read-only folder is opened without writing instead of refused."""
+        in a read-only folder is opened without writing instead of refused. ``link``: a
+        worker's view of a PostgreSQL server, shared by its connections (autoqueue.link)."""
         if self.db_url is None:
             if not create and not db.is_initialised(self.db_path):
                 # An empty file (`touch autoqueue.db`) is no more a database than no file:
@@ -123,7 +130,7 @@ class Workspace:
                     ).format(db_path=self.db_path)
                 )
             return db.connect(self.db_path, read_only=read_only)
-        return db.open_database(self.db_url, create=create)
+        return db.open_database(self.db_url, create=create, link=link)
 
     def database_exists(self) -> bool:
         if self.db_url is None:

@@ -127,6 +127,7 @@ def _run_scheduler(
         listener=None if as_json else _print_processed,
         queues=served,
         clock=clock,
+        notice=output.warning,  # the database going away and coming back, a line each
     )
     with _stop_on_signals(scheduler) as received:
         report = scheduler.run(drain=drain, max_seconds=max_seconds, forever=forever)
