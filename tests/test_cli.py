@@ -588,6 +588,41 @@ def test_a_tick_runs_stages_while_another_worker_leads(runner: CliRunner, home: 
     )
 
 
+def test_a_follower_tick_recovers_what_a_dead_worker_of_its_host_left(
+    runner: CliRunner, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another host leads for a long while; an item is processing under a worker of this host
+    whose process is gone (pid and start time). A tick here recovers it at once, without
+    leading and without waiting for the item's lease, and runs it."""
+    import psutil
+
+    monkeypatch.setenv("AUTOQUEUE_HOST", "here")
+    write_config(home, stage_config())
+    add_ok(runner, home, "left behind", "--media-mode", "upload")
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    started = psutil.Process(gone.pid).create_time()
+    gone.wait()
+    conn = open_db(home)
+    conn.execute(
+        "INSERT INTO scheduler_lock (lock_name, locked_at, locked_by, expires_at) "
+        "VALUES ('main_scheduler', '2026-01-01 00:00:00', 'other-host:1', '2999-01-01 00:00:00')"
+    )
+    conn.execute(
+        "UPDATE task_queue SET status = 'processing', owner_host = 'here', owner_pid = ?, "
+        "owner_started = ?, claim_token = 'dead', lease_expires_at = '2999-01-01 00:00:00'",
+        (gone.pid, started),
+    )
+    conn.close()
+    result = invoke(runner, home, "tick")
+    assert result.exit_code == 0, result.output
+    assert f"its tick here:{gone.pid} died" in result.stdout
+    assert db_rows(home, "SELECT queue_type, status FROM task_queue ORDER BY id")[0] == (
+        "schedule",
+        "completed",
+    )
+    assert db_rows(home, "SELECT locked_by FROM scheduler_lock") == [("other-host:1",)]
+
+
 @pytest.mark.sqlite_only  # PostgreSQL's column types refuse such values
 def test_bad_schedule_rows_are_set_aside_and_the_rest_runs(runner: CliRunner, home: Path) -> None:
     """Rows another program wrote: an empty, a garbage and a NULL next run are set aside with a

@@ -465,3 +465,51 @@ def test_a_worker_gives_up_after_the_outage_budget(
     assert len(lines) == 2, lines
     assert lines[0].startswith("warning: the database cannot be reached")
     assert lines[1].startswith("error: the database could not be reached for 2 s ([worker] outage)")
+
+
+def test_a_worker_restarted_on_the_same_host_recovers_its_predecessor_s_items_at_once(
+    home: Path, tmp_path: Path
+) -> None:
+    """Host a's worker is SIGKILLed mid-stage (its attempt's supervisor lives on) while host b
+    leads with a 300 s lease. The worker started again on host a does not lead, yet it sees
+    the dead predecessor (same host, its pid and start time gone) and adopts the attempt within
+    seconds, not after the lease; the stage ran once."""
+    write_config(home, stage_config(top="[lease]\nseconds = 300\nheartbeat = 1"))
+    journal = tmp_path / "journal.jsonl"
+    [task_id] = add_many(
+        home, [service.AddRequest(title="restart", media_mode="upload", settings=["gate_video=1"])]
+    )
+    leader = start(home, "worker", "--queues", "youtube", env=host("b", journal))
+    procs = [leader]
+    try:
+        wait_for(
+            lambda: str(db_value(home, "SELECT locked_by FROM scheduler_lock") or "").startswith(
+                "b:"
+            ),
+            message="host b to lead",
+        )
+        first = start(home, "worker", env=host("a", journal))
+        procs.append(first)
+        began = wait_for(lambda: event(journal, "start", "video"), message="the video stage")
+        first.send_signal(signal.SIGKILL)
+        first.communicate()
+        assert not dead(int(began["pid"]))  # type: ignore[arg-type]
+        restarted = time.monotonic()
+        second = start(home, "worker", env=host("a", journal))
+        procs.append(second)
+        adopted = "SELECT 1 FROM task_logs WHERE message LIKE ?"
+        wait_for(
+            lambda: logged(home, adopted, f"%adopted: its tick a:{first.pid} died%"),
+            timeout=30,
+            message="host a's new worker to adopt the attempt",
+        )
+        assert time.monotonic() - restarted < 20  # seconds, not the 300 s lease
+        assert str(db_value(home, "SELECT locked_by FROM scheduler_lock")).startswith("b:")
+        (home / "tasks" / task_id / ".gate_video").touch()
+        wait_for(lambda: all_completed(home, 1), timeout=60, message="the task")
+    finally:
+        stop_all(procs)
+    rows = {r["queue_type"]: r for r in queue_rows(home)}
+    assert rows["video"]["owner_host"] == "a" and rows["video"]["owner_pid"] == second.pid
+    assert rows["video"]["retry_count"] == 0 and rows["video"]["crash_count"] == 0
+    assert starts_per_stage(journal)[(task_id, "video")] == 1

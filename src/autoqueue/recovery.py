@@ -8,7 +8,10 @@ them. The attempt such an item started has its own supervisor, which outlives th
   stage retry, within the crash budget (``retry.max_crashes`` in a row).
 
 The owner of another host's item cannot be asked, so it is only recovered once its lease has
-run out, and its processes are left to that host.
+run out (by the worker that leads), and its processes are left to that host. An item of this
+host whose owner process is gone (pid and start time) is recovered at once by any worker of
+this host, leader or not: a worker restarted by systemd takes its predecessor's items back
+without waiting for a lease.
 """
 
 from __future__ import annotations
@@ -45,9 +48,15 @@ class Recovery:
 
 
 def orphan_reason(
-    item: QueueItem, owner: Owner, now: datetime, alive: Callable[[int, float | None], bool]
+    item: QueueItem,
+    owner: Owner,
+    now: datetime,
+    alive: Callable[[int, float | None], bool],
+    *,
+    leases: bool = True,
 ) -> str | None:
-    """Why a processing item no longer has a live owner, or None while it does."""
+    """Why a processing item no longer has a live owner, or None while it does. Without
+    ``leases``, only an owner on this host that died counts (not an expired lease)."""
     if (
         item.owner_host == owner.host
         and item.owner_pid == owner.pid
@@ -59,24 +68,32 @@ def orphan_reason(
         item.owner_pid is None or not alive(item.owner_pid, item.owner_started)
     ):
         return f"its tick {holder} died"
+    if not leases:
+        return None
     if item.lease_expires_at is None or from_db(item.lease_expires_at) <= now:
         return f"the lease of tick {holder} expired"
     return None
 
 
 def recover_orphans(
-    runner: Runner, now: datetime, *, served: Collection[QueueType] | None = None
+    runner: Runner,
+    now: datetime,
+    *,
+    served: Collection[QueueType] | None = None,
+    leases: bool = True,
 ) -> Recovery:
     """Find the orphaned items and apply, adopt or run again what their attempts left. An
     attempt still running on this host is adopted only by a worker that runs its queue type
-    (``served``); otherwise it is left to run on, and its result is applied once it ends."""
+    (``served``); otherwise it is left to run on, and its result is applied once it ends.
+    ``leases`` False (a worker that does not lead): only the items of this host's dead
+    workers, not those whose lease ran out."""
     report = Recovery()
     conn = runner.conn
     for item in queue_repo.processing(conn):
         if isinstance(item, UnreadableRow):
             _set_aside(runner, item, now)
             continue
-        reason = orphan_reason(item, runner.owner, now, processes.is_alive)
+        reason = orphan_reason(item, runner.owner, now, processes.is_alive, leases=leases)
         if reason is None:
             continue
         recovered = _recover(runner, item, reason, now, report, served)

@@ -1,13 +1,14 @@
 """The ``scheduler_lock`` row (seed 2.5): the lease of the leader, and every worker's heartbeat.
 
-The periodic duties (enqueueing due schedules, recovering what dead workers left) run on one
-worker at a time, over every host: the one holding this lock. A worker takes it when it is
-free, expired, already its own, or held by a process on this host that has died (pid and start
-time); the others run stage work all the same and try again now and then, so the lock fails
-over when its holder dies (its lease runs out, in the database's clock). Stage work never waits
-on it. A heartbeat thread renews the lock while it is held, and always the leases of the items
-this worker owns, so that a 10-minute render is not taken for a dead worker. A heartbeat that
-meets a busy database tries again at the next beat: a lease is many beats long. While the
+The periodic duties (enqueueing due schedules, recovering what dead workers left on any host)
+run on one worker at a time, over every host: the one holding this lock (the items of this
+host's dead workers, any worker of the host recovers: autoqueue.recovery). A worker takes it
+when it is free, expired, already its own, or held by a process on this host that has died (pid
+and start time); the others run stage work all the same and try again now and then, so the lock
+fails over when its holder dies (its lease runs out, in the database's clock). Stage work never
+waits on it. A heartbeat thread renews the lock while it is held, and always the leases of the
+items this worker owns, so that a 10-minute render is not taken for a dead worker. A heartbeat
+that meets a busy database tries again at the next beat: a lease is many beats long. While the
 server is away it beats every second, and renews the leases the moment it is back.
 """
 

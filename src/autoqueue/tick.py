@@ -1,7 +1,8 @@
 """One scheduler round (seed section 10), and the drain loop built on it.
 
 A round: try to take ``scheduler_lock`` (the leader's lease); the leader recovers what dead
-workers left and enqueues due schedules; every worker, leader or not, then runs one item per
+workers left and enqueues due schedules (a follower recovers only the items of this host's dead
+workers, which need no lease to run out); every worker, leader or not, then runs one item per
 queue (or keeps going, with ``drain`` / ``forever``). Queues run in their own threads (one per
 slot: ``[queues.X] concurrency``), so a 10-minute video render does not hold back script
 writing for the next task; the database still allows only ``concurrency`` processing items per
@@ -285,6 +286,8 @@ class Scheduler:
                     "enqueueing due schedules",
                     lambda: engine.enqueue_due(conn, self.policy, self.clock()),
                 )
+            else:  # this host's dead workers' items, at once: no lease to wait for
+                self._recover(runner, report, leases=False)
         except Exception as exc:  # the tick reports it in one line, never a traceback
             self._fail(exc)
             return
@@ -318,6 +321,8 @@ class Scheduler:
                         with short_wait(conn, 1.0):
                             holder = self.lock.acquire(conn)  # the leader may have died
                         if holder is not None:
+                            if forever:
+                                self._recover(runner, report, leases=False)
                             continue
                         with self._report_lock:
                             report.lock_holder = None
@@ -337,10 +342,14 @@ class Scheduler:
                 except Exception as exc:
                     self._fail(exc)
 
-    def _recover(self, runner: Runner, report: TickReport) -> None:
+    def _recover(self, runner: Runner, report: TickReport, *, leases: bool = True) -> None:
+        """Recover what dead workers left: the leader every item whose owner died or whose
+        lease ran out; any other worker the items of this host's dead workers."""
         found = self._duty(
             "recovering what dead ticks left",
-            lambda: recovery.recover_orphans(runner, self.clock(), served=set(self.queues)),
+            lambda: recovery.recover_orphans(
+                runner, self.clock(), served=set(self.queues), leases=leases
+            ),
         )
         with self._state:
             for attempt in found.adopted:

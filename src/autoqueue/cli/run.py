@@ -162,14 +162,7 @@ def _report(report: TickReport, *, as_json: bool) -> None:
     if report.error is not None:
         # The round stopped early; what its attempts recorded is applied by the next tick.
         raise AutoqueueError(report.error)
-    if report.lock_holder is not None and not report.processed:
-        output.info(
-            _(
-                "another worker leads ({lock_holder}): it enqueues and recovers; nothing ready here"
-            ).format(lock_holder=report.lock_holder)
-        )
-        return
-    for recovered in report.recovered:
+    for recovered in report.recovered:  # a follower recovers this host's dead workers' items
         output.info(
             _("recovered {value} item {id} of task {task_id}: {reason} ({outcome})").format(
                 value=output.queue_label(recovered.item.queue_type.value),
@@ -179,6 +172,13 @@ def _report(report: TickReport, *, as_json: bool) -> None:
                 outcome=output.outcome_label(recovered.outcome),
             )
         )
+    if report.lock_holder is not None and not report.processed:
+        output.info(
+            _(
+                "another worker leads ({lock_holder}): it enqueues and recovers; nothing ready here"
+            ).format(lock_holder=report.lock_holder)
+        )
+        return
     if report.enqueued:
         output.info(_("enqueued {enqueued} scheduled run(s)").format(enqueued=report.enqueued))
     if not (report.processed or report.enqueued or report.recovered):
