@@ -142,6 +142,42 @@ def test_a_completion_survives_a_lost_race_for_the_next_slot(
     )  # the next stage was enqueued with the completion
 
 
+def test_a_claim_sent_again_after_its_answer_was_lost_takes_no_second_item(
+    workspace: Workspace, conn: Connection
+) -> None:
+    """A claim (or a completion that claims the next item) whose COMMIT's answer was lost with
+    the connection is sent again under the same token: it finds the item the first one took,
+    rather than leave it processing for nobody and take another; a token that took nothing
+    claims as usual."""
+    for n in range(4):
+        add(workspace, conn, f"t{n}", media_mode="upload")
+    _as_script_items(conn)
+    policy = engine.Policy(delays=(0,), lease_seconds=300, slots=((QueueType.SCRIPT, 3),))
+    first = engine.claim_next(conn, QueueType.SCRIPT, _owner(1), policy, NOW, token="a" * 32)
+    again = engine.claim_next(
+        conn, QueueType.SCRIPT, _owner(1), policy, NOW, token="a" * 32, resent=True
+    )
+    assert first is not None and again is not None and again.id == first.id
+    fresh = engine.claim_next(
+        conn, QueueType.SCRIPT, _owner(1), policy, NOW, token="b" * 32, resent=True
+    )
+    assert fresh is not None and fresh.id != first.id and fresh.claim_token == "b" * 32
+    result = StageResult(script_text="{}")
+    later = NOW + timedelta(seconds=1)
+    done, following = engine.complete_and_claim(
+        conn, first, result, policy, later, _owner(1), token="c" * 32
+    )
+    assert done and following is not None
+    done, again_following = engine.complete_and_claim(
+        conn, first, result, policy, later, _owner(1), token="c" * 32, resent=True
+    )
+    assert done and again_following is not None and again_following.id == following.id
+    processing = conn.execute(
+        "SELECT count(*) FROM task_queue WHERE queue_type = 'script' AND status = 'processing'"
+    ).fetchone()[0]
+    assert processing == 2  # fresh and following: nothing taken twice, nothing left behind
+
+
 @pytest.mark.postgresql_only
 def test_placeholders_and_percent_signs_reach_postgresql_intact(conn: Connection) -> None:
     one = conn.execute("SELECT CAST(? AS TEXT) || '%' || '?'", ("50",)).fetchone()

@@ -488,13 +488,25 @@ class Runner:
 
     def complete(self, item: QueueItem, result: StageResult, *, chain: bool = False) -> Ended:
         following: QueueItem | None = None
+        token = secrets.token_hex(16)  # the next item's claim, the same if this is sent again
+        sent = False
 
         def complete() -> bool:
-            nonlocal following
+            nonlocal following, sent
             now = self.clock()
-            if chain and not self.stopping():  # a stop that came while the stage ran counts
+            # A stop that came while the stage ran counts, unless a claim was sent already:
+            # its answer may have been lost, and the item it took must not be left behind.
+            if sent or (chain and not self.stopping()):
+                resent, sent = sent, True
                 done, following = engine.complete_and_claim(
-                    self.conn, item, result, self.policy, now, self.owner
+                    self.conn,
+                    item,
+                    result,
+                    self.policy,
+                    now,
+                    self.owner,
+                    token=token,
+                    resent=resent,
                 )
                 return done
             return engine.complete_item(self.conn, item, result, self.policy, now)

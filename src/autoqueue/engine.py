@@ -93,15 +93,36 @@ def _task(conn: Connection, task_id: str) -> Task:
 
 
 def claim_next(
-    conn: Connection, queue_type: QueueType, owner: Owner, policy: Policy, now: datetime
+    conn: Connection,
+    queue_type: QueueType,
+    owner: Owner,
+    policy: Policy,
+    now: datetime,
+    *,
+    token: str | None = None,
+    resent: bool = False,
 ) -> QueueItem | None:
-    """Seed 4.1: atomically take the oldest ready item of ``queue_type``, if none is processing."""
+    """Seed 4.1: atomically take the oldest ready item of ``queue_type``, if none is processing.
+
+    ``token``: the claim token to take it with (a new one by default). ``resent``: a claim under
+    that token was sent before and its answer lost (the connection went with its COMMIT); the
+    item it took, if it committed, is this claim's, rather than one more left processing."""
     with transaction(conn):
-        return _claim(conn, queue_type, owner, policy, now)
+        if resent and token is not None:
+            taken = queue_repo.claimed(conn, queue_type, token)
+            if taken is not None:
+                return taken
+        return _claim(conn, queue_type, owner, policy, now, token=token)
 
 
 def _claim(
-    conn: Connection, queue_type: QueueType, owner: Owner, policy: Policy, now: datetime
+    conn: Connection,
+    queue_type: QueueType,
+    owner: Owner,
+    policy: Policy,
+    now: datetime,
+    *,
+    token: str | None = None,
 ) -> QueueItem | None:
     """The claim, inside the caller's write transaction. A row that cannot be read is set aside
     (failed, with a log row saying why) and the next one is tried: one bad row written by
@@ -112,7 +133,7 @@ def _claim(
                 conn,
                 queue_type,
                 owner=owner,
-                token=secrets.token_hex(16),
+                token=token or secrets.token_hex(16),
                 lease_until=policy.lease_until(now),
                 now=to_db(now),
                 slots=policy.concurrency(queue_type),
@@ -358,14 +379,23 @@ def complete_and_claim(
     policy: Policy,
     now: datetime,
     owner: Owner,
+    *,
+    token: str | None = None,
+    resent: bool = False,
 ) -> tuple[bool, QueueItem | None]:
     """Complete ``item`` and claim the next item of its queue in one transaction.
 
-    A draining worker pays one commit (one fsync) per transition instead of two.
+    A draining worker pays one commit (one fsync) per transition instead of two. ``token`` and
+    ``resent`` are claim_next's: when the item a lost answer's claim took is found, that
+    transaction committed, the completion with it.
     """
     with transaction(conn):
+        if resent and token is not None:
+            taken = queue_repo.claimed(conn, item.queue_type, token)
+            if taken is not None:
+                return True, taken
         completed = _complete(conn, item, result, policy, now)
-        following = _claim(conn, item.queue_type, owner, policy, now)
+        following = _claim(conn, item.queue_type, owner, policy, now, token=token)
     return completed, following
 
 

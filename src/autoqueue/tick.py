@@ -18,6 +18,7 @@ running attempts record is applied by the next tick.
 from __future__ import annotations
 
 import os
+import secrets
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator
@@ -140,6 +141,7 @@ class Scheduler:
         self._running: dict[int, Running] = {}  # by item id
         self._stop = threading.Event()
         self._abort = threading.Event()
+        self._unanswered = threading.local()  # a queue thread's claim token, until answered
         self._error: str | None = None
         # Idle workers wait on this; a finished item (which may have queued the next stage) or
         # newly enqueued runs wake them at once instead of at their next poll, and so does a
@@ -377,10 +379,18 @@ class Scheduler:
                 return adopted.pop(0)  # counted in _busy when it was adopted
             self._busy += 1
         item: QueueItem | None = None
+        # A claim whose answer was lost (the connection went with its COMMIT) is sent again
+        # under the same token, and finds the item it took if it committed.
+        resent = getattr(self._unanswered, "token", None)
+        token = resent or secrets.token_hex(16)
+        self._unanswered.token = token
         try:
             now = self.clock()
             with short_wait(conn):  # polled: a busy database is asked again in a moment
-                item = engine.claim_next(conn, queue_type, self.owner, self.policy, now)
+                item = engine.claim_next(
+                    conn, queue_type, self.owner, self.policy, now, token=token, resent=bool(resent)
+                )
+            self._unanswered.token = None
         finally:
             if item is None:
                 with self._state:

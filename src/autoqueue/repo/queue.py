@@ -205,6 +205,17 @@ def claim(
     return None
 
 
+def claimed(conn: Connection, queue_type: QueueType, token: str) -> QueueItem | None:
+    """The item processing under claim ``token``, if a claim with it committed. The queue type
+    is written into the SQL, as in CANDIDATE (a bound one would re-prepare the statement)."""
+    row = conn.execute(
+        f"SELECT * FROM task_queue WHERE queue_type = '{queue_type.value}' "
+        "AND status = 'processing' AND claim_token = ?",
+        (token,),
+    ).fetchone()
+    return None if row is None else _item(row)
+
+
 def get(conn: Connection, item_id: int) -> QueueItem | None:
     row = conn.execute("SELECT * FROM task_queue WHERE id = ?", (item_id,)).fetchone()
     return None if row is None else _item(row)
