@@ -323,7 +323,7 @@ def test_a_lost_connection_is_made_again_but_never_inside_a_transaction(
     """The server ends the connection (as a restart does): the statement that finds out raises
     PgUnreachableError; a transaction it was in is gone, only its ROLLBACK passes, nothing of it
     was written; the next statement runs on a new connection, and the link says nothing (the
-    server never went away)."""
+    server never went away). A connection its owner closed stays closed."""
     notices: list[str] = []
     link = Link(budget=60, notice=notices.append)
     conn = workspace.connect(link=link)
@@ -350,6 +350,8 @@ def test_a_lost_connection_is_made_again_but_never_inside_a_transaction(
     finally:
         conn.close()
     assert notices == []
+    with pytest.raises(db.PgOperationalError, match="closed"):
+        conn.execute("SELECT 1")  # closed by its owner: never made again
 
 
 @pytest.mark.no_db

@@ -53,15 +53,15 @@ def check(url: str) -> None:
         raise UsageError(
             _(
                 "the user name or password in the database URL {url} holds one of @ / ? # [ ]: "
-                "write it percent-encoded (@ is %40, / is %2F, ? is %3F, # is %23)"
-            ).format(url=shown)
+                "write it percent-encoded ({codes})"
+            ).format(url=shown, codes="@ %40, / %2F, ? %3F, # %23, [ %5B, ] %5D")
         )
     if _BAD_ESCAPE.search(user):
         raise UsageError(
             _(
-                "the user name or password in the database URL {url} holds a % that starts no "
-                "percent-escape: write % itself as %25"
-            ).format(url=shown)
+                "the user name or password in the database URL {url} holds a {sign} that starts "
+                "no percent-escape: write it as {escaped}"
+            ).format(url=shown, sign="%", escaped="%25")
         )
 
 

@@ -188,6 +188,7 @@ class PgConnection:
         self.link = link if link is not None else Link()
         self._sql: dict[str, str] = {}
         self._begun = False  # a BEGIN without its COMMIT or ROLLBACK yet
+        self._closed = False  # closed by its owner: never made again
 
     @property
     def in_transaction(self) -> bool:
@@ -196,6 +197,8 @@ class PgConnection:
         return bool(self.raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE)
 
     def execute(self, sql: str, parameters: Any = ()) -> PgCursor:
+        if self._closed:
+            raise PgOperationalError(_("the connection to the database is closed"))
         if self.raw.closed:
             if self._begun:
                 return self._after_lost_transaction(sql)
@@ -268,6 +271,7 @@ class PgConnection:
         return float(row[0])
 
     def close(self) -> None:
+        self._closed = True
         self.raw.close()
 
     def __enter__(self) -> PgConnection:
