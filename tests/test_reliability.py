@@ -409,6 +409,46 @@ def test_a_detached_daemon_dies_with_its_attempt(home: Path, tmp_path: Path, end
             decoy.wait()
 
 
+def test_a_daemon_holding_the_stage_output_dies_when_the_program_exits(
+    home: Path, tmp_path: Path
+) -> None:
+    """A stage that detaches a daemon (fork, setsid, fork) which keeps the stage's stdout and
+    stderr, then exits 0: the attempt ends when its program exits, not when the last holder of
+    the pipe lets go of it. The daemon is killed and logged within 5 s; look-alikes survive."""
+    bin_dir = tmp_path / "bin"
+    decoys = {
+        name: subprocess.Popen(
+            [str(make_decoy(bin_dir, name)), "-c", "import time; time.sleep(600)"]
+        )
+        for name in ("chrome", "image_crawler")
+    }
+    write_config(home, stage_config(max_retry=0))
+    journal = tmp_path / "journal.jsonl"
+    try:
+        add(home, "daemon", "--media-mode", "crawl", "--set", "daemon_image=output")
+        tick = start(home, "tick", "--drain", env={"JOURNAL": str(journal)})
+        ended = wait_for(lambda: event(journal, "end", "image"), message="the image stage's end")
+        detached = event(journal, "daemon", "image")
+        assert detached is not None
+        daemon = int(detached["daemon_pid"])  # type: ignore[call-overload]
+        left = float(ended["t"]) + 5 - time.time()  # type: ignore[arg-type]
+        wait_for(lambda: dead(daemon), timeout=max(left, 0), message="the daemon to die in 5 s")
+        _, err = tick.communicate(timeout=90)
+        assert tick.returncode == 0, err
+        for name, decoy in decoys.items():
+            assert decoy.poll() is None, f"the user's {name} was killed"
+        assert {r["status"] for r in queue_rows(home)} == {"completed"}
+        warn = logged(home, "SELECT * FROM task_logs WHERE message LIKE 'killed % left running%'")
+        assert len(warn) == 1 and warn[0]["level"] == "warn"
+        assert f"pid {daemon}" in warn[0]["message"]
+        # What the program printed before it exited is all logged: only the waiting was cut.
+        assert logged(home, "SELECT * FROM task_logs WHERE message = 'plain output from image'")
+    finally:
+        for decoy in decoys.values():
+            decoy.kill()
+            decoy.wait()
+
+
 def make_decoy(bin_dir: Path, name: str) -> Path:
     bin_dir.mkdir(exist_ok=True)
     link = bin_dir / name

@@ -30,6 +30,7 @@ from autoqueue.processes import ProcessInfo
 MAX_LINE_BYTES = 8192
 POLL_SECONDS = 0.1
 CANCEL_CHECK_SECONDS = 1.0
+READ_ON_SECONDS = 5.0  # how long the output is read after the program's end, at most
 PERMANENT_EXIT_CODE = 65  # EX_DATAERR from sysexits.h: the stage contract's permanent failure
 STDERR_TAIL_LINES = 20
 PROGRESS_STEP = 0.1  # a progress event is logged when it reaches the next tenth of its total
@@ -120,10 +121,16 @@ def follow(
     timeout: float,
     sink: LineSink,
     cancelled: Callable[[], bool] | None = None,
+    exited_first: Callable[[], object] | None = None,
 ) -> Finished:
     """Follow a started program (output piped) to its end. Past ``timeout`` everything it
     started is killed (its tree, and every process carrying this attempt's token) and
-    ``timed_out`` is set."""
+    ``timed_out`` is set.
+
+    The program's end is its own exit, not the end of its output: a daemon it left may hold
+    the pipes open for as long as it lives. ``exited_first`` is called once the program has
+    exited by itself, before its output is read to the end; it kills what the program left,
+    which closes the pipes. Either way the output is read for at most ``READ_ON_SECONDS`` more."""
     token = os.environ.get(processes.ATTEMPT_ENV)
     sink.attach(info)
     lines: queue.Queue[tuple[str, str]] = queue.Queue()
@@ -153,12 +160,21 @@ def follow(
             processes.kill_attempt(token, (info.pid, info.started))
             break
     popen.wait()
-    for reader in readers:
-        reader.join(timeout=5)
+    if exited_first is not None and not (timed_out or was_cancelled):
+        exited_first()
+    _join_within(readers, READ_ON_SECONDS)
     sink.handle(_drain(lines))
     if was_cancelled:
         raise ProgramCancelled(_("the item was stopped while its program ran"))
     return Finished(popen.returncode, info, timed_out)
+
+
+def _join_within(threads: list[threading.Thread], seconds: float) -> None:
+    """Join ``threads`` within ``seconds`` in all (a reader blocked on a pipe that something
+    else holds is left to end when that holder dies)."""
+    deadline = time.monotonic() + seconds
+    for thread in threads:
+        thread.join(timeout=max(deadline - time.monotonic(), 0))
 
 
 def wait_then_set(popen: subprocess.Popen[bytes], event: threading.Event) -> None:

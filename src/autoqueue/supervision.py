@@ -15,6 +15,7 @@ import contextlib
 import os
 import subprocess
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -76,10 +77,14 @@ def start_entry(queue_type: str, name: str, pid: int, attempt: int) -> Entry:
 
 
 def run_command(
-    spec: dict[str, Any], writer: EntryWriter, started: subprocess.Popen[bytes] | OSError
+    spec: dict[str, Any],
+    writer: EntryWriter,
+    started: subprocess.Popen[bytes] | OSError,
+    exited: Callable[[], object],
 ) -> dict[str, Any]:
     """A command stage: the user's program (``started`` already, or the error that kept it
-    from starting) as a child, judged by its exit code."""
+    from starting) as a child, judged by its exit code. ``exited`` is called the moment the
+    program has exited, before its output is read to the end (program.follow)."""
     if isinstance(started, OSError):
         return attempt_files.error_record(
             "permanent", str(program.cannot_start(spec["argv"], started))
@@ -94,7 +99,7 @@ def run_command(
     )
     timeout = float(spec["timeout"])
     info = processes.identity(started.pid, Path(spec["argv"][0]).name)
-    finished = program.follow(started, info, timeout=timeout, sink=output)
+    finished = program.follow(started, info, timeout=timeout, sink=output, exited_first=exited)
     dropped = output.dropped_entry()
     if dropped is not None:
         writer.write([dropped])
@@ -189,26 +194,40 @@ def supervise(
     me = processes.identity(os.getpid(), "autoqueue-supervisor")
     attempt_files.write_identity(folder, me.pid, me.started)
     writer = EntryWriter(folder / attempt_files.OUTPUT)
+    leftovers: list[processes.ProcessInfo] = []
+
+    def kill_leftovers() -> None:
+        leftovers.extend(kill_what_is_left(me))
+
     if started is not None:
-        record = run_command(spec, writer, started)
+        # The attempt ends when the program exits: what it left is killed then, not when the
+        # last of them (a daemon holding the program's stdout) lets go of the output pipe.
+        record = run_command(spec, writer, started, kill_leftovers)
     else:
         record = run_builtin(spec, writer)
-    # Whatever the attempt left behind (a daemon that double-forked and called setsid) dies
-    # with it, found by the token in its environment, never by its name.
-    token = os.environ.get(processes.ATTEMPT_ENV)
-    leftovers = []
-    if token:
-        leftovers = processes.kill_attempt(token, (me.pid, me.started), exclude=[me.pid])
+    kill_leftovers()  # a built-in stage's, or what a timed-out program left
     if leftovers:
-        names = ", ".join(f"{p.name} (pid {p.pid})" for p in leftovers)
-        killed = [{"name": p.name, "pid": p.pid} for p in leftovers]
-        entry: Entry = {
-            "level": "warn",
-            "message": f"killed {len(leftovers)} process(es) the stage left running: {names}",
-            "action": "stop",
-            "metadata": {"killedProcesses": killed},
-        }
-        writer.write([entry])
+        writer.write([leftovers_entry(leftovers)])
     writer.close()
     attempt_files.write_result(folder, record)
     return 0
+
+
+def kill_what_is_left(me: processes.ProcessInfo) -> list[processes.ProcessInfo]:
+    """Kill whatever the attempt left running but this supervisor (a daemon that double-forked
+    and called setsid), found by the token in its environment, never by its name."""
+    token = os.environ.get(processes.ATTEMPT_ENV)
+    if not token:
+        return []
+    return processes.kill_attempt(token, (me.pid, me.started), exclude=[me.pid])
+
+
+def leftovers_entry(leftovers: list[processes.ProcessInfo]) -> Entry:
+    """The log entry that names what the stage left running and was killed."""
+    names = ", ".join(f"{p.name} (pid {p.pid})" for p in leftovers)
+    return {
+        "level": "warn",
+        "message": f"killed {len(leftovers)} process(es) the stage left running: {names}",
+        "action": "stop",
+        "metadata": {"killedProcesses": [{"name": p.name, "pid": p.pid} for p in leftovers]},
+    }

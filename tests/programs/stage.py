@@ -10,7 +10,8 @@ Behaviour per task comes from the task's settings (``add --set key=value``):
                                             appears in the task folder: the test decides when
                                             the stage ends
   daemon_<stage>=1                          detach a daemon first (fork, setsid, fork: nobody's
-                                            child, in a session of its own) that sleeps 10 minutes
+                                            child, in a session of its own) that sleeps 10 minutes;
+                                            =output: the daemon keeps our stdout and stderr open
   kill_supervisor_<stage>=1                 SIGKILL the attempt's supervisor (our parent) first,
                                             as the OOM killer might, then finish normally
   big_line_<stage>=BYTES                    print one line of that many bytes to stdout
@@ -57,8 +58,12 @@ if settings.get(f"daemon_{stage}") and hasattr(os, "fork"):
             os.close(reader)
             os.write(writer, str(os.getpid()).encode())
             os.close(writer)
-            for fd in (0, 1, 2):  # a daemon lets go of the terminal and our output pipes
-                os.dup2(os.open(os.devnull, os.O_RDWR), fd)
+            # A daemon lets go of the terminal and our output pipes, unless told to keep them
+            # (as a careless one does: nobody reading our output then sees it end).
+            keep = (1, 2) if settings[f"daemon_{stage}"] == "output" else ()
+            for fd in (0, 1, 2):
+                if fd not in keep:
+                    os.dup2(os.open(os.devnull, os.O_RDWR), fd)
             time.sleep(600)
         os._exit(0)
     os.close(writer)
