@@ -3,7 +3,10 @@ finds daemons which double-forked and called setsid."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import random
+import shutil
 import subprocess
 import sys
 import time
@@ -149,6 +152,77 @@ def test_kill_attempt_finds_orphaned_grandchildren_by_session(tmp_path: Path) ->
     killed = processes.kill_attempt(None, (info.pid, info.started), grace=5)
     assert orphan in {p.pid for p in killed}
     assert not processes.is_alive(orphan, None)
+
+
+# Starts children one after another (each sleeps 10 minutes, every other one in a session of
+# its own) and notes each one's pid: a kill at any moment catches it starting one.
+SPAWNER = (
+    "import subprocess, sys, time\n"
+    "with open(sys.argv[1], 'a') as pids:\n"
+    "    for n in range(300):\n"
+    "        child = subprocess.Popen([sys.argv[2], '600'], start_new_session=n % 2 == 1)\n"
+    "        pids.write(f'{child.pid}\\n')\n"
+    "        pids.flush()\n"
+    "        time.sleep(0.002)\n"
+    "time.sleep(600)\n"
+)
+
+
+def kill_a_spawner_at_a_random_moment(tmp_path: Path, token: str, rng: random.Random) -> float:
+    """One round: start the spawner under ``token``, kill its attempt at a random moment,
+    and return how long everything it started took to be gone after the kill returned."""
+    pids = tmp_path / f"{token}.pids"
+    sleep = shutil.which("sleep")
+    assert sleep is not None
+    popen, info = processes.start_program(
+        [sys.executable, "-c", SPAWNER, str(pids), sleep], cwd=tmp_path, env=token_env(token)
+    )
+    time.sleep(rng.uniform(0, 0.3))
+    processes.kill_attempt(token, (info.pid, info.started))
+    returned = time.monotonic()
+    popen.wait(timeout=10)
+    for pipe in (popen.stdout, popen.stderr):
+        if pipe is not None:
+            pipe.close()  # what it left may hold the other end
+    started = pids.read_text().split() if pids.exists() else []
+    while time.monotonic() - returned < 5:
+        if not processes.carriers(token) and all(gone(int(pid)) for pid in started):
+            break
+        time.sleep(0.05)
+    return time.monotonic() - returned
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="sessions and the sleep program are POSIX")
+@pytest.mark.parametrize("rounds", [pytest.param(100, marks=pytest.mark.slow), 12])
+def test_a_kill_at_any_moment_of_a_stage_starting_children_leaves_nothing(
+    tmp_path: Path, rounds: int
+) -> None:
+    """A child started between the kill's look at the process table and its signals (or still
+    being forked, or its environment not yet readable) escaped it. Every round, everything the
+    attempt started is gone within 5 s of the kill, and nothing else is touched."""
+    # A python sleeping, and the very same spawner outside autoqueue, with its children.
+    decoy_pids = tmp_path / "decoy.pids"
+    decoys = [
+        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"]),
+        subprocess.Popen([sys.executable, "-c", SPAWNER, str(decoy_pids), "sleep"]),
+    ]
+    rng = random.Random(rounds)
+    tokens = [f"spawner-{os.getpid()}-{n}" for n in range(rounds)]
+    try:
+        late = {token: kill_a_spawner_at_a_random_moment(tmp_path, token, rng) for token in tokens}
+        assert [token for token, seconds in late.items() if seconds >= 5] == []
+        assert all(decoy.poll() is None for decoy in decoys), "a decoy was killed"
+        assert not any(gone(int(pid)) for pid in decoy_pids.read_text().split())
+    finally:
+        for token in tokens:
+            for proc in processes.carriers(token):
+                proc.kill()
+        for decoy in decoys:
+            decoy.kill()
+            decoy.wait()
+        for pid in decoy_pids.read_text().split() if decoy_pids.exists() else []:
+            with contextlib.suppress(psutil.Error):
+                psutil.Process(int(pid)).kill()
 
 
 def test_a_reused_pid_is_left_alone(tmp_path: Path) -> None:

@@ -514,6 +514,91 @@ def test_stop_kills_the_task_tree_and_spares_look_alikes(home: Path, tmp_path: P
             decoy.wait()
 
 
+def of_attempt(token: object, task_id: str) -> list[int]:
+    """The live processes of a task's attempt, found without autoqueue's code: those whose
+    environment carries the attempt's token or the task's id (its program's, which everything
+    the program starts inherits)."""
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            environment = proc.environ()
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                continue
+        except psutil.Error:
+            continue
+        if environment.get("AUTOQUEUE_TASK_ID") == task_id or (
+            token and environment.get("AUTOQUEUE_ATTEMPT_TOKEN") == token
+        ):
+            found.append(proc.pid)
+    return found
+
+
+def stop_at_a_random_moment(
+    workspace: Workspace, conn: Connection, rng: random.Random
+) -> tuple[str, list[int]]:
+    """One round: wait for the next item to be processing, stop its task at a random moment of
+    its attempt (claimed, supervisor starting, program starting, children being started), and
+    return the task with what of its attempt was still alive 5 s after ``stop`` returned."""
+    from autoqueue.timeutil import utcnow
+
+    def processing() -> object:
+        return conn.execute("SELECT task_id FROM task_queue WHERE status = 'processing'").fetchone()
+
+    task_id = str(wait_for(processing, message="an item to be processing")[0])
+    time.sleep(rng.uniform(0, 0.8))
+    service.stop_task(workspace, conn, task_id, utcnow())
+    returned = time.monotonic()
+    token = conn.execute(
+        "SELECT attempt_token FROM task_queue WHERE task_id = ?", (task_id,)
+    ).fetchone()[0]
+    left = of_attempt(token, task_id)
+    while left and time.monotonic() - returned < 5:
+        time.sleep(0.05)
+        left = of_attempt(token, task_id)
+    return task_id, left
+
+
+@pytest.mark.slow
+def test_stop_at_any_moment_of_a_stage_starting_children_leaves_nothing(
+    home: Path, tmp_path: Path
+) -> None:
+    """100 stops, each at a random moment of a stage that starts children one after another:
+    every time, everything of the attempt is gone within 5 s of stop returning (a child started
+    between the kill's look at the process table and its signals escaped it), and the user's
+    look-alikes (the very program the children run among them) are untouched."""
+    bin_dir = tmp_path / "bin"
+    decoys = [
+        subprocess.Popen([str(make_decoy(bin_dir, name)), "-c", "import time; time.sleep(600)"])
+        for name in ("chrome", "image_crawler")
+    ]
+    decoys.append(subprocess.Popen(["sleep", "600"]))
+    write_config(home, stage_config(stages=("script",)))
+    rounds = 100
+    add_many(
+        home,
+        [
+            service.AddRequest(title=f"round {n}", media_mode="crawl", settings=["spawn_script=1"])
+            for n in range(rounds)
+        ],
+    )
+    worker = start(home, "worker")
+    workspace = Workspace.load(home)
+    conn = workspace.connect()
+    rng = random.Random(22)
+    try:
+        left = dict(stop_at_a_random_moment(workspace, conn, rng) for _ in range(rounds))
+        assert {task: len(pids) for task, pids in left.items() if pids} == {}
+        for decoy in decoys:
+            assert decoy.poll() is None, f"stop killed the user's {decoy.args[0]}"
+    finally:
+        conn.close()
+        worker.send_signal(signal.SIGTERM)
+        worker.communicate(timeout=60)
+        for decoy in decoys:
+            decoy.kill()
+            decoy.wait()
+
+
 def test_stop_with_nothing_running_still_deactivates_the_schedules(home: Path) -> None:
     write_config(home, stage_config())
     task_id = add(home, "later", "--at", "2099-01-01 09:00", "--repeat", "weekly")

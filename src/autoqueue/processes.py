@@ -28,6 +28,7 @@ ATTEMPT_ENV = "AUTOQUEUE_ATTEMPT_TOKEN"
 
 # Start times are floats from the OS; allow for rounding when they round-trip through SQLite.
 _START_TOLERANCE = 0.01
+ROUND_SECONDS = 0.05  # between two looks at the process table while an attempt is killed
 
 
 class ProcessInfo(NamedTuple):
@@ -98,11 +99,20 @@ def start_program(
     return popen, identity(popen.pid, Path(argv[0]).name)
 
 
-def _carries(proc: psutil.Process, token: str) -> bool:
+class _Look(NamedTuple):
+    """One look at the process table for an attempt's processes."""
+
+    found: list[psutil.Process]
+    # A process created since the attempt began whose environment reads empty: a program in
+    # the middle of its exec (the kernel shows its environment only once the exec is done).
+    unsure: bool
+
+
+def _environment(proc: psutil.Process) -> dict[str, str] | None:
     try:
-        return proc.environ().get(ATTEMPT_ENV) == token
+        return proc.environ()
     except (psutil.Error, OSError):
-        return False  # gone, a zombie, or another user's: not ours to read, not ours to kill
+        return None  # gone, a zombie, or another user's: not ours to read, not ours to kill
 
 
 def carriers(
@@ -111,16 +121,17 @@ def carriers(
     """The live processes whose environment carries the attempt ``token``: the attempt's
     supervisor, its program and every descendant, including daemons that double-forked and
     called setsid. ``since`` (the attempt's start) skips older processes without reading them."""
-    return _scan(token, None, since, {os.getpid(), *exclude})
+    return _scan(token, None, since, {os.getpid(), *exclude}).found
 
 
 def _scan(
     token: str | None, leader: tuple[int, float] | None, since: float | None, skip: set[int]
-) -> list[psutil.Process]:
+) -> _Look:
     """One pass over the process table: the processes carrying ``token`` (created since
     ``since``), and the members of the session ``leader`` (pid, start time) created, which its
     tree no longer shows once their parent has died (POSIX)."""
     found = []
+    unsure = False
     for proc in psutil.process_iter(["pid", "create_time"]):
         if proc.pid in skip or proc.pid <= 1:
             continue
@@ -136,9 +147,13 @@ def _scan(
                 continue
         except (ProcessLookupError, PermissionError):
             continue
-        if token and (since is None or created >= since - 1.0) and _carries(proc, token):
+        if not token or (since is not None and created < since - 1.0):
+            continue
+        environment = _environment(proc)
+        if environment is not None and environment.get(ATTEMPT_ENV) == token:
             found.append(proc)
-    return found
+        unsure = unsure or environment == {}
+    return _Look(found, unsure)
 
 
 def _tree(pid: int, started: float) -> list[psutil.Process]:
@@ -152,6 +167,86 @@ def _tree(pid: int, started: float) -> list[psutil.Process]:
         return []
 
 
+class _Target(NamedTuple):
+    """Where an attempt's processes are looked for, besides every process carrying its token."""
+
+    root: tuple[int, float] | None  # its tree (pid and start time: a reused pid is not it)
+    leader: tuple[int, float] | None  # the members of its session
+    since: float | None  # only processes created since then are read
+
+
+def _target(root: tuple[int, float] | None) -> _Target:
+    since = root[1] if root is not None and root[1] else None
+    if root is None or not root[0]:
+        return _Target(None, None, since)
+    try:
+        reused = not _matches(psutil.Process(root[0]), root[1])
+    except psutil.Error:
+        reused = False  # gone: its re-parented children still carry its session
+    if reused:  # the pid must not lead to the tree or the session of whoever has it now
+        return _Target(None, None, since)
+    return _Target(root, root if root[1] else None, since)
+
+
+def _look(token: str | None, target: _Target, skip: set[int]) -> _Look:
+    """The live processes of the attempt: its root's tree, its session, its token's carriers."""
+    found = {proc.pid: proc for proc in ([] if target.root is None else _tree(*target.root))}
+    scanned = _scan(token, target.leader, target.since, skip)
+    for proc in scanned.found:
+        found.setdefault(proc.pid, proc)
+    live = [proc for pid, proc in found.items() if pid not in skip and not _gone(proc)]
+    return _Look(live, scanned.unsure)
+
+
+class _Rounds:
+    """What one kill has signalled so far, and when it moves from SIGTERM to SIGKILL."""
+
+    def __init__(self, grace: float) -> None:
+        begun = time.monotonic()
+        self.kill_at = begun + grace
+        self.give_up_at = begun + 2 * grace
+        self.procs: dict[int, psutil.Process] = {}
+        self.signalled: list[ProcessInfo] = []
+
+    def settled(self) -> bool:
+        """Whether everything signalled so far has died."""
+        return all(_gone(proc) for proc in self.procs.values())
+
+    def over(self) -> bool:
+        return time.monotonic() >= self.give_up_at
+
+    def signal(self, found: list[psutil.Process]) -> bool:
+        """Terminate the processes found that were not signalled yet (past the grace period,
+        kill them, and every one still alive); True when there were any."""
+        hard = time.monotonic() >= self.kill_at
+        fresh = False
+        for proc in found:
+            if self.procs.get(proc.pid) == proc:  # the same pid and start time
+                continue
+            info = _signal(proc, hard=hard)
+            if info is not None:
+                self.procs[proc.pid] = proc
+                self.signalled.append(info)
+                fresh = True
+        if hard:
+            for proc in self.procs.values():
+                if not _gone(proc):
+                    _signal(proc, hard=True)
+        return fresh
+
+
+def _signal(proc: psutil.Process, *, hard: bool) -> ProcessInfo | None:
+    try:
+        info = ProcessInfo(pid=proc.pid, started=proc.create_time(), name=proc.name())
+        if hard:
+            proc.kill()
+        else:
+            proc.terminate()
+        return info
+    except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
+        return None
+
+
 def kill_attempt(
     token: str | None,
     root: tuple[int, float] | None = None,
@@ -159,55 +254,39 @@ def kill_attempt(
     exclude: Iterable[int] = (),
     grace: float = 5.0,
 ) -> list[ProcessInfo]:
-    """Terminate, then kill, everything a stage attempt started: the tree of ``root`` (the
-    recorded pid and start time of its supervisor or program), the members of its session, and
-    every process carrying ``token``. ``exclude`` spares pids (a supervisor ending its own
-    program). Returns the processes that were signalled."""
+    """Terminate, then kill after ``grace``, everything a stage attempt started: the tree of
+    ``root`` (the recorded pid and start time of its supervisor or program), the members of its
+    session, and every process carrying ``token``. ``exclude`` spares pids (a supervisor ending
+    its own program). Returns the processes that were signalled.
+
+    One look at the process table is not enough: a process may start another between the look
+    and the signals (a stage starting children, a child still being forked), and a program in
+    the middle of its exec shows no environment yet. So it looks again, signalling what is new,
+    until a look taken after everything signalled has died finds nothing of the attempt alive
+    (twice in a row if a fresh process could not be read), or ``2 * grace`` has passed."""
     skip = {os.getpid(), *exclude}
-    targets: dict[int, psutil.Process] = {}
-    leader = None
-    if root is not None and root[0]:
-        try:
-            reused = not _matches(psutil.Process(root[0]), root[1])
-        except psutil.Error:
-            reused = False  # gone: its re-parented children still carry its session
-        for proc in [] if reused else _tree(*root):
-            targets.setdefault(proc.pid, proc)
-        # A reused pid must not lead to the session of whoever has the number now.
-        leader = None if reused or not root[1] else root
-    since = root[1] if root is not None and root[1] else None
-    for proc in _scan(token, leader, since, skip):
-        targets.setdefault(proc.pid, proc)
-    for pid in skip:
-        targets.pop(pid, None)
-    return _terminate_then_kill(list(targets.values()), grace)
+    target = _target(root)
+    rounds = _Rounds(grace)
+    clean = 0
+    while not rounds.over():
+        settled = rounds.settled()
+        look = _look(token, target, skip)
+        fresh = rounds.signal(look.found)
+        clean = clean + 1 if settled and not fresh else 0
+        if clean >= (2 if look.unsure else 1):
+            break
+        time.sleep(ROUND_SECONDS)
+    return rounds.signalled
 
 
 def end_trees(roots: Iterable[ProcessInfo], grace: float) -> None:
     """Terminate, then kill after ``grace`` seconds, each process (pid, start time) and its
     descendants: the sessions of ``ui --web`` (the shell textual-serve starts, the app under it)."""
-    _terminate_then_kill([proc for root in roots for proc in _tree(root.pid, root.started)], grace)
-
-
-def _terminate_then_kill(procs: list[psutil.Process], grace: float) -> list[ProcessInfo]:
-    """Terminate every process, then kill those alive ``grace`` seconds later; returns the
-    processes that were signalled."""
-    signalled: list[ProcessInfo] = []
-    for proc in procs:
-        try:
-            info = ProcessInfo(pid=proc.pid, started=proc.create_time(), name=proc.name())
-            proc.terminate()
-            signalled.append(info)
-        except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
-            continue
-    alive = _wait_gone(procs, grace)
-    for proc in alive:
-        try:
-            proc.kill()
-        except psutil.Error:
-            continue
-    _wait_gone(alive, grace)
-    return signalled
+    rounds = _Rounds(grace)
+    rounds.signal([proc for root in roots for proc in _tree(root.pid, root.started)])
+    while not rounds.settled() and not rounds.over():
+        time.sleep(ROUND_SECONDS)
+        rounds.signal([])  # past the grace period: kills what is still alive
 
 
 def _gone(proc: psutil.Process) -> bool:
@@ -215,14 +294,3 @@ def _gone(proc: psutil.Process) -> bool:
         return proc.status() == psutil.STATUS_ZOMBIE  # dead; its parent has yet to reap it
     except psutil.Error:
         return True
-
-
-def _wait_gone(procs: list[psutil.Process], timeout: float) -> list[psutil.Process]:
-    """Wait until every process has died (a zombie counts: reaping it is its parent's business,
-    and a daemon's parent is init, which may take its time); returns those still alive."""
-    deadline = time.monotonic() + timeout
-    alive = [proc for proc in procs if not _gone(proc)]
-    while alive and time.monotonic() < deadline:
-        time.sleep(0.02)
-        alive = [proc for proc in alive if not _gone(proc)]
-    return alive

@@ -12,6 +12,9 @@ Behaviour per task comes from the task's settings (``add --set key=value``):
   daemon_<stage>=1                          detach a daemon first (fork, setsid, fork: nobody's
                                             child, in a session of its own) that sleeps 10 minutes;
                                             =output: the daemon keeps our stdout and stderr open
+  spawn_<stage>=1                           start 200 children one after another, 2 ms apart
+                                            (each sleeps 10 minutes; every other one in a
+                                            session of its own), then sleep 10 minutes
   kill_supervisor_<stage>=1                 SIGKILL the attempt's supervisor (our parent) first,
                                             as the OOM killer might, then finish normally
   big_line_<stage>=BYTES                    print one line of that many bytes to stdout
@@ -21,6 +24,7 @@ Every start and end is appended to $JOURNAL (one JSON object a line) when it is 
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -71,6 +75,15 @@ if settings.get(f"daemon_{stage}") and hasattr(os, "fork"):
     os.close(reader)
     os.wait()
     note("daemon", daemon_pid=daemon_pid)
+if settings.get(f"spawn_{stage}"):
+    sleeper = shutil.which("sleep")
+    for n in range(200):
+        argv = (
+            [sleeper, "600"] if sleeper else [sys.executable, "-c", "import time; time.sleep(600)"]
+        )
+        subprocess.Popen(argv, start_new_session=n % 2 == 1)
+        time.sleep(0.002)
+    time.sleep(600)
 if settings.get(f"kill_supervisor_{stage}"):
     import signal
 
