@@ -247,6 +247,44 @@ def test_stop_from_another_host_reaches_the_stage_within_seconds(
     assert rows["video"] == "failed"
 
 
+def test_a_stage_stopped_from_another_host_whose_supervisor_then_dies_is_killed(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stopped on host b, and its supervisor SIGKILLed on host a (the OOM killer) before a's
+    worker looked at the item again: the worker finds the attempt ended without a record and the
+    item stopped, and kills what the supervisor can no longer kill (its program)."""
+    from autoqueue.timeutil import utcnow
+    from autoqueue.workspace import Workspace
+
+    write_config(home, stage_config())
+    journal = tmp_path / "journal.jsonl"
+    [task_id] = add_many(
+        home, [service.AddRequest(title="far away", media_mode="upload", settings=["gate_video=1"])]
+    )
+    worker = start(home, "worker", env=host("a", journal))
+    try:
+        began = wait_for(lambda: event(journal, "start", "video"), message="the video stage")
+        supervisor = int(
+            str(db_value(home, "SELECT stage_pid FROM task_queue WHERE status = 'processing'"))
+        )
+        monkeypatch.setenv("AUTOQUEUE_HOST", "b")
+        workspace = Workspace.load(home)
+        conn = workspace.connect()
+        try:
+            stopped = service.stop_task(workspace, conn, task_id, utcnow())
+        finally:
+            conn.close()
+        psutil.Process(supervisor).kill()
+        stopped_at = time.monotonic()
+        assert stopped.killed_processes == [] and stopped.not_killed
+        wait_for(lambda: dead(int(began["pid"])), timeout=10, message="host a to kill the stage")  # type: ignore[arg-type]
+        assert time.monotonic() - stopped_at < 5
+    finally:
+        stop_all([worker])
+    rows = {r["queue_type"]: r["status"] for r in queue_rows(home)}
+    assert rows["video"] == "failed"
+
+
 def test_a_worker_takes_only_its_queues(home: Path, tmp_path: Path) -> None:
     """`--queues video` on one host and the rest on another: each stage ran where it was
     sent."""

@@ -403,10 +403,13 @@ class Runner:
         record = attempt_files.read_result(attempt.folder)
         if record is None:
             claim = self._claim(attempt.item)
-            if claim is not Claim.OURS:
-                return Ended(
-                    Outcome.STOPPED, TAKEN_OVER if claim is Claim.TAKEN else "stopped while it ran"
-                )
+            if claim is Claim.TAKEN:
+                return Ended(Outcome.STOPPED, TAKEN_OVER)  # the other tick kills what it left
+            if claim is Claim.GONE:
+                # Stopped, and its supervisor died before it could kill the program (a stop on
+                # another host only changed the database): what it left is this tick's to kill.
+                attempt.kill()
+                return Ended(Outcome.STOPPED, "stopped while it ran")
             killed = attempt.kill()  # whatever it left: a rerun must not run beside it
             reason = (
                 f"attempt {attempt.item.attempt_no} of the {attempt.item.queue_type.value} stage "
