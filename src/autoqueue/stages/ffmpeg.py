@@ -179,17 +179,19 @@ def _scene_filter(index: int, plan: RenderPlan, source: int, head: bool) -> str:
             f"[blur{index}][pic{index}]overlay=(W-w)/2:(H-h)/2,setsar=1,format=yuv420p"
         )
     # The picture is shaped once; the loop filter then repeats the finished frame rather than
-    # scaling the same picture again for each of its frames.
-    if pan is None:
-        moving = f"loop=loop={frames - 1}:size=1:start=0,setpts=N/{FPS}/TB"
-    else:
-        moving = motion.pan_filters(pan, plan.size, f"m{index}")
-    if not head:
-        return f"{shape},{moving}[v{index}]"
-    # The head's frames take an alpha plane each (a dozen frames of a crossfade).
+    # scaling the same picture again for each of its frames. The head's alpha plane, too, is
+    # added to the shaped picture (or each copy of it), not converted into every fading frame.
+    fade = _fade_in(plan, index) if head else 0
+    if pan is not None:
+        name = f"h{index}" if fade else None
+        return f"{shape},{motion.pan_filters(pan, plan.size, f'm{index}', name, fade)}[v{index}]"
+    still = f"loop=loop={frames - 1}:size=1:start=0,setpts=N/{FPS}/TB"
+    if not fade:
+        return f"{shape},{still}[v{index}]"
     return (
-        f"{shape},{moving},split=2[v{index}][hs{index}];"
-        f"[hs{index}]trim=end_frame={_fade_in(plan, index)},format=yuva420p[h{index}]"
+        f"{shape},split=2[c{index}][ca{index}];[c{index}]{still}[v{index}];"
+        f"[ca{index}]format=yuva420p,loop=loop={fade - 1}:size=1:start=0,setpts=N/{FPS}/TB"
+        f"[h{index}]"
     )
 
 
