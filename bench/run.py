@@ -727,6 +727,64 @@ def render_moviepy(
     return time.perf_counter() - started
 
 
+RENDER_PROBE = """
+import json, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+import run as bench
+ctx, _images = bench.render_setup(Path(sys.argv[2]), 10, 3.0)
+soundtrack, _voice = bench.render_voice(ctx)
+bench.render_ours(ctx)  # the lines into voice.cache/ and the fonts into the page cache
+bench.RENDER_CPU.clear()
+bench.render_ours(ctx)
+print(json.dumps(bench.RENDER_CPU[0] / sum(soundtrack.durations)))
+"""
+
+
+def render_cpu_of(source: Path, folder: Path) -> float:
+    """CPU seconds per second of video of the 10-scene short, rendered by the autoqueue whose
+    ``src`` is ``source``, in a process of its own (this file's setup, that code's stage)."""
+    env = {**os.environ, "PYTHONPATH": str(source)}
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    out = subprocess.run(
+        [sys.executable, "-c", RENDER_PROBE, str(HERE), str(folder)],
+        env=env, capture_output=True, text=True, check=True, timeout=900,
+    ).stdout  # fmt: skip
+    return float(out.strip().splitlines()[-1])
+
+
+def compare_render(report: Report, against: str, rounds: int) -> None:
+    """The render's CPU per second of video against commit ``against``'s, measured in the same
+    run: a git worktree of that commit, and the two renders taking turns, each in a process of
+    its own, ``rounds`` times (the machine's noise falls on both alike)."""
+    root = HERE.parent
+    with scratch() as folder:
+        tree = folder / "against"
+        subprocess.run(
+            ["git", "-C", str(root), "worktree", "add", "--detach", str(tree), against],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        try:
+            theirs, ours = [], []
+            for _ in range(rounds):
+                theirs.append(render_cpu_of(tree / "src", folder / "theirs"))
+                ours.append(render_cpu_of(root / "src", folder / "ours"))
+        finally:
+            subprocess.run(
+                ["git", "-C", str(root), "worktree", "remove", "--force", str(tree)],
+                check=False, capture_output=True,
+            )  # fmt: skip
+    label = f"CPU seconds per second of video, commit {against}'s render, beside this one's"
+    before = report.add("rendering", label, theirs, "s")
+    now = report.add("rendering", "CPU seconds per second of video, this render", ours, "s")
+    ratio = now.median / before.median
+    report.target(
+        "rendering", f"CPU per video-second ≤ 1.1x commit {against}'s", f"{ratio:.2f}x",
+        ratio <= 1.1,
+    )  # fmt: skip
+
+
 def section_rendering(report: Report, quick: bool, repeats: int) -> None:
     """The video stage on a 10-scene short with everything on, against real time; and, on its
     first two scenes (MoviePy resizes every frame in Python: a whole short would take it most
@@ -1095,6 +1153,11 @@ def main() -> int:
     parser.add_argument("--write", action="store_true", help="write RESULTS.md even with --quick")
     parser.add_argument("--only", choices=SECTIONS, action="append", help="run only these sections")
     parser.add_argument(
+        "--against",
+        metavar="COMMIT",
+        help="rendering: also measure this commit's render CPU beside this one's (a worktree)",
+    )
+    parser.add_argument(
         "--repeats",
         type=int,
         default=None,
@@ -1125,6 +1188,8 @@ def main() -> int:
         section_pipelining(report, args.quick)
     if "rendering" in chosen:
         section_rendering(report, args.quick, repeats)
+        if args.against:
+            compare_render(report, args.against, repeats)
     if "memory" in chosen:
         section_memory(report, args.quick, big_db)
     if "postgresql" in chosen:
@@ -1137,6 +1202,8 @@ def main() -> int:
         command = "python bench/run.py" + (" --quick" if args.quick else "")
         if args.only:
             command += "".join(f" --only {section}" for section in args.only)
+        if args.against:
+            command += f" --against {args.against}"
         # A run of some sections only keeps its figures apart from the full run's.
         name = "RESULTS.md" if args.only is None else f"RESULTS-{'-'.join(args.only)}.md"
         print(f"wrote {write_results(report, args.quick, started, command, name)}")
