@@ -56,12 +56,19 @@ async def settle(pilot: Pilot[Any], seconds: float = 0.1) -> None:
     await pilot.pause(seconds)
 
 
-async def until(pilot: Pilot[Any], predicate: Callable[[], bool], timeout: float = 15) -> None:
-    """Wait for the app's timer to show another process's change (a loaded machine is slow)."""
+async def until(pilot: Pilot[Any], predicate: Callable[[], bool], timeout: float = 30) -> None:
+    """Wait for ``predicate`` to hold: what a key started has landed, or the app's timer shows
+    another process's change. A condition, never a time: a loaded machine is slow. Until the
+    deadline, a predicate that raises (a row not drawn yet) counts as not yet."""
     deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "the app did not follow the change"
-        await pilot.pause(0.1)
+    while time.monotonic() < deadline:
+        try:
+            if predicate():
+                return
+        except Exception:  # not drawn yet: the last try below reports it
+            pass
+        await pilot.pause(0.05)
+    assert predicate(), "the app did not get there"
 
 
 def label(app: AutoqueueApp, pane: str) -> str:
@@ -133,7 +140,7 @@ def test_retry_from_the_failed_tab(home: Path) -> None:
         detail = str(app.main_screen.query_one("#row-detail", Static).content)
         assert task_id in detail and "bad input: cannot continue" in detail  # the error, whole
         await pilot.press("r")
-        await settle(pilot)
+        await until(pilot, lambda: label(app, "failed") == "failed 0")
         assert label(app, "failed") == "failed 0"
         assert "is waiting again" in status(app)
 
@@ -159,11 +166,11 @@ def test_pause_resume_and_delete_ask_and_act(workspace: Workspace, conn: Connect
     async def scenario(pilot: Pilot[Any]) -> None:
         await pilot.press("8")  # the tasks tab
         await pilot.press("p")
-        await settle(pilot)
+        await until(pilot, lambda: schedules_active(conn, task_id) == [0])
         assert schedules_active(conn, task_id) == [0]
         assert "paused" in table_rows(app, "tasks")[0][4]
         await pilot.press("p")
-        await settle(pilot)
+        await until(pilot, lambda: schedules_active(conn, task_id) == [1])
         assert schedules_active(conn, task_id) == [1]
         assert "waiting" in table_rows(app, "tasks")[0][4]
         # Delete asks first; "n" keeps the task.
@@ -171,10 +178,10 @@ def test_pause_resume_and_delete_ask_and_act(workspace: Workspace, conn: Connect
         assert isinstance(app.screen, Confirm)
         assert "daily" in app.screen.question
         await pilot.press("n")
-        await settle(pilot)
+        await until(pilot, lambda: service.get_task(conn, task_id).id == task_id)
         assert service.get_task(conn, task_id).id == task_id
         await pilot.press("d", "y")
-        await settle(pilot)
+        await until(pilot, lambda: table_rows(app, "tasks") == [])
         assert table_rows(app, "tasks") == []
         assert label(app, "tasks") == "tasks 0"
 
@@ -190,7 +197,7 @@ def test_add_form_adds_through_the_same_validation(workspace: Workspace, conn: C
         await pilot.press("a")
         await pilot.press(*"made in the app")
         await pilot.press("enter")
-        await settle(pilot)
+        await until(pilot, lambda: "added task" in status(app))
         assert "added task" in status(app)
         # A bad time is refused with add's own message, in the form, which stays open.
         await pilot.press("a")
@@ -270,12 +277,12 @@ def test_stop_kills_the_stage_and_lists_what_it_killed(home: Path, tmp_path: Pat
 
         async def scenario(pilot: Pilot[Any]) -> None:
             await pilot.press("2")  # the script tab, where the item runs
-            await settle(pilot)
+            await until(pilot, lambda: "script processing" in table_rows(app, "script")[0][3])
             assert "script processing" in table_rows(app, "script")[0][3]
             await pilot.press("s")
             assert isinstance(app.screen, Confirm)
             await pilot.press("y")
-            await settle(pilot, 1.0)
+            await until(pilot, lambda: isinstance(app.screen, Notice))
             assert isinstance(app.screen, Notice)
             killed_text.extend(app.screen.lines)
             await pilot.press("escape")
@@ -301,6 +308,7 @@ def test_korean_when_configured(workspace: Workspace, conn: Connection) -> None:
     async def scenario(pilot: Pilot[Any]) -> None:
         assert label(app, "schedule") == "예약 1"
         assert label(app, "failed") == "실패 0"
+        await until(pilot, lambda: "중지" in screen_text(app))  # the footer, once it is drawn
         screen = screen_text(app)
         assert "재시도" in screen and "중지" in screen  # the footer's keys
 
@@ -313,7 +321,7 @@ def test_an_action_refused_is_a_line_not_a_crash(workspace: Workspace, conn: Con
 
     async def scenario(pilot: Pilot[Any]) -> None:
         await pilot.press("r")  # its item is waiting: nothing to retry
-        await settle(pilot)
+        await until(pilot, lambda: "nothing to retry" in status(app))
         assert "nothing to retry" in status(app)
         await pilot.press("6", "r")  # an empty tab
         assert "no row selected" in status(app)
@@ -336,7 +344,7 @@ def test_a_refused_add_keeps_the_form_and_shows_the_whole_error(
 
     async def scenario(pilot: Pilot[Any]) -> None:
         await pilot.press("a", *"kept", "tab", "tab", "tab", "tab", *bad_time, "enter")
-        await settle(pilot)
+        await until(pilot, lambda: isinstance(app.screen, AddTask))
         assert isinstance(app.screen, AddTask)  # still open, with what was typed
         assert app.screen.query_one("#title", Input).value == "kept"
         assert app.screen.query_one("#at", Input).value == bad_time
@@ -346,7 +354,7 @@ def test_a_refused_add_keeps_the_form_and_shows_the_whole_error(
         # Mended in place, the same form adds the task.
         app.screen.query_one("#at", Input).value = "2026-12-01 09:00"
         await pilot.press("enter")
-        await settle(pilot)
+        await until(pilot, lambda: not isinstance(app.screen, AddTask))
         assert not isinstance(app.screen, AddTask)
         assert "added task" in status(app)
 
@@ -425,7 +433,7 @@ def test_a_once_task_about_to_run_is_not_inactive(workspace: Workspace, conn: Co
         await pilot.press("s", "y")
         await settle(pilot, 0.5)
         await pilot.press("escape")
-        await settle(pilot)
+        await until(pilot, lambda: table_rows(app, "tasks")[0][3] == "once (inactive)")
         assert table_rows(app, "tasks")[0][3] == "once (inactive)"
 
     drive(app, scenario)
@@ -871,17 +879,23 @@ def test_the_mouse_switches_tabs_and_opens_a_task(workspace: Workspace, conn: Co
     async def scenario(pilot: Pilot[Any]) -> None:
         tabs = app.main_screen.query_one("#tabs", TabbedContent)
         await pilot.click(tabs.get_tab("failed"))
-        await settle(pilot)
+        await until(
+            pilot, lambda: app.main_screen.query_one("#tabs", TabbedContent).active == "failed"
+        )
         assert app.main_screen.query_one("#tabs", TabbedContent).active == "failed"
         await pilot.click(tabs.get_tab("script"))
-        await settle(pilot)
+        await until(
+            pilot, lambda: app.main_screen.query_one("#tabs", TabbedContent).active == "script"
+        )
         assert app.main_screen.query_one("#tabs", TabbedContent).active == "script"
         await pilot.press("1")
         # A click highlights a row; a click on the highlighted row opens it, as enter does.
         await pilot.click("#table-schedule", offset=(20, 1))
         await settle(pilot)
         await pilot.click("#table-schedule", offset=(20, 1))
-        await settle(pilot)
+        await until(
+            pilot, lambda: isinstance(app.screen, TaskDetail) and app.screen.task_id == task_id
+        )
         assert isinstance(app.screen, TaskDetail) and app.screen.task_id == task_id
 
     drive(app, scenario)
