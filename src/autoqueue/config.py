@@ -20,7 +20,8 @@ class Strict(BaseModel):
 
 
 class RetryConfig(Strict):
-    """Seed section 5: transient failures wait ``delays[n]`` seconds before attempt n+2."""
+    """Transient failures wait ``delays[n]`` seconds before attempt n+2, the last delay
+    repeating, for up to ``max_retry`` retries (README "Failures and retries")."""
 
     delays: Annotated[list[Annotated[float, Field(ge=0)]], Field(min_length=1)] = [5, 10, 30]
     max_retry: Annotated[int, Field(ge=0, le=1000)] = 3

@@ -131,7 +131,8 @@ def canonical_time(column: str) -> str:
     )
 
 
-# Columns that hold timestamps; a database from the seed's app stores JavaScript ISO strings here.
+# Columns that hold timestamps; a database from the earlier app (README "Data") stores
+# JavaScript ISO strings here.
 TIMESTAMP_COLUMNS: dict[str, tuple[str, ...]] = {
     "tasks": ("created_at", "updated_at"),
     "task_schedules": ("scheduled_time", "next_run_at", "youtube_publish_time", "created_at"),
@@ -140,7 +141,8 @@ TIMESTAMP_COLUMNS: dict[str, tuple[str, ...]] = {
     "scheduler_lock": ("locked_at", "expires_at"),
 }
 
-# Columns autoqueue adds to the seed's tables, where a behaviour needs them (ARCHITECTURE.md).
+# Columns autoqueue adds to the earlier app's tables, where a behaviour needs them (each is
+# commented in schema.sql).
 ADDED_COLUMNS: dict[str, dict[str, str]] = {
     "tasks": {
         "content_id": "TEXT REFERENCES contents(id) ON DELETE SET NULL",
@@ -524,7 +526,7 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
 
 
 def m001_initial(conn: sqlite3.Connection) -> None:
-    """Create the schema, upgrading in place a database made by the seed's earlier app.
+    """Create the schema, upgrading in place a database made by the earlier app (README "Data").
 
     Such a database has tasks, task_schedules, task_queue and the short task_logs, with JavaScript
     ``...T...Z`` timestamps. Every row is kept: columns are added, task_logs is rebuilt with the
@@ -566,8 +568,9 @@ def m002_stage_state_and_quota(conn: sqlite3.Connection) -> None:
 
 
 def m003_leaner_indexes(conn: sqlite3.Connection) -> None:
-    """Fewer B-trees to update per transition: drop a seed index that is a prefix of the claim
-    index (task_queue (queue_type, status)) and an unused log index; index completed rows only.
+    """Fewer B-trees to update per transition: drop an index of the earlier app's that is a
+    prefix of the claim index (task_queue (queue_type, status)) and an unused log index; index
+    completed rows only.
     (Schema 3 also dropped task_logs (task_id); schema 4 brings it back in place of two others.)
     """
     conn.execute("DROP INDEX IF EXISTS idx_task_queue_status")
@@ -711,8 +714,8 @@ def _rebuild_task_logs(conn: sqlite3.Connection, statements: list[str]) -> None:
     create = next(s for s in statements if s.startswith("CREATE TABLE IF NOT EXISTS task_logs"))
     conn.execute(create.replace("IF NOT EXISTS task_logs", "task_logs_upgrade", 1))
     old = _columns(conn, "task_logs")
-    seed_columns = ("id", "task_id", "queue_id", "level", "message", "metadata", "created_at")
-    column_list = ", ".join(c for c in seed_columns if c in old)
+    earlier_columns = ("id", "task_id", "queue_id", "level", "message", "metadata", "created_at")
+    column_list = ", ".join(c for c in earlier_columns if c in old)
     conn.execute(
         f"INSERT INTO task_logs_upgrade ({column_list}) SELECT {column_list} FROM task_logs"
     )

@@ -102,7 +102,8 @@ def claim_next(
     token: str | None = None,
     resent: bool = False,
 ) -> QueueItem | None:
-    """Seed 4.1: atomically take the oldest ready item of ``queue_type``, if none is processing.
+    """The claim: atomically take the oldest ready item of ``queue_type``, if the queue has a
+    free slot (README "How a tick works", step 4).
 
     ``token``: the claim token to take it with (a new one by default). ``resent``: a claim under
     that token was sent before and its answer lost (the connection went with its COMMIT); the
@@ -331,7 +332,8 @@ def lose_item(
 def complete_item(
     conn: Connection, item: QueueItem, result: StageResult, policy: Policy, now: datetime
 ) -> bool:
-    """Seed 4.2: complete + insert the next stage + log + contents sync, in one transaction.
+    """Complete + insert the next stage + log + contents sync, in one transaction (README "How
+    a tick works").
 
     Returns False (and changes nothing) when the item is no longer ours.
     """
@@ -402,7 +404,9 @@ def complete_and_claim(
 def _sync_contents(
     conn: Connection, task: Task, item: QueueItem, result: StageResult, stamp: str
 ) -> None:
-    """Seed 13.3: the contents row of the current run follows the pipeline."""
+    """The contents row of the current run follows the pipeline: made when its script is
+    written, given the video's paths, marked published with the YouTube URL (README
+    "Concepts")."""
     log = _logger(conn, task.id, item, stamp)
     if item.queue_type is QueueType.SCHEDULE:
         archived = result.archived
@@ -515,8 +519,9 @@ def fail_item(
     *,
     retry_now: bool = False,
 ) -> Retry | GiveUp | Park | None:
-    """Seed 5.2: a transient failure waits and retries; a permanent one, or one past
-    ``max_retry``, marks the item failed with ``tasks.last_error`` and the run's content failed.
+    """A transient failure waits and retries; a permanent one, or one past ``max_retry``,
+    marks the item failed with ``tasks.last_error`` and the run's content failed (README
+    "Failures and retries").
 
     Returns None (and changes nothing) when the item is no longer ours.
     """
@@ -614,7 +619,8 @@ def _done_text(queue: QueueType, following: QueueType | None) -> str:
 
 
 def mark_task_failed(conn: Connection, task_id: str, message: str, stamp: str) -> None:
-    """``tasks.last_error`` and the current run's content marked failed (seed 13.3)."""
+    """``tasks.last_error`` and the current run's content marked failed (README "Failures and
+    retries")."""
     tasks_repo.set_last_error(conn, task_id, message, stamp)
     task = _task(conn, task_id)
     if task.content_id:
@@ -853,8 +859,9 @@ class Stopped:
 def stop_task(
     conn: Connection, task_id: str, *, error: str, log_message: str, now: datetime
 ) -> Stopped:
-    """Seed 12.2 in one transaction: processing items failed, waiting items deleted,
-    ``tasks.last_error``, schedules deactivated, the run's content failed, a ``stop`` log row.
+    """``stop``'s database half, in one transaction (README "What happens on stop"):
+    processing items failed, waiting items deleted, ``tasks.last_error``, schedules
+    deactivated, the run's content failed, a ``stop`` log row.
 
     The tick running a stopped item finds it no longer claimed and records nothing over it.
     """

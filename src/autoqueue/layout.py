@@ -1,4 +1,5 @@
-"""The rule-based file layout of a task folder (seed section 1: paths are not stored)."""
+"""The rule-based file layout of a task folder: its paths follow from the task id and are not
+stored (README "Concepts")."""
 
 from __future__ import annotations
 

@@ -72,7 +72,7 @@ class ActionType(StrEnum):
 
 
 class Tab(StrEnum):
-    """The seed's UI tabs (section 8)."""
+    """The tabs of ``autoqueue list`` and of the terminal app."""
 
     SCHEDULE = "schedule"
     SCRIPT = "script"
@@ -157,7 +157,8 @@ class Task(Row):
 
     @property
     def media_mode(self) -> MediaMode:
-        """The task's mediaMode; the seed defaults a missing one to ``upload``."""
+        """The task's mediaMode; a task without one (or with one it does not know) is
+        ``upload``."""
         raw = self.settings.get("mediaMode") or MediaMode.UPLOAD.value
         try:
             return MediaMode(raw)

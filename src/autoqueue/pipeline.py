@@ -1,4 +1,5 @@
-"""The stage graph (seed sections 3 and 10) and the failure policy (seed section 5). Pure."""
+"""The stage graph (README "Concepts", mediaMode; "How a tick works") and the failure policy
+(README "Failures and retries"). Pure."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ QUEUE_ORDER: tuple[QueueType, ...] = (
 
 
 def next_queue(current: QueueType, media_mode: MediaMode) -> QueueType | None:
-    """The seed's ``getNextQueue``: only ``crawl`` goes through the image queue."""
+    """The stage after ``current``: only ``crawl`` goes through the image queue."""
     if current is QueueType.SCHEDULE:
         return QueueType.SCRIPT
     if current is QueueType.SCRIPT:
@@ -31,7 +32,8 @@ def next_queue(current: QueueType, media_mode: MediaMode) -> QueueType | None:
 
 
 def retry_delay(retry_count: int, delays: Sequence[float]) -> float:
-    """The seed's ``getRetryDelay``: 5, 10, 30 s by default, the last delay repeating."""
+    """How long a transient failure waits before its retry: 5, 10, 30 s by default, the last
+    delay repeating (README "Failures and retries")."""
     return delays[min(max(retry_count, 0), len(delays) - 1)]
 
 
@@ -68,8 +70,9 @@ def decide_failure(
     now: datetime,
     park_until: datetime | None = None,
 ) -> Retry | GiveUp | Park:
-    """What a failed attempt leads to (seed 5.2, plus permanent errors that skip the retries, and
-    parking: a stage that cannot run before some time waits for it at no cost)."""
+    """What a failed attempt leads to: a retry after a delay while retries are left (README
+    "Failures and retries"), giving up at once on a permanent error, and parking: a stage that
+    cannot run before some time waits for it at no cost."""
     if park_until is not None:
         return Park(until=max(park_until, now))
     if permanent:

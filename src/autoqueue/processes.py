@@ -4,7 +4,7 @@ autoqueue only ever signals processes it started itself. Every process of a stag
 carries the attempt's secret token in its environment (``AUTOQUEUE_ATTEMPT_TOKEN``), which
 survives double forks and ``setsid``; the attempt's supervisor is also known by pid *and* start
 time, so that a recycled pid is never mistaken for it. Nothing here matches processes by name:
-the seed's ``pkill -f chrome`` would close the user's own browser.
+a ``pkill -f chrome`` would close the user's own browser.
 
 :func:`kill_attempt` is the one place that decides what to kill, for stop, timeout and recovery.
 """

@@ -102,8 +102,8 @@ class Recurrence:
 
     @classmethod
     def of(cls, schedule: Schedule) -> Recurrence:
-        """The recurrence a row stores. Schedules from the seed's app carry no zone: they repeat
-        in UTC from their first time."""
+        """The recurrence a row stores. Schedules the earlier app wrote (README "Data") carry no
+        zone: they repeat in UTC from their first time."""
         config = schedule.repeat_config
         tz_name = str(config.get("tz") or "UTC")
         repeat = schedule.repeat_type or RepeatType.ONCE

@@ -600,11 +600,11 @@ class StopResult:
 
 
 def stop_task(workspace: Workspace, conn: Connection, text: str, now: datetime) -> StopResult:
-    """Seed section 12, done safely: the database changes in one transaction, then everything
-    the task's running attempt started is killed: its supervisor's tree (recorded pid + start
-    time) and every process carrying the attempt's secret token, daemons that detached
-    themselves included. Nothing is matched by name: the user's own browser or other renders
-    are never touched."""
+    """Stop a task (README "What happens on stop"): the database changes in one transaction,
+    then everything the task's running attempt started is killed: its supervisor's tree
+    (recorded pid + start time) and every process carrying the attempt's secret token, daemons
+    that detached themselves included. Nothing is matched by name: the user's own browser or
+    other renders are never touched."""
     from autoqueue import engine, processes
 
     task = get_task(conn, text)
@@ -868,10 +868,10 @@ def delete_task(
 
 
 def retry_task(conn: Connection, text: str, now: datetime, *, reupload: bool = False) -> int:
-    """The seed's retry button: the task's most recent failed item goes back to waiting with a
-    fresh retry budget. Older failed items belong to runs whose files were archived; they stay
-    as history. Refused while the task has a run in flight, and when the newest failed item
-    belongs to a run that a later run replaced. Returns the item id.
+    """The retry button (``autoqueue retry``): the task's most recent failed item goes back to
+    waiting with a fresh retry budget. Older failed items belong to runs whose files were
+    archived; they stay as history. Refused while the task has a run in flight, and when the
+    newest failed item belongs to a run that a later run replaced. Returns the item id.
 
     ``reupload`` (youtube items only) forgets what the uploader knew of earlier attempts, so a
     new upload starts even when an earlier one may have reached YouTube."""

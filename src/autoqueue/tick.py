@@ -1,4 +1,4 @@
-"""One scheduler round (seed section 10), and the drain loop built on it.
+"""One scheduler round (README "How a tick works"), and the drain loop built on it.
 
 A round: try to take ``scheduler_lock`` (the leader's lease); the leader recovers what dead
 workers left and enqueues due schedules (a follower recovers only the items of this host's dead
@@ -439,7 +439,8 @@ class Scheduler:
 
         A worker that finds its queue empty waits while any stage of this tick still runs or
         another worker's queue has claimable work: either may feed it. So one cron round moves
-        a fresh task through as many stages as it can, as the seed's sequential loop did.
+        a fresh task through as many stages as it can, as a loop over the queues one after
+        another would, while the queues still run side by side.
         """
         try:
             conn = self.workspace.connect(link=self.link)

@@ -1,4 +1,4 @@
-"""SQL for ``contents`` (seed section 13: "My contents")."""
+"""SQL for ``contents``: the "My contents" library, one row per run (README "Concepts")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SQL for ``task_logs`` (seed 14.1, 14.2 and 14.4)."""
+"""SQL for ``task_logs``: adding a row, and reading them as ``autoqueue logs`` filters them."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from autoqueue.models import ActionType, LogEntry, LogLevel, QueueType
 
 @dataclass(frozen=True)
 class LogFilter:
-    """Seed 14.4's filters; ``after_id`` serves ``logs --follow``."""
+    """``autoqueue logs``' filters (task, level, queue type, action, limit); ``after_id`` serves
+    ``logs --follow``."""
 
     task_id: str | None = None
     level: LogLevel | None = None
@@ -36,7 +37,7 @@ def add(
     process_name: str | None = None,
     metadata: dict[str, Any] | None = None,
 ) -> int:
-    """The seed's ``addLog`` helper."""
+    """Add one log row; returns its id."""
     cursor = conn.execute(
         "INSERT INTO task_logs (task_id, queue_id, level, message, action_type, queue_type, pid, "
         "process_name, metadata, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
@@ -85,7 +86,8 @@ def set_metadata(conn: Connection, log_id: int, metadata: dict[str, Any]) -> Non
 
 
 def query(conn: Connection, filters: LogFilter) -> list[LogEntry]:
-    """Newest first, as the seed's log viewer; with ``after_id``, oldest first (a follow tail)."""
+    """Newest first, as ``autoqueue logs`` shows them; with ``after_id``, oldest first (a follow
+    tail)."""
     clauses: list[str] = []
     params: list[Any] = []
     for column, value in (

@@ -1,4 +1,4 @@
-"""SQL for ``task_queue``: the claim (seed 4.1) and the guarded state changes."""
+"""SQL for ``task_queue``: the claim (README "How a tick works") and the guarded state changes."""
 
 from __future__ import annotations
 
@@ -74,8 +74,8 @@ def insert(
     return item_id
 
 
-# The claim (seed 4.1), ordered by (created_at, id) through idx_task_queue_claim. The seed runs it
-# as one UPDATE ... WHERE id = (SELECT ...); here it is a SELECT and an UPDATE by primary key
+# The claim, ordered by (created_at, id) through idx_task_queue_claim. It could be one
+# UPDATE ... WHERE id = (SELECT ...); here it is a SELECT and an UPDATE by primary key
 # inside the caller's write transaction. On SQLite that transaction holds the write lock
 # throughout (BEGIN IMMEDIATE), so it is just as atomic, and three times faster (SQLite plans the
 # nested form poorly). On PostgreSQL the SELECT takes the row FOR UPDATE SKIP LOCKED: claimers on
@@ -355,7 +355,7 @@ def claim_state(conn: Connection, item_id: int) -> tuple[str, str | None] | None
 
 
 def stop_processing(conn: Connection, task_id: str, error: str, now: str) -> int:
-    """Seed 12.2 step 1: the task's processing items become failed; returns how many."""
+    """``stop``, step 1: the task's processing items become failed; returns how many."""
     return conn.execute(
         "UPDATE task_queue SET status = 'failed', error_message = ?, updated_at = ?, "
         "lease_expires_at = NULL WHERE task_id = ? AND status = 'processing'",
@@ -396,7 +396,7 @@ def set_retry_time(
 
 
 def delete_waiting(conn: Connection, task_id: str) -> int:
-    """Seed 12.2 step 2."""
+    """``stop``, step 2: the task's waiting items are deleted; returns how many."""
     return conn.execute(
         "DELETE FROM task_queue WHERE task_id = ? AND status = 'waiting'", (task_id,)
     ).rowcount
@@ -497,7 +497,8 @@ def is_superseded(conn: Connection, item: QueueItem) -> bool:
 
 
 def reset_for_retry(conn: Connection, item_id: int, now: str) -> bool:
-    """The seed's retry button: back to waiting with a fresh retry budget (and crash budget)."""
+    """The retry button (``autoqueue retry``): back to waiting with a fresh retry budget (and
+    crash budget)."""
     cursor = conn.execute(
         "UPDATE task_queue SET status = 'waiting', retry_count = 0, crash_count = 0, "
         "next_retry_at = NULL, error_message = NULL, claim_token = NULL, updated_at = ? "
@@ -547,7 +548,7 @@ _TAB_WHERE = {
 
 
 def tab_rows(conn: Connection, tab: Tab, limit: int) -> list[dict[str, object]]:
-    """The seed's tab query (section 8): queues in claim order, history newest first."""
+    """One tab of ``autoqueue list``: queues in claim order, history newest first."""
     if tab is Tab.COMPLETED:
         order = "q.completed_at DESC, q.id DESC"
     elif tab is Tab.FAILED:
@@ -579,7 +580,8 @@ def tab_counts(conn: Connection) -> dict[Tab, int]:
 
 
 def delete_completed_before(conn: Connection, cutoff: str, *, dry_run: bool) -> int:
-    """Seed 7.2: remove completed rows older than ``cutoff``; nothing else is ever deleted."""
+    """``cleanup``'s retention: remove completed rows older than ``cutoff``; no other queue row
+    is deleted for its age."""
     where = "status = 'completed' AND completed_at < ?"
     if dry_run:
         return int(

@@ -14,7 +14,7 @@ from autoqueue.workspace import Workspace
 
 @dataclass(frozen=True)
 class StageLog:
-    """One log row a stage asks for (seed 14.2's options)."""
+    """One log row a stage asks for: the options of ``repo.logs.add``."""
 
     level: LogLevel
     message: str
