@@ -2,8 +2,9 @@
 --
 -- Every timestamp is UTC text in SQLite's own 'YYYY-MM-DD HH:MM:SS' form, so that comparing it
 -- with CURRENT_TIMESTAMP or datetime('now') as a string is correct.
--- Tables follow the seed spec (automation-queue-spec-v3, sections 2, 13 and 14.1); columns added
--- beyond the seed carry a comment saying which behaviour needs them.
+-- The tables of the earlier app keep their names and columns, so that its databases are upgraded
+-- in place (README "Data"); columns autoqueue added carry a comment saying which behaviour needs
+-- them.
 
 CREATE TABLE IF NOT EXISTS contents (
   id TEXT PRIMARY KEY,                       -- UUID
@@ -36,7 +37,7 @@ CREATE TABLE IF NOT EXISTS tasks (
   settings TEXT,                             -- JSON: { mediaMode, format, ... }
   youtube_url TEXT,
   last_error TEXT,
-  content_id TEXT REFERENCES contents(id) ON DELETE SET NULL,  -- seed 13.2: the current run's content
+  content_id TEXT REFERENCES contents(id) ON DELETE SET NULL,  -- the current run's content
   max_retry INTEGER,                         -- schema 6: this task's `add --max-retry` (NULL: the config's)
   created_at DATETIME DEFAULT CURRENT_TIMESTAMP,
   updated_at DATETIME DEFAULT CURRENT_TIMESTAMP,
@@ -121,7 +122,7 @@ CREATE TABLE IF NOT EXISTS scheduler_lock (
   owner_started REAL                         -- the owner's process start time (pid reuse guard)
 );
 
--- The seed's indexes, but for two that serve no query idx_task_queue_claim does not:
+-- The earlier app's indexes, but for two that serve no query idx_task_queue_claim does not:
 -- idx_task_queue_status (queue_type, status) is a prefix of it (schema 3 drops it), and
 -- idx_task_queue_retry (status, next_retry_at) holds what it holds in another order: every
 -- lookup by status names the five queue types (queue_type IN (...)), which the claim index
@@ -130,8 +131,8 @@ CREATE TABLE IF NOT EXISTS scheduler_lock (
 CREATE INDEX IF NOT EXISTS idx_task_queue_task_id ON task_queue(task_id);
 -- A task's log is read newest first (ORDER BY id, which every index carries as its rowid), then
 -- filtered by level, stage or action over that task's own rows: one index on task_id serves all
--- of it. The seed's (task_id, action_type) and (task_id, queue_type) indexes would be two more
--- B-trees written with every log row for no query's benefit (schema 4 drops them).
+-- of it. The (task_id, action_type) and (task_id, queue_type) indexes of schemas 1 to 3 were two
+-- more B-trees written with every log row for no query's benefit (schema 4 drops them).
 CREATE INDEX IF NOT EXISTS idx_task_logs_task_id ON task_logs(task_id);
 
 -- The dequeue walks this index in ORDER BY created_at, id order and reads next_retry_at from it,

@@ -519,9 +519,9 @@ def pipeline_home(folder: Path, tasks: int, seconds: tuple[float, float, float, 
     return home
 
 
-def seed_loop(home: Path) -> None:
-    """The seed's scheduler (section 10): the queues one after another, one item each, repeated
-    until nothing is left, with the same engine and stage programs."""
+def one_after_another_loop(home: Path) -> None:
+    """The original scheduler: the queues one after another, one item each, repeated until
+    nothing is left, with the same engine and stage programs."""
     from autoqueue import engine, processes
     from autoqueue.pipeline import QUEUE_ORDER
     from autoqueue.repo import tasks as tasks_repo
@@ -571,17 +571,17 @@ def section_pipelining(report: Report, quick: bool) -> None:
         )
         home = pipeline_home(folder, tasks, seconds)
         started = time.perf_counter()
-        seed_loop(home)
-        seed = report.add(
+        one_after_another_loop(home)
+        original = report.add(
             "pipelining",
-            f"the seed's one-after-another loop (sum {sequential:.1f} s)",
+            f"the original one-after-another loop (sum {sequential:.1f} s)",
             [time.perf_counter() - started],
             "s",
         )
     report.target(
         "pipelining",
         "tick --drain within 1.15x of the bottleneck bound",
-        f"{drain.median / bound:.2f}x the bound; {seed.median / drain.median:.2f}x faster than the seed's loop",
+        f"{drain.median / bound:.2f}x the bound; {original.median / drain.median:.2f}x faster than the original loop",
         drain.median <= 1.15 * bound,
     )
 

@@ -11,7 +11,7 @@ import pytest
 from autoqueue import db
 from autoqueue.errors import DatabaseError
 
-LEGACY_DDL = (Path(__file__).parent / "legacy_seed.sql").read_text(encoding="utf-8")
+LEGACY_DDL = (Path(__file__).parent / "legacy_app.sql").read_text(encoding="utf-8")
 pytestmark = pytest.mark.sqlite_only
 
 T1 = "7d1c2a9e-0000-4000-8000-000000000001"
@@ -152,7 +152,7 @@ def _legacy_database(path: Path) -> None:
     raw.close()
 
 
-def test_a_seed_database_is_upgraded_in_place_without_losing_a_row(tmp_path: Path) -> None:
+def test_an_earlier_apps_database_is_upgraded_in_place_without_losing_a_row(tmp_path: Path) -> None:
     path = tmp_path / "legacy.db"
     _legacy_database(path)
     conn = db.connect(path)

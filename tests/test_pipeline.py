@@ -1,4 +1,4 @@
-"""The stage graph (seed 3.2, 10) and the failure policy (seed 5)."""
+"""The stage graph and the failure policy (README "Concepts", "Failures and retries")."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
--- The seed app's original DDL (automation-queue-spec-v3, section 2), as its earlier versions
--- created it: no contents, no scheduler_lock, the short task_logs.
+-- The earlier app's DDL (README "Data"), as its versions created it: no contents, no
+-- scheduler_lock, the short task_logs.
 CREATE TABLE tasks (
   id TEXT PRIMARY KEY,
   title TEXT NOT NULL,
