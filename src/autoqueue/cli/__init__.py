@@ -15,12 +15,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from autoqueue import db as db_errors
-from autoqueue.db import Connection
 from autoqueue.errors import AutoqueueError
 from autoqueue.i18n import _
 
 if TYPE_CHECKING:
+    from autoqueue.db import Connection
     from autoqueue.workspace import Workspace
 
 
@@ -94,6 +93,10 @@ class AutoqueueGroup(TyperGroup):
         sys.exit(code)
 
     def invoke(self, ctx: Any) -> Any:
+        # Here, not at the top: a help screen is printed while parsing, before any command is
+        # invoked, and needs no database module (nor sqlite3).
+        from autoqueue import db as db_errors
+
         try:
             return super().invoke(ctx)
         except AutoqueueError as exc:

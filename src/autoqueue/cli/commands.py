@@ -124,11 +124,16 @@ def list_tab(
 ) -> None:
     """Show one tab of the queue (schedule, script, image, video, youtube, failed, completed),
     or the count of every tab."""
-    from autoqueue import service
     from autoqueue.repo import queue as queue_repo
 
     state = _state(ctx)
-    chosen = service.parse_tab(tab) if tab is not None else None
+    chosen = None
+    if tab is not None:
+        # service (and the repositories and models it brings) only when a tab is named: the
+        # counts alone need none of it.
+        from autoqueue import service
+
+        chosen = service.parse_tab(tab)
     with state.connect(read_only=True) as conn:
         if chosen is None:
             counts = queue_repo.tab_counts(conn)
@@ -502,7 +507,6 @@ def contents(
     as_json: JsonOption = False,
 ) -> None:
     """The content library ("My contents"): one row per run, with its video and YouTube URL."""
-    from autoqueue import service
     from autoqueue.repo import contents as contents_repo
     from autoqueue.workspace import parse_task_ref
 
@@ -510,7 +514,11 @@ def contents(
     if task is not None:
         parse_task_ref(task)
     with state.connect(read_only=True) as conn:
-        task_id = service.get_task(conn, task).id if task is not None else None
+        task_id = None
+        if task is not None:
+            from autoqueue import service  # only to find the task: the library alone needs none
+
+            task_id = service.get_task(conn, task).id
         rows = contents_repo.list_contents(conn, task_id=task_id, limit=limit)
     if as_json:
         output.emit_json([row.model_dump(mode="json") for row in rows])
