@@ -2,9 +2,13 @@
 
 Commands import what they use inside their bodies: every run pays for Python, typer and the
 command it runs, not for every library autoqueue has (an idle cron tick stays cheap).
-"""
 
-from __future__ import annotations
+The modules of this package do without ``from __future__ import annotations``: on every run
+typer reads the signature of every command to build the command tree, and a string annotation
+costs a compile and an eval each time (7 ms of the tree's 11 ms, measured); evaluated once as
+the module is imported, they cost next to nothing. A name imported only for type checking is
+quoted where an annotation uses it.
+"""
 
 import sys
 from collections.abc import Iterator
@@ -169,7 +173,7 @@ class State:
         self._workspace: Workspace | None = None
 
     @property
-    def workspace(self) -> Workspace:
+    def workspace(self) -> "Workspace":
         if self._workspace is None:
             from autoqueue.workspace import Workspace
 
@@ -183,7 +187,7 @@ class State:
         return self.workspace.config.timezone or local_zone_name()
 
     @contextmanager
-    def connect(self, *, create: bool = False, read_only: bool = False) -> Iterator[Connection]:
+    def connect(self, *, create: bool = False, read_only: bool = False) -> "Iterator[Connection]":
         """Open the database; only ``init`` (and the demo) may create it: a mistyped --home must
         not create a database that cron will never see. A command that only reads says so
         (``read_only``): it works on a read-only home too."""

@@ -1,7 +1,8 @@
 """The task commands: init, add, list, show, stop, retry, logs, contents, cleanup, schema, watch;
 and doctor and voices, about this machine."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: typer evaluates the commands' annotations on every
+# run (the package's docstring says why that matters).
 
 import dataclasses
 import sys

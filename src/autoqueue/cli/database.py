@@ -1,6 +1,7 @@
 """The db sub-commands: copy (moving a home's history to PostgreSQL)."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: typer evaluates the commands' annotations on every
+# run (the package's docstring says why that matters).
 
 from typing import Annotated
 

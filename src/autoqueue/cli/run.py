@@ -1,6 +1,7 @@
 """Running the queues: tick, worker, cron, demo."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: typer evaluates the commands' annotations on every
+# run (the package's docstring says why that matters).
 
 import shlex
 import signal
@@ -43,7 +44,7 @@ class _Signals:
 
 
 @contextmanager
-def _stop_on_signals(scheduler: Scheduler) -> Iterator[_Signals]:
+def _stop_on_signals(scheduler: "Scheduler") -> Iterator[_Signals]:
     """SIGTERM / Ctrl-C: stop claiming and let running stages finish within the grace period,
     saying at once what is waited for; a second signal kills them (their items go back to
     waiting)."""
@@ -67,7 +68,7 @@ def _stop_on_signals(scheduler: Scheduler) -> Iterator[_Signals]:
             signal.signal(number, handler)
 
 
-def _say_stopping(scheduler: Scheduler, number: int, *, first: bool) -> None:
+def _say_stopping(scheduler: "Scheduler", number: int, *, first: bool) -> None:
     """One line on stderr, at once: what the stop waits for and how to end the wait. Written
     straight to the stream: a signal handler must not wait on a lock the code it interrupted
     may hold (rich's console has one)."""
@@ -136,7 +137,7 @@ def _run_scheduler(
         raise typer.Exit(INTERRUPTED)
 
 
-def _report(report: TickReport, *, as_json: bool) -> None:
+def _report(report: "TickReport", *, as_json: bool) -> None:
     """What the round did: JSON, or lines (an error as the one line the CLI prints)."""
     if as_json:
         output.emit_json(
@@ -253,7 +254,7 @@ def worker(
     )
 
 
-def cron_lines(workspace: Workspace) -> dict[str, str]:
+def cron_lines(workspace: "Workspace") -> dict[str, str]:
     """The crontab and schtasks lines for this home, with absolute paths (cron has no PATH).
 
     The interpreter is the one autoqueue runs under, as it is named (a virtualenv's

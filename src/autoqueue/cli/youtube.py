@@ -1,6 +1,7 @@
 """The youtube sub-commands: auth and channels."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: typer evaluates the commands' annotations on every
+# run (the package's docstring says why that matters).
 
 from dataclasses import asdict
 from pathlib import Path
