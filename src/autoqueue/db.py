@@ -681,10 +681,10 @@ WHERE last_run_at IS NULL
 
 
 def m008_never_twice(conn: sqlite3.Connection) -> None:
-    """A published video is never uploaded again by accident (README "YouTube never twice"):
-    failed items of replaced runs are marked superseded, a finished task keeps when its last
-    run finished (cleanup deletes the queue rows that said so), and a published content keeps
-    its file's checksum."""
+    """A published video is never uploaded again by accident (ARCHITECTURE.md, "YouTube never
+    twice"): failed items of replaced runs are marked superseded, a finished task keeps when
+    its last run finished (cleanup deletes the queue rows that said so), and a published
+    content keeps its file's checksum."""
     for table in ("tasks", "task_queue", "contents"):
         existing = _columns(conn, table)
         for name, declaration in ADDED_COLUMNS[table].items():

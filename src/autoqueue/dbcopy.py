@@ -1,5 +1,5 @@
 """``autoqueue db copy``: move a home's whole history into another database (SQLite to
-PostgreSQL, README "Moving up"), in one transaction, then prove it: the row count and a
+PostgreSQL, README, "Several hosts"), in one transaction, then prove it: the row count and a
 checksum of every table, read back from both."""
 
 from __future__ import annotations

@@ -332,8 +332,9 @@ def prepare_add(
 
 
 def _check_generator(workspace: Workspace, media_mode: MediaMode) -> None:
-    """A generated mediaMode must have something to make its pictures (README "Generators"),
-    and no key the task's stages read may be in a file that the stage would refuse."""
+    """A generated mediaMode must have something to make its pictures (README, "Generated
+    pictures, clips and stock photos"), and no key the task's stages read may be in a file
+    that the stage would refuse."""
     from autoqueue.stages.providers import generator_problem, open_key_problem
 
     home, config = workspace.home, workspace.config

@@ -1,5 +1,5 @@
 """SQL for ``autoqueue db copy``: every row of one database into another, empty one (the
-SQLite → PostgreSQL move of README "Moving up"), and the row counts and checksums that prove
+SQLite → PostgreSQL move of README, "Several hosts"), and the row counts and checksums that prove
 nothing was lost."""
 
 from __future__ import annotations
