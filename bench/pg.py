@@ -33,7 +33,7 @@ def _server(folder: Path) -> Any:
 
 def _home(server: Any, folder: Path, prefix: str) -> tuple[str, Path, Any]:
     """A new database on the server and an initialised home using it: (url, home, workspace)."""
-    from autoqueue import service
+    from autoqueue.tasks import service
     from autoqueue.workspace import Workspace
 
     name = f"{prefix}{time.monotonic_ns()}"
@@ -54,9 +54,9 @@ def _drop(server: Any, url: str) -> None:
 
 
 def _autoqueue_worker(url: str, home: str, start: Any, done: Any) -> None:
-    from autoqueue import engine
     from autoqueue.owner import Owner
-    from autoqueue.pipeline import QUEUE_ORDER
+    from autoqueue.queue import engine
+    from autoqueue.queue.pipeline import QUEUE_ORDER
     from autoqueue.stages.base import StageResult
     from autoqueue.timeutil import utcnow
     from autoqueue.workspace import Workspace
@@ -85,7 +85,7 @@ def _autoqueue_worker(url: str, home: str, start: Any, done: Any) -> None:
 
 
 def autoqueue_rate(server: Any, folder: Path, tasks: int, workers: int) -> float:
-    from autoqueue import service
+    from autoqueue.tasks import service
     from autoqueue.timeutil import utcnow
 
     url, home, workspace = _home(server, folder, "aq")
@@ -192,8 +192,9 @@ def claim_latency(server: Any, folder: Path, history: int, samples: int) -> floa
     """Median seconds of one claim (rolled back) with ``history`` completed rows beside it."""
     import statistics
 
-    from autoqueue import engine, processes
+    from autoqueue.attempt import processes
     from autoqueue.models import QueueType
+    from autoqueue.queue import engine
     from autoqueue.timeutil import utcnow
 
     url, _, workspace = _home(server, folder, "cl")

@@ -113,7 +113,7 @@ def installed(name: str) -> bool:
 
 def add_task(workspace: Any, conn: sqlite3.Connection, now: datetime, **request: Any) -> str:
     """Add one task as `autoqueue add` does (validate, then insert); returns its id."""
-    from autoqueue import service
+    from autoqueue.tasks import service
 
     prepared = service.prepare_add(workspace, service.AddRequest(tz="UTC", **request), now)
     return service.add_task(workspace, conn, prepared, now).task_id
@@ -124,8 +124,9 @@ def add_task(workspace: Any, conn: sqlite3.Connection, now: datetime, **request:
 
 def engine_transitions(folder: Path, tasks: int) -> float:
     """Transitions per second: N crawl tasks through 5 stages with no-op stages."""
-    from autoqueue import engine, processes
-    from autoqueue.pipeline import QUEUE_ORDER
+    from autoqueue.attempt import processes
+    from autoqueue.queue import engine
+    from autoqueue.queue.pipeline import QUEUE_ORDER
     from autoqueue.stages.base import StageResult
     from autoqueue.timeutil import utcnow
     from autoqueue.workspace import Workspace
@@ -283,7 +284,7 @@ PAGE = 500  # queue rows in the "empty" database: enough for every listing to fi
 def build_history(path: Path, history: int, logs: int, waiting: int) -> str:
     """A database with ``history`` completed queue rows, ``logs`` log rows and ``waiting`` waiting
     video items, written fast (synchronous off while building). Returns a task id to query."""
-    from autoqueue import db
+    from autoqueue.store import db
 
     db.connect(path).close()
     conn = sqlite3.connect(path, isolation_level=None)
@@ -332,7 +333,7 @@ class ScaleCase:
     """One database of the scale section, open, with a waiting item to claim."""
 
     def __init__(self, label: str, path: Path, task_id: str) -> None:
-        from autoqueue import db
+        from autoqueue.store import db
 
         self.label, self.path, self.task_id = label, path, task_id
         self.conn = db.connect(path)
@@ -344,8 +345,9 @@ class ScaleCase:
         self.samples: dict[str, list[float]] = {"claim": [], "list": [], "logs": []}
 
     def sample(self) -> None:
-        from autoqueue import engine, processes
+        from autoqueue.attempt import processes
         from autoqueue.models import QueueType, Tab
+        from autoqueue.queue import engine
         from autoqueue.repo import logs as logs_repo
         from autoqueue.repo import queue as queue_repo
         from autoqueue.timeutil import utcnow
@@ -496,7 +498,7 @@ def section_latency(report: Report, quick: bool, repeats: int) -> None:
 
 
 def pipeline_home(folder: Path, tasks: int, seconds: tuple[float, float, float, float]) -> Path:
-    from autoqueue import service
+    from autoqueue.tasks import service
     from autoqueue.timeutil import utcnow
     from autoqueue.workspace import Workspace
 
@@ -522,8 +524,9 @@ def pipeline_home(folder: Path, tasks: int, seconds: tuple[float, float, float, 
 def one_after_another_loop(home: Path) -> None:
     """The original scheduler: the queues one after another, one item each, repeated until
     nothing is left, with the same engine and stage programs."""
-    from autoqueue import engine, processes
-    from autoqueue.pipeline import QUEUE_ORDER
+    from autoqueue.attempt import processes
+    from autoqueue.queue import engine
+    from autoqueue.queue.pipeline import QUEUE_ORDER
     from autoqueue.repo import tasks as tasks_repo
     from autoqueue.stages.base import StageContext
     from autoqueue.stages.registry import run_stage
@@ -590,12 +593,12 @@ def section_pipelining(report: Report, quick: bool) -> None:
 
 
 def render_setup(folder: Path, scenes: int, seconds: float) -> tuple[Any, list[Path]]:
-    from autoqueue import service
     from autoqueue.repo import queue as queue_repo
     from autoqueue.repo import tasks as tasks_repo
     from autoqueue.stages.base import StageContext
     from autoqueue.stages.cards import render_card
     from autoqueue.stages.fonts import find_cjk_font, find_plain_font
+    from autoqueue.tasks import service
     from autoqueue.timeutil import utcnow
     from autoqueue.workspace import Workspace
 
@@ -687,8 +690,8 @@ def render_moviepy(
         vfx,
     )
 
-    from autoqueue import captions
     from autoqueue.config import StageConfig
+    from autoqueue.media import captions
 
     settings = StageConfig()
     width, height = 1080, 1920
@@ -907,7 +910,7 @@ def peak_rss(argv: list[str]) -> tuple[float, float]:
             children = []
         for child in children:
             try:
-                if "autoqueue.supervisor" in " ".join(child.cmdline()):
+                if "autoqueue.attempt.supervisor" in " ".join(child.cmdline()):
                     supervisor = max(supervisor, _peak(child.pid))
             except psutil.Error:
                 continue
@@ -916,7 +919,7 @@ def peak_rss(argv: list[str]) -> tuple[float, float]:
 
 
 def section_memory(report: Report, quick: bool, big_db: Path | None) -> None:
-    from autoqueue import service
+    from autoqueue.tasks import service
     from autoqueue.timeutil import utcnow
     from autoqueue.workspace import Workspace
 

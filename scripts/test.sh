@@ -10,6 +10,7 @@ bash scripts/system-packages.sh      # PostgreSQL's server programs and a Hangul
 bash scripts/bootstrap.sh
 .venv/bin/python -m ruff check src tests bench
 .venv/bin/python -m mypy
+.venv/bin/lint-imports --no-cache       # the layers: import-linter's contracts in pyproject.toml
 # Three workers on two cores: many tests wait on real processes (a 25 s database lock, stage
 # programs sleeping), so a third worker keeps both cores busy.
 if [ $# -gt 0 ]; then

@@ -24,9 +24,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from autoqueue import i18n, service
+from autoqueue import i18n
 from autoqueue.cli import app
-from autoqueue.db import Connection
+from autoqueue.store.db import Connection
+from autoqueue.tasks import service
 from autoqueue.timeutil import utcnow
 from autoqueue.workspace import Workspace
 

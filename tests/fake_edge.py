@@ -200,7 +200,7 @@ def _metadata(word: Boundary) -> dict[str, object]:
 def spoken_mp3(ffmpeg: str, text: str, voice: str = "ko") -> tuple[bytes, list[Boundary], float]:
     """``text`` spoken by eSpeak NG and encoded as the service's MP3 (24 kHz mono, 48 kbit/s,
     no header frame, as a stream has), its words' boundaries, and its length in seconds."""
-    from autoqueue.tts import Espeak
+    from autoqueue.media.espeak import Espeak
 
     speech = Espeak.get().speak(text, voice, 175)
     result = subprocess.run(

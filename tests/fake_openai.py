@@ -49,12 +49,12 @@ def picture(data: bytes) -> Reply:
 
 def spoken(text: str, rate: int = 24_000, voice: str = "en-us") -> tuple[bytes, list[Any]]:
     """``text`` as real speech (eSpeak NG) in 16-bit mono PCM at ``rate``, and its words with
-    their times (``autoqueue.tts.Word``)."""
+    their times (``autoqueue.media.espeak.Word``)."""
     import subprocess
 
     import imageio_ffmpeg
 
-    from autoqueue.tts import Espeak
+    from autoqueue.media.espeak import Espeak
 
     speech = Espeak.get().speak(text, voice, 175)
     result = subprocess.run(

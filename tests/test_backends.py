@@ -11,13 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from autoqueue import db, engine
-from autoqueue.db import Connection, transaction
-from autoqueue.link import Link
 from autoqueue.models import QueueType
 from autoqueue.owner import Owner
+from autoqueue.queue import engine
 from autoqueue.repo import queue as queue_repo
 from autoqueue.stages.base import StageResult
+from autoqueue.store import db
+from autoqueue.store.db import Connection, transaction
+from autoqueue.store.link import Link
 from autoqueue.workspace import Workspace
 
 from .conftest import NOW, add
@@ -191,7 +192,7 @@ def test_placeholders_and_percent_signs_reach_postgresql_intact(conn: Connection
 def test_postgresql_records_its_migrations_and_reads_timestamps_as_text(
     conn: Connection, workspace: Workspace
 ) -> None:
-    from autoqueue import postgres
+    from autoqueue.store import postgres
 
     versions = conn.execute("SELECT version FROM autoqueue_schema").fetchall()
     assert [r[0] for r in versions] == list(range(1, postgres.PG_SCHEMA_VERSION + 1))
@@ -212,7 +213,7 @@ def test_postgresql_records_its_migrations_and_reads_timestamps_as_text(
 @pytest.mark.postgresql_only
 def test_a_postgresql_schema_1_database_takes_pause_and_resume_log_rows(pg_server: object) -> None:
     """Schema 2 lists `pause` and `resume` in task_logs' CHECK."""
-    from autoqueue import postgres
+    from autoqueue.store import postgres
 
     from .pgserver import PgServer
 
@@ -246,7 +247,7 @@ def test_a_postgresql_schema_1_database_takes_pause_and_resume_log_rows(pg_serve
 def test_concurrent_first_connections_migrate_once(pg_server: object, tmp_path: Path) -> None:
     """Six processes' worth of first connections to an empty database at once: the advisory
     lock lets one create the schema; the others wait and find it done."""
-    from autoqueue import postgres
+    from autoqueue.store import postgres
 
     from .pgserver import PgServer
 
@@ -280,8 +281,8 @@ def test_concurrent_first_connections_migrate_once(pg_server: object, tmp_path: 
 
 @pytest.mark.postgresql_only
 def test_a_database_with_foreign_tables_of_the_same_names_is_refused(pg_server: object) -> None:
-    from autoqueue import postgres
     from autoqueue.errors import DatabaseError
+    from autoqueue.store import postgres
 
     from .pgserver import PgServer
 
@@ -304,7 +305,7 @@ def test_a_database_with_foreign_tables_of_the_same_names_is_refused(pg_server: 
 @pytest.mark.postgresql_only
 def test_an_idle_worker_wakes_on_notify(workspace: Workspace, conn: Connection) -> None:
     """A LISTEN connection hears the NOTIFY that an enqueue sends when it commits."""
-    from autoqueue import postgres
+    from autoqueue.store import postgres
 
     assert workspace.db_url is not None
     listener = postgres.listen(workspace.db_url)

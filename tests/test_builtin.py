@@ -19,9 +19,8 @@ import pytest
 from PIL import Image, ImageChops
 from typer.testing import CliRunner
 
-from autoqueue import service
-from autoqueue.db import Connection
 from autoqueue.errors import PermanentStageError
+from autoqueue.media.story import Story
 from autoqueue.models import QueueType, TaskType
 from autoqueue.repo import contents as contents_repo
 from autoqueue.repo import logs as logs_repo
@@ -38,8 +37,9 @@ from autoqueue.stages.ffmpeg import (
     progress_seconds,
 )
 from autoqueue.stages.template import build_story
-from autoqueue.story import Story
-from autoqueue.tick import Scheduler
+from autoqueue.store.db import Connection
+from autoqueue.tasks import service
+from autoqueue.worker.tick import Scheduler
 from autoqueue.workspace import Workspace
 
 from .conftest import add, invoke, open_db, stage_context, write_config
@@ -239,7 +239,7 @@ def test_the_demo_checks_the_font_before_it_starts(
 ) -> None:
     from rich.console import Console
 
-    from autoqueue.demo import run_demo
+    from autoqueue.cli.demo import run_demo
     from autoqueue.errors import UsageError
 
     monkeypatch.setattr(fonts, "find_cjk_font", lambda: None)

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from autoqueue import service
 from autoqueue.cli import app
+from autoqueue.tasks import service
 
 from .conftest import add_many, has_db, invoke, open_db, run_cli, stage_config, write_config
 
@@ -878,8 +878,9 @@ def test_help_screens_show_flags_without_a_type(home: Path) -> None:
 
 
 def test_watch_draws_the_dashboard(runner: CliRunner, home: Path) -> None:
-    from autoqueue import engine, processes
+    from autoqueue.attempt import processes
     from autoqueue.models import QueueType
+    from autoqueue.queue import engine
     from autoqueue.timeutil import utcnow
     from autoqueue.workspace import Workspace
 
@@ -974,7 +975,7 @@ def test_a_database_url_that_does_not_parse_is_one_line_without_the_password(
 def test_libpq_s_words_never_carry_the_password() -> None:
     """What libpq says about a URL goes through dburl.scrub: the URL shown redacted, the
     password (as written and decoded) and the whole user part cut out wherever they appear."""
-    from autoqueue import dburl
+    from autoqueue.store import dburl
 
     url = "postgresql://aq:s%40fe:zq9x@db.example/q?password=other1"
     said = (

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from autoqueue import db
 from autoqueue.errors import DatabaseError
+from autoqueue.store import db
 
 LEGACY_DDL = (Path(__file__).parent / "legacy_app.sql").read_text(encoding="utf-8")
 pytestmark = pytest.mark.sqlite_only
@@ -287,9 +287,10 @@ def test_every_lookup_of_the_queue_by_status_seeks_an_index(tmp_path: Path) -> N
     and seek idx_task_queue_claim. None of them may scan the table (it holds all history)."""
     from datetime import UTC, datetime
 
-    from autoqueue import idle, processes
+    from autoqueue.attempt import processes
     from autoqueue.models import QueueType, Tab
     from autoqueue.repo import queue as queue_repo
+    from autoqueue.worker import idle
 
     names = ", ".join(f"'{queue_type.value}'" for queue_type in QueueType)
     assert f"queue_type IN ({names})" == db.EVERY_QUEUE

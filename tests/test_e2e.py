@@ -15,8 +15,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from autoqueue import service
-from autoqueue.db import Row
+from autoqueue.store.db import Row
+from autoqueue.tasks import service
 
 from .conftest import PROGRAMS, add_many, has_db, open_db, run_cli, stage_config, write_config
 

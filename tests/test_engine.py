@@ -9,19 +9,23 @@ from datetime import timedelta
 
 import pytest
 
-from autoqueue import db, engine, processes, recovery, service
-from autoqueue.attempt import Runner
-from autoqueue.db import Connection, transaction
+from autoqueue.attempt import processes
+from autoqueue.attempt.runner import Runner
 from autoqueue.errors import PermanentStageError, TransientStageError, UsageError
 from autoqueue.models import QueueStatus, QueueType
 from autoqueue.owner import Owner
-from autoqueue.pipeline import GiveUp, Retry
+from autoqueue.queue import engine
+from autoqueue.queue.pipeline import GiveUp, Retry
 from autoqueue.repo import contents as contents_repo
 from autoqueue.repo import queue as queue_repo
 from autoqueue.repo import schedules as schedules_repo
 from autoqueue.repo import tasks as tasks_repo
 from autoqueue.stages.base import Archived, StageResult
+from autoqueue.store import db
+from autoqueue.store.db import Connection, transaction
+from autoqueue.tasks import service
 from autoqueue.timeutil import to_db
+from autoqueue.worker import recovery
 from autoqueue.workspace import Workspace
 
 from .conftest import NOW, add

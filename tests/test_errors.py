@@ -204,6 +204,6 @@ def test_doctor_does_not_take_a_module_or_code_for_a_script(home: Path, command:
     ],
 )
 def test_the_script_a_python_stage_runs(command: list[str], script: str | None) -> None:
-    from autoqueue.doctor import python_script
+    from autoqueue.cli.doctor import python_script
 
     assert python_script(command) == script

@@ -17,13 +17,16 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from typer.testing import CliRunner
 
-from autoqueue import engine, processes, recovery, service
-from autoqueue.attempt import Runner
+from autoqueue.attempt import processes
+from autoqueue.attempt.runner import Runner
 from autoqueue.cli import app
 from autoqueue.errors import PermanentStageError, TransientStageError, UsageError
 from autoqueue.models import QueueItem, QueueType
+from autoqueue.queue import engine
 from autoqueue.repo import queue as queue_repo
 from autoqueue.stages.base import StageResult
+from autoqueue.tasks import service
+from autoqueue.worker import recovery
 from autoqueue.workspace import Workspace
 
 from .conftest import NOW, open_db

@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from autoqueue import service
 from autoqueue.cli import app
-from autoqueue.db import Connection
 from autoqueue.errors import ParkStageError, PermanentStageError, TransientStageError, UsageError
 from autoqueue.stages.base import StageContext
 from autoqueue.stages.imagegen import generate_pictures
 from autoqueue.stages.llm import run_llm_stage
 from autoqueue.stages.providers import spent
+from autoqueue.store.db import Connection
+from autoqueue.tasks import service
 from autoqueue.timeutil import utcnow
 from autoqueue.workspace import Workspace
 
@@ -467,7 +467,7 @@ def test_gemini_errors_mean_what_openais_do(
 def test_doctor_checks_each_configured_provider_with_its_key_and_model(
     home: Path, fake: FakeOpenAI, keys: None
 ) -> None:
-    from autoqueue.doctor import run_checks
+    from autoqueue.cli.doctor import run_checks
 
     provider_home(home, fake, '[stages.script]\nhandler = "llm"\n[llm]\nprovider = "google"\n')
     fake.replies = [
@@ -500,7 +500,7 @@ def test_doctor_checks_each_configured_provider_with_its_key_and_model(
 def test_doctor_leaves_out_picture_providers_without_a_key_but_fails_the_script_writers(
     home: Path, fake: FakeOpenAI
 ) -> None:
-    from autoqueue.doctor import run_checks
+    from autoqueue.cli.doctor import run_checks
 
     write_config(home, '[stages.script]\nhandler = "llm"\n')
     service.init_home(Workspace.load(home))

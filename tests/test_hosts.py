@@ -20,7 +20,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from autoqueue import service
+from autoqueue.tasks import service
 
 from .conftest import add_many, open_db, run_cli, stage_config, write_config
 from .pgserver import PgServer

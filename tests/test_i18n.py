@@ -306,7 +306,7 @@ def test_log_columns_align_by_terminal_cells(capsys: pytest.CaptureFixture[str])
 
     from rich.console import Console
 
-    from autoqueue import output
+    from autoqueue.cli import output
 
     i18n.set_language("ko")
     messages = ["🎬 영상 저장됨 one", "youtube done two", "plain three", "스크립트 four"]

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from autoqueue.db import Connection
 from autoqueue.repo import contents as contents_repo
+from autoqueue.store.db import Connection
 from autoqueue.workspace import Workspace
 
 from .conftest import add, run_cli
@@ -42,11 +42,11 @@ HEAVY = (
     "autoqueue.stages",
     "autoqueue.voices",
     "autoqueue.youtube",
-    "autoqueue.engine",
-    "autoqueue.tick",
-    "autoqueue.supervisor",
-    "autoqueue.ui",
-    "autoqueue.ui_web",
+    "autoqueue.queue.engine",
+    "autoqueue.worker.tick",
+    "autoqueue.attempt.supervisor",
+    "autoqueue.cli.app",
+    "autoqueue.cli.web",
 )
 
 
@@ -84,17 +84,17 @@ def task_id(workspace: Workspace, conn: Connection) -> str:
 
 READS = [
     # The counts need no service layer, and none of the repositories it brings.
-    (("list",), ("autoqueue.service",)),
+    (("list",), ("autoqueue.tasks.service",)),
     (("list", "schedule"), ()),
-    (("list", "--json"), ("autoqueue.service",)),
+    (("list", "--json"), ("autoqueue.tasks.service",)),
     (("tasks",), ()),
     (("show", "{task}"), ()),
     (("logs",), ()),
     (("logs", "{task}"), ()),
-    (("contents",), ("autoqueue.service",)),
+    (("contents",), ("autoqueue.tasks.service",)),
     (("contents", "--task", "{task}"), ()),
     # A help screen is printed while parsing: no database module, no sqlite3.
-    (("--help",), ("autoqueue.db", "sqlite3")),
+    (("--help",), ("autoqueue.store.db", "sqlite3")),
 ]
 
 

@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from autoqueue import service
-from autoqueue.db import Connection
 from autoqueue.errors import ParkStageError, PermanentStageError, TransientStageError
 from autoqueue.repo import queue as queue_repo
 from autoqueue.stages.llm import run_llm_stage
 from autoqueue.stages.providers import spent
+from autoqueue.store.db import Connection
+from autoqueue.tasks import service
 from autoqueue.timeutil import utcnow
 from autoqueue.workspace import Workspace
 

@@ -13,13 +13,13 @@ import imageio_ffmpeg
 import pytest
 from PIL import Image
 
-from autoqueue.db import Connection
+from autoqueue.media.story import Scene
 from autoqueue.models import LogLevel, QueueType
 from autoqueue.repo import logs as logs_repo
 from autoqueue.stages.library import MediaFile, index, matches, ranked, scene_words, words
 from autoqueue.stages.stock import credits_text, run_stock_stage
 from autoqueue.stages.video import card_scenes
-from autoqueue.story import Scene
+from autoqueue.store.db import Connection
 from autoqueue.workspace import Workspace
 
 from .conftest import add, stage_context

@@ -15,10 +15,10 @@ import imageio_ffmpeg
 import pytest
 from PIL import Image, ImageChops, ImageStat
 
-from autoqueue import captions
-from autoqueue.db import Connection
+from autoqueue.media import captions
+from autoqueue.media.espeak import Espeak, Word, voice_for
 from autoqueue.repo import queue as queue_repo
-from autoqueue.tts import Espeak, Word, voice_for
+from autoqueue.store.db import Connection
 
 from .conftest import add
 from .test_builtin import drain, probe, small_home, wav_seconds
@@ -634,8 +634,8 @@ def test_captions_drawn_once_per_change_look_as_libass_burning_every_frame(
 def test_a_scene_caption_style_places_and_colours_its_lines(tmp_path: Path, position: str) -> None:
     """story.json's caption_style, rendered by libass: the line where the scene asks, in its
     colour."""
+    from autoqueue.media.story import Story
     from autoqueue.stages.fonts import family, find_cjk_font, find_plain_font
-    from autoqueue.story import Story
 
     story = Story.model_validate(
         {"title": "t", "scenes": [{"text": "하나 둘", "caption_style": {
@@ -689,7 +689,7 @@ SAPI = r"HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Speech\Voices\Tokens"
 
 @pytest.mark.no_db
 def test_a_system_voice_is_picked_by_language_id_or_name_on_every_platform() -> None:
-    from autoqueue.system_voice import NoVoice, pick_voice
+    from autoqueue.media.system_voice import NoVoice, pick_voice
 
     windows = [
         Voice(SAPI + r"\TTS_MS_EN-US_ZIRA_11.0", "Microsoft Zira Desktop - English (United States)", []),

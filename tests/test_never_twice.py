@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
-from autoqueue import service
-from autoqueue.db import Connection, is_postgres
 from autoqueue.errors import SupersededError
 from autoqueue.repo import queue as queue_repo
+from autoqueue.store.db import Connection, is_postgres
+from autoqueue.tasks import service
 from autoqueue.timeutil import utcnow
 from autoqueue.workspace import Workspace
 from autoqueue.youtube import auth

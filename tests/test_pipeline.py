@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from autoqueue.models import MediaMode, QueueType
-from autoqueue.pipeline import GiveUp, Retry, decide_failure, next_queue, retry_delay
+from autoqueue.queue.pipeline import GiveUp, Retry, decide_failure, next_queue, retry_delay
 
 from .conftest import NOW
 

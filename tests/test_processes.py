@@ -15,7 +15,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from autoqueue import processes
+from autoqueue.attempt import processes
 
 # Process trees only: no database, so one run rather than one per backend.
 pytestmark = pytest.mark.no_db
@@ -244,7 +244,7 @@ def test_a_stage_reporting_every_chunk_is_logged_every_tenth() -> None:
     become rows, not 120; other lines are untouched, and nothing counts as dropped."""
     import json
 
-    from autoqueue.program import CommandOutput
+    from autoqueue.attempt.program import CommandOutput
 
     emitted: list[dict[str, object]] = []
     out = CommandOutput(emitted.extend, max_lines=1000)
@@ -262,7 +262,7 @@ def test_a_stage_reporting_every_chunk_is_logged_every_tenth() -> None:
 
 @pytest.mark.no_db
 def test_progress_without_a_total_is_logged_at_most_every_30_seconds() -> None:
-    from autoqueue.program import ProgressGate
+    from autoqueue.attempt.program import ProgressGate
 
     now = [0.0]
     gate = ProgressGate(clock=lambda: now[0])

@@ -20,8 +20,8 @@ from typing import Any
 import psutil
 import pytest
 
-from autoqueue import service
-from autoqueue.db import Connection, Row
+from autoqueue.store.db import Connection, Row
+from autoqueue.tasks import service
 from autoqueue.workspace import Workspace
 
 from .conftest import add_many, has_db, open_db, run_cli, stage_config, write_config
@@ -904,10 +904,11 @@ def test_the_heartbeat_keeps_a_long_stage_from_being_taken_for_dead(
 ) -> None:
     """With a 2 s lease, a 4 s stage would be recovered by a tick on another host; the heartbeat
     (every 0.5 s) keeps renewing the lease, so it never is."""
-    from autoqueue import engine, recovery
-    from autoqueue.attempt import Runner
+    from autoqueue.attempt.runner import Runner
     from autoqueue.owner import Owner
+    from autoqueue.queue import engine
     from autoqueue.timeutil import utcnow
+    from autoqueue.worker import recovery
 
     write_config(home, stage_config(top="[lease]\nseconds = 2\nheartbeat = 0.5"))
     journal = tmp_path / "journal.jsonl"

@@ -10,12 +10,12 @@ from pathlib import Path
 import psutil
 import pytest
 
-from autoqueue.db import Connection
 from autoqueue.models import QueueStatus, QueueType
 from autoqueue.repo import logs as logs_repo
 from autoqueue.repo import queue as queue_repo
 from autoqueue.repo import tasks as tasks_repo
-from autoqueue.tick import Scheduler
+from autoqueue.store.db import Connection
+from autoqueue.worker.tick import Scheduler
 from autoqueue.workspace import Workspace
 
 from .conftest import NOW, add, stage_config, write_config
@@ -263,7 +263,7 @@ def test_upload_images_survive_and_outputs_are_archived_between_runs(
     assert first is not None and first.content_id, seen
     first_video = (folder / "output.mp4").read_bytes()
     # The next day's run: the previous run's files move to runs/{content_id}, inputs stay.
-    from autoqueue import engine
+    from autoqueue.queue import engine
 
     engine.enqueue_due(conn, engine.Policy(), NOW.replace(year=2027))
     drain(workspace)

@@ -14,10 +14,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from autoqueue import service
-from autoqueue.db import Connection
 from autoqueue.errors import ParkStageError, PermanentStageError, UsageError
 from autoqueue.stages.stock import run_stock_stage
+from autoqueue.store.db import Connection
+from autoqueue.tasks import service
 from autoqueue.timeutil import utcnow
 from autoqueue.workspace import Workspace
 
@@ -325,7 +325,7 @@ def test_stock_clips_from_pexels_are_checked_and_kept_as_scene_clips(
 def test_doctor_checks_each_stock_source_that_has_a_key(
     home: Path, fake: tuple[FakeOpenAI, StockApis], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from autoqueue.doctor import run_checks
+    from autoqueue.cli.doctor import run_checks
 
     server, apis = fake
     stock_home(home, server.root)

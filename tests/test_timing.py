@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autoqueue import captions
-from autoqueue.tts import Espeak, Speech, Word
+from autoqueue.media import captions
+from autoqueue.media.espeak import Espeak, Speech, Word
 from autoqueue.voices.timing import estimate_words, pause_after, speech_segments, syllables
 
 # Not the texts the estimator's constants were tuned on: these only measure it.

@@ -24,11 +24,12 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Select, Static, TabbedContent
 
-from autoqueue import i18n, service
-from autoqueue.db import Connection
+from autoqueue import i18n
+from autoqueue.cli.app import AutoqueueApp, Confirm, Notice, TaskDetail
 from autoqueue.repo import logs as logs_repo
+from autoqueue.store.db import Connection
+from autoqueue.tasks import service
 from autoqueue.timeutil import utcnow
-from autoqueue.ui import AutoqueueApp, Confirm, Notice, TaskDetail
 from autoqueue.workspace import Workspace
 
 from .conftest import NOW, add, open_db, run_cli, stage_config, write_config
@@ -334,8 +335,8 @@ def test_a_refused_add_keeps_the_form_and_shows_the_whole_error(
 ) -> None:
     from textual.widgets import Input
 
+    from autoqueue.cli.app import AddTask
     from autoqueue.errors import AutoqueueError
-    from autoqueue.ui import AddTask
 
     bad_time = "2026-13-45 99:99"
     with pytest.raises(AutoqueueError) as refused:
@@ -703,7 +704,7 @@ def printed_address(server: subprocess.Popen[str]) -> str:
     ],
 )
 def test_loopback_hosts_need_no_token(host: str, loopback: bool) -> None:
-    from autoqueue import ui_web
+    from autoqueue.cli import web as ui_web
 
     assert ui_web.is_loopback(host) is loopback
     assert (ui_web.new_token(host) is None) is loopback

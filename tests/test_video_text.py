@@ -12,10 +12,10 @@ from pathlib import Path
 import imageio_ffmpeg
 from PIL import Image, ImageChops
 
-from autoqueue.db import Connection
 from autoqueue.layout import safe_area
+from autoqueue.media.story import Story
 from autoqueue.stages.cards import _background
-from autoqueue.story import Story
+from autoqueue.store.db import Connection
 
 from .conftest import add
 from .test_builtin import KOREAN_PRODUCT, drain, small_home

@@ -20,10 +20,10 @@ import imageio_ffmpeg
 import psutil
 import pytest
 
-from autoqueue import service
-from autoqueue.db import Connection
 from autoqueue.errors import ParkStageError, PermanentStageError, TransientStageError
 from autoqueue.stages.videogen import generate_clips
+from autoqueue.store.db import Connection
+from autoqueue.tasks import service
 from autoqueue.timeutil import utcnow
 from autoqueue.workspace import Workspace
 

@@ -17,13 +17,13 @@ from typing import Any
 
 import pytest
 
-from autoqueue import service
-from autoqueue.db import Connection
+from autoqueue.media.espeak import Word
 from autoqueue.stages.base import StageContext
 from autoqueue.stages.providers import spent
-from autoqueue.store import DatabaseStore
+from autoqueue.store.db import Connection
+from autoqueue.store.stage_store import DatabaseStore
+from autoqueue.tasks import service
 from autoqueue.timeutil import utcnow
-from autoqueue.tts import Word
 from autoqueue.voices.engine import EngineUnavailable, VoiceRequest
 from autoqueue.voices.paid import (
     OPENAI_PRICE,

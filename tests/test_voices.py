@@ -13,11 +13,11 @@ from pathlib import Path
 import imageio_ffmpeg
 import pytest
 
-from autoqueue.db import Connection
 from autoqueue.errors import TransientStageError
+from autoqueue.media.espeak import Word
 from autoqueue.models import LogLevel, QueueType
 from autoqueue.repo import queue as queue_repo
-from autoqueue.tts import Word
+from autoqueue.store.db import Connection
 from autoqueue.voices import chain
 from autoqueue.workspace import Workspace
 

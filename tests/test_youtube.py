@@ -22,9 +22,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from autoqueue import service
 from autoqueue.config import YouTubeConfig
-from autoqueue.db import Connection
 from autoqueue.errors import ParkStageError, PermanentStageError, TransientStageError
 from autoqueue.models import QueueType
 from autoqueue.repo import contents as contents_repo
@@ -32,8 +30,10 @@ from autoqueue.repo import queue as queue_repo
 from autoqueue.repo import schedules as schedules_repo
 from autoqueue.repo import state as state_repo
 from autoqueue.repo import tasks as tasks_repo
-from autoqueue.tick import Scheduler
+from autoqueue.store.db import Connection
+from autoqueue.tasks import service
 from autoqueue.timeutil import from_db, to_db, utcnow
+from autoqueue.worker.tick import Scheduler
 from autoqueue.workspace import Workspace
 from autoqueue.youtube import auth
 from autoqueue.youtube.quota import next_reset, quota_day

@@ -33,7 +33,7 @@ def plain_tick_database(argv: list[str], environ: dict[str, str]) -> Path | None
             db = value
     if rest != ["tick"]:
         return None
-    from autoqueue.db import DB_NAME, is_url
+    from autoqueue.store.db import DB_NAME, is_url
 
     if db is not None and is_url(db):
         return None  # the idle fast path is SQLite's
@@ -45,7 +45,7 @@ def main() -> None:
     """Console-script entry point."""
     database = plain_tick_database(sys.argv[1:], dict(os.environ))
     if database is not None:
-        from autoqueue.idle import nothing_to_do
+        from autoqueue.worker.idle import nothing_to_do
 
         if nothing_to_do(database, datetime.now(UTC)):
             sys.stdout.write("nothing to do\n")

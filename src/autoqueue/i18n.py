@@ -211,3 +211,19 @@ def extract_cli(
             doc = ast.get_docstring(node, clean=True)
             if doc:
                 yield node.lineno, "_", doc, []
+
+
+QUEUE_LABELS = {
+    "schedule": N_("schedule"),
+    "script": N_("script"),
+    "image": N_("image"),
+    "video": N_("video"),
+    "youtube": N_("youtube"),
+    "failed": N_("failed"),
+    "completed": N_("completed"),
+}
+
+
+def queue_label(name: str) -> str:
+    """A queue's (or the terminal app's tab's) name, ``script``, in the user's language."""
+    return _(QUEUE_LABELS.get(name, name))

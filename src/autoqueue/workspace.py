@@ -9,14 +9,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from autoqueue import db
 from autoqueue.config import CONFIG_NAME, Config, load_config
-from autoqueue.db import DB_NAME
 from autoqueue.errors import DatabaseError, UsageError
 from autoqueue.i18n import _
+from autoqueue.store import db
+from autoqueue.store.db import DB_NAME
 
 if TYPE_CHECKING:
-    from autoqueue.link import Link
+    from autoqueue.store.link import Link
 
 TASKS_DIR = "tasks"
 # The home's identity, matched against the database's autoqueue_meta 'home_id': a worker whose
@@ -74,7 +74,7 @@ class Workspace:
         if database is None or database == "":
             database = os.environ.get("AUTOQUEUE_DB") or None
         if database is not None and db.is_url(str(database)):
-            from autoqueue.dburl import check
+            from autoqueue.store.dburl import check
 
             check(str(database))  # a URL libpq would misread is refused before any use
             return cls(home=home, db_path=home / DB_NAME, config=config, db_url=str(database))
@@ -90,7 +90,8 @@ class Workspace:
 
     @property
     def location(self) -> str:
-        """What :func:`autoqueue.db.open_database` opens (may hold a password: never shown)."""
+        """What :func:`autoqueue.store.db.open_database` opens (may hold a password: never
+        shown)."""
         return self.db_url if self.db_url is not None else str(self.db_path)
 
     @property
@@ -118,7 +119,7 @@ class Workspace:
         """Open the database (creating or upgrading it, unless ``create`` is False and there is
         no autoqueue database there yet). ``read_only``: the caller only reads, so a database
         in a read-only folder is opened without writing instead of refused. ``link``: a
-        worker's view of a PostgreSQL server, shared by its connections (autoqueue.link)."""
+        worker's view of a PostgreSQL server, shared by its connections (autoqueue.store.link)."""
         if self.db_url is None:
             if not create and not db.is_initialised(self.db_path):
                 # An empty file (`touch autoqueue.db`) is no more a database than no file:

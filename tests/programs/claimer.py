@@ -10,8 +10,9 @@ import sys
 import time
 from pathlib import Path
 
-from autoqueue import engine, processes
+from autoqueue.attempt import processes
 from autoqueue.models import QueueType
+from autoqueue.queue import engine
 from autoqueue.stages.base import StageResult
 from autoqueue.timeutil import utcnow
 from autoqueue.workspace import Workspace

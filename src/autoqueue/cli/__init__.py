@@ -23,7 +23,7 @@ from autoqueue.errors import AutoqueueError
 from autoqueue.i18n import _
 
 if TYPE_CHECKING:
-    from autoqueue.db import Connection
+    from autoqueue.store.db import Connection
     from autoqueue.workspace import Workspace
 
 
@@ -63,7 +63,7 @@ class AutoqueueGroup(TyperGroup):
                 **extra,
             )
         except typer.Abort:
-            from autoqueue import output
+            from autoqueue.cli import output
 
             output.error(i18n._("aborted"))
             code = 1
@@ -78,7 +78,7 @@ class AutoqueueGroup(TyperGroup):
             if type(exc).__name__ == "NoArgsIsHelpError":
                 sys.stdout.write(str(message()) + "\n")  # `autoqueue` alone: the help screen
             else:
-                from autoqueue import output
+                from autoqueue.cli import output
 
                 context = getattr(exc, "ctx", None)
                 where = getattr(context, "command_path", None) or "autoqueue"
@@ -99,27 +99,27 @@ class AutoqueueGroup(TyperGroup):
     def invoke(self, ctx: Any) -> Any:
         # Here, not at the top: a help screen is printed while parsing, before any command is
         # invoked, and needs no database module (nor sqlite3).
-        from autoqueue import db as db_errors
+        from autoqueue.store import db as db_errors
 
         try:
             return super().invoke(ctx)
         except AutoqueueError as exc:
-            from autoqueue import output
+            from autoqueue.cli import output
 
             output.error(str(exc))
             raise typer.Exit(exc.exit_code) from None
         except db_errors.Error as exc:
-            from autoqueue import output
+            from autoqueue.cli import output
 
             output.error(_("database error: {error}").format(error=exc))
             raise typer.Exit(1) from None
         except OverflowError as exc:
-            from autoqueue import output
+            from autoqueue.cli import output
 
             output.error(_("a number is too large: {error}").format(error=exc))
             raise typer.Exit(2) from None
         except OSError as exc:  # a full disk, a folder we may not write: the OS's own words
-            from autoqueue import output
+            from autoqueue.cli import output
 
             reason = exc.strerror or str(exc)
             if exc.filename:
@@ -226,8 +226,8 @@ def main_options(
     ] = None,
 ) -> None:
     """autoqueue: a queue that runs your content pipeline unattended."""
-    from autoqueue.db import is_url
     from autoqueue.errors import UsageError
+    from autoqueue.store.db import is_url
 
     if home.exists() and not home.is_dir():
         raise UsageError(_("--home {home} is a file, not a folder").format(home=home))

@@ -13,8 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from autoqueue import output
-from autoqueue.cli import JsonOption, LimitOption, _state, app
+from autoqueue.cli import JsonOption, LimitOption, _state, app, output
 from autoqueue.errors import UsageError
 from autoqueue.i18n import _
 
@@ -22,7 +21,7 @@ from autoqueue.i18n import _
 @app.command()
 def init(ctx: typer.Context) -> None:
     """Create the database, tasks/ and a commented autoqueue.toml (safe to run again)."""
-    from autoqueue import service
+    from autoqueue.tasks import service
 
     state = _state(ctx)
     made = service.init_home(state.workspace)
@@ -79,7 +78,7 @@ def add(
     as_json: JsonOption = False,
 ) -> None:
     """Add a task; prints its id."""
-    from autoqueue import service
+    from autoqueue.tasks import service
     from autoqueue.timeutil import utcnow
 
     state = _state(ctx)
@@ -132,7 +131,7 @@ def list_tab(
     if tab is not None:
         # service (and the repositories and models it brings) only when a tab is named: the
         # counts alone need none of it.
-        from autoqueue import service
+        from autoqueue.tasks import service
 
         chosen = service.parse_tab(tab)
     with state.connect(read_only=True) as conn:
@@ -154,7 +153,7 @@ def list_tab(
 def tasks(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Every task: its kind, its schedules (next run in each schedule's own zone), its state
     (running, waiting, failed, paused, done), its last run and YouTube URL."""
-    from autoqueue import service
+    from autoqueue.tasks import service
 
     state = _state(ctx)
     with state.connect(read_only=True) as conn:
@@ -170,7 +169,7 @@ def doctor(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Check what an unattended install needs (database, config, stage programs, a Hangul
     font, ffmpeg, free disk, YouTube tokens, something that runs the queue) and say what to fix.
     Exits 1 when a check fails."""
-    from autoqueue import doctor as doctor_checks
+    from autoqueue.cli import doctor as doctor_checks
 
     state = _state(ctx)
     checks = doctor_checks.run_checks(state.home.expanduser().resolve(), state.db)
@@ -203,7 +202,7 @@ def show(
     as_json: JsonOption = False,
 ) -> None:
     """A task with its schedules, queue history, outputs and recent logs."""
-    from autoqueue import service
+    from autoqueue.tasks import service
     from autoqueue.workspace import parse_task_ref
 
     state = _state(ctx)
@@ -224,7 +223,7 @@ def stop(
 ) -> None:
     """Stop a task: fail its running item, drop its waiting ones, deactivate its schedules, and
     kill the programs autoqueue started for it (never anything else)."""
-    from autoqueue import service
+    from autoqueue.tasks import service
     from autoqueue.timeutil import utcnow
     from autoqueue.workspace import parse_task_ref
 
@@ -247,7 +246,7 @@ def pause(
     task: Annotated[str, typer.Argument(help="Task id, or its first characters.")],
 ) -> None:
     """Turn a task's schedules off (a run in flight goes on; `stop` ends it)."""
-    from autoqueue import service
+    from autoqueue.tasks import service
     from autoqueue.timeutil import utcnow
     from autoqueue.workspace import parse_task_ref
 
@@ -265,7 +264,7 @@ def resume(
     as_json: JsonOption = False,
 ) -> None:
     """Turn a paused or stopped task's schedules back on, from the next occurrence after now."""
-    from autoqueue import service
+    from autoqueue.tasks import service
     from autoqueue.timeutil import utcnow
     from autoqueue.workspace import parse_task_ref
 
@@ -307,7 +306,7 @@ def edit(
 ) -> None:
     """Change a task's title or its schedule, checked as `add` checks them. The next run is
     computed again only when --at, --repeat or --tz changes."""
-    from autoqueue import service
+    from autoqueue.tasks import service
     from autoqueue.timeutil import utcnow
     from autoqueue.workspace import parse_task_ref
 
@@ -356,7 +355,7 @@ def delete(
 ) -> None:
     """Delete a task with its schedules, queue history and logs, and its folder unless
     --keep-files. Its contents stay in the library (without file paths when the files go)."""
-    from autoqueue import service
+    from autoqueue.tasks import service
     from autoqueue.timeutil import utcnow
     from autoqueue.workspace import parse_task_ref
 
@@ -408,7 +407,7 @@ def retry(
     ] = False,
 ) -> None:
     """The retry button: the task's failed item back to waiting with a fresh retry budget."""
-    from autoqueue import service
+    from autoqueue.tasks import service
     from autoqueue.timeutil import utcnow
     from autoqueue.workspace import parse_task_ref
 
@@ -443,9 +442,9 @@ def logs(
 ) -> None:
     """The log viewer, newest first (text and --json alike). --follow: the latest rows oldest
     first, then new rows as they come (with --json, one JSON object per line)."""
-    from autoqueue import service
     from autoqueue.models import ActionType, LogLevel, QueueType
     from autoqueue.repo import logs as logs_repo
+    from autoqueue.tasks import service
     from autoqueue.workspace import parse_task_ref
 
     state = _state(ctx)
@@ -517,7 +516,7 @@ def contents(
     with state.connect(read_only=True) as conn:
         task_id = None
         if task is not None:
-            from autoqueue import service  # only to find the task: the library alone needs none
+            from autoqueue.tasks import service  # only to find the task: the library needs none
 
             task_id = service.get_task(conn, task).id
         rows = contents_repo.list_contents(conn, task_id=task_id, limit=limit)
@@ -539,7 +538,7 @@ def cleanup(
     """Retention: delete completed queue rows, routine log rows, archived runs, outbox copies and
     attempt records older than --older-than (never warnings, errors or a run's start and end
     rows, nor the current run's files, nor anything of a running stage)."""
-    from autoqueue import service
+    from autoqueue.tasks import service
     from autoqueue.timeutil import parse_duration, utcnow
 
     state = _state(ctx)
@@ -589,7 +588,7 @@ def schema(
     name: Annotated[str, typer.Argument(help="Which schema: story")] = "story",
 ) -> None:
     """Print a JSON Schema: `story` is what story.json must match (for your own script writer)."""
-    from autoqueue.story import Story
+    from autoqueue.media.story import Story
 
     if name != "story":
         raise UsageError(_("unknown schema {name!r} (choose from: story)").format(name=name))
@@ -659,7 +658,7 @@ def ui(
     with state.connect():
         pass  # a home without a database is refused here, in one line
     if web:
-        from autoqueue import ui_web
+        from autoqueue.cli import web as ui_web
 
         environ = {"AUTOQUEUE_HOME": str(state.workspace.home)}
         if state.db is not None:
@@ -682,6 +681,6 @@ def ui(
             )
         ui_web.serve(host, port, environ, token)
         return
-    from autoqueue.ui import AutoqueueApp
+    from autoqueue.cli.app import AutoqueueApp
 
     AutoqueueApp(state.workspace, state.tz, utcnow).run()

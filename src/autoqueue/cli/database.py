@@ -7,8 +7,7 @@ from typing import Annotated
 
 import typer
 
-from autoqueue import output
-from autoqueue.cli import JsonOption, _state, app
+from autoqueue.cli import JsonOption, _state, app, output
 from autoqueue.i18n import _
 
 db_app = typer.Typer(help="The database: move a home's history to PostgreSQL.")
@@ -26,7 +25,7 @@ def db_copy(
 ) -> None:
     """Copy every task, schedule, queue item, log and content into an empty database, then
     compare row counts and checksums of every table. Stop the workers first."""
-    from autoqueue.dbcopy import copy_database
+    from autoqueue.store.dbcopy import copy_database
     from autoqueue.workspace import Workspace
 
     state = _state(ctx)

@@ -16,13 +16,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from autoqueue import output
-from autoqueue.cli import JsonOption, State, _state, app
+from autoqueue.cli import JsonOption, State, _state, app, output
 from autoqueue.errors import AutoqueueError, UsageError
-from autoqueue.i18n import _
+from autoqueue.i18n import _, queue_label
 
 if TYPE_CHECKING:
-    from autoqueue.tick import Scheduler, TickReport
+    from autoqueue.worker.tick import Scheduler, TickReport
     from autoqueue.workspace import Workspace
 
 INTERRUPTED = 130  # the shell's exit status for a command ended by Ctrl-C (128 + SIGINT)
@@ -31,7 +30,7 @@ INTERRUPTED = 130  # the shell's exit status for a command ended by Ctrl-C (128 
 def _print_processed(done: Any) -> None:
     """One line per item a round ran: its queue, task and how it ended, in the user's words."""
     detail = f": {done.detail}" if done.detail else ""
-    queue = output.pad_cells(output.queue_label(done.queue_type.value), 8)
+    queue = output.pad_cells(queue_label(done.queue_type.value), 8)
     output.info(f"{queue} {done.task_id} {output.outcome_label(done.outcome)}{detail}")
 
 
@@ -94,8 +93,8 @@ def _say_stopping(scheduler: "Scheduler", number: int, *, first: bool) -> None:
 def _idle(state: State) -> bool:
     from datetime import UTC, datetime
 
-    from autoqueue.db import DB_NAME, is_url
-    from autoqueue.idle import nothing_to_do
+    from autoqueue.store.db import DB_NAME, is_url
+    from autoqueue.worker.idle import nothing_to_do
 
     if state.db is not None and is_url(state.db):
         return False  # the fast path is SQLite's; a PostgreSQL tick asks its server
@@ -113,8 +112,8 @@ def _run_scheduler(
     as_json: bool,
     queues: str | None = None,
 ) -> None:
-    from autoqueue import hosts
-    from autoqueue.tick import Scheduler
+    from autoqueue.worker import hosts
+    from autoqueue.worker.tick import Scheduler
 
     served = hosts.parse_queues(queues)
     with state.connect() as conn:
@@ -166,7 +165,7 @@ def _report(report: "TickReport", *, as_json: bool) -> None:
     for recovered in report.recovered:  # a follower recovers this host's dead workers' items
         output.info(
             _("recovered {value} item {id} of task {task_id}: {reason} ({outcome})").format(
-                value=output.queue_label(recovered.item.queue_type.value),
+                value=queue_label(recovered.item.queue_type.value),
                 id=recovered.item.id,
                 task_id=recovered.item.task_id,
                 reason=recovered.reason,
@@ -406,7 +405,7 @@ def demo(
     ] = None,
 ) -> None:
     """Add sample tasks in a fresh home and run the whole pipeline, offline, to real videos."""
-    from autoqueue.demo import run_demo
+    from autoqueue.cli.demo import run_demo
 
     state = _state(ctx)
     if directory is None:

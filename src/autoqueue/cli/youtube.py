@@ -9,8 +9,7 @@ from typing import Annotated
 
 import typer
 
-from autoqueue import output
-from autoqueue.cli import JsonOption, _state, app
+from autoqueue.cli import JsonOption, _state, app, output
 from autoqueue.i18n import _
 
 youtube_app = typer.Typer(help="The YouTube uploader: authorise channels, check their tokens.")

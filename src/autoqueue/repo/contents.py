@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from autoqueue.db import Connection
 from autoqueue.models import Content
+from autoqueue.store.db import Connection
 
 
 def insert_script(

@@ -8,7 +8,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator
 
-from autoqueue.db import Connection, is_postgres
+from autoqueue.store.db import Connection, is_postgres
 
 # Every table, parents first; its primary key orders the checksum. scheduler_lock is not
 # copied: it names a process on the old database, and every worker takes it afresh.

@@ -3,8 +3,8 @@ lock with an owner and an expiry."""
 
 from __future__ import annotations
 
-from autoqueue.db import Connection, Row, is_postgres
 from autoqueue.owner import Owner
+from autoqueue.store.db import Connection, Row, is_postgres
 
 
 def acquire(

@@ -6,8 +6,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from autoqueue.db import Connection
 from autoqueue.models import ActionType, LogEntry, LogLevel, QueueType
+from autoqueue.store.db import Connection
 
 
 @dataclass(frozen=True)

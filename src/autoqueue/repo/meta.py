@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from autoqueue.db import Connection
+from autoqueue.store.db import Connection
 
 
 def get(conn: Connection, key: str) -> str | None:

@@ -8,7 +8,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from autoqueue.db import (
+from autoqueue.models import QueueItem, QueueType, Tab
+from autoqueue.owner import Owner
+from autoqueue.store.db import (
     EVERY_QUEUE,
     LATER_RUN,
     Connection,
@@ -18,8 +20,6 @@ from autoqueue.db import (
     is_postgres,
     notify,
 )
-from autoqueue.models import QueueItem, QueueType, Tab
-from autoqueue.owner import Owner
 
 ACTIVE = ("waiting", "processing")
 WAKE = "any"  # the NOTIFY payload when any queue may have work

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from autoqueue.db import Connection, Row, canonical_time, is_postgres
 from autoqueue.models import Schedule
+from autoqueue.store.db import Connection, Row, canonical_time, is_postgres
 
 
 def insert(

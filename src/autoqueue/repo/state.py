@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from autoqueue.db import Connection
+from autoqueue.store.db import Connection
 
 
 def load(conn: Connection, queue_id: int) -> dict[str, Any] | None:

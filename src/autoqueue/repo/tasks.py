@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from autoqueue.db import Connection
 from autoqueue.models import Task
+from autoqueue.store.db import Connection
 
 
 def insert(conn: Connection, task: Task) -> Task:

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from autoqueue.models import ActionType, LogLevel, QueueItem, Schedule, Task
-from autoqueue.processes import ProcessInfo
 from autoqueue.workspace import Workspace
+
+if TYPE_CHECKING:  # a type only: a stage starts programs through the attempt, never psutil
+    from autoqueue.attempt.processes import ProcessInfo
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from autoqueue.attempt.program import PERMANENT_EXIT_CODE, CommandOutput, Finished
 from autoqueue.errors import PermanentStageError, TransientStageError
-from autoqueue.program import PERMANENT_EXIT_CODE, CommandOutput, Finished
 from autoqueue.stages.base import StageContext, StageLog, StageResult
 from autoqueue.stages.runner import run_program
 

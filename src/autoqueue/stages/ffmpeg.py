@@ -11,11 +11,11 @@ from dataclasses import dataclass, replace
 from itertools import pairwise
 from pathlib import Path
 
-from autoqueue.captions import Track
 from autoqueue.config import DEFAULT_QP
 from autoqueue.errors import PermanentStageError
 from autoqueue.i18n import _
 from autoqueue.layout import CLIP_SUFFIXES
+from autoqueue.media.captions import Track
 from autoqueue.stages import motion
 
 FPS = 30

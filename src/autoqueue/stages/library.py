@@ -25,9 +25,9 @@ from pathlib import Path
 
 from autoqueue.i18n import _
 from autoqueue.layout import CLIP_SUFFIXES, IMAGE_SUFFIXES, MEDIA_RECORD, scene_name
+from autoqueue.media.story import Scene
 from autoqueue.models import ActionType, LogLevel, QueueType
 from autoqueue.stages.base import StageContext, StageLog
-from autoqueue.story import Scene
 
 FOLDER = "media"  # in the home; fixed, like music/
 _SPLIT = re.compile(r"[\W_]+")  # file names split on _ - . space (and any other punctuation)
@@ -261,7 +261,7 @@ class Picker:
 
     def _usable(self, item: MediaFile) -> bool:
         """Whether the file decodes (every frame of a clip), as a stock download must."""
-        from autoqueue.images import image_problem
+        from autoqueue.media.images import image_problem
         from autoqueue.stages import ffmpeg
 
         try:

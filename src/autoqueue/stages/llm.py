@@ -27,10 +27,10 @@ from pydantic import ValidationError
 from autoqueue.config import LlmConfig
 from autoqueue.errors import PermanentStageError, TransientStageError
 from autoqueue.i18n import _
+from autoqueue.media.story import Story
 from autoqueue.models import ActionType, LogLevel, TaskType
 from autoqueue.stages import providers
 from autoqueue.stages.base import StageContext, StageLog, StageResult
-from autoqueue.story import Story
 from autoqueue.timeutil import utcnow
 
 LANGUAGE_NAMES = {"ko": "Korean", "en": "English"}

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autoqueue.config import StageConfig
+from autoqueue.media.espeak import Speech, Word, join
+from autoqueue.media.story import Story
 from autoqueue.stages import ffmpeg
 from autoqueue.stages.base import StageContext
-from autoqueue.story import Story
-from autoqueue.tts import Speech, Word, join
 from autoqueue.voices.chain import SAMPLE_RATE, Line, speak_lines
 
 BREATH = 0.25  # seconds after each scene's narration: a breath, not dead air (at most 0.35)
@@ -65,7 +65,7 @@ def _texts(story: Story, count: int) -> list[tuple[str, bool, str | None, float 
 def _spread_words(
     texts: list[tuple[str, bool, str | None, float | None]], durations: tuple[float, ...]
 ) -> list[list[Word]]:
-    from autoqueue.captions import spread
+    from autoqueue.media.captions import spread
 
     scenes: list[list[Word]] = []
     at = 0.0

@@ -18,10 +18,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from autoqueue import captions
+from autoqueue.attempt.program import describe_exit
 from autoqueue.errors import TransientStageError
 from autoqueue.i18n import _
-from autoqueue.program import describe_exit
+from autoqueue.media import captions
 from autoqueue.stages import ffmpeg
 
 # Each part holds its pictures in memory, starts its own libass and opens with a keyframe, and

@@ -1,5 +1,5 @@
 """Run one external program for a built-in stage (ffmpeg, a generator): the program runs
-through autoqueue.program, within the attempt's timeout, and is killed with everything it
+through autoqueue.attempt.program, within the attempt's timeout, and is killed with everything it
 started when the stage is cancelled."""
 
 from __future__ import annotations
@@ -7,11 +7,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from autoqueue import program
+from autoqueue.attempt import program
+from autoqueue.attempt.processes import ProcessInfo
+from autoqueue.attempt.program import LineSink, describe_exit
 from autoqueue.errors import PermanentStageError, StageError, TransientStageError
 from autoqueue.i18n import _
-from autoqueue.processes import ProcessInfo
-from autoqueue.program import LineSink, describe_exit
 from autoqueue.stages.base import StageContext
 
 __all__ = ["StageCancelled", "describe_exit", "run_program"]

@@ -300,7 +300,7 @@ def _write_credits(task_dir: Path, credits: list[Credit]) -> None:
 
 def _save(data: bytes, target: Path, clip: bool, exe: str) -> None:
     """Write a download under a temporary name, check that it is what it claims, rename it."""
-    from autoqueue.images import image_problem
+    from autoqueue.media.images import image_problem
 
     temporary = target.with_name(target.name + ".part")
     temporary.write_bytes(data)

@@ -8,9 +8,9 @@ import re
 from typing import Any
 
 from autoqueue.layout import STORY
+from autoqueue.media.story import Scene, Story
 from autoqueue.models import TaskType
 from autoqueue.stages.base import StageContext, StageResult
-from autoqueue.story import Scene, Story
 
 HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
 MAX_DETAIL_SCENES = 6

@@ -15,19 +15,19 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from autoqueue import captions
+from autoqueue.attempt.processes import ProcessInfo
 from autoqueue.config import StageConfig
 from autoqueue.errors import PermanentStageError, TransientStageError
 from autoqueue.i18n import _
 from autoqueue.layout import THUMBNAIL, VIDEO, resolution, scene_images
+from autoqueue.media import captions
+from autoqueue.media.story import Story
 from autoqueue.models import ActionType, LogLevel, MediaMode
-from autoqueue.processes import ProcessInfo
 from autoqueue.stages import ffmpeg, narration, render
 from autoqueue.stages.base import StageContext, StageLog, StageResult
 from autoqueue.stages.cards import card_text, read_story
 from autoqueue.stages.command import run_command
 from autoqueue.stages.runner import run_program
-from autoqueue.story import Story
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -99,7 +99,7 @@ class _Sink:
 def _check_images(images: list[Path]) -> None:
     """Every scene image decodes, and none is a decompression bomb (a few kilobytes that would
     take gigabytes of memory): either fails permanently, naming the file."""
-    from autoqueue.images import image_problem
+    from autoqueue.media.images import image_problem
 
     for path in images:
         problem = image_problem(path)

@@ -88,7 +88,7 @@ def catalog(home: Path) -> Catalog:
 
 def _espeak_voices() -> tuple[list[str], str | None]:
     """eSpeak NG's voices, or why there are none (a broken install must not hide piper's)."""
-    from autoqueue.tts import Espeak
+    from autoqueue.media.espeak import Espeak
 
     try:
         return Espeak.get().voices(), None

@@ -18,7 +18,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from autoqueue.config import VoiceEngineConfig
-from autoqueue.tts import Speech, Word
+from autoqueue.media.espeak import Speech, Word
 from autoqueue.voices.engine import Engine, EngineUnavailable, VoiceRequest, decode_audio
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from autoqueue.tts import Speech
+from autoqueue.media.espeak import Speech
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,11 @@ from pathlib import Path
 from autoqueue.config import StageConfig
 from autoqueue.errors import PermanentStageError
 from autoqueue.i18n import _
+from autoqueue.media.espeak import Espeak, Speech
 from autoqueue.stages.base import StageContext
-from autoqueue.tts import Espeak, Speech
 from autoqueue.voices.engine import Engine, VoiceRequest
 
-SYSTEM_VOICE = [sys.executable, "-m", "autoqueue.system_voice"]
+SYSTEM_VOICE = [sys.executable, "-m", "autoqueue.media.system_voice"]
 PART_FILE = "narration_part.wav"
 
 
@@ -97,4 +97,4 @@ def command(ctx: StageContext, config: StageConfig) -> Engine:
 
 def system(ctx: StageContext, config: StageConfig) -> Engine:
     """``narration = "system"``: the operating system's voices, in a program of their own."""
-    return program(ctx, config, SYSTEM_VOICE, "autoqueue.system_voice")
+    return program(ctx, config, SYSTEM_VOICE, "autoqueue.media.system_voice")

@@ -29,10 +29,10 @@ from typing import Any
 from autoqueue.config import VoiceEngineConfig
 from autoqueue.errors import PermanentStageError
 from autoqueue.i18n import _
+from autoqueue.media.espeak import Speech, Word
 from autoqueue.stages import providers
 from autoqueue.stages.base import StageContext
 from autoqueue.timeutil import utcnow
-from autoqueue.tts import Speech, Word
 from autoqueue.voices.engine import Engine, EngineUnavailable, VoiceRequest, decode_audio
 
 PCM_RATE = 24_000  # OpenAI's "pcm" and Gemini's speech: 16-bit mono at 24 kHz

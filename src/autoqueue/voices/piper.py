@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from autoqueue.config import VoiceEngineConfig
 from autoqueue.i18n import _
-from autoqueue.tts import Speech
+from autoqueue.media.espeak import Speech
 from autoqueue.voices.engine import Engine, EngineUnavailable, VoiceRequest
 
 if TYPE_CHECKING:

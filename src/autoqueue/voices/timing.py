@@ -19,7 +19,7 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from itertools import pairwise
 
-from autoqueue.tts import Word
+from autoqueue.media.espeak import Word
 
 FRAME = 0.01  # seconds per envelope frame
 ENVELOPE_RATE = 8000  # samples per second kept for the envelope: enough for loudness, fast

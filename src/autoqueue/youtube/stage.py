@@ -30,6 +30,7 @@ from autoqueue.errors import (
 )
 from autoqueue.i18n import _
 from autoqueue.layout import THUMBNAIL, VIDEO
+from autoqueue.media.espeak import text_language
 from autoqueue.models import ActionType, LogLevel, Privacy
 from autoqueue.stages.base import StageContext, StageLog, StageResult
 from autoqueue.stages.cards import read_story
@@ -37,7 +38,6 @@ from autoqueue.stages.outbox import with_credits
 from autoqueue.stages.runner import StageCancelled
 from autoqueue.stages.video import CAPTIONS_SRT, THUMBNAIL_MAX_BYTES, save_thumbnail_jpeg
 from autoqueue.timeutil import from_db, parse_stored, to_db, utcnow
-from autoqueue.tts import text_language
 from autoqueue.youtube import auth
 from autoqueue.youtube.quota import next_reset, quota_day
 

@@ -11,11 +11,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from autoqueue.db import Connection, is_postgres, transaction
 from autoqueue.errors import DatabaseError, UsageError
 from autoqueue.i18n import _
 from autoqueue.models import QueueType
 from autoqueue.repo import meta as meta_repo
+from autoqueue.store.db import Connection, is_postgres, transaction
 from autoqueue.timeutil import utcnow
 from autoqueue.workspace import IDENTITY_FILE, Workspace
 

@@ -12,16 +12,16 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from autoqueue import service
-from autoqueue.hosts import database_clock
 from autoqueue.i18n import _
 from autoqueue.layout import VIDEO
 from autoqueue.models import QueueType
 from autoqueue.repo import logs as logs_repo
 from autoqueue.repo import queue as queue_repo
 from autoqueue.repo import tasks as tasks_repo
-from autoqueue.tick import Scheduler, TickReport
+from autoqueue.tasks import service
 from autoqueue.timeutil import utcnow
+from autoqueue.worker.hosts import database_clock
+from autoqueue.worker.tick import Scheduler, TickReport
 from autoqueue.workspace import Workspace
 
 SAMPLE_IMAGES = (

@@ -22,10 +22,10 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, NamedTuple, Protocol
 
-from autoqueue import processes
-from autoqueue.attempt_files import Entry
+from autoqueue.attempt import processes
+from autoqueue.attempt.files import Entry
+from autoqueue.attempt.processes import ProcessInfo
 from autoqueue.i18n import _
-from autoqueue.processes import ProcessInfo
 
 MAX_LINE_BYTES = 8192
 POLL_SECONDS = 0.1

@@ -1,11 +1,11 @@
 """One stage attempt, seen from the tick: start its supervisor, follow it, apply how it ended.
 
-The attempt runs in a supervisor process of its own (autoqueue.supervisor) that outlives the
+The attempt runs in a supervisor process of its own (autoqueue.attempt.supervisor) that outlives the
 tick. The tick copies the attempt's log entries into ``task_logs`` as they come, kills the
 attempt when its item is stopped or the worker shuts down, and, once the supervisor has
 recorded how the attempt ended, applies that result (complete, or fail by the usual rules).
 A tick that finds an attempt of a dead tick adopts it through :meth:`Runner.follow`, or applies
-its result if it has ended (autoqueue.recovery). Only an attempt that vanished with no record
+its result if it has ended (autoqueue.worker.recovery). Only an attempt that vanished with no record
 runs again, and that spends no stage retry (``lose_item``: the crash budget).
 
 Every database write here is retried while another process holds the write lock
@@ -29,9 +29,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
-from autoqueue import attempt_files, engine, failpoints, i18n, processes
-from autoqueue import db as db_errors
-from autoqueue.db import Connection, is_busy, is_unreachable, retry_busy, short_wait
+from autoqueue import failpoints, i18n
+from autoqueue.attempt import files as attempt_files
+from autoqueue.attempt import processes
+from autoqueue.attempt.processes import ProcessInfo
+from autoqueue.attempt.program import wait_then_set
 from autoqueue.errors import (
     ParkStageError,
     PermanentStageError,
@@ -39,12 +41,10 @@ from autoqueue.errors import (
     TransientStageError,
 )
 from autoqueue.i18n import _
-from autoqueue.link import Link
 from autoqueue.models import QueueItem, Schedule, Task
 from autoqueue.owner import Owner
-from autoqueue.pipeline import GiveUp, Park, Retry
-from autoqueue.processes import ProcessInfo
-from autoqueue.program import wait_then_set
+from autoqueue.queue import engine
+from autoqueue.queue.pipeline import GiveUp, Park, Retry
 from autoqueue.repo import queue as queue_repo
 from autoqueue.repo import schedules as schedules_repo
 from autoqueue.repo import tasks as tasks_repo
@@ -52,6 +52,9 @@ from autoqueue.stages.base import StageContext, StageLog, StageResult
 from autoqueue.stages.command import contract_env, expand_argv, task_payload
 from autoqueue.stages.outputs import check_outputs
 from autoqueue.stages.registry import missing_command
+from autoqueue.store import db as db_errors
+from autoqueue.store.db import Connection, is_busy, is_unreachable, retry_busy, short_wait
+from autoqueue.store.link import Link
 from autoqueue.timeutil import from_db, to_db
 from autoqueue.workspace import Workspace
 
@@ -288,7 +291,7 @@ class Runner:
                 folder / attempt_files.SPEC, json.dumps(spec, ensure_ascii=False, default=str)
             )
             popen, info = processes.start_detached(
-                [sys.executable, "-m", "autoqueue.supervisor", str(folder)],
+                [sys.executable, "-m", "autoqueue.attempt.supervisor", str(folder)],
                 cwd=folder,
                 env={**os.environ, **self._database_env(), processes.ATTEMPT_ENV: token},
                 log=folder / attempt_files.SUPERVISOR_LOG,

@@ -6,7 +6,7 @@ to quit and waits. An app told to quit while it is still starting (a headless br
 a screenshot and leaves) may never end: Textual closes the app but not its screen, which repaints
 forever, and SIGTERM only repeats the request to quit. So the server gives each session a moment
 to quit, then terminates and kills its process tree; stopping the server does the same to every
-session left. The app also ends when its input closes (``autoqueue.ui.PipeDriver``): a server
+session left. The app also ends when its input closes (``autoqueue.cli.app.PipeDriver``): a server
 that was killed leaves nobody to see it.
 
 Off a loopback address (``--host 0.0.0.0``), whoever reaches the port could stop, delete, retry
@@ -38,9 +38,9 @@ from aiohttp.typedefs import Handler, Middleware
 from textual_serve.app_service import AppService
 from textual_serve.server import Server, to_int
 
-from autoqueue import processes
+from autoqueue.attempt import processes
+from autoqueue.attempt.processes import ProcessInfo
 from autoqueue.i18n import _
-from autoqueue.processes import ProcessInfo
 
 log = logging.getLogger("textual-serve")
 

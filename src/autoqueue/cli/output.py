@@ -9,14 +9,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from autoqueue.i18n import N_, _
+from autoqueue.i18n import N_, _, queue_label
 from autoqueue.timeutil import display_time
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from autoqueue.models import Content, LogEntry, Tab
-    from autoqueue.service import StopResult
+    from autoqueue.tasks.service import StopResult
     from autoqueue.voices.catalog import Catalog
     from autoqueue.voices.piper import PiperVoice
 
@@ -80,15 +80,6 @@ def info(message: str) -> None:
     sys.stdout.flush()
 
 
-TAB_LABELS = {
-    "schedule": N_("schedule"),
-    "script": N_("script"),
-    "image": N_("image"),
-    "video": N_("video"),
-    "youtube": N_("youtube"),
-    "failed": N_("failed"),
-    "completed": N_("completed"),
-}
 CHECK_NAMES = {
     "config": N_("config"),
     "database": N_("database"),
@@ -104,11 +95,6 @@ CHECK_NAMES = {
 def tab_label(tab: Tab) -> str:
     """A tab's name in the user's language."""
     return queue_label(tab.value)
-
-
-def queue_label(name: str) -> str:
-    """A queue's (or tab's) name, ``script``, in the user's language."""
-    return _(TAB_LABELS.get(name, name))
 
 
 def pad_cells(text: str, width: int, *, cut: bool = False) -> str:
@@ -377,7 +363,7 @@ def stage_text(row: Mapping[str, Any]) -> str:
     """A queue item's stage and status, ``script failed``, in the user's language."""
     queue, status = str(row["queue_type"]), str(row["status"])
     return _("{queue} {status}").format(
-        queue=_(TAB_LABELS.get(queue, queue)), status=_(STATUS_LABELS.get(status, status))
+        queue=queue_label(queue), status=_(STATUS_LABELS.get(status, status))
     )
 
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from autoqueue.db import Connection, Error, open_database, transaction
 from autoqueue.errors import DatabaseError
 from autoqueue.i18n import _
 from autoqueue.repo import copy as copy_repo
+from autoqueue.store.db import Connection, Error, open_database, transaction
 
 
 @dataclass(frozen=True)

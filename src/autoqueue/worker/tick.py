@@ -7,7 +7,7 @@ queue (or keeps going, with ``drain`` / ``forever``). Queues run in their own th
 slot: ``[queues.X] concurrency``), so a 10-minute video render does not hold back script
 writing for the next task; the database still allows only ``concurrency`` processing items per
 queue type over every host (invariant 1). On PostgreSQL idle workers wake on NOTIFY. Each
-item's stage runs as an attempt with a supervisor of its own (autoqueue.attempt), except the
+item's stage runs as an attempt with a supervisor of its own (autoqueue.attempt.runner), except the
 internal schedule stage, which is quick and idempotent and runs here.
 
 Nothing here lets an exception escape a thread: a database that stays locked past a lease, or a
@@ -27,10 +27,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
 
-from autoqueue import db as db_errors
-from autoqueue import engine, processes, recovery
-from autoqueue.attempt import Attempt, Ended, Outcome, Runner
-from autoqueue.db import Connection, is_busy, is_unreachable, retry_busy, short_wait
+from autoqueue.attempt import processes
+from autoqueue.attempt.runner import Attempt, Ended, Outcome, Runner
 from autoqueue.errors import (
     AutoqueueError,
     DatabaseBusyError,
@@ -39,17 +37,21 @@ from autoqueue.errors import (
     TransientStageError,
 )
 from autoqueue.i18n import _
-from autoqueue.link import Link
 from autoqueue.models import QueueItem, QueueType, Schedule, Task
 from autoqueue.owner import Owner
-from autoqueue.pipeline import QUEUE_ORDER
-from autoqueue.recovery import Recovered
+from autoqueue.queue import engine
+from autoqueue.queue.pipeline import QUEUE_ORDER
 from autoqueue.repo import queue as queue_repo
-from autoqueue.scheduler_lock import SchedulerLock
 from autoqueue.stages.base import StageContext, StageLog
 from autoqueue.stages.outputs import check_outputs
 from autoqueue.stages.registry import run_handler
+from autoqueue.store import db as db_errors
+from autoqueue.store.db import Connection, is_busy, is_unreachable, retry_busy, short_wait
+from autoqueue.store.link import Link
 from autoqueue.timeutil import to_db, utcnow
+from autoqueue.worker import recovery
+from autoqueue.worker.lease import SchedulerLock
+from autoqueue.worker.recovery import Recovered
 from autoqueue.workspace import Workspace
 
 T = TypeVar("T")
@@ -218,7 +220,7 @@ class Scheduler:
         if url is None:
             yield
             return
-        from autoqueue import postgres
+        from autoqueue.store import postgres
 
         stop = threading.Event()
 

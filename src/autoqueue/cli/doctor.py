@@ -71,7 +71,7 @@ def run_checks(home: Path, database: str | None) -> list[Check]:
 
 
 def _database(workspace: object) -> Check:
-    from autoqueue.hosts import check_identity
+    from autoqueue.worker.hosts import check_identity
     from autoqueue.workspace import Workspace
 
     assert isinstance(workspace, Workspace)
@@ -424,10 +424,10 @@ def _scheduler(workspace: object) -> Check:
         conn = None
     if conn is not None:
         try:
-            from autoqueue.hosts import database_clock
             from autoqueue.repo import lock as lock_repo
-            from autoqueue.scheduler_lock import LOCK_NAME
             from autoqueue.timeutil import to_db
+            from autoqueue.worker.hosts import database_clock
+            from autoqueue.worker.lease import LOCK_NAME
 
             holder = lock_repo.holder(conn, LOCK_NAME)
             now = to_db(database_clock(conn)())

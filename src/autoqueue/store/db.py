@@ -2,7 +2,7 @@
 the SQLite backend itself (PRAGMAs, the schema and its migrations).
 
 A location is a file path (SQLite, the embedded default) or a ``postgresql://`` URL (the
-PostgreSQL backend in autoqueue.postgres). Both give a connection that speaks the small
+PostgreSQL backend in autoqueue.store.postgres). Both give a connection that speaks the small
 :class:`Connection` protocol, with SQLite's ``?`` / ``:name`` placeholders; the repository
 layer's SQL is written once against it (ARCHITECTURE.md "Backends").
 
@@ -24,14 +24,14 @@ from autoqueue.errors import DatabaseBusyError, DatabaseError, ReadOnlyError
 from autoqueue.i18n import _
 
 if TYPE_CHECKING:
-    from autoqueue.link import Link
+    from autoqueue.store.link import Link
 
 DB_NAME = "autoqueue.db"
 BUSY_TIMEOUT_SECONDS = 10.0
 SCHEMA_VERSION = 8
 URL_SCHEMES = ("postgresql://", "postgres://")
 
-# A row: sqlite3.Row, or autoqueue.postgres.PgRow; both answer by index and by column name.
+# A row: sqlite3.Row, or autoqueue.store.postgres.PgRow; both answer by index and by column name.
 Row = Any
 
 
@@ -58,7 +58,7 @@ class Connection(Protocol):
 
 
 class PgError(Exception):
-    """An error from PostgreSQL (autoqueue.postgres raises these instead of psycopg's own, so
+    """An error from PostgreSQL (autoqueue.store.postgres raises these instead of psycopg's own, so
     that code catching database errors does not import psycopg)."""
 
     def __init__(self, message: str, sqlstate: str = "") -> None:
@@ -72,7 +72,7 @@ class PgOperationalError(PgError):
 
 class PgUnreachableError(PgOperationalError):
     """The server cannot be reached: the connection was lost, or a new one cannot be made.
-    A worker rides this out for a while (autoqueue.link); a command reports it."""
+    A worker rides this out for a while (autoqueue.store.link); a command reports it."""
 
 
 class PgIntegrityError(PgError):
@@ -86,8 +86,8 @@ IntegrityError = (sqlite3.IntegrityError, PgIntegrityError)
 
 
 def redact(url: str) -> str:
-    """A database URL without its password, for messages and files (autoqueue.dburl)."""
-    from autoqueue.dburl import redact as redact_url
+    """A database URL without its password, for messages and files (autoqueue.store.dburl)."""
+    from autoqueue.store.dburl import redact as redact_url
 
     return redact_url(url)
 
@@ -107,7 +107,7 @@ def open_database(
     """Open the database a location names: a SQLite file, or a PostgreSQL URL (whose
     connection makes itself again after an outage, as ``link`` allows)."""
     if is_url(location):
-        from autoqueue import postgres  # here: psycopg is loaded only for PostgreSQL
+        from autoqueue.store import postgres  # here: psycopg is loaded only for PostgreSQL
 
         return postgres.connect(str(location), create=create, link=link)
     return connect(Path(location))
@@ -178,7 +178,7 @@ def schema_sql() -> str:
     packaged = resources.files("autoqueue").joinpath("schema.sql")
     if packaged.is_file():
         return packaged.read_text(encoding="utf-8")
-    checkout = Path(__file__).resolve().parents[2] / "schema.sql"
+    checkout = Path(__file__).resolve().parents[3] / "schema.sql"
     return checkout.read_text(encoding="utf-8")
 
 
@@ -433,7 +433,7 @@ def is_busy(exc: BaseException) -> bool:
     """Whether ``exc`` says another connection holds a lock (worth waiting for), as opposed to a
     full disk, an I/O error or a broken file (not worth it)."""
     if isinstance(exc, PgError):
-        from autoqueue.postgres import BUSY_STATES
+        from autoqueue.store.postgres import BUSY_STATES
 
         return exc.sqlstate in BUSY_STATES and not is_unreachable(exc)
     if not isinstance(exc, sqlite3.OperationalError):

@@ -6,7 +6,7 @@ doubled) and keeps the rewrite. Rows answer by index and by column name, as ``sq
 does. Timestamps are ``timestamptz(0)`` columns, read back as the same UTC text SQLite stores
 (``YYYY-MM-DD HH:MM:SS``), so the engine compares and stores them the same way on both.
 
-Errors from psycopg leave this module as :class:`autoqueue.db.PgError` subclasses, so that the
+Errors from psycopg leave this module as :class:`autoqueue.store.db.PgError` subclasses, so that the
 rest of autoqueue catches ``db.Error`` without importing psycopg (an idle SQLite tick never
 loads it). ARCHITECTURE.md "Backends" describes the seam.
 """
@@ -23,7 +23,9 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg.adapt import Loader
 
-from autoqueue.db import (
+from autoqueue.errors import DatabaseError, UsageError
+from autoqueue.i18n import _
+from autoqueue.store.db import (
     BACKFILL_LAST_RUN,
     BACKFILL_SUPERSEDED,
     BUSY_TIMEOUT_SECONDS,
@@ -32,10 +34,8 @@ from autoqueue.db import (
     PgOperationalError,
     PgUnreachableError,
 )
-from autoqueue.dburl import check, redact, scrub
-from autoqueue.errors import DatabaseError, UsageError
-from autoqueue.i18n import _
-from autoqueue.link import Link
+from autoqueue.store.dburl import check, redact, scrub
+from autoqueue.store.link import Link
 
 PG_SCHEMA_VERSION = 3
 # The key of the advisory lock that migrations are applied under (any constant; this one spells
@@ -176,7 +176,7 @@ class PgConnection:
     """One psycopg connection in autocommit mode; ``db.transaction`` states BEGIN itself.
 
     When the server goes away, the connection is made again the next time it is used (as the
-    shared ``link`` allows: autoqueue.link), never in the middle of a transaction: a
+    shared ``link`` allows: autoqueue.store.link), never in the middle of a transaction: a
     transaction the lost connection was in is gone (the server rolled it back), so every
     statement but its ROLLBACK fails until the caller has given it up."""
 
@@ -345,7 +345,7 @@ def schema_text() -> str:
     packaged = resources.files("autoqueue").joinpath("schema.pg.sql")
     if packaged.is_file():
         return packaged.read_text(encoding="utf-8")
-    return (Path(__file__).resolve().parents[2] / "schema.pg.sql").read_text(encoding="utf-8")
+    return (Path(__file__).resolve().parents[3] / "schema.pg.sql").read_text(encoding="utf-8")
 
 
 def schema_version(conn: PgConnection) -> int | None:

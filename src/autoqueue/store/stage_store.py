@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from autoqueue.db import Connection, retry_busy, transaction
 from autoqueue.repo import contents as contents_repo
 from autoqueue.repo import state as state_repo
+from autoqueue.store.db import Connection, retry_busy, transaction
 from autoqueue.timeutil import to_db, utcnow
 from autoqueue.workspace import Workspace
 

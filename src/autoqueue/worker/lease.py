@@ -3,7 +3,7 @@ every worker's heartbeat.
 
 The periodic duties (enqueueing due schedules, recovering what dead workers left on any host)
 run on one worker at a time, over every host: the one holding this lock (the items of this
-host's dead workers, any worker of the host recovers: autoqueue.recovery). A worker takes it
+host's dead workers, any worker of the host recovers: autoqueue.worker.recovery). A worker takes it
 when it is free, expired, already its own, or held by a process on this host that has died (pid
 and start time); the others run stage work all the same and try again now and then, so the lock
 fails over when its holder dies (its lease runs out, in the database's clock). Stage work never
@@ -21,14 +21,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
-from autoqueue import db as db_errors
-from autoqueue import processes
-from autoqueue.db import Connection, short_wait, transaction
-from autoqueue.engine import Policy
-from autoqueue.link import Link
+from autoqueue.attempt import processes
 from autoqueue.owner import Owner
+from autoqueue.queue.engine import Policy
 from autoqueue.repo import lock as lock_repo
 from autoqueue.repo import queue as queue_repo
+from autoqueue.store import db as db_errors
+from autoqueue.store.db import Connection, short_wait, transaction
+from autoqueue.store.link import Link
 from autoqueue.timeutil import to_db
 from autoqueue.workspace import Workspace
 

@@ -36,12 +36,14 @@ from textual.widgets import (
     TabPane,
 )
 
-from autoqueue import db, output, service
+from autoqueue.cli import output
 from autoqueue.errors import AutoqueueError
 from autoqueue.i18n import N_, _
 from autoqueue.models import ActionType, LogEntry, LogLevel, MediaMode, QueueType, RepeatType, Tab
 from autoqueue.repo import logs as logs_repo
 from autoqueue.repo import queue as queue_repo
+from autoqueue.store import db
+from autoqueue.tasks import service
 from autoqueue.timeutil import display_time
 from autoqueue.workspace import Workspace
 

@@ -20,14 +20,16 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from autoqueue import attempt_files, engine, processes
-from autoqueue.attempt import Attempt, Outcome, Runner, existing_attempt
-from autoqueue.db import transaction
+from autoqueue.attempt import files as attempt_files
+from autoqueue.attempt import processes
+from autoqueue.attempt.processes import ProcessInfo
+from autoqueue.attempt.runner import Attempt, Outcome, Runner, existing_attempt
 from autoqueue.models import QueueItem, QueueType
 from autoqueue.owner import Owner
-from autoqueue.processes import ProcessInfo
+from autoqueue.queue import engine
 from autoqueue.repo import queue as queue_repo
 from autoqueue.repo.queue import UnreadableRow
+from autoqueue.store.db import transaction
 from autoqueue.timeutil import from_db, to_db
 
 

@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 import psutil
 
-from autoqueue import spawn
+from autoqueue.attempt import spawn
 from autoqueue.owner import Owner
 
 ATTEMPT_ENV = "AUTOQUEUE_ATTEMPT_TOKEN"

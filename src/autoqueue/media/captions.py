@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from autoqueue.tts import Word
+from autoqueue.media.espeak import Word
 
 SENTENCE_ENDS = (".", "!", "?", "。", "！", "？", "…")
 

@@ -2,7 +2,7 @@
 on macOS, eSpeak NG on Linux (the one bundled with autoqueue when the system has none).
 
 This is the video stage's ``narration = "system"`` engine. It runs as a program of its own
-(``python -m autoqueue.system_voice``), under the same contract as a ``narration_command``: it
+(``python -m autoqueue.media.system_voice``), under the same contract as a ``narration_command``: it
 reads ``AUTOQUEUE_NARRATION_TEXT``, ``_VOICE`` (a language such as ``ko``, or a voice's id or
 name), ``_RATE`` (words per minute) and writes the audio file named by ``_OUT``. A program of
 its own because the platforms' speech APIs want their own thread or run loop (COM on Windows,
@@ -21,8 +21,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from autoqueue.attempt.program import PERMANENT_EXIT_CODE
 from autoqueue.i18n import _, set_language
-from autoqueue.program import PERMANENT_EXIT_CODE
 
 
 class NoVoice(Exception):

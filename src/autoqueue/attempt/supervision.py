@@ -1,4 +1,4 @@
-"""What an attempt's supervisor does once its program runs (autoqueue.supervisor starts it).
+"""What an attempt's supervisor does once its program runs (autoqueue.attempt.supervisor starts it).
 
 It follows the stage (a command's program as its child, or a built-in handler in itself),
 writes the log entries to ``output.jsonl`` in the attempt folder, enforces the timeout, kills
@@ -19,8 +19,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from autoqueue import attempt_files, processes, program
-from autoqueue.attempt_files import Entry
+from autoqueue.attempt import files as attempt_files
+from autoqueue.attempt import processes, program
+from autoqueue.attempt.files import Entry
 from autoqueue.i18n import _
 
 WATCHDOG_MARGIN = 10.0  # seconds past a built-in stage's timeout before the watchdog steps in
@@ -138,7 +139,7 @@ def _builtin(spec: dict[str, Any], writer: EntryWriter) -> dict[str, Any]:
     from autoqueue.models import QueueItem, Schedule, Task
     from autoqueue.stages.base import StageContext, StageLog
     from autoqueue.stages.registry import run_handler
-    from autoqueue.store import DatabaseStore
+    from autoqueue.store.stage_store import DatabaseStore
     from autoqueue.timeutil import to_db
     from autoqueue.workspace import Workspace
 

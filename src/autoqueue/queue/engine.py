@@ -15,12 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from autoqueue import db as db_errors
-from autoqueue import failpoints, output
+from autoqueue import failpoints
 from autoqueue.config import Config
-from autoqueue.db import Connection, transaction
 from autoqueue.errors import ParkStageError, StageError
-from autoqueue.i18n import _
+from autoqueue.i18n import _, queue_label
 from autoqueue.layout import THUMBNAIL, VIDEO
 from autoqueue.models import (
     ActionType,
@@ -31,15 +29,17 @@ from autoqueue.models import (
     Task,
 )
 from autoqueue.owner import Owner
-from autoqueue.pipeline import GiveUp, Park, Retry, decide_failure, next_queue
+from autoqueue.queue.pipeline import GiveUp, Park, Retry, decide_failure, next_queue
+from autoqueue.queue.scheduling import Recurrence
 from autoqueue.repo import contents as contents_repo
 from autoqueue.repo import logs as logs_repo
 from autoqueue.repo import queue as queue_repo
 from autoqueue.repo import schedules as schedules_repo
 from autoqueue.repo import tasks as tasks_repo
 from autoqueue.repo.queue import UnreadableRow
-from autoqueue.scheduling import Recurrence
 from autoqueue.stages.base import StageLog, StageResult
+from autoqueue.store import db as db_errors
+from autoqueue.store.db import Connection, transaction
 from autoqueue.timeutil import from_db, normalise_stored, to_db
 
 
@@ -612,9 +612,9 @@ def fail_item(
 def _done_text(queue: QueueType, following: QueueType | None) -> str:
     """The completion's log row, ``script done → image waiting``, in the writer's language."""
     if following is None:
-        return _("{queue} done → run complete").format(queue=output.queue_label(queue.value))
+        return _("{queue} done → run complete").format(queue=queue_label(queue.value))
     return _("{queue} done → {next} waiting").format(
-        queue=output.queue_label(queue.value), next=output.queue_label(following.value)
+        queue=queue_label(queue.value), next=queue_label(following.value)
     )
 
 

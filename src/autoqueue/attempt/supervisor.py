@@ -1,9 +1,9 @@
-"""The supervisor of one stage attempt: ``python -m autoqueue.supervisor ATTEMPT_DIR``.
+"""The supervisor of one stage attempt: ``python -m autoqueue.attempt.supervisor ATTEMPT_DIR``.
 
 The tick starts one per attempt, in a session of its own, with the attempt's secret token in
 its environment (every process it starts inherits it). A command stage's program is started
 first, before anything but the standard library is loaded: the supervisor's own start-up then
-happens while the program runs. autoqueue.supervision does the rest.
+happens while the program runs. autoqueue.attempt.supervision does the rest.
 """
 
 from __future__ import annotations
@@ -19,14 +19,14 @@ if TYPE_CHECKING:
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
-        print("usage: python -m autoqueue.supervisor ATTEMPT_DIR", file=sys.stderr)
+        print("usage: python -m autoqueue.attempt.supervisor ATTEMPT_DIR", file=sys.stderr)
         return 2
     # attempt_files.SPEC, named here so that nothing else is imported before the program runs
     with open(os.path.join(argv[0], "spec.json"), encoding="utf-8") as handle:
         spec = json.load(handle)
     started: subprocess.Popen[bytes] | OSError | None = None
     if spec["handler"] == "command":
-        from autoqueue import spawn
+        from autoqueue.attempt import spawn
 
         try:
             started = spawn.popen(spec["argv"], cwd=spec["cwd"], env={**os.environ, **spec["env"]})
@@ -34,7 +34,7 @@ def main(argv: list[str]) -> int:
             started = exc
     from pathlib import Path
 
-    from autoqueue.supervision import supervise
+    from autoqueue.attempt.supervision import supervise
 
     return supervise(Path(argv[0]), spec, started)
 

@@ -12,13 +12,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from autoqueue import attempt_files
+from autoqueue.attempt import files as attempt_files
 from autoqueue.config import DEFAULT_CONFIG_TEXT
-from autoqueue.db import Connection, transaction
 from autoqueue.errors import NoSuchTaskError, SupersededError, UsageError
 from autoqueue.i18n import _
-from autoqueue.images import image_problem
 from autoqueue.layout import IMAGE_SUFFIXES, RUNS, STORY, THUMBNAIL, VIDEO, scene_images, scene_name
+from autoqueue.media.images import image_problem
 from autoqueue.models import (
     ActionType,
     LogLevel,
@@ -31,13 +30,14 @@ from autoqueue.models import (
     Task,
     TaskType,
 )
+from autoqueue.queue.scheduling import Recurrence
 from autoqueue.repo import contents as contents_repo
 from autoqueue.repo import logs as logs_repo
 from autoqueue.repo import queue as queue_repo
 from autoqueue.repo import schedules as schedules_repo
 from autoqueue.repo import state as state_repo
 from autoqueue.repo import tasks as tasks_repo
-from autoqueue.scheduling import Recurrence
+from autoqueue.store.db import Connection, transaction
 from autoqueue.timeutil import (
     display_time,
     local_zone_name,
@@ -90,7 +90,7 @@ def init_home(workspace: Workspace) -> list[str]:
 
     The database comes first: one that autoqueue refuses (not SQLite, another program's, a
     newer schema) or a server that cannot be reached leaves the home exactly as it was."""
-    from autoqueue.hosts import check_identity
+    from autoqueue.worker.hosts import check_identity
 
     existed = workspace.database_exists()
     conn = workspace.connect()
@@ -367,7 +367,7 @@ def add_task(
 ) -> Added:
     """Create the task, its schedule and (when due) its first run in one transaction. The user's
     images are copied in before the commit and removed if it fails: an error leaves nothing."""
-    from autoqueue import engine
+    from autoqueue.queue import engine
 
     task_id = str(uuid.uuid4())
     task_dir = workspace.task_dir(task_id)
@@ -606,7 +606,8 @@ def stop_task(workspace: Workspace, conn: Connection, text: str, now: datetime) 
     (recorded pid + start time) and every process carrying the attempt's secret token, daemons
     that detached themselves included. Nothing is matched by name: the user's own browser or
     other renders are never touched."""
-    from autoqueue import engine, processes
+    from autoqueue.attempt import processes
+    from autoqueue.queue import engine
 
     task = get_task(conn, text)
     stopped = engine.stop_task(

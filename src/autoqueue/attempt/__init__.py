@@ -1,0 +1,1 @@
+"""One stage attempt: its folder, its supervisor, its program and the processes it starts."""

@@ -1,0 +1,1 @@
+"""What the stages make from: stories, captions, pictures and the offline voices."""

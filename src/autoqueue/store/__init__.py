@@ -1,0 +1,1 @@
+"""The database: the backend seam, SQLite and PostgreSQL, URLs, copying a home."""

@@ -1,0 +1,1 @@
+"""What a user does to tasks: add, edit, pause, resume, retry, stop, delete, clean up."""
