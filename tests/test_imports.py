@@ -45,7 +45,7 @@ HEAVY = (
     "autoqueue.queue.engine",
     "autoqueue.worker.tick",
     "autoqueue.attempt.supervisor",
-    "autoqueue.cli.app",
+    "autoqueue.cli.terminal",
     "autoqueue.cli.web",
 )
 

@@ -32,3 +32,27 @@ def test_the_architecture_map_names_every_module() -> None:
     text = (ROOT / "ARCHITECTURE.md").read_text(encoding="utf-8")
     missing = [name for name in modules() if f"`{name}`" not in text]
     assert not missing, f"ARCHITECTURE.md's module map leaves out {missing}"
+
+
+def test_no_package_name_is_also_a_module_of_it() -> None:
+    """Importing ``autoqueue.cli.x`` sets the package's attribute ``x`` to that module: a name
+    the package's ``__init__`` defines (the typer ``app`` of ``cli``) must not be one of its
+    modules' names too, or whichever import ran last decides what it is."""
+    import ast
+
+    clashes = []
+    for init in PACKAGE.rglob("__init__.py"):
+        folder = init.parent
+        names = {path.stem for path in folder.glob("*.py")} | {
+            path.name for path in folder.iterdir() if (path / "__init__.py").exists()
+        }
+        for node in ast.parse(init.read_text(encoding="utf-8")).body:
+            targets: list[str] = []
+            if isinstance(node, ast.Assign):
+                targets = [t.id for t in node.targets if isinstance(t, ast.Name)]
+            elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+                targets = [node.target.id]
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                targets = [node.name]
+            clashes += [f"{folder.name}.{name}" for name in targets if name in names]
+    assert not clashes, clashes

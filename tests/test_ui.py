@@ -25,7 +25,7 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable, Select, Static, TabbedContent
 
 from autoqueue import i18n
-from autoqueue.cli.app import AutoqueueApp, Confirm, Notice, TaskDetail
+from autoqueue.cli.terminal import AutoqueueApp, Confirm, Notice, TaskDetail
 from autoqueue.repo import logs as logs_repo
 from autoqueue.store.db import Connection
 from autoqueue.tasks import service
@@ -335,7 +335,7 @@ def test_a_refused_add_keeps_the_form_and_shows_the_whole_error(
 ) -> None:
     from textual.widgets import Input
 
-    from autoqueue.cli.app import AddTask
+    from autoqueue.cli.terminal import AddTask
     from autoqueue.errors import AutoqueueError
 
     bad_time = "2026-13-45 99:99"

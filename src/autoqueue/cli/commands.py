@@ -681,6 +681,6 @@ def ui(
             )
         ui_web.serve(host, port, environ, token)
         return
-    from autoqueue.cli.app import AutoqueueApp
+    from autoqueue.cli.terminal import AutoqueueApp
 
     AutoqueueApp(state.workspace, state.tz, utcnow).run()
