@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import psycopg
@@ -104,19 +105,32 @@ class PgServer:
             ]
         )
 
-    def resume(self) -> None:
-        """Start the server (again, after :meth:`halt`) on its data folder and socket."""
-        self._run(
-            str(self.bin / "pg_ctl"),
-            "-D",
-            str(self.data),
-            "-o",
-            self._options(),
-            "-l",
-            str(self.folder / "server.log"),
-            "-w",
-            "start",
-        )
+    def resume(self, patience: float = 60) -> None:
+        """Start the server (again, after :meth:`halt`) on its data folder and socket. A start
+        refused while the old server's last process is still going away (seen once, at load 9:
+        "another server might be running") is tried again until ``patience`` runs out; the
+        last refusal is raised with the end of the server's log."""
+        deadline = time.monotonic() + patience
+        while True:
+            try:
+                self._run(
+                    str(self.bin / "pg_ctl"),
+                    "-D",
+                    str(self.data),
+                    "-o",
+                    self._options(),
+                    "-l",
+                    str(self.folder / "server.log"),
+                    "-w",
+                    "start",
+                )
+                return
+            except RuntimeError as refused:
+                if time.monotonic() > deadline:
+                    log = self.folder / "server.log"
+                    tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+                    raise RuntimeError(f"{refused}\n{tail}") from refused
+                time.sleep(0.5)
 
     def halt(self) -> None:
         """Stop the server as an administrator would for a restart (``pg_ctl stop``, fast
