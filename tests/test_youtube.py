@@ -36,8 +36,8 @@ from autoqueue.timeutil import from_db, to_db, utcnow
 from autoqueue.worker.tick import Scheduler
 from autoqueue.workspace import Workspace
 from autoqueue.youtube import auth
+from autoqueue.youtube.api import chunk_size, classify
 from autoqueue.youtube.quota import next_reset, quota_day
-from autoqueue.youtube.stage import chunk_size, classify
 
 from .conftest import add, invoke, run_cli, write_config
 from .fake_youtube import FakeYouTube
