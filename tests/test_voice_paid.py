@@ -1,9 +1,9 @@
-"""The paid voices (voices/paid.py) through their real SDKs (``openai``, ``google-genai``,
-``elevenlabs``) against fakes on 127.0.0.1 (tests/fake_openai.py, tests/fake_elevenlabs.py):
-what each one sends and what it hands back, each failure an ``EngineUnavailable`` with a
-one-line reason that names the fix and never holds the key, and the daily spend ledger that
-OpenAI and Google share with the pictures (counted before each request; past a cap, no
-request and the next voice speaks)."""
+"""The paid voices (voices/paid.py, voices/elevenlabs.py) through their real SDKs (``openai``,
+``google-genai``, ``elevenlabs``) against fakes on 127.0.0.1 (tests/fake_openai.py,
+tests/fake_elevenlabs.py): what each one sends and what it hands back, each failure an
+``EngineUnavailable`` with a one-line reason that names the fix and never holds the key, and the
+daily spend ledger that OpenAI and Google share with the pictures (counted before each request;
+past a cap, no request and the next voice speaks)."""
 
 from __future__ import annotations
 
@@ -24,14 +24,9 @@ from autoqueue.store.db import Connection
 from autoqueue.store.stage_store import DatabaseStore
 from autoqueue.tasks import service
 from autoqueue.timeutil import utcnow
+from autoqueue.voices.elevenlabs import alignment_words, elevenlabs_engine
 from autoqueue.voices.engine import EngineUnavailable, VoiceRequest
-from autoqueue.voices.paid import (
-    OPENAI_PRICE,
-    alignment_words,
-    elevenlabs_engine,
-    google_engine,
-    openai_engine,
-)
+from autoqueue.voices.paid import OPENAI_PRICE, google_engine, openai_engine
 from autoqueue.workspace import Workspace
 
 from .conftest import add, stage_context, write_config
