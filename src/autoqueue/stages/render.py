@@ -22,7 +22,7 @@ from autoqueue.attempt.program import describe_exit
 from autoqueue.errors import TransientStageError
 from autoqueue.i18n import _
 from autoqueue.media import captions
-from autoqueue.stages import ffmpeg
+from autoqueue.stages import ffmpeg, mix
 
 # Each part holds its pictures in memory, starts its own libass and opens with a keyframe, and
 # it renders its first scene's predecessor's end again for the crossfade: more parts than
@@ -107,8 +107,8 @@ def _fitted(argv: list[str], folder: Path, name: str) -> list[str]:
 
 def _sound(exe: str, plan: ffmpeg.RenderPlan, output: Path, run: Run) -> bool:
     """The sound brought to the loudness target, into ``output``; False for a silent video."""
-    plan = replace(plan, gain_db=ffmpeg.measure_gain(exe, plan))
-    argv = ffmpeg.audio_argv(exe, plan, output)
+    plan = replace(plan, gain_db=mix.measure_gain(exe, plan))
+    argv = mix.audio_argv(exe, plan, output)
     if argv is None:
         return False
     run(argv, output.parent, None)
