@@ -521,7 +521,7 @@ def test_a_photo_fills_the_frame_over_a_blurred_copy_of_itself(tmp_path: Path) -
 @pytest.mark.no_db
 def test_the_thumbnail_is_the_best_picture_with_the_title_across_it(tmp_path: Path) -> None:
     from autoqueue.stages import fonts
-    from autoqueue.stages.video import best_image, write_thumbnail
+    from autoqueue.stages.thumbnail import best_image, write_thumbnail
 
     flat = tmp_path / "flat.png"
     Image.new("RGB", (600, 400), (90, 90, 90)).save(flat)

@@ -15,7 +15,7 @@ from autoqueue.layout import safe_area, scene_images
 from autoqueue.models import QueueItem, QueueStatus, QueueType, Task, TaskType
 from autoqueue.stages import fonts, thumbnail
 from autoqueue.stages.base import StageContext
-from autoqueue.stages.video import write_thumbnail
+from autoqueue.stages.thumbnail import write_thumbnail
 from autoqueue.workspace import Workspace
 
 pytestmark = pytest.mark.no_db

@@ -1,11 +1,13 @@
 """The thumbnail's look: the title large inside the safe area with its subject on a yellow pill,
 over the video's strongest picture (shaded only behind the text) or, when every scene is a text
-card, over a bold colour field. Nothing is drawn outside the safe area or cut off."""
+card, over a bold colour field. Nothing is drawn outside the safe area or cut off. Then the
+file: ``thumbnail.jpg`` as a JPEG within YouTube's limits (1280 px, 2 MB)."""
 
 from __future__ import annotations
 
 import dataclasses
 import zlib
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from autoqueue.layout import safe_area
@@ -16,6 +18,9 @@ if TYPE_CHECKING:
     from PIL.Image import Image
     from PIL.ImageDraw import ImageDraw
     from PIL.ImageFont import FreeTypeFont
+
+THUMBNAIL_MAX_SIDE = 1280  # YouTube's limits for a custom thumbnail
+THUMBNAIL_MAX_BYTES = 2 * 1024 * 1024
 
 # Colour fields (top-left, bottom-right): saturated and deep enough that a white title and a
 # yellow pill stand out on every one.
@@ -253,3 +258,56 @@ def _shade(height: int, end: int, fade: int) -> list[int]:
         left = 1.0 - min(1.0, max(0, y - end) / max(1, fade))
         rows.append(round(SHADE * left * left))
     return rows
+
+
+def save_thumbnail_jpeg(frame: Image, target: Path) -> None:
+    """Save ``frame`` as a JPEG of at most 1280 px and 2 MB (YouTube's thumbnail limits),
+    lowering the quality until it fits; written to a temporary name, then renamed."""
+    frame = frame.convert("RGB")
+    frame.thumbnail((THUMBNAIL_MAX_SIDE, THUMBNAIL_MAX_SIDE))
+    temporary = target.with_suffix(".tmp.jpg")
+    for quality in (90, 80, 70, 60, 50, 35):
+        frame.save(temporary, format="JPEG", quality=quality, optimize=True)
+        if temporary.stat().st_size <= THUMBNAIL_MAX_BYTES:
+            break
+    temporary.replace(target)
+
+
+def best_image(images: list[Path]) -> Path:
+    """The scene picture with the most to see (the largest spread of brightness, on a small
+    grey copy); the first one among equals."""
+    from PIL import Image, ImageStat
+
+    def detail(path: Path) -> float:
+        with Image.open(path) as image:
+            small = image.convert("L")
+            small.thumbnail((160, 160))
+            return float(ImageStat.Stat(small).stddev[0])
+
+    scores = [detail(path) for path in images]
+    return images[scores.index(max(scores))]
+
+
+def write_thumbnail(
+    source: Path | None,
+    target: Path,
+    size: tuple[int, int],
+    title: str = "",
+    font_path: str | None = None,
+    *,
+    subject: str | None = None,
+    seed: str = "",
+) -> None:
+    """thumbnail.jpg: ``title`` (its ``subject`` on a pill) over ``source``, else a colour field."""
+    # subject None: the title's key words; seed: the task id, which picks the field's colours
+    from PIL import Image, ImageOps
+
+    subject = key_words(title) if subject is None else subject
+    if source is None:
+        frame = on_field(size, title, subject, font_path, seed)
+    else:
+        with Image.open(source) as image:
+            frame = ImageOps.fit(image.convert("RGB"), size)
+        if title.strip():
+            frame = over_picture(frame, title, subject, font_path)
+    save_thumbnail_jpeg(frame, target)

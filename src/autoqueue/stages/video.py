@@ -13,7 +13,6 @@ import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from autoqueue.attempt.processes import ProcessInfo
 from autoqueue.config import StageConfig
@@ -28,17 +27,13 @@ from autoqueue.stages.base import StageContext, StageLog, StageResult
 from autoqueue.stages.cards import card_text, read_story
 from autoqueue.stages.command import run_command
 from autoqueue.stages.runner import run_program
-
-if TYPE_CHECKING:
-    from PIL import Image
+from autoqueue.stages.thumbnail import best_image, write_thumbnail
 
 CAPTIONS_ASS = "captions.ass"
 CAPTIONS_SRT = "output.srt"
 RENDER_FOLDER = "render.tmp"  # the parts, their captions and the sound while they render
 THUMBNAIL_NEXT = "thumbnail.next.jpg"
 GENERATED_MODES = (MediaMode.DALLE3, MediaMode.IMAGEN3, MediaMode.SORA2)
-THUMBNAIL_MAX_SIDE = 1280
-THUMBNAIL_MAX_BYTES = 2 * 1024 * 1024
 
 
 class _Progress:
@@ -109,61 +104,6 @@ def _check_images(images: list[Path]) -> None:
                     name=path.name, problem=problem, parent=path.parent
                 )
             )
-
-
-def save_thumbnail_jpeg(frame: Image.Image, target: Path) -> None:
-    """Save ``frame`` as a JPEG of at most 1280 px and 2 MB (YouTube's thumbnail limits),
-    lowering the quality until it fits; written to a temporary name, then renamed."""
-    frame = frame.convert("RGB")
-    frame.thumbnail((THUMBNAIL_MAX_SIDE, THUMBNAIL_MAX_SIDE))
-    temporary = target.with_suffix(".tmp.jpg")
-    for quality in (90, 80, 70, 60, 50, 35):
-        frame.save(temporary, format="JPEG", quality=quality, optimize=True)
-        if temporary.stat().st_size <= THUMBNAIL_MAX_BYTES:
-            break
-    temporary.replace(target)
-
-
-def best_image(images: list[Path]) -> Path:
-    """The scene picture with the most to see (the largest spread of brightness, on a small
-    grey copy); the first one among equals."""
-    from PIL import Image, ImageStat
-
-    def detail(path: Path) -> float:
-        with Image.open(path) as image:
-            small = image.convert("L")
-            small.thumbnail((160, 160))
-            return float(ImageStat.Stat(small).stddev[0])
-
-    scores = [detail(path) for path in images]
-    return images[scores.index(max(scores))]
-
-
-def write_thumbnail(
-    source: Path | None,
-    target: Path,
-    size: tuple[int, int],
-    title: str = "",
-    font_path: str | None = None,
-    *,
-    subject: str | None = None,
-    seed: str = "",
-) -> None:
-    """thumbnail.jpg: ``title`` (its ``subject`` on a pill) over ``source``, else a colour field."""
-    # subject None: the title's key words; seed: the task id, which picks the field's colours
-    from PIL import Image, ImageOps
-
-    from autoqueue.stages import thumbnail
-
-    subject = thumbnail.key_words(title) if subject is None else subject
-    if source is None:
-        frame = thumbnail.on_field(size, title, subject, font_path, seed)
-    else:
-        with Image.open(source) as image:
-            frame = ImageOps.fit(image.convert("RGB"), size)
-        if title.strip():
-            frame = thumbnail.over_picture(frame, title, subject, font_path)
-    save_thumbnail_jpeg(frame, target)
 
 
 MUSIC_FOLDER = "music"  # the home's folder of background tracks, used when nothing is set

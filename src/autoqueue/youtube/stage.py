@@ -27,7 +27,8 @@ from autoqueue.models import LogLevel, Privacy
 from autoqueue.stages.base import StageContext, StageResult
 from autoqueue.stages.cards import read_story
 from autoqueue.stages.outbox import with_credits
-from autoqueue.stages.video import CAPTIONS_SRT, THUMBNAIL_MAX_BYTES, save_thumbnail_jpeg
+from autoqueue.stages.thumbnail import THUMBNAIL_MAX_BYTES, save_thumbnail_jpeg
+from autoqueue.stages.video import CAPTIONS_SRT
 from autoqueue.timeutil import from_db, utcnow
 from autoqueue.youtube import auth
 from autoqueue.youtube.api import reauth_message, youtube_service
