@@ -731,30 +731,40 @@ def render_moviepy(
 
 
 RENDER_PROBE = """
-import json, sys
+import json, resource, sys
 from pathlib import Path
-sys.path.insert(0, sys.argv[1])
+sys.path.insert(0, sys.argv[1])  # that commit's bench/run.py, which knows its own modules
 import run as bench
+
+
+def cpu():
+    mine, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return mine.ru_utime + mine.ru_stime + children.ru_utime + children.ru_stime
+
+
 ctx, _images = bench.render_setup(Path(sys.argv[2]), 10, 3.0)
 soundtrack, _voice = bench.render_voice(ctx)
 bench.render_ours(ctx)  # the lines into voice.cache/ and the fonts into the page cache
-bench.RENDER_CPU.clear()
+before = cpu()
 bench.render_ours(ctx)
-print(json.dumps(bench.RENDER_CPU[0] / sum(soundtrack.durations)))
+print(json.dumps((cpu() - before) / sum(soundtrack.durations)))
 """
 
 
-def render_cpu_of(source: Path, folder: Path) -> float:
-    """CPU seconds per second of video of the 10-scene short, rendered by the autoqueue whose
-    ``src`` is ``source``, in a process of its own (this file's setup, that code's stage)."""
-    env = {**os.environ, "PYTHONPATH": str(source)}
+def render_cpu_of(tree: Path, folder: Path) -> float:
+    """CPU seconds per second of video of the 10-scene short, rendered by the checkout at
+    ``tree``: its own bench setup and its own stage (an older commit's modules may live
+    elsewhere), in a process of its own whose imports find that checkout first."""
+    env = {**os.environ, "PYTHONPATH": str(tree / "src")}
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    out = subprocess.run(
-        [sys.executable, "-c", RENDER_PROBE, str(HERE), str(folder)],
-        env=env, capture_output=True, text=True, check=True, timeout=900,
-    ).stdout  # fmt: skip
-    return float(out.strip().splitlines()[-1])
+    done = subprocess.run(
+        [sys.executable, "-c", RENDER_PROBE, str(tree / "bench"), str(folder)],
+        env=env, cwd=folder, capture_output=True, text=True, check=False, timeout=900,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"the render of {tree} failed: {done.stderr[-2000:]}")
+    return float(done.stdout.strip().splitlines()[-1])
 
 
 def compare_render(report: Report, against: str, rounds: int) -> None:
@@ -769,10 +779,12 @@ def compare_render(report: Report, against: str, rounds: int) -> None:
             check=True, capture_output=True,
         )  # fmt: skip
         try:
-            theirs, ours = [], []
-            for _ in range(rounds):
-                theirs.append(render_cpu_of(tree / "src", folder / "theirs"))
-                ours.append(render_cpu_of(root / "src", folder / "ours"))
+            theirs: list[float] = []
+            ours: list[float] = []
+            for turn in range(rounds):  # who goes first alternates
+                pair = [(theirs, tree, "theirs"), (ours, root, "ours")]
+                for samples, checkout, name in pair if turn % 2 == 0 else pair[::-1]:
+                    samples.append(render_cpu_of(checkout, folder / name))
         finally:
             subprocess.run(
                 ["git", "-C", str(root), "worktree", "remove", "--force", str(tree)],
