@@ -55,8 +55,10 @@ def _drop(server: Any, url: str) -> None:
 
 def _autoqueue_worker(url: str, home: str, start: Any, done: Any) -> None:
     from autoqueue.owner import Owner
-    from autoqueue.queue import engine
+    from autoqueue.queue.claims import claim_next
+    from autoqueue.queue.outcomes import complete_and_claim
     from autoqueue.queue.pipeline import QUEUE_ORDER
+    from autoqueue.queue.policy import Policy
     from autoqueue.stages.base import StageResult
     from autoqueue.timeutil import utcnow
     from autoqueue.workspace import Workspace
@@ -65,7 +67,7 @@ def _autoqueue_worker(url: str, home: str, start: Any, done: Any) -> None:
     conn = workspace.connect()
     owner = Owner(f"bench-{os.getpid()}", os.getpid(), 1.0)
     # Every queue type gets as many slots as there are workers: the workers share each queue.
-    policy = engine.Policy(slots=tuple((q, 8) for q in QUEUE_ORDER))
+    policy = Policy(slots=tuple((q, 8) for q in QUEUE_ORDER))
     result = StageResult()
     now = utcnow()
     count = 0
@@ -74,10 +76,10 @@ def _autoqueue_worker(url: str, home: str, start: Any, done: Any) -> None:
     while idle_rounds < 3:
         moved = False
         for queue_type in QUEUE_ORDER:
-            item = engine.claim_next(conn, queue_type, owner, policy, now)
+            item = claim_next(conn, queue_type, owner, policy, now)
             while item is not None:
                 moved = True
-                _, item = engine.complete_and_claim(conn, item, result, policy, now, owner)
+                _, item = complete_and_claim(conn, item, result, policy, now, owner)
                 count += 1
         idle_rounds = 0 if moved else idle_rounds + 1
     conn.close()
@@ -194,7 +196,8 @@ def claim_latency(server: Any, folder: Path, history: int, samples: int) -> floa
 
     from autoqueue.attempt import processes
     from autoqueue.models import QueueType
-    from autoqueue.queue import engine
+    from autoqueue.queue.claims import claim_next
+    from autoqueue.queue.policy import Policy
     from autoqueue.timeutil import utcnow
 
     url, _, workspace = _home(server, folder, "cl")
@@ -223,7 +226,7 @@ def claim_latency(server: Any, folder: Path, history: int, samples: int) -> floa
     for _ in range(samples):
         conn.execute("BEGIN")
         began = time.perf_counter()
-        item = engine.claim_next(conn, QueueType.VIDEO, owner, engine.Policy(), utcnow())
+        item = claim_next(conn, QueueType.VIDEO, owner, Policy(), utcnow())
         timings.append(time.perf_counter() - began)
         conn.execute("ROLLBACK")
         assert item is not None

@@ -125,8 +125,10 @@ def add_task(workspace: Any, conn: sqlite3.Connection, now: datetime, **request:
 def engine_transitions(folder: Path, tasks: int) -> float:
     """Transitions per second: N crawl tasks through 5 stages with no-op stages."""
     from autoqueue.attempt import processes
-    from autoqueue.queue import engine
+    from autoqueue.queue.claims import claim_next
+    from autoqueue.queue.outcomes import complete_and_claim
     from autoqueue.queue.pipeline import QUEUE_ORDER
+    from autoqueue.queue.policy import Policy
     from autoqueue.stages.base import StageResult
     from autoqueue.timeutil import utcnow
     from autoqueue.workspace import Workspace
@@ -139,14 +141,14 @@ def engine_transitions(folder: Path, tasks: int) -> float:
     for n in range(tasks):
         add_task(workspace, conn, now, title=f"t{n}")
     owner = processes.current_owner()
-    policy = engine.Policy()
+    policy = Policy()
     result = StageResult()
     done = 0
     started = time.perf_counter()
     for queue_type in QUEUE_ORDER:  # as a draining worker does: complete and claim in one commit
-        item = engine.claim_next(conn, queue_type, owner, policy, now)
+        item = claim_next(conn, queue_type, owner, policy, now)
         while item is not None:
-            _, item = engine.complete_and_claim(conn, item, result, policy, now, owner)
+            _, item = complete_and_claim(conn, item, result, policy, now, owner)
             done += 1
     elapsed = time.perf_counter() - started
     conn.close()
@@ -347,7 +349,8 @@ class ScaleCase:
     def sample(self) -> None:
         from autoqueue.attempt import processes
         from autoqueue.models import QueueType, Tab
-        from autoqueue.queue import engine
+        from autoqueue.queue.claims import claim_next
+        from autoqueue.queue.policy import Policy
         from autoqueue.repo import logs as logs_repo
         from autoqueue.repo import queue as queue_repo
         from autoqueue.timeutil import utcnow
@@ -358,9 +361,7 @@ class ScaleCase:
         # section measures commits).
         conn.execute("BEGIN IMMEDIATE")
         started = time.perf_counter()
-        item = engine.claim_next(
-            conn, QueueType.VIDEO, processes.current_owner(), engine.Policy(), utcnow()
-        )
+        item = claim_next(conn, QueueType.VIDEO, processes.current_owner(), Policy(), utcnow())
         self.samples["claim"].append(time.perf_counter() - started)
         conn.execute("ROLLBACK")
         assert item is not None
@@ -525,8 +526,10 @@ def one_after_another_loop(home: Path) -> None:
     """The original scheduler: the queues one after another, one item each, repeated until
     nothing is left, with the same engine and stage programs."""
     from autoqueue.attempt import processes
-    from autoqueue.queue import engine
+    from autoqueue.queue.claims import claim_next
+    from autoqueue.queue.outcomes import complete_item
     from autoqueue.queue.pipeline import QUEUE_ORDER
+    from autoqueue.queue.policy import Policy
     from autoqueue.repo import tasks as tasks_repo
     from autoqueue.stages.base import StageContext
     from autoqueue.stages.registry import run_stage
@@ -536,12 +539,12 @@ def one_after_another_loop(home: Path) -> None:
     workspace = Workspace.load(home)
     conn = workspace.connect()
     owner = processes.current_owner()
-    policy = engine.Policy.from_config(workspace.config)
+    policy = Policy.from_config(workspace.config)
     busy = True
     while busy:
         busy = False
         for queue_type in QUEUE_ORDER:
-            item = engine.claim_next(conn, queue_type, owner, policy, utcnow())
+            item = claim_next(conn, queue_type, owner, policy, utcnow())
             if item is None:
                 continue
             busy = True
@@ -550,7 +553,7 @@ def one_after_another_loop(home: Path) -> None:
             result = run_stage(
                 StageContext(workspace=workspace, task=task, schedule=None, item=item)
             )
-            engine.complete_item(conn, item, result, policy, utcnow())
+            complete_item(conn, item, result, policy, utcnow())
     conn.close()
 
 

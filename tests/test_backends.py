@@ -13,7 +13,9 @@ import pytest
 
 from autoqueue.models import QueueType
 from autoqueue.owner import Owner
-from autoqueue.queue import engine
+from autoqueue.queue.claims import claim_next
+from autoqueue.queue.outcomes import complete_and_claim
+from autoqueue.queue.policy import Policy
 from autoqueue.repo import queue as queue_repo
 from autoqueue.stages.base import StageResult
 from autoqueue.store import db
@@ -73,7 +75,7 @@ def test_racing_claimers_never_exceed_the_limit(workspace: Workspace) -> None:
     for n in range(6):
         add(workspace, setup, f"t{n}", media_mode="upload")
     _as_script_items(setup)
-    policy = engine.Policy(delays=(0,), lease_seconds=300, slots=((QueueType.SCRIPT, 3),))
+    policy = Policy(delays=(0,), lease_seconds=300, slots=((QueueType.SCRIPT, 3),))
     claimed: list[int] = []
     barrier = threading.Barrier(8)
 
@@ -83,7 +85,7 @@ def test_racing_claimers_never_exceed_the_limit(workspace: Workspace) -> None:
             barrier.wait()
             for _ in range(3):
                 try:
-                    item = engine.claim_next(conn, QueueType.SCRIPT, _owner(n), policy, NOW)
+                    item = claim_next(conn, QueueType.SCRIPT, _owner(n), policy, NOW)
                 except db.OperationalError as exc:  # SQLite: another claimer held the lock
                     assert db.is_busy(exc)
                     continue
@@ -115,8 +117,8 @@ def test_a_completion_survives_a_lost_race_for_the_next_slot(
     for n in range(3):
         add(workspace, conn, f"t{n}", media_mode="upload")
     _as_script_items(conn)
-    policy = engine.Policy(delays=(0,), lease_seconds=300, slots=((QueueType.SCRIPT, 2),))
-    mine = engine.claim_next(conn, QueueType.SCRIPT, _owner(1), policy, NOW)
+    policy = Policy(delays=(0,), lease_seconds=300, slots=((QueueType.SCRIPT, 2),))
+    mine = claim_next(conn, QueueType.SCRIPT, _owner(1), policy, NOW)
     assert mine is not None and mine.slot == 0
     # Another host claimed the last item into slot 1 after this claimer listed the free slots.
     conn.execute(
@@ -124,7 +126,7 @@ def test_a_completion_survives_a_lost_race_for_the_next_slot(
         "WHERE id = (SELECT max(id) FROM task_queue)"
     )
     monkeypatch.setattr(queue_repo, "_free_slots", lambda *args: [1])
-    done, following = engine.complete_and_claim(
+    done, following = complete_and_claim(
         conn, mine, StageResult(script_text="{}"), policy, NOW + timedelta(seconds=1), _owner(1)
     )
     assert done and following is None
@@ -153,23 +155,19 @@ def test_a_claim_sent_again_after_its_answer_was_lost_takes_no_second_item(
     for n in range(4):
         add(workspace, conn, f"t{n}", media_mode="upload")
     _as_script_items(conn)
-    policy = engine.Policy(delays=(0,), lease_seconds=300, slots=((QueueType.SCRIPT, 3),))
-    first = engine.claim_next(conn, QueueType.SCRIPT, _owner(1), policy, NOW, token="a" * 32)
-    again = engine.claim_next(
-        conn, QueueType.SCRIPT, _owner(1), policy, NOW, token="a" * 32, resent=True
-    )
+    policy = Policy(delays=(0,), lease_seconds=300, slots=((QueueType.SCRIPT, 3),))
+    first = claim_next(conn, QueueType.SCRIPT, _owner(1), policy, NOW, token="a" * 32)
+    again = claim_next(conn, QueueType.SCRIPT, _owner(1), policy, NOW, token="a" * 32, resent=True)
     assert first is not None and again is not None and again.id == first.id
-    fresh = engine.claim_next(
-        conn, QueueType.SCRIPT, _owner(1), policy, NOW, token="b" * 32, resent=True
-    )
+    fresh = claim_next(conn, QueueType.SCRIPT, _owner(1), policy, NOW, token="b" * 32, resent=True)
     assert fresh is not None and fresh.id != first.id and fresh.claim_token == "b" * 32
     result = StageResult(script_text="{}")
     later = NOW + timedelta(seconds=1)
-    done, following = engine.complete_and_claim(
+    done, following = complete_and_claim(
         conn, first, result, policy, later, _owner(1), token="c" * 32
     )
     assert done and following is not None
-    done, again_following = engine.complete_and_claim(
+    done, again_following = complete_and_claim(
         conn, first, result, policy, later, _owner(1), token="c" * 32, resent=True
     )
     assert done and again_following is not None and again_following.id == following.id

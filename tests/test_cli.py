@@ -880,17 +880,17 @@ def test_help_screens_show_flags_without_a_type(home: Path) -> None:
 def test_watch_draws_the_dashboard(runner: CliRunner, home: Path) -> None:
     from autoqueue.attempt import processes
     from autoqueue.models import QueueType
-    from autoqueue.queue import engine
+    from autoqueue.queue.attempts import record_supervisor
+    from autoqueue.queue.claims import claim_next
+    from autoqueue.queue.policy import Policy
     from autoqueue.timeutil import utcnow
     from autoqueue.workspace import Workspace
 
     task_id = add_ok(runner, home, "지켜보기")
     conn = Workspace.load(home).connect()
-    item = engine.claim_next(
-        conn, QueueType.SCHEDULE, processes.current_owner(), engine.Policy(), utcnow()
-    )
+    item = claim_next(conn, QueueType.SCHEDULE, processes.current_owner(), Policy(), utcnow())
     assert item is not None
-    engine.record_supervisor(conn, item, pid=4321, started=1.0, name="render.py")
+    record_supervisor(conn, item, pid=4321, started=1.0, name="render.py")
     conn.close()
     result = invoke(runner, home, "watch", "--once")
     assert result.exit_code == 0, result.output

@@ -14,8 +14,12 @@ from autoqueue.attempt.runner import Runner
 from autoqueue.errors import PermanentStageError, TransientStageError, UsageError
 from autoqueue.models import QueueStatus, QueueType
 from autoqueue.owner import Owner
-from autoqueue.queue import engine
+from autoqueue.queue import records
+from autoqueue.queue.claims import claim_next
+from autoqueue.queue.occurrences import enqueue_due, enqueue_occurrence
+from autoqueue.queue.outcomes import complete_and_claim, complete_item, fail_item
 from autoqueue.queue.pipeline import GiveUp, Retry
+from autoqueue.queue.policy import Policy
 from autoqueue.repo import contents as contents_repo
 from autoqueue.repo import queue as queue_repo
 from autoqueue.repo import schedules as schedules_repo
@@ -30,7 +34,7 @@ from autoqueue.workspace import Workspace
 
 from .conftest import NOW, add
 
-POLICY = engine.Policy(delays=(5, 10, 30), max_retry=3, lease_seconds=300)
+POLICY = Policy(delays=(5, 10, 30), max_retry=3, lease_seconds=300)
 
 
 @pytest.fixture
@@ -43,7 +47,7 @@ def statuses(conn: Connection, task_id: str) -> list[tuple[str, str]]:
 
 
 def claim(conn: Connection, queue_type: QueueType, owner: Owner, now=NOW):  # type: ignore[no-untyped-def]
-    return engine.claim_next(conn, queue_type, owner, POLICY, now)
+    return claim_next(conn, queue_type, owner, POLICY, now)
 
 
 def test_add_enqueues_a_due_task_at_once(workspace: Workspace, conn: Connection) -> None:
@@ -64,7 +68,7 @@ def test_claim_takes_the_oldest_ready_item_by_created_at_then_id(
         item = claim(conn, QueueType.SCHEDULE, owner, NOW + timedelta(seconds=10))
         assert item is not None and item.status is QueueStatus.PROCESSING
         order.append(item.task_id)
-        assert engine.complete_item(conn, item, StageResult(), POLICY, NOW + timedelta(seconds=10))
+        assert complete_item(conn, item, StageResult(), POLICY, NOW + timedelta(seconds=10))
     assert order == [first, second, later]
 
 
@@ -81,7 +85,7 @@ def test_claim_respects_next_retry_at(workspace: Workspace, conn: Connection, ow
     add(workspace, conn)
     item = claim(conn, QueueType.SCHEDULE, owner)
     assert item is not None
-    outcome = engine.fail_item(conn, item, TransientStageError("flaky"), POLICY, NOW)
+    outcome = fail_item(conn, item, TransientStageError("flaky"), POLICY, NOW)
     assert isinstance(outcome, Retry) and outcome.delay == 5
     assert claim(conn, QueueType.SCHEDULE, owner, NOW + timedelta(seconds=4)) is None
     again = claim(conn, QueueType.SCHEDULE, owner, NOW + timedelta(seconds=5))
@@ -91,7 +95,7 @@ def test_claim_respects_next_retry_at(workspace: Workspace, conn: Connection, ow
 def run_stage(conn, owner, queue_type, result=None, now=NOW):  # type: ignore[no-untyped-def]
     item = claim(conn, queue_type, owner, now)
     assert item is not None, f"nothing to claim in {queue_type}"
-    assert engine.complete_item(conn, item, result or StageResult(), POLICY, now)
+    assert complete_item(conn, item, result or StageResult(), POLICY, now)
     return item
 
 
@@ -197,9 +201,9 @@ def test_complete_is_one_transaction(
     def broken(*args: object, **kwargs: object) -> None:
         raise db.PgOperationalError("disk I/O error")
 
-    monkeypatch.setattr(engine.logs_repo, "add", broken)
+    monkeypatch.setattr(records.logs_repo, "add", broken)
     with pytest.raises(db.OperationalError):
-        engine.complete_item(conn, item, StageResult(), POLICY, NOW)
+        complete_item(conn, item, StageResult(), POLICY, NOW)
     # Neither the completion nor the next stage's insert survived the failed log write.
     assert statuses(conn, task_id) == [("schedule", "processing")]
 
@@ -213,9 +217,7 @@ def test_transient_failures_use_the_budget_then_fail(
     for _ in range(3):
         item = claim(conn, QueueType.SCHEDULE, owner, now)
         assert item is not None
-        outcomes.append(
-            engine.fail_item(conn, item, TransientStageError("503 from API"), POLICY, now)
-        )
+        outcomes.append(fail_item(conn, item, TransientStageError("503 from API"), POLICY, now))
         now += timedelta(minutes=1)
     assert [type(o) for o in outcomes] == [Retry, Retry, GiveUp]
     assert statuses(conn, task_id) == [("schedule", "failed")]
@@ -238,7 +240,7 @@ def test_permanent_failure_fails_at_once_and_marks_the_content(
     run_stage(conn, owner, QueueType.SCRIPT, StageResult(script_text="{}"))
     item = claim(conn, QueueType.IMAGE, owner)
     assert item is not None
-    assert engine.fail_item(
+    assert fail_item(
         conn, item, PermanentStageError("no crawler configured"), POLICY, NOW
     ) == GiveUp(exhausted=False)
     task = tasks_repo.get(conn, task_id)
@@ -262,8 +264,8 @@ def test_a_stopped_item_is_not_resurrected_by_its_tick(
             "UPDATE task_queue SET status = 'failed', error_message = 'stopped' WHERE id = ?",
             (item.id,),
         )
-    assert not engine.complete_item(conn, item, StageResult(), POLICY, NOW)
-    assert engine.fail_item(conn, item, TransientStageError("x"), POLICY, NOW) is None
+    assert not complete_item(conn, item, StageResult(), POLICY, NOW)
+    assert fail_item(conn, item, TransientStageError("x"), POLICY, NOW) is None
     assert statuses(conn, task_id) == [("schedule", "failed")]
 
 
@@ -277,8 +279,8 @@ def test_a_recovered_item_claimed_again_is_not_completed_by_the_old_claim(
         conn.execute("UPDATE task_queue SET status = 'waiting' WHERE id = ?", (old.id,))
     new = claim(conn, QueueType.SCHEDULE, owner)
     assert new is not None and new.claim_token != old.claim_token
-    assert not engine.complete_item(conn, old, StageResult(), POLICY, NOW)
-    assert engine.complete_item(conn, new, StageResult(), POLICY, NOW)
+    assert not complete_item(conn, old, StageResult(), POLICY, NOW)
+    assert complete_item(conn, new, StageResult(), POLICY, NOW)
 
 
 def dead_owner() -> Owner:
@@ -300,7 +302,7 @@ def test_an_item_of_a_dead_tick_that_started_no_attempt_runs_again_without_a_ret
 ) -> None:
     task_id = add(workspace, conn)
     ghost = dead_owner()
-    item = engine.claim_next(conn, QueueType.SCHEDULE, ghost, POLICY, NOW)
+    item = claim_next(conn, QueueType.SCHEDULE, ghost, POLICY, NOW)
     assert item is not None
     found = recover(workspace, conn, owner, NOW + timedelta(seconds=1))
     assert [r.item.id for r in found.recovered] == [item.id] and found.adopted == []
@@ -319,7 +321,7 @@ def test_the_crash_budget_fails_an_item_lost_too_often_in_a_row(
 ) -> None:
     task_id = add(workspace, conn, max_retry=5)
     for lost in range(1, POLICY.max_crashes + 1):
-        item = engine.claim_next(conn, QueueType.SCHEDULE, dead_owner(), POLICY, NOW)
+        item = claim_next(conn, QueueType.SCHEDULE, dead_owner(), POLICY, NOW)
         assert item is not None and item.crash_count == lost - 1
         recover(workspace, conn, owner)
     fresh = queue_repo.for_task(conn, task_id)[0]
@@ -336,12 +338,12 @@ def test_a_recorded_end_resets_the_crash_budget(
     workspace: Workspace, conn: Connection, owner: Owner
 ) -> None:
     add(workspace, conn)
-    item = engine.claim_next(conn, QueueType.SCHEDULE, dead_owner(), POLICY, NOW)
+    item = claim_next(conn, QueueType.SCHEDULE, dead_owner(), POLICY, NOW)
     assert item is not None
     recover(workspace, conn, owner)
     again = claim(conn, QueueType.SCHEDULE, owner)
     assert again is not None and again.crash_count == 1
-    engine.fail_item(conn, again, TransientStageError("flaky"), POLICY, NOW)
+    fail_item(conn, again, TransientStageError("flaky"), POLICY, NOW)
     after = queue_repo.get(conn, again.id)
     assert after is not None and (after.retry_count, after.crash_count) == (1, 0)
 
@@ -351,7 +353,7 @@ def test_a_live_tick_keeps_its_items(workspace: Workspace, conn: Connection, own
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
         alive = Owner(owner.host, sleeper.pid, processes.psutil.Process(sleeper.pid).create_time())
-        item = engine.claim_next(conn, QueueType.SCHEDULE, alive, POLICY, NOW)
+        item = claim_next(conn, QueueType.SCHEDULE, alive, POLICY, NOW)
         assert item is not None
         assert recover(workspace, conn, owner, NOW + timedelta(seconds=299)).recovered == []
         # Past its lease, even a live owner is presumed hung and its item recovered.
@@ -366,7 +368,7 @@ def test_items_of_another_host_are_recovered_only_after_the_lease(
 ) -> None:
     add(workspace, conn)
     remote = Owner("some-other-host", 4242, 1.0)
-    item = engine.claim_next(conn, QueueType.SCHEDULE, remote, POLICY, NOW)
+    item = claim_next(conn, QueueType.SCHEDULE, remote, POLICY, NOW)
     assert item is not None
     assert recover(workspace, conn, owner, NOW + timedelta(seconds=100)).recovered == []
     found = recover(workspace, conn, owner, NOW + timedelta(seconds=300))
@@ -403,9 +405,9 @@ def test_recurring_occurrence_is_enqueued_exactly_once(
     stale = schedules_repo.get(conn, schedule.id)
     assert stale is not None
     with transaction(conn):
-        assert engine.enqueue_occurrence(conn, stale, POLICY, due) is not None
+        assert enqueue_occurrence(conn, stale, POLICY, due) is not None
     with transaction(conn):
-        assert engine.enqueue_occurrence(conn, stale, POLICY, due) is None
+        assert enqueue_occurrence(conn, stale, POLICY, due) is None
     assert statuses(conn, task_id) == [("schedule", "waiting")]
     fresh = schedules_repo.get(conn, schedule.id)
     assert fresh is not None and fresh.is_active and fresh.next_run_at == "2026-11-28 00:00:00"
@@ -433,8 +435,8 @@ def test_downtime_coalesces_missed_runs_and_keeps_the_schedule_alive(
 ) -> None:
     task_id = add(workspace, conn, at="2026-11-27 09:00", repeat="daily", tz="Asia/Seoul")
     four_days_later = NOW + timedelta(days=4, hours=1)
-    assert engine.enqueue_due(conn, POLICY, four_days_later) == 1
-    assert engine.enqueue_due(conn, POLICY, four_days_later) == 0
+    assert enqueue_due(conn, POLICY, four_days_later) == 1
+    assert enqueue_due(conn, POLICY, four_days_later) == 0
     schedule = schedules_repo.for_task(conn, task_id)[0]
     assert schedule.is_active and schedule.next_run_at == "2026-12-01 00:00:00"
     skip = conn.execute("SELECT * FROM task_logs WHERE action_type = 'skip'").fetchone()
@@ -445,7 +447,7 @@ def test_a_due_occurrence_while_a_run_waits_is_coalesced(
     workspace: Workspace, conn: Connection
 ) -> None:
     task_id = add(workspace, conn, repeat="daily")  # first run now, waiting
-    assert engine.enqueue_due(conn, POLICY, NOW + timedelta(days=1)) == 0
+    assert enqueue_due(conn, POLICY, NOW + timedelta(days=1)) == 0
     assert statuses(conn, task_id) == [("schedule", "waiting")]
     assert (
         conn.execute("SELECT count(*) FROM task_logs WHERE action_type = 'skip'").fetchone()[0] == 1
@@ -457,7 +459,7 @@ def test_a_new_run_waits_while_the_previous_run_is_in_flight(
 ) -> None:
     task_id = add(workspace, conn, repeat="daily")
     run_stage(conn, owner, QueueType.SCHEDULE)  # run 1 now waits in the script queue
-    assert engine.enqueue_due(conn, POLICY, NOW + timedelta(days=1)) == 1
+    assert enqueue_due(conn, POLICY, NOW + timedelta(days=1)) == 1
     assert claim(conn, QueueType.SCHEDULE, owner, NOW + timedelta(days=1)) is None
     run_stage(conn, owner, QueueType.SCRIPT, StageResult(script_text="{}"), NOW + timedelta(days=1))
     run_stage(conn, owner, QueueType.IMAGE, now=NOW + timedelta(days=1))
@@ -484,7 +486,7 @@ def test_a_new_run_points_the_old_content_at_its_archived_files(
     run_stage(conn, owner, QueueType.YOUTUBE)
     first_content = tasks_repo.get(conn, task_id).content_id  # type: ignore[union-attr]
     assert first_content is not None
-    engine.enqueue_due(conn, POLICY, NOW + timedelta(days=1))
+    enqueue_due(conn, POLICY, NOW + timedelta(days=1))
     folder = f"{prefix}runs/{first_content}"
     run_stage(
         conn,
@@ -526,7 +528,7 @@ def test_a_draining_worker_compiles_each_statement_once(
     for queue_type in QueueType:
         item = claim(conn, queue_type, owner)
         while item is not None:
-            _, item = engine.complete_and_claim(conn, item, StageResult(), POLICY, NOW, owner)
+            _, item = complete_and_claim(conn, item, StageResult(), POLICY, NOW, owner)
             done += 1
         assert not queue_repo.claimable_exists(conn, to_db(NOW), {queue_type})
     assert done == 3 * 5
@@ -542,12 +544,12 @@ def test_a_paused_daily_task_misses_nothing_twice_and_resumes_from_now(
     """pause turns the schedule off (no run while paused); resume turns it on at the first
     occurrence from the moment of resuming, in the schedule's own zone (days missed while paused
     are not made up); a stopped task comes back the same way."""
-    policy = engine.Policy()
+    policy = Policy()
     task_id = add(workspace, conn, "daily", repeat="daily", at="2026-11-27 09:00", tz="Asia/Seoul")
     assert service.pause_task(conn, task_id[:8], NOW) == 1
     assert service.list_tasks(conn)[0]["state"] == "paused"
     three_days = NOW + timedelta(days=3)
-    assert engine.enqueue_due(conn, policy, three_days) == 0
+    assert enqueue_due(conn, policy, three_days) == 0
     with pytest.raises(UsageError, match="no active schedule"):
         service.pause_task(conn, task_id, NOW)
     [schedule] = service.resume_task(conn, task_id, three_days)
@@ -556,7 +558,7 @@ def test_a_paused_daily_task_misses_nothing_twice_and_resumes_from_now(
     assert service.list_tasks(conn)[0]["state"] == "waiting"
     with pytest.raises(UsageError, match="its schedules are on"):
         service.resume_task(conn, task_id, three_days)
-    assert engine.enqueue_due(conn, policy, three_days + timedelta(hours=12)) == 1
+    assert enqueue_due(conn, policy, three_days + timedelta(hours=12)) == 1
     # A stop (its waiting run dropped, the schedule off) is resumed the same way.
     service.stop_task(workspace, conn, task_id, three_days + timedelta(hours=13))
     assert service.list_tasks(conn)[0]["state"] == "paused"
@@ -590,11 +592,11 @@ def test_a_finished_once_task_has_nothing_to_resume_and_a_stopped_one_runs_again
 ) -> None:
     done = add(workspace, conn, "once", media_mode="upload")
     for queue_type in (QueueType.SCHEDULE, QueueType.SCRIPT, QueueType.VIDEO, QueueType.YOUTUBE):
-        item = engine.claim_next(conn, queue_type, owner, engine.Policy(), NOW)
+        item = claim_next(conn, queue_type, owner, Policy(), NOW)
         assert item is not None
-        engine.complete_item(
+        complete_item(
             conn, item, StageResult(script_text="{}", youtube_url="https://youtu.be/x"),
-            engine.Policy(), NOW,
+            Policy(), NOW,
         )  # fmt: skip
     with pytest.raises(UsageError, match="finished its run"):
         service.resume_task(conn, done, NOW)
@@ -604,4 +606,4 @@ def test_a_finished_once_task_has_nothing_to_resume_and_a_stopped_one_runs_again
     assert (states[done], states[stopped]) == ("done", "paused")
     [schedule] = service.resume_task(conn, stopped, NOW + timedelta(minutes=5))
     assert schedule["next_run_at"] == to_db(NOW + timedelta(minutes=5))
-    assert engine.enqueue_due(conn, engine.Policy(), NOW + timedelta(minutes=5)) == 1
+    assert enqueue_due(conn, Policy(), NOW + timedelta(minutes=5)) == 1

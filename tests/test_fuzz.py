@@ -22,7 +22,11 @@ from autoqueue.attempt.runner import Runner
 from autoqueue.cli import app
 from autoqueue.errors import PermanentStageError, TransientStageError, UsageError
 from autoqueue.models import QueueItem, QueueType
-from autoqueue.queue import engine
+from autoqueue.queue.claims import claim_next
+from autoqueue.queue.occurrences import enqueue_due
+from autoqueue.queue.outcomes import complete_item, fail_item
+from autoqueue.queue.policy import Policy
+from autoqueue.queue.stop import stop_task
 from autoqueue.repo import queue as queue_repo
 from autoqueue.stages.base import StageResult
 from autoqueue.tasks import service
@@ -145,7 +149,7 @@ class EngineMachine(RuleBasedStateMachine):
         self.workspace = Workspace.load(home)
         self.conn = self.workspace.connect()
         self.owner = processes.current_owner()
-        self.policy = engine.Policy(delays=(5,), max_retry=2, lease_seconds=60)
+        self.policy = Policy(delays=(5,), max_retry=2, lease_seconds=60)
         self.now = NOW
         self.tasks: list[str] = []
         self.stopped: set[str] = set()
@@ -169,7 +173,7 @@ class EngineMachine(RuleBasedStateMachine):
 
     @rule(queue_type=st.sampled_from(list(QueueType)))
     def claim(self, queue_type: QueueType) -> None:
-        item = engine.claim_next(self.conn, queue_type, self.owner, self.policy, self.now)
+        item = claim_next(self.conn, queue_type, self.owner, self.policy, self.now)
         if item is not None:
             self.claimed.append(item)
 
@@ -179,20 +183,20 @@ class EngineMachine(RuleBasedStateMachine):
         item = self.claimed.pop(index % len(self.claimed))
         still_ours = queue_repo.is_still_claimed(self.conn, item.id, str(item.claim_token))
         if outcome == "complete":
-            done = engine.complete_item(
+            done = complete_item(
                 self.conn, item, StageResult(script_text="{}"), self.policy, self.now
             )
             assert done == still_ours
         else:
             error = TransientStageError("x") if outcome == "transient" else PermanentStageError("x")
-            decision = engine.fail_item(self.conn, item, error, self.policy, self.now)
+            decision = fail_item(self.conn, item, error, self.policy, self.now)
             assert (decision is not None) == still_ours
 
     @precondition(lambda self: self.tasks)
     @rule(index=st.integers(0, 50))
     def stop(self, index: int) -> None:
         task_id = self.tasks[index % len(self.tasks)]
-        engine.stop_task(self.conn, task_id, error="stopped", log_message="stop", now=self.now)
+        stop_task(self.conn, task_id, error="stopped", log_message="stop", now=self.now)
         self.stopped.add(task_id)
 
     @precondition(lambda self: self.tasks)
@@ -205,14 +209,14 @@ class EngineMachine(RuleBasedStateMachine):
     @rule(queue_type=st.sampled_from(list(QueueType)))
     def crash(self, queue_type: QueueType) -> None:
         """A tick claims an item and dies; the next tick recovers it."""
-        engine.claim_next(self.conn, queue_type, GHOST, self.policy, self.now)
+        claim_next(self.conn, queue_type, GHOST, self.policy, self.now)
         runner = Runner(self.workspace, self.conn, self.owner, self.policy, lambda: self.now)
         recovery.recover_orphans(runner, self.now)
 
     @rule(seconds=st.sampled_from([1, 6, 3600, 86400 * 2]))
     def time_passes(self, seconds: int) -> None:
         self.now += timedelta(seconds=seconds)
-        engine.enqueue_due(self.conn, self.policy, self.now)
+        enqueue_due(self.conn, self.policy, self.now)
 
     @invariant()
     def one_processing_item_per_queue(self) -> None:

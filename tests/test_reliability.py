@@ -906,7 +906,7 @@ def test_the_heartbeat_keeps_a_long_stage_from_being_taken_for_dead(
     (every 0.5 s) keeps renewing the lease, so it never is."""
     from autoqueue.attempt.runner import Runner
     from autoqueue.owner import Owner
-    from autoqueue.queue import engine
+    from autoqueue.queue.policy import Policy
     from autoqueue.timeutil import utcnow
     from autoqueue.worker import recovery
 
@@ -918,7 +918,7 @@ def test_the_heartbeat_keeps_a_long_stage_from_being_taken_for_dead(
     workspace = Workspace.load(home)
     conn = workspace.connect()
     elsewhere = Owner("another-host", 1, 1.0)
-    policy = engine.Policy(lease_seconds=2)
+    policy = Policy(lease_seconds=2)
     runner = Runner(workspace, conn, elsewhere, policy, utcnow)
     leases = set()
     try:

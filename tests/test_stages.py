@@ -263,9 +263,10 @@ def test_upload_images_survive_and_outputs_are_archived_between_runs(
     assert first is not None and first.content_id, seen
     first_video = (folder / "output.mp4").read_bytes()
     # The next day's run: the previous run's files move to runs/{content_id}, inputs stay.
-    from autoqueue.queue import engine
+    from autoqueue.queue.occurrences import enqueue_due
+    from autoqueue.queue.policy import Policy
 
-    engine.enqueue_due(conn, engine.Policy(), NOW.replace(year=2027))
+    enqueue_due(conn, Policy(), NOW.replace(year=2027))
     drain(workspace)
     archived = folder / "runs" / first.content_id
     assert (archived / "output.mp4").read_bytes() == first_video

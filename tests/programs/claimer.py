@@ -12,7 +12,9 @@ from pathlib import Path
 
 from autoqueue.attempt import processes
 from autoqueue.models import QueueType
-from autoqueue.queue import engine
+from autoqueue.queue.claims import claim_next
+from autoqueue.queue.outcomes import complete_item
+from autoqueue.queue.policy import Policy
 from autoqueue.stages.base import StageResult
 from autoqueue.timeutil import utcnow
 from autoqueue.workspace import Workspace
@@ -21,13 +23,13 @@ home, journal, seconds = Path(sys.argv[1]), Path(sys.argv[2]), float(sys.argv[3]
 workspace = Workspace.load(home)
 conn = workspace.connect()
 owner = processes.current_owner()
-policy = engine.Policy(delays=(0,), max_retry=3, lease_seconds=300)
+policy = Policy(delays=(0,), max_retry=3, lease_seconds=300)
 deadline = time.monotonic() + seconds
 idle_since = time.monotonic()
 with journal.open("a", encoding="utf-8") as out:
     while time.monotonic() < deadline and time.monotonic() - idle_since < 3:
         queue_type = random.choice(list(QueueType))
-        item = engine.claim_next(conn, queue_type, owner, policy, utcnow())
+        item = claim_next(conn, queue_type, owner, policy, utcnow())
         if item is None:
             time.sleep(0.005)
             continue
@@ -39,7 +41,7 @@ with journal.open("a", encoding="utf-8") as out:
         start = time.time()
         time.sleep(random.uniform(0.001, 0.02))
         end = time.time()
-        ok = engine.complete_item(conn, item, StageResult(), policy, utcnow())
+        ok = complete_item(conn, item, StageResult(), policy, utcnow())
         out.write(
             json.dumps(
                 {

@@ -43,8 +43,16 @@ from autoqueue.errors import (
 from autoqueue.i18n import _
 from autoqueue.models import QueueItem, Schedule, Task
 from autoqueue.owner import Owner
-from autoqueue.queue import engine
+from autoqueue.queue.attempts import begin_attempt, copy_output, record_supervisor
+from autoqueue.queue.outcomes import (
+    complete_and_claim,
+    complete_item,
+    fail_item,
+    lose_item,
+    requeue_item,
+)
 from autoqueue.queue.pipeline import GiveUp, Park, Retry
+from autoqueue.queue.policy import Policy
 from autoqueue.repo import queue as queue_repo
 from autoqueue.repo import schedules as schedules_repo
 from autoqueue.repo import tasks as tasks_repo
@@ -213,7 +221,7 @@ class Runner:
         workspace: Workspace,
         conn: Connection,
         owner: Owner,
-        policy: engine.Policy,
+        policy: Policy,
         clock: Callable[[], datetime],
         *,
         aborted: Callable[[], bool] = lambda: False,
@@ -275,7 +283,7 @@ class Runner:
         program = Path(argv[0]).name if argv else handler
         if not self.write(
             "starting an attempt",
-            lambda: engine.begin_attempt(
+            lambda: begin_attempt(
                 self.conn, item, token=token, attempt_no=attempt_no, program=program
             ),
         ):
@@ -301,7 +309,7 @@ class Runner:
         attempt = Attempt(item, folder, token, stage.timeout, info, popen)
         if not self.write(
             "recording the attempt's supervisor",
-            lambda: engine.record_supervisor(
+            lambda: record_supervisor(
                 self.conn, item, pid=info.pid, started=info.started, name=program
             ),
         ):
@@ -394,7 +402,7 @@ class Runner:
         reason = "interrupted: autoqueue was shut down while the stage ran"
         if self.write(
             "requeueing",
-            lambda: engine.requeue_item(self.conn, attempt.item, reason, self.clock()),
+            lambda: requeue_item(self.conn, attempt.item, reason, self.clock()),
         ):
             return Ended(Outcome.REQUEUED, reason)
         return Ended(Outcome.STOPPED, "no longer ours when it was interrupted")
@@ -462,7 +470,7 @@ class Runner:
         logged = [(self._stamp(entry, stamp), StageLog.from_entry(entry)) for entry in entries]
 
         def copy() -> bool:
-            return engine.copy_output(self.conn, attempt.item, logged, offset)
+            return copy_output(self.conn, attempt.item, logged, offset)
 
         if patient:
             self.write("logging the stage's output", copy)
@@ -504,7 +512,7 @@ class Runner:
             # its answer may have been lost, and the item it took must not be left behind.
             if sent or (chain and not self.stopping()):
                 resent, sent = sent, True
-                done, following = engine.complete_and_claim(
+                done, following = complete_and_claim(
                     self.conn,
                     item,
                     result,
@@ -515,7 +523,7 @@ class Runner:
                     resent=resent,
                 )
                 return done
-            return engine.complete_item(self.conn, item, result, self.policy, now)
+            return complete_item(self.conn, item, result, self.policy, now)
 
         if self.write("recording the completion", complete):
             return Ended(Outcome.COMPLETED, following=following)
@@ -524,7 +532,7 @@ class Runner:
     def fail(self, item: QueueItem, error: StageError) -> Ended:
         decision = self.write(
             "recording the failure",
-            lambda: engine.fail_item(self.conn, item, error, self.policy, self.clock()),
+            lambda: fail_item(self.conn, item, error, self.policy, self.clock()),
         )
         detail = str(error)
         if isinstance(decision, Retry):
@@ -538,7 +546,7 @@ class Runner:
     def lose(self, item: QueueItem, reason: str) -> Ended:
         decision = self.write(
             "recording a lost attempt",
-            lambda: engine.lose_item(self.conn, item, reason, self.policy, self.clock()),
+            lambda: lose_item(self.conn, item, reason, self.policy, self.clock()),
         )
         if isinstance(decision, GiveUp):
             return Ended(Outcome.FAILED, reason)

@@ -367,7 +367,8 @@ def add_task(
 ) -> Added:
     """Create the task, its schedule and (when due) its first run in one transaction. The user's
     images are copied in before the commit and removed if it fails: an error leaves nothing."""
-    from autoqueue.queue import engine
+    from autoqueue.queue.occurrences import enqueue_occurrence
+    from autoqueue.queue.policy import Policy
 
     task_id = str(uuid.uuid4())
     task_dir = workspace.task_dir(task_id)
@@ -421,8 +422,8 @@ def add_task(
             queued = False
             next_run_at = schedule.next_run_at
             if prepared.next_run_at <= stamp:
-                policy = engine.Policy.from_config(workspace.config)
-                queued = engine.enqueue_occurrence(conn, schedule, policy, now) is not None
+                policy = Policy.from_config(workspace.config)
+                queued = enqueue_occurrence(conn, schedule, policy, now) is not None
                 if queued:  # the occurrence moved the schedule on
                     moved = schedules_repo.get(conn, schedule.id)
                     next_run_at = moved.next_run_at if moved else None
@@ -607,10 +608,10 @@ def stop_task(workspace: Workspace, conn: Connection, text: str, now: datetime) 
     that detached themselves included. Nothing is matched by name: the user's own browser or
     other renders are never touched."""
     from autoqueue.attempt import processes
-    from autoqueue.queue import engine
+    from autoqueue.queue import stop
 
     task = get_task(conn, text)
-    stopped = engine.stop_task(
+    stopped = stop.stop_task(
         conn,
         task.id,
         error=_("stopped by the user"),

@@ -23,7 +23,7 @@ from datetime import datetime
 
 from autoqueue.attempt import processes
 from autoqueue.owner import Owner
-from autoqueue.queue.engine import Policy
+from autoqueue.queue.policy import Policy
 from autoqueue.repo import lock as lock_repo
 from autoqueue.repo import queue as queue_repo
 from autoqueue.store import db as db_errors

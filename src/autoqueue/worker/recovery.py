@@ -26,7 +26,8 @@ from autoqueue.attempt.processes import ProcessInfo
 from autoqueue.attempt.runner import Attempt, Outcome, Runner, existing_attempt
 from autoqueue.models import QueueItem, QueueType
 from autoqueue.owner import Owner
-from autoqueue.queue import engine
+from autoqueue.queue.attempts import adopt_item
+from autoqueue.queue.claims import set_aside_item
 from autoqueue.repo import queue as queue_repo
 from autoqueue.repo.queue import UnreadableRow
 from autoqueue.store.db import transaction
@@ -107,7 +108,7 @@ def recover_orphans(
 def _set_aside(runner: Runner, bad: UnreadableRow, now: datetime) -> None:
     def set_aside() -> None:
         with transaction(runner.conn):
-            engine.set_aside_item(runner.conn, bad, to_db(now))
+            set_aside_item(runner.conn, bad, to_db(now))
 
     runner.write("setting an unreadable item aside", set_aside)
 
@@ -145,7 +146,7 @@ def _recover(
         )
         adopted = runner.write(
             "adopting an attempt",
-            lambda: engine.adopt_item(runner.conn, item, runner.owner, runner.policy, now, message),
+            lambda: adopt_item(runner.conn, item, runner.owner, runner.policy, now, message),
         )
         if adopted is None:
             return None

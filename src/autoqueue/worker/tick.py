@@ -39,8 +39,11 @@ from autoqueue.errors import (
 from autoqueue.i18n import _
 from autoqueue.models import QueueItem, QueueType, Schedule, Task
 from autoqueue.owner import Owner
-from autoqueue.queue import engine
+from autoqueue.queue.attempts import copy_output, record_start
+from autoqueue.queue.claims import claim_next
+from autoqueue.queue.occurrences import enqueue_due
 from autoqueue.queue.pipeline import QUEUE_ORDER
+from autoqueue.queue.policy import Policy
 from autoqueue.repo import queue as queue_repo
 from autoqueue.stages.base import StageContext, StageLog
 from autoqueue.stages.outputs import check_outputs
@@ -129,7 +132,7 @@ class Scheduler:
         self.queues = tuple(q for q in QUEUE_ORDER if queues is None or q in queues)
         self.grace = grace
         self.listener = listener
-        self.policy = engine.Policy.from_config(workspace.config)
+        self.policy = Policy.from_config(workspace.config)
         # Every connection of this worker shares it: a PostgreSQL server that goes away is
         # said once, waited for ([worker] outage), and said again when it is back.
         self.link = Link(budget=workspace.config.worker.outage, notice=notice)
@@ -288,7 +291,7 @@ class Scheduler:
                 self._recover(runner, report)
                 report.enqueued = self._duty(
                     "enqueueing due schedules",
-                    lambda: engine.enqueue_due(conn, self.policy, self.clock()),
+                    lambda: enqueue_due(conn, self.policy, self.clock()),
                 )
             else:  # this host's dead workers' items, at once: no lease to wait for
                 self._recover(runner, report, leases=False)
@@ -330,7 +333,7 @@ class Scheduler:
                             continue
                         with self._report_lock:
                             report.lock_holder = None
-                    added = engine.enqueue_due(conn, self.policy, self.clock())
+                    added = enqueue_due(conn, self.policy, self.clock())
                     if added:
                         self._wake()
                     with self._report_lock:
@@ -389,7 +392,7 @@ class Scheduler:
         try:
             now = self.clock()
             with short_wait(conn):  # polled: a busy database is asked again in a moment
-                item = engine.claim_next(
+                item = claim_next(
                     conn, queue_type, self.owner, self.policy, now, token=token, resent=bool(resent)
                 )
             self._unanswered.token = None
@@ -543,7 +546,7 @@ class Scheduler:
         it run again (it only moves the previous run's files aside)."""
         runner.write(
             "logging the start",
-            lambda: engine.record_start(
+            lambda: record_start(
                 runner.conn,
                 item,
                 pid=os.getpid(),
@@ -557,7 +560,7 @@ class Scheduler:
             stamp = to_db(self.clock())
             runner.write(
                 "logging",
-                lambda: engine.copy_output(
+                lambda: copy_output(
                     runner.conn, item, [(stamp, entry) for entry in entries], item.output_offset
                 ),
             )
