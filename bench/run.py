@@ -286,9 +286,9 @@ PAGE = 500  # queue rows in the "empty" database: enough for every listing to fi
 def build_history(path: Path, history: int, logs: int, waiting: int) -> str:
     """A database with ``history`` completed queue rows, ``logs`` log rows and ``waiting`` waiting
     video items, written fast (synchronous off while building). Returns a task id to query."""
-    from autoqueue.store import db
+    from autoqueue.store import sqlite
 
-    db.connect(path).close()
+    sqlite.connect(path).close()
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA synchronous = OFF")
     conn.execute("BEGIN")
@@ -335,10 +335,10 @@ class ScaleCase:
     """One database of the scale section, open, with a waiting item to claim."""
 
     def __init__(self, label: str, path: Path, task_id: str) -> None:
-        from autoqueue.store import db
+        from autoqueue.store import sqlite
 
         self.label, self.path, self.task_id = label, path, task_id
-        self.conn = db.connect(path)
+        self.conn = sqlite.connect(path)
         self.conn.execute(
             "INSERT INTO task_queue (task_id, queue_type, status, created_at, updated_at) "
             "VALUES (?, 'video', 'waiting', '2026-01-01 00:00:00', '2026-01-01 00:00:00')",

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from autoqueue.errors import DatabaseError
-from autoqueue.store import db
+from autoqueue.store import db, migrations, sqlite
 
 LEGACY_DDL = (Path(__file__).parent / "legacy_app.sql").read_text(encoding="utf-8")
 pytestmark = pytest.mark.sqlite_only
@@ -19,12 +19,12 @@ T2 = "7d1c2a9e-0000-4000-8000-000000000002"
 
 
 def test_new_database_is_durable_and_concurrent(tmp_path: Path) -> None:
-    conn = db.connect(tmp_path / "a.db")
+    conn = sqlite.connect(tmp_path / "a.db")
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == db.SCHEMA_VERSION
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == migrations.SCHEMA_VERSION
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {
         "tasks",
@@ -40,9 +40,9 @@ def test_new_database_is_durable_and_concurrent(tmp_path: Path) -> None:
 
 
 def test_reopening_is_idempotent(tmp_path: Path) -> None:
-    db.connect(tmp_path / "a.db").close()
-    conn = db.connect(tmp_path / "a.db")
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == db.SCHEMA_VERSION
+    sqlite.connect(tmp_path / "a.db").close()
+    conn = sqlite.connect(tmp_path / "a.db")
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == migrations.SCHEMA_VERSION
 
 
 def test_a_file_that_is_not_sqlite_is_refused_and_untouched(tmp_path: Path) -> None:
@@ -50,7 +50,7 @@ def test_a_file_that_is_not_sqlite_is_refused_and_untouched(tmp_path: Path) -> N
     path.write_bytes(b"my precious notes\n" * 100)
     before = path.read_bytes()
     with pytest.raises(DatabaseError, match="not a SQLite database"):
-        db.connect(path)
+        sqlite.connect(path)
     assert path.read_bytes() == before
     assert not (tmp_path / "notes.db-wal").exists()
 
@@ -63,28 +63,28 @@ def test_a_foreign_sqlite_database_is_refused_and_untouched(tmp_path: Path) -> N
     other.close()
     before = path.read_bytes()
     with pytest.raises(DatabaseError, match="not an autoqueue database"):
-        db.connect(path)
+        sqlite.connect(path)
     assert path.read_bytes() == before
 
 
 def test_a_database_from_a_newer_autoqueue_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "new.db"
-    db.connect(path).close()
+    sqlite.connect(path).close()
     raw = sqlite3.connect(path)
-    raw.execute(f"PRAGMA user_version = {db.SCHEMA_VERSION + 1}")
+    raw.execute(f"PRAGMA user_version = {migrations.SCHEMA_VERSION + 1}")
     raw.close()
     with pytest.raises(DatabaseError, match="newer than this autoqueue"):
-        db.connect(path)
+        sqlite.connect(path)
 
 
 def test_a_corrupt_database_is_reported(tmp_path: Path) -> None:
     path = tmp_path / "broken.db"
-    db.connect(path).close()
+    sqlite.connect(path).close()
     data = bytearray(path.read_bytes())
     data[100:4096] = b"\xff" * (4096 - 100)  # keep the header, ruin the first page
     path.write_bytes(bytes(data))
     with pytest.raises(DatabaseError, match="unreadable or corrupt"):
-        db.connect(path)
+        sqlite.connect(path)
 
 
 def _legacy_database(path: Path) -> None:
@@ -155,8 +155,8 @@ def _legacy_database(path: Path) -> None:
 def test_an_earlier_apps_database_is_upgraded_in_place_without_losing_a_row(tmp_path: Path) -> None:
     path = tmp_path / "legacy.db"
     _legacy_database(path)
-    conn = db.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == db.SCHEMA_VERSION
+    conn = sqlite.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == migrations.SCHEMA_VERSION
     assert conn.execute("SELECT count(*) FROM tasks").fetchone()[0] == 2
     assert conn.execute("SELECT count(*) FROM task_queue").fetchone()[0] == 3
     tasks = {r["id"]: dict(r) for r in conn.execute("SELECT * FROM tasks")}
@@ -189,7 +189,7 @@ def test_the_claim_walks_an_index_instead_of_sorting_the_backlog(tmp_path: Path)
     from autoqueue.models import QueueType
     from autoqueue.repo.queue import CANDIDATE
 
-    conn = db.connect(tmp_path / "a.db")
+    conn = sqlite.connect(tmp_path / "a.db")
     params = {"now": "2026-01-01 00:00:00"}
     plan = conn.execute(
         "EXPLAIN QUERY PLAN " + CANDIDATE[(QueueType.VIDEO, True, False)], params
@@ -205,7 +205,7 @@ def test_a_tasks_log_is_read_through_one_index_without_a_sort(tmp_path: Path) ->
     from autoqueue.models import ActionType, LogLevel, QueueType
     from autoqueue.repo import logs as logs_repo
 
-    conn = db.connect(tmp_path / "a.db")
+    conn = sqlite.connect(tmp_path / "a.db")
     captured: list[str] = []
     conn.set_trace_callback(captured.append)
     for filters in (
@@ -232,7 +232,7 @@ def test_a_tasks_log_is_read_through_one_index_without_a_sort(tmp_path: Path) ->
 
 def test_a_schema_3_database_trades_two_log_indexes_for_one(tmp_path: Path) -> None:
     path = tmp_path / "a.db"
-    conn = db.connect(path)
+    conn = sqlite.connect(path)
     conn.execute("INSERT INTO tasks (id, title, type) VALUES (?, 't', 'shortform')", (T1,))
     conn.execute("INSERT INTO task_logs (task_id, message) VALUES (?, 'kept')", (T1,))
     conn.execute("DROP INDEX idx_task_logs_task_id")  # as schema 3 left it
@@ -240,8 +240,8 @@ def test_a_schema_3_database_trades_two_log_indexes_for_one(tmp_path: Path) -> N
     conn.execute("CREATE INDEX idx_task_logs_queue_type ON task_logs(task_id, queue_type)")
     conn.execute("PRAGMA user_version = 3")
     conn.close()
-    conn = db.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == db.SCHEMA_VERSION
+    conn = sqlite.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == migrations.SCHEMA_VERSION
     names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert "idx_task_logs_task_id" in names
     assert not {"idx_task_logs_action", "idx_task_logs_queue_type"} & names
@@ -252,7 +252,7 @@ def test_a_schema_6_database_takes_pause_and_resume_log_rows(tmp_path: Path) -> 
     """Schema 7 lists `pause` and `resume` in task_logs' CHECK; the rebuilt table keeps every
     row, its ids, its AUTOINCREMENT counter and its indexes."""
     path = tmp_path / "a.db"
-    conn = db.connect(path)
+    conn = sqlite.connect(path)
     conn.execute("INSERT INTO tasks (id, title, type) VALUES (?, 't', 'shortform')", (T1,))
     for message in ("one", "two", "three"):
         conn.execute("INSERT INTO task_logs (task_id, message) VALUES (?, ?)", (T1, message))
@@ -271,8 +271,8 @@ def test_a_schema_6_database_takes_pause_and_resume_log_rows(tmp_path: Path) -> 
             "INSERT INTO task_logs (task_id, message, action_type) VALUES (?, 'p', 'pause')", (T1,)
         )
     old.close()
-    conn = db.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == db.SCHEMA_VERSION
+    conn = sqlite.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == migrations.SCHEMA_VERSION
     conn.execute(
         "INSERT INTO task_logs (task_id, message, action_type) VALUES (?, 'p', 'pause')", (T1,)
     )
@@ -295,7 +295,7 @@ def test_every_lookup_of_the_queue_by_status_seeks_an_index(tmp_path: Path) -> N
     names = ", ".join(f"'{queue_type.value}'" for queue_type in QueueType)
     assert f"queue_type IN ({names})" == db.EVERY_QUEUE
     path = tmp_path / "a.db"
-    conn = db.connect(path)
+    conn = sqlite.connect(path)
     captured: list[str] = []
     conn.set_trace_callback(captured.append)
     queue_repo.processing(conn)
@@ -318,7 +318,7 @@ def test_every_lookup_of_the_queue_by_status_seeks_an_index(tmp_path: Path) -> N
 
 def test_split_statements_keeps_triggers_and_comments_apart() -> None:
     script = "-- a comment\nCREATE TABLE a (x TEXT); -- trailing\n\nCREATE INDEX i ON a(x);\n"
-    assert db.split_statements(script) == [
+    assert migrations.split_statements(script) == [
         "CREATE TABLE a (x TEXT); -- trailing",
         "CREATE INDEX i ON a(x);",
     ]
@@ -332,10 +332,10 @@ def test_opening_a_second_connection_keeps_the_first_ones_locks(tmp_path: Path) 
     import sys
 
     path = tmp_path / "a.db"
-    holder = db.connect(path)
+    holder = sqlite.connect(path)
     holder.execute("INSERT INTO tasks (id, title, type) VALUES (?, 't', 'shortform')", (T1,))
     assert (tmp_path / "a.db-wal").exists()
-    db.connect(path).close()  # another thread of this process opens and closes a connection
+    sqlite.connect(path).close()  # another thread of this process opens and closes a connection
     probe = "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1])\nc.execute('SELECT 1 FROM tasks').fetchall()\nc.close()\n"
     subprocess.run([sys.executable, "-c", probe, str(path)], check=True)
     assert (tmp_path / "a.db-wal").exists(), "another process took our connection for closed"
@@ -367,6 +367,6 @@ def test_a_migrated_database_equals_a_fresh_one(tmp_path: Path) -> None:
     columns and indexes of a database created today."""
     legacy = tmp_path / "legacy.db"
     _legacy_database(legacy)
-    migrated = db.connect(legacy)
-    fresh = db.connect(tmp_path / "fresh.db")
+    migrated = sqlite.connect(legacy)
+    fresh = sqlite.connect(tmp_path / "fresh.db")
     assert _shape(migrated) == _shape(fresh)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from autoqueue.config import CONFIG_NAME, Config, load_config
 from autoqueue.errors import DatabaseError, UsageError
 from autoqueue.i18n import _
-from autoqueue.store import db
+from autoqueue.store import db, sqlite
 from autoqueue.store.db import DB_NAME
 
 if TYPE_CHECKING:
@@ -121,7 +121,7 @@ class Workspace:
         in a read-only folder is opened without writing instead of refused. ``link``: a
         worker's view of a PostgreSQL server, shared by its connections (autoqueue.store.link)."""
         if self.db_url is None:
-            if not create and not db.is_initialised(self.db_path):
+            if not create and not sqlite.is_initialised(self.db_path):
                 # An empty file (`touch autoqueue.db`) is no more a database than no file:
                 # only `init` may write a schema into it.
                 raise DatabaseError(
@@ -130,12 +130,12 @@ class Workspace:
                         "--home / set AUTOQUEUE_HOME)"
                     ).format(db_path=self.db_path)
                 )
-            return db.connect(self.db_path, read_only=read_only)
+            return sqlite.connect(self.db_path, read_only=read_only)
         return db.open_database(self.db_url, create=create, link=link)
 
     def database_exists(self) -> bool:
         if self.db_url is None:
-            return db.is_initialised(self.db_path)
+            return sqlite.is_initialised(self.db_path)
         try:
             self.connect(create=False).close()
         except DatabaseError:

@@ -26,8 +26,6 @@ from psycopg.adapt import Loader
 from autoqueue.errors import DatabaseError, UsageError
 from autoqueue.i18n import _
 from autoqueue.store.db import (
-    BACKFILL_LAST_RUN,
-    BACKFILL_SUPERSEDED,
     BUSY_TIMEOUT_SECONDS,
     PgError,
     PgIntegrityError,
@@ -36,6 +34,7 @@ from autoqueue.store.db import (
 )
 from autoqueue.store.dburl import check, redact, scrub
 from autoqueue.store.link import Link
+from autoqueue.store.migrations import BACKFILL_LAST_RUN, BACKFILL_SUPERSEDED
 
 PG_SCHEMA_VERSION = 3
 # The key of the advisory lock that migrations are applied under (any constant; this one spells
@@ -426,7 +425,7 @@ def pg002_pause_and_resume_actions(conn: PgConnection) -> None:
 
 
 def pg003_never_twice(conn: PgConnection) -> None:
-    """SQLite's schema 8 (``db.m008_never_twice``): superseded items, a task's last finished
+    """SQLite's schema 8 (``migrations.m008_never_twice``): superseded items, a task's last finished
     run, a published video's checksum; then the same backfill."""
     conn.execute("ALTER TABLE tasks ADD COLUMN IF NOT EXISTS last_run_at timestamptz(0)")
     conn.execute("ALTER TABLE task_queue ADD COLUMN IF NOT EXISTS superseded_at timestamptz(0)")

@@ -11,7 +11,8 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
-from autoqueue.store.db import EVERY_QUEUE, SCHEMA_VERSION, canonical_time
+from autoqueue.store.db import EVERY_QUEUE, canonical_time
+from autoqueue.store.migrations import SCHEMA_VERSION
 
 # Work, or a time written in another form (which string comparison would misread: a full tick
 # normalises it, or sets the row aside, and logs it).
