@@ -16,6 +16,7 @@ from autoqueue.owner import Owner
 from autoqueue.queue.claims import claim_next
 from autoqueue.queue.outcomes import complete_and_claim
 from autoqueue.queue.policy import Policy
+from autoqueue.repo import claim as claim_repo
 from autoqueue.repo import queue as queue_repo
 from autoqueue.stages.base import StageResult
 from autoqueue.store import db
@@ -125,7 +126,7 @@ def test_a_completion_survives_a_lost_race_for_the_next_slot(
         "UPDATE task_queue SET status = 'processing', slot = 1, owner_host = 'other' "
         "WHERE id = (SELECT max(id) FROM task_queue)"
     )
-    monkeypatch.setattr(queue_repo, "_free_slots", lambda *args: [1])
+    monkeypatch.setattr(claim_repo, "_free_slots", lambda *args: [1])
     done, following = complete_and_claim(
         conn, mine, StageResult(script_text="{}"), policy, NOW + timedelta(seconds=1), _owner(1)
     )

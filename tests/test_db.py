@@ -187,7 +187,7 @@ def test_an_earlier_apps_database_is_upgraded_in_place_without_losing_a_row(tmp_
 
 def test_the_claim_walks_an_index_instead_of_sorting_the_backlog(tmp_path: Path) -> None:
     from autoqueue.models import QueueType
-    from autoqueue.repo.queue import CANDIDATE
+    from autoqueue.repo.claim import CANDIDATE
 
     conn = sqlite.connect(tmp_path / "a.db")
     params = {"now": "2026-01-01 00:00:00"}
@@ -289,6 +289,7 @@ def test_every_lookup_of_the_queue_by_status_seeks_an_index(tmp_path: Path) -> N
 
     from autoqueue.attempt import processes
     from autoqueue.models import QueueType, Tab
+    from autoqueue.repo import claim as claim_repo
     from autoqueue.repo import queue as queue_repo
     from autoqueue.worker import idle
 
@@ -303,7 +304,7 @@ def test_every_lookup_of_the_queue_by_status_seeks_an_index(tmp_path: Path) -> N
     queue_repo.renew_leases(conn, processes.current_owner(), "2026-01-01 00:00:00")
     queue_repo.tab_rows(conn, Tab.FAILED, 100)
     queue_repo.tab_counts(conn)
-    queue_repo.claimable_exists(conn, "2026-01-01 00:00:00", [QueueType.VIDEO, QueueType.IMAGE])
+    claim_repo.claimable_exists(conn, "2026-01-01 00:00:00", [QueueType.VIDEO, QueueType.IMAGE])
     conn.set_trace_callback(None)
     statements = [s for s in captured if "task_queue" in s] + [
         idle._BUSY.replace(":now", "'2026-01-01 00:00:00'")

@@ -20,6 +20,7 @@ from autoqueue.queue.occurrences import enqueue_due, enqueue_occurrence
 from autoqueue.queue.outcomes import complete_and_claim, complete_item, fail_item
 from autoqueue.queue.pipeline import GiveUp, Retry
 from autoqueue.queue.policy import Policy
+from autoqueue.repo import claim as claim_repo
 from autoqueue.repo import contents as contents_repo
 from autoqueue.repo import queue as queue_repo
 from autoqueue.repo import schedules as schedules_repo
@@ -530,7 +531,7 @@ def test_a_draining_worker_compiles_each_statement_once(
         while item is not None:
             _, item = complete_and_claim(conn, item, StageResult(), POLICY, NOW, owner)
             done += 1
-        assert not queue_repo.claimable_exists(conn, to_db(NOW), {queue_type})
+        assert not claim_repo.claimable_exists(conn, to_db(NOW), {queue_type})
     assert done == 3 * 5
     statements = conn.execute("SELECT sql, reprep, run FROM sqlite_stmt").fetchall()
     hot = [row for row in statements if "task_queue" in row[0] and row[2] > 1]

@@ -12,6 +12,7 @@ from autoqueue.models import ActionType, LogLevel, QueueItem, QueueType
 from autoqueue.owner import Owner
 from autoqueue.queue.policy import Policy
 from autoqueue.queue.records import guarded_log
+from autoqueue.repo import claim as claim_repo
 from autoqueue.repo import queue as queue_repo
 from autoqueue.repo.queue import UnreadableRow
 from autoqueue.store import db as db_errors
@@ -37,7 +38,7 @@ def claim_next(
     item it took, if it committed, is this claim's, rather than one more left processing."""
     with transaction(conn):
         if resent and token is not None:
-            taken = queue_repo.claimed(conn, queue_type, token)
+            taken = claim_repo.claimed(conn, queue_type, token)
             if taken is not None:
                 return taken
         return claim_in_transaction(conn, queue_type, owner, policy, now, token=token)
@@ -57,7 +58,7 @@ def claim_in_transaction(
     another program never blocks the queue."""
     while True:
         try:
-            item = queue_repo.claim(
+            item = claim_repo.claim(
                 conn,
                 queue_type,
                 owner=owner,
@@ -69,7 +70,7 @@ def claim_in_transaction(
         except db_errors.IntegrityError:
             # The partial unique index caught a second item in one slot: another claim won.
             # SQLite undid just that statement; the caller's transaction goes on. (PostgreSQL
-            # never gets here: queue_repo.claim gives the slot up inside a savepoint.)
+            # never gets here: claim_repo.claim gives the slot up inside a savepoint.)
             return None
         except UnreadableRow as bad:
             set_aside_item(conn, bad, to_db(now))

@@ -22,6 +22,7 @@ from autoqueue.queue.claims import claim_in_transaction
 from autoqueue.queue.pipeline import GiveUp, Park, Retry, decide_failure, next_queue
 from autoqueue.queue.policy import Policy
 from autoqueue.queue.records import log_item, mark_task_failed, task_of
+from autoqueue.repo import claim as claim_repo
 from autoqueue.repo import contents as contents_repo
 from autoqueue.repo import queue as queue_repo
 from autoqueue.repo import tasks as tasks_repo
@@ -94,7 +95,7 @@ def complete_and_claim(
     """
     with transaction(conn):
         if resent and token is not None:
-            taken = queue_repo.claimed(conn, item.queue_type, token)
+            taken = claim_repo.claimed(conn, item.queue_type, token)
             if taken is not None:
                 return True, taken
         completed = _complete(conn, item, result, policy, now)

@@ -1,8 +1,9 @@
-"""SQL for ``task_queue``: the claim (README "How a tick works") and the guarded state changes."""
+"""SQL for ``task_queue``: the guarded state changes of an item, and the reads of the queue (the
+claim is in autoqueue.repo.claim)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +15,6 @@ from autoqueue.store.db import (
     EVERY_QUEUE,
     LATER_RUN,
     Connection,
-    IntegrityError,
     Row,
     canonical_time,
     is_postgres,
@@ -36,7 +36,7 @@ class UnreadableRow(Exception):
     columns: tuple[str, ...] = ()  # the columns holding values autoqueue cannot read
 
 
-def _item(row: Row) -> QueueItem:
+def read_item(row: Row) -> QueueItem:
     """A row as a QueueItem, or UnreadableRow naming what is wrong with it."""
     try:
         return QueueItem.model_validate(dict(row))
@@ -74,151 +74,9 @@ def insert(
     return item_id
 
 
-# The claim, ordered by (created_at, id) through idx_task_queue_claim. It could be one
-# UPDATE ... WHERE id = (SELECT ...); here it is a SELECT and an UPDATE by primary key
-# inside the caller's write transaction. On SQLite that transaction holds the write lock
-# throughout (BEGIN IMMEDIATE), so it is just as atomic, and three times faster (SQLite plans the
-# nested form poorly). On PostgreSQL the SELECT takes the row FOR UPDATE SKIP LOCKED: claimers on
-# several hosts each take a different row and never wait on one another.
-#
-# Invariant 1 (at most ``concurrency`` processing items per queue type, 1 unless autoqueue.toml
-# raises it): the candidate is only looked for while fewer are processing, and the UPDATE takes a
-# free slot number, which the partial unique index idx_task_queue_slot makes unique per queue
-# type whatever process or host claims: two claimers racing for the last slot cannot both win.
-#
-# The queue type is written into the SQL as a literal (one statement per QueueType member, never
-# user text), not bound as a parameter: task_queue has partial indexes on queue_type and status,
-# and when a bound parameter decides whether a partial index applies, SQLite re-prepares the
-# statement every time the parameter is bound. A bound queue type made each claim compile its
-# query anew: four times the cost of the lookup itself.
-_CANDIDATE_TEMPLATE = """
-SELECT q.id FROM task_queue AS q
-WHERE q.queue_type = '{queue_type}' AND q.status = 'waiting'
-  AND (q.next_retry_at IS NULL OR q.next_retry_at <= :now)
-  AND {room}
-  {schedule_rule}
-ORDER BY q.created_at, q.id
-LIMIT 1{lock}
-"""
-
-# Room for one more: the common case (one slot) as NOT EXISTS, the general one as a count.
-_ONE_SLOT = """NOT EXISTS (
-    SELECT 1 FROM task_queue WHERE queue_type = '{queue_type}' AND status = 'processing')"""
-_SLOTS = """(SELECT count(*) FROM task_queue
-       WHERE queue_type = '{queue_type}' AND status = 'processing') < :slots"""
-
-# The schedule queue adds one rule: a run waits while its task still has a run in flight, so
-# that two runs of one task never share a folder. It needs the task id, which the other queues'
-# claim does without (their candidate comes from the covering index alone, twice as fast).
-_SCHEDULE_RULE = """AND NOT EXISTS (
-    SELECT 1 FROM task_queue AS other
-    WHERE other.task_id = q.task_id AND other.id != q.id
-      AND other.status IN ('waiting', 'processing') AND other.queue_type != 'schedule')"""
-
-
-def _candidate(queue_type: QueueType, *, one_slot: bool, postgres: bool) -> str:
-    room = _ONE_SLOT if one_slot else _SLOTS
-    return _CANDIDATE_TEMPLATE.format(
-        queue_type=queue_type.value,
-        room=room.format(queue_type=queue_type.value),
-        schedule_rule=_SCHEDULE_RULE if queue_type is QueueType.SCHEDULE else "",
-        lock=" FOR UPDATE OF q SKIP LOCKED" if postgres else "",
-    )
-
-
-# (queue type, one slot, PostgreSQL) -> the statement
-CANDIDATE: dict[tuple[QueueType, bool, bool], str] = {
-    (queue_type, one_slot, postgres): _candidate(queue_type, one_slot=one_slot, postgres=postgres)
-    for queue_type in QueueType
-    for one_slot in (True, False)
-    for postgres in (True, False)
-}
-
-_TAKE = """
-UPDATE task_queue
-SET status = 'processing', updated_at = :now, claim_token = :token,
-    owner_host = :host, owner_pid = :pid, owner_started = :started, lease_expires_at = :lease,
-    stage_pid = NULL, stage_started = NULL, stage_process_name = NULL,
-    attempt_token = NULL, output_offset = 0, slot = :slot
-WHERE id = :id AND status = 'waiting'
-RETURNING *
-"""
-
-
-def _free_slots(conn: Connection, queue_type: QueueType, slots: int) -> list[int]:
-    if slots == 1:
-        return [0]
-    taken = {
-        row[0]
-        for row in conn.execute(
-            f"SELECT slot FROM task_queue WHERE queue_type = '{queue_type.value}' "
-            "AND status = 'processing'"
-        ).fetchall()
-    }
-    return [slot for slot in range(slots) if slot not in taken]
-
-
-def claim(
-    conn: Connection,
-    queue_type: QueueType,
-    *,
-    owner: Owner,
-    token: str,
-    lease_until: str,
-    now: str,
-    slots: int = 1,
-) -> QueueItem | None:
-    """Take the oldest ready item of ``queue_type`` while fewer than ``slots`` of its type are
-    processing. Call inside a write transaction.
-
-    Raises UnreadableRow (with the row taken) when the row cannot be read; the caller sets it
-    aside in the same transaction. On PostgreSQL, a slot another host took first is given up
-    inside a savepoint: a unique violation would otherwise abort the caller's whole transaction
-    (a completion recorded in it included)."""
-    postgres = is_postgres(conn)
-    statement = CANDIDATE[(queue_type, slots == 1, postgres)]
-    candidate = conn.execute(statement, {"now": now, "slots": slots}).fetchone()
-    if candidate is None:
-        return None
-    params: dict[str, object] = {
-        "id": candidate[0],
-        "now": now,
-        "token": token,
-        "host": owner.host,
-        "pid": owner.pid,
-        "started": owner.started,
-        "lease": lease_until,
-    }
-    for slot in _free_slots(conn, queue_type, slots):
-        params["slot"] = slot
-        if not postgres:
-            row = conn.execute(_TAKE, params).fetchone()
-            return None if row is None else _item(row)
-        conn.execute("SAVEPOINT claim_slot")
-        try:
-            row = conn.execute(_TAKE, params).fetchone()
-        except IntegrityError:
-            conn.execute("ROLLBACK TO SAVEPOINT claim_slot")
-            continue  # another host took this slot a moment ago: try the next free one
-        conn.execute("RELEASE SAVEPOINT claim_slot")
-        return None if row is None else _item(row)
-    return None
-
-
-def claimed(conn: Connection, queue_type: QueueType, token: str) -> QueueItem | None:
-    """The item processing under claim ``token``, if a claim with it committed. The queue type
-    is written into the SQL, as in CANDIDATE (a bound one would re-prepare the statement)."""
-    row = conn.execute(
-        f"SELECT * FROM task_queue WHERE queue_type = '{queue_type.value}' "
-        "AND status = 'processing' AND claim_token = ?",
-        (token,),
-    ).fetchone()
-    return None if row is None else _item(row)
-
-
 def get(conn: Connection, item_id: int) -> QueueItem | None:
     row = conn.execute("SELECT * FROM task_queue WHERE id = ?", (item_id,)).fetchone()
-    return None if row is None else _item(row)
+    return None if row is None else read_item(row)
 
 
 def complete(conn: Connection, item_id: int, token: str, now: str) -> bool:
@@ -343,7 +201,7 @@ def adopt(
         "WHERE id = ? AND status = 'processing' AND claim_token = ? RETURNING *",
         (owner.host, owner.pid, owner.started, lease_until, new_token, item_id, token),
     ).fetchone()
-    return None if row is None else _item(row)
+    return None if row is None else read_item(row)
 
 
 def claim_state(conn: Connection, item_id: int) -> tuple[str, str | None] | None:
@@ -430,7 +288,7 @@ def processing(conn: Connection) -> list[QueueItem | UnreadableRow]:
     found: list[QueueItem | UnreadableRow] = []
     for row in rows:
         try:
-            found.append(_item(row))
+            found.append(read_item(row))
         except UnreadableRow as bad:
             found.append(bad)
     return found
@@ -508,32 +366,6 @@ def reset_for_retry(conn: Connection, item_id: int, now: str) -> bool:
     if cursor.rowcount == 1:
         notify(conn, WAKE)  # a slot or an item: idle workers look again
     return cursor.rowcount == 1
-
-
-def claimable_exists(
-    conn: Connection,
-    now: str,
-    queue_types: Iterable[QueueType],
-    slots: Mapping[QueueType, int] | None = None,
-) -> bool:
-    """Whether one of ``queue_types`` has a ready waiting item and a free slot."""
-    # Literals from the enum, not bound parameters: see CANDIDATE on partial indexes.
-    names = sorted(f"'{QueueType(queue_type).value}'" for queue_type in queue_types)
-    if not names:
-        return False
-    limits = " ".join(
-        f"WHEN '{queue_type.value}' THEN {int(count)}"
-        for queue_type, count in (slots or {}).items()
-    )
-    limit = f"CASE q.queue_type {limits} ELSE 1 END" if limits else "1"
-    row = conn.execute(
-        f"SELECT 1 FROM task_queue AS q WHERE q.queue_type IN ({', '.join(names)}) "
-        "AND q.status = 'waiting' AND (q.next_retry_at IS NULL OR q.next_retry_at <= ?) "
-        "AND (SELECT count(*) FROM task_queue AS p "
-        f"  WHERE p.queue_type = q.queue_type AND p.status = 'processing') < {limit} LIMIT 1",
-        (now,),
-    ).fetchone()
-    return row is not None
 
 
 _TAB_WHERE = {

@@ -121,7 +121,7 @@ AUTOQUEUE_TABLES = frozenset({"tasks", "task_schedules", "task_queue", "task_log
 # A lookup of task_queue by status alone names every queue type, so that it seeks
 # idx_task_queue_claim (queue_type, status, ...) instead of scanning the table. Literals, not
 # bound parameters: a bound value compared with a column of a partial index makes SQLite
-# re-prepare the statement each time it is bound (see repo.queue.CANDIDATE).
+# re-prepare the statement each time it is bound (see repo.claim.CANDIDATE).
 EVERY_QUEUE = "queue_type IN ('schedule', 'script', 'image', 'video', 'youtube')"
 
 

@@ -44,7 +44,7 @@ from autoqueue.queue.claims import claim_next
 from autoqueue.queue.occurrences import enqueue_due
 from autoqueue.queue.pipeline import QUEUE_ORDER
 from autoqueue.queue.policy import Policy
-from autoqueue.repo import queue as queue_repo
+from autoqueue.repo import claim as claim_repo
 from autoqueue.stages.base import StageContext, StageLog
 from autoqueue.stages.outputs import check_outputs
 from autoqueue.stages.registry import run_handler
@@ -406,7 +406,7 @@ class Scheduler:
             if (
                 not forever
                 and self._busy == 0
-                and not queue_repo.claimable_exists(
+                and not claim_repo.claimable_exists(
                     conn, to_db(now), self._active - {queue_type}, dict(self.policy.slots)
                 )
             ):
