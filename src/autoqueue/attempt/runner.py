@@ -18,12 +18,9 @@ import dataclasses
 import json
 import os
 import secrets
-import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -32,11 +29,9 @@ from typing import Any, TypeVar
 from autoqueue import failpoints, i18n
 from autoqueue.attempt import files as attempt_files
 from autoqueue.attempt import processes
-from autoqueue.attempt.processes import ProcessInfo
-from autoqueue.attempt.program import wait_then_set
+from autoqueue.attempt.outcome import Ended, Outcome, error_of, result_of
+from autoqueue.attempt.running import BACKSTOP_SECONDS, Attempt
 from autoqueue.errors import (
-    ParkStageError,
-    PermanentStageError,
     StageError,
     TransientStageError,
 )
@@ -70,21 +65,6 @@ T = TypeVar("T")
 
 POLL_SECONDS = 0.1
 CLAIM_CHECK_SECONDS = 1.0
-# A supervisor enforces its attempt's timeout itself; the tick steps in only when a supervisor
-# outlives the timeout by this much (it hung), and then kills the attempt as timed out.
-BACKSTOP_SECONDS = 60.0
-
-
-class Outcome(StrEnum):
-    """How a queue item's turn ended, as a round reports it."""
-
-    COMPLETED = "completed"  # the stage succeeded; the next stage waits
-    RETRY = "retry"  # the stage failed transiently; it runs again after a delay
-    FAILED = "failed"  # a permanent failure, or retries (or the crash budget) used up
-    PARKED = "parked"  # it cannot run before a time (a quota): waits without spending a retry
-    STOPPED = "stopped"  # no longer ours: a stop (or a recovery) changed it meanwhile
-    REQUEUED = "requeued"  # autoqueue shut down around it: back to waiting, no retry spent
-    LOST = "lost"  # vanished without recording an end: runs again, no retry spent
 
 
 class Claim(StrEnum):
@@ -96,114 +76,6 @@ class Claim(StrEnum):
 
 
 TAKEN_OVER = "taken over by another tick, which follows the stage now"
-
-
-@dataclass(frozen=True)
-class Ended:
-    """The end of an item's turn; ``following`` is the next item of the queue when the
-    completion claimed it in the same transaction."""
-
-    outcome: Outcome
-    detail: str = ""
-    following: QueueItem | None = None
-
-
-@dataclass
-class Attempt:
-    """A running attempt: its folder, its token, and its supervisor when known."""
-
-    item: QueueItem
-    folder: Path
-    token: str
-    timeout: float
-    supervisor: ProcessInfo | None = None
-    popen: subprocess.Popen[bytes] | None = field(default=None, repr=False)
-    exited: threading.Event = field(default_factory=threading.Event, repr=False)
-
-    def __post_init__(self) -> None:
-        if self.popen is not None:
-            # Reaps our own child the moment it exits, and wakes whoever waits on ``exited``.
-            threading.Thread(
-                target=wait_then_set, args=(self.popen, self.exited), daemon=True
-            ).start()
-
-    def running(self) -> bool:
-        """Whether the supervisor is still running (it writes its result before exiting)."""
-        if self.popen is not None:
-            return not self.exited.is_set()
-        if self.supervisor is None:
-            return False
-        return processes.is_alive(self.supervisor.pid, self.supervisor.started)
-
-    def wait(self, seconds: float) -> None:
-        if self.popen is not None:
-            self.exited.wait(seconds)
-        else:
-            time.sleep(seconds)
-
-    def overdue(self) -> bool:
-        """Whether the supervisor has run past the attempt's timeout plus every margin."""
-        if self.supervisor is None or not self.supervisor.started:
-            return False
-        return time.time() - self.supervisor.started > self.timeout + BACKSTOP_SECONDS
-
-    def kill(self) -> list[ProcessInfo]:
-        root = None if self.supervisor is None else (self.supervisor.pid, self.supervisor.started)
-        killed = processes.kill_attempt(self.token, root)
-        if self.popen is not None:
-            self.exited.wait()
-        return killed
-
-
-def existing_attempt(workspace: Workspace, item: QueueItem) -> Attempt | None:
-    """The attempt a processing item recorded (found again by a recovering tick)."""
-    if item.attempt_token is None or item.attempt_no < 1:
-        return None
-    folder = attempt_files.attempt_dir(
-        workspace.task_dir(item.task_id), item.id, item.queue_type.value, item.attempt_no
-    )
-    supervisor = None
-    if item.stage_pid and item.stage_started:
-        supervisor = ProcessInfo(item.stage_pid, item.stage_started, "autoqueue-supervisor")
-    else:
-        recorded = attempt_files.read_identity(folder)
-        if recorded is not None:
-            supervisor = ProcessInfo(recorded[0], recorded[1], "autoqueue-supervisor")
-        else:  # the tick died between starting the supervisor and recording it
-            found = processes.carriers(item.attempt_token)
-            oldest = min(found, key=lambda proc: proc.create_time(), default=None)
-            if oldest is not None:
-                supervisor = processes.identity(oldest.pid, "autoqueue-supervisor")
-    timeout = workspace.config.stage(item.queue_type).timeout
-    return Attempt(item, folder, item.attempt_token, timeout, supervisor)
-
-
-def error_of(record: dict[str, Any]) -> StageError:
-    """The StageError of a result's ``error`` part."""
-    message = str(record.get("message") or "the stage failed")
-    kind = record.get("kind")
-    if kind == "park":
-        try:
-            return ParkStageError(message, from_db(str(record.get("until"))))
-        except ValueError:
-            return TransientStageError(message)
-    if kind == "permanent":
-        return PermanentStageError(message)
-    return TransientStageError(message)
-
-
-def result_of(record: dict[str, Any]) -> StageResult:
-    """The StageResult of a result's ``result`` part (unknown fields ignored)."""
-    fields = record.get("result") if isinstance(record.get("result"), dict) else {}
-    assert isinstance(fields, dict)
-    known = {
-        name: fields[name]
-        for name in StageResult.__dataclass_fields__
-        if name in fields and name != "archived"
-    }
-    if not isinstance(known.get("details", {}), dict):
-        known.pop("details")
-    return StageResult(**known)
 
 
 class Runner:

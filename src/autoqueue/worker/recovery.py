@@ -22,8 +22,10 @@ from datetime import datetime
 
 from autoqueue.attempt import files as attempt_files
 from autoqueue.attempt import processes
+from autoqueue.attempt.outcome import Outcome
 from autoqueue.attempt.processes import ProcessInfo
-from autoqueue.attempt.runner import Attempt, Outcome, Runner, existing_attempt
+from autoqueue.attempt.runner import Runner
+from autoqueue.attempt.running import Attempt, existing_attempt
 from autoqueue.models import QueueItem, QueueType
 from autoqueue.owner import Owner
 from autoqueue.queue.attempts import adopt_item

@@ -28,7 +28,9 @@ from datetime import datetime
 from typing import TypeVar
 
 from autoqueue.attempt import processes
-from autoqueue.attempt.runner import Attempt, Ended, Outcome, Runner
+from autoqueue.attempt.outcome import Ended, Outcome
+from autoqueue.attempt.runner import Runner
+from autoqueue.attempt.running import Attempt
 from autoqueue.errors import (
     AutoqueueError,
     DatabaseBusyError,
