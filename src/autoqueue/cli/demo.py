@@ -21,7 +21,8 @@ from autoqueue.repo import tasks as tasks_repo
 from autoqueue.tasks import service
 from autoqueue.timeutil import utcnow
 from autoqueue.worker.hosts import database_clock
-from autoqueue.worker.tick import Scheduler, TickReport
+from autoqueue.worker.report import TickReport
+from autoqueue.worker.tick import Scheduler
 from autoqueue.workspace import Workspace
 
 SAMPLE_IMAGES = (

@@ -21,7 +21,8 @@ from autoqueue.errors import AutoqueueError, UsageError
 from autoqueue.i18n import _, queue_label
 
 if TYPE_CHECKING:
-    from autoqueue.worker.tick import Scheduler, TickReport
+    from autoqueue.worker.report import TickReport
+    from autoqueue.worker.tick import Scheduler
     from autoqueue.workspace import Workspace
 
 INTERRUPTED = 130  # the shell's exit status for a command ended by Ctrl-C (128 + SIGINT)

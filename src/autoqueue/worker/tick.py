@@ -21,14 +21,12 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection
 from datetime import datetime
 from typing import TypeVar
 
 from autoqueue.attempt import processes
-from autoqueue.attempt.outcome import Ended, Outcome
+from autoqueue.attempt.outcome import Ended
 from autoqueue.attempt.runner import Runner
 from autoqueue.attempt.running import Attempt
 from autoqueue.errors import (
@@ -56,7 +54,8 @@ from autoqueue.store.link import Link
 from autoqueue.timeutil import to_db, utcnow
 from autoqueue.worker import recovery
 from autoqueue.worker.lease import SchedulerLock
-from autoqueue.worker.recovery import Recovered
+from autoqueue.worker.report import Processed, Running, TickReport, one_line
+from autoqueue.worker.wakeups import listening
 from autoqueue.workspace import Workspace
 
 T = TypeVar("T")
@@ -66,51 +65,6 @@ IDLE_POLL_SECONDS = 0.2
 # PostgreSQL: idle workers wake on NOTIFY; the poll is only a backstop (retry times coming due).
 IDLE_POLL_SECONDS_NOTIFIED = 1.0
 SCHEDULE_POLL_SECONDS = 1.0
-LISTEN_RETRY_SECONDS = 2.0  # PostgreSQL: between tries to LISTEN again after the server went
-
-
-@dataclass(frozen=True)
-class Processed:
-    """One item a round ran, and what became of it."""
-
-    item_id: int
-    task_id: str
-    queue_type: QueueType
-    outcome: Outcome
-    detail: str = ""
-
-    @classmethod
-    def of(cls, item: QueueItem, ended: Ended) -> Processed:
-        return cls(item.id, item.task_id, item.queue_type, ended.outcome, ended.detail)
-
-
-@dataclass(frozen=True)
-class Running:
-    """An item whose stage this worker runs now, as a stop notice names it."""
-
-    queue_type: QueueType
-    task_id: str
-    title: str | None = None
-
-
-@dataclass
-class TickReport:
-    lock_holder: str | None = None  # the leader, when it was another worker
-    recovered: list[Recovered] = field(default_factory=list)
-    enqueued: int = 0
-    processed: list[Processed] = field(default_factory=list)
-    error: str | None = None  # why the round stopped early (a locked or full database)
-
-
-def _one_line(exc: BaseException) -> str:
-    """An error as one line for the user: ours as they are, the database's prefixed."""
-    if isinstance(exc, AutoqueueError):
-        text = str(exc)
-    elif isinstance(exc, db_errors.Error):
-        text = f"database error: {exc}"
-    else:
-        text = f"internal error: {exc!r}"
-    return " ".join(text.split())
 
 
 class Scheduler:
@@ -190,7 +144,7 @@ class Scheduler:
                 "taking the scheduler lock", lambda: self.lock.acquire(conn)
             )
             try:
-                with self.lock.heartbeat(), self._wakeups():
+                with self.lock.heartbeat(), listening(self.workspace.db_url, self._wake):
                     self._round(
                         conn,
                         report,
@@ -217,43 +171,6 @@ class Scheduler:
             self._wakes += 1
             self._work.notify_all()
 
-    @contextmanager
-    def _wakeups(self) -> Iterator[None]:
-        """PostgreSQL: a thread that LISTENs and wakes idle workers on each NOTIFY (sent by
-        every transaction that adds waiting work or frees a slot, on any host)."""
-        url = self.workspace.db_url
-        if url is None:
-            yield
-            return
-        from autoqueue.store import postgres
-
-        stop = threading.Event()
-
-        def listen() -> None:
-            while not stop.is_set():
-                try:
-                    listener = postgres.listen(url)
-                except Exception:  # the server is away: the workers poll meanwhile
-                    stop.wait(LISTEN_RETRY_SECONDS)
-                    continue
-                try:
-                    self._wake()  # work may have come while nobody listened
-                    while not stop.is_set():
-                        for _notify in listener.notifies(timeout=0.5, stop_after=1):
-                            self._wake()
-                except Exception:  # the connection went with the server: listen again
-                    stop.wait(LISTEN_RETRY_SECONDS)
-                finally:
-                    listener.close()
-
-        thread = threading.Thread(target=listen, name="listen", daemon=True)
-        thread.start()
-        try:
-            yield
-        finally:
-            stop.set()
-            thread.join(timeout=5)
-
     # -- the round ----------------------------------------------------------------------------
 
     def _duty(self, what: str, operation: Callable[[], T]) -> T:
@@ -273,7 +190,7 @@ class Scheduler:
         """Stop the round because of ``exc`` (kept, as one line, for the report)."""
         with self._state:
             if self._error is None:
-                self._error = _one_line(exc)
+                self._error = one_line(exc)
         self._stop.set()
 
     def _round(
