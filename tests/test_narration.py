@@ -449,6 +449,31 @@ def test_every_pan_fits_its_canvas(size: tuple[int, int], frames: int, motion_: 
 
 
 @pytest.mark.no_db
+def test_a_crossfade_between_panning_pictures_steps_every_frame(tmp_path: Path) -> None:
+    """A pan of several copies of its canvas comes out of ffmpeg's interleave timed in
+    microseconds; the fade's frames of the old scene, cut and timed from 0, then fell a
+    microsecond before the new one's now and then, and the overlay paired them one frame
+    off: a frame shown twice, the next one skipped (a 92-frame scene before the fade)."""
+    from autoqueue.stages import ffmpeg, render
+
+    images = []
+    for name, colour in (("red", (220, 30, 30)), ("blue", (30, 30, 220))):
+        picture = Image.new("RGB", (400, 400), colour)
+        for x in range(0, 400, 40):
+            picture.paste((255, 255, 255), (x, 0, x + 8, 400))
+        picture.save(tmp_path / f"{name}.png")
+        images.append(tmp_path / f"{name}.png")
+    plan = ffmpeg.RenderPlan(
+        images=tuple(images), durations=(92 / 30, 2.0), size=(108, 192), fit="crop",
+        output=tmp_path / "fade.mp4", motion=0.08, crossfade=0.4,
+    )  # fmt: skip
+    render.render(FFMPEG, plan, tmp_path / "render.tmp", workers=1)
+    blues = [ImageStat.Stat(frame).mean[2] for frame in frames_of(plan.output)[92:104]]
+    steps = [b - a for a, b in itertools.pairwise(blues)]
+    assert all(step > 4 for step in steps), [round(step, 1) for step in steps]
+
+
+@pytest.mark.no_db
 def test_colour_moves_with_the_picture(tmp_path: Path) -> None:
     """4:2:0 video has a chroma pixel for every two: a window cropped at an odd pixel took its
     colour from a pixel before, so colour moved in two-pixel jumps behind a picture moving

@@ -122,7 +122,11 @@ def pan_filters(
 
     def merged(suffix: str) -> str:
         outs = "".join(f"[{label}c{offset}{suffix}]" for offset in copies)
-        return f"{outs}interleave=nb_inputs={len(copies)}" if len(copies) > 1 else f"{outs}null"
+        if len(copies) == 1:
+            return f"{outs}null"
+        # interleave times its frames in microseconds: back in 1/30 s, or a crossfade's old
+        # and new frames, cut and timed from 0 apart, pair one frame off now and then
+        return f"{outs}interleave=nb_inputs={len(copies)},settb=1/{FPS}"
 
     chains = []
     for offset in copies:
