@@ -84,6 +84,27 @@ def same_origin(origin: str | None, host: str) -> bool:
     return parts.scheme in ("http", "https") and parts.netloc.lower() == host.lower()
 
 
+def host_name(host: str) -> str:
+    """The name in a Host header, without its port: ``[::1]:8000`` is ``::1``."""
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def loopback_guard() -> Middleware:
+    """A middleware refusing (403) a request whose Host is not a loopback name: a server on
+    127.0.0.1 asks for no token, and a site whose name an attacker points at 127.0.0.1 (DNS
+    rebinding) would otherwise be its own page's origin, its requests all same-origin."""
+
+    @web.middleware
+    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not is_loopback(host_name(request.host)):
+            raise web.HTTPForbidden(text=_("autoqueue ui: open it as localhost or 127.0.0.1"))
+        return await handler(request)
+
+    return guard
+
+
 def token_guard(token: str, cookie: str) -> Middleware:
     """A middleware refusing (403) a request that carries neither ``token`` in its query nor the
     cookie set on the first request that did, so that the page's assets and websocket follow."""
@@ -138,6 +159,8 @@ class WebServer(Server):
         if self.token is not None:
             # A cookie per port: cookies ignore ports, and two servers have two tokens.
             app.middlewares.append(token_guard(self.token, f"autoqueue_token_{self.port}"))
+        else:
+            app.middlewares.append(loopback_guard())
         return app
 
     async def handle_index(self, request: web.Request) -> web.StreamResponse:
