@@ -33,7 +33,7 @@ def _server(folder: Path) -> Any:
 
 def _home(server: Any, folder: Path, prefix: str) -> tuple[str, Path, Any]:
     """A new database on the server and an initialised home using it: (url, home, workspace)."""
-    from autoqueue.tasks import service
+    from autoqueue.tasks.home import init_home
     from autoqueue.workspace import Workspace
 
     name = f"{prefix}{time.monotonic_ns()}"
@@ -42,7 +42,7 @@ def _home(server: Any, folder: Path, prefix: str) -> tuple[str, Path, Any]:
     home = folder / name
     home.mkdir()
     workspace = Workspace.load(home, url)
-    service.init_home(workspace)
+    init_home(workspace)
     return url, home, workspace
 
 
@@ -87,15 +87,15 @@ def _autoqueue_worker(url: str, home: str, start: Any, done: Any) -> None:
 
 
 def autoqueue_rate(server: Any, folder: Path, tasks: int, workers: int) -> float:
-    from autoqueue.tasks import service
+    from autoqueue.tasks.add import AddRequest, add_task, prepare_add
     from autoqueue.timeutil import utcnow
 
     url, home, workspace = _home(server, folder, "aq")
     conn = workspace.connect()
     now = utcnow()
     for n in range(tasks):
-        prepared = service.prepare_add(workspace, service.AddRequest(title=f"t{n}", tz="UTC"), now)
-        service.add_task(workspace, conn, prepared, now)
+        prepared = prepare_add(workspace, AddRequest(title=f"t{n}", tz="UTC"), now)
+        add_task(workspace, conn, prepared, now)
     conn.close()
     context = multiprocessing.get_context("spawn")
     start = context.Event()

@@ -113,10 +113,10 @@ def installed(name: str) -> bool:
 
 def add_task(workspace: Any, conn: sqlite3.Connection, now: datetime, **request: Any) -> str:
     """Add one task as `autoqueue add` does (validate, then insert); returns its id."""
-    from autoqueue.tasks import service
+    from autoqueue.tasks.add import AddRequest, add_task, prepare_add
 
-    prepared = service.prepare_add(workspace, service.AddRequest(tz="UTC", **request), now)
-    return service.add_task(workspace, conn, prepared, now).task_id
+    prepared = prepare_add(workspace, AddRequest(tz="UTC", **request), now)
+    return add_task(workspace, conn, prepared, now).task_id
 
 
 # -- 1. engine throughput ----------------------------------------------------------------------
@@ -499,7 +499,7 @@ def section_latency(report: Report, quick: bool, repeats: int) -> None:
 
 
 def pipeline_home(folder: Path, tasks: int, seconds: tuple[float, float, float, float]) -> Path:
-    from autoqueue.tasks import service
+    from autoqueue.tasks.home import init_home
     from autoqueue.timeutil import utcnow
     from autoqueue.workspace import Workspace
 
@@ -513,7 +513,7 @@ def pipeline_home(folder: Path, tasks: int, seconds: tuple[float, float, float, 
     )
     (home / "autoqueue.toml").write_text(config + "\n", encoding="utf-8")
     workspace = Workspace.load(home)
-    service.init_home(workspace)
+    init_home(workspace)
     conn = workspace.connect()
     now = utcnow()
     for n in range(tasks):
@@ -601,14 +601,14 @@ def render_setup(folder: Path, scenes: int, seconds: float) -> tuple[Any, list[P
     from autoqueue.stages.base import StageContext
     from autoqueue.stages.cards import render_card
     from autoqueue.stages.fonts import find_cjk_font, find_plain_font
-    from autoqueue.tasks import service
+    from autoqueue.tasks.home import init_home
     from autoqueue.timeutil import utcnow
     from autoqueue.workspace import Workspace
 
     home = folder / "render"
     home.mkdir(exist_ok=True)
     workspace = Workspace.load(home)
-    service.init_home(workspace)
+    init_home(workspace)
     conn = workspace.connect()
     now = utcnow()
     task_id = add_task(workspace, conn, now, title="render", type="shortform")
@@ -934,13 +934,13 @@ def peak_rss(argv: list[str]) -> tuple[float, float]:
 
 
 def section_memory(report: Report, quick: bool, big_db: Path | None) -> None:
-    from autoqueue.tasks import service
+    from autoqueue.tasks.home import init_home
     from autoqueue.timeutil import utcnow
     from autoqueue.workspace import Workspace
 
     with scratch() as home:
         workspace = Workspace.load(home)
-        service.init_home(workspace)
+        init_home(workspace)
         conn = workspace.connect()
         now = utcnow()
         add_task(workspace, conn, now, title="메모리 측정 영상", type="shortform")

@@ -27,7 +27,8 @@ from typer.testing import CliRunner
 from autoqueue import i18n
 from autoqueue.cli import app
 from autoqueue.store.db import Connection
-from autoqueue.tasks import service
+from autoqueue.tasks.add import AddRequest, add_task, prepare_add
+from autoqueue.tasks.home import init_home
 from autoqueue.timeutil import utcnow
 from autoqueue.workspace import Workspace
 
@@ -186,7 +187,7 @@ def stage_config(
 def workspace(home: Path) -> Workspace:
     write_config(home, stage_config())
     ws = Workspace.load(home)
-    service.init_home(ws)
+    init_home(ws)
     return Workspace.load(home)
 
 
@@ -204,10 +205,10 @@ def add(
     now: datetime = NOW,
     **fields: object,
 ) -> str:
-    """Add a task through the service, as `autoqueue add` does."""
-    request = service.AddRequest(title=title, **fields)  # type: ignore[arg-type]
-    prepared = service.prepare_add(workspace, request, now)
-    return service.add_task(workspace, conn, prepared, now).task_id
+    """Add a task through the tasks layer, as `autoqueue add` does."""
+    request = AddRequest(title=title, **fields)  # type: ignore[arg-type]
+    prepared = prepare_add(workspace, request, now)
+    return add_task(workspace, conn, prepared, now).task_id
 
 
 def stage_context(workspace: Workspace, conn: Connection, task_id: str):  # type: ignore[no-untyped-def]
@@ -230,18 +231,18 @@ def stage_context(workspace: Workspace, conn: Connection, task_id: str):  # type
     return ctx, logs
 
 
-def add_many(home: Path, requests: list[service.AddRequest]) -> list[str]:
-    """Add tasks through the service in this process, as `autoqueue add` does (50 processes
+def add_many(home: Path, requests: list[AddRequest]) -> list[str]:
+    """Add tasks through the tasks layer in this process, as `autoqueue add` does (50 processes
     starting Python would spend most of a test doing that)."""
     workspace = Workspace.load(home)
-    service.init_home(workspace)
+    init_home(workspace)
     conn = workspace.connect()
     try:
         ids = []
         for request in requests:
             now = utcnow()
-            prepared = service.prepare_add(workspace, request, now)
-            ids.append(service.add_task(workspace, conn, prepared, now).task_id)
+            prepared = prepare_add(workspace, request, now)
+            ids.append(add_task(workspace, conn, prepared, now).task_id)
         return ids
     finally:
         conn.close()

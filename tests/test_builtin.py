@@ -38,7 +38,7 @@ from autoqueue.stages.ffmpeg import (
 )
 from autoqueue.stages.template import build_story
 from autoqueue.store.db import Connection
-from autoqueue.tasks import service
+from autoqueue.tasks.home import init_home
 from autoqueue.worker.tick import Scheduler
 from autoqueue.workspace import Workspace
 
@@ -58,7 +58,7 @@ def small_home(home: Path, extra: str = "", *, max_retry: int = 0) -> Workspace:
     """A home whose every stage is built in, rendering at 480p, with ``extra`` added to its
     [stages.video] settings."""
     write_config(home, f'timezone = "UTC"\n[retry]\nmax_retry = {max_retry}\n' + SMALL + extra)
-    service.init_home(Workspace.load(home))
+    init_home(Workspace.load(home))
     return Workspace.load(home)
 
 
@@ -72,7 +72,7 @@ def builtin(home: Path) -> Workspace:
 def builtin_full(home: Path) -> Workspace:
     """A home with the default configuration: every stage built in, 1080p."""
     write_config(home, 'timezone = "UTC"\n[retry]\nmax_retry = 0\n')
-    service.init_home(Workspace.load(home))
+    init_home(Workspace.load(home))
     return Workspace.load(home)
 
 
@@ -252,7 +252,7 @@ def test_the_demo_checks_the_font_before_it_starts(
 def test_a_configured_font_that_does_not_exist_fails_permanently(home: Path) -> None:
     write_config(home, '[stages.image]\nfont = "fonts/missing.ttf"\n')
     workspace = Workspace.load(home)
-    service.init_home(workspace)
+    init_home(workspace)
     conn = workspace.connect()
     task_id = add(workspace, conn, media_mode="crawl")
     drain(workspace)
@@ -421,7 +421,7 @@ def narrated_home(home: Path, seconds: float, extra: str = "") -> Workspace:
     (home / "tts.py").write_text(TTS_SCRIPT.replace("SECONDS", str(seconds)), encoding="utf-8")
     write_config(home, '[stages.script]\ncommand = ["{python}", "tts.py"]\n' + SMALL + extra)
     workspace = Workspace.load(home)
-    service.init_home(workspace)
+    init_home(workspace)
     return workspace
 
 
@@ -530,7 +530,7 @@ def test_a_configured_generator_makes_the_images(home: Path) -> None:
     )
     write_config(home, SMALL + 'generator = ["{python}", "gen.py"]\n')
     workspace = Workspace.load(home)
-    service.init_home(workspace)
+    init_home(workspace)
     conn = workspace.connect()
     task_id = add(workspace, conn, "Imagen", media_mode="imagen3")
     drain(workspace)

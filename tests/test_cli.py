@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from autoqueue.cli import app
-from autoqueue.tasks import service
+from autoqueue.tasks.add import AddRequest
 
 from .conftest import add_many, has_db, invoke, open_db, run_cli, stage_config, write_config
 
@@ -1035,9 +1035,7 @@ def test_a_task_is_named_by_any_unique_start_of_its_id(runner: CliRunner, home: 
     logs = invoke(runner, home, "logs", first[:8], "--json")
     assert {entry["task_id"] for entry in json.loads(logs.stdout)} == {first}
     # Seventeen ids: by the pigeonhole principle two of them start with the same hex digit.
-    more = add_many(
-        home, [service.AddRequest(title=f"t{n}", media_mode="upload") for n in range(16)]
-    )
+    more = add_many(home, [AddRequest(title=f"t{n}", media_mode="upload") for n in range(16)])
     ids = [first, *more]
     digit, sharing = next(
         (d, [i for i in ids if i.startswith(d)])

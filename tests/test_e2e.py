@@ -16,7 +16,7 @@ import psutil
 import pytest
 
 from autoqueue.store.db import Row
-from autoqueue.tasks import service
+from autoqueue.tasks.add import AddRequest
 
 from .conftest import PROGRAMS, add_many, has_db, open_db, run_cli, stage_config, write_config
 
@@ -78,7 +78,7 @@ def test_racing_claimers_never_hold_two_items_of_one_queue(home: Path, tmp_path:
     add_many(
         home,
         [
-            service.AddRequest(title=f"영상 {n}", media_mode="crawl" if n % 2 else "upload")
+            AddRequest(title=f"영상 {n}", media_mode="crawl" if n % 2 else "upload")
             for n in range(15)
         ],
     )

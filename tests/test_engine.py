@@ -28,7 +28,8 @@ from autoqueue.repo import tasks as tasks_repo
 from autoqueue.stages.base import Archived, StageResult
 from autoqueue.store import db
 from autoqueue.store.db import Connection, transaction
-from autoqueue.tasks import service
+from autoqueue.tasks.control import pause_task, resume_task, retry_task, stop_task
+from autoqueue.tasks.views import list_tasks
 from autoqueue.timeutil import to_db
 from autoqueue.worker import recovery
 from autoqueue.workspace import Workspace
@@ -330,7 +331,7 @@ def test_the_crash_budget_fails_an_item_lost_too_often_in_a_row(
     assert "lost this stage 3 times in a row" in str(fresh.error_message)
     assert "retry.max_crashes" in str(tasks_repo.get(conn, task_id).last_error)  # type: ignore[union-attr]
     # The retry button gives it a fresh crash budget too.
-    service.retry_task(conn, task_id, NOW)
+    retry_task(conn, task_id, NOW)
     again = queue_repo.for_task(conn, task_id)[0]
     assert (again.status, again.retry_count, again.crash_count) == (QueueStatus.WAITING, 0, 0)
 
@@ -547,23 +548,23 @@ def test_a_paused_daily_task_misses_nothing_twice_and_resumes_from_now(
     are not made up); a stopped task comes back the same way."""
     policy = Policy()
     task_id = add(workspace, conn, "daily", repeat="daily", at="2026-11-27 09:00", tz="Asia/Seoul")
-    assert service.pause_task(conn, task_id[:8], NOW) == 1
-    assert service.list_tasks(conn)[0]["state"] == "paused"
+    assert pause_task(conn, task_id[:8], NOW) == 1
+    assert list_tasks(conn)[0]["state"] == "paused"
     three_days = NOW + timedelta(days=3)
     assert enqueue_due(conn, policy, three_days) == 0
     with pytest.raises(UsageError, match="no active schedule"):
-        service.pause_task(conn, task_id, NOW)
-    [schedule] = service.resume_task(conn, task_id, three_days)
+        pause_task(conn, task_id, NOW)
+    [schedule] = resume_task(conn, task_id, three_days)
     # Resumed on Nov 29 at 21:00 Seoul time: the next 09:00 there is Nov 30.
     assert (schedule["active"], schedule["next_run_local"]) == (True, "2026-11-30 09:00")
-    assert service.list_tasks(conn)[0]["state"] == "waiting"
+    assert list_tasks(conn)[0]["state"] == "waiting"
     with pytest.raises(UsageError, match="its schedules are on"):
-        service.resume_task(conn, task_id, three_days)
+        resume_task(conn, task_id, three_days)
     assert enqueue_due(conn, policy, three_days + timedelta(hours=12)) == 1
     # A stop (its waiting run dropped, the schedule off) is resumed the same way.
-    service.stop_task(workspace, conn, task_id, three_days + timedelta(hours=13))
-    assert service.list_tasks(conn)[0]["state"] == "paused"
-    [schedule] = service.resume_task(conn, task_id, three_days + timedelta(days=1))
+    stop_task(workspace, conn, task_id, three_days + timedelta(hours=13))
+    assert list_tasks(conn)[0]["state"] == "paused"
+    [schedule] = resume_task(conn, task_id, three_days + timedelta(days=1))
     assert schedule["active"] and schedule["next_run_local"] == "2026-12-01 09:00"
 
 
@@ -573,8 +574,8 @@ def test_pause_and_resume_are_logged_as_themselves(workspace: Workspace, conn: C
     from autoqueue.repo import logs as logs_repo
 
     task_id = add(workspace, conn, "daily", repeat="daily", at="2026-11-27 09:00")
-    service.pause_task(conn, task_id, NOW)
-    service.resume_task(conn, task_id, NOW + timedelta(days=1))
+    pause_task(conn, task_id, NOW)
+    resume_task(conn, task_id, NOW + timedelta(days=1))
     actions = [
         row[0]
         for row in conn.execute(
@@ -600,11 +601,11 @@ def test_a_finished_once_task_has_nothing_to_resume_and_a_stopped_one_runs_again
             Policy(), NOW,
         )  # fmt: skip
     with pytest.raises(UsageError, match="finished its run"):
-        service.resume_task(conn, done, NOW)
+        resume_task(conn, done, NOW)
     stopped = add(workspace, conn, "stopped before it ran")
-    service.stop_task(workspace, conn, stopped, NOW)
-    states = {t["id"]: t["state"] for t in service.list_tasks(conn)}
+    stop_task(workspace, conn, stopped, NOW)
+    states = {t["id"]: t["state"] for t in list_tasks(conn)}
     assert (states[done], states[stopped]) == ("done", "paused")
-    [schedule] = service.resume_task(conn, stopped, NOW + timedelta(minutes=5))
+    [schedule] = resume_task(conn, stopped, NOW + timedelta(minutes=5))
     assert schedule["next_run_at"] == to_db(NOW + timedelta(minutes=5))
     assert enqueue_due(conn, Policy(), NOW + timedelta(minutes=5)) == 1

@@ -29,7 +29,8 @@ from autoqueue.queue.policy import Policy
 from autoqueue.queue.stop import stop_task
 from autoqueue.repo import queue as queue_repo
 from autoqueue.stages.base import StageResult
-from autoqueue.tasks import service
+from autoqueue.tasks.add import AddRequest, add_task, prepare_add
+from autoqueue.tasks.control import retry_task
 from autoqueue.worker import recovery
 from autoqueue.workspace import Workspace
 
@@ -165,11 +166,11 @@ class EngineMachine(RuleBasedStateMachine):
         max_retry=st.integers(0, 2),
     )
     def add(self, media: str, repeat: str, max_retry: int) -> None:
-        request = service.AddRequest(
+        request = AddRequest(
             title="t", media_mode=media, repeat=repeat, max_retry=max_retry, tz="UTC"
         )
-        prepared = service.prepare_add(self.workspace, request, self.now)
-        self.tasks.append(service.add_task(self.workspace, self.conn, prepared, self.now).task_id)
+        prepared = prepare_add(self.workspace, request, self.now)
+        self.tasks.append(add_task(self.workspace, self.conn, prepared, self.now).task_id)
 
     @rule(queue_type=st.sampled_from(list(QueueType)))
     def claim(self, queue_type: QueueType) -> None:
@@ -204,7 +205,7 @@ class EngineMachine(RuleBasedStateMachine):
     def retry(self, index: int) -> None:
         # Refused while a run is in flight or nothing failed; both are fine here.
         with contextlib.suppress(UsageError):
-            service.retry_task(self.conn, self.tasks[index % len(self.tasks)], self.now)
+            retry_task(self.conn, self.tasks[index % len(self.tasks)], self.now)
 
     @rule(queue_type=st.sampled_from(list(QueueType)))
     def crash(self, queue_type: QueueType) -> None:

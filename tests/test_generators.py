@@ -20,7 +20,7 @@ from autoqueue.stages.imagegen import generate_pictures
 from autoqueue.stages.llm import run_llm_stage
 from autoqueue.stages.providers import spent
 from autoqueue.store.db import Connection
-from autoqueue.tasks import service
+from autoqueue.tasks.home import init_home
 from autoqueue.timeutil import utcnow
 from autoqueue.workspace import Workspace
 
@@ -76,7 +76,7 @@ def provider_home(
         f'[providers.openai]\nbase_url = "{fake.base_url}"\n{openai}'
         f'[providers.google]\nbase_url = "{fake.root}"\n{google}' + extra,
     )
-    service.init_home(Workspace.load(home))
+    init_home(Workspace.load(home))
     return Workspace.load(home)
 
 
@@ -326,7 +326,7 @@ def test_add_refuses_a_generated_mode_without_its_generator_naming_the_setting(
 ) -> None:
     write_config(home, 'timezone = "UTC"\n')
     workspace = Workspace.load(home)
-    service.init_home(workspace)
+    init_home(workspace)
     with pytest.raises(UsageError, match=r"needs a key: set \$OPENAI_API_KEY"):
         add(workspace, conn, "no key", media_mode="dalle3")
     with pytest.raises(UsageError, match=r"needs a key: set \$GEMINI_API_KEY"):
@@ -367,7 +367,7 @@ def test_add_refuses_a_key_file_others_can_read_as_the_stage_would(
     a task that reads no key is not concerned by it."""
     write_config(home, 'timezone = "UTC"\n')
     workspace = Workspace.load(home)
-    service.init_home(workspace)
+    init_home(workspace)
     key = open_key(home, "openai")
     with pytest.raises(UsageError, match=r"openai.key is readable by other users: chmod 600"):
         add(workspace, conn, "pictures", media_mode="dalle3")
@@ -503,7 +503,7 @@ def test_doctor_leaves_out_picture_providers_without_a_key_but_fails_the_script_
     from autoqueue.cli.doctor import run_checks
 
     write_config(home, '[stages.script]\nhandler = "llm"\n')
-    service.init_home(Workspace.load(home))
+    init_home(Workspace.load(home))
     checks = {check.name: check for check in run_checks(home, None)}
     assert not {"dalle3", "imagen3", "sora2"} & set(checks)
     assert checks["llm"].status == "fail" and "$OPENAI_API_KEY" in checks["llm"].detail

@@ -20,7 +20,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from autoqueue.tasks import service
+from autoqueue.tasks.add import AddRequest
+from autoqueue.tasks.control import stop_task
 
 from .conftest import add_many, open_db, run_cli, stage_config, write_config
 from .pgserver import PgServer
@@ -129,7 +130,7 @@ def test_a_dead_host_s_item_is_finished_by_another_after_its_lease(
     journal = tmp_path / "journal.jsonl"
     [task_id] = add_many(
         home,
-        [service.AddRequest(title="moves host", media_mode="upload", settings=["gate_video=1"])],
+        [AddRequest(title="moves host", media_mode="upload", settings=["gate_video=1"])],
     )
     first = start(home, "worker", env=host("a", journal))
     began = wait_for(lambda: event(journal, "start", "video"), message="the video stage on host a")
@@ -228,7 +229,7 @@ def test_stop_from_another_host_reaches_the_stage_within_seconds(
     write_config(home, stage_config())
     journal = tmp_path / "journal.jsonl"
     [task_id] = add_many(
-        home, [service.AddRequest(title="far away", media_mode="upload", settings=["gate_video=1"])]
+        home, [AddRequest(title="far away", media_mode="upload", settings=["gate_video=1"])]
     )
     worker = start(home, "worker", env=host("a", journal))
     try:
@@ -259,7 +260,7 @@ def test_a_stage_stopped_from_another_host_whose_supervisor_then_dies_is_killed(
     write_config(home, stage_config())
     journal = tmp_path / "journal.jsonl"
     [task_id] = add_many(
-        home, [service.AddRequest(title="far away", media_mode="upload", settings=["gate_video=1"])]
+        home, [AddRequest(title="far away", media_mode="upload", settings=["gate_video=1"])]
     )
     worker = start(home, "worker", env=host("a", journal))
     try:
@@ -271,7 +272,7 @@ def test_a_stage_stopped_from_another_host_whose_supervisor_then_dies_is_killed(
         workspace = Workspace.load(home)
         conn = workspace.connect()
         try:
-            stopped = service.stop_task(workspace, conn, task_id, utcnow())
+            stopped = stop_task(workspace, conn, task_id, utcnow())
         finally:
             conn.close()
         psutil.Process(supervisor).kill()
@@ -290,7 +291,7 @@ def test_a_worker_takes_only_its_queues(home: Path, tmp_path: Path) -> None:
     sent."""
     write_config(home, stage_config())
     journal = tmp_path / "journal.jsonl"
-    add_many(home, [service.AddRequest(title=f"t{n}", media_mode="upload") for n in range(3)])
+    add_many(home, [AddRequest(title=f"t{n}", media_mode="upload") for n in range(3)])
     procs = [
         start(home, "worker", "--queues", "video", env=host("render", journal)),
         start(home, "worker", "--queues", "schedule,script,youtube", env=host("office", journal)),
@@ -346,8 +347,8 @@ def test_db_copy_moves_a_sqlite_home_to_postgresql(
     queue goes on from it; a second copy into it is refused."""
     monkeypatch.delenv("AUTOQUEUE_DB")
     write_config(home, stage_config(max_retry=0))
-    add_many(home, [service.AddRequest(title=f"t{n}", media_mode="upload") for n in range(3)])
-    add_many(home, [service.AddRequest(title="broken", settings=["fail_script=permanent"])])
+    add_many(home, [AddRequest(title=f"t{n}", media_mode="upload") for n in range(3)])
+    add_many(home, [AddRequest(title="broken", settings=["fail_script=permanent"])])
     assert run_cli(home, "tick", "--drain").returncode == 0
     sqlite_rows = queue_rows(home)
     result = run_cli(home, "db", "copy", "--to", pg_url, "--json")
@@ -359,7 +360,7 @@ def test_db_copy_moves_a_sqlite_home_to_postgresql(
     pg_rows = queue_rows(home)
     assert [dict(r) for r in pg_rows] == [dict(r) for r in sqlite_rows]
     # The queue goes on: a new task on PostgreSQL gets the next ids and runs.
-    [new] = add_many(home, [service.AddRequest(title="after the move", media_mode="upload")])
+    [new] = add_many(home, [AddRequest(title="after the move", media_mode="upload")])
     assert run_cli(home, "tick", "--drain").returncode == 0
     assert max(r["id"] for r in queue_rows(home)) > max(r["id"] for r in sqlite_rows)
     assert all_completed(home, 4)
@@ -383,7 +384,7 @@ def test_concurrency_lets_one_worker_run_two_items_of_a_queue(home: Path, tmp_pa
     add_many(
         home,
         [
-            service.AddRequest(title=f"t{n}", media_mode="upload", settings=["sleep_video=1"])
+            AddRequest(title=f"t{n}", media_mode="upload", settings=["sleep_video=1"])
             for n in range(4)
         ],
     )
@@ -439,7 +440,7 @@ def test_a_worker_rides_out_a_database_restart(
     write_config(home, stage_config())
     journal = tmp_path / "journal.jsonl"
     [task_id] = add_many(
-        home, [service.AddRequest(title="outage", media_mode="upload", settings=["gate_video=1"])]
+        home, [AddRequest(title="outage", media_mode="upload", settings=["gate_video=1"])]
     )
     log = tmp_path / "worker.err"
     worker = start_logged(home, log, "worker", env=host("a", journal))
@@ -481,7 +482,7 @@ def test_a_worker_gives_up_after_the_outage_budget(
     write_config(home, stage_config(top="[worker]\noutage = 2"))
     journal = tmp_path / "journal.jsonl"
     [task_id] = add_many(
-        home, [service.AddRequest(title="gone", media_mode="upload", settings=["gate_video=1"])]
+        home, [AddRequest(title="gone", media_mode="upload", settings=["gate_video=1"])]
     )
     log = tmp_path / "worker.err"
     worker = start_logged(home, log, "worker", env=host("a", journal))
@@ -515,7 +516,7 @@ def test_a_worker_restarted_on_the_same_host_recovers_its_predecessor_s_items_at
     write_config(home, stage_config(top="[lease]\nseconds = 300\nheartbeat = 1"))
     journal = tmp_path / "journal.jsonl"
     [task_id] = add_many(
-        home, [service.AddRequest(title="restart", media_mode="upload", settings=["gate_video=1"])]
+        home, [AddRequest(title="restart", media_mode="upload", settings=["gate_video=1"])]
     )
     leader = start(home, "worker", "--queues", "youtube", env=host("b", journal))
     procs = [leader]

@@ -85,15 +85,15 @@ def task_id(workspace: Workspace, conn: Connection) -> str:
 
 
 READS = [
-    # The counts need no service layer, and none of the repositories it brings.
-    (("list",), ("autoqueue.tasks.service",)),
+    # The counts need no tasks layer, and none of the repositories it brings.
+    (("list",), ("autoqueue.tasks",)),
     (("list", "schedule"), ()),
-    (("list", "--json"), ("autoqueue.tasks.service",)),
+    (("list", "--json"), ("autoqueue.tasks",)),
     (("tasks",), ()),
     (("show", "{task}"), ()),
     (("logs",), ()),
     (("logs", "{task}"), ()),
-    (("contents",), ("autoqueue.tasks.service",)),
+    (("contents",), ("autoqueue.tasks",)),
     (("contents", "--task", "{task}"), ()),
     # A help screen is printed while parsing: no database module, no sqlite3.
     (("--help",), ("autoqueue.store.db", "sqlite3")),

@@ -17,7 +17,7 @@ from autoqueue.repo import queue as queue_repo
 from autoqueue.stages.llm import run_llm_stage
 from autoqueue.stages.providers import spent
 from autoqueue.store.db import Connection
-from autoqueue.tasks import service
+from autoqueue.tasks.home import init_home
 from autoqueue.timeutil import utcnow
 from autoqueue.workspace import Workspace
 
@@ -55,7 +55,7 @@ def llm_home(home: Path, fake: FakeOpenAI, extra: str = "") -> Workspace:
         'timezone = "UTC"\n[retry]\nmax_retry = 0\n[stages.script]\nhandler = "llm"\n'
         f'[llm]\nbase_url = "{fake.base_url}"\nmodel = "story-model"\n' + extra,
     )
-    service.init_home(Workspace.load(home))
+    init_home(Workspace.load(home))
     return Workspace.load(home)
 
 

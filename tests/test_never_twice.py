@@ -19,7 +19,9 @@ from textual.pilot import Pilot
 from autoqueue.errors import SupersededError
 from autoqueue.repo import queue as queue_repo
 from autoqueue.store.db import Connection, is_postgres
-from autoqueue.tasks import service
+from autoqueue.tasks.control import retry_task
+from autoqueue.tasks.home import init_home
+from autoqueue.tasks.views import list_tasks
 from autoqueue.timeutil import utcnow
 from autoqueue.workspace import Workspace
 from autoqueue.youtube import auth
@@ -56,7 +58,7 @@ def pipeline_home(home: Path, fake: FakeYouTube) -> None:
     )
     write_config(home, config)
     auth.write_private(auth.token_path(home, "main"), fake.token_json())
-    service.init_home(Workspace.load(home))
+    init_home(Workspace.load(home))
 
 
 def cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -267,14 +269,14 @@ def test_the_upgrade_marks_replaced_runs_and_remembers_finished_ones(
     upgraded = workspace.connect()
     try:
         with pytest.raises(SupersededError, match="a later run replaced"):
-            service.retry_task(upgraded, replaced, utcnow())
-        states = {task["id"]: task for task in service.list_tasks(upgraded)}
+            retry_task(upgraded, replaced, utcnow())
+        states = {task["id"]: task for task in list_tasks(upgraded)}
         assert (states[replaced]["state"], states[replaced]["last_run"]) == ("done", done)
         assert (states[cleaned]["state"], states[cleaned]["last_run"]) == (
             "done",
             "2026-01-03 00:00:00",
         )
         assert states[failing]["state"] == "failed"
-        assert service.retry_task(upgraded, failing, utcnow()) > 0
+        assert retry_task(upgraded, failing, utcnow()) > 0
     finally:
         upgraded.close()

@@ -21,7 +21,8 @@ import psutil
 import pytest
 
 from autoqueue.store.db import Connection, Row
-from autoqueue.tasks import service
+from autoqueue.tasks.add import AddRequest
+from autoqueue.tasks.control import stop_task
 from autoqueue.workspace import Workspace
 
 from .conftest import add_many, has_db, open_db, run_cli, stage_config, write_config
@@ -55,7 +56,7 @@ def add_mixed(home: Path, count: int, *, sleep_video: float) -> list[str]:
     return add_many(
         home,
         [
-            service.AddRequest(
+            AddRequest(
                 title=f"task {n}",
                 media_mode="crawl" if n % 2 else "upload",
                 settings=[f"sleep_video={sleep_video}", "sleep_script=0.02"],
@@ -546,7 +547,7 @@ def stop_at_a_random_moment(
 
     task_id = str(wait_for(processing, message="an item to be processing")[0])
     time.sleep(rng.uniform(0, 0.8))
-    service.stop_task(workspace, conn, task_id, utcnow())
+    stop_task(workspace, conn, task_id, utcnow())
     returned = time.monotonic()
     token = conn.execute(
         "SELECT attempt_token FROM task_queue WHERE task_id = ?", (task_id,)
@@ -577,7 +578,7 @@ def test_stop_at_any_moment_of_a_stage_starting_children_leaves_nothing(
     add_many(
         home,
         [
-            service.AddRequest(title=f"round {n}", media_mode="crawl", settings=["spawn_script=1"])
+            AddRequest(title=f"round {n}", media_mode="crawl", settings=["spawn_script=1"])
             for n in range(rounds)
         ],
     )
@@ -720,9 +721,7 @@ def test_a_full_disk_stops_the_tick_in_one_line_and_the_next_tick_finishes(
 
     write_config(home, stage_config())
     journal = tmp_path / "journal.jsonl"
-    ids = add_many(
-        home, [service.AddRequest(title=f"full {n}", media_mode="upload") for n in range(12)]
-    )
+    ids = add_many(home, [AddRequest(title=f"full {n}", media_mode="upload") for n in range(12)])
     conn = open_db(home)
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()

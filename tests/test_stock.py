@@ -17,7 +17,7 @@ import pytest
 from autoqueue.errors import ParkStageError, PermanentStageError, UsageError
 from autoqueue.stages.stock import run_stock_stage
 from autoqueue.store.db import Connection
-from autoqueue.tasks import service
+from autoqueue.tasks.home import init_home
 from autoqueue.timeutil import utcnow
 from autoqueue.workspace import Workspace
 
@@ -119,7 +119,7 @@ def stock_home(home: Path, root: str, extra: str = "", handler: str | None = "st
         + '[stages.video]\nresolution = 480\nnarration = "off"\n'
         f'[stock]\npexels_url = "{root}"\npixabay_url = "{root}/api"\n' + extra,
     )
-    service.init_home(Workspace.load(home))
+    init_home(Workspace.load(home))
     return Workspace.load(home)
 
 

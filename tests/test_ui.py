@@ -28,7 +28,8 @@ from autoqueue import i18n
 from autoqueue.cli.terminal import AutoqueueApp, Confirm, Notice, TaskDetail
 from autoqueue.repo import logs as logs_repo
 from autoqueue.store.db import Connection
-from autoqueue.tasks import service
+from autoqueue.tasks.add import AddRequest, prepare_add
+from autoqueue.tasks.views import get_task
 from autoqueue.timeutil import utcnow
 from autoqueue.workspace import Workspace
 
@@ -179,8 +180,8 @@ def test_pause_resume_and_delete_ask_and_act(workspace: Workspace, conn: Connect
         assert isinstance(app.screen, Confirm)
         assert "daily" in app.screen.question
         await pilot.press("n")
-        await until(pilot, lambda: service.get_task(conn, task_id).id == task_id)
-        assert service.get_task(conn, task_id).id == task_id
+        await until(pilot, lambda: get_task(conn, task_id).id == task_id)
+        assert get_task(conn, task_id).id == task_id
         await pilot.press("d", "y")
         await until(pilot, lambda: table_rows(app, "tasks") == [])
         assert table_rows(app, "tasks") == []
@@ -340,7 +341,7 @@ def test_a_refused_add_keeps_the_form_and_shows_the_whole_error(
 
     bad_time = "2026-13-45 99:99"
     with pytest.raises(AutoqueueError) as refused:
-        service.prepare_add(workspace, service.AddRequest(title="kept", at=bad_time), utcnow())
+        prepare_add(workspace, AddRequest(title="kept", at=bad_time), utcnow())
     app = make_app(workspace)
 
     async def scenario(pilot: Pilot[Any]) -> None:
@@ -447,9 +448,7 @@ def test_a_once_task_about_to_run_is_not_inactive(workspace: Workspace, conn: Co
 def fixed_ids(monkeypatch: pytest.MonkeyPatch) -> None:
     """Task ids from a counter, so a screen is the same on every run."""
     counter = itertools.count(1)
-    monkeypatch.setattr(
-        service.uuid, "uuid4", lambda: uuid.UUID(int=(0xA0000000 + next(counter)) << 96)
-    )
+    monkeypatch.setattr(uuid, "uuid4", lambda: uuid.UUID(int=(0xA0000000 + next(counter)) << 96))
 
 
 def snapshot_home(workspace: Workspace, conn: Connection) -> AutoqueueApp:

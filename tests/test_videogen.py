@@ -23,7 +23,7 @@ import pytest
 from autoqueue.errors import ParkStageError, PermanentStageError, TransientStageError
 from autoqueue.stages.videogen import generate_clips
 from autoqueue.store.db import Connection
-from autoqueue.tasks import service
+from autoqueue.tasks.home import init_home
 from autoqueue.timeutil import utcnow
 from autoqueue.workspace import Workspace
 
@@ -81,7 +81,7 @@ def video_home(
         + ('model = "veo-via-proxy"\n' if provider == "openai" else "")
         + extra,
     )
-    service.init_home(Workspace.load(home))
+    init_home(Workspace.load(home))
     return Workspace.load(home)
 
 

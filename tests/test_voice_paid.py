@@ -22,7 +22,7 @@ from autoqueue.stages.base import StageContext
 from autoqueue.stages.providers import spent
 from autoqueue.store.db import Connection
 from autoqueue.store.stage_store import DatabaseStore
-from autoqueue.tasks import service
+from autoqueue.tasks.home import init_home
 from autoqueue.timeutil import utcnow
 from autoqueue.voices.elevenlabs import alignment_words, elevenlabs_engine
 from autoqueue.voices.engine import EngineUnavailable, VoiceRequest
@@ -72,7 +72,7 @@ def line(text: str = LINE, *, voice: str | None = None, pace: int = 175) -> Voic
 def voice_context(home: Path, conn: Connection, config: str) -> Iterator[StageContext]:
     """A stage's context on a task of ``config``'s home, its ledger in the test's database."""
     write_config(home, 'timezone = "UTC"\n' + config)
-    service.init_home(Workspace.load(home))
+    init_home(Workspace.load(home))
     workspace = Workspace.load(home)
     ctx, _logs = stage_context(workspace, conn, add(workspace, conn))
     store = DatabaseStore(workspace, ctx.item.id, patience=10)

@@ -31,7 +31,7 @@ from autoqueue.repo import schedules as schedules_repo
 from autoqueue.repo import state as state_repo
 from autoqueue.repo import tasks as tasks_repo
 from autoqueue.store.db import Connection
-from autoqueue.tasks import service
+from autoqueue.tasks.home import init_home
 from autoqueue.timeutil import from_db, to_db, utcnow
 from autoqueue.worker.tick import Scheduler
 from autoqueue.workspace import Workspace
@@ -72,7 +72,7 @@ def youtube_home(
     )
     auth.write_private(auth.token_path(home, "main"), token or fake.token_json())
     workspace = Workspace.load(home)
-    service.init_home(workspace)
+    init_home(workspace)
     return Workspace.load(home)
 
 

@@ -21,10 +21,10 @@ from autoqueue.i18n import _
 @app.command()
 def init(ctx: typer.Context) -> None:
     """Create the database, tasks/ and a commented autoqueue.toml (safe to run again)."""
-    from autoqueue.tasks import service
+    from autoqueue.tasks.home import init_home
 
     state = _state(ctx)
-    made = service.init_home(state.workspace)
+    made = init_home(state.workspace)
     for path in made:
         output.info(_("created {path}").format(path=path))
     output.info(_("autoqueue home ready: {home}").format(home=state.workspace.home))
@@ -78,11 +78,11 @@ def add(
     as_json: JsonOption = False,
 ) -> None:
     """Add a task; prints its id."""
-    from autoqueue.tasks import service
+    from autoqueue.tasks.add import AddRequest, add_task, prepare_add
     from autoqueue.timeutil import utcnow
 
     state = _state(ctx)
-    request = service.AddRequest(
+    request = AddRequest(
         title=title,
         type=task_type,
         media_mode=media_mode,
@@ -99,9 +99,9 @@ def add(
         max_retry=max_retry,
     )
     now = utcnow()
-    prepared = service.prepare_add(state.workspace, request, now)
+    prepared = prepare_add(state.workspace, request, now)
     with state.connect() as conn:
-        added = service.add_task(state.workspace, conn, prepared, now)
+        added = add_task(state.workspace, conn, prepared, now)
     for message in added.warnings:
         output.warning(message)
     if as_json:
@@ -129,11 +129,10 @@ def list_tab(
     state = _state(ctx)
     chosen = None
     if tab is not None:
-        # service (and the repositories and models it brings) only when a tab is named: the
-        # counts alone need none of it.
-        from autoqueue.tasks import service
+        # the tab's name is read only when a tab is named: the counts alone need none of it.
+        from autoqueue.tasks.choices import parse_tab
 
-        chosen = service.parse_tab(tab)
+        chosen = parse_tab(tab)
     with state.connect(read_only=True) as conn:
         if chosen is None:
             counts = queue_repo.tab_counts(conn)
@@ -153,11 +152,11 @@ def list_tab(
 def tasks(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Every task: its kind, its schedules (next run in each schedule's own zone), its state
     (running, waiting, failed, paused, done), its last run and YouTube URL."""
-    from autoqueue.tasks import service
+    from autoqueue.tasks.views import list_tasks
 
     state = _state(ctx)
     with state.connect(read_only=True) as conn:
-        listed = service.list_tasks(conn)
+        listed = list_tasks(conn)
     if as_json:
         output.emit_json(listed)
     else:
@@ -202,13 +201,13 @@ def show(
     as_json: JsonOption = False,
 ) -> None:
     """A task with its schedules, queue history, outputs and recent logs."""
-    from autoqueue.tasks import service
+    from autoqueue.tasks.views import show_task
     from autoqueue.workspace import parse_task_ref
 
     state = _state(ctx)
     parse_task_ref(task)  # a bad id is refused before the database is opened
     with state.connect(read_only=True) as conn:
-        detail = service.show_task(state.workspace, conn, task)
+        detail = show_task(state.workspace, conn, task)
     if as_json:
         output.emit_json(detail)
     else:
@@ -223,14 +222,14 @@ def stop(
 ) -> None:
     """Stop a task: fail its running item, drop its waiting ones, deactivate its schedules, and
     kill the programs autoqueue started for it (never anything else)."""
-    from autoqueue.tasks import service
+    from autoqueue.tasks.control import stop_task
     from autoqueue.timeutil import utcnow
     from autoqueue.workspace import parse_task_ref
 
     state = _state(ctx)
     parse_task_ref(task)  # a bad id is refused before the database is opened
     with state.connect() as conn:
-        result = service.stop_task(state.workspace, conn, task, utcnow())
+        result = stop_task(state.workspace, conn, task, utcnow())
     if as_json:
         output.emit_json(asdict(result))
         return
@@ -246,14 +245,14 @@ def pause(
     task: Annotated[str, typer.Argument(help="Task id, or its first characters.")],
 ) -> None:
     """Turn a task's schedules off (a run in flight goes on; `stop` ends it)."""
-    from autoqueue.tasks import service
+    from autoqueue.tasks.control import pause_task
     from autoqueue.timeutil import utcnow
     from autoqueue.workspace import parse_task_ref
 
     state = _state(ctx)
     parse_task_ref(task)
     with state.connect() as conn:
-        paused = service.pause_task(conn, task, utcnow())
+        paused = pause_task(conn, task, utcnow())
     output.info(_("paused {paused} schedule(s)").format(paused=paused))
 
 
@@ -264,14 +263,14 @@ def resume(
     as_json: JsonOption = False,
 ) -> None:
     """Turn a paused or stopped task's schedules back on, from the next occurrence after now."""
-    from autoqueue.tasks import service
+    from autoqueue.tasks.control import resume_task
     from autoqueue.timeutil import utcnow
     from autoqueue.workspace import parse_task_ref
 
     state = _state(ctx)
     parse_task_ref(task)
     with state.connect() as conn:
-        schedules = service.resume_task(conn, task, utcnow())
+        schedules = resume_task(conn, task, utcnow())
     if as_json:
         output.emit_json(schedules)
         return
@@ -306,13 +305,13 @@ def edit(
 ) -> None:
     """Change a task's title or its schedule, checked as `add` checks them. The next run is
     computed again only when --at, --repeat or --tz changes."""
-    from autoqueue.tasks import service
+    from autoqueue.tasks.edit import EditRequest, edit_task
     from autoqueue.timeutil import utcnow
     from autoqueue.workspace import parse_task_ref
 
     state = _state(ctx)
     parse_task_ref(task)
-    request = service.EditRequest(
+    request = EditRequest(
         title=title,
         at=at,
         repeat=repeat,
@@ -321,7 +320,7 @@ def edit(
         channel=channel,
         publish_at=publish_at,
     )
-    if request == service.EditRequest():
+    if request == EditRequest():
         raise UsageError(
             _(
                 "nothing to change: give --title, --at, --repeat, --tz, --privacy, --channel or "
@@ -329,7 +328,7 @@ def edit(
             )
         )
     with state.connect() as conn:
-        schedule, warnings = service.edit_task(state.workspace, conn, task, request, utcnow())
+        schedule, warnings = edit_task(state.workspace, conn, task, request, utcnow())
     for warning in warnings:
         output.warning(warning)
     if as_json:
@@ -355,14 +354,15 @@ def delete(
 ) -> None:
     """Delete a task with its schedules, queue history and logs, and its folder unless
     --keep-files. Its contents stay in the library (without file paths when the files go)."""
-    from autoqueue.tasks import service
+    from autoqueue.tasks.control import delete_task
+    from autoqueue.tasks.views import get_task
     from autoqueue.timeutil import utcnow
     from autoqueue.workspace import parse_task_ref
 
     state = _state(ctx)
     parse_task_ref(task)
     with state.connect() as conn:
-        found = service.get_task(conn, task)
+        found = get_task(conn, task)
         question = (
             _("delete task {id} ({title})?")
             if keep_files
@@ -370,7 +370,7 @@ def delete(
         )
         if not yes and not typer.confirm(question.format(id=found.id, title=found.title)):
             raise typer.Abort()
-        deleted = service.delete_task(
+        deleted = delete_task(
             state.workspace, conn, found.id, utcnow(), stop_first=stop, keep_files=keep_files
         )
     if as_json:
@@ -407,14 +407,14 @@ def retry(
     ] = False,
 ) -> None:
     """The retry button: the task's failed item back to waiting with a fresh retry budget."""
-    from autoqueue.tasks import service
+    from autoqueue.tasks.control import retry_task
     from autoqueue.timeutil import utcnow
     from autoqueue.workspace import parse_task_ref
 
     state = _state(ctx)
     parse_task_ref(task)  # a bad id is refused before the database is opened
     with state.connect() as conn:
-        item_id = service.retry_task(conn, task, utcnow(), reupload=reupload)
+        item_id = retry_task(conn, task, utcnow(), reupload=reupload)
     if reupload:
         output.info(_("item {item} is waiting again (a new upload)").format(item=item_id))
     else:
@@ -444,7 +444,8 @@ def logs(
     first, then new rows as they come (with --json, one JSON object per line)."""
     from autoqueue.models import ActionType, LogLevel, QueueType
     from autoqueue.repo import logs as logs_repo
-    from autoqueue.tasks import service
+    from autoqueue.tasks.choices import parse_choice
+    from autoqueue.tasks.views import get_task
     from autoqueue.workspace import parse_task_ref
 
     state = _state(ctx)
@@ -452,16 +453,14 @@ def logs(
         parse_task_ref(task)
     filters = logs_repo.LogFilter(
         task_id=None,
-        level=service.parse_choice(LogLevel, level, "level") if level else None,
-        queue_type=service.parse_choice(QueueType, queue_type, "queue type")
-        if queue_type
-        else None,
-        action=service.parse_choice(ActionType, action, "action") if action else None,
+        level=parse_choice(LogLevel, level, "level") if level else None,
+        queue_type=parse_choice(QueueType, queue_type, "queue type") if queue_type else None,
+        action=parse_choice(ActionType, action, "action") if action else None,
         limit=limit,
     )
     with state.connect(read_only=True) as conn:
         if task is not None:
-            filters = dataclasses.replace(filters, task_id=service.get_task(conn, task).id)
+            filters = dataclasses.replace(filters, task_id=get_task(conn, task).id)
         entries = logs_repo.query(conn, filters)
         if not follow:
             if as_json:
@@ -516,9 +515,10 @@ def contents(
     with state.connect(read_only=True) as conn:
         task_id = None
         if task is not None:
-            from autoqueue.tasks import service  # only to find the task: the library needs none
+            # only to find the task: the library needs none
+            from autoqueue.tasks.views import get_task
 
-            task_id = service.get_task(conn, task).id
+            task_id = get_task(conn, task).id
         rows = contents_repo.list_contents(conn, task_id=task_id, limit=limit)
     if as_json:
         output.emit_json([row.model_dump(mode="json") for row in rows])
@@ -538,15 +538,15 @@ def cleanup(
     """Retention: delete completed queue rows, routine log rows, archived runs, outbox copies and
     attempt records older than --older-than (never warnings, errors or a run's start and end
     rows, nor the current run's files, nor anything of a running stage)."""
-    from autoqueue.tasks import service
+    from autoqueue.tasks import retention
     from autoqueue.timeutil import parse_duration, utcnow
 
     state = _state(ctx)
     parse_duration(older_than)
     now = utcnow()
     with state.connect() as conn:
-        cleaned = service.cleanup(conn, older_than, now, dry_run=dry_run)
-        swept = service.sweep_files(state.workspace, conn, older_than, now, dry_run=dry_run)
+        cleaned = retention.cleanup(conn, older_than, now, dry_run=dry_run)
+        swept = retention.sweep_files(state.workspace, conn, older_than, now, dry_run=dry_run)
     if as_json:
         output.emit_json(
             {

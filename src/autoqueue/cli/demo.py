@@ -18,7 +18,9 @@ from autoqueue.models import QueueType
 from autoqueue.repo import logs as logs_repo
 from autoqueue.repo import queue as queue_repo
 from autoqueue.repo import tasks as tasks_repo
-from autoqueue.tasks import service
+from autoqueue.tasks.add import AddRequest, add_task, prepare_add
+from autoqueue.tasks.control import retry_task
+from autoqueue.tasks.home import init_home
 from autoqueue.timeutil import utcnow
 from autoqueue.worker.hosts import database_clock
 from autoqueue.worker.report import TickReport
@@ -115,9 +117,9 @@ def make_demo_music(folder: Path, ffmpeg: str) -> Path:
 DEMO_SETTING = "demo"  # tasks.settings key that marks the sample tasks (value: which sample)
 
 
-def _samples(images: list[Path]) -> dict[str, service.AddRequest]:
+def _samples(images: list[Path]) -> dict[str, AddRequest]:
     return {
-        "product": service.AddRequest(
+        "product": AddRequest(
             title="초간편 무선 가습기 리뷰",
             type="product",
             media_mode="crawl",
@@ -127,13 +129,13 @@ def _samples(images: list[Path]) -> dict[str, service.AddRequest]:
             ),
             settings=[f"{DEMO_SETTING}=product"],
         ),
-        "longform": service.AddRequest(
+        "longform": AddRequest(
             title="A week of home cooking",
             type="longform",
             media_mode="crawl",
             settings=[f"{DEMO_SETTING}=longform"],
         ),
-        "upload": service.AddRequest(
+        "upload": AddRequest(
             title="Our trip in three photos",
             type="shortform",
             media_mode="upload",
@@ -160,12 +162,12 @@ def _add_samples(workspace: Workspace) -> tuple[list[str], int]:
                 if queue_repo.latest_failed(conn, task_id) and not queue_repo.active_count(
                     conn, task_id
                 ):
-                    service.retry_task(conn, task_id, utcnow())
+                    retry_task(conn, task_id, utcnow())
                 ids.append(task_id)
                 continue
             now = utcnow()
-            prepared = service.prepare_add(workspace, requests[key], now)
-            ids.append(service.add_task(workspace, conn, prepared, now).task_id)
+            prepared = prepare_add(workspace, requests[key], now)
+            ids.append(add_task(workspace, conn, prepared, now).task_id)
             added += 1
     return ids, added
 
@@ -220,7 +222,7 @@ def run_demo(
     already, and run them to the end."""
     _check_font(directory)
     workspace = Workspace.load(directory, db)
-    service.init_home(workspace)
+    init_home(workspace)
     workspace = Workspace.load(directory, db)
     if not workspace.config.stage(QueueType.VIDEO).music:
         from autoqueue.stages.ffmpeg import binary

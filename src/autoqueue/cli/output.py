@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from autoqueue.models import Content, LogEntry, Tab
-    from autoqueue.tasks.service import StopResult
+    from autoqueue.tasks.control import StopResult
     from autoqueue.voices.catalog import Catalog
     from autoqueue.voices.piper import PiperVoice
 

@@ -3,7 +3,7 @@
 Nine tabs: the seven queue tabs with live counts (schedule … completed), every task, and the
 log viewer. Keyboard first (the footer lists the keys), the mouse works too, and it fits 80x24,
 so it runs over SSH. Every read and write goes through the functions the commands use
-(``service``, ``repo``): the app has no SQL of its own and no rule the command line lacks.
+(``tasks``, ``repo``): the app has no SQL of its own and no rule the command line lacks.
 ``autoqueue ui --web`` serves the same app to a browser through textual-serve (``ui_web``).
 """
 
@@ -43,7 +43,9 @@ from autoqueue.models import ActionType, LogEntry, LogLevel, MediaMode, QueueTyp
 from autoqueue.repo import logs as logs_repo
 from autoqueue.repo import queue as queue_repo
 from autoqueue.store import db
-from autoqueue.tasks import service
+from autoqueue.tasks.add import Added, AddRequest, add_task, prepare_add
+from autoqueue.tasks.control import delete_task, pause_task, resume_task, retry_task, stop_task
+from autoqueue.tasks.views import TaskState, list_tasks, show_task, task_status
 from autoqueue.timeutil import display_time
 from autoqueue.workspace import Workspace
 
@@ -172,7 +174,7 @@ def _choices(values: Sequence[str]) -> list[tuple[str, str]]:
     return [(value, value) for value in values]
 
 
-class AddTask(ModalScreen[service.Added | None]):
+class AddTask(ModalScreen[Added | None]):
     """The add form: the fields `autoqueue add` takes most often; the same validation. A refused
     add keeps the form open, with what was typed and the whole reason under it."""
 
@@ -230,9 +232,9 @@ class AddTask(ModalScreen[service.Added | None]):
         shown.update(Text(error or "", style="red"))
         shown.scroll_visible(animate=False)
 
-    def _request(self) -> service.AddRequest:
+    def _request(self) -> AddRequest:
         """What the form holds, as `autoqueue add` would be asked."""
-        return service.AddRequest(
+        return AddRequest(
             title=self.query_one("#title", Input).value,
             type=self._choice("type"),
             media_mode=self._choice("media_mode"),
@@ -266,7 +268,7 @@ class TaskDetail(Screen[None]):
     def refresh_detail(self) -> None:
         app = self.app
         assert isinstance(app, AutoqueueApp)
-        detail = app.call(lambda conn: service.show_task(app.workspace, conn, self.task_id))
+        detail = app.call(lambda conn: show_task(app.workspace, conn, self.task_id))
         if detail is None:  # deleted meanwhile, or an error the app already showed
             self.app.pop_screen()
             return
@@ -346,7 +348,7 @@ class AutoqueueApp(App[None]):
         """The tabs' screen, under any dialog or task screen on top of it."""
         return self.screen_stack[0]
 
-    # -- data through the service layer ----------------------------------------------------
+    # -- data through the tasks layer ------------------------------------------------------
 
     @staticmethod
     def pane_ids() -> list[str]:
@@ -376,13 +378,13 @@ class AutoqueueApp(App[None]):
                 self.conn = None
             return None, _("database error: {error}").format(error=exc)
 
-    def add_task(self, request: service.AddRequest) -> tuple[service.Added | None, str | None]:
+    def add_task(self, request: AddRequest) -> tuple[Added | None, str | None]:
         """Add a task as `autoqueue add` does: the task added, or why it was refused."""
 
-        def work(conn: db.Connection) -> service.Added:
+        def work(conn: db.Connection) -> Added:
             now = self.now()
-            prepared = service.prepare_add(self.workspace, request, now)
-            return service.add_task(self.workspace, conn, prepared, now)
+            prepared = prepare_add(self.workspace, request, now)
+            return add_task(self.workspace, conn, prepared, now)
 
         added, error = self.attempt(work)
         return added, error
@@ -511,7 +513,7 @@ class AutoqueueApp(App[None]):
             lambda conn: (
                 queue_repo.tab_counts(conn),
                 queue_repo.tab_rows(conn, shown, ROW_LIMIT) if shown is not None else None,
-                service.list_tasks(conn),
+                list_tasks(conn),
                 logs_repo.query(conn, self._log_filter(LOG_LIMIT)) if pane == "logs" else None,
             )
         )
@@ -686,7 +688,7 @@ class AutoqueueApp(App[None]):
         row = self._task_or_say()
         if row is None:
             return
-        item = self.call(lambda conn: service.retry_task(conn, str(row["task_id"]), self.now()))
+        item = self.call(lambda conn: retry_task(conn, str(row["task_id"]), self.now()))
         if item is not None:
             self.say(_("item {item} is waiting again").format(item=item))
             self.refresh_data()
@@ -700,9 +702,7 @@ class AutoqueueApp(App[None]):
         def answered(yes: bool | None) -> None:
             if not yes:
                 return
-            result = self.call(
-                lambda conn: service.stop_task(self.workspace, conn, task_id, self.now())
-            )
+            result = self.call(lambda conn: stop_task(self.workspace, conn, task_id, self.now()))
             if result is None:
                 return
             self.refresh_data()
@@ -720,15 +720,15 @@ class AutoqueueApp(App[None]):
         if row is None:
             return
         task_id = str(row["task_id"])
-        status = self.call(lambda conn: service.task_status(conn, task_id))
+        status = self.call(lambda conn: task_status(conn, task_id))
         if status is None:
             return
         if status[1]:
-            paused = self.call(lambda conn: service.pause_task(conn, task_id, self.now()))
+            paused = self.call(lambda conn: pause_task(conn, task_id, self.now()))
             if paused is not None:
                 self.say(_("paused {n} schedule(s)").format(n=paused))
         else:
-            resumed = self.call(lambda conn: service.resume_task(conn, task_id, self.now()))
+            resumed = self.call(lambda conn: resume_task(conn, task_id, self.now()))
             if resumed is not None:
                 self.say(
                     _("resumed: {schedules}").format(
@@ -742,22 +742,20 @@ class AutoqueueApp(App[None]):
         if row is None:
             return
         task_id = str(row["task_id"])
-        status = self.call(lambda conn: service.task_status(conn, task_id))
+        status = self.call(lambda conn: task_status(conn, task_id))
         if status is None:
             return
         question = _("Delete task {task} ({title}) and its files?").format(
             task=task_id[:8], title=row["title"]
         )
-        if status[0] is service.TaskState.RUNNING:
+        if status[0] is TaskState.RUNNING:
             question += "\n" + _("A stage of it is running: it is stopped first.")
 
         def answered(yes: bool | None) -> None:
             if not yes:
                 return
             deleted = self.call(
-                lambda conn: service.delete_task(
-                    self.workspace, conn, task_id, self.now(), stop_first=True
-                )
+                lambda conn: delete_task(self.workspace, conn, task_id, self.now(), stop_first=True)
             )
             if deleted is not None:
                 self.say(_("deleted task {task}").format(task=task_id[:8]))
@@ -768,7 +766,7 @@ class AutoqueueApp(App[None]):
         self.push_screen(Confirm(question), answered)
 
     def action_add(self) -> None:
-        def added(result: service.Added | None) -> None:
+        def added(result: Added | None) -> None:
             if result is not None:  # None: cancelled (a refusal keeps the form open)
                 self.say(_("added task {task}").format(task=result.task_id[:8]))
                 self.refresh_data()

@@ -1,0 +1,348 @@
+"""Adding a task: ``autoqueue add``'s arguments validated completely, then the task, its schedule
+and (when due) its first run written in one transaction."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from autoqueue.errors import UsageError
+from autoqueue.i18n import _
+from autoqueue.layout import IMAGE_SUFFIXES, scene_name
+from autoqueue.media.images import image_problem
+from autoqueue.models import LogLevel, MediaMode, Privacy, QueueType, RepeatType, Task, TaskType
+from autoqueue.queue.scheduling import Recurrence
+from autoqueue.repo import logs as logs_repo
+from autoqueue.repo import schedules as schedules_repo
+from autoqueue.repo import tasks as tasks_repo
+from autoqueue.store.db import Connection, transaction
+from autoqueue.tasks.choices import parse_choice
+from autoqueue.timeutil import local_zone_name, parse_local, to_db, zone
+from autoqueue.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class AddRequest:
+    """``autoqueue add``'s arguments as typed, before validation."""
+
+    title: str
+    type: str = "shortform"
+    media_mode: str = "crawl"
+    at: str | None = None
+    repeat: str = "once"
+    tz: str | None = None
+    privacy: str | None = None
+    publish_at: str | None = None
+    channel: str | None = None
+    product_info: str | None = None
+    settings: list[str] = field(default_factory=list)
+    images: list[Path] = field(default_factory=list)
+    user: str | None = None
+    max_retry: int | None = None
+
+
+@dataclass(frozen=True)
+class Added:
+    task_id: str
+    schedule_id: int
+    next_run_at: str | None
+    queued: bool
+    warnings: list[str]
+
+
+def _product_info(text: str | None) -> Any:
+    if text is None:
+        return None
+    source = "--product-info"
+    if text.startswith("@"):
+        path = Path(text[1:]).expanduser()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(
+                _("cannot read --product-info file {path}: {exc}").format(path=path, exc=exc)
+            ) from exc
+        source = str(path)
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(
+            _("{source} is not valid JSON: {msg} at line {lineno} column {colno}").format(
+                source=source, msg=exc.msg, lineno=exc.lineno, colno=exc.colno
+            )
+        ) from exc
+    if not isinstance(value, dict):  # the script writer and the cards read its fields by name
+        raise UsageError(
+            _(
+                '{source} must be a JSON object such as {{"name": "...", "price": 39000}}; '
+                "it is a JSON {kind}"
+            ).format(source=source, kind=_json_kind(value))
+        )
+    return value
+
+
+def _json_kind(value: Any) -> str:
+    """JSON's name for the type of a value that is not an object (untranslated: JSON's word)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, list):
+        return "array"
+    return "string" if isinstance(value, str) else "number"
+
+
+def _settings(pairs: list[str]) -> dict[str, Any]:
+    settings: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(_("--set wants key=value, got {pair!r}").format(pair=pair))
+        try:
+            value: Any = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        settings[key.strip()] = value
+    return settings
+
+
+def _images(paths: list[Path], media_mode: MediaMode) -> list[Path]:
+    if paths and media_mode is not MediaMode.UPLOAD:
+        raise UsageError(
+            _("--image is for --media-mode upload (other modes make their own images)")
+        )
+    checked = []
+    for path in paths:
+        resolved = path.expanduser()
+        if not resolved.is_file():
+            raise UsageError(_("image file not found: {path}").format(path=path))
+        if resolved.suffix.lower() not in IMAGE_SUFFIXES:
+            kinds = ", ".join(sorted(IMAGE_SUFFIXES))
+            raise UsageError(
+                _("{path} is not an image this pipeline reads ({kinds})").format(
+                    path=path, kinds=kinds
+                )
+            )
+        problem = image_problem(resolved)
+        if problem is not None:
+            raise UsageError(f"{path}: {problem}")
+        checked.append(resolved)
+    return checked
+
+
+@dataclass(frozen=True)
+class PreparedTask:
+    """A validated ``add``: everything checked, nothing written yet."""
+
+    title: str
+    task_type: TaskType
+    media_mode: MediaMode
+    recurrence: Recurrence
+    scheduled_time: str | None
+    next_run_at: str
+    privacy: Privacy
+    publish_time: str | None
+    channel: str | None
+    product_info: Any
+    settings: dict[str, Any]
+    images: list[Path]
+    user: str | None
+    max_retry: int | None
+    warnings: list[str]
+
+
+def _publish_time(text: str, tz: ZoneInfo, now: datetime, *, check: bool) -> str:
+    """``--publish-at`` as a database time; with ``check``, refused unless it is to come
+    (YouTube schedules a video only for a time in the future)."""
+    instant = parse_local(text, tz)[1]
+    if check and instant <= now:
+        raise UsageError(
+            _("--publish-at {value} is in the past: give a time to come").format(value=text)
+        )
+    return to_db(instant)
+
+
+def prepare_add(
+    workspace: Workspace, request: AddRequest, now: datetime, *, check_publish: bool = True
+) -> PreparedTask:
+    """Validate an ``add`` completely before anything touches the disk or the database.
+    ``check_publish`` False keeps a publish time that was accepted before (``edit``)."""
+    title = request.title.strip()
+    if not title:
+        raise UsageError(_("the title must not be empty"))
+    task_type = parse_choice(TaskType, request.type, "type")
+    media_mode = parse_choice(MediaMode, request.media_mode, "media mode")
+    repeat = parse_choice(RepeatType, request.repeat, "repeat")
+    tz_name = request.tz or workspace.config.timezone or local_zone_name()
+    tz = zone(tz_name)
+    warnings: list[str] = []
+    privacy = parse_choice(Privacy, request.privacy, "privacy") if request.privacy else None
+    publish_time = None
+    if request.publish_at is not None:
+        publish_time = _publish_time(request.publish_at, tz, now, check=check_publish)
+        if privacy is not Privacy.PRIVATE:
+            warnings.append(
+                _(
+                    "--publish-at needs a private video (YouTube publishes it at that time): "
+                    "privacy {privacy} changed to private"
+                ).format(privacy=(privacy or Privacy.PUBLIC).value)
+            )
+        privacy = Privacy.PRIVATE
+    if request.max_retry is not None and request.max_retry < 0:
+        raise UsageError(_("--max-retry must be 0 or more"))
+    product_info = _product_info(request.product_info)
+    settings = _settings(request.settings)
+    settings["mediaMode"] = media_mode.value
+    settings.setdefault("format", task_type.value)
+    images = _images(request.images, media_mode)
+    _check_generator(workspace, media_mode)
+    if request.channel is not None:
+        _check_channel(workspace, request.channel)
+    if media_mode is MediaMode.UPLOAD and not images:
+        warnings.append(
+            "upload mode without --image: put scene_01.png ... in the task folder "
+            "before the video stage runs"
+        )
+    if request.at is not None:
+        wall, instant = parse_local(request.at, tz)
+    else:
+        wall, instant = now.astimezone(tz).replace(tzinfo=None), now
+    recurrence = Recurrence(repeat, wall, tz_name)
+    next_run = recurrence.first_run(instant, now)
+    if repeat is RepeatType.ONCE and request.at is not None and instant < now:
+        warnings.append(f"{request.at} is in the past: the task runs at the next tick")
+    return PreparedTask(
+        title=title,
+        task_type=task_type,
+        media_mode=media_mode,
+        recurrence=recurrence,
+        scheduled_time=to_db(instant) if request.at is not None else None,
+        next_run_at=to_db(next_run),
+        privacy=privacy or Privacy.PUBLIC,
+        publish_time=publish_time,
+        channel=request.channel,
+        product_info=product_info,
+        settings=settings,
+        images=images,
+        user=request.user,
+        max_retry=request.max_retry,
+        warnings=warnings,
+    )
+
+
+def _check_generator(workspace: Workspace, media_mode: MediaMode) -> None:
+    """A generated mediaMode must have something to make its pictures (README, "Generated
+    pictures, clips and stock photos"), and no key the task's stages read may be in a file
+    that the stage would refuse."""
+    from autoqueue.stages.providers import generator_problem, open_key_problem
+
+    home, config = workspace.home, workspace.config
+    problem = generator_problem(home, config, media_mode.value) or open_key_problem(
+        home, config, media_mode.value
+    )
+    if problem is not None:
+        raise UsageError(problem)
+
+
+def _check_channel(workspace: Workspace, channel: str) -> None:
+    """With the YouTube uploader on, a task's channel must be one that has been authorised."""
+    from autoqueue.youtube import auth
+
+    auth.validate_channel(channel)
+    if workspace.config.handler(QueueType.YOUTUBE) != "youtube":
+        return
+    known = auth.channels(workspace.home)
+    if channel not in known:
+        raise UsageError(
+            _(
+                "unknown channel {channel!r} (authorised: {value}; add it with `autoqueue "
+                "youtube auth --channel {channel} --client-secrets FILE`)"
+            ).format(channel=channel, value=", ".join(known) or "none")
+        )
+
+
+def add_task(
+    workspace: Workspace, conn: Connection, prepared: PreparedTask, now: datetime
+) -> Added:
+    """Create the task, its schedule and (when due) its first run in one transaction. The user's
+    images are copied in before the commit and removed if it fails: an error leaves nothing."""
+    from autoqueue.queue.occurrences import enqueue_occurrence
+    from autoqueue.queue.policy import Policy
+
+    task_id = str(uuid.uuid4())
+    task_dir = workspace.task_dir(task_id)
+    staging = None
+    if prepared.images:
+        staging = workspace.tasks_dir / f".adding-{task_id}"
+        staging.mkdir(parents=True)
+        for index, image in enumerate(prepared.images, start=1):
+            shutil.copyfile(image, staging / scene_name(index, image.suffix))
+    stamp = to_db(now)
+    try:
+        with transaction(conn):
+            tasks_repo.insert(
+                conn,
+                Task.model_construct(  # validated already: values go in as they are
+                    id=task_id,
+                    title=prepared.title,
+                    type=prepared.task_type,
+                    user_id=prepared.user,
+                    product_info=prepared.product_info,
+                    settings=prepared.settings,
+                    max_retry=prepared.max_retry,
+                    created_at=stamp,
+                    updated_at=stamp,
+                ),
+            )
+            schedule = schedules_repo.insert(
+                conn,
+                task_id=task_id,
+                scheduled_time=prepared.scheduled_time,
+                repeat_type=prepared.recurrence.repeat.value,
+                repeat_config=prepared.recurrence.config(),
+                next_run_at=prepared.next_run_at,
+                channel=prepared.channel,
+                privacy=prepared.privacy.value,
+                publish_time=prepared.publish_time,
+                now=stamp,
+            )
+            logs_repo.add(
+                conn,
+                task_id,
+                LogLevel.INFO,
+                _("task added: {title}").format(title=prepared.title),
+                now=stamp,
+                metadata={
+                    "type": prepared.task_type.value,
+                    "mediaMode": prepared.media_mode.value,
+                    "repeat": prepared.recurrence.repeat.value,
+                },
+            )
+            queued = False
+            next_run_at = schedule.next_run_at
+            if prepared.next_run_at <= stamp:
+                policy = Policy.from_config(workspace.config)
+                queued = enqueue_occurrence(conn, schedule, policy, now) is not None
+                if queued:  # the occurrence moved the schedule on
+                    moved = schedules_repo.get(conn, schedule.id)
+                    next_run_at = moved.next_run_at if moved else None
+            if staging is not None:
+                staging.rename(task_dir)
+                staging = task_dir  # still ours to remove until the commit succeeds
+        staging = None
+    finally:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+    return Added(
+        task_id=task_id,
+        schedule_id=schedule.id,
+        next_run_at=next_run_at,
+        queued=queued,
+        warnings=prepared.warnings,
+    )

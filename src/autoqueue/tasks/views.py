@@ -1,0 +1,162 @@
+"""Reading tasks: the task a user-typed id names, what a task is doing, every task as ``tasks``
+lists them, and one task in full as ``show`` prints it."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from autoqueue.errors import NoSuchTaskError, UsageError
+from autoqueue.i18n import _
+from autoqueue.layout import RUNS, STORY, THUMBNAIL, VIDEO, scene_images
+from autoqueue.models import MediaMode, Schedule, Task
+from autoqueue.queue.scheduling import Recurrence
+from autoqueue.repo import logs as logs_repo
+from autoqueue.repo import queue as queue_repo
+from autoqueue.repo import schedules as schedules_repo
+from autoqueue.repo import tasks as tasks_repo
+from autoqueue.store.db import Connection
+from autoqueue.timeutil import display_time
+from autoqueue.workspace import Workspace, parse_task_ref
+
+
+def get_task(conn: Connection, text: str) -> Task:
+    """The task named by a user-typed id: a whole one, or a unique prefix of one. An ambiguous
+    prefix is refused with the candidates listed."""
+    ref = parse_task_ref(text)
+    if len(ref) == 36:
+        task = tasks_repo.get(conn, ref)
+        if task is None:
+            raise NoSuchTaskError(_("no task {ref}").format(ref=ref))
+        return task
+    found = tasks_repo.with_prefix(conn, ref, limit=6)
+    if not found:
+        raise NoSuchTaskError(_("no task id starts with {ref}").format(ref=ref))
+    if len(found) > 1:
+        listed = ", ".join(f"{t.id} ({t.title})" for t in found[:5])
+        more = " and more" if len(found) > 5 else ""
+        raise UsageError(
+            _("{ref} is the start of several task ids: {listed}{more}; type more of it").format(
+                ref=ref, listed=listed, more=more
+            )
+        )
+    return found[0]
+
+
+class TaskState(StrEnum):
+    RUNNING = "running"  # a stage is processing
+    WAITING = "waiting"  # an item is waiting, or an active schedule has a next run
+    FAILED = "failed"  # its newest item failed and nothing is waiting
+    PAUSED = "paused"  # stopped: schedules inactive, with a run still to come or never finished
+    DONE = "done"  # nothing left to run, and its last run finished
+
+
+def schedule_view(schedule: Schedule) -> dict[str, Any]:
+    """A schedule as people read it: its repeat, and its next run in its own zone, named."""
+    recurrence = Recurrence.of(schedule)
+    next_local = None
+    if schedule.next_run_at:
+        next_local = display_time(schedule.next_run_at, recurrence.tz_name)
+    return {
+        "id": schedule.id,
+        "repeat": recurrence.repeat.value,
+        "tz": recurrence.tz_name,
+        "active": bool(schedule.is_active),
+        "next_run_at": schedule.next_run_at,
+        "next_run_local": next_local,
+    }
+
+
+def task_state(
+    schedules: list[dict[str, Any]], summary: dict[str, Any] | None, last_run_at: str | None
+) -> TaskState:
+    """What a task is doing, from its schedules, its queue rows and when its last run finished
+    (``tasks.last_run_at``: cleanup deletes the queue rows that said so)."""
+    summary = {**(summary or {}), "last_run": _last_run(summary, last_run_at)}
+    if summary.get("processing"):
+        return TaskState.RUNNING
+    if summary.get("waiting") or any(s["active"] and s["next_run_at"] for s in schedules):
+        return TaskState.WAITING
+    if summary.get("status") == "failed":
+        return TaskState.FAILED
+    if any(not s["active"] and s["next_run_at"] for s in schedules):
+        return TaskState.PAUSED
+    if not summary.get("last_run"):
+        return TaskState.PAUSED  # stopped before any run finished
+    return TaskState.DONE
+
+
+def _last_run(summary: dict[str, Any] | None, last_run_at: str | None) -> str | None:
+    """When the task's last run finished: its queue rows say so until cleanup removes them."""
+    return (summary or {}).get("last_run") or last_run_at
+
+
+def list_tasks(conn: Connection) -> list[dict[str, Any]]:
+    """Every task with its type, media mode, schedules, state, last run and YouTube URL."""
+    schedules: dict[str, list[dict[str, Any]]] = {}
+    for schedule in schedules_repo.all_schedules(conn):
+        schedules.setdefault(schedule.task_id, []).append(schedule_view(schedule))
+    summaries = queue_repo.task_summaries(conn)
+    listed = []
+    for task in tasks_repo.all_tasks(conn):
+        own = schedules.get(task.id, [])
+        summary = summaries.get(task.id)
+        listed.append(
+            {
+                "id": task.id,
+                "title": task.title,
+                "type": task.type.value,
+                "media_mode": str(task.settings.get("mediaMode", MediaMode.CRAWL.value)),
+                "schedules": own,
+                "state": task_state(own, summary, task.last_run_at).value,
+                "last_run": _last_run(summary, task.last_run_at),
+                "youtube_url": task.youtube_url,
+                "last_error": task.last_error,
+            }
+        )
+    return listed
+
+
+def task_status(conn: Connection, text: str) -> tuple[TaskState, bool]:
+    """One task's state, and whether any of its schedules is on (``ui`` pauses such a task
+    and resumes any other)."""
+    task = get_task(conn, text)
+    views = [schedule_view(s) for s in schedules_repo.for_task(conn, task.id)]
+    summary = queue_repo.task_summaries(conn, task.id).get(task.id)
+    return task_state(views, summary, task.last_run_at), any(view["active"] for view in views)
+
+
+def outputs_present(workspace: Workspace, task_id: str) -> dict[str, Any]:
+    """Which rule-based outputs exist in the task folder."""
+    folder = workspace.task_dir(task_id)
+    runs = folder / RUNS
+    return {
+        "task_dir": str(folder),
+        "story": (folder / STORY).is_file(),
+        "scene_images": [p.name for p in scene_images(folder)],
+        "video": (folder / VIDEO).is_file(),
+        "thumbnail": (folder / THUMBNAIL).is_file(),
+        "archived_runs": sorted(p.name for p in runs.iterdir()) if runs.is_dir() else [],
+    }
+
+
+def show_task(
+    workspace: Workspace, conn: Connection, text: str, log_limit: int = 20
+) -> dict[str, Any]:
+    """Everything about one task: row, schedules, queue history, outputs, recent logs."""
+    task = get_task(conn, text)
+    return {
+        "task": task.model_dump(mode="json"),
+        "schedules": [
+            {**s.model_dump(mode="json"), **schedule_view(s)}
+            for s in schedules_repo.for_task(conn, task.id)
+        ],
+        "queue": [q.model_dump(mode="json") for q in queue_repo.for_task(conn, task.id)],
+        "outputs": outputs_present(workspace, task.id),
+        "logs": [
+            entry.model_dump(mode="json")
+            for entry in logs_repo.query(
+                conn, logs_repo.LogFilter(task_id=task.id, limit=log_limit)
+            )
+        ],
+    }
