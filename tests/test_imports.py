@@ -48,6 +48,8 @@ HEAVY = (
     "autoqueue.worker.tick",
     "autoqueue.attempt.supervisor",
     "autoqueue.cli.terminal",
+    "autoqueue.cli.terminal_dialogs",
+    "autoqueue.cli.terminal_tables",
     "autoqueue.cli.web",
 )
 

@@ -25,7 +25,8 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable, Select, Static, TabbedContent
 
 from autoqueue import i18n
-from autoqueue.cli.terminal import AutoqueueApp, Confirm, Notice, TaskDetail
+from autoqueue.cli.terminal import AutoqueueApp
+from autoqueue.cli.terminal_dialogs import Confirm, Notice, TaskDetail
 from autoqueue.repo import logs as logs_repo
 from autoqueue.store.db import Connection
 from autoqueue.tasks.add import AddRequest, prepare_add
@@ -336,7 +337,7 @@ def test_a_refused_add_keeps_the_form_and_shows_the_whole_error(
 ) -> None:
     from textual.widgets import Input
 
-    from autoqueue.cli.terminal import AddTask
+    from autoqueue.cli.terminal_dialogs import AddTask
     from autoqueue.errors import AutoqueueError
 
     bad_time = "2026-13-45 99:99"

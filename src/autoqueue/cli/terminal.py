@@ -10,85 +10,40 @@ so it runs over SSH. Every read and write goes through the functions the command
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any
 
 from rich.text import Text
 from textual import events, messages, on
 from textual.app import App, ComposeResult
-from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal
 from textual.css.query import NoMatches
 from textual.driver import Driver
 from textual.drivers.web_driver import WebDriver
-from textual.screen import ModalScreen, Screen
-from textual.widgets import (
-    Button,
-    DataTable,
-    Footer,
-    Input,
-    Label,
-    Select,
-    Static,
-    TabbedContent,
-    TabPane,
-)
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Select, Static, TabbedContent, TabPane
 
 from autoqueue.cli import output
+from autoqueue.cli import terminal_tables as tables
+from autoqueue.cli.terminal_dialogs import AddTask, Confirm, Notice, TaskDetail
 from autoqueue.errors import AutoqueueError
 from autoqueue.i18n import N_, _
-from autoqueue.models import ActionType, LogEntry, LogLevel, MediaMode, QueueType, RepeatType, Tab
+from autoqueue.models import ActionType, LogEntry, LogLevel, QueueType, Tab
 from autoqueue.repo import logs as logs_repo
 from autoqueue.repo import queue as queue_repo
 from autoqueue.store import db
 from autoqueue.tasks.add import Added, AddRequest, add_task, prepare_add
 from autoqueue.tasks.control import delete_task, pause_task, resume_task, retry_task, stop_task
-from autoqueue.tasks.views import TaskState, list_tasks, show_task, task_status
-from autoqueue.timeutil import display_time
+from autoqueue.tasks.views import TaskState, list_tasks, task_status
 from autoqueue.workspace import Workspace
 
-# (header, fixed width, share of the free width): the header is translated when shown.
-QUEUE_COLUMNS = [
-    (N_("item"), 5, 0),
-    (N_("task"), 8, 0),
-    (N_("title"), 0, 1),
-    (N_("stage"), 18, 0),
-    (N_("retry"), 5, 0),
-    (N_("when"), 11, 0),
-]
-TASK_COLUMNS = [
-    (N_("task"), 8, 0),
-    (N_("title"), 0, 2),
-    (N_("kind"), 15, 0),
-    (N_("schedules"), 0, 3),
-    (N_("state"), 7, 0),
-]
-LOG_COLUMNS = [
-    (N_("time"), 11, 0),
-    (N_("level"), 5, 0),
-    (N_("task"), 8, 0),
-    (N_("where"), 15, 0),
-    (N_("message"), 0, 1),
-]
 ROW_LIMIT = 200
 LOG_LIMIT = 200
 ANY = "any"
 ORPHAN_SECONDS = 3.0
 """How long an app whose input has closed has to quit before its process ends regardless."""
-
-
-def _short(task_id: object) -> str:
-    return str(task_id)[:8]
-
-
-def _fixed_width(label: str, size: int) -> int:
-    """A fixed column's width: wide enough for its translated header, counted in terminal
-    cells (``재시도`` is three characters but six cells); 0 stays 0 (a shared column)."""
-    from rich.cells import cell_len
-
-    return max(size, cell_len(_(label))) if size else 0
 
 
 class PipeDriver(WebDriver):
@@ -105,174 +60,6 @@ class PipeDriver(WebDriver):
             self.send_message(messages.ExitApp())
         if not self.exit_event.wait(ORPHAN_SECONDS):
             os._exit(1)
-
-
-class Confirm(ModalScreen[bool]):
-    """A yes/no question; Enter or y says yes, Escape or n says no."""
-
-    BINDINGS: ClassVar[list[Any]] = [
-        Binding("y", "answer(True)", show=False),
-        Binding("n,escape", "answer(False)", show=False),
-    ]
-
-    def __init__(self, question: str) -> None:
-        super().__init__()
-        self.question = question
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="dialog"):
-            yield Label(self.question, id="question")
-            with Horizontal(id="buttons"):
-                yield Button(_("Yes (y)"), id="yes", variant="error")
-                yield Button(_("No (n)"), id="no", variant="primary")
-
-    def on_mount(self) -> None:
-        self.query_one("#no", Button).focus()
-
-    @on(Button.Pressed)
-    def _pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "yes")
-
-    def action_answer(self, answer: bool) -> None:
-        self.dismiss(answer)
-
-
-class Notice(ModalScreen[None]):
-    """A result to read, such as the processes a stop killed; any of Enter or Escape closes it."""
-
-    BINDINGS: ClassVar[list[Any]] = [Binding("escape,enter,q", "close", show=False)]
-
-    def __init__(self, title: str, lines: Sequence[str]) -> None:
-        super().__init__()
-        self.title_text = title
-        self.lines = lines
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="dialog"):
-            yield Label(Text(self.title_text, style="bold"))
-            yield Static("\n".join(self.lines), id="notice")
-            yield Button(_("Close"), id="close", variant="primary")
-
-    def on_mount(self) -> None:
-        self.query_one("#close", Button).focus()
-
-    @on(Button.Pressed)
-    def _pressed(self) -> None:
-        self.dismiss(None)
-
-    def action_close(self) -> None:
-        self.dismiss(None)
-
-
-def _schedules_text(task: Mapping[str, Any]) -> str:
-    """A listed task's schedules on one line, as ``autoqueue tasks`` shows them."""
-    pending = output.task_pending(task)
-    return "; ".join(output.schedule_text(s, pending=pending) for s in task["schedules"])
-
-
-def _choices(values: Sequence[str]) -> list[tuple[str, str]]:
-    return [(value, value) for value in values]
-
-
-class AddTask(ModalScreen[Added | None]):
-    """The add form: the fields `autoqueue add` takes most often; the same validation. A refused
-    add keeps the form open, with what was typed and the whole reason under it."""
-
-    BINDINGS: ClassVar[list[Any]] = [Binding("escape", "cancel", show=False)]
-
-    def compose(self) -> ComposeResult:
-        with VerticalScroll(id="form"):
-            yield Label(Text(_("Add a task"), style="bold"))
-            yield Input(placeholder=_("title"), id="title")
-            with Horizontal(classes="row"):
-                yield Select(
-                    _choices(["shortform", "longform", "product"]),
-                    value="shortform",
-                    allow_blank=False,
-                    id="type",
-                )
-                yield Select(
-                    _choices([mode.value for mode in MediaMode]),
-                    value=MediaMode.CRAWL.value,
-                    allow_blank=False,
-                    id="media_mode",
-                )
-                yield Select(
-                    [(_(output.REPEAT_LABELS[r.value]), r.value) for r in RepeatType],
-                    value=RepeatType.ONCE.value,
-                    allow_blank=False,
-                    id="repeat",
-                )
-            yield Input(placeholder=_("first run: YYYY-MM-DD HH:MM (empty: now)"), id="at")
-            yield Input(placeholder=_("time zone, e.g. Asia/Seoul (empty: default)"), id="tz")
-            yield Static(id="add-error")
-            with Horizontal(id="buttons"):
-                yield Button(_("Add"), id="add", variant="primary")
-                yield Button(_("Cancel"), id="cancel")
-
-    def on_mount(self) -> None:
-        self.query_one("#title", Input).focus()
-
-    def _value(self, widget_id: str) -> str:
-        return self.query_one(f"#{widget_id}", Input).value.strip()
-
-    def _choice(self, widget_id: str) -> str:
-        return str(self.query_one(f"#{widget_id}", Select).value)
-
-    @on(Button.Pressed, "#add")
-    @on(Input.Submitted)
-    def _submit(self) -> None:
-        app = self.app
-        assert isinstance(app, AutoqueueApp)
-        added, error = app.add_task(self._request())
-        if added is not None:
-            self.dismiss(added)
-            return
-        shown = self.query_one("#add-error", Static)
-        shown.update(Text(error or "", style="red"))
-        shown.scroll_visible(animate=False)
-
-    def _request(self) -> AddRequest:
-        """What the form holds, as `autoqueue add` would be asked."""
-        return AddRequest(
-            title=self.query_one("#title", Input).value,
-            type=self._choice("type"),
-            media_mode=self._choice("media_mode"),
-            at=self._value("at") or None,
-            repeat=self._choice("repeat"),
-            tz=self._value("tz") or None,
-        )
-
-    @on(Button.Pressed, "#cancel")
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-
-class TaskDetail(Screen[None]):
-    """One task: its schedules, queue history, outputs and recent logs, with the task's keys."""
-
-    def __init__(self, task_id: str) -> None:
-        super().__init__()
-        self.task_id = task_id
-        # Bound here rather than in BINDINGS, so that the description is in the user's language.
-        self._bindings.bind("escape,backspace", "app.pop_screen", _("back"))
-
-    def compose(self) -> ComposeResult:
-        with VerticalScroll():
-            yield Static(id="detail")
-        yield Footer()
-
-    def on_mount(self) -> None:
-        self.refresh_detail()
-
-    def refresh_detail(self) -> None:
-        app = self.app
-        assert isinstance(app, AutoqueueApp)
-        detail = app.call(lambda conn: show_task(app.workspace, conn, self.task_id))
-        if detail is None:  # deleted meanwhile, or an error the app already showed
-            self.app.pop_screen()
-            return
-        self.query_one("#detail", Static).update(output.task_detail_view(detail, app.tz))
 
 
 class AutoqueueApp(App[None]):
@@ -449,24 +236,9 @@ class AutoqueueApp(App[None]):
             self.refresh_data()
 
     def _build_columns(self, width: int) -> None:
-        """Fixed columns keep their width; the title and message columns share what is left, so
-        that no column is dropped at 80 columns."""
         self._width = width
         self.rows, self.tasks, self.log_entries = {}, [], []  # every table is filled again
-        specs = [(f"table-{tab.value}", QUEUE_COLUMNS) for tab in Tab]
-        specs += [("table-tasks", TASK_COLUMNS), ("table-logs", LOG_COLUMNS)]
-        for table_id, columns in specs:
-            table = self.main_screen.query_one(f"#{table_id}", DataTable)
-            table.clear(columns=True)
-            sized = [(label, _fixed_width(label, size), weight) for label, size, weight in columns]
-            fixed = sum(column[1] for column in sized)
-            weights = sum(column[2] for column in sized)
-            # two cells of padding per column, the scroll bar, the borders
-            free = width - fixed - 2 * len(columns) - 4
-            for label, size, weight in sized:
-                table.add_column(
-                    _(label), key=label, width=size or max(8, free * weight // weights)
-                )
+        tables.build_columns(self.main_screen, width)
 
     def on_unmount(self) -> None:
         self._closed = True
@@ -540,72 +312,16 @@ class AutoqueueApp(App[None]):
         if isinstance(self.screen, TaskDetail):
             self.screen.refresh_detail()
 
-    @contextmanager
-    def _refilling(self, table: DataTable[Any]) -> Iterator[None]:
-        """Refill a table keeping the cursor on the same row key where it still exists, and on
-        its neighbour where it went (the next row, or the previous one when it was the last):
-        back at the top, a second ``d y`` would delete a task nobody looked at."""
-        key, index = None, table.cursor_row
-        if table.row_count and table.cursor_row < table.row_count:
-            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        table.clear()
-        yield
-        if key is None or not table.row_count:
-            return
-        if key in [k.value for k in table.rows]:
-            index = table.get_row_index(key)
-        table.move_cursor(row=min(index, table.row_count - 1), animate=False)
-
     def _fill_queue(self, tab: Tab, rows: Sequence[Mapping[str, Any]]) -> None:
         table = self.main_screen.query_one(f"#table-{tab.value}", DataTable)
-        with self._refilling(table):
-            for row in rows:
-                waiting = row["status"] == "waiting"
-                when = row["next_retry_at"] if waiting else None
-                stage = Text(output.stage_text(row))
-                if row["status"] == "failed":
-                    stage.stylize("red")
-                elif row["status"] == "processing":
-                    stage.stylize("cyan")
-                table.add_row(
-                    str(row["id"]),
-                    _short(row["task_id"]),
-                    str(row["title"]),
-                    stage,
-                    f"{row['retry_count']}/{row['max_retry']}",
-                    display_time(when or row["updated_at"], self.tz)[5:],
-                    key=str(row["id"]),
-                )
+        tables.fill_queue(table, rows, self.tz)
 
     def _fill_tasks(self) -> None:
-        table = self.main_screen.query_one("#table-tasks", DataTable)
-        with self._refilling(table):
-            for task in self.tasks:
-                state = str(task["state"])
-                style = output.STATE_STYLES.get(state, "")
-                table.add_row(
-                    _short(task["id"]),
-                    str(task["title"]),
-                    f"{task['type']}/{task['media_mode']}",
-                    _schedules_text(task) or "-",
-                    Text(output.state_label(state), style=style),
-                    key=str(task["id"]),
-                )
+        tables.fill_tasks(self.main_screen.query_one("#table-tasks", DataTable), self.tasks)
 
     def _fill_logs(self) -> None:
         table = self.main_screen.query_one("#table-logs", DataTable)
-        with self._refilling(table):
-            for entry in self.log_entries:  # newest first, as `autoqueue logs`
-                level = entry.level.value if entry.level else "-"
-                where = output.where_text(entry)
-                table.add_row(
-                    display_time(entry.created_at, self.tz)[5:],
-                    Text(level, style=output.LEVEL_STYLES.get(level, "")),
-                    _short(entry.task_id),
-                    where,
-                    entry.message,
-                    key=str(entry.id),
-                )
+        tables.fill_logs(table, self.log_entries, self.tz)
 
     # -- the selected row ------------------------------------------------------------------
 
