@@ -242,5 +242,6 @@ def main() -> None:
     app(prog_name="autoqueue")
 
 
-# The command modules register themselves on ``app``.
-from autoqueue.cli import commands, database, run, youtube  # noqa: E402, F401
+# The command modules register themselves on ``app``; help lists the commands in the order
+# they registered, which is these modules' order (commands, history, monitor, then run).
+from autoqueue.cli import commands, database, history, monitor, run, youtube  # noqa: E402, F401
