@@ -173,7 +173,9 @@ def doctor(ctx: typer.Context, as_json: JsonOption = False) -> None:
     if as_json:
         output.emit_json([asdict(check) for check in checks])
     else:
-        output.doctor_rows(checks)
+        from autoqueue.cli import machine_output
+
+        machine_output.doctor_rows(checks)
     if any(check.status == doctor_checks.FAIL for check in checks):
         raise typer.Exit(1)
 
@@ -189,7 +191,9 @@ def voices(ctx: typer.Context, as_json: JsonOption = False) -> None:
     if as_json:
         output.emit_json(found.as_json())
     else:
-        output.voice_rows(found)
+        from autoqueue.cli import machine_output
+
+        machine_output.voice_rows(found)
 
 
 @app.command()
