@@ -4,7 +4,7 @@
 -- identity columns, timestamptz(0) (autoqueue reads them back as UTC 'YYYY-MM-DD HH:MM:SS' text),
 -- double precision for process start times. The contents <-> tasks foreign keys are circular, so
 -- contents.task_id gets its constraint once both tables exist. Frozen: a change is a new migration
--- in autoqueue/postgres.py, never an edit here.
+-- in autoqueue/store/postgres.py, never an edit here.
 
 CREATE TABLE contents (
   id TEXT PRIMARY KEY,
