@@ -14,6 +14,7 @@ from PIL import Image, ImageChops
 
 from autoqueue.layout import safe_area
 from autoqueue.media.story import Story
+from autoqueue.repo.queue import for_task
 from autoqueue.stages.cards import _background
 from autoqueue.store.db import Connection
 
@@ -51,6 +52,9 @@ def render_product(home: Path, conn: Connection, extra: str = "") -> tuple[Path,
     )  # fmt: skip
     drain(workspace)
     folder = workspace.task_dir(task_id)
+    # (no story.json once in CI, under a full suite: the items' states and errors say why)
+    items = [(i.queue_type.value, i.status.value, i.error_message) for i in for_task(conn, task_id)]
+    assert (folder / "story.json").exists(), items
     story = Story.model_validate_json((folder / "story.json").read_text(encoding="utf-8"))
     return folder, story
 
