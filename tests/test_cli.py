@@ -251,6 +251,27 @@ def test_bad_input_against_an_existing_database_changes_nothing(
     assert db_rows(home, "SELECT count(*) FROM tasks") == before
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["\0"],
+        ["title", "--product-info", '{"name": "a\\u0000b"}'],
+        ["title", "--set", "voice=\0"],
+    ],
+)
+def test_a_nul_character_is_refused_on_both_backends(
+    runner: CliRunner, home: Path, args: list[str]
+) -> None:
+    """PostgreSQL cannot store a NUL character (a fuzzed title of one was a 'database error',
+    exit 1); SQLite would. Refused alike, one line, exit 2, nothing written."""
+    add_ok(runner, home, "keep me")
+    before = db_rows(home, "SELECT count(*) FROM tasks")
+    result = invoke(runner, home, "add", *args)
+    assert result.exit_code == 2, result.output
+    assert "NUL character" in result.output and result.output.count("\n") == 1
+    assert db_rows(home, "SELECT count(*) FROM tasks") == before
+
+
 BAD_IDS = [
     (["show", "not-a-uuid"], 2, "is not a task id"),
     (["show", "../../etc/passwd"], 2, "is not a task id"),

@@ -168,11 +168,29 @@ def _publish_time(text: str, tz: ZoneInfo, now: datetime, *, check: bool) -> str
     return to_db(instant)
 
 
+def _refuse_nul(request: AddRequest) -> None:
+    """A NUL character (``\\0``) in any text of the request is refused: no text of a task holds
+    one, and PostgreSQL cannot store it (SQLite would, and the two backends must agree)."""
+    texts = {
+        "title": request.title, "type": request.type, "media mode": request.media_mode,
+        "--at": request.at, "--repeat": request.repeat, "--tz": request.tz,
+        "--privacy": request.privacy, "--publish-at": request.publish_at,
+        "--channel": request.channel, "--product-info": request.product_info,
+        "--user": request.user,
+    }  # fmt: skip
+    texts["--set"] = "".join(request.settings)
+    for name, text in texts.items():
+        # JSON's escape of it, too: --product-info's strings are stored as parsed
+        if text is not None and ("\0" in text or (name == "--product-info" and "\\u0000" in text)):
+            raise UsageError(_("{name} must not contain a NUL character").format(name=name))
+
+
 def prepare_add(
     workspace: Workspace, request: AddRequest, now: datetime, *, check_publish: bool = True
 ) -> PreparedTask:
     """Validate an ``add`` completely before anything touches the disk or the database.
     ``check_publish`` False keeps a publish time that was accepted before (``edit``)."""
+    _refuse_nul(request)
     title = request.title.strip()
     if not title:
         raise UsageError(_("the title must not be empty"))
