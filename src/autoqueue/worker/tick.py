@@ -7,8 +7,8 @@ queue (or keeps going, with ``drain`` / ``forever``). Queues run in their own th
 slot: ``[queues.X] concurrency``), so a 10-minute video render does not hold back script
 writing for the next task; the database still allows only ``concurrency`` processing items per
 queue type over every host (invariant 1). On PostgreSQL idle workers wake on NOTIFY. Each
-item's stage runs as an attempt with a supervisor of its own (autoqueue.attempt.runner), except the
-internal schedule stage, which is quick and idempotent and runs here.
+item's stage runs as an attempt with a supervisor of its own (``attempt/runner.py``), but the
+schedule stage, quick and idempotent, runs here.
 
 Nothing here lets an exception escape a thread: a database that stays locked past a lease, or a
 full disk, stops the round, and the tick reports it in one line and exits non-zero; what the
@@ -293,23 +293,38 @@ class Scheduler:
         self, conn: Connection, queue_type: QueueType, forever: bool
     ) -> QueueItem | Attempt | bool | None:
         """An adopted attempt to follow, a claimed item, None (nothing yet), or False (this
-        worker is done: its queue is empty and nothing running could feed it).
-
-        The claim runs outside the lock (a busy database may hold it up for seconds), counted
-        as busy meanwhile, so that no other worker takes this moment for an idle round."""
+        worker is done: its queue is empty and nothing running could feed it). The claim runs
+        outside the lock (a busy database may hold it up for seconds), counted as busy
+        meanwhile, so that no other worker takes this moment for an idle round."""
         with self._state:
             adopted = self._adopted.get(queue_type)
             if adopted:
                 return adopted.pop(0)  # counted in _busy when it was adopted
+        now = self.clock()
+        item = self._claim(conn, queue_type, now)
+        if item is not None:
+            return item
+        others, slots = self._active - {queue_type}, dict(self.policy.slots)
+        with self._state:
+            if (
+                forever
+                or self._busy
+                or claim_repo.claimable_exists(conn, to_db(now), others, slots)
+            ):
+                return None
+        # this queue's item may have come, and busy gone, since the claim: one more claim sees it
+        return self._claim(conn, queue_type, self.clock()) or False
+
+    def _claim(self, conn: Connection, queue_type: QueueType, now: datetime) -> QueueItem | None:
+        """One claim, counted as busy while it runs; one whose answer was lost with its COMMIT
+        is sent again under the same token, and finds the item it took if it committed."""
+        with self._state:
             self._busy += 1
         item: QueueItem | None = None
-        # A claim whose answer was lost (the connection went with its COMMIT) is sent again
-        # under the same token, and finds the item it took if it committed.
         resent = getattr(self._unanswered, "token", None)
         token = resent or secrets.token_hex(16)
         self._unanswered.token = token
         try:
-            now = self.clock()
             with short_wait(conn):  # polled: a busy database is asked again in a moment
                 item = claim_next(
                     conn, queue_type, self.owner, self.policy, now, token=token, resent=bool(resent)
@@ -319,18 +334,7 @@ class Scheduler:
             if item is None:
                 with self._state:
                     self._busy -= 1
-        if item is not None:
-            return item
-        with self._state:
-            if (
-                not forever
-                and self._busy == 0
-                and not claim_repo.claimable_exists(
-                    conn, to_db(now), self._active - {queue_type}, dict(self.policy.slots)
-                )
-            ):
-                return False
-        return None
+        return item
 
     def _claim_failed(self, exc: BaseException, busy_since: float | None) -> float | None:
         """A claim that met a busy database (waited out for up to a lease) or a server that went
