@@ -745,23 +745,17 @@ def render_moviepy(
 
 
 RENDER_PROBE = """
-import json, resource, sys
+import json, sys
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])  # this checkout's bench/run.py: the same short for both
 import run as bench
 
-
-def cpu():
-    mine, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return mine.ru_utime + mine.ru_stime + children.ru_utime + children.ru_stime
-
-
 ctx, _images = bench.render_setup(Path(sys.argv[2]), 10, 3.0)
 soundtrack, _voice = bench.render_voice(ctx)
 bench.render_ours(ctx)  # the lines into voice.cache/ and the fonts into the page cache
-before = cpu()
+before = bench.cpu_seconds()
 bench.render_ours(ctx)
-print(json.dumps((cpu() - before) / sum(soundtrack.durations)))
+print(json.dumps((bench.cpu_seconds() - before) / sum(soundtrack.durations)))
 """
 
 

@@ -85,10 +85,12 @@ def same_origin(origin: str | None, host: str) -> bool:
 
 
 def host_name(host: str) -> str:
-    """The name in a Host header, without its port: ``[::1]:8000`` is ``::1``."""
-    if host.startswith("["):
-        return host[1 : host.find("]")] if "]" in host else host
-    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    """The name in a Host header, without its port: ``[::1]:8000`` is ``::1``; "" for one that
+    does not parse."""
+    try:
+        return urlsplit(f"//{host}").hostname or ""
+    except ValueError:
+        return ""
 
 
 def loopback_guard() -> Middleware:

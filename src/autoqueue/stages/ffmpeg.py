@@ -185,13 +185,12 @@ def _scene_filter(index: int, plan: RenderPlan, source: int, head: bool) -> str:
     if pan is not None:
         name = f"h{index}" if fade else None
         return f"{shape},{motion.pan_filters(pan, plan.size, f'm{index}', name, fade)}[v{index}]"
-    still = f"loop=loop={frames - 1}:size=1:start=0,setpts=N/{FPS}/TB"
+    still = motion.looped(frames)
     if not fade:
         return f"{shape},{still}[v{index}]"
     return (
         f"{shape},split=2[c{index}][ca{index}];[c{index}]{still}[v{index}];"
-        f"[ca{index}]format=yuva420p,loop=loop={fade - 1}:size=1:start=0,setpts=N/{FPS}/TB"
-        f"[h{index}]"
+        f"[ca{index}]format=yuva420p,{motion.looped(fade)}[h{index}]"
     )
 
 

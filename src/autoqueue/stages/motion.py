@@ -98,6 +98,12 @@ def plan_pan(index: int, size: tuple[int, int], frames: int, motion: float) -> P
     return Pan(way.axis, canvas, first, signed, across, frames)
 
 
+def looped(count: int) -> str:
+    """The one frame before it repeated ``count`` times, timed in 1/30 s: the loop filter
+    repeats the finished frame rather than making it again for each frame."""
+    return f"loop=loop={count - 1}:size=1:start=0,setpts=N/{FPS}/TB"
+
+
 def pan_filters(
     pan: Pan, size: tuple[int, int], label: str, head: str | None = None, head_frames: int = 0
 ) -> str:
@@ -115,10 +121,7 @@ def pan_filters(
 
     def frames(count: int, offset: int) -> str:
         keep = f"select='eq(mod({position},{CYCLE}),{offset})'," if len(copies) > 1 else ""
-        return (
-            f"loop=loop={count - 1}:size=1:start=0,setpts=N/{FPS}/TB,"
-            f"{keep}crop={width}:{height}:x={x}:y={y}:exact=1"
-        )
+        return f"{looped(count)},{keep}crop={width}:{height}:x={x}:y={y}:exact=1"
 
     def merged(suffix: str) -> str:
         outs = "".join(f"[{label}c{offset}{suffix}]" for offset in copies)
