@@ -195,7 +195,7 @@ def claim_latency(server: Any, folder: Path, history: int, samples: int) -> floa
     import statistics
 
     from autoqueue.attempt import processes
-    from autoqueue.models import QueueType
+    from autoqueue.kinds import QueueType
     from autoqueue.queue.claims import claim_next
     from autoqueue.queue.policy import Policy
     from autoqueue.timeutil import utcnow

@@ -355,11 +355,11 @@ class ScaleCase:
 
     def sample(self) -> None:
         from autoqueue.attempt import processes
-        from autoqueue.models import QueueType, Tab
+        from autoqueue.kinds import QueueType, Tab
         from autoqueue.queue.claims import claim_next
         from autoqueue.queue.policy import Policy
         from autoqueue.repo import logs as logs_repo
-        from autoqueue.repo import queue as queue_repo
+        from autoqueue.repo import reads
         from autoqueue.timeutil import utcnow
 
         conn = self.conn
@@ -373,7 +373,7 @@ class ScaleCase:
         conn.execute("ROLLBACK")
         assert item is not None
         started = time.perf_counter()
-        json.dumps(queue_repo.tab_rows(conn, Tab.COMPLETED, 100), default=str)
+        json.dumps(reads.tab_rows(conn, Tab.COMPLETED, 100), default=str)
         self.samples["list"].append(time.perf_counter() - started)
         started = time.perf_counter()
         entries = logs_repo.query(conn, logs_repo.LogFilter(task_id=self.task_id, limit=50))

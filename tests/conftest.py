@@ -25,7 +25,7 @@ import pytest
 from typer.testing import CliRunner
 
 from autoqueue import i18n
-from autoqueue.cli import app
+from autoqueue.cli.app import app
 from autoqueue.store.db import Connection
 from autoqueue.tasks.add import AddRequest, add_task, prepare_add
 from autoqueue.tasks.home import init_home

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from autoqueue.models import QueueType
+from autoqueue.kinds import QueueType
 from autoqueue.owner import Owner
 from autoqueue.queue.claims import claim_next
 from autoqueue.queue.outcomes import complete_and_claim

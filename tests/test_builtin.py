@@ -20,8 +20,8 @@ from PIL import Image, ImageChops
 from typer.testing import CliRunner
 
 from autoqueue.errors import PermanentStageError
+from autoqueue.kinds import QueueType, TaskType
 from autoqueue.media.story import Story
-from autoqueue.models import QueueType, TaskType
 from autoqueue.repo import contents as contents_repo
 from autoqueue.repo import logs as logs_repo
 from autoqueue.repo import queue as queue_repo

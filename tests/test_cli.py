@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from autoqueue.cli import app
+from autoqueue.cli.app import app
 from autoqueue.tasks.add import AddRequest
 
 from .conftest import add_many, has_db, invoke, open_db, run_cli, stage_config, write_config
@@ -499,14 +499,14 @@ def test_db_option_and_environment_variables(
     home = tmp_path / "h"
     home.mkdir()
     other = tmp_path / "elsewhere" / "queue.db"
-    app = __import__("autoqueue.cli").cli.app
+    app = __import__("autoqueue.cli.app").cli.app.app
     assert runner.invoke(app, ["--home", str(home), "--db", str(other), "init"]).exit_code == 0
     result = runner.invoke(app, ["--home", str(home), "--db", str(other), "add", "t"])
     assert result.exit_code == 0, result.output
     assert other.exists() and not (home / "autoqueue.db").exists()
     monkeypatch.setenv("AUTOQUEUE_HOME", str(home))
     monkeypatch.setenv("AUTOQUEUE_DB", str(other))
-    listed = runner.invoke(__import__("autoqueue.cli").cli.app, ["list", "schedule", "--json"])
+    listed = runner.invoke(__import__("autoqueue.cli.app").cli.app.app, ["list", "schedule", "--json"])
     assert listed.exit_code == 0, listed.output
     assert len(json.loads(listed.stdout)) == 1
 
@@ -900,7 +900,7 @@ def test_help_screens_show_flags_without_a_type(home: Path) -> None:
 
 def test_watch_draws_the_dashboard(runner: CliRunner, home: Path) -> None:
     from autoqueue.attempt import processes
-    from autoqueue.models import QueueType
+    from autoqueue.kinds import QueueType
     from autoqueue.queue.attempts import record_supervisor
     from autoqueue.queue.claims import claim_next
     from autoqueue.queue.policy import Policy

@@ -186,7 +186,7 @@ def test_an_earlier_apps_database_is_upgraded_in_place_without_losing_a_row(tmp_
 
 
 def test_the_claim_walks_an_index_instead_of_sorting_the_backlog(tmp_path: Path) -> None:
-    from autoqueue.models import QueueType
+    from autoqueue.kinds import QueueType
     from autoqueue.repo.claim import CANDIDATE
 
     conn = sqlite.connect(tmp_path / "a.db")
@@ -202,7 +202,7 @@ def test_the_claim_walks_an_index_instead_of_sorting_the_backlog(tmp_path: Path)
 def test_a_tasks_log_is_read_through_one_index_without_a_sort(tmp_path: Path) -> None:
     """Every log view (newest first, optionally by level, stage or action) is one task's rows
     through idx_task_logs_task_id, which carries the id order: no temp B-tree, no table scan."""
-    from autoqueue.models import ActionType, LogLevel, QueueType
+    from autoqueue.kinds import ActionType, LogLevel, QueueType
     from autoqueue.repo import logs as logs_repo
 
     conn = sqlite.connect(tmp_path / "a.db")
@@ -288,9 +288,10 @@ def test_every_lookup_of_the_queue_by_status_seeks_an_index(tmp_path: Path) -> N
     from datetime import UTC, datetime
 
     from autoqueue.attempt import processes
-    from autoqueue.models import QueueType, Tab
+    from autoqueue.kinds import QueueType, Tab
     from autoqueue.repo import claim as claim_repo
     from autoqueue.repo import queue as queue_repo
+    from autoqueue.repo import reads
     from autoqueue.worker import idle
 
     names = ", ".join(f"'{queue_type.value}'" for queue_type in QueueType)
@@ -300,10 +301,10 @@ def test_every_lookup_of_the_queue_by_status_seeks_an_index(tmp_path: Path) -> N
     captured: list[str] = []
     conn.set_trace_callback(captured.append)
     queue_repo.processing(conn)
-    queue_repo.processing_rows(conn)
+    reads.processing_rows(conn)
     queue_repo.renew_leases(conn, processes.current_owner(), "2026-01-01 00:00:00")
-    queue_repo.tab_rows(conn, Tab.FAILED, 100)
-    queue_repo.tab_counts(conn)
+    reads.tab_rows(conn, Tab.FAILED, 100)
+    reads.tab_counts(conn)
     claim_repo.claimable_exists(conn, "2026-01-01 00:00:00", [QueueType.VIDEO, QueueType.IMAGE])
     conn.set_trace_callback(None)
     statements = [s for s in captured if "task_queue" in s] + [

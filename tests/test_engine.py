@@ -12,7 +12,7 @@ import pytest
 from autoqueue.attempt import processes
 from autoqueue.attempt.runner import Runner
 from autoqueue.errors import PermanentStageError, TransientStageError, UsageError
-from autoqueue.models import QueueStatus, QueueType
+from autoqueue.kinds import QueueStatus, QueueType
 from autoqueue.owner import Owner
 from autoqueue.queue import records
 from autoqueue.queue.claims import claim_next
@@ -570,7 +570,7 @@ def test_a_paused_daily_task_misses_nothing_twice_and_resumes_from_now(
 
 def test_pause_and_resume_are_logged_as_themselves(workspace: Workspace, conn: Connection) -> None:
     """Not as `stop` and `retry`: the log viewer's --action pause / resume finds them."""
-    from autoqueue.models import ActionType
+    from autoqueue.kinds import ActionType
     from autoqueue.repo import logs as logs_repo
 
     task_id = add(workspace, conn, "daily", repeat="daily", at="2026-11-27 09:00")

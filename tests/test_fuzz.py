@@ -19,9 +19,10 @@ from typer.testing import CliRunner
 
 from autoqueue.attempt import processes
 from autoqueue.attempt.runner import Runner
-from autoqueue.cli import app
+from autoqueue.cli.app import app
 from autoqueue.errors import PermanentStageError, TransientStageError, UsageError
-from autoqueue.models import QueueItem, QueueType
+from autoqueue.kinds import QueueType
+from autoqueue.models import QueueItem
 from autoqueue.queue.claims import claim_next
 from autoqueue.queue.occurrences import enqueue_due
 from autoqueue.queue.outcomes import complete_item, fail_item

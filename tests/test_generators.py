@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from autoqueue.cli import app
+from autoqueue.cli.app import app
 from autoqueue.errors import ParkStageError, PermanentStageError, TransientStageError, UsageError
 from autoqueue.stages.base import StageContext
 from autoqueue.stages.imagegen import generate_pictures

@@ -127,7 +127,7 @@ def command_paths(group: object, prefix: tuple[str, ...] = ()) -> list[tuple[str
 def test_every_help_screen_is_korean(runner: CliRunner, home: Path) -> None:
     import typer
 
-    from autoqueue.cli import app
+    from autoqueue.cli.app import app
 
     korean_home(home)
     paths = command_paths(typer.main.get_command(app))
@@ -279,16 +279,18 @@ def test_engine_log_rows_are_marked_for_translation(
 
 
 def log_entry(number: int, queue: str | None, action: str | None, message: str) -> object:
-    from autoqueue.models import LogEntry
+    from autoqueue.repo.views import LogEntry
 
-    return LogEntry(
-        id=number,
-        task_id=f"{number:08d}",
-        level="info",
-        message=message,
-        queue_type=queue,
-        action_type=action,
-        created_at="2026-11-26 12:00:00",
+    return LogEntry.from_row(
+        {
+            "id": number,
+            "task_id": f"{number:08d}",
+            "level": "info",
+            "message": message,
+            "queue_type": queue,
+            "action_type": action,
+            "created_at": "2026-11-26 12:00:00",
+        }
     )
 
 

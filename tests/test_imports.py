@@ -86,17 +86,24 @@ def task_id(workspace: Workspace, conn: Connection) -> str:
     return added
 
 
+# What a plain read never loads: its fast path (autoqueue.cli.reads) answers before the command
+# line library, the validation library, the engine's row models and the configuration's.
+FAST = ("typer", "pydantic", "autoqueue.models", "autoqueue.config", "autoqueue.cli.app")
+
 READS = [
     # The counts need no tasks layer, and none of the repositories it brings.
-    (("list",), ("autoqueue.tasks",)),
-    (("list", "schedule"), ()),
-    (("list", "--json"), ("autoqueue.tasks",)),
-    (("tasks",), ()),
-    (("show", "{task}"), ()),
-    (("logs",), ()),
-    (("logs", "{task}"), ()),
-    (("contents",), ("autoqueue.tasks",)),
-    (("contents", "--task", "{task}"), ()),
+    (("list",), ("autoqueue.tasks", *FAST)),
+    (("list", "schedule"), FAST),
+    (("list", "--json"), ("autoqueue.tasks", *FAST)),
+    (("list", "--limit=5", "failed", "--json"), FAST),
+    (("tasks",), FAST),
+    (("tasks", "--json"), FAST),
+    (("show", "{task}"), FAST),
+    (("show", "{task}", "--json"), FAST),
+    (("logs",), FAST),
+    (("logs", "{task}", "--level", "info", "--limit", "5"), FAST),
+    (("contents",), ("autoqueue.tasks", *FAST)),
+    (("contents", "--task", "{task}"), FAST),
     # A help screen is printed while parsing: no database module, no sqlite3.
     (("--help",), ("autoqueue.store.db", "sqlite3")),
 ]

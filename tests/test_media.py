@@ -13,8 +13,8 @@ import imageio_ffmpeg
 import pytest
 from PIL import Image
 
+from autoqueue.kinds import LogLevel, QueueType
 from autoqueue.media.story import Scene
-from autoqueue.models import LogLevel, QueueType
 from autoqueue.repo import logs as logs_repo
 from autoqueue.stages.library import MediaFile, index, matches, ranked, scene_words, words
 from autoqueue.stages.stock import credits_text, run_stock_stage

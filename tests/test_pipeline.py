@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from autoqueue.models import MediaMode, QueueType
+from autoqueue.kinds import MediaMode, QueueType
 from autoqueue.queue.pipeline import GiveUp, Retry, decide_failure, next_queue, retry_delay
 
 from .conftest import NOW

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autoqueue.models import RepeatType
+from autoqueue.kinds import RepeatType
 from autoqueue.queue.scheduling import advance, occurrence
 from autoqueue.timeutil import localize
 

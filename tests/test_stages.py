@@ -10,7 +10,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from autoqueue.models import QueueStatus, QueueType
+from autoqueue.kinds import QueueStatus, QueueType
 from autoqueue.repo import logs as logs_repo
 from autoqueue.repo import queue as queue_repo
 from autoqueue.repo import tasks as tasks_repo

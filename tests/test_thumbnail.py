@@ -11,8 +11,9 @@ import imageio_ffmpeg
 import pytest
 from PIL import Image, ImageChops, ImageDraw, ImageOps, ImageStat
 
+from autoqueue.kinds import QueueStatus, QueueType, TaskType
 from autoqueue.layout import safe_area, scene_images
-from autoqueue.models import QueueItem, QueueStatus, QueueType, Task, TaskType
+from autoqueue.models import QueueItem, Task
 from autoqueue.stages import fonts, thumbnail
 from autoqueue.stages.base import StageContext
 from autoqueue.stages.thumbnail import write_thumbnail

@@ -217,7 +217,7 @@ def test_add_form_adds_through_the_same_validation(workspace: Workspace, conn: C
 
 
 def test_log_viewer_filters_and_follows(workspace: Workspace, conn: Connection) -> None:
-    from autoqueue.models import ActionType, LogLevel
+    from autoqueue.kinds import ActionType, LogLevel
 
     task_id = add(workspace, conn, "logged")
     app = make_app(workspace, refresh=0.2)

@@ -14,8 +14,8 @@ import imageio_ffmpeg
 import pytest
 
 from autoqueue.errors import TransientStageError
+from autoqueue.kinds import LogLevel, QueueType
 from autoqueue.media.espeak import Word
-from autoqueue.models import LogLevel, QueueType
 from autoqueue.repo import queue as queue_repo
 from autoqueue.store.db import Connection
 from autoqueue.voices import chain

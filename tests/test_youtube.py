@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 
 from autoqueue.config import YouTubeConfig
 from autoqueue.errors import ParkStageError, PermanentStageError, TransientStageError
-from autoqueue.models import QueueType
+from autoqueue.kinds import QueueType
 from autoqueue.repo import contents as contents_repo
 from autoqueue.repo import queue as queue_repo
 from autoqueue.repo import schedules as schedules_repo

@@ -1,7 +1,9 @@
 """The ``autoqueue`` executable. Cron runs ``autoqueue tick`` every minute and most of those
 ticks have nothing to do; for exactly that command line the answer comes from one query,
-before typer, pydantic and the engine are imported. Any other command line, and any tick that
-has work or any doubt, goes through the full command line interface."""
+before typer, pydantic and the engine are imported. A plain read (``list``, ``tasks``,
+``show``, ``logs``, ``contents``) is answered the same way, by autoqueue.cli.reads. Any other
+command line, and any tick that has work or any doubt, goes through the full command line
+interface."""
 
 from __future__ import annotations
 
@@ -50,6 +52,11 @@ def main() -> None:
         if nothing_to_do(database, datetime.now(UTC)):
             sys.stdout.write("nothing to do\n")
             return
-    from autoqueue.cli import main as cli_main
+    from autoqueue.cli import reads
+
+    code = reads.main(sys.argv[1:])
+    if code is not None:
+        sys.exit(code)
+    from autoqueue.cli.app import main as cli_main
 
     cli_main()

@@ -1,11 +1,12 @@
-"""The rule-based file layout of a task folder: its paths follow from the task id and are not
-stored (README "Concepts")."""
+"""The rule-based file layout of a home and its task folders: their paths follow from the home
+and the task id and are not stored (README "Concepts")."""
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
 
+CONFIG_NAME = "autoqueue.toml"  # the home's configuration (autoqueue.config)
 STORY = "story.json"
 VIDEO = "output.mp4"
 THUMBNAIL = "thumbnail.jpg"

@@ -1,86 +1,22 @@
-"""The domain vocabulary: enums whose values are the stored strings, and row models."""
+"""The rows the engine reads and writes, validated (pydantic): a task, its schedules, its queue
+items. The values they hold are named in :mod:`autoqueue.kinds`."""
 
 from __future__ import annotations
 
 import json
-from enum import StrEnum
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from autoqueue.kinds import (
+    MediaMode,
+    Privacy,
+    QueueStatus,
+    QueueType,
+    RepeatType,
+    TaskType,
+)
 from autoqueue.timeutil import normalise_stored
-
-
-class QueueType(StrEnum):
-    SCHEDULE = "schedule"
-    SCRIPT = "script"
-    IMAGE = "image"
-    VIDEO = "video"
-    YOUTUBE = "youtube"
-
-
-class QueueStatus(StrEnum):
-    WAITING = "waiting"
-    PROCESSING = "processing"
-    COMPLETED = "completed"
-    FAILED = "failed"
-
-
-class TaskType(StrEnum):
-    SHORTFORM = "shortform"
-    LONGFORM = "longform"
-    PRODUCT = "product"
-
-
-class MediaMode(StrEnum):
-    UPLOAD = "upload"
-    CRAWL = "crawl"
-    DALLE3 = "dalle3"
-    IMAGEN3 = "imagen3"
-    SORA2 = "sora2"
-
-
-class RepeatType(StrEnum):
-    ONCE = "once"
-    DAILY = "daily"
-    WEEKLY = "weekly"
-    MONTHLY = "monthly"
-
-
-class Privacy(StrEnum):
-    PUBLIC = "public"
-    UNLISTED = "unlisted"
-    PRIVATE = "private"
-
-
-class LogLevel(StrEnum):
-    INFO = "info"
-    WARN = "warn"
-    ERROR = "error"
-
-
-class ActionType(StrEnum):
-    START = "start"
-    PROGRESS = "progress"
-    COMPLETE = "complete"
-    FAIL = "fail"
-    RETRY = "retry"
-    STOP = "stop"
-    SKIP = "skip"
-    PAUSE = "pause"  # schema 7: `pause` and `resume` were logged as stop and retry
-    RESUME = "resume"
-
-
-class Tab(StrEnum):
-    """The tabs of ``autoqueue list`` and of the terminal app."""
-
-    SCHEDULE = "schedule"
-    SCRIPT = "script"
-    IMAGE = "image"
-    VIDEO = "video"
-    YOUTUBE = "youtube"
-    FAILED = "failed"
-    COMPLETED = "completed"
 
 
 def _json_field(value: Any) -> Any:
@@ -229,43 +165,3 @@ class QueueItem(Row):
     output_offset: int = 0
     slot: int = 0  # which of its queue type's slots it holds while processing
     superseded_at: str | None = None  # a later run started: this item never runs again
-
-
-class LogEntry(Row):
-    _stamps = ("created_at",)
-
-    id: int
-    task_id: str
-    queue_id: int | None = None
-    level: LogLevel | None = None
-    message: str
-    action_type: ActionType | None = None
-    queue_type: QueueType | None = None
-    pid: int | None = None
-    process_name: str | None = None
-    metadata: Any = None
-    created_at: str | None = None
-
-    _parse_metadata = field_validator("metadata", mode="before")(_json_field)
-
-
-class Content(Row):
-    _stamps = ("created_at", "updated_at")
-
-    id: str
-    user_id: str | None = None
-    type: str
-    format: str | None = None
-    title: str | None = None
-    content: str | None = None
-    status: str
-    progress: int = 0
-    error: str | None = None
-    task_id: str | None = None
-    video_path: str | None = None
-    thumbnail_path: str | None = None
-    published: bool = False
-    youtube_url: str | None = None
-    created_at: str | None = None
-    updated_at: str | None = None
-    video_sha256: str | None = None  # the published file's checksum

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import os
 import re
+import tomllib
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from autoqueue.config import CONFIG_NAME, Config, load_config
 from autoqueue.errors import DatabaseError, UsageError
 from autoqueue.i18n import _
+from autoqueue.layout import CONFIG_NAME
 from autoqueue.store import db, sqlite
 from autoqueue.store.db import DB_NAME
 
 if TYPE_CHECKING:
+    from autoqueue.config import Config
     from autoqueue.store.link import Link
 
 TASKS_DIR = "tasks"
@@ -62,24 +65,60 @@ class Workspace:
 
     home: Path
     db_path: Path
-    config: Config = field(default_factory=Config)
     db_url: str | None = None  # a postgresql:// URL: the PostgreSQL backend instead of db_path
 
     @classmethod
     def load(cls, home: Path, database: Path | str | None = None) -> Workspace:
-        """Resolve the home directory and read its configuration. ``database`` is a SQLite file
-        or a PostgreSQL URL; without one, ``AUTOQUEUE_DB``, else ``autoqueue.db`` in the home."""
+        """Resolve the home directory and read its configuration: a configuration that is
+        wrong is refused here. ``database`` is a SQLite file or a PostgreSQL URL; without one,
+        ``AUTOQUEUE_DB``, else ``autoqueue.db`` in the home."""
+        workspace = cls.locate(home, database)
+        workspace.config  # noqa: B018 (read and checked now, not at first use)
+        return workspace
+
+    @classmethod
+    def locate(cls, home: Path, database: Path | str | None = None) -> Workspace:
+        """The home and its database, without reading the configuration (a read command
+        needs only its time zone: :attr:`display_zone`)."""
         home = home.expanduser().resolve()
-        config = load_config(home / CONFIG_NAME)
         if database is None or database == "":
             database = os.environ.get("AUTOQUEUE_DB") or None
         if database is not None and db.is_url(str(database)):
             from autoqueue.store.dburl import check
 
             check(str(database))  # a URL libpq would misread is refused before any use
-            return cls(home=home, db_path=home / DB_NAME, config=config, db_url=str(database))
+            return cls(home=home, db_path=home / DB_NAME, db_url=str(database))
         resolved_db = Path(database).expanduser().resolve() if database else home / DB_NAME
-        return cls(home=home, db_path=resolved_db, config=config)
+        return cls(home=home, db_path=resolved_db)
+
+    @cached_property
+    def config(self) -> Config:
+        """``autoqueue.toml``, read and validated at first use (ConfigError when wrong)."""
+        from autoqueue.config import load_config
+
+        return load_config(self.config_path)
+
+    @property
+    def display_zone(self) -> str:
+        """The zone times are shown in: the configuration's ``timezone``, else this machine's.
+        Read without validating the rest of the file when the configuration is not loaded yet,
+        so that reading the queue does not wait for the whole configuration's checks; a file
+        that does not parse, or a ``timezone`` that is no text, is loaded in full, which says
+        what is wrong."""
+        from autoqueue.timeutil import local_zone_name
+
+        if "config" not in self.__dict__:
+            try:
+                with self.config_path.open("rb") as handle:
+                    configured = tomllib.load(handle).get("timezone")
+            except FileNotFoundError:
+                configured = None
+            except (OSError, ValueError):
+                configured = self.config.timezone
+            if not isinstance(configured, str | None):
+                configured = self.config.timezone
+            return configured or local_zone_name()
+        return self.config.timezone or local_zone_name()
 
     @property
     def database(self) -> str:

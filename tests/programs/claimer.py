@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from autoqueue.attempt import processes
-from autoqueue.models import QueueType
+from autoqueue.kinds import QueueType
 from autoqueue.queue.claims import claim_next
 from autoqueue.queue.outcomes import complete_item
 from autoqueue.queue.policy import Policy

@@ -11,7 +11,8 @@ from typing import Annotated
 
 import typer
 
-from autoqueue.cli import JsonOption, LimitOption, _state, app, output
+from autoqueue.cli import output, reads
+from autoqueue.cli.app import JsonOption, LimitOption, _state, app
 from autoqueue.errors import UsageError
 from autoqueue.i18n import _
 
@@ -122,43 +123,14 @@ def list_tab(
 ) -> None:
     """Show one tab of the queue (schedule, script, image, video, youtube, failed, completed),
     or the count of every tab."""
-    from autoqueue.repo import queue as queue_repo
-
-    state = _state(ctx)
-    chosen = None
-    if tab is not None:
-        # the tab's name is read only when a tab is named: the counts alone need none of it.
-        from autoqueue.tasks.choices import parse_tab
-
-        chosen = parse_tab(tab)
-    with state.connect(read_only=True) as conn:
-        if chosen is None:
-            counts = queue_repo.tab_counts(conn)
-            if as_json:
-                output.emit_json({tab.value: count for tab, count in counts.items()})
-            else:
-                output.tab_counts(counts)
-            return
-        rows = queue_repo.tab_rows(conn, chosen, limit)
-    if as_json:
-        output.emit_json(rows)
-    else:
-        output.queue_rows(chosen, rows, state.tz)
+    reads.list_tab(_state(ctx).reader, tab, limit, as_json)
 
 
 @app.command()
 def tasks(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Every task: its kind, its schedules (next run in each schedule's own zone), its state
     (running, waiting, failed, paused, done), its last run and YouTube URL."""
-    from autoqueue.tasks.views import list_tasks
-
-    state = _state(ctx)
-    with state.connect(read_only=True) as conn:
-        listed = list_tasks(conn)
-    if as_json:
-        output.emit_json(listed)
-    else:
-        output.task_rows(listed, state.tz)
+    reads.tasks(_state(ctx).reader, as_json)
 
 
 @app.command()
@@ -203,17 +175,7 @@ def show(
     as_json: JsonOption = False,
 ) -> None:
     """A task with its schedules, queue history, outputs and recent logs."""
-    from autoqueue.tasks.views import show_task
-    from autoqueue.workspace import parse_task_ref
-
-    state = _state(ctx)
-    parse_task_ref(task)  # a bad id is refused before the database is opened
-    with state.connect(read_only=True) as conn:
-        detail = show_task(state.workspace, conn, task)
-    if as_json:
-        output.emit_json(detail)
-    else:
-        output.task_detail(detail, state.tz)
+    reads.show(_state(ctx).reader, task, as_json)
 
 
 @app.command()

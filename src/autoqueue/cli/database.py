@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from autoqueue.cli import JsonOption, _state, app, output
+from autoqueue.cli import output
+from autoqueue.cli.app import JsonOption, _state, app
 from autoqueue.i18n import _
 
 db_app = typer.Typer(help="The database: move a home's history to PostgreSQL.")

@@ -13,8 +13,8 @@ from rich.live import Live
 from rich.table import Table
 
 from autoqueue.i18n import _
+from autoqueue.kinds import QueueType
 from autoqueue.layout import VIDEO
-from autoqueue.models import QueueType
 from autoqueue.repo import logs as logs_repo
 from autoqueue.repo import queue as queue_repo
 from autoqueue.repo import tasks as tasks_repo
@@ -200,7 +200,7 @@ def _check_font(directory: Path) -> None:
     its image stage, so the demo says how to fix that before it starts anything."""
     from autoqueue.config import CONFIG_NAME, load_config
     from autoqueue.errors import UsageError
-    from autoqueue.models import QueueType
+    from autoqueue.kinds import QueueType
     from autoqueue.stages import fonts
 
     configured = None

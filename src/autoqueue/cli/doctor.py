@@ -20,7 +20,7 @@ from autoqueue.errors import (
     TransientStageError,
 )
 from autoqueue.i18n import _
-from autoqueue.models import QueueType
+from autoqueue.kinds import QueueType
 
 if TYPE_CHECKING:
     from autoqueue.workspace import Workspace

@@ -11,7 +11,8 @@ from typing import Annotated, Any
 
 import typer
 
-from autoqueue.cli import JsonOption, LimitOption, _state, app, output
+from autoqueue.cli import output, reads
+from autoqueue.cli.app import JsonOption, LimitOption, _state, app
 from autoqueue.errors import UsageError
 from autoqueue.i18n import _
 
@@ -37,47 +38,28 @@ def logs(
 ) -> None:
     """The log viewer, newest first (text and --json alike). --follow: the latest rows oldest
     first, then new rows as they come (with --json, one JSON object per line)."""
-    from autoqueue.models import ActionType, LogLevel, QueueType
+    state = _state(ctx)
+    query = reads.LogQuery(task, level, queue_type, action, limit)
+    if not follow:
+        reads.logs(state.reader, query, as_json)
+        return
     from autoqueue.repo import logs as logs_repo
-    from autoqueue.tasks.choices import parse_choice
-    from autoqueue.tasks.views import get_task
     from autoqueue.workspace import parse_task_ref
 
-    state = _state(ctx)
     if task is not None:
         parse_task_ref(task)
-    filters = logs_repo.LogFilter(
-        task_id=None,
-        level=parse_choice(LogLevel, level, "level") if level else None,
-        queue_type=parse_choice(QueueType, queue_type, "queue type") if queue_type else None,
-        action=parse_choice(ActionType, action, "action") if action else None,
-        limit=limit,
-    )
-    with state.connect(read_only=True) as conn:
-        if task is not None:
-            filters = dataclasses.replace(filters, task_id=get_task(conn, task).id)
+    workspace = state.reader
+    with reads.reading(workspace) as conn:
+        filters = reads.log_filter(conn, query)
         entries = logs_repo.query(conn, filters)
-        if not follow:
-            if as_json:
-                output.emit_json([entry.model_dump(mode="json") for entry in entries])
-            else:
-                output.log_rows(entries, state.tz)  # newest first, as --json
-            return
-        last = _print_follow(list(reversed(entries)), as_json, state.tz, 0)
+        last = _print_follow(list(reversed(entries)), as_json, workspace.display_zone, 0)
         try:
             while True:
                 time.sleep(0.5)
                 tail = logs_repo.query(
-                    conn,
-                    logs_repo.LogFilter(
-                        task_id=filters.task_id,
-                        level=filters.level,
-                        queue_type=filters.queue_type,
-                        action=filters.action,
-                        after_id=last,
-                    ),
+                    conn, dataclasses.replace(filters, limit=None, after_id=last)
                 )
-                last = _print_follow(tail, as_json, state.tz, last)
+                last = _print_follow(tail, as_json, workspace.display_zone, last)
         except KeyboardInterrupt:
             return
 
@@ -85,7 +67,7 @@ def logs(
 def _print_follow(entries: list[Any], as_json: bool, tz: str, last: int) -> int:
     for entry in entries:
         if as_json:
-            output.emit_json(entry.model_dump(mode="json"), lines=True)
+            output.emit_json(entry.as_json(), lines=True)
         else:
             output.log_rows([entry], tz)
         last = max(last, entry.id)
@@ -101,24 +83,7 @@ def contents(
     as_json: JsonOption = False,
 ) -> None:
     """The content library ("My contents"): one row per run, with its video and YouTube URL."""
-    from autoqueue.repo import contents as contents_repo
-    from autoqueue.workspace import parse_task_ref
-
-    state = _state(ctx)
-    if task is not None:
-        parse_task_ref(task)
-    with state.connect(read_only=True) as conn:
-        task_id = None
-        if task is not None:
-            # only to find the task: the library needs none
-            from autoqueue.tasks.views import get_task
-
-            task_id = get_task(conn, task).id
-        rows = contents_repo.list_contents(conn, task_id=task_id, limit=limit)
-    if as_json:
-        output.emit_json([row.model_dump(mode="json") for row in rows])
-    else:
-        output.content_rows(rows, state.tz)
+    reads.contents(_state(ctx).reader, task, limit, as_json)
 
 
 @app.command()

@@ -9,7 +9,8 @@ from typing import Annotated, Any
 
 import typer
 
-from autoqueue.cli import _state, app, output
+from autoqueue.cli import output
+from autoqueue.cli.app import _state, app
 from autoqueue.i18n import _
 
 
@@ -25,7 +26,7 @@ def watch(
     from rich.live import Live
 
     from autoqueue.repo import logs as logs_repo
-    from autoqueue.repo import queue as queue_repo
+    from autoqueue.repo import reads
 
     state = _state(ctx)
     with state.connect(read_only=True) as conn:
@@ -33,8 +34,8 @@ def watch(
         def screen() -> Any:
             recent = logs_repo.query(conn, logs_repo.LogFilter(limit=8))
             return output.dashboard(
-                queue_repo.tab_counts(conn),
-                queue_repo.processing_rows(conn),
+                reads.tab_counts(conn),
+                reads.processing_rows(conn),
                 list(reversed(recent)),
                 state.tz,
             )

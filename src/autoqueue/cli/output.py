@@ -15,7 +15,8 @@ from autoqueue.timeutil import display_time
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from autoqueue.models import Content, LogEntry, Tab
+    from autoqueue.kinds import Tab
+    from autoqueue.repo.views import Content, LogEntry
     from autoqueue.tasks.control import StopResult
 
 # rich is imported on first use: a cron tick that has nothing to print does not pay for it.
@@ -65,6 +66,32 @@ def error(message: str) -> None:
     for line in message.splitlines() or [""]:
         prefix = _("error:")
         _stderr().print(f"[red]{prefix}[/red] {escape(line)}")
+
+
+def failure(exc: BaseException) -> int | None:
+    """Say on stderr, in one line, why a command could not go on, and return its exit code;
+    None for an exception that is a bug (its traceback is wanted). Ours, the database's, a
+    number too large, the OS's own words for a full disk or a folder we may not write."""
+    from autoqueue.errors import AutoqueueError
+    from autoqueue.store import db as db_errors
+
+    if isinstance(exc, AutoqueueError):
+        error(str(exc))
+        return exc.exit_code
+    if isinstance(exc, db_errors.Error):
+        error(_("database error: {error}").format(error=exc))
+        return 1
+    if isinstance(exc, OverflowError):
+        error(_("a number is too large: {error}").format(error=exc))
+        return 2
+    if isinstance(exc, OSError):
+        reason = exc.strerror or str(exc)
+        if exc.filename:
+            error(_("cannot use {path}: {reason}").format(path=exc.filename, reason=reason))
+        else:
+            error(_("cannot go on: {reason}").format(reason=reason))
+        return 1
+    return None
 
 
 def warning(message: str) -> None:
@@ -236,7 +263,7 @@ def task_detail_view(detail: Mapping[str, Any], tz: str) -> Any:
     from rich.console import Group
     from rich.text import Text
 
-    from autoqueue.models import LogEntry
+    from autoqueue.repo.views import LogEntry
 
     task = detail["task"]
     parts: list[Any] = [f"[bold]{escape(task['title'])}[/bold]  {task['id']}"]
@@ -290,7 +317,7 @@ def task_detail_view(detail: Mapping[str, Any], tz: str) -> Any:
     if outputs["archived_runs"]:
         parts.append(_("archived runs: {runs}").format(runs=", ".join(outputs["archived_runs"])))
     parts.append(Text(_("recent logs (newest first)"), style="bold"))
-    parts.extend(log_line(LogEntry.model_validate(entry), tz) for entry in detail["logs"])
+    parts.extend(log_line(LogEntry.from_row(entry), tz) for entry in detail["logs"])
     return Group(*parts)
 
 

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from autoqueue.cli import JsonOption, State, _state, app, output
+from autoqueue.cli import output
+from autoqueue.cli.app import JsonOption, State, _state, app
 from autoqueue.errors import AutoqueueError, UsageError
 from autoqueue.i18n import _, queue_label
 

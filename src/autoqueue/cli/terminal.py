@@ -30,9 +30,10 @@ from autoqueue.cli import terminal_tables as tables
 from autoqueue.cli.terminal_dialogs import AddTask, Confirm, Notice, TaskDetail
 from autoqueue.errors import AutoqueueError
 from autoqueue.i18n import N_, _
-from autoqueue.models import ActionType, LogEntry, LogLevel, QueueType, Tab
+from autoqueue.kinds import ActionType, LogLevel, QueueType, Tab
 from autoqueue.repo import logs as logs_repo
-from autoqueue.repo import queue as queue_repo
+from autoqueue.repo import reads
+from autoqueue.repo.views import LogEntry
 from autoqueue.store import db
 from autoqueue.tasks.add import Added, AddRequest, add_task, prepare_add
 from autoqueue.tasks.control import delete_task, pause_task, resume_task, retry_task, stop_task
@@ -283,8 +284,8 @@ class AutoqueueApp(App[None]):
         shown = Tab(pane) if pane in self.QUEUE_PANES else None
         read = self.call(
             lambda conn: (
-                queue_repo.tab_counts(conn),
-                queue_repo.tab_rows(conn, shown, ROW_LIMIT) if shown is not None else None,
+                reads.tab_counts(conn),
+                reads.tab_rows(conn, shown, ROW_LIMIT) if shown is not None else None,
                 list_tasks(conn),
                 logs_repo.query(conn, self._log_filter(LOG_LIMIT)) if pane == "logs" else None,
             )

@@ -16,7 +16,7 @@ from textual.widgets import Button, Footer, Input, Label, Select, Static
 
 from autoqueue.cli import output
 from autoqueue.i18n import _
-from autoqueue.models import MediaMode, RepeatType
+from autoqueue.kinds import MediaMode, RepeatType
 from autoqueue.tasks.add import Added, AddRequest
 from autoqueue.tasks.views import show_task
 

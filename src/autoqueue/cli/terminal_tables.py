@@ -13,7 +13,8 @@ from textual.widgets import DataTable
 
 from autoqueue.cli import output
 from autoqueue.i18n import N_, _
-from autoqueue.models import LogEntry, Tab
+from autoqueue.kinds import Tab
+from autoqueue.repo.views import LogEntry
 from autoqueue.timeutil import display_time
 
 # (header, fixed width, share of the free width): the header is translated when shown.

@@ -9,7 +9,8 @@ from typing import Annotated
 
 import typer
 
-from autoqueue.cli import JsonOption, _state, app, output
+from autoqueue.cli import output
+from autoqueue.cli.app import JsonOption, _state, app
 from autoqueue.i18n import _
 
 youtube_app = typer.Typer(help="The YouTube uploader: authorise channels, check their tokens.")
@@ -30,7 +31,7 @@ def youtube_auth(
     ] = False,
 ) -> None:
     """Authorise autoqueue to upload to a channel (Google's installed-app flow on localhost)."""
-    from autoqueue.models import QueueType
+    from autoqueue.kinds import QueueType
     from autoqueue.youtube import auth
 
     state = _state(ctx)

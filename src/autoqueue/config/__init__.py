@@ -3,7 +3,6 @@ modules of this package, and every name callers use is imported from here."""
 
 from autoqueue.config.base import Strict
 from autoqueue.config.file import (
-    CONFIG_NAME,
     DEFAULT_CONFIG_TEXT,
     Config,
     LeaseConfig,
@@ -42,6 +41,7 @@ from autoqueue.config.voices import (
     VoiceEngineName,
     VoicesConfig,
 )
+from autoqueue.layout import CONFIG_NAME
 
 __all__ = [
     "CONFIG_NAME",

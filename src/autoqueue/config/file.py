@@ -34,9 +34,7 @@ from autoqueue.config.stages import (
 from autoqueue.config.voices import VoicesConfig
 from autoqueue.errors import ConfigError
 from autoqueue.i18n import _
-from autoqueue.models import QueueType
-
-CONFIG_NAME = "autoqueue.toml"
+from autoqueue.kinds import QueueType
 
 
 class RetryConfig(Strict):

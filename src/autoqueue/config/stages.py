@@ -14,7 +14,7 @@ from pydantic import Field, field_validator, model_validator
 from autoqueue.config.base import Strict
 from autoqueue.config.voices import DEFAULT_NARRATION, VoiceEngineName
 from autoqueue.i18n import _
-from autoqueue.models import QueueType
+from autoqueue.kinds import QueueType
 
 Handler = Literal["command", "template", "llm", "cards", "stock", "ffmpeg", "outbox", "youtube"]
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
-from autoqueue.models import ActionType, LogLevel, QueueItem
+from autoqueue.kinds import ActionType, LogLevel
+from autoqueue.models import QueueItem
 from autoqueue.owner import Owner
 from autoqueue.queue.policy import Policy
 from autoqueue.queue.records import log_item

@@ -8,7 +8,8 @@ from datetime import datetime
 
 from autoqueue import failpoints
 from autoqueue.i18n import _
-from autoqueue.models import ActionType, LogLevel, QueueItem, QueueType
+from autoqueue.kinds import ActionType, LogLevel, QueueType
+from autoqueue.models import QueueItem
 from autoqueue.owner import Owner
 from autoqueue.queue.policy import Policy
 from autoqueue.queue.records import guarded_log

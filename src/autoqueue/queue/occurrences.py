@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from autoqueue.i18n import _
-from autoqueue.models import ActionType, LogLevel, QueueType, Schedule
+from autoqueue.kinds import ActionType, LogLevel, QueueType
+from autoqueue.models import Schedule
 from autoqueue.queue.policy import Policy
 from autoqueue.queue.records import guarded_log, task_of
 from autoqueue.queue.scheduling import Recurrence

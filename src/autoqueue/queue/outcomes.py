@@ -15,8 +15,9 @@ from datetime import datetime
 from autoqueue import failpoints
 from autoqueue.errors import ParkStageError, StageError
 from autoqueue.i18n import _, queue_label
+from autoqueue.kinds import ActionType, LogLevel, QueueType
 from autoqueue.layout import THUMBNAIL, VIDEO
-from autoqueue.models import ActionType, LogLevel, QueueItem, QueueType, Task
+from autoqueue.models import QueueItem, Task
 from autoqueue.owner import Owner
 from autoqueue.queue.claims import claim_in_transaction
 from autoqueue.queue.pipeline import GiveUp, Park, Retry, decide_failure, next_queue

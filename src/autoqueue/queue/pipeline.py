@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from autoqueue.models import MediaMode, QueueType
+from autoqueue.kinds import MediaMode, QueueType
 
 QUEUE_ORDER: tuple[QueueType, ...] = (
     QueueType.SCHEDULE,

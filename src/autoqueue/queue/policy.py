@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from autoqueue.config import Config
-from autoqueue.models import QueueType, Task
+from autoqueue.kinds import QueueType
+from autoqueue.models import Task
 from autoqueue.timeutil import to_db
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from autoqueue.i18n import _
-from autoqueue.models import ActionType, LogLevel, QueueItem, QueueType, Task
+from autoqueue.kinds import ActionType, LogLevel, QueueType
+from autoqueue.models import QueueItem, Task
 from autoqueue.repo import contents as contents_repo
 from autoqueue.repo import logs as logs_repo
 from autoqueue.repo import tasks as tasks_repo

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from autoqueue.i18n import _
-from autoqueue.models import RepeatType, Schedule
+from autoqueue.kinds import RepeatType
 from autoqueue.timeutil import from_db, localize, zone
+
+if TYPE_CHECKING:
+    from autoqueue.models import Schedule
 
 
 def occurrence(anchor: datetime, repeat: RepeatType, index: int) -> datetime:
@@ -102,15 +105,22 @@ class Recurrence:
 
     @classmethod
     def of(cls, schedule: Schedule) -> Recurrence:
-        """The recurrence a row stores. Schedules the earlier app wrote (README "Data") carry no
-        zone: they repeat in UTC from their first time."""
-        config = schedule.repeat_config
-        tz_name = str(config.get("tz") or "UTC")
-        repeat = schedule.repeat_type or RepeatType.ONCE
-        anchor_text = config.get("anchor")
+        """The recurrence a row stores."""
+        first = schedule.scheduled_time or schedule.next_run_at or schedule.created_at
+        return cls.stored(schedule.repeat_type, schedule.repeat_config, first)
+
+    @classmethod
+    def stored(
+        cls, repeat_type: str | None, repeat_config: dict[str, Any], first: str | None
+    ) -> Recurrence:
+        """The recurrence of a schedule's stored columns (``first``: its first time).
+        Schedules the earlier app wrote (README "Data") carry no zone: they repeat in UTC from
+        their first time."""
+        tz_name = str(repeat_config.get("tz") or "UTC")
+        repeat = RepeatType(repeat_type) if repeat_type else RepeatType.ONCE
+        anchor_text = repeat_config.get("anchor")
         if isinstance(anchor_text, str):
             return cls(repeat, datetime.fromisoformat(anchor_text), tz_name)
-        first = schedule.scheduled_time or schedule.next_run_at or schedule.created_at
         assert first is not None
         wall = from_db(first).astimezone(zone(tz_name)).replace(tzinfo=None)
         return cls(repeat, wall, tz_name)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from autoqueue.models import ActionType, LogLevel
+from autoqueue.kinds import ActionType, LogLevel
 from autoqueue.queue.records import mark_task_failed
 from autoqueue.repo import logs as logs_repo
 from autoqueue.repo import queue as queue_repo

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from autoqueue.models import QueueItem, QueueType
+from autoqueue.kinds import QueueType
+from autoqueue.models import QueueItem
 from autoqueue.owner import Owner
 from autoqueue.repo.queue import read_item
 from autoqueue.store.db import Connection, IntegrityError, is_postgres

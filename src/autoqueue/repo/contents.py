@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from autoqueue.models import Content
+from autoqueue.repo.views import Content
 from autoqueue.store.db import Connection
 
 
@@ -86,7 +86,7 @@ def relocate(conn: Connection, content_id: str, *, old: str, new: str, now: str)
 
 def get(conn: Connection, content_id: str) -> Content | None:
     row = conn.execute("SELECT * FROM contents WHERE id = ?", (content_id,)).fetchone()
-    return None if row is None else Content.model_validate(dict(row))
+    return None if row is None else Content.from_row(row)
 
 
 def list_contents(conn: Connection, *, task_id: str | None, limit: int) -> list[Content]:
@@ -97,7 +97,7 @@ def list_contents(conn: Connection, *, task_id: str | None, limit: int) -> list[
             "SELECT * FROM contents WHERE task_id = ? ORDER BY created_at DESC, id LIMIT ?",
             (task_id, limit),
         )
-    return [Content.model_validate(dict(row)) for row in rows]
+    return [Content.from_row(row) for row in rows]
 
 
 def forget_paths_under(conn: Connection, prefix: str, now: str) -> None:

@@ -6,7 +6,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from autoqueue.models import ActionType, LogEntry, LogLevel, QueueType
+from autoqueue.kinds import ActionType, LogLevel, QueueType
+from autoqueue.repo.views import LogEntry
 from autoqueue.store.db import Connection
 
 
@@ -109,4 +110,4 @@ def query(conn: Connection, filters: LogFilter) -> list[LogEntry]:
     if filters.limit is not None:
         sql += " LIMIT ?"
         params.append(filters.limit)
-    return [LogEntry.model_validate(dict(row)) for row in conn.execute(sql, params)]
+    return [LogEntry.from_row(row) for row in conn.execute(sql, params)]

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from pydantic import ValidationError
 
-from autoqueue.models import QueueItem, QueueType, Tab
+from autoqueue.kinds import QueueType
+from autoqueue.models import QueueItem
 from autoqueue.owner import Owner
+from autoqueue.repo import reads
 from autoqueue.store.db import (
     EVERY_QUEUE,
     LATER_RUN,
@@ -303,8 +304,7 @@ def is_still_claimed(conn: Connection, item_id: int, token: str) -> bool:
 
 
 def for_task(conn: Connection, task_id: str) -> list[QueueItem]:
-    rows = conn.execute("SELECT * FROM task_queue WHERE task_id = ? ORDER BY id", (task_id,))
-    return [QueueItem.model_validate(dict(row)) for row in rows]
+    return [QueueItem.model_validate(dict(row)) for row in reads.queue_items(conn, task_id)]
 
 
 def active_count(conn: Connection, task_id: str) -> int:
@@ -368,49 +368,6 @@ def reset_for_retry(conn: Connection, item_id: int, now: str) -> bool:
     return cursor.rowcount == 1
 
 
-_TAB_WHERE = {
-    Tab.SCHEDULE: "q.queue_type = 'schedule' AND q.status IN ('waiting', 'processing')",
-    Tab.SCRIPT: "q.queue_type = 'script' AND q.status IN ('waiting', 'processing')",
-    Tab.IMAGE: "q.queue_type = 'image' AND q.status IN ('waiting', 'processing')",
-    Tab.VIDEO: "q.queue_type = 'video' AND q.status IN ('waiting', 'processing')",
-    Tab.YOUTUBE: "q.queue_type = 'youtube' AND q.status IN ('waiting', 'processing')",
-    Tab.FAILED: f"q.{EVERY_QUEUE} AND q.status = 'failed'",
-    Tab.COMPLETED: "q.queue_type = 'youtube' AND q.status = 'completed'",
-}
-
-
-def tab_rows(conn: Connection, tab: Tab, limit: int) -> list[dict[str, object]]:
-    """One tab of ``autoqueue list``: queues in claim order, history newest first."""
-    if tab is Tab.COMPLETED:
-        order = "q.completed_at DESC, q.id DESC"
-    elif tab is Tab.FAILED:
-        order = "q.updated_at DESC, q.id DESC"
-    else:
-        order = "q.created_at, q.id"
-    rows = conn.execute(
-        f"SELECT q.*, t.title, t.type FROM task_queue AS q JOIN tasks AS t ON t.id = q.task_id "
-        f"WHERE {_TAB_WHERE[tab]} ORDER BY {order} LIMIT ?",
-        (limit,),
-    )
-    return [dict(row) for row in rows]
-
-
-def processing_rows(conn: Connection) -> list[dict[str, object]]:
-    """The items being processed now, with their task's title."""
-    rows = conn.execute(
-        "SELECT q.*, t.title FROM task_queue AS q JOIN tasks AS t ON t.id = q.task_id "
-        f"WHERE q.{EVERY_QUEUE} AND q.status = 'processing' ORDER BY q.queue_type"
-    )
-    return [dict(row) for row in rows]
-
-
-def tab_counts(conn: Connection) -> dict[Tab, int]:
-    return {
-        tab: int(conn.execute(f"SELECT count(*) FROM task_queue AS q WHERE {where}").fetchone()[0])
-        for tab, where in _TAB_WHERE.items()
-    }
-
-
 def delete_completed_before(conn: Connection, cutoff: str, *, dry_run: bool) -> int:
     """``cleanup``'s retention: remove completed rows older than ``cutoff``; no other queue row
     is deleted for its age."""
@@ -420,40 +377,6 @@ def delete_completed_before(conn: Connection, cutoff: str, *, dry_run: bool) -> 
             conn.execute(f"SELECT count(*) FROM task_queue WHERE {where}", (cutoff,)).fetchone()[0]
         )
     return conn.execute(f"DELETE FROM task_queue WHERE {where}", (cutoff,)).rowcount
-
-
-def task_summaries(conn: Connection, task_id: str | None = None) -> dict[str, dict[str, Any]]:
-    """Per task (every one, or just ``task_id``): how many items are processing and waiting,
-    the status of its newest item, and when its last run finished (its youtube item
-    completed). Items of runs a later run replaced do not count: what a task is doing is its
-    newest run's business."""
-    only = "WHERE superseded_at IS NULL " + ("" if task_id is None else "AND task_id = :task ")
-    rows = conn.execute(
-        "SELECT task_id, "
-        "sum(CASE WHEN status = 'processing' THEN 1 ELSE 0 END) AS processing, "
-        "sum(CASE WHEN status = 'waiting' THEN 1 ELSE 0 END) AS waiting, "
-        "max(CASE WHEN queue_type = 'youtube' AND status = 'completed' THEN completed_at END) "
-        f"AS last_run, max(id) AS newest FROM task_queue {only}GROUP BY task_id",
-        {"task": task_id},
-    ).fetchall()
-    found = {
-        str(row["task_id"]): {
-            "processing": int(row["processing"]),
-            "waiting": int(row["waiting"]),
-            "last_run": row["last_run"],
-            "newest": int(row["newest"]),
-        }
-        for row in rows
-    }
-    if found:
-        newest = conn.execute(
-            "SELECT task_id, status FROM task_queue WHERE id IN "
-            f"(SELECT max(id) FROM task_queue {only}GROUP BY task_id)",
-            {"task": task_id},
-        ).fetchall()
-        for row in newest:
-            found[str(row["task_id"])]["status"] = str(row["status"])
-    return found
 
 
 def processing_ids(conn: Connection) -> list[Row]:

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from autoqueue.models import Schedule
+from autoqueue.repo import reads
 from autoqueue.store.db import Connection, Row, canonical_time, is_postgres
 
 
@@ -47,14 +48,8 @@ def get(conn: Connection, schedule_id: int) -> Schedule | None:
     return None if row is None else Schedule.model_validate(dict(row))
 
 
-def all_schedules(conn: Connection) -> list[Schedule]:
-    rows = conn.execute("SELECT * FROM task_schedules ORDER BY task_id, id").fetchall()
-    return [Schedule.model_validate(dict(row)) for row in rows]
-
-
 def for_task(conn: Connection, task_id: str) -> list[Schedule]:
-    rows = conn.execute("SELECT * FROM task_schedules WHERE task_id = ? ORDER BY id", (task_id,))
-    return [Schedule.model_validate(dict(row)) for row in rows]
+    return [Schedule.model_validate(dict(row)) for row in reads.schedules(conn, task_id)]
 
 
 def due_rows(conn: Connection, now: str, limit: int) -> list[tuple[int, str, str]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from autoqueue.models import Task
+from autoqueue.repo import reads
 from autoqueue.store.db import Connection
 
 
@@ -31,24 +32,8 @@ def insert(conn: Connection, task: Task) -> Task:
 
 
 def get(conn: Connection, task_id: str) -> Task | None:
-    row = conn.execute("SELECT * FROM tasks WHERE id = ?", (task_id,)).fetchone()
+    row = reads.task(conn, task_id)
     return None if row is None else Task.model_validate(dict(row))
-
-
-def all_tasks(conn: Connection) -> list[Task]:
-    rows = conn.execute("SELECT * FROM tasks ORDER BY created_at, id").fetchall()
-    return [Task.model_validate(dict(row)) for row in rows]
-
-
-def with_prefix(conn: Connection, prefix: str, *, limit: int) -> list[Task]:
-    """Tasks whose id starts with ``prefix`` (hex digits and dashes only: the caller checks),
-    by id, at most ``limit``. ``substr`` rather than LIKE (whose case rules differ between the
-    backends) or a range on the key (whose order follows a PostgreSQL database's collation)."""
-    rows = conn.execute(
-        "SELECT * FROM tasks WHERE substr(id, 1, ?) = ? ORDER BY id LIMIT ?",
-        (len(prefix), prefix, limit),
-    ).fetchall()
-    return [Task.model_validate(dict(row)) for row in rows]
 
 
 def by_setting(conn: Connection, key: str) -> dict[str, str]:

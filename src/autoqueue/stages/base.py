@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from autoqueue.models import ActionType, LogLevel, QueueItem, Schedule, Task
+from autoqueue.kinds import ActionType, LogLevel
+from autoqueue.models import QueueItem, Schedule, Task
 from autoqueue.workspace import Workspace
 
 if TYPE_CHECKING:  # a type only: a stage starts programs through the attempt, never psutil

@@ -11,9 +11,9 @@ from pydantic import ValidationError
 from autoqueue.config import StageConfig
 from autoqueue.errors import PermanentStageError
 from autoqueue.i18n import _
+from autoqueue.kinds import ActionType, LogLevel, QueueType
 from autoqueue.layout import STORY, resolution, safe_area, scene_images, scene_name
 from autoqueue.media.story import Scene, Story
-from autoqueue.models import ActionType, LogLevel, QueueType
 from autoqueue.stages import fonts
 from autoqueue.stages.base import StageContext, StageLog, StageResult
 from autoqueue.stages.library import Picker

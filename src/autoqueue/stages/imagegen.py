@@ -16,8 +16,8 @@ from typing import Any
 from autoqueue.config import ImageModelConfig
 from autoqueue.errors import TransientStageError
 from autoqueue.i18n import _
+from autoqueue.kinds import ActionType, LogLevel
 from autoqueue.layout import scene_name
-from autoqueue.models import ActionType, LogLevel
 from autoqueue.stages import providers
 from autoqueue.stages.base import StageContext, StageLog
 from autoqueue.stages.cards import read_story

@@ -24,9 +24,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from autoqueue.i18n import _
+from autoqueue.kinds import ActionType, LogLevel, QueueType
 from autoqueue.layout import CLIP_SUFFIXES, IMAGE_SUFFIXES, MEDIA_RECORD, scene_name
 from autoqueue.media.story import Scene
-from autoqueue.models import ActionType, LogLevel, QueueType
 from autoqueue.stages.base import StageContext, StageLog
 
 FOLDER = "media"  # in the home; fixed, like music/

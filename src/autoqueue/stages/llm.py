@@ -27,8 +27,8 @@ from pydantic import ValidationError
 from autoqueue.config import LlmConfig
 from autoqueue.errors import PermanentStageError, TransientStageError
 from autoqueue.i18n import _
+from autoqueue.kinds import ActionType, LogLevel, TaskType
 from autoqueue.media.story import Story
-from autoqueue.models import ActionType, LogLevel, TaskType
 from autoqueue.stages import providers
 from autoqueue.stages.base import StageContext, StageLog, StageResult
 from autoqueue.timeutil import utcnow

@@ -11,8 +11,8 @@ from pathlib import Path
 from autoqueue.config import StageConfig
 from autoqueue.errors import PermanentStageError
 from autoqueue.i18n import _
+from autoqueue.kinds import LogLevel
 from autoqueue.layout import THUMBNAIL, VIDEO
-from autoqueue.models import LogLevel
 from autoqueue.stages.base import StageContext, StageLog, StageResult
 from autoqueue.stages.cards import read_story
 

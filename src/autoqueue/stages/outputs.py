@@ -8,9 +8,9 @@ from pydantic import ValidationError
 
 from autoqueue.errors import TransientStageError
 from autoqueue.i18n import _
+from autoqueue.kinds import QueueType
 from autoqueue.layout import STORY, THUMBNAIL, VIDEO, scene_images
 from autoqueue.media.story import Story
-from autoqueue.models import QueueType
 from autoqueue.stages.base import StageResult
 from autoqueue.workspace import Workspace
 

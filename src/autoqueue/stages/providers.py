@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from autoqueue.config import Config, ProviderConfig, VideoModelConfig
 from autoqueue.errors import ParkStageError, PermanentStageError, TransientStageError
 from autoqueue.i18n import _
-from autoqueue.models import QueueType
+from autoqueue.kinds import QueueType
 from autoqueue.stages.base import StageContext
 from autoqueue.timeutil import utcnow
 

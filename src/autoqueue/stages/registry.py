@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from autoqueue.errors import PermanentStageError
-from autoqueue.models import QueueType
+from autoqueue.kinds import QueueType
 from autoqueue.stages.base import StageContext, StageResult
 from autoqueue.stages.command import run_command
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import shutil
 
+from autoqueue.kinds import MediaMode
 from autoqueue.layout import RUNS, run_outputs
-from autoqueue.models import MediaMode
 from autoqueue.stages.base import Archived, StageContext, StageResult
 from autoqueue.timeutil import utcnow
 

@@ -23,8 +23,8 @@ from typing import Any
 from autoqueue.config import Config, StockConfig
 from autoqueue.errors import ParkStageError, PermanentStageError, TransientStageError
 from autoqueue.i18n import _
+from autoqueue.kinds import ActionType, LogLevel, QueueType
 from autoqueue.layout import CREDITS, resolution, scene_images, scene_name
-from autoqueue.models import ActionType, LogLevel, QueueType
 from autoqueue.stages import ffmpeg
 from autoqueue.stages.base import StageContext, StageLog, StageResult
 from autoqueue.stages.cards import read_story

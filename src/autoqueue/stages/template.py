@@ -7,9 +7,9 @@ import json
 import re
 from typing import Any
 
+from autoqueue.kinds import TaskType
 from autoqueue.layout import STORY
 from autoqueue.media.story import Scene, Story
-from autoqueue.models import TaskType
 from autoqueue.stages.base import StageContext, StageResult
 
 HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")

@@ -18,10 +18,10 @@ from autoqueue.attempt.processes import ProcessInfo
 from autoqueue.config import StageConfig
 from autoqueue.errors import PermanentStageError, TransientStageError
 from autoqueue.i18n import _
+from autoqueue.kinds import ActionType, LogLevel, MediaMode
 from autoqueue.layout import THUMBNAIL, VIDEO, resolution, scene_images
 from autoqueue.media import captions
 from autoqueue.media.story import Story
-from autoqueue.models import ActionType, LogLevel, MediaMode
 from autoqueue.stages import ffmpeg, narration, render
 from autoqueue.stages.base import StageContext, StageLog, StageResult
 from autoqueue.stages.cards import card_text, read_story
@@ -148,7 +148,7 @@ def _music(ctx: StageContext, config: StageConfig) -> Path | None:
 def _caption_font(ctx: StageContext, config: StageConfig) -> str | None:
     """The font file for captions and the thumbnail's title: the image stage's, else this
     stage's, else one with Hangul, else a plain one."""
-    from autoqueue.models import QueueType
+    from autoqueue.kinds import QueueType
     from autoqueue.stages import fonts
 
     configured = ctx.workspace.config.stage(QueueType.IMAGE).font or config.font
@@ -365,7 +365,7 @@ def card_scenes(ctx: StageContext, scenes: list[Path]) -> tuple[bool, ...]:
     where it found nothing), not an upload, a generated picture, a stock photo, one of the
     user's own (media.json) or a picture of the user's own crawler: cards cut rather than fade
     and do not pan, so that their text never blurs or double-exposes."""
-    from autoqueue.models import QueueType
+    from autoqueue.kinds import QueueType
     from autoqueue.stages.library import read_media
     from autoqueue.stages.stock import read_credits
 

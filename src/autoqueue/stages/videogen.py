@@ -27,8 +27,8 @@ from pathlib import Path
 from autoqueue.config import VideoModelConfig
 from autoqueue.errors import ParkStageError, TransientStageError
 from autoqueue.i18n import _
+from autoqueue.kinds import ActionType, LogLevel
 from autoqueue.layout import scene_name
-from autoqueue.models import ActionType, LogLevel
 from autoqueue.stages import ffmpeg, providers
 from autoqueue.stages.base import StageContext, StageLog
 from autoqueue.stages.cards import read_story

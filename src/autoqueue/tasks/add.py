@@ -14,9 +14,10 @@ from zoneinfo import ZoneInfo
 
 from autoqueue.errors import UsageError
 from autoqueue.i18n import _
+from autoqueue.kinds import LogLevel, MediaMode, Privacy, QueueType, RepeatType, TaskType
 from autoqueue.layout import IMAGE_SUFFIXES, scene_name
 from autoqueue.media.images import image_problem
-from autoqueue.models import LogLevel, MediaMode, Privacy, QueueType, RepeatType, Task, TaskType
+from autoqueue.models import Task
 from autoqueue.queue.scheduling import Recurrence
 from autoqueue.repo import logs as logs_repo
 from autoqueue.repo import schedules as schedules_repo

@@ -8,7 +8,7 @@ from typing import TypeVar
 
 from autoqueue.errors import UsageError
 from autoqueue.i18n import _
-from autoqueue.models import Tab
+from autoqueue.kinds import Tab
 
 E = TypeVar("E", bound=StrEnum)
 

@@ -10,10 +10,11 @@ from typing import Any
 
 from autoqueue.errors import SupersededError, UsageError
 from autoqueue.i18n import _
-from autoqueue.models import ActionType, LogLevel, QueueType, RepeatType
+from autoqueue.kinds import ActionType, LogLevel, QueueType, RepeatType
 from autoqueue.queue.scheduling import Recurrence
 from autoqueue.repo import logs as logs_repo
 from autoqueue.repo import queue as queue_repo
+from autoqueue.repo import reads
 from autoqueue.repo import schedules as schedules_repo
 from autoqueue.repo import state as state_repo
 from autoqueue.repo import tasks as tasks_repo
@@ -124,8 +125,8 @@ def resume_task(conn: Connection, text: str, now: datetime) -> list[dict[str, An
     with transaction(conn):
         schedules = schedules_repo.for_task(conn, task.id)
         inactive = [s for s in schedules if not s.is_active]
-        views = [schedule_view(s) for s in schedules]
-        summary = queue_repo.task_summaries(conn, task.id).get(task.id)
+        views = [schedule_view(s.model_dump(mode="json")) for s in schedules]
+        summary = reads.task_summaries(conn, task.id).get(task.id)
         state = task_state(views, summary, task.last_run_at)
         if not inactive:
             raise UsageError(
@@ -157,7 +158,9 @@ def resume_task(conn: Connection, text: str, now: datetime) -> list[dict[str, An
             action=ActionType.RESUME,
         )
         tasks_repo.set_last_error(conn, task.id, None, stamp)
-        return [schedule_view(s) for s in schedules_repo.for_task(conn, task.id)]
+        return [
+            schedule_view(s.model_dump(mode="json")) for s in schedules_repo.for_task(conn, task.id)
+        ]
 
 
 # -- delete ------------------------------------------------------------------------------------

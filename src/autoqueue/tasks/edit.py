@@ -8,7 +8,7 @@ from typing import Any
 
 from autoqueue.errors import UsageError
 from autoqueue.i18n import _
-from autoqueue.models import LogLevel, MediaMode, Privacy, RepeatType
+from autoqueue.kinds import LogLevel, MediaMode, Privacy, RepeatType
 from autoqueue.queue.scheduling import Recurrence
 from autoqueue.repo import logs as logs_repo
 from autoqueue.repo import schedules as schedules_repo
@@ -110,4 +110,4 @@ def edit_task(
         )
         fresh = schedules_repo.get(conn, schedule.id)
     assert fresh is not None
-    return schedule_view(fresh), warnings
+    return schedule_view(fresh.model_dump(mode="json")), warnings

@@ -1,39 +1,45 @@
 """Reading tasks: the task a user-typed id names, what a task is doing, every task as ``tasks``
-lists them, and one task in full as ``show`` prints it."""
+lists them, and one task in full as ``show`` prints it. Part of the read layer: built on rows
+(autoqueue.repo.reads), so that a read command loads no validation library (ARCHITECTURE.md
+"Fast reads")."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autoqueue.errors import NoSuchTaskError, UsageError
 from autoqueue.i18n import _
+from autoqueue.kinds import MediaMode
 from autoqueue.layout import RUNS, STORY, THUMBNAIL, VIDEO, scene_images
-from autoqueue.models import MediaMode, Schedule, Task
 from autoqueue.queue.scheduling import Recurrence
 from autoqueue.repo import logs as logs_repo
-from autoqueue.repo import queue as queue_repo
-from autoqueue.repo import schedules as schedules_repo
-from autoqueue.repo import tasks as tasks_repo
-from autoqueue.store.db import Connection
+from autoqueue.repo import reads
+from autoqueue.repo.views import QUEUE_FIELDS, SCHEDULE_FIELDS, TASK_FIELDS, row_json
+from autoqueue.store.db import Connection, Row
 from autoqueue.timeutil import display_time
-from autoqueue.workspace import Workspace, parse_task_ref
+from autoqueue.workspace import parse_task_ref
+
+if TYPE_CHECKING:
+    from autoqueue.models import Task
+    from autoqueue.workspace import Workspace
 
 
-def get_task(conn: Connection, text: str) -> Task:
-    """The task named by a user-typed id: a whole one, or a unique prefix of one. An ambiguous
-    prefix is refused with the candidates listed."""
+def find_task(conn: Connection, text: str) -> Row:
+    """The task row named by a user-typed id: a whole one, or a unique prefix of one. An
+    ambiguous prefix is refused with the candidates listed."""
     ref = parse_task_ref(text)
     if len(ref) == 36:
-        task = tasks_repo.get(conn, ref)
+        task = reads.task(conn, ref)
         if task is None:
             raise NoSuchTaskError(_("no task {ref}").format(ref=ref))
         return task
-    found = tasks_repo.with_prefix(conn, ref, limit=6)
+    found = reads.tasks_with_prefix(conn, ref, limit=6)
     if not found:
         raise NoSuchTaskError(_("no task id starts with {ref}").format(ref=ref))
     if len(found) > 1:
-        listed = ", ".join(f"{t.id} ({t.title})" for t in found[:5])
+        listed = ", ".join(f"{t['id']} ({t['title']})" for t in found[:5])
         more = " and more" if len(found) > 5 else ""
         raise UsageError(
             _("{ref} is the start of several task ids: {listed}{more}; type more of it").format(
@@ -41,6 +47,13 @@ def get_task(conn: Connection, text: str) -> Task:
             )
         )
     return found[0]
+
+
+def get_task(conn: Connection, text: str) -> Task:
+    """:func:`find_task`, as the engine's model (for the commands that change it)."""
+    from autoqueue.models import Task
+
+    return Task.model_validate(dict(find_task(conn, text)))
 
 
 class TaskState(StrEnum):
@@ -51,19 +64,19 @@ class TaskState(StrEnum):
     DONE = "done"  # nothing left to run, and its last run finished
 
 
-def schedule_view(schedule: Schedule) -> dict[str, Any]:
-    """A schedule as people read it: its repeat, and its next run in its own zone, named."""
-    recurrence = Recurrence.of(schedule)
-    next_local = None
-    if schedule.next_run_at:
-        next_local = display_time(schedule.next_run_at, recurrence.tz_name)
+def schedule_view(schedule: Mapping[str, Any]) -> dict[str, Any]:
+    """A schedule (as ``--json`` prints its row) as people read it: its repeat, and its next
+    run in its own zone, named."""
+    next_run_at = schedule["next_run_at"]
+    first = schedule["scheduled_time"] or next_run_at or schedule["created_at"]
+    recurrence = Recurrence.stored(schedule["repeat_type"], schedule["repeat_config"], first)
     return {
-        "id": schedule.id,
+        "id": schedule["id"],
         "repeat": recurrence.repeat.value,
         "tz": recurrence.tz_name,
-        "active": bool(schedule.is_active),
-        "next_run_at": schedule.next_run_at,
-        "next_run_local": next_local,
+        "active": bool(schedule["is_active"]),
+        "next_run_at": next_run_at,
+        "next_run_local": display_time(next_run_at, recurrence.tz_name) if next_run_at else None,
     }
 
 
@@ -94,24 +107,26 @@ def _last_run(summary: dict[str, Any] | None, last_run_at: str | None) -> str | 
 def list_tasks(conn: Connection) -> list[dict[str, Any]]:
     """Every task with its type, media mode, schedules, state, last run and YouTube URL."""
     schedules: dict[str, list[dict[str, Any]]] = {}
-    for schedule in schedules_repo.all_schedules(conn):
-        schedules.setdefault(schedule.task_id, []).append(schedule_view(schedule))
-    summaries = queue_repo.task_summaries(conn)
+    for row in reads.schedules(conn):
+        view = schedule_view(row_json(row, SCHEDULE_FIELDS))
+        schedules.setdefault(str(row["task_id"]), []).append(view)
+    summaries = reads.task_summaries(conn)
     listed = []
-    for task in tasks_repo.all_tasks(conn):
-        own = schedules.get(task.id, [])
-        summary = summaries.get(task.id)
+    for row in reads.tasks(conn):
+        task = row_json(row, TASK_FIELDS)
+        own = schedules.get(task["id"], [])
+        summary = summaries.get(task["id"])
         listed.append(
             {
-                "id": task.id,
-                "title": task.title,
-                "type": task.type.value,
-                "media_mode": str(task.settings.get("mediaMode", MediaMode.CRAWL.value)),
+                "id": task["id"],
+                "title": task["title"],
+                "type": task["type"],
+                "media_mode": str(task["settings"].get("mediaMode", MediaMode.CRAWL.value)),
                 "schedules": own,
-                "state": task_state(own, summary, task.last_run_at).value,
-                "last_run": _last_run(summary, task.last_run_at),
-                "youtube_url": task.youtube_url,
-                "last_error": task.last_error,
+                "state": task_state(own, summary, task["last_run_at"]).value,
+                "last_run": _last_run(summary, task["last_run_at"]),
+                "youtube_url": task["youtube_url"],
+                "last_error": task["last_error"],
             }
         )
     return listed
@@ -120,10 +135,10 @@ def list_tasks(conn: Connection) -> list[dict[str, Any]]:
 def task_status(conn: Connection, text: str) -> tuple[TaskState, bool]:
     """One task's state, and whether any of its schedules is on (``ui`` pauses such a task
     and resumes any other)."""
-    task = get_task(conn, text)
-    views = [schedule_view(s) for s in schedules_repo.for_task(conn, task.id)]
-    summary = queue_repo.task_summaries(conn, task.id).get(task.id)
-    return task_state(views, summary, task.last_run_at), any(view["active"] for view in views)
+    task = row_json(find_task(conn, text), TASK_FIELDS)
+    views = [schedule_view(row_json(s, SCHEDULE_FIELDS)) for s in reads.schedules(conn, task["id"])]
+    summary = reads.task_summaries(conn, task["id"]).get(task["id"])
+    return task_state(views, summary, task["last_run_at"]), any(view["active"] for view in views)
 
 
 def outputs_present(workspace: Workspace, task_id: str) -> dict[str, Any]:
@@ -144,19 +159,17 @@ def show_task(
     workspace: Workspace, conn: Connection, text: str, log_limit: int = 20
 ) -> dict[str, Any]:
     """Everything about one task: row, schedules, queue history, outputs, recent logs."""
-    task = get_task(conn, text)
+    task = row_json(find_task(conn, text), TASK_FIELDS)
+    schedules = [row_json(s, SCHEDULE_FIELDS) for s in reads.schedules(conn, task["id"])]
     return {
-        "task": task.model_dump(mode="json"),
-        "schedules": [
-            {**s.model_dump(mode="json"), **schedule_view(s)}
-            for s in schedules_repo.for_task(conn, task.id)
-        ],
-        "queue": [q.model_dump(mode="json") for q in queue_repo.for_task(conn, task.id)],
-        "outputs": outputs_present(workspace, task.id),
+        "task": task,
+        "schedules": [{**s, **schedule_view(s)} for s in schedules],
+        "queue": [row_json(q, QUEUE_FIELDS) for q in reads.queue_items(conn, task["id"])],
+        "outputs": outputs_present(workspace, task["id"]),
         "logs": [
-            entry.model_dump(mode="json")
+            entry.as_json()
             for entry in logs_repo.query(
-                conn, logs_repo.LogFilter(task_id=task.id, limit=log_limit)
+                conn, logs_repo.LogFilter(task_id=task["id"], limit=log_limit)
             )
         ],
     }

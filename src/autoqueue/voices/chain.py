@@ -28,8 +28,8 @@ from pathlib import Path
 from autoqueue.config import StageConfig
 from autoqueue.errors import StageError, TransientStageError
 from autoqueue.i18n import _
+from autoqueue.kinds import LogLevel
 from autoqueue.media.espeak import Speech, Word, text_language, timed_words
-from autoqueue.models import LogLevel
 from autoqueue.stages.base import StageContext, StageLog
 from autoqueue.voices import local
 from autoqueue.voices.engine import Engine, EngineUnavailable, VoiceRequest

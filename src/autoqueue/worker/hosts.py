@@ -13,7 +13,7 @@ from pathlib import Path
 
 from autoqueue.errors import DatabaseError, UsageError
 from autoqueue.i18n import _
-from autoqueue.models import QueueType
+from autoqueue.kinds import QueueType
 from autoqueue.repo import meta as meta_repo
 from autoqueue.store.db import Connection, is_postgres, transaction
 from autoqueue.timeutil import utcnow

@@ -26,7 +26,8 @@ from autoqueue.attempt.outcome import Outcome
 from autoqueue.attempt.processes import ProcessInfo
 from autoqueue.attempt.runner import Runner
 from autoqueue.attempt.running import Attempt, existing_attempt
-from autoqueue.models import QueueItem, QueueType
+from autoqueue.kinds import QueueType
+from autoqueue.models import QueueItem
 from autoqueue.owner import Owner
 from autoqueue.queue.attempts import adopt_item
 from autoqueue.queue.claims import set_aside_item

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 
 from autoqueue.attempt.outcome import Ended, Outcome
 from autoqueue.errors import AutoqueueError
-from autoqueue.models import QueueItem, QueueType
+from autoqueue.kinds import QueueType
+from autoqueue.models import QueueItem
 from autoqueue.store import db as db_errors
 from autoqueue.worker.recovery import Recovered
 

@@ -37,7 +37,8 @@ from autoqueue.errors import (
     TransientStageError,
 )
 from autoqueue.i18n import _
-from autoqueue.models import QueueItem, QueueType, Schedule, Task
+from autoqueue.kinds import QueueType
+from autoqueue.models import QueueItem, Schedule, Task
 from autoqueue.owner import Owner
 from autoqueue.queue.attempts import copy_output, record_start
 from autoqueue.queue.claims import claim_next

@@ -21,7 +21,7 @@ from autoqueue.errors import (
     TransientStageError,
 )
 from autoqueue.i18n import _
-from autoqueue.models import ActionType, LogLevel
+from autoqueue.kinds import ActionType, LogLevel
 from autoqueue.stages.base import StageContext, StageLog
 from autoqueue.stages.runner import StageCancelled
 from autoqueue.timeutil import from_db, parse_stored, to_db, utcnow

@@ -21,9 +21,9 @@ from typing import Any
 from autoqueue.config import StageConfig, YouTubeConfig
 from autoqueue.errors import PermanentStageError
 from autoqueue.i18n import _
+from autoqueue.kinds import LogLevel, Privacy
 from autoqueue.layout import THUMBNAIL, VIDEO
 from autoqueue.media.espeak import text_language
-from autoqueue.models import LogLevel, Privacy
 from autoqueue.stages.base import StageContext, StageResult
 from autoqueue.stages.cards import read_story
 from autoqueue.stages.outbox import with_credits
