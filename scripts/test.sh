@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The test command: bootstrap, then lint, type-check and run the test suite on both backends
-# (SQLite, and a PostgreSQL cluster the tests start themselves: scripts/system-packages.sh
-# installs Debian's postgresql package when it can, or says what to install), all but the long
-# cases marked `slow`, which .ci/run adds after this.
+# The test command: bootstrap, then lint, type-check, build the docs and run the test suite on
+# both backends (SQLite, and a PostgreSQL cluster the tests start themselves:
+# scripts/system-packages.sh installs Debian's postgresql package when it can, or says what to
+# install), all but the long cases marked `slow`, which .ci/run adds after this.
 # Extra arguments go to pytest (e.g. `bash scripts/test.sh -m slow` runs only the long ones).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +11,9 @@ bash scripts/bootstrap.sh
 .venv/bin/python -m ruff check src tests bench
 .venv/bin/python -m mypy
 .venv/bin/lint-imports --no-cache       # the layers: import-linter's contracts in pyproject.toml
+# The documentation site, strict: a link to a missing page or anchor fails (built outside the tree).
+site="$(mktemp -d)"
+.venv/bin/mkdocs build --strict --quiet --site-dir "$site" && rm -rf "$site"
 # Three workers on two cores: many tests wait on real processes (a 25 s database lock, stage
 # programs sleeping), so a third worker keeps both cores busy.
 if [ $# -gt 0 ]; then
