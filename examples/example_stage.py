@@ -7,7 +7,7 @@ progress as JSON lines on stdout, exit 0 (done), 65 (permanent failure) or anyth
 
 The outputs are stand-ins: the script is built from the title and product info, the images are
 plain coloured PNGs, and output.mp4 is a placeholder text file, not a video. autoqueue's built-in
-stages (see the README) render real ones.
+stages (see docs/stages.md) render real ones.
 """
 
 from __future__ import annotations

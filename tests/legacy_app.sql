@@ -1,4 +1,4 @@
--- The earlier app's DDL (README "Data"), as its versions created it: no contents, no
+-- The earlier app's DDL (docs/data.md), as its versions created it: no contents, no
 -- scheduler_lock, the short task_logs.
 CREATE TABLE tasks (
   id TEXT PRIMARY KEY,

@@ -58,10 +58,16 @@ def test_the_language_setting_says_what_it_covers() -> None:
     """Not only "the stop messages": every message, help screen, log row and the app."""
     from autoqueue.config import DEFAULT_CONFIG_TEXT
 
-    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
-    for text in (DEFAULT_CONFIG_TEXT, readme):
+    root = Path(__file__).parents[1]
+    # The configuration's documentation moved from the README to docs/configuration.md: read
+    # every page, so that the old wording comes back nowhere.
+    pages = [root / "README.md", *sorted((root / "docs").glob("*.md"))]
+    assert root / "docs" / "configuration.md" in pages
+    for text in (DEFAULT_CONFIG_TEXT, *(page.read_text(encoding="utf-8") for page in pages)):
         assert "stop messages" not in text
     assert "every message, help screen, log row and the terminal app" in DEFAULT_CONFIG_TEXT
+    configuration = (root / "docs" / "configuration.md").read_text(encoding="utf-8")
+    assert "every message, help screen, log row and the" in configuration
 
 
 def test_add_prints_the_id_and_list_counts_tabs(runner: CliRunner, home: Path) -> None:

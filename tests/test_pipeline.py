@@ -1,4 +1,4 @@
-"""The stage graph and the failure policy (README "Concepts", "Failures and retries")."""
+"""The stage graph and the failure policy (docs/concepts.md "Concepts", "Failures and retries")."""
 
 from __future__ import annotations
 

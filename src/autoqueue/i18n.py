@@ -3,7 +3,7 @@
 Every user-facing string in the source is written in English and marked: ``_("...")`` where it is
 used, ``N_("...")`` where it is only declared (help texts, table headers) and translated later.
 Placeholders are named (``_("{n} item(s)").format(n=...)``) so that a translation may reorder
-them. ``pybabel extract`` (see README, "Korean") collects the marks into
+them. ``pybabel extract`` (see docs/korean.md) collects the marks into
 ``locale/autoqueue.pot``; a test fails when a marked message has no Korean translation, or when a
 compiled ``.mo`` is older than its ``.po``.
 

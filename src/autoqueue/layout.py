@@ -1,5 +1,5 @@
 """The rule-based file layout of a home and its task folders: their paths follow from the home
-and the task id and are not stored (README "Concepts")."""
+and the task id and are not stored (docs/concepts.md)."""
 
 from __future__ import annotations
 

@@ -4,8 +4,8 @@ It follows the stage (a command's program as its child, or a built-in handler in
 writes the log entries to ``output.jsonl`` in the attempt folder, enforces the timeout, kills
 whatever the attempt left running, and records how it ended in ``result.json`` (durably)
 before it exits. It does not need the tick: when the tick dies, the attempt runs on, and the
-next tick adopts it or applies its result (README, "Exactly once"). See attempt_files for the
-folder. A command stage's supervisor imports only the standard library and psutil; a built-in
+next tick adopts it or applies its result (docs/running.md, "Exactly once"). See attempt_files for
+the folder. A command stage's supervisor imports only the standard library and psutil; a built-in
 stage loads the rest of autoqueue.
 """
 

@@ -214,7 +214,9 @@ def _ffmpeg(setting: str | None, home: Path, *, captions: bool) -> Check:
             [ffmpeg, "-hide_banner", "-version"], capture_output=True, text=True, timeout=30
         )
     except (PermanentStageError, OSError, subprocess.TimeoutExpired) as exc:
-        return Check("ffmpeg", FAIL, str(exc), _("see [stages.video] ffmpeg in the README"))
+        return Check(
+            "ffmpeg", FAIL, str(exc), _("see [stages.video] ffmpeg in docs/configuration.md")
+        )
     if result.returncode != 0:
         return Check(
             "ffmpeg",

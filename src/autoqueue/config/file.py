@@ -39,7 +39,7 @@ from autoqueue.kinds import QueueType
 
 class RetryConfig(Strict):
     """Transient failures wait ``delays[n]`` seconds before attempt n+2, the last delay
-    repeating, for up to ``max_retry`` retries (README "Failures and retries")."""
+    repeating, for up to ``max_retry`` retries (docs/concepts.md "Failures and retries")."""
 
     delays: Annotated[list[Annotated[float, Field(ge=0)]], Field(min_length=1)] = [5, 10, 30]
     max_retry: Annotated[int, Field(ge=0, le=1000)] = 3
@@ -184,7 +184,7 @@ outage = 600
 # [stages.image]
 # handler = "stock"
 #
-# AI pictures and clips for the dalle3 / imagen3 / sora2 media modes (README "Generated
+# AI pictures and clips for the dalle3 / imagen3 / sora2 media modes (docs/stages.md "Generated
 # pictures, clips and stock photos"); keys: $OPENAI_API_KEY / $GEMINI_API_KEY, or
 # credentials/openai.key / credentials/google.key
 # [media.dalle3]
@@ -200,8 +200,8 @@ outage = 600
 # command = ["{python}", "render.py"]
 # timeout = 1800
 #
-# ...or the built-in render's voices, tried in order (README "Voices"; edge needs the network,
-# piper an installed voice, eSpeak NG always works offline), captions and music:
+# ...or the built-in render's voices, tried in order (docs/stages.md "Voices"; edge needs the
+# network, piper an installed voice, eSpeak NG always works offline), captions and music:
 # [stages.video]
 # narration = ["edge", "piper", "espeak"]
 # caption_style = "bold"   # or "subtle", "karaoke"

@@ -65,7 +65,7 @@ class LlmConfig(Strict):
     # of its own here: a local server such as Ollama)
     price: Annotated[float, Field(ge=0)] = 0.01
     # A folder (relative to the home) of prompt templates that replace the built-in ones:
-    # shortform.txt, longform.txt, product.txt (see README "The script writer").
+    # shortform.txt, longform.txt, product.txt (see docs/stages.md "The script writer").
     prompts: str = "prompts"
 
     @property

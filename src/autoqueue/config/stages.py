@@ -40,7 +40,7 @@ DEFAULT_QP = 15  # x264's constant quantizer for slides (see StageConfig.quality
 
 class QueueConfig(Strict):
     """How many items of one queue type may be processing at once, over every host (enforced by
-    the database: README "Several hosts")."""
+    the database: docs/hosts.md)."""
 
     concurrency: Annotated[int, Field(ge=1, le=64)] = 1
 
@@ -65,7 +65,7 @@ class StageConfig(Strict):
     music_volume: Annotated[float, Field(ge=0, le=1)] = 0.15
     generator: list[str] | None = None  # dalle3 / imagen3 / sora2: writes the scene images
     # video: the voice-over when the task folder has no narration.* of yours: one voice engine or
-    # a list tried in order (README "Voices"): "edge", "openai", "google", "elevenlabs",
+    # a list tried in order (docs/stages.md "Voices"): "edge", "openai", "google", "elevenlabs",
     # "piper", "espeak" (offline, built in), "system" (the operating system's voices),
     # "command" (your own TTS program: narration_command); or "off"
     narration: VoiceEngineName | Literal["off"] | list[VoiceEngineName] = list(DEFAULT_NARRATION)

@@ -13,7 +13,8 @@ from pydantic import Field
 
 from autoqueue.config.base import Strict
 
-# The voice engines [stages.video] narration may list, tried in that order (README "Voices").
+# The voice engines [stages.video] narration may list, tried in that order (docs/stages.md
+# "Voices").
 VoiceEngineName = Literal[
     "edge", "openai", "google", "elevenlabs", "piper", "espeak", "system", "command"
 ]

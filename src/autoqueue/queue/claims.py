@@ -1,5 +1,6 @@
-"""The claim (README "How a tick works", step 4): the oldest ready item of a queue taken, in one
-transaction, if the queue has a free slot; a row that cannot be read is set aside on the way."""
+"""The claim (docs/concepts.md "How a tick works", step 4): the oldest ready item of a queue
+taken, in one transaction, if the queue has a free slot; a row that cannot be read is set aside
+on the way."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ def claim_next(
     resent: bool = False,
 ) -> QueueItem | None:
     """The claim: atomically take the oldest ready item of ``queue_type``, if the queue has a
-    free slot (README "How a tick works", step 4).
+    free slot (docs/concepts.md "How a tick works", step 4).
 
     ``token``: the claim token to take it with (a new one by default). ``resent``: a claim under
     that token was sent before and its answer lost (the connection went with its COMMIT); the

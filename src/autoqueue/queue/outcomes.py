@@ -35,8 +35,8 @@ from autoqueue.timeutil import to_db
 def complete_item(
     conn: Connection, item: QueueItem, result: StageResult, policy: Policy, now: datetime
 ) -> bool:
-    """Complete + insert the next stage + log + contents sync, in one transaction (README "How
-    a tick works").
+    """Complete + insert the next stage + log + contents sync, in one transaction (docs/concepts.md
+    "How a tick works").
 
     Returns False (and changes nothing) when the item is no longer ours.
     """
@@ -108,8 +108,7 @@ def _sync_contents(
     conn: Connection, task: Task, item: QueueItem, result: StageResult, stamp: str
 ) -> None:
     """The contents row of the current run follows the pipeline: made when its script is
-    written, given the video's paths, marked published with the YouTube URL (README
-    "Concepts")."""
+    written, given the video's paths, marked published with the YouTube URL (docs/concepts.md)."""
     log = _logger(conn, task.id, item, stamp)
     if item.queue_type is QueueType.SCHEDULE:
         archived = result.archived
@@ -201,7 +200,7 @@ def fail_item(
     retry_now: bool = False,
 ) -> Retry | GiveUp | Park | None:
     """A transient failure waits and retries; a permanent one, or one past ``max_retry``,
-    marks the item failed with ``tasks.last_error`` and the run's content failed (README
+    marks the item failed with ``tasks.last_error`` and the run's content failed (docs/concepts.md
     "Failures and retries").
 
     Returns None (and changes nothing) when the item is no longer ours.

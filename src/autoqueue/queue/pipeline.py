@@ -1,5 +1,5 @@
-"""The stage graph (README "Concepts", mediaMode; "How a tick works") and the failure policy
-(README "Failures and retries"). Pure."""
+"""The stage graph (docs/concepts.md "Concepts", mediaMode; "How a tick works") and the failure
+policy (docs/concepts.md "Failures and retries"). Pure."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def next_queue(current: QueueType, media_mode: MediaMode) -> QueueType | None:
 
 def retry_delay(retry_count: int, delays: Sequence[float]) -> float:
     """How long a transient failure waits before its retry: 5, 10, 30 s by default, the last
-    delay repeating (README "Failures and retries")."""
+    delay repeating (docs/concepts.md "Failures and retries")."""
     return delays[min(max(retry_count, 0), len(delays) - 1)]
 
 
@@ -70,9 +70,9 @@ def decide_failure(
     now: datetime,
     park_until: datetime | None = None,
 ) -> Retry | GiveUp | Park:
-    """What a failed attempt leads to: a retry after a delay while retries are left (README
-    "Failures and retries"), giving up at once on a permanent error, and parking: a stage that
-    cannot run before some time waits for it at no cost."""
+    """What a failed attempt leads to: a retry after a delay while retries are left
+    (docs/concepts.md "Failures and retries"), giving up at once on a permanent error, and parking:
+    a stage that cannot run before some time waits for it at no cost."""
     if park_until is not None:
         return Park(until=max(park_until, now))
     if permanent:

@@ -76,8 +76,8 @@ def guarded_log(
 
 
 def mark_task_failed(conn: Connection, task_id: str, message: str, stamp: str) -> None:
-    """``tasks.last_error`` and the current run's content marked failed (README "Failures and
-    retries")."""
+    """``tasks.last_error`` and the current run's content marked failed (docs/concepts.md "Failures
+    and retries")."""
     tasks_repo.set_last_error(conn, task_id, message, stamp)
     task = task_of(conn, task_id)
     if task.content_id:

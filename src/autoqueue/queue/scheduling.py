@@ -114,7 +114,7 @@ class Recurrence:
         cls, repeat_type: str | None, repeat_config: dict[str, Any], first: str | None
     ) -> Recurrence:
         """The recurrence of a schedule's stored columns (``first``: its first time).
-        Schedules the earlier app wrote (README "Data") carry no zone: they repeat in UTC from
+        Schedules the earlier app wrote (docs/data.md) carry no zone: they repeat in UTC from
         their first time."""
         tz_name = str(repeat_config.get("tz") or "UTC")
         repeat = RepeatType(repeat_type) if repeat_type else RepeatType.ONCE

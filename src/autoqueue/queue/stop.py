@@ -1,5 +1,5 @@
-"""``stop``'s database half (README "What happens on stop"), one transaction, and the attempts it
-leaves to kill after the commit."""
+"""``stop``'s database half (docs/running.md "What happens on stop"), one transaction, and the
+attempts it leaves to kill after the commit."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ class Stopped:
 def stop_task(
     conn: Connection, task_id: str, *, error: str, log_message: str, now: datetime
 ) -> Stopped:
-    """``stop``'s database half, in one transaction (README "What happens on stop"):
+    """``stop``'s database half, in one transaction (docs/running.md "What happens on stop"):
     processing items failed, waiting items deleted, ``tasks.last_error``, schedules
     deactivated, the run's content failed, a ``stop`` log row.
 

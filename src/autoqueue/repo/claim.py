@@ -1,5 +1,5 @@
-"""SQL for the claim of ``task_queue`` (README "How a tick works", step 4): the oldest ready item
-of a queue taken into a free slot, and whether any queue has one to take."""
+"""SQL for the claim of ``task_queue`` (docs/concepts.md "How a tick works", step 4): the oldest
+ready item of a queue taken into a free slot, and whether any queue has one to take."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SQL for ``contents``: the "My contents" library, one row per run (README "Concepts")."""
+"""SQL for ``contents``: the "My contents" library, one row per run (docs/concepts.md)."""
 
 from __future__ import annotations
 

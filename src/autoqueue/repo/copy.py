@@ -1,6 +1,6 @@
 """SQL for ``autoqueue db copy``: every row of one database into another, empty one (the
-SQLite → PostgreSQL move of README, "Several hosts"), and the row counts and checksums that prove
-nothing was lost."""
+SQLite → PostgreSQL move of docs/hosts.md), and the row counts and checksums that
+prove nothing was lost."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""SQL for ``scheduler_lock``, the leader's lease (README "How a tick works", step 1): one named
-lock with an owner and an expiry."""
+"""SQL for ``scheduler_lock``, the leader's lease (docs/concepts.md "How a tick works", step 1): one
+named lock with an owner and an expiry."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The command handler: run the user's program for a stage (README, "The stage-handler contract").
+"""The command handler: run the user's program for a stage (docs/stage-handlers.md).
 
 Contract: the program runs with the task folder as working directory and these variables:
 ``AUTOQUEUE_TASK_ID``, ``AUTOQUEUE_TASK_DIR``, ``AUTOQUEUE_QUEUE_TYPE``, ``AUTOQUEUE_QUEUE_ID``,

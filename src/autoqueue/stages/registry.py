@@ -60,7 +60,7 @@ def run_handler(ctx: StageContext) -> StageResult:
 
 def _stock_by_default(ctx: StageContext) -> bool:
     """crawl tasks get stock photos when a Pexels or Pixabay key is there and the image stage
-    is left at its default (README "Generated pictures, clips and stock photos")."""
+    is left at its default (docs/stages.md "Generated pictures, clips and stock photos")."""
     from autoqueue.stages.stock import in_use
 
     return in_use(ctx.workspace.home, ctx.workspace.config)

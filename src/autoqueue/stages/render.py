@@ -3,8 +3,8 @@ sound beside them, then the parts and the sound joined without encoding anything
 
 One ffmpeg runs its filters in one thread, and x264's frame threads wait on each other's rows:
 on two cores, one process kept them busy three quarters of the time. Parts of whole scenes, each
-with x264 on its own share of the cores, keep every core on frames of its own (README "What the
-video stage makes", ARCHITECTURE "Rendering in parts").
+with x264 on its own share of the cores, keep every core on frames of its own (docs/stages.md "What
+the video stage makes", ARCHITECTURE "Rendering in parts").
 """
 
 from __future__ import annotations

@@ -135,7 +135,7 @@ def _line(lang: str, key: str) -> Scene:
 
 def build_story(title: str, task_type: TaskType, product_info: Any) -> Story:
     """The template story for a task (pure). Scenes carry no duration: each lasts as long as it
-    is spoken, plus a breath (README "What the video stage makes")."""
+    is spoken, plus a breath (docs/stages.md "What the video stage makes")."""
     lang = story_language(title, product_info)
     details = _details(product_info)[:MAX_DETAIL_SCENES]
     scenes = [Scene(text=title, image_prompt=title)]

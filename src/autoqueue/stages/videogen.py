@@ -73,8 +73,8 @@ def _start(
 @contextlib.contextmanager
 def _compatible() -> Iterator[None]:
     """The openai SDK warns that OpenAI's own Sora API is gone; "openai" here is an
-    OpenAI-compatible endpoint (README, "Generated pictures, clips and stock photos"), so the
-    warning says nothing to the user."""
+    OpenAI-compatible endpoint (docs/stages.md, "Generated pictures, clips and stock photos"), so
+    the warning says nothing to the user."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*Sora API", category=DeprecationWarning)
         yield

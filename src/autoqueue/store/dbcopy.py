@@ -1,5 +1,5 @@
 """``autoqueue db copy``: move a home's whole history into another database (SQLite to
-PostgreSQL, README, "Several hosts"), in one transaction, then prove it: the row count and a
+PostgreSQL, docs/hosts.md), in one transaction, then prove it: the row count and a
 checksum of every table, read back from both."""
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from autoqueue.store.db import LATER_RUN, transaction
 SCHEMA_VERSION = 8
 
 
-# Columns that hold timestamps; a database from the earlier app (README "Data") stores
+# Columns that hold timestamps; a database from the earlier app (docs/data.md) stores
 # JavaScript ISO strings here.
 TIMESTAMP_COLUMNS: dict[str, tuple[str, ...]] = {
     "tasks": ("created_at", "updated_at"),
@@ -118,7 +118,7 @@ def migrate(conn: sqlite3.Connection, path: Path) -> None:
 
 
 def m001_initial(conn: sqlite3.Connection) -> None:
-    """Create the schema, upgrading in place a database made by the earlier app (README "Data").
+    """Create the schema, upgrading in place a database made by the earlier app (docs/data.md).
 
     Such a database has tasks, task_schedules, task_queue and the short task_logs, with JavaScript
     ``...T...Z`` timestamps. Every row is kept: columns are added, task_logs is rebuilt with the
@@ -186,7 +186,7 @@ def m004_fewer_indexes(conn: sqlite3.Connection) -> None:
 
 
 def m006_slots_and_identity(conn: sqlite3.Connection) -> None:
-    """Per-queue concurrency (README "Several hosts"): a processing item holds one of its queue
+    """Per-queue concurrency (docs/hosts.md): a processing item holds one of its queue
     type's slots, unique per type, instead of the type alone being unique; and autoqueue_meta,
     which records the home the database belongs to."""
     if "slot" not in _columns(conn, "task_queue"):
@@ -209,8 +209,9 @@ def m006_slots_and_identity(conn: sqlite3.Connection) -> None:
 
 
 def m005_attempts(conn: sqlite3.Connection) -> None:
-    """The attempt that runs a stage outlives the tick that started it (README "Exactly once"):
-    task_queue records its secret token, its number, the crash budget and the output offset."""
+    """The attempt that runs a stage outlives the tick that started it (docs/running.md "Exactly
+    once"): task_queue records its secret token, its number, the crash budget and the output
+    offset."""
     existing = _columns(conn, "task_queue")
     for name in ("attempt_token", "attempt_no", "crash_count", "output_offset"):
         if name not in existing:

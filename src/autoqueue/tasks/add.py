@@ -256,7 +256,7 @@ def prepare_add(
 
 
 def _check_generator(workspace: Workspace, media_mode: MediaMode) -> None:
-    """A generated mediaMode must have something to make its pictures (README, "Generated
+    """A generated mediaMode must have something to make its pictures (docs/stages.md, "Generated
     pictures, clips and stock photos"), and no key the task's stages read may be in a file
     that the stage would refuse."""
     from autoqueue.stages.providers import generator_problem, open_key_problem

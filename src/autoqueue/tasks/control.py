@@ -37,8 +37,8 @@ class StopResult:
 
 
 def stop_task(workspace: Workspace, conn: Connection, text: str, now: datetime) -> StopResult:
-    """Stop a task (README "What happens on stop"): the database changes in one transaction,
-    then everything the task's running attempt started is killed: its supervisor's tree
+    """Stop a task (docs/running.md "What happens on stop"): the database changes in one
+    transaction, then everything the task's running attempt started is killed: its supervisor's tree
     (recorded pid + start time) and every process carrying the attempt's secret token, daemons
     that detached themselves included. Nothing is matched by name: the user's own browser or
     other renders are never touched."""

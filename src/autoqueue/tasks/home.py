@@ -31,7 +31,7 @@ def init_home(workspace: Workspace) -> list[str]:
 
 def _home_folders(workspace: Workspace) -> list[str]:
     """``tasks/``, and ``music/`` and ``media/`` for background tracks and the user's own
-    photos and clips (README "What the video stage makes", "Your own footage")."""
+    photos and clips (docs/stages.md "What the video stage makes", "Your own footage")."""
     made: list[str] = []
     for folder in (workspace.tasks_dir, workspace.home / "music", workspace.home / "media"):
         if not folder.exists():

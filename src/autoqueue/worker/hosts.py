@@ -1,7 +1,7 @@
 """What running on several hosts needs beyond the engine: which queue types this worker takes
 (``--queues``), the home's identity (a worker never runs one home's stages against another
 home's database), and the database's clock (leases and due times agree across hosts whose
-clocks differ). README "Several hosts" and ARCHITECTURE.md describe the arrangement."""
+clocks differ). docs/hosts.md and ARCHITECTURE.md describe the arrangement."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The ``scheduler_lock`` row (README "How a tick works", step 1): the lease of the leader, and
-every worker's heartbeat.
+"""The ``scheduler_lock`` row (docs/concepts.md "How a tick works", step 1): the lease of the
+leader, and every worker's heartbeat.
 
 The periodic duties (enqueueing due schedules, recovering what dead workers left on any host)
 run on one worker at a time, over every host: the one holding this lock (the items of this

@@ -1,4 +1,4 @@
-"""One scheduler round (README "How a tick works"), and the drain loop built on it.
+"""One scheduler round (docs/concepts.md "How a tick works"), and the drain loop built on it.
 
 A round: try to take ``scheduler_lock`` (the leader's lease); the leader recovers what dead
 workers left and enqueues due schedules (a follower recovers only the items of this host's dead
