@@ -1,10 +1,12 @@
 """The layout issue 24 asked for, kept: a few packages whose names say what they hold, at most
 twelve modules directly in ``src/autoqueue``, and ARCHITECTURE.md's map naming every module, so
-that a newcomer finds where to change a thing. (The import rules are import-linter's contracts
-in pyproject.toml, which scripts/test.sh checks.)"""
+that a newcomer finds where to change a thing; and a short README whose links reach the pages of
+docs/. (The import rules are import-linter's contracts in pyproject.toml, and the links among the
+pages of docs/ mkdocs --strict's, both checked by scripts/test.sh.)"""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -56,3 +58,64 @@ def test_no_package_name_is_also_a_module_of_it() -> None:
                 targets = [node.name]
             clashes += [f"{folder.name}.{name}" for name in targets if name in names]
     assert not clashes, clashes
+
+
+# A Markdown link or picture, `[text](target)` or `![alt](target "title")`; code is taken out first.
+LINK = re.compile(r"!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+FENCE = re.compile(r"^(```|~~~).*?^\1", re.M | re.S)
+CODE = re.compile(r"`[^`\n]*`")
+
+
+def slug(heading: str) -> str:
+    """A heading's anchor as GitHub makes it (and mkdocs, for headings of words and single spaces)."""
+    text = re.sub(r"[`*_]", "", heading).strip().lower()
+    return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
+
+
+def anchors(page: Path) -> set[str]:
+    text = FENCE.sub("", page.read_text(encoding="utf-8"))
+    return {slug(m.group(1)) for m in re.finditer(r"^#{1,6}\s+(.+?)\s*#*$", text, re.M)}
+
+
+def relative_links(page: Path) -> list[str]:
+    text = CODE.sub("", FENCE.sub("", page.read_text(encoding="utf-8")))
+    return [
+        target
+        for target in LINK.findall(text)
+        if not re.match(r"(https?|mailto):", target, re.I)
+    ]
+
+
+@pytest.mark.parametrize("name", ["README.md", "ARCHITECTURE.md"])
+def test_every_relative_link_points_into_the_repository(name: str) -> None:
+    """The README is the front door to docs/: each of its links (and ARCHITECTURE.md's) must reach
+    a file of this repository, and an anchor a heading of that file. (mkdocs checks the pages of
+    docs/ among themselves: scripts/test.sh builds them with --strict.)"""
+    page = ROOT / name
+    links = relative_links(page)
+    assert links, f"{name} links to nothing: the pattern no longer finds its links"
+    broken = []
+    for link in links:
+        path, _, anchor = link.partition("#")
+        target = (page.parent / path).resolve() if path else page
+        if not target.is_relative_to(ROOT) or not target.is_file():
+            broken.append(f"{link}: no such file in the repository")
+        elif anchor and target.suffix == ".md" and anchor not in anchors(target):
+            broken.append(f"{link}: {target.relative_to(ROOT)} has no heading #{anchor}")
+    assert not broken, f"{name}: {broken}"
+
+
+def test_the_readme_stays_a_front_door() -> None:
+    """What autoqueue is, the two commands, the command table and links; the rest is in docs/."""
+    lines = (ROOT / "README.md").read_text(encoding="utf-8").count("\n")
+    assert lines < 350, f"README.md has {lines} lines: move the long text to a page of docs/"
+
+
+def test_the_docs_site_lists_every_page() -> None:
+    """mkdocs.yml's nav names every page of docs/ and nothing else (mkdocs --strict refuses a page
+    left out too; this says so without building the site)."""
+    config = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    listed = set(re.findall(r"^\s*- [^:\n]+:\s*(\S+\.md)\s*$", config, re.M))
+    pages = {path.relative_to(ROOT / "docs").as_posix() for path in (ROOT / "docs").rglob("*.md")}
+    assert listed == pages
+    assert re.search(r"^strict:\s*true\s*$", config, re.M)
