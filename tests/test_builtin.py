@@ -39,7 +39,7 @@ from autoqueue.stages.ffmpeg import (
 from autoqueue.stages.template import build_story
 from autoqueue.store.db import Connection
 from autoqueue.tasks.home import init_home
-from autoqueue.worker.tick import Scheduler
+from autoqueue.worker.tick import Worker
 from autoqueue.workspace import Workspace
 
 from .conftest import add, invoke, open_db, stage_context, write_config
@@ -84,7 +84,7 @@ def bconn(builtin: Workspace):  # type: ignore[no-untyped-def]
 
 
 def drain(workspace: Workspace) -> None:
-    Scheduler(Workspace.load(workspace.home)).run(drain=True, max_seconds=300)
+    Worker(Workspace.load(workspace.home)).run(drain=True, max_seconds=300)
 
 
 def probe(video: Path, *, count: bool = True) -> dict[str, object]:

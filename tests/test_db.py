@@ -188,11 +188,12 @@ def test_an_earlier_apps_database_is_upgraded_in_place_without_losing_a_row(tmp_
 def test_the_claim_walks_an_index_instead_of_sorting_the_backlog(tmp_path: Path) -> None:
     from autoqueue.kinds import QueueType
     from autoqueue.repo.claim import CANDIDATE
+    from autoqueue.store.db import SQLITE
 
     conn = sqlite.connect(tmp_path / "a.db")
     params = {"now": "2026-01-01 00:00:00"}
     plan = conn.execute(
-        "EXPLAIN QUERY PLAN " + CANDIDATE[(QueueType.VIDEO, True, False)], params
+        "EXPLAIN QUERY PLAN " + CANDIDATE[(QueueType.VIDEO, True, SQLITE)], params
     ).fetchall()
     details = " | ".join(row[3] for row in plan)
     assert "idx_task_queue_claim" in details
@@ -372,3 +373,20 @@ def test_a_migrated_database_equals_a_fresh_one(tmp_path: Path) -> None:
     migrated = sqlite.connect(legacy)
     fresh = sqlite.connect(tmp_path / "fresh.db")
     assert _shape(migrated) == _shape(fresh)
+
+
+def test_a_nested_block_whose_transaction_is_gone_raises_its_own_error(conn: db.Connection) -> None:
+    """SQLite rolls a whole transaction back by itself on some errors (a full disk); the nested
+    block's error must then come out as it is, not as "no such savepoint" from a ROLLBACK TO
+    that has nothing left to undo."""
+    with pytest.raises(ValueError, match="the error that matters"):
+        with db.transaction(conn):
+            conn.execute("INSERT INTO autoqueue_meta (key, value) VALUES ('k', 'v')")
+            with db.transaction(conn):
+                conn.execute("ROLLBACK")  # the whole transaction ends under the nested block
+                raise ValueError("the error that matters")
+    assert not conn.in_transaction
+    assert conn.execute("SELECT count(*) FROM autoqueue_meta WHERE key = 'k'").fetchone()[0] == 0
+    with db.transaction(conn):  # and the connection goes on
+        conn.execute("INSERT INTO autoqueue_meta (key, value) VALUES ('k', 'v')")
+    assert conn.execute("SELECT count(*) FROM autoqueue_meta WHERE key = 'k'").fetchone()[0] == 1

@@ -308,7 +308,7 @@ def test_log_columns_align_by_terminal_cells(capsys: pytest.CaptureFixture[str])
 
     from rich.console import Console
 
-    from autoqueue.cli import output
+    from autoqueue.cli import display
 
     i18n.set_language("ko")
     messages = ["🎬 영상 저장됨 one", "youtube done two", "plain three", "스크립트 four"]
@@ -318,12 +318,12 @@ def test_log_columns_align_by_terminal_cells(capsys: pytest.CaptureFixture[str])
         log_entry(3, None, None, messages[2]),
         log_entry(4, "video", None, messages[3]),
     ]
-    output.console().width = 200
-    output.log_rows(entries, "UTC")  # type: ignore[arg-type]
+    display.console().width = 200
+    display.log_rows(entries, "UTC")  # type: ignore[arg-type]
     printed = [line for line in capsys.readouterr().out.splitlines() if line.strip()]
     assert len(message_columns(printed, messages)) == 1, printed
     console = Console(width=120, file=io.StringIO(), record=True)
     for entry in entries:
-        console.print(output.log_line(entry, "UTC"))  # type: ignore[arg-type]
+        console.print(display.log_line(entry, "UTC"))  # type: ignore[arg-type]
     lines = console.export_text().splitlines()
     assert len(message_columns(lines, messages)) == 1, lines

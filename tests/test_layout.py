@@ -119,3 +119,24 @@ def test_the_docs_site_lists_every_page() -> None:
     pages = {path.relative_to(ROOT / "docs").as_posix() for path in (ROOT / "docs").rglob("*.md")}
     assert listed == pages
     assert re.search(r"^strict:\s*true\s*$", config, re.M)
+
+
+def test_no_module_is_over_five_hundred_lines() -> None:
+    long = {
+        name: lines
+        for name in modules()
+        if (lines := len((PACKAGE / name).read_text(encoding="utf-8").splitlines())) > 500
+    }
+    assert not long, long
+
+
+def test_only_the_store_knows_which_backend_it_talks_to() -> None:
+    """Above store/, SQL that differs asks the connection's Dialect (ARCHITECTURE.md
+    "Backends"); the backend test itself stays inside the seam."""
+    outside = [
+        name
+        for name in modules()
+        if not name.startswith("store/")
+        and "_is_postgres" in (PACKAGE / name).read_text(encoding="utf-8")
+    ]
+    assert not outside, outside

@@ -18,7 +18,7 @@ from textual.pilot import Pilot
 
 from autoqueue.errors import SupersededError
 from autoqueue.repo import queue as queue_repo
-from autoqueue.store.db import Connection, is_postgres
+from autoqueue.store.db import Connection, dialect
 from autoqueue.tasks.control import retry_task
 from autoqueue.tasks.home import init_home
 from autoqueue.tasks.views import list_tasks
@@ -219,9 +219,9 @@ def as_schema_6(conn: Connection) -> None:
     ):
         # SQLite cannot drop the last column of a table whose definition holds comments (it
         # reparses the edited text); a renamed column is as absent to the migration.
-        change = "DROP COLUMN {0}" if is_postgres(conn) else "RENAME COLUMN {0} TO {0}_before"
+        change = "DROP COLUMN {0}" if dialect(conn).name == "postgresql" else "RENAME COLUMN {0} TO {0}_before"
         conn.execute(f"ALTER TABLE {table} {change.format(column)}")
-    if is_postgres(conn):
+    if dialect(conn).name == "postgresql":
         conn.execute("DELETE FROM autoqueue_schema WHERE version = 3")
     else:
         conn.execute("PRAGMA user_version = 7")

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from autoqueue.kinds import RepeatType
-from autoqueue.queue.scheduling import advance, occurrence
+from autoqueue.queue.recurrence import advance, occurrence
 from autoqueue.timeutil import localize
 
 # Recurrence arithmetic only: no database, so one run rather than one per backend.

@@ -15,14 +15,14 @@ from autoqueue.repo import logs as logs_repo
 from autoqueue.repo import queue as queue_repo
 from autoqueue.repo import tasks as tasks_repo
 from autoqueue.store.db import Connection
-from autoqueue.worker.tick import Scheduler
+from autoqueue.worker.tick import Worker
 from autoqueue.workspace import Workspace
 
 from .conftest import NOW, add, stage_config, write_config
 
 
-def drain(workspace: Workspace) -> Scheduler:
-    scheduler = Scheduler(Workspace.load(workspace.home))
+def drain(workspace: Workspace) -> Worker:
+    scheduler = Worker(Workspace.load(workspace.home))
     scheduler.run(drain=True, max_seconds=60)
     return scheduler
 

@@ -33,7 +33,7 @@ from autoqueue.repo import tasks as tasks_repo
 from autoqueue.store.db import Connection
 from autoqueue.tasks.home import init_home
 from autoqueue.timeutil import from_db, to_db, utcnow
-from autoqueue.worker.tick import Scheduler
+from autoqueue.worker.tick import Worker
 from autoqueue.workspace import Workspace
 from autoqueue.youtube import auth
 from autoqueue.youtube.api import chunk_size, classify
@@ -118,7 +118,7 @@ def ready_task(
 
 
 def drain(workspace: Workspace) -> None:
-    Scheduler(Workspace.load(workspace.home)).run(drain=True, max_seconds=120)
+    Worker(Workspace.load(workspace.home)).run(drain=True, max_seconds=120)
 
 
 def youtube_item(conn: Connection, task_id: str):  # type: ignore[no-untyped-def]

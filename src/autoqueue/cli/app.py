@@ -60,9 +60,9 @@ class AutoqueueGroup(TyperGroup):
                 **extra,
             )
         except typer.Abort:
-            from autoqueue.cli import output
+            from autoqueue.cli import display
 
-            output.error(i18n._("aborted"))
+            display.error(i18n._("aborted"))
             code = 1
         except Exception as exc:
             # click's own errors (typer vendors click, so matched by what they have): a usage
@@ -75,14 +75,14 @@ class AutoqueueGroup(TyperGroup):
             if type(exc).__name__ == "NoArgsIsHelpError":
                 sys.stdout.write(str(message()) + "\n")  # `autoqueue` alone: the help screen
             else:
-                from autoqueue.cli import output
+                from autoqueue.cli import display
 
                 context = getattr(exc, "ctx", None)
                 where = getattr(context, "command_path", None) or "autoqueue"
                 text = i18n.translate_parser_error(str(message()))
                 if hasattr(exc, "ctx"):
                     text += " " + i18n._("(see `{command} --help`)").format(command=where)
-                output.error(text)
+                display.error(text)
         else:
             # Without standalone mode, click returns a command's exit code (typer.Exit) as its
             # result; a command that simply returned gives None.
@@ -97,9 +97,9 @@ class AutoqueueGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except Exception as exc:
-            from autoqueue.cli import output
+            from autoqueue.cli import display
 
-            code = output.failure(exc)
+            code = display.failure(exc)
             if code is None:
                 raise
             raise typer.Exit(code) from None

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from autoqueue.cli import output, reads
+from autoqueue.cli import display, reads
 from autoqueue.cli.app import JsonOption, LimitOption, _state, app
 from autoqueue.errors import UsageError
 from autoqueue.i18n import _
@@ -25,8 +25,8 @@ def init(ctx: typer.Context) -> None:
     state = _state(ctx)
     made = init_home(state.workspace)
     for path in made:
-        output.info(_("created {path}").format(path=path))
-    output.info(_("autoqueue home ready: {home}").format(home=state.workspace.home))
+        display.info(_("created {path}").format(path=path))
+    display.info(_("autoqueue home ready: {home}").format(home=state.workspace.home))
 
 
 @app.command()
@@ -102,9 +102,9 @@ def add(
     with state.connect() as conn:
         added = add_task(state.workspace, conn, prepared, now)
     for message in added.warnings:
-        output.warning(message)
+        display.warning(message)
     if as_json:
-        output.emit_json(asdict(added))
+        display.emit_json(asdict(added))
     else:
         sys.stdout.write(added.task_id + "\n")
 
@@ -143,11 +143,11 @@ def doctor(ctx: typer.Context, as_json: JsonOption = False) -> None:
     state = _state(ctx)
     checks = doctor_checks.run_checks(state.home.expanduser().resolve(), state.db)
     if as_json:
-        output.emit_json([asdict(check) for check in checks])
+        display.emit_json([asdict(check) for check in checks])
     else:
-        from autoqueue.cli import machine_output
+        from autoqueue.cli import machine_display
 
-        machine_output.doctor_rows(checks)
+        machine_display.doctor_rows(checks)
     if any(check.status == doctor_checks.FAIL for check in checks):
         raise typer.Exit(1)
 
@@ -161,11 +161,11 @@ def voices(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
     found = catalog(_state(ctx).home.expanduser().resolve())
     if as_json:
-        output.emit_json(found.as_json())
+        display.emit_json(found.as_json())
     else:
-        from autoqueue.cli import machine_output
+        from autoqueue.cli import machine_display
 
-        machine_output.voice_rows(found)
+        machine_display.voice_rows(found)
 
 
 @app.command()
@@ -195,12 +195,12 @@ def stop(
     with state.connect() as conn:
         result = stop_task(state.workspace, conn, task, utcnow())
     if as_json:
-        output.emit_json(asdict(result))
+        display.emit_json(asdict(result))
         return
-    for line in output.stop_lines(result):
-        output.info(line)
+    for line in display.stop_lines(result):
+        display.info(line)
     for note in result.not_killed:
-        output.warning(note)
+        display.warning(note)
 
 
 @app.command()
@@ -217,7 +217,7 @@ def pause(
     parse_task_ref(task)
     with state.connect() as conn:
         paused = pause_task(conn, task, utcnow())
-    output.info(_("paused {paused} schedule(s)").format(paused=paused))
+    display.info(_("paused {paused} schedule(s)").format(paused=paused))
 
 
 @app.command()
@@ -236,12 +236,12 @@ def resume(
     with state.connect() as conn:
         schedules = resume_task(conn, task, utcnow())
     if as_json:
-        output.emit_json(schedules)
+        display.emit_json(schedules)
         return
     for schedule in schedules:
-        output.info(
+        display.info(
             _("schedule {id}: {value}").format(
-                id=schedule["id"], value=output.schedule_text(schedule)
+                id=schedule["id"], value=display.schedule_text(schedule)
             )
         )
 
@@ -294,12 +294,12 @@ def edit(
     with state.connect() as conn:
         schedule, warnings = edit_task(state.workspace, conn, task, request, utcnow())
     for warning in warnings:
-        output.warning(warning)
+        display.warning(warning)
     if as_json:
-        output.emit_json(schedule)
+        display.emit_json(schedule)
         return
-    output.info(
-        _("schedule {id}: {value}").format(id=schedule["id"], value=output.schedule_text(schedule))
+    display.info(
+        _("schedule {id}: {value}").format(id=schedule["id"], value=display.schedule_text(schedule))
     )
 
 
@@ -338,7 +338,7 @@ def delete(
             state.workspace, conn, found.id, utcnow(), stop_first=stop, keep_files=keep_files
         )
     if as_json:
-        output.emit_json(asdict(deleted))
+        display.emit_json(asdict(deleted))
         return
     rows = deleted.rows
     text = _(
@@ -353,9 +353,9 @@ def delete(
         text += _(", and its folder")
     if rows["contents_kept"]:
         text += _("; {count} content row(s) kept").format(count=rows["contents_kept"])
-    output.info(text)
+    display.info(text)
     for killed in deleted.killed_processes:
-        output.info(_("killed {name} (pid {pid})").format(name=killed["name"], pid=killed["pid"]))
+        display.info(_("killed {name} (pid {pid})").format(name=killed["name"], pid=killed["pid"]))
 
 
 @app.command()
@@ -380,6 +380,6 @@ def retry(
     with state.connect() as conn:
         item_id = retry_task(conn, task, utcnow(), reupload=reupload)
     if reupload:
-        output.info(_("item {item} is waiting again (a new upload)").format(item=item_id))
+        display.info(_("item {item} is waiting again (a new upload)").format(item=item_id))
     else:
-        output.info(_("item {item} is waiting again").format(item=item_id))
+        display.info(_("item {item} is waiting again").format(item=item_id))

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from autoqueue.cli import output
+from autoqueue.cli import display
 from autoqueue.cli.app import JsonOption, _state, app
 from autoqueue.i18n import _
 
@@ -34,17 +34,17 @@ def db_copy(
     with state.connect() as source:
         copied = copy_database(source, to, shown=shown)
     if as_json:
-        output.emit_json({"to": shown, "rows": copied.counts, "sha256": copied.checksums})
+        display.emit_json({"to": shown, "rows": copied.counts, "sha256": copied.checksums})
         return
     total = sum(copied.counts.values())
-    output.info(
+    display.info(
         _("copied {total} rows into {shown}; row counts and checksums match:").format(
             total=total, shown=shown
         )
     )
     for table, count in copied.counts.items():
-        output.info(f"  {table}: {count}")
-    output.info(
+        display.info(f"  {table}: {count}")
+    display.info(
         _("use it with --db '{shown}' or AUTOQUEUE_DB (the old database is left as it was)").format(
             shown=shown
         )

@@ -22,9 +22,8 @@ from autoqueue.tasks.add import AddRequest, add_task, prepare_add
 from autoqueue.tasks.control import retry_task
 from autoqueue.tasks.home import init_home
 from autoqueue.timeutil import utcnow
-from autoqueue.worker.hosts import database_clock
 from autoqueue.worker.report import TickReport
-from autoqueue.worker.tick import Scheduler
+from autoqueue.worker.start import open_worker
 from autoqueue.workspace import Workspace
 
 SAMPLE_IMAGES = (
@@ -238,19 +237,17 @@ def run_demo(
             ).format(home=workspace.home)
         )
     report: list[TickReport] = []
-    with closing(workspace.connect()) as conn:
-        clock = database_clock(conn)
-    scheduler = Scheduler(workspace, clock=clock)
-    worker = threading.Thread(
-        target=lambda: report.append(scheduler.run(drain=True, max_seconds=max_seconds)),
-        name="demo-scheduler",
+    worker = open_worker(workspace)
+    thread = threading.Thread(
+        target=lambda: report.append(worker.run(drain=True, max_seconds=max_seconds)),
+        name="demo-worker",
     )
     started = time.monotonic()
-    worker.start()
+    thread.start()
     with Live(console=console, refresh_per_second=4, transient=False) as live:
-        while worker.is_alive():
+        while thread.is_alive():
             live.update(_status_table(workspace, task_ids, time.monotonic() - started))
-            worker.join(timeout=0.25)
+            thread.join(timeout=0.25)
         live.update(_status_table(workspace, task_ids, time.monotonic() - started))
     results = []
     with closing(workspace.connect()) as conn:

@@ -71,7 +71,7 @@ def run_checks(home: Path, database: str | None) -> list[Check]:
 
 
 def _database(workspace: object) -> Check:
-    from autoqueue.worker.hosts import check_identity
+    from autoqueue.worker.start import check_identity
     from autoqueue.workspace import Workspace
 
     assert isinstance(workspace, Workspace)
@@ -427,12 +427,12 @@ def _scheduler(workspace: object) -> Check:
     if conn is not None:
         try:
             from autoqueue.repo import lock as lock_repo
+            from autoqueue.store.db import clock
             from autoqueue.timeutil import to_db
-            from autoqueue.worker.hosts import database_clock
             from autoqueue.worker.lease import LOCK_NAME
 
             holder = lock_repo.holder(conn, LOCK_NAME)
-            now = to_db(database_clock(conn)())
+            now = to_db(clock(conn)())
             if holder is not None and holder["expires_at"] and str(holder["expires_at"]) > now:
                 return Check(
                     "scheduler",

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from autoqueue.cli import output, reads
+from autoqueue.cli import display, reads
 from autoqueue.cli.app import JsonOption, LimitOption, _state, app
 from autoqueue.errors import UsageError
 from autoqueue.i18n import _
@@ -67,9 +67,9 @@ def logs(
 def _print_follow(entries: list[Any], as_json: bool, tz: str, last: int) -> int:
     for entry in entries:
         if as_json:
-            output.emit_json(entry.as_json(), lines=True)
+            display.emit_json(entry.as_json(), lines=True)
         else:
-            output.log_rows([entry], tz)
+            display.log_rows([entry], tz)
         last = max(last, entry.id)
     sys.stdout.flush()
     return last
@@ -108,7 +108,7 @@ def cleanup(
         cleaned = retention.cleanup(conn, older_than, now, dry_run=dry_run)
         swept = retention.sweep_files(state.workspace, conn, older_than, now, dry_run=dry_run)
     if as_json:
-        output.emit_json(
+        display.emit_json(
             {
                 "deleted": 0 if dry_run else cleaned.queue_rows,
                 "matched": cleaned.queue_rows,
@@ -127,20 +127,20 @@ def cleanup(
         if dry_run
         else _("deleted {count} queue row(s) completed before {cutoff} UTC")
     )
-    output.info(rows_text.format(count=cleaned.queue_rows, cutoff=cleaned.cutoff))
+    display.info(rows_text.format(count=cleaned.queue_rows, cutoff=cleaned.cutoff))
     logs_text = (
         _("would delete {count} routine log row(s) written before {cutoff} UTC")
         if dry_run
         else _("deleted {count} routine log row(s) written before {cutoff} UTC")
     )
-    output.info(logs_text.format(count=cleaned.log_rows, cutoff=cleaned.cutoff))
+    display.info(logs_text.format(count=cleaned.log_rows, cutoff=cleaned.cutoff))
     folders = ", ".join(f"{n} {kind}" for kind, n in sorted(swept.folders.items())) or "0"
     files_text = (
         _("would delete {folders} folder(s): {files} file(s), {mb:.1f} MB")
         if dry_run
         else _("deleted {folders} folder(s): {files} file(s), {mb:.1f} MB")
     )
-    output.info(files_text.format(folders=folders, files=swept.files, mb=swept.bytes / 1e6))
+    display.info(files_text.format(folders=folders, files=swept.files, mb=swept.bytes / 1e6))
 
 
 @app.command()
@@ -152,4 +152,4 @@ def schema(
 
     if name != "story":
         raise UsageError(_("unknown schema {name!r} (choose from: story)").format(name=name))
-    output.emit_json(Story.model_json_schema())
+    display.emit_json(Story.model_json_schema())

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from autoqueue.cli import output
+from autoqueue.cli import display
 from autoqueue.cli.app import _state, app
 from autoqueue.i18n import _
 
@@ -33,7 +33,7 @@ def watch(
 
         def screen() -> Any:
             recent = logs_repo.query(conn, logs_repo.LogFilter(limit=8))
-            return output.dashboard(
+            return display.dashboard(
                 reads.tab_counts(conn),
                 reads.processing_rows(conn),
                 list(reversed(recent)),
@@ -41,9 +41,9 @@ def watch(
             )
 
         if once:
-            output.console().print(screen())
+            display.console().print(screen())
             return
-        with Live(screen(), console=output.console(), refresh_per_second=4) as live:
+        with Live(screen(), console=display.console(), refresh_per_second=4) as live:
             try:
                 while True:
                     time.sleep(interval)
@@ -83,16 +83,16 @@ def ui(
         if state.db is not None:
             environ["AUTOQUEUE_DB"] = state.db
         token = ui_web.new_token(host)
-        output.info(
+        display.info(
             _("serving autoqueue ui on http://{host}:{port} (Ctrl-C stops)").format(
                 host=host, port=port
             )
         )
         if token is not None:
-            output.info(
+            display.info(
                 _("open it with its token: {url}").format(url=ui_web.address(host, port, token))
             )
-            output.warning(
+            display.warning(
                 _(
                     "{host} is not a loopback address: anyone with this address can act on the "
                     "queue, and plain HTTP does not hide it; an SSH tunnel to 127.0.0.1 is safer"

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from autoqueue.cli import output
+from autoqueue.cli import display
 from autoqueue.errors import UsageError
 from autoqueue.i18n import _
 
@@ -53,15 +53,15 @@ def list_tab(workspace: Workspace, tab: str | None, limit: int, as_json: bool) -
         if chosen is None:
             counts = reads.tab_counts(conn)
             if as_json:
-                output.emit_json({tab.value: count for tab, count in counts.items()})
+                display.emit_json({tab.value: count for tab, count in counts.items()})
             else:
-                output.tab_counts(counts)
+                display.tab_counts(counts)
             return
         rows = reads.tab_rows(conn, chosen, limit)
     if as_json:
-        output.emit_json(rows)
+        display.emit_json(rows)
     else:
-        output.queue_rows(chosen, rows, workspace.display_zone)
+        display.queue_rows(chosen, rows, workspace.display_zone)
 
 
 def tasks(workspace: Workspace, as_json: bool) -> None:
@@ -71,9 +71,9 @@ def tasks(workspace: Workspace, as_json: bool) -> None:
     with reading(workspace) as conn:
         listed = list_tasks(conn)
     if as_json:
-        output.emit_json(listed)
+        display.emit_json(listed)
     else:
-        output.task_rows(listed, workspace.display_zone)
+        display.task_rows(listed, workspace.display_zone)
 
 
 def show(workspace: Workspace, task: str, as_json: bool) -> None:
@@ -85,9 +85,9 @@ def show(workspace: Workspace, task: str, as_json: bool) -> None:
     with reading(workspace) as conn:
         detail = show_task(workspace, conn, task)
     if as_json:
-        output.emit_json(detail)
+        display.emit_json(detail)
     else:
-        output.task_detail(detail, workspace.display_zone)
+        display.task_detail(detail, workspace.display_zone)
 
 
 @dataclass(frozen=True)
@@ -128,9 +128,9 @@ def logs(workspace: Workspace, query: LogQuery, as_json: bool) -> None:
     with reading(workspace) as conn:
         entries = logs_repo.query(conn, log_filter(conn, query))
     if as_json:
-        output.emit_json([entry.as_json() for entry in entries])
+        display.emit_json([entry.as_json() for entry in entries])
     else:
-        output.log_rows(entries, workspace.display_zone)  # newest first, as --json
+        display.log_rows(entries, workspace.display_zone)  # newest first, as --json
 
 
 def contents(workspace: Workspace, task: str | None, limit: int, as_json: bool) -> None:
@@ -149,9 +149,9 @@ def contents(workspace: Workspace, task: str | None, limit: int, as_json: bool) 
             task_id = str(find_task(conn, task)["id"])
         rows = contents_repo.list_contents(conn, task_id=task_id, limit=limit)
     if as_json:
-        output.emit_json([row.as_json() for row in rows])
+        display.emit_json([row.as_json() for row in rows])
     else:
-        output.content_rows(rows, workspace.display_zone)
+        display.content_rows(rows, workspace.display_zone)
 
 
 @contextmanager
@@ -292,7 +292,7 @@ def main(argv: Sequence[str]) -> int | None:
         if not run_plain(*found, os.environ):
             return None
     except Exception as exc:
-        code = output.failure(exc)
+        code = display.failure(exc)
         if code is None:
             raise
         return code

@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from autoqueue.cli import output
+from autoqueue.cli import display
 from autoqueue.cli.app import JsonOption, State, _state, app
 from autoqueue.errors import AutoqueueError, UsageError
 from autoqueue.i18n import _, queue_label
 
 if TYPE_CHECKING:
     from autoqueue.worker.report import TickReport
-    from autoqueue.worker.tick import Scheduler
+    from autoqueue.worker.tick import Worker
     from autoqueue.workspace import Workspace
 
 INTERRUPTED = 130  # the shell's exit status for a command ended by Ctrl-C (128 + SIGINT)
@@ -32,8 +32,8 @@ INTERRUPTED = 130  # the shell's exit status for a command ended by Ctrl-C (128 
 def _print_processed(done: Any) -> None:
     """One line per item a round ran: its queue, task and how it ended, in the user's words."""
     detail = f": {done.detail}" if done.detail else ""
-    queue = output.pad_cells(queue_label(done.queue_type.value), 8)
-    output.info(f"{queue} {done.task_id} {output.outcome_label(done.outcome)}{detail}")
+    queue = display.pad_cells(queue_label(done.queue_type.value), 8)
+    display.info(f"{queue} {done.task_id} {display.outcome_label(done.outcome)}{detail}")
 
 
 @dataclass
@@ -45,7 +45,7 @@ class _Signals:
 
 
 @contextmanager
-def _stop_on_signals(scheduler: "Scheduler") -> Iterator[_Signals]:
+def _stop_on_signals(worker: "Worker") -> Iterator[_Signals]:
     """SIGTERM / Ctrl-C: stop claiming and let running stages finish within the grace period,
     saying at once what is waited for; a second signal kills them (their items go back to
     waiting)."""
@@ -54,8 +54,8 @@ def _stop_on_signals(scheduler: "Scheduler") -> Iterator[_Signals]:
     def handle(number: int, _frame: object) -> None:
         received.count += 1
         received.interrupted = received.interrupted or number == signal.SIGINT
-        scheduler.request_stop()
-        _say_stopping(scheduler, number, first=received.count == 1)
+        worker.request_stop()
+        _say_stopping(worker, number, first=received.count == 1)
 
     previous = {}
     for name in ["SIGINT", "SIGTERM", "SIGBREAK"]:
@@ -69,12 +69,12 @@ def _stop_on_signals(scheduler: "Scheduler") -> Iterator[_Signals]:
             signal.signal(number, handler)
 
 
-def _say_stopping(scheduler: "Scheduler", number: int, *, first: bool) -> None:
+def _say_stopping(worker: "Worker", number: int, *, first: bool) -> None:
     """One line on stderr, at once: what the stop waits for and how to end the wait. Written
     straight to the stream: a signal handler must not wait on a lock the code it interrupted
     may hold (rich's console has one)."""
     again = "Ctrl-C" if number == signal.SIGINT else signal.Signals(number).name
-    running = scheduler.running()
+    running = worker.running()
     if not first:
         line = _("stopping now: the running stages are killed and their items go back to waiting")
     elif not running:
@@ -87,7 +87,7 @@ def _say_stopping(scheduler: "Scheduler", number: int, *, first: bool) -> None:
         line = _(
             "stopping: no new work starts; waiting up to {grace:g} s for {items} to finish "
             "(a second {again} stops them now and puts them back to waiting)"
-        ).format(grace=scheduler.grace, items=items, again=again)
+        ).format(grace=worker.grace, items=items, again=again)
     sys.stderr.write(line + "\n")
     sys.stderr.flush()
 
@@ -114,25 +114,18 @@ def _run_scheduler(
     as_json: bool,
     queues: str | None = None,
 ) -> None:
-    from autoqueue.worker import hosts
-    from autoqueue.worker.tick import Scheduler
+    from autoqueue.tasks.choices import parse_queues
+    from autoqueue.worker.start import open_worker
 
-    served = hosts.parse_queues(queues)
-    with state.connect() as conn:
-        # Refuse a missing or foreign database, or a home that is not the database's own,
-        # before taking any lock; leases and due times follow the database's clock.
-        hosts.check_identity(state.workspace, conn)
-        clock = hosts.database_clock(conn)
-    scheduler = Scheduler(
+    worker = open_worker(
         state.workspace,
         grace=grace,
         listener=None if as_json else _print_processed,
-        queues=served,
-        clock=clock,
-        notice=output.warning,  # the database going away and coming back, a line each
+        queues=parse_queues(queues),
+        notice=display.warning,  # the database going away and coming back, a line each
     )
-    with _stop_on_signals(scheduler) as received:
-        report = scheduler.run(drain=drain, max_seconds=max_seconds, forever=forever)
+    with _stop_on_signals(worker) as received:
+        report = worker.run(drain=drain, max_seconds=max_seconds, forever=forever)
     _report(report, as_json=as_json)
     if received.interrupted:
         raise typer.Exit(INTERRUPTED)
@@ -141,7 +134,7 @@ def _run_scheduler(
 def _report(report: "TickReport", *, as_json: bool) -> None:
     """What the round did: JSON, or lines (an error as the one line the CLI prints)."""
     if as_json:
-        output.emit_json(
+        display.emit_json(
             {
                 "lock_holder": report.lock_holder,
                 "enqueued": report.enqueued,
@@ -165,26 +158,26 @@ def _report(report: "TickReport", *, as_json: bool) -> None:
         # The round stopped early; what its attempts recorded is applied by the next tick.
         raise AutoqueueError(report.error)
     for recovered in report.recovered:  # a follower recovers this host's dead workers' items
-        output.info(
+        display.info(
             _("recovered {value} item {id} of task {task_id}: {reason} ({outcome})").format(
                 value=queue_label(recovered.item.queue_type.value),
                 id=recovered.item.id,
                 task_id=recovered.item.task_id,
                 reason=recovered.reason,
-                outcome=output.outcome_label(recovered.outcome),
+                outcome=display.outcome_label(recovered.outcome),
             )
         )
     if report.lock_holder is not None and not report.processed:
-        output.info(
+        display.info(
             _(
                 "another worker leads ({lock_holder}): it enqueues and recovers; nothing ready here"
             ).format(lock_holder=report.lock_holder)
         )
         return
     if report.enqueued:
-        output.info(_("enqueued {enqueued} scheduled run(s)").format(enqueued=report.enqueued))
+        display.info(_("enqueued {enqueued} scheduled run(s)").format(enqueued=report.enqueued))
     if not (report.processed or report.enqueued or report.recovered):
-        output.info(_("nothing to do"))
+        display.info(_("nothing to do"))
 
 
 QueuesOption = Annotated[
@@ -216,13 +209,16 @@ def tick(
     as_json: JsonOption = False,
     queues: QueuesOption = None,
 ) -> None:
-    """One scheduler round: recover, enqueue due schedules, run one item per queue."""
+    """One worker round: recover, enqueue due schedules, run one item per queue."""
     state = _state(ctx)
     if not drain and queues is None and _idle(state):
         if as_json:
-            output.emit_json({"lock_holder": None, "enqueued": 0, "recovered": [], "processed": []})
+            none: list[object] = []
+            display.emit_json(
+                {"lock_holder": None, "enqueued": 0, "recovered": none, "processed": none}
+            )
         else:
-            output.info(_("nothing to do"))
+            display.info(_("nothing to do"))
         return
     _run_scheduler(
         state,
@@ -316,10 +312,10 @@ def cron(
     flavour = cron_flavour()
     if as_json:
         # Both lines stay (scripts read them); "system" says which one this machine uses.
-        output.emit_json({**lines, "system": flavour})
+        display.emit_json({**lines, "system": flavour})
         return
     heading = (
-        _("# Windows Task Scheduler (cmd.exe):")
+        _("# Windows Task Worker (cmd.exe):")
         if flavour == "schtasks"
         else _("# crontab (crontab -e):")
     )
@@ -378,7 +374,7 @@ def _install_crontab(line: str) -> None:
         ) from exc
     existing = current.stdout if current.returncode == 0 else ""
     if line in existing.splitlines():
-        output.info(_("the crontab already has this line"))
+        display.info(_("the crontab already has this line"))
         return
     new = existing + ("" if not existing or existing.endswith("\n") else "\n") + line + "\n"
     result = subprocess.run(
@@ -388,7 +384,7 @@ def _install_crontab(line: str) -> None:
         raise AutoqueueError(
             _("crontab refused the new table: {value}").format(value=result.stderr.strip())
         )
-    output.info(_("installed in the crontab"))
+    display.info(_("installed in the crontab"))
 
 
 DEMO_HOME = Path("autoqueue-demo")
@@ -415,18 +411,18 @@ def demo(
     if directory.exists() and not directory.is_dir():
         raise UsageError(_("--dir {directory} is a file, not a folder").format(directory=directory))
     started = time.monotonic()
-    results = run_demo(directory.expanduser().resolve(), output.console(), db=state.db)
-    output.info(_("\ndone in {value:.0f} s").format(value=time.monotonic() - started))
+    results = run_demo(directory.expanduser().resolve(), display.console(), db=state.db)
+    display.info(_("\ndone in {value:.0f} s").format(value=time.monotonic() - started))
     failed = False
     for result in results:
         if result.video is not None:
-            output.info(f"✅ {result.title}: {result.video}")
+            display.info(f"✅ {result.title}: {result.video}")
         else:
             failed = True
-            output.error(f"{result.title}: {result.status}: {result.error or 'did not finish'}")
+            display.error(f"{result.title}: {result.status}: {result.error or 'did not finish'}")
     home = directory.expanduser().resolve()
-    output.info(_("local publishes (outbox): {value}").format(value=home / "outbox"))
-    output.info(
+    display.info(_("local publishes (outbox): {value}").format(value=home / "outbox"))
+    display.info(
         _("look around: autoqueue --home {home} list completed | logs | contents").format(home=home)
     )
     if failed:

@@ -25,7 +25,7 @@ from textual.drivers.web_driver import WebDriver
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Select, Static, TabbedContent, TabPane
 
-from autoqueue.cli import output
+from autoqueue.cli import display
 from autoqueue.cli import terminal_tables as tables
 from autoqueue.cli.terminal_dialogs import AddTask, Confirm, Notice, TaskDetail
 from autoqueue.errors import AutoqueueError
@@ -190,7 +190,7 @@ class AutoqueueApp(App[None]):
     def compose(self) -> ComposeResult:
         with TabbedContent(id="tabs"):
             for tab in Tab:
-                with TabPane(output.tab_label(tab), id=tab.value):
+                with TabPane(display.tab_label(tab), id=tab.value):
                     yield DataTable(id=f"table-{tab.value}", cursor_type="row", zebra_stripes=True)
             with TabPane(_("tasks"), id="tasks"):
                 yield DataTable(id="table-tasks", cursor_type="row", zebra_stripes=True)
@@ -295,7 +295,7 @@ class AutoqueueApp(App[None]):
         counts, rows, tasks, entries = read
         tabs = self.main_screen.query_one("#tabs", TabbedContent)
         for tab, count in counts.items():
-            tabs.get_tab(tab.value).label = output.tab_label(tab) + f" {count}"
+            tabs.get_tab(tab.value).label = display.tab_label(tab) + f" {count}"
         tabs.get_tab("tasks").label = _("tasks") + f" {len(tasks)}"
         if shown is not None and rows != self.rows.get(pane):
             self.rows[pane] = rows
@@ -359,7 +359,8 @@ class AutoqueueApp(App[None]):
             if row.get("error_message"):
                 text.append("\n" + " ".join(str(row["error_message"]).split()), style="red")
             for schedule in row.get("schedules", []):
-                text.append("\n" + output.schedule_text(schedule, pending=output.task_pending(row)))
+                shown = display.schedule_text(schedule, pending=display.task_pending(row))
+                text.append("\n" + shown)
             if row.get("last_error") and row.get("state") == "failed":
                 text.append("\n" + " ".join(str(row["last_error"]).split()), style="red")
         self.main_screen.query_one("#row-detail", Static).update(text)
@@ -424,7 +425,7 @@ class AutoqueueApp(App[None]):
                 return
             self.refresh_data()
             title = _("Stopped {task}").format(task=task_id[:8])
-            self.push_screen(Notice(title, [*output.stop_lines(result), *result.not_killed]))
+            self.push_screen(Notice(title, [*display.stop_lines(result), *result.not_killed]))
 
         self.push_screen(
             Confirm(_("Stop task {task} ({title})?").format(task=task_id[:8], title=row["title"])),
@@ -449,7 +450,7 @@ class AutoqueueApp(App[None]):
             if resumed is not None:
                 self.say(
                     _("resumed: {schedules}").format(
-                        schedules="; ".join(output.schedule_text(s) for s in resumed)
+                        schedules="; ".join(display.schedule_text(s) for s in resumed)
                     )
                 )
         self.refresh_data()

@@ -14,7 +14,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Footer, Input, Label, Select, Static
 
-from autoqueue.cli import output
+from autoqueue.cli import display
 from autoqueue.i18n import _
 from autoqueue.kinds import MediaMode, RepeatType
 from autoqueue.tasks.add import Added, AddRequest
@@ -106,7 +106,7 @@ class AddTask(ModalScreen[Added | None]):
                     id="media_mode",
                 )
                 yield Select(
-                    [(_(output.REPEAT_LABELS[r.value]), r.value) for r in RepeatType],
+                    [(_(display.REPEAT_LABELS[r.value]), r.value) for r in RepeatType],
                     value=RepeatType.ONCE.value,
                     allow_blank=False,
                     id="repeat",
@@ -184,4 +184,4 @@ class TaskDetail(Screen[None]):
         if detail is None:  # deleted meanwhile, or an error the app already showed
             self.app.pop_screen()
             return
-        self.query_one("#detail", Static).update(output.task_detail_view(detail, app.tz))
+        self.query_one("#detail", Static).update(display.task_detail_view(detail, app.tz))

@@ -11,7 +11,7 @@ from rich.text import Text
 from textual.screen import Screen
 from textual.widgets import DataTable
 
-from autoqueue.cli import output
+from autoqueue.cli import display
 from autoqueue.i18n import N_, _
 from autoqueue.kinds import Tab
 from autoqueue.repo.views import LogEntry
@@ -56,8 +56,8 @@ def _fixed_width(label: str, size: int) -> int:
 
 def _schedules_text(task: Mapping[str, Any]) -> str:
     """A listed task's schedules on one line, as ``autoqueue tasks`` shows them."""
-    pending = output.task_pending(task)
-    return "; ".join(output.schedule_text(s, pending=pending) for s in task["schedules"])
+    pending = display.task_pending(task)
+    return "; ".join(display.schedule_text(s, pending=pending) for s in task["schedules"])
 
 
 def build_columns(screen: Screen[Any], width: int) -> None:
@@ -99,7 +99,7 @@ def fill_queue(table: DataTable[Any], rows: Sequence[Mapping[str, Any]], tz: str
         for row in rows:
             waiting = row["status"] == "waiting"
             when = row["next_retry_at"] if waiting else None
-            stage = Text(output.stage_text(row))
+            stage = Text(display.stage_text(row))
             if row["status"] == "failed":
                 stage.stylize("red")
             elif row["status"] == "processing":
@@ -119,13 +119,13 @@ def fill_tasks(table: DataTable[Any], tasks: Sequence[Mapping[str, Any]]) -> Non
     with refilling(table):
         for task in tasks:
             state = str(task["state"])
-            style = output.STATE_STYLES.get(state, "")
+            style = display.STATE_STYLES.get(state, "")
             table.add_row(
                 _short(task["id"]),
                 str(task["title"]),
                 f"{task['type']}/{task['media_mode']}",
                 _schedules_text(task) or "-",
-                Text(output.state_label(state), style=style),
+                Text(display.state_label(state), style=style),
                 key=str(task["id"]),
             )
 
@@ -134,10 +134,10 @@ def fill_logs(table: DataTable[Any], entries: Sequence[LogEntry], tz: str) -> No
     with refilling(table):
         for entry in entries:  # newest first, as `autoqueue logs`
             level = entry.level.value if entry.level else "-"
-            where = output.where_text(entry)
+            where = display.where_text(entry)
             table.add_row(
                 display_time(entry.created_at, tz)[5:],
-                Text(level, style=output.LEVEL_STYLES.get(level, "")),
+                Text(level, style=display.LEVEL_STYLES.get(level, "")),
                 _short(entry.task_id),
                 where,
                 entry.message,

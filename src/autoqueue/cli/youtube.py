@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from autoqueue.cli import output
+from autoqueue.cli import display
 from autoqueue.cli.app import JsonOption, _state, app
 from autoqueue.i18n import _
 
@@ -42,13 +42,13 @@ def youtube_auth(
         port=port,
         open_browser=not no_browser,
     )
-    output.info(
+    display.info(
         _("channel {channel} authorised; token saved to {path} (readable by you only)").format(
             channel=channel, path=path
         )
     )
     if state.workspace.config.handler(QueueType.YOUTUBE) != "youtube":
-        output.info(_('to upload, set [stages.youtube] handler = "youtube" in autoqueue.toml'))
+        display.info(_('to upload, set [stages.youtube] handler = "youtube" in autoqueue.toml'))
 
 
 @youtube_app.command("channels")
@@ -60,12 +60,12 @@ def youtube_channels(ctx: typer.Context, as_json: JsonOption = False) -> None:
     home, token_uri = workspace.home, workspace.config.youtube.token_uri
     statuses = [auth.check_channel(home, name, token_uri) for name in auth.channels(home)]
     if as_json:
-        output.emit_json([asdict(status) for status in statuses])
+        display.emit_json([asdict(status) for status in statuses])
         return
     if not statuses:
-        output.info(
+        display.info(
             _("no channel yet: run `autoqueue youtube auth --channel NAME --client-secrets FILE`")
         )
     for status in statuses:
         mark = "✅" if status.valid else "❌"
-        output.info(f"{mark} {status.channel}: {status.detail}")
+        display.info(f"{mark} {status.channel}: {status.detail}")

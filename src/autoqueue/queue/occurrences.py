@@ -10,7 +10,7 @@ from autoqueue.kinds import ActionType, LogLevel, QueueType
 from autoqueue.models import Schedule
 from autoqueue.queue.policy import Policy
 from autoqueue.queue.records import guarded_log, task_of
-from autoqueue.queue.scheduling import Recurrence
+from autoqueue.queue.recurrence import Recurrence
 from autoqueue.repo import logs as logs_repo
 from autoqueue.repo import queue as queue_repo
 from autoqueue.repo import schedules as schedules_repo

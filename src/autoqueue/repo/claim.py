@@ -9,7 +9,7 @@ from autoqueue.kinds import QueueType
 from autoqueue.models import QueueItem
 from autoqueue.owner import Owner
 from autoqueue.repo.queue import read_item
-from autoqueue.store.db import Connection, IntegrityError, is_postgres
+from autoqueue.store.db import POSTGRES, SQLITE, Connection, Dialect, IntegrityError, dialect
 
 # The claim, ordered by (created_at, id) through idx_task_queue_claim. It could be one
 # UPDATE ... WHERE id = (SELECT ...); here it is a SELECT and an UPDATE by primary key
@@ -53,22 +53,22 @@ _SCHEDULE_RULE = """AND NOT EXISTS (
       AND other.status IN ('waiting', 'processing') AND other.queue_type != 'schedule')"""
 
 
-def _candidate(queue_type: QueueType, *, one_slot: bool, postgres: bool) -> str:
+def _candidate(queue_type: QueueType, *, one_slot: bool, spoken: Dialect) -> str:
     room = _ONE_SLOT if one_slot else _SLOTS
     return _CANDIDATE_TEMPLATE.format(
         queue_type=queue_type.value,
         room=room.format(queue_type=queue_type.value),
         schedule_rule=_SCHEDULE_RULE if queue_type is QueueType.SCHEDULE else "",
-        lock=" FOR UPDATE OF q SKIP LOCKED" if postgres else "",
+        lock=spoken.claim_lock,
     )
 
 
-# (queue type, one slot, PostgreSQL) -> the statement
-CANDIDATE: dict[tuple[QueueType, bool, bool], str] = {
-    (queue_type, one_slot, postgres): _candidate(queue_type, one_slot=one_slot, postgres=postgres)
+# (queue type, one slot, dialect) -> the statement
+CANDIDATE: dict[tuple[QueueType, bool, Dialect], str] = {
+    (queue_type, one_slot, spoken): _candidate(queue_type, one_slot=one_slot, spoken=spoken)
     for queue_type in QueueType
     for one_slot in (True, False)
-    for postgres in (True, False)
+    for spoken in (SQLITE, POSTGRES)
 }
 
 _TAKE = """
@@ -112,8 +112,8 @@ def claim(
     aside in the same transaction. On PostgreSQL, a slot another host took first is given up
     inside a savepoint: a unique violation would otherwise abort the caller's whole transaction
     (a completion recorded in it included)."""
-    postgres = is_postgres(conn)
-    statement = CANDIDATE[(queue_type, slots == 1, postgres)]
+    spoken = dialect(conn)
+    statement = CANDIDATE[(queue_type, slots == 1, spoken)]
     candidate = conn.execute(statement, {"now": now, "slots": slots}).fetchone()
     if candidate is None:
         return None
@@ -128,7 +128,7 @@ def claim(
     }
     for slot in _free_slots(conn, queue_type, slots):
         params["slot"] = slot
-        if not postgres:
+        if not spoken.shared:  # one writer at a time: no other claim can take this slot
             row = conn.execute(_TAKE, params).fetchone()
             return None if row is None else read_item(row)
         conn.execute("SAVEPOINT claim_slot")

@@ -8,7 +8,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator
 
-from autoqueue.store.db import Connection, is_postgres
+from autoqueue.store.db import Connection, dialect
 
 # Every table, parents first; its primary key orders the checksum. scheduler_lock is not
 # copied: it names a process on the old database, and every worker takes it afresh.
@@ -27,14 +27,7 @@ IDENTITY_TABLES = ("task_schedules", "task_queue", "task_logs")
 
 def columns(conn: Connection, table: str) -> list[str]:
     """The table's columns, in the order of the target's schema."""
-    if is_postgres(conn):
-        rows = conn.execute(
-            "SELECT column_name FROM information_schema.columns "
-            "WHERE table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position",
-            (table,),
-        ).fetchall()
-        return [str(row[0]) for row in rows]
-    return [str(row[1]) for row in conn.execute(f"PRAGMA table_info({table})").fetchall()]
+    return [str(row[0]) for row in conn.execute(dialect(conn).columns_sql, (table,)).fetchall()]
 
 
 def counts(conn: Connection) -> dict[str, int]:
@@ -85,13 +78,11 @@ def link_contents(conn: Connection, pairs: list[tuple[str, str]]) -> None:
 
 def reset_identities(conn: Connection) -> None:
     """The next generated id of each identity column follows the copied rows."""
-    if not is_postgres(conn):
+    reset = dialect(conn).identity_reset_sql
+    if reset is None:
         return
     for table in IDENTITY_TABLES:
-        conn.execute(
-            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-            f"COALESCE((SELECT max(id) FROM {table}), 0) + 1, false)"
-        )
+        conn.execute(reset.format(table=table))
 
 
 def processing_count(conn: Connection) -> int:

@@ -4,7 +4,7 @@ named lock with an owner and an expiry."""
 from __future__ import annotations
 
 from autoqueue.owner import Owner
-from autoqueue.store.db import Connection, Row, is_postgres
+from autoqueue.store.db import Connection, Row, dialect
 
 
 def acquire(
@@ -49,7 +49,7 @@ def holder(conn: Connection, name: str, *, for_update: bool = False) -> Row | No
     """The lock's holder, if any. ``for_update``: PostgreSQL locks the row until the caller's
     transaction ends, so that what it decides from the holder (taking over a dead one) is not
     raced by another host (SQLite's write transaction already excludes everyone)."""
-    lock = " FOR UPDATE" if for_update and is_postgres(conn) else ""
+    lock = dialect(conn).lock_read if for_update else ""
     row: Row | None = conn.execute(
         "SELECT * FROM scheduler_lock WHERE lock_name = ? AND locked_by IS NOT NULL" + lock,
         (name,),

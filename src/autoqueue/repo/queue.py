@@ -18,7 +18,7 @@ from autoqueue.store.db import (
     Connection,
     Row,
     canonical_time,
-    is_postgres,
+    dialect,
     notify,
 )
 
@@ -234,8 +234,8 @@ def stop_processes(conn: Connection, task_id: str) -> list[Row]:
 
 def odd_retry_times(conn: Connection) -> list[Row]:
     """Waiting items whose retry time is not SQLite's own UTC text (another program's)."""
-    if is_postgres(conn):
-        return []  # timestamptz columns hold nothing else
+    if dialect(conn).typed_times:
+        return []
     return conn.execute(
         f"SELECT id, task_id, next_retry_at FROM task_queue WHERE {EVERY_QUEUE} "
         "AND status = 'waiting' AND next_retry_at IS NOT NULL "

@@ -7,7 +7,7 @@ from typing import Any
 
 from autoqueue.models import Schedule
 from autoqueue.repo import reads
-from autoqueue.store.db import Connection, Row, canonical_time, is_postgres
+from autoqueue.store.db import Connection, Row, canonical_time, dialect
 
 
 def insert(
@@ -64,8 +64,8 @@ def due_rows(conn: Connection, now: str, limit: int) -> list[tuple[int, str, str
 
 def odd_next_runs(conn: Connection) -> list[Row]:
     """Active schedules whose next run is missing or not SQLite's own UTC text."""
-    if is_postgres(conn):
-        return []  # timestamptz columns hold nothing else
+    if dialect(conn).typed_times:
+        return []
     return conn.execute(
         "SELECT id, task_id, next_run_at FROM task_schedules WHERE is_active = 1 "
         f"AND NOT {canonical_time('next_run_at')}"

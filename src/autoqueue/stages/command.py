@@ -23,7 +23,7 @@ from typing import Any
 from autoqueue.attempt.program import PERMANENT_EXIT_CODE, CommandOutput, Finished
 from autoqueue.errors import PermanentStageError, TransientStageError
 from autoqueue.stages.base import StageContext, StageLog, StageResult
-from autoqueue.stages.runner import run_program
+from autoqueue.stages.external import run_program
 
 __all__ = [
     "PERMANENT_EXIT_CODE",

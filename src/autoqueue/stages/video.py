@@ -26,7 +26,7 @@ from autoqueue.stages import ffmpeg, narration, render
 from autoqueue.stages.base import StageContext, StageLog, StageResult
 from autoqueue.stages.cards import card_text, read_story
 from autoqueue.stages.command import run_command
-from autoqueue.stages.runner import run_program
+from autoqueue.stages.external import run_program
 from autoqueue.stages.thumbnail import best_image, write_thumbnail
 
 CAPTIONS_ASS = "captions.ass"

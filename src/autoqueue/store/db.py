@@ -16,14 +16,17 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 from autoqueue.errors import DatabaseBusyError
 from autoqueue.i18n import _
 
 if TYPE_CHECKING:
     from autoqueue.store.link import Link
+    from autoqueue.store.postgres import PgConnection
 
 
 DB_NAME = "autoqueue.db"
@@ -97,8 +100,72 @@ def is_url(location: str | Path) -> bool:
     return isinstance(location, str) and location.startswith(URL_SCHEMES)
 
 
-def is_postgres(conn: Connection) -> bool:
+def _is_postgres(conn: Connection) -> bool:
     return not isinstance(conn, sqlite3.Connection)
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """What differs between the backends, for the SQL above the seam to ask for rather than to
+    branch on which backend it is."""
+
+    name: str
+    begin: str  # a write transaction's first statement
+    lock_read: str  # after a SELECT whose rows the transaction decides on: lock them till it ends
+    claim_lock: str  # after the claim's SELECT: lock the row, skipping rows another claim holds
+    shared: bool  # a server several hosts share, not a file inside one home
+    typed_times: bool  # time columns hold only times (no other program's text or numbers)
+    columns_sql: str  # a table's columns (one parameter: its name), in the schema's order
+    identity_reset_sql: str | None  # a copied table's next generated id: {table} is its name
+
+
+SQLITE = Dialect(
+    name="sqlite",
+    # BEGIN IMMEDIATE takes the write lock up front, so two ticks never both read a row as free
+    # and then fail to upgrade their read transactions; the loser waits on the busy timeout.
+    begin="BEGIN IMMEDIATE",
+    lock_read="",  # the write transaction already excludes every other writer
+    claim_lock="",
+    shared=False,
+    typed_times=False,
+    columns_sql="SELECT name FROM pragma_table_info(?) ORDER BY cid",
+    identity_reset_sql=None,  # INTEGER PRIMARY KEY follows max(id) by itself
+)
+
+POSTGRES = Dialect(
+    name="postgresql",
+    begin="BEGIN",  # read committed: writers meet on row locks, claims skip locked rows
+    lock_read=" FOR UPDATE",
+    claim_lock=" FOR UPDATE OF q SKIP LOCKED",
+    shared=True,
+    typed_times=True,  # timestamptz
+    columns_sql=(
+        "SELECT column_name FROM information_schema.columns "
+        "WHERE table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position"
+    ),
+    identity_reset_sql=(
+        "SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+        "COALESCE((SELECT max(id) FROM {table}), 0) + 1, false)"
+    ),
+)
+
+
+def dialect(conn: Connection) -> Dialect:
+    """The dialect ``conn`` speaks."""
+    return POSTGRES if _is_postgres(conn) else SQLITE
+
+
+def clock(conn: Connection) -> Callable[[], datetime]:
+    """Now, in the database's clock: PostgreSQL's (this host's clock plus the difference,
+    measured once), or this host's for SQLite, whose only clock it is."""
+    if not _is_postgres(conn):
+        return lambda: datetime.now(UTC)
+    offset = timedelta(seconds=cast("PgConnection", conn).epoch() - time.time())
+
+    def server_now() -> datetime:
+        return datetime.now(UTC) + offset
+
+    return server_now
 
 
 def open_database(
@@ -149,24 +216,27 @@ LATER_RUN = """EXISTS (
 
 @contextmanager
 def transaction(conn: Connection) -> Iterator[Connection]:
-    """Run a block in one write transaction, or a SAVEPOINT when nested.
+    """Run a block in one write transaction (:attr:`Dialect.begin`), or a SAVEPOINT when
+    nested; the few read-then-write steps lock what they read (:attr:`Dialect.lock_read`,
+    ARCHITECTURE.md).
 
-    SQLite: ``BEGIN IMMEDIATE`` takes the write lock up front, so two ticks never both read a row
-    as free and then fail to upgrade their read transactions; the loser waits on the busy timeout
-    instead. PostgreSQL: ``BEGIN`` (read committed); writers meet on row locks, claims skip
-    locked rows, and the few read-then-write steps lock what they read (ARCHITECTURE.md).
+    A nested block that fails is undone back to its savepoint only while the transaction is
+    still there: SQLite rolls the whole transaction back by itself on some errors (a full disk),
+    and ``ROLLBACK TO`` would then fail with "no such savepoint" in place of the error that
+    matters.
     """
     if conn.in_transaction:
         conn.execute("SAVEPOINT nested")
         try:
             yield conn
         except BaseException:
-            conn.execute("ROLLBACK TO SAVEPOINT nested")
-            conn.execute("RELEASE SAVEPOINT nested")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK TO SAVEPOINT nested")
+                conn.execute("RELEASE SAVEPOINT nested")
             raise
         conn.execute("RELEASE SAVEPOINT nested")
         return
-    conn.execute("BEGIN" if is_postgres(conn) else "BEGIN IMMEDIATE")
+    conn.execute(dialect(conn).begin)
     try:
         yield conn
     except BaseException:
@@ -181,12 +251,13 @@ def short_wait(conn: Connection, seconds: float = 0.1) -> Iterator[None]:
     """Wait at most ``seconds`` for another process's lock in this block, instead of the
     connection's 10 s: for work that is simply tried again later (copying log entries, polling
     for a claim), which must not hold up the thread that does it."""
-    if is_postgres(conn):
-        conn.set_lock_timeout(seconds)  # type: ignore[attr-defined]
+    if _is_postgres(conn):
+        server = cast("PgConnection", conn)
+        server.set_lock_timeout(seconds)
         try:
             yield
         finally:
-            conn.set_lock_timeout(BUSY_TIMEOUT_SECONDS)  # type: ignore[attr-defined]
+            server.set_lock_timeout(BUSY_TIMEOUT_SECONDS)
         return
     conn.execute(f"PRAGMA busy_timeout = {int(seconds * 1000)}")
     try:
@@ -212,8 +283,8 @@ def savepoint(
 def notify(conn: Connection, queue_type: str) -> None:
     """Tell idle workers on every host that ``queue_type`` has work (PostgreSQL NOTIFY, sent
     when the transaction commits). SQLite has no such thing: its workers poll."""
-    if is_postgres(conn):
-        conn.notify(queue_type)  # type: ignore[attr-defined]
+    if _is_postgres(conn):
+        cast("PgConnection", conn).notify(queue_type)
 
 
 _BUSY_CODES = (5, 6)  # SQLITE_BUSY, SQLITE_LOCKED (primary codes; extended ones add high bits)

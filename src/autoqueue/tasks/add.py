@@ -18,7 +18,7 @@ from autoqueue.kinds import LogLevel, MediaMode, Privacy, QueueType, RepeatType,
 from autoqueue.layout import IMAGE_SUFFIXES, scene_name
 from autoqueue.media.images import image_problem
 from autoqueue.models import Task
-from autoqueue.queue.scheduling import Recurrence
+from autoqueue.queue.recurrence import Recurrence
 from autoqueue.repo import logs as logs_repo
 from autoqueue.repo import schedules as schedules_repo
 from autoqueue.repo import tasks as tasks_repo

@@ -8,7 +8,7 @@ from typing import TypeVar
 
 from autoqueue.errors import UsageError
 from autoqueue.i18n import _
-from autoqueue.kinds import Tab
+from autoqueue.kinds import QueueType, Tab
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -45,3 +45,24 @@ def parse_tab(value: str) -> Tab:
     """A tab name in English or Korean (예약큐, 대본큐, 이미지큐, 영상큐, 유튜브큐, 실패, 완료)."""
     alias = TAB_ALIASES.get(value.strip())
     return alias if alias is not None else parse_choice(Tab, value, "tab")
+
+
+def parse_queues(text: str | None) -> frozenset[QueueType] | None:
+    """``--queues video,image`` as queue types; None (every type) when not given."""
+    if text is None:
+        return None
+    names = [part.strip().lower() for part in text.split(",") if part.strip()]
+    if not names:
+        raise UsageError(_("--queues wants queue types, e.g. --queues video,image"))
+    chosen: set[QueueType] = set()
+    for name in names:
+        try:
+            chosen.add(QueueType(name))
+        except ValueError:
+            choices = ", ".join(q.value for q in QueueType)
+            raise UsageError(
+                _("unknown queue type {name!r} in --queues (choose from: {choices})").format(
+                    name=name, choices=choices
+                )
+            ) from None
+    return frozenset(chosen)

@@ -11,7 +11,7 @@ from typing import Any
 from autoqueue.errors import SupersededError, UsageError
 from autoqueue.i18n import _
 from autoqueue.kinds import ActionType, LogLevel, QueueType, RepeatType
-from autoqueue.queue.scheduling import Recurrence
+from autoqueue.queue.recurrence import Recurrence
 from autoqueue.repo import logs as logs_repo
 from autoqueue.repo import queue as queue_repo
 from autoqueue.repo import reads

@@ -9,7 +9,7 @@ from typing import Any
 from autoqueue.errors import UsageError
 from autoqueue.i18n import _
 from autoqueue.kinds import LogLevel, MediaMode, Privacy, RepeatType
-from autoqueue.queue.scheduling import Recurrence
+from autoqueue.queue.recurrence import Recurrence
 from autoqueue.repo import logs as logs_repo
 from autoqueue.repo import schedules as schedules_repo
 from autoqueue.repo import tasks as tasks_repo

@@ -11,7 +11,7 @@ def init_home(workspace: Workspace) -> list[str]:
 
     The database comes first: one that autoqueue refuses (not SQLite, another program's, a
     newer schema) or a server that cannot be reached leaves the home exactly as it was."""
-    from autoqueue.worker.hosts import check_identity
+    from autoqueue.worker.start import check_identity
 
     existed = workspace.database_exists()
     conn = workspace.connect()

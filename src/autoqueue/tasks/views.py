@@ -13,7 +13,7 @@ from autoqueue.errors import NoSuchTaskError, UsageError
 from autoqueue.i18n import _
 from autoqueue.kinds import MediaMode
 from autoqueue.layout import RUNS, STORY, THUMBNAIL, VIDEO, scene_images
-from autoqueue.queue.scheduling import Recurrence
+from autoqueue.queue.recurrence import Recurrence
 from autoqueue.repo import logs as logs_repo
 from autoqueue.repo import reads
 from autoqueue.repo.views import QUEUE_FIELDS, SCHEDULE_FIELDS, TASK_FIELDS, row_json

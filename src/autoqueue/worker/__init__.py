@@ -1,1 +1,1 @@
-"""The scheduler round, the leader's lease, recovery, and which host does what."""
+"""A worker: its round (`tick`), how it starts (`start`), the leader's lease, recovery."""

@@ -35,7 +35,7 @@ from autoqueue.workspace import Workspace
 LOCK_NAME = "main_scheduler"
 
 
-class SchedulerLock:
+class LeaderLease:
     """The lock of one scheduler (``owner``) over one workspace."""
 
     def __init__(

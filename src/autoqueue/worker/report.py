@@ -1,4 +1,4 @@
-"""What a scheduler round reports: the items it ran and how each ended, what it recovered and
+"""What a worker round reports: the items it ran and how each ended, what it recovered and
 enqueued, and why it stopped early; and the items a worker runs now, as a stop notice names them.
 """
 

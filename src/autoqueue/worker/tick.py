@@ -1,4 +1,4 @@
-"""One scheduler round (docs/concepts.md "How a tick works"), and the drain loop built on it.
+"""One worker round (docs/concepts.md "How a tick works"), and the drain loop built on it.
 
 A round: try to take ``scheduler_lock`` (the leader's lease); the leader recovers what dead
 workers left and enqueues due schedules (a follower recovers only the items of this host's dead
@@ -10,9 +10,8 @@ queue type over every host (invariant 1). On PostgreSQL idle workers wake on NOT
 item's stage runs as an attempt with a supervisor of its own (``attempt/runner.py``), but the
 schedule stage, quick and idempotent, runs here.
 
-Nothing here lets an exception escape a thread: a database that stays locked past a lease, or a
-full disk, stops the round, and the tick reports it in one line and exits non-zero; what the
-running attempts record is applied by the next tick.
+Nothing here lets an exception escape a thread: a database locked past a lease, or a full disk,
+stops the round, the tick says so in one line and exits non-zero; the next tick applies the rest.
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Collection
 from datetime import datetime
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from autoqueue.attempt import processes
 from autoqueue.attempt.outcome import Ended
@@ -54,7 +53,7 @@ from autoqueue.store.db import Connection, is_busy, is_unreachable, retry_busy, 
 from autoqueue.store.link import Link
 from autoqueue.timeutil import to_db, utcnow
 from autoqueue.worker import recovery
-from autoqueue.worker.lease import SchedulerLock
+from autoqueue.worker.lease import LeaderLease
 from autoqueue.worker.report import Processed, Running, TickReport, one_line
 from autoqueue.worker.wakeups import listening
 from autoqueue.workspace import Workspace
@@ -68,7 +67,7 @@ IDLE_POLL_SECONDS_NOTIFIED = 1.0
 SCHEDULE_POLL_SECONDS = 1.0
 
 
-class Scheduler:
+class Worker:
     """Runs rounds for one workspace as one owner (this process)."""
 
     def __init__(
@@ -93,7 +92,7 @@ class Scheduler:
         # Every connection of this worker shares it: a PostgreSQL server that goes away is
         # said once, waited for ([worker] outage), and said again when it is back.
         self.link = Link(budget=workspace.config.worker.outage, notice=notice)
-        self.lock = SchedulerLock(workspace, self.owner, self.policy, clock, link=self.link)
+        self.lock = LeaderLease(workspace, self.owner, self.policy, clock, link=self.link)
         self._report_lock = threading.Lock()
         self._state = threading.Lock()
         self._busy = 0
@@ -292,7 +291,7 @@ class Scheduler:
 
     def _next_item(
         self, conn: Connection, queue_type: QueueType, forever: bool
-    ) -> QueueItem | Attempt | bool | None:
+    ) -> QueueItem | Attempt | Literal[False] | None:
         """An adopted attempt to follow, a claimed item, None (nothing yet), or False (this
         worker is done: its queue is empty and nothing running could feed it). The claim runs
         outside the lock (a busy database may hold it up for seconds), counted as busy
@@ -406,7 +405,7 @@ class Scheduler:
                     if found is False:
                         self._wake()  # a worker that waited on this queue looks again
                         return
-                    if found is None or found is True:
+                    if found is None:
                         with self._work:
                             if self._wakes == seen:  # nothing happened since the look
                                 self._work.wait(self._idle_poll)

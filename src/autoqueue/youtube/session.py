@@ -23,7 +23,7 @@ from autoqueue.errors import (
 from autoqueue.i18n import _
 from autoqueue.kinds import ActionType, LogLevel
 from autoqueue.stages.base import StageContext, StageLog
-from autoqueue.stages.runner import StageCancelled
+from autoqueue.stages.external import StageCancelled
 from autoqueue.timeutil import from_db, parse_stored, to_db, utcnow
 from autoqueue.youtube import auth
 from autoqueue.youtube.api import (

@@ -1,46 +1,30 @@
-"""What running on several hosts needs beyond the engine: which queue types this worker takes
-(``--queues``), the home's identity (a worker never runs one home's stages against another
-home's database), and the database's clock (leases and due times agree across hosts whose
-clocks differ). docs/hosts.md and ARCHITECTURE.md describe the arrangement."""
+"""How a worker starts, the one way ``tick``, ``worker`` and ``demo`` all take: the home's
+identity checked against the database's (a worker never runs one home's stages against another
+home's database), the database's clock (leases and due times agree across hosts whose clocks
+differ), then the :class:`~autoqueue.worker.tick.Worker`. docs/hosts.md and ARCHITECTURE.md
+describe the arrangement on several hosts."""
 
 from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Collection
+from contextlib import closing
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from autoqueue.errors import DatabaseError, UsageError
+from autoqueue.errors import DatabaseError
 from autoqueue.i18n import _
 from autoqueue.kinds import QueueType
 from autoqueue.repo import meta as meta_repo
-from autoqueue.store.db import Connection, is_postgres, transaction
-from autoqueue.timeutil import utcnow
+from autoqueue.store.db import Connection, clock, dialect, transaction
 from autoqueue.workspace import IDENTITY_FILE, Workspace
 
+if TYPE_CHECKING:
+    from autoqueue.worker.report import Processed
+    from autoqueue.worker.tick import Worker
+
 HOME_ID = "home_id"
-
-
-def parse_queues(text: str | None) -> frozenset[QueueType] | None:
-    """``--queues video,image`` as queue types; None (every type) when not given."""
-    if text is None:
-        return None
-    names = [part.strip().lower() for part in text.split(",") if part.strip()]
-    if not names:
-        raise UsageError(_("--queues wants queue types, e.g. --queues video,image"))
-    chosen: set[QueueType] = set()
-    for name in names:
-        try:
-            chosen.add(QueueType(name))
-        except ValueError:
-            choices = ", ".join(q.value for q in QueueType)
-            raise UsageError(
-                _("unknown queue type {name!r} in --queues (choose from: {choices})").format(
-                    name=name, choices=choices
-                )
-            ) from None
-    return frozenset(chosen)
 
 
 def _read_home_id(path: Path) -> str | None:
@@ -82,7 +66,7 @@ def check_identity(workspace: Workspace, conn: Connection) -> str:
         _write_home_id(path, in_db)
         return in_db
     if in_file is None:
-        own_file = not is_postgres(conn) and workspace.db_path.parent == workspace.home
+        own_file = not dialect(conn).shared and workspace.db_path.parent == workspace.home
         if own_file:
             _write_home_id(path, in_db)
             return in_db
@@ -106,14 +90,27 @@ def check_identity(workspace: Workspace, conn: Connection) -> str:
     )
 
 
-def database_clock(conn: Connection) -> Callable[[], datetime]:
-    """Now, in the database's clock: PostgreSQL's (this host's clock plus the difference,
-    measured once), or this host's for SQLite, whose only clock it is."""
-    if not is_postgres(conn):
-        return utcnow
-    offset = timedelta(seconds=conn.epoch() - utcnow().timestamp())  # type: ignore[attr-defined]
+def open_worker(
+    workspace: Workspace,
+    *,
+    grace: float = 30.0,
+    listener: Callable[[Processed], None] | None = None,
+    queues: Collection[QueueType] | None = None,
+    notice: Callable[[str], None] | None = None,
+) -> Worker:
+    """A worker for ``workspace``, after refusing a missing or foreign database, or a home
+    that is not the database's own, before any lock is taken; its leases and due times follow
+    the database's clock."""
+    from autoqueue.worker.tick import Worker
 
-    def clock() -> datetime:
-        return datetime.now(UTC) + offset
-
-    return clock
+    with closing(workspace.connect(create=False)) as conn:
+        check_identity(workspace, conn)
+        database_clock = clock(conn)
+    return Worker(
+        workspace,
+        grace=grace,
+        listener=listener,
+        queues=queues,
+        clock=database_clock,
+        notice=notice,
+    )

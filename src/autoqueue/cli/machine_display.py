@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from autoqueue.cli.output import _table, console, escape, info, warning
+from autoqueue.cli.display import _table, console, escape, info, warning
 from autoqueue.i18n import N_, _
 
 if TYPE_CHECKING:
