@@ -315,7 +315,7 @@ def cron(
         display.emit_json({**lines, "system": flavour})
         return
     heading = (
-        _("# Windows Task Worker (cmd.exe):")
+        _("# Windows Task Scheduler (cmd.exe):")
         if flavour == "schtasks"
         else _("# crontab (crontab -e):")
     )
