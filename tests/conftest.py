@@ -34,6 +34,10 @@ from autoqueue.workspace import Workspace
 
 from .pgserver import PgServer
 
+# The helpers that test modules share (tests/helpers) assert too: pytest rewrites their asserts
+# as it does a test module's, so that their failures say what the values were.
+pytest.register_assert_rewrite(f"{__package__}.helpers")
+
 PROGRAMS = Path(__file__).parent / "programs"
 STAGE_PROGRAM = PROGRAMS / "stage.py"
 NOW = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)

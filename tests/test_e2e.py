@@ -2,39 +2,22 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections import defaultdict
 from pathlib import Path
 
 import psutil
 import pytest
 
-from autoqueue.store.db import Row
 from autoqueue.tasks.add import AddRequest
 
 from .conftest import PROGRAMS, add_many, has_db, open_db, run_cli, stage_config, write_config
-
-
-def journal_events(path: Path) -> list[dict[str, object]]:
-    if not path.exists():
-        return []
-    return [
-        json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
-    ]
-
-
-def queue_rows(home: Path) -> list[Row]:
-    conn = open_db(home)
-    try:
-        return conn.execute("SELECT * FROM task_queue ORDER BY id").fetchall()
-    finally:
-        conn.close()
+from .helpers.database import queue_rows
+from .helpers.journal import assert_no_overlap_per_queue, journal_events
 
 
 def add_tasks(home: Path, count: int, *extra: str) -> list[str]:
@@ -48,16 +31,6 @@ def add_tasks(home: Path, count: int, *extra: str) -> list[str]:
         assert result.returncode == 0, result.stderr
         ids.append(result.stdout.strip())
     return ids
-
-
-def assert_no_overlap_per_queue(events: list[dict[str, object]], start: str, end: str) -> None:
-    by_queue: dict[str, list[tuple[float, float]]] = defaultdict(list)
-    for event in events:
-        by_queue[str(event["queue"])].append((float(event[start]), float(event[end])))  # type: ignore[arg-type]
-    for queue, spans in by_queue.items():
-        spans.sort()
-        for (_, first_end), (second_start, _) in itertools.pairwise(spans):
-            assert first_end <= second_start, f"two {queue} items overlapped"
 
 
 @pytest.mark.slow

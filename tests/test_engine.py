@@ -35,6 +35,7 @@ from autoqueue.worker import recovery
 from autoqueue.workspace import Workspace
 
 from .conftest import NOW, add
+from .helpers.processes import dead_owner
 
 POLICY = Policy(delays=(5, 10, 30), max_retry=3, lease_seconds=300)
 
@@ -283,15 +284,6 @@ def test_a_recovered_item_claimed_again_is_not_completed_by_the_old_claim(
     assert new is not None and new.claim_token != old.claim_token
     assert not complete_item(conn, old, StageResult(), POLICY, NOW)
     assert complete_item(conn, new, StageResult(), POLICY, NOW)
-
-
-def dead_owner() -> Owner:
-    """An owner on this host whose process has exited."""
-    proc = subprocess.Popen([sys.executable, "-c", "pass"])
-    info = processes.current_owner()
-    pid, started = proc.pid, processes.psutil.Process(proc.pid).create_time()
-    proc.wait()
-    return Owner(host=info.host, pid=pid, started=started)
 
 
 def recover(workspace: Workspace, conn: Connection, owner: Owner, now=NOW):  # type: ignore[no-untyped-def]

@@ -36,7 +36,7 @@ from autoqueue.worker import recovery
 from autoqueue.workspace import Workspace
 
 from .conftest import NOW, open_db
-from .test_engine import dead_owner
+from .helpers.processes import dead_owner
 
 junk = st.text(max_size=12)
 _TEMPLATE = tempfile.TemporaryDirectory()

@@ -24,18 +24,10 @@ from autoqueue.tasks.add import AddRequest
 from autoqueue.tasks.control import stop_task
 
 from .conftest import add_many, open_db, run_cli, stage_config, write_config
+from .helpers.database import add_mixed, db_value, logged, queue_rows
+from .helpers.journal import event, journal_events, starts_per_stage
+from .helpers.processes import dead, start, wait_for
 from .pgserver import PgServer
-from .test_e2e import journal_events, queue_rows
-from .test_reliability import (
-    add_mixed,
-    db_value,
-    dead,
-    event,
-    logged,
-    start,
-    starts_per_stage,
-    wait_for,
-)
 
 pytestmark = [
     pytest.mark.skipif(sys.platform == "win32", reason="uses SIGKILL and POSIX process names"),

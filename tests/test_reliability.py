@@ -13,7 +13,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -26,20 +25,13 @@ from autoqueue.tasks.control import stop_task
 from autoqueue.workspace import Workspace
 
 from .conftest import add_many, has_db, open_db, run_cli, stage_config, write_config
-from .test_e2e import assert_no_overlap_per_queue, journal_events, queue_rows
+from .helpers.database import add_mixed, db_value, logged, queue_rows
+from .helpers.journal import assert_no_overlap_per_queue, event, journal_events, starts_per_stage
+from .helpers.processes import dead, start, wait_for
 
 pytestmark = [
     pytest.mark.skipif(sys.platform == "win32", reason="uses SIGKILL and POSIX process names"),
 ]
-
-
-def db_value(home: Path, sql: str, *params: object) -> object:
-    conn = open_db(home)
-    try:
-        row = conn.execute(sql, params).fetchone()
-        return None if row is None else row[0]
-    finally:
-        conn.close()
 
 
 def add(home: Path, *args: str) -> str:
@@ -50,80 +42,12 @@ def add(home: Path, *args: str) -> str:
     return result.stdout.strip()
 
 
-def add_mixed(home: Path, count: int, *, sleep_video: float) -> list[str]:
-    """``count`` tasks, crawl and upload in turn (so image runs for half), whose video and
-    script stages take a moment."""
-    return add_many(
-        home,
-        [
-            AddRequest(
-                title=f"task {n}",
-                media_mode="crawl" if n % 2 else "upload",
-                settings=[f"sleep_video={sleep_video}", "sleep_script=0.02"],
-            )
-            for n in range(count)
-        ],
-    )
-
-
-def start(home: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "autoqueue", "--home", str(home), *args],
-        env={**os.environ, **(env or {})},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def wait_for(predicate, timeout: float = 60, message: str = "condition"):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {message}")
-
-
-def dead(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
-
-
-def event(journal: Path, kind: str, stage: str | None = None) -> dict[str, object] | None:
-    return next(
-        (
-            e
-            for e in journal_events(journal)
-            if e["event"] == kind and (stage is None or e["stage"] == stage)
-        ),
-        None,
-    )
-
-
-def starts_per_stage(journal: Path) -> Counter[tuple[object, object]]:
-    return Counter(
-        (e["task"], e["stage"]) for e in journal_events(journal) if e["event"] == "start"
-    )
-
-
 def assert_ran_once_and_completed(home: Path, journal: Path, task_id: str, stage: str) -> None:
     """Every item of the task completed, the stage's program ran once, no retry was spent."""
     rows = {r["queue_type"]: r for r in queue_rows(home)}
     assert {r["status"] for r in rows.values()} == {"completed"}
     assert rows[stage]["retry_count"] == 0
     assert starts_per_stage(journal)[(task_id, stage)] == 1
-
-
-def logged(home: Path, sql: str, *params: object) -> list[Row]:
-    conn = open_db(home)
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
 
 
 # -- torture -----------------------------------------------------------------------------------

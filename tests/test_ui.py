@@ -35,7 +35,8 @@ from autoqueue.timeutil import utcnow
 from autoqueue.workspace import Workspace
 
 from .conftest import NOW, add, open_db, run_cli, stage_config, write_config
-from .test_reliability import dead, event, start, wait_for
+from .helpers.journal import event
+from .helpers.processes import dead, start, wait_for
 
 
 def make_app(workspace: Workspace, *, refresh: float = 5.0) -> AutoqueueApp:

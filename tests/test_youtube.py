@@ -41,6 +41,7 @@ from autoqueue.youtube.quota import next_reset, quota_day
 
 from .conftest import add, invoke, run_cli, write_config
 from .fake_youtube import FakeYouTube
+from .helpers.processes import start_tick, wait_until
 
 SECRETS = (
     "access-",
@@ -205,21 +206,6 @@ def test_a_503_and_a_dropped_connection_mid_upload_are_survived(
     assert len(fake.videos) == 1 and fake.videos["vid1"].data == data
     assert "503" in all_text(conn)
     conn.close()
-
-
-def start_tick(home: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "autoqueue", "--home", str(home), "tick", "--drain"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
-def wait_until(predicate, what: str, timeout: float = 60) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and not predicate():
-        time.sleep(0.02)
-    assert predicate(), f"timed out waiting for {what}"
 
 
 def kill_tick_and_attempt(tick: subprocess.Popen[bytes], conn: Connection, task_id: str) -> None:
