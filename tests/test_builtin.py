@@ -39,27 +39,11 @@ from autoqueue.stages.ffmpeg import (
 from autoqueue.stages.template import build_story
 from autoqueue.store.db import Connection
 from autoqueue.tasks.home import init_home
-from autoqueue.worker.tick import Worker
 from autoqueue.workspace import Workspace
 
 from .conftest import add, invoke, open_db, stage_context, write_config
-
-KOREAN_PRODUCT = (
-    '{"name": "무선 가습기", "price": "39,000원", "features": ["무소음", "8시간 지속"]}'
-)
-
-
-# Renders in most tests are 480p (854x480 or 480x854): the same filters, encoder and checks as
-# 1080p at a fifth of the pixels. One test renders the full 1080x1920 a user gets by default.
-SMALL = "[stages.video]\nresolution = 480\n"
-
-
-def small_home(home: Path, extra: str = "", *, max_retry: int = 0) -> Workspace:
-    """A home whose every stage is built in, rendering at 480p, with ``extra`` added to its
-    [stages.video] settings."""
-    write_config(home, f'timezone = "UTC"\n[retry]\nmax_retry = {max_retry}\n' + SMALL + extra)
-    init_home(Workspace.load(home))
-    return Workspace.load(home)
+from .helpers.homes import KOREAN_PRODUCT, SMALL, drain, last_item, small_home
+from .helpers.media import probe, wav_seconds
 
 
 @pytest.fixture
@@ -83,28 +67,6 @@ def bconn(builtin: Workspace):  # type: ignore[no-untyped-def]
     conn.close()
 
 
-def drain(workspace: Workspace) -> None:
-    Worker(Workspace.load(workspace.home)).run(drain=True, max_seconds=300)
-
-
-def probe(video: Path, *, count: bool = True) -> dict[str, object]:
-    """The video's metadata as ffmpeg reads it; with ``count``, every frame is decoded and
-    counted too."""
-    frames = imageio_ffmpeg.read_frames(str(video))
-    meta = dict(next(frames))
-    if count:
-        meta["frames"] = sum(1 for _ in frames)
-    frames.close()
-    return meta
-
-
-def wav_seconds(path: Path) -> float:
-    import wave
-
-    with wave.open(str(path)) as audio:
-        return audio.getnframes() / audio.getframerate()
-
-
 def pauses(audio: Path) -> list[float]:
     """Every stretch of silence (under -40 dB for 0.15 s or more) in ``audio``, in seconds, as
     ffmpeg's silencedetect measures dead air."""
@@ -126,10 +88,6 @@ def has_audio(video: Path) -> bool:
         check=False,
     )
     return "Audio:" in result.stderr
-
-
-def last_item(conn: Connection, task_id: str):  # type: ignore[no-untyped-def]
-    return queue_repo.for_task(conn, task_id)[-1]
 
 
 # -- template ----------------------------------------------------------------------------------

@@ -36,8 +36,8 @@ from .fake_openai import (
     picture,
     png,
 )
-from .test_builtin import drain, last_item, probe
-from .test_narration import frame
+from .helpers.homes import drain, last_item
+from .helpers.media import frame, probe
 
 OPENAI_KEY = "sk-test-pictures-0123456789"
 GOOGLE_KEY = "AIza-test-0123456789abcdef"

@@ -244,7 +244,7 @@ def test_the_script_stage_runs_the_model_in_the_queue_and_the_key_stays_out_of_t
 ) -> None:
     """Through a real tick: the attempt's supervisor reaches the fake server with the key from
     the environment; a 401 fails the item permanently and no log row holds the key."""
-    from .test_builtin import drain
+    from .helpers.homes import drain
 
     workspace = llm_home(home, fake)
     fake.replies = [failure(401, f"Incorrect API key provided: {KEY}.", "invalid_api_key")]

@@ -24,7 +24,7 @@ from autoqueue.workspace import Workspace
 
 from .conftest import add, stage_context
 from .fake_openai import FakeOpenAI
-from .test_builtin import drain, last_item, small_home
+from .helpers.homes import drain, last_item, small_home
 from .test_stock import StockApis, stock_home, story_context
 from .test_stock import fake as fake  # the fixtures, re-exported
 from .test_stock import keys as keys

@@ -21,9 +21,8 @@ from autoqueue.repo import queue as queue_repo
 from autoqueue.store.db import Connection
 
 from .conftest import add
-from .test_builtin import drain, probe, small_home, wav_seconds
-
-FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
+from .helpers.homes import drain, small_home
+from .helpers.media import FFMPEG, frame, probe, wav_seconds
 
 
 def measure(video: Path) -> dict[str, float]:
@@ -44,15 +43,6 @@ def measure(video: Path) -> dict[str, float]:
         "peak": float(re.search(r"Peak:\s+(-?[\d.]+) dBFS", summary).group(1)),  # type: ignore[union-attr]
         "mean": float(re.search(r"mean_volume: (-?[\d.]+) dB", volume).group(1)),  # type: ignore[union-attr]
     }
-
-
-def frame(video: Path, seconds: float, out: Path) -> Image.Image:
-    subprocess.run(
-        [FFMPEG, "-v", "error", "-y", "-ss", f"{seconds:.2f}", "-i", str(video),
-         "-frames:v", "1", str(out)],
-        check=True,
-    )  # fmt: skip
-    return Image.open(out).convert("RGB")
 
 
 # -- the voice -------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from autoqueue.workspace import Workspace
 
 from .conftest import add, stage_context, write_config
 from .fake_openai import FakeOpenAI, Reply, failure, png
-from .test_builtin import drain, last_item
+from .helpers.homes import drain, last_item
 
 PEXELS_KEY = "pexels-test-key-0123"
 PIXABAY_KEY = "pixabay-test-key-4567"

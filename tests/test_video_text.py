@@ -19,7 +19,7 @@ from autoqueue.stages.cards import _background
 from autoqueue.store.db import Connection
 
 from .conftest import add
-from .test_builtin import KOREAN_PRODUCT, drain, small_home
+from .helpers.homes import KOREAN_PRODUCT, drain, small_home
 
 
 def decoded(video: Path) -> list[Image.Image]:

@@ -29,8 +29,7 @@ from autoqueue.workspace import Workspace
 
 from .conftest import add, open_db, stage_context, write_config
 from .fake_openai import FakeOpenAI, Reply, failure, video_job
-from .test_builtin import probe
-from .test_narration import frame
+from .helpers.media import frame, probe
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 KEY = "sk-test-video-0123456789"

@@ -23,7 +23,7 @@ from autoqueue.workspace import Workspace
 
 from .conftest import add, stage_context
 from .fake_edge import FakeEdge
-from .test_builtin import drain, small_home
+from .helpers.homes import drain, small_home
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 PROXIES = ("http_proxy", "https_proxy", "ws_proxy", "wss_proxy", "all_proxy")
