@@ -29,7 +29,7 @@ from autoqueue.youtube import auth
 from .conftest import add, open_db, run_cli, stage_config, write_config
 from .fake_youtube import FakeYouTube
 from .helpers.processes import start_tick, wait_until
-from .test_ui import drive, make_app, settle, status
+from .helpers.terminal import drive, make_app, settle, status
 
 # The same bytes every run, as a render of the same story is: 1 MB, four 256 KiB chunks.
 VIDEO_BYTES = bytes(range(256)) * 4096

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,27 +37,7 @@ from autoqueue.workspace import Workspace
 from .conftest import NOW, add, open_db, run_cli, stage_config, write_config
 from .helpers.journal import event
 from .helpers.processes import dead, start, wait_for
-
-
-def make_app(workspace: Workspace, *, refresh: float = 5.0) -> AutoqueueApp:
-    return AutoqueueApp(Workspace.load(workspace.home), "UTC", utcnow, refresh_seconds=refresh)
-
-
-def drive(app: AutoqueueApp, scenario: Callable[[Pilot[Any]], Awaitable[None]]) -> None:
-    """Run the app headless at 80x24 and play ``scenario`` against it."""
-
-    async def main() -> None:
-        async with app.run_test(size=(80, 24)) as pilot:
-            await pilot.pause()
-            await scenario(pilot)
-
-    asyncio.run(main())
-
-
-async def settle(pilot: Pilot[Any], seconds: float = 0.1) -> None:
-    """Long enough for what a key started to land (an action refreshes the tables itself; the
-    timer that follows other processes' changes runs every 5 s here unless a test sets it)."""
-    await pilot.pause(seconds)
+from .helpers.terminal import drive, make_app, settle, status
 
 
 async def until(pilot: Pilot[Any], predicate: Callable[[], bool], timeout: float = 30) -> None:
@@ -93,10 +73,6 @@ def screen_text(app: AutoqueueApp) -> str:
     console = Console(width=app.size.width, file=io.StringIO(), record=True, legacy_windows=False)
     console.print(app.screen._compositor.render_update(full=True))
     return console.export_text()
-
-
-def status(app: AutoqueueApp) -> str:
-    return str(app.main_screen.query_one("#status", Static).content)
 
 
 def schedules_active(conn: Connection, task_id: str) -> list[int]:
