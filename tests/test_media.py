@@ -25,9 +25,9 @@ from autoqueue.workspace import Workspace
 from .conftest import add, stage_context
 from .fake_openai import FakeOpenAI
 from .helpers.homes import drain, last_item, small_home
-from .test_stock import StockApis, stock_home, story_context
-from .test_stock import fake as fake  # the fixtures, re-exported
-from .test_stock import keys as keys
+from .helpers.stock import StockApis, stock_home, story_context
+from .helpers.stock import fake as fake  # the fixtures, imported for this module's tests
+from .helpers.stock import keys as keys
 
 
 def picture(path: Path, colour: tuple[int, int, int], size: tuple[int, int] = (300, 500)) -> Path:
