@@ -88,6 +88,8 @@ BACKENDS = ("sqlite", "postgresql")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test that takes ``backend`` runs once per backend its marker leaves it (no marker:
+    both)."""
     if "backend" not in metafunc.fixturenames:
         return
     if metafunc.definition.get_closest_marker("no_db"):
@@ -148,17 +150,20 @@ def open_db(home: Path) -> Connection:
 
 
 def has_db(home: Path) -> bool:
+    """Whether the home's database exists yet (whichever backend)."""
     return Workspace.load(home).database_exists()
 
 
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
+    """An empty folder for the test's home, in its temporary directory."""
     path = tmp_path / "home"
     path.mkdir()
     return path
 
 
 def write_config(home: Path, text: str) -> None:
+    """Write ``text`` as the home's autoqueue.toml."""
     (home / "autoqueue.toml").write_text(text, encoding="utf-8")
 
 
@@ -189,6 +194,7 @@ def stage_config(
 
 @pytest.fixture
 def workspace(home: Path) -> Workspace:
+    """The home, set up with every stage running tests/programs/stage.py (``stage_config``)."""
     write_config(home, stage_config())
     ws = Workspace.load(home)
     init_home(ws)
@@ -197,6 +203,7 @@ def workspace(home: Path) -> Workspace:
 
 @pytest.fixture
 def conn(workspace: Workspace) -> Iterator[Connection]:
+    """A connection to the workspace's database, closed after the test."""
     connection = workspace.connect()
     yield connection
     connection.close()
@@ -254,6 +261,7 @@ def add_many(home: Path, requests: list[AddRequest]) -> list[str]:
 
 @pytest.fixture
 def runner() -> CliRunner:
+    """A CliRunner to ``invoke`` the command line in this process."""
     return CliRunner()
 
 
