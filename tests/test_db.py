@@ -379,12 +379,11 @@ def test_a_nested_block_whose_transaction_is_gone_raises_its_own_error(conn: db.
     """SQLite rolls a whole transaction back by itself on some errors (a full disk); the nested
     block's error must then come out as it is, not as "no such savepoint" from a ROLLBACK TO
     that has nothing left to undo."""
-    with pytest.raises(ValueError, match="the error that matters"):
+    with pytest.raises(ValueError, match="the error that matters"), db.transaction(conn):
+        conn.execute("INSERT INTO autoqueue_meta (key, value) VALUES ('k', 'v')")
         with db.transaction(conn):
-            conn.execute("INSERT INTO autoqueue_meta (key, value) VALUES ('k', 'v')")
-            with db.transaction(conn):
-                conn.execute("ROLLBACK")  # the whole transaction ends under the nested block
-                raise ValueError("the error that matters")
+            conn.execute("ROLLBACK")  # the whole transaction ends under the nested block
+            raise ValueError("the error that matters")
     assert not conn.in_transaction
     assert conn.execute("SELECT count(*) FROM autoqueue_meta WHERE key = 'k'").fetchone()[0] == 0
     with db.transaction(conn):  # and the connection goes on

@@ -2,10 +2,13 @@
 twelve modules directly in ``src/autoqueue``, and ARCHITECTURE.md's map naming every module, so
 that a newcomer finds where to change a thing; and a short README whose links reach the pages of
 docs/. (The import rules are import-linter's contracts in pyproject.toml, and the links among the
-pages of docs/ mkdocs --strict's, both checked by scripts/test.sh.)"""
+pages of docs/ mkdocs --strict's, both checked by scripts/test.sh.) The tests follow it: what test
+modules share lives in tests/conftest.py or tests/helpers, each helper saying what it is for, and
+no test module imports another."""
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -13,6 +16,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "src" / "autoqueue"
+TESTS = ROOT / "tests"
 
 pytestmark = pytest.mark.no_db
 
@@ -40,8 +44,6 @@ def test_no_package_name_is_also_a_module_of_it() -> None:
     """Importing ``autoqueue.cli.x`` sets the package's attribute ``x`` to that module: a name
     the package's ``__init__`` defines (the typer ``app`` of ``cli``) must not be one of its
     modules' names too, or whichever import ran last decides what it is."""
-    import ast
-
     clashes = []
     for init in PACKAGE.rglob("__init__.py"):
         folder = init.parent
@@ -140,3 +142,90 @@ def test_only_the_store_knows_which_backend_it_talks_to() -> None:
         and "_is_postgres" in (PACKAGE / name).read_text(encoding="utf-8")
     ]
     assert not outside, outside
+
+
+# -- the tests' own layout ---------------------------------------------------------------------
+
+
+def names_of_test_modules() -> set[str]:
+    """The names of the test modules, tests/test_*.py."""
+    return {path.stem for path in TESTS.glob("test_*.py")}
+
+
+def imports_of_test_modules(source: str, own: str, modules: set[str]) -> list[str]:
+    """Each import in ``source`` (at any depth: one inside a function too) that reaches one of
+    the test modules ``modules`` other than ``own``, as "line: module"."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            names = [base] + [f"{base}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        for name in names:
+            reached = [part for part in name.split(".") if part in modules and part != own]
+            if reached:
+                found.append(f"{node.lineno}: {reached[0]}")
+                break
+    return found
+
+
+def test_no_test_module_imports_another() -> None:
+    """What two test modules share lives in tests/helpers or tests/conftest.py. Taken from a
+    test module, it ties the two together: it cannot change or move without touching a module
+    that only happened to define it first, and running the one imports the other whole."""
+    modules = names_of_test_modules()
+    offenders = [
+        f"{path.relative_to(TESTS).as_posix()}:{found}"
+        for path in sorted(TESTS.rglob("*.py"))
+        if "__pycache__" not in path.parts
+        for found in imports_of_test_modules(path.read_text(encoding="utf-8"), path.stem, modules)
+    ]
+    assert not offenders, offenders
+
+
+def test_the_import_check_sees_every_form_of_import() -> None:
+    """It reads imports, not text: every way of naming a test module is caught, inside a
+    function too; a helper's or conftest's import is not, nor a module's import of itself."""
+    modules = {"test_ui", "test_stock"}
+    source = """
+from .test_ui import drive
+from . import test_stock
+import tests.test_ui
+from tests.test_stock import fake as fake
+from .helpers.terminal import drive
+from .conftest import add
+import test_layout
+
+def later():
+    from .test_ui import status
+"""
+    assert imports_of_test_modules(source, "test_layout", modules) == [
+        "2: test_ui",
+        "3: test_stock",
+        "4: test_ui",
+        "5: test_stock",
+        "11: test_ui",
+    ]
+    assert imports_of_test_modules("from .test_ui import x\n", "test_ui", modules) == []
+
+
+def test_the_shared_helpers_say_what_they_are_for() -> None:
+    """Every module of tests/helpers and tests/conftest.py has a docstring, and so does each
+    function, fixture and class in them that is not private (named with a leading _)."""
+    missing = []
+    for path in [TESTS / "conftest.py", *sorted((TESTS / "helpers").glob("*.py"))]:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        name = path.relative_to(TESTS).as_posix()
+        if ast.get_docstring(tree) is None:
+            missing.append(name)
+        missing += [
+            f"{name}: {node.name}"
+            for node in tree.body
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+            and not node.name.startswith("_")
+            and ast.get_docstring(node) is None
+        ]
+    assert not missing, f"no docstring: {missing}"

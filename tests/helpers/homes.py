@@ -9,7 +9,7 @@ from pathlib import Path
 from autoqueue.repo import queue as queue_repo
 from autoqueue.store.db import Connection
 from autoqueue.tasks.home import init_home
-from autoqueue.worker.tick import Scheduler
+from autoqueue.worker.tick import Worker
 from autoqueue.workspace import Workspace
 
 from ..conftest import write_config
@@ -34,7 +34,7 @@ def small_home(home: Path, extra: str = "", *, max_retry: int = 0) -> Workspace:
 
 def drain(workspace: Workspace) -> None:
     """Run the home's queues in this process until nothing is left to do (5 minutes at most)."""
-    Scheduler(Workspace.load(workspace.home)).run(drain=True, max_seconds=300)
+    Worker(Workspace.load(workspace.home)).run(drain=True, max_seconds=300)
 
 
 def last_item(conn: Connection, task_id: str):  # type: ignore[no-untyped-def]
