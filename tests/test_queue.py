@@ -1,4 +1,4 @@
-"""Engine transitions on a real SQLite file, with a controlled clock."""
+"""The queue's transitions (autoqueue.queue) on a real database, with a controlled clock."""
 
 from __future__ import annotations
 
