@@ -135,31 +135,24 @@ def _stream_frames(index: int, plan: RenderPlan) -> int:
     return plan.frames[index] + _fade_in(plan, index + 1)
 
 
-def _clip_filter(index: int, plan: RenderPlan, source: int, head: bool) -> str:
+def _clip_filter(index: int, plan: RenderPlan, source: int) -> str:
     """One scene from a video clip (read looped): at 30 fps, filling the frame, cut to the
     scene's frames (and the next scene's fade-in); the clip's own motion, no pan."""
     width, height = plan.size
     frames = _stream_frames(index, plan)
-    chain = (
+    return (
         f"[{source}:v]fps={FPS},scale={width}:{height}:force_original_aspect_ratio=increase:"
         f"out_range=tv,crop={width}:{height},setsar=1,format=yuv420p,"
-        f"trim=end_frame={frames},setpts=N/{FPS}/TB"
-    )
-    if not head:
-        return f"{chain}[v{index}]"
-    return (
-        f"{chain},split=2[v{index}][hs{index}];"
-        f"[hs{index}]trim=end_frame={_fade_in(plan, index)},format=yuva420p[h{index}]"
+        f"trim=end_frame={frames},setpts=N/{FPS}/TB[v{index}]"
     )
 
 
-def _scene_filter(index: int, plan: RenderPlan, source: int, head: bool) -> str:
+def _scene_filter(index: int, plan: RenderPlan, source: int) -> str:
     """Scene ``index`` (read from input ``source``) as a stream of frames, ``[v<index>]``: the
     picture shaped once (filled, or over a blurred copy of itself), looped, and, with motion,
-    a window of the frame's size moving across it (``motion.py``). With ``head``, its first
-    frames (as many as a crossfade has) with an alpha plane too, ``[h<index>]``, to fade in by."""
+    a window of the frame's size moving across it (``motion.py``)."""
     if is_clip(plan.images[index]):
-        return _clip_filter(index, plan, source, head)
+        return _clip_filter(index, plan, source)
     frames = _stream_frames(index, plan)
     # sharp text judders when it pans: cards stand still
     pan = None if _card(plan, index) else motion.plan_pan(index, plan.size, frames, plan.motion)
@@ -179,19 +172,10 @@ def _scene_filter(index: int, plan: RenderPlan, source: int, head: bool) -> str:
             f"[blur{index}][pic{index}]overlay=(W-w)/2:(H-h)/2,setsar=1,format=yuv420p"
         )
     # The picture is shaped once; the loop filter then repeats the finished frame rather than
-    # scaling the same picture again for each of its frames. The head's alpha plane, too, is
-    # added to the shaped picture (or each copy of it), not converted into every fading frame.
-    fade = _fade_in(plan, index) if head else 0
+    # scaling the same picture again for each of its frames.
     if pan is not None:
-        name = f"h{index}" if fade else None
-        return f"{shape},{motion.pan_filters(pan, plan.size, f'm{index}', name, fade)}[v{index}]"
-    still = motion.looped(frames)
-    if not fade:
-        return f"{shape},{still}[v{index}]"
-    return (
-        f"{shape},split=2[c{index}][ca{index}];[c{index}]{still}[v{index}];"
-        f"[ca{index}]format=yuva420p,{motion.looped(fade)}[h{index}]"
-    )
+        return f"{shape},{motion.pan_filters(pan, plan.size, f'm{index}')}[v{index}]"
+    return f"{shape},{motion.looped(frames)}[v{index}]"
 
 
 def _quoted(value: str) -> str:
@@ -199,44 +183,75 @@ def _quoted(value: str) -> str:
     return "'" + value.replace("\\", "/").replace("'", "'\\''") + "'"
 
 
+def _trim(label: str, first: int, last: int, out: str) -> str:
+    return f"{label}trim=start_frame={first}:end_frame={last},setpts=PTS-STARTPTS{out}"
+
+
+def _cut(index: int, pieces: dict[str, tuple[int, int]]) -> str:
+    """Scene ``index``'s stream cut into ``pieces`` (a name: its first frame and the frame after
+    its last), each ``[<name><index>]`` and timed from 0."""
+    if len(pieces) == 1:
+        [(name, (first, last))] = pieces.items()
+        return _trim(f"[v{index}]", first, last, f"[{name}{index}]")
+    copies = "".join(f"[s{index}_{name}]" for name in pieces)
+    trims = [
+        _trim(f"[s{index}_{name}]", first, last, f"[{name}{index}]")
+        for name, (first, last) in pieces.items()
+    ]
+    return ";".join([f"[v{index}]split={len(pieces)}{copies}", *trims])
+
+
+def _crossfade(index: int, frames: int) -> str:
+    """Scene ``index``'s first ``frames`` (``[head<index>]``) blended over the previous scene's
+    last (``[tail<index - 1>]``) into ``[blend<index>]``, a ``blend`` per frame at that frame's
+    opacity: 1/(n+1) ... n/(n+1), so that the first already blends and the last is not yet the
+    new scene alone. Each fading frame is one pass over two frames; an overlay instead needed an
+    alpha plane copied into every frame of the new scene and a copy of every frame of the old
+    one (a 30 s short's eight fades: 0.3 s more CPU, and up to 190 MB more memory a part)."""
+    name = f"x{index}"
+    chains = [
+        f"[head{index}]split={frames}" + "".join(f"[{name}n{i}]" for i in range(frames)),
+        f"[tail{index - 1}]split={frames}" + "".join(f"[{name}o{i}]" for i in range(frames)),
+    ]
+    for i in range(frames):
+        chains += [
+            f"[{name}n{i}]select='eq(n,{i})'[{name}N{i}]",
+            f"[{name}o{i}]select='eq(n,{i})'[{name}O{i}]",
+            f"[{name}N{i}][{name}O{i}]blend=all_mode=normal:"
+            f"all_opacity={(i + 1) / (frames + 1):.6f}[{name}b{i}]",
+        ]
+    blended = "".join(f"[{name}b{i}]" for i in range(frames))
+    # interleave times its frames in microseconds: back in 1/30 s, as every other piece
+    chains.append(f"{blended}interleave=nb_inputs={frames},settb=1/{FPS}[blend{index}]")
+    return ";".join(chains)
+
+
 def _join_scenes(plan: RenderPlan, part: Part, before: int) -> str:
     """The part's scenes one after the other, cut, or crossfading: scene k keeps its slot on
     the soundtrack, and its first frames are a blend of it and the previous scene going on
     (which was made that much longer; for a part's first scene, that scene is an input of the
     part too, ``before``, for its tail alone). Only those frames are blended: each scene is
-    split into its head, its own part and its tail, so that no other frame passes through a
+    cut into its head, its own part and its tail, so that no other frame passes through a
     blend filter."""
     scenes = range(part.first, part.last)
     if not any(_fade_in(plan, index) for index in scenes):
         return "".join(f"[v{i}]" for i in scenes) + f"concat=n={len(scenes)}:v=1:a=0"
-
-    def trim(label: str, first: int, last: int, out: str) -> str:
-        return f"{label}trim=start_frame={first}:end_frame={last},setpts=PTS-STARTPTS{out}"
-
     parts = []
     order = []
     if before < part.first:
         end = plan.frames[before]
-        parts.append(trim(f"[v{before}]", end, end + _fade_in(plan, part.first), f"[tail{before}]"))
+        parts.append(_cut(before, {"tail": (end, end + _fade_in(plan, part.first))}))
     for index in scenes:
-        fade, own_end, own = _fade_in(plan, index), plan.frames[index], f"[v{index}]"
+        fade, own_end = _fade_in(plan, index), plan.frames[index]
         tail = _fade_in(plan, index + 1) if index < part.last - 1 else 0
+        pieces = {"own": (fade, own_end)}
         if tail:
-            parts.append(f"[v{index}]split=2[s{index}_own][s{index}_tail]")
-            parts.append(trim(f"[s{index}_tail]", own_end, own_end + tail, f"[tail{index}]"))
-            own = f"[s{index}_own]"
-        parts.append(trim(own, fade, own_end, f"[own{index}]"))
+            pieces["tail"] = (own_end, own_end + tail)
         if fade:
-            # The new scene's head fades in over the old one's tail by its alpha (an overlay
-            # blends in SIMD; xfade costs about twice as much here).
-            # Its frames weigh 1/(n+1) ... n/(n+1): the first one already blends (fade's own
-            # ramp starts at 0, a frame of the old scene alone), timed one frame on for that.
-            parts.append(
-                f"[h{index}]setpts=PTS+1/{FPS}/TB,"
-                f"fade=t=in:st=0:d={(fade + 1) / FPS:.6f}:alpha=1,setpts=PTS-STARTPTS[in{index}];"
-                f"[tail{index - 1}][in{index}]overlay=format=yuv420:shortest=1,"
-                f"format=yuv420p[blend{index}]"
-            )
+            pieces["head"] = (0, fade)
+        parts.append(_cut(index, pieces))
+        if fade:
+            parts.append(_crossfade(index, fade))
             order.append(f"[blend{index}]")
         order.append(f"[own{index}]")
     parts.append("".join(order) + f"concat=n={len(order)}:v=1:a=0")
@@ -349,12 +364,7 @@ def part_argv(ffmpeg: str, plan: RenderPlan, part: Part) -> list[str]:
         # default 1/25 s, two frames of 30 fps can share a timestamp, and the crossfades paired
         # frames one off.
         argv += ["-framerate", str(FPS), "-i", str(image)]
-    filters = [
-        _scene_filter(
-            index, plan, index - before, head=index > before and bool(_fade_in(plan, index))
-        )
-        for index in range(before, part.last)
-    ]
+    filters = [_scene_filter(index, plan, index - before) for index in range(before, part.last)]
     # concat cannot know how long the last looped frame lasts, and the 30 fps output then drops
     # it: two clones at the end, and -frames:v, make the frame count exactly the part's.
     video = _join_scenes(plan, part, before) + ",tpad=stop=2:stop_mode=clone"

@@ -104,49 +104,34 @@ def looped(count: int) -> str:
     return f"loop=loop={count - 1}:size=1:start=0,setpts=N/{FPS}/TB"
 
 
-def pan_filters(
-    pan: Pan, size: tuple[int, int], label: str, head: str | None = None, head_frames: int = 0
-) -> str:
+def pan_filters(pan: Pan, size: tuple[int, int], label: str) -> str:
     """The filter chain after the shaped canvas (one frame): the scene's ``pan.frames`` moving
     frames. One copy of the canvas per offset, each looped and cropped on the frames whose
-    position has its offset; ``interleave`` puts the frames back in order. With ``head``, also
-    the first ``head_frames`` of them with an alpha plane, as ``[head]``, to fade in by: each
-    copy takes its alpha plane once, rather than every fading frame a conversion of its own."""
+    position has its offset; ``interleave`` puts the frames back in order."""
     copies = pan.copies
     width, height = size
     length = pan.canvas[0] - 2 if pan.axis == "x" else pan.canvas[1] - 2
     position = f"({pan.first}+({pan.step})*round(t*{FPS}))"
     even = f"'{2}*floor({position}/{CYCLE})'"
     x, y = (even, pan.across) if pan.axis == "x" else (pan.across, even)
-
-    def frames(count: int, offset: int) -> str:
-        keep = f"select='eq(mod({position},{CYCLE}),{offset})'," if len(copies) > 1 else ""
-        return f"{looped(count)},{keep}crop={width}:{height}:x={x}:y={y}:exact=1"
-
-    def merged(suffix: str) -> str:
-        outs = "".join(f"[{label}c{offset}{suffix}]" for offset in copies)
-        if len(copies) == 1:
-            return f"{outs}null"
-        # interleave times its frames in microseconds: back in 1/30 s, or a crossfade's old
-        # and new frames, cut and timed from 0 apart, pair one frame off now and then
-        return f"{outs}interleave=nb_inputs={len(copies)},settb=1/{FPS}"
-
     chains = []
     for offset in copies:
         name = f"{label}c{offset}"
-        shifted = f"[{name}]{_shifted(pan.axis, offset, length, pan.canvas, name)}"
-        if head is None:
-            chains.append(f"{shifted},{frames(pan.frames, offset)}[{name}o]")
-            continue
-        chains.append(f"{shifted},split=2[{name}m][{name}a]")
-        chains.append(f"[{name}a]format=yuva420p,{frames(head_frames, offset)}[{name}h]")
-        chains.append(f"[{name}m]{frames(pan.frames, offset)}[{name}o]")
-    if head is not None:
-        chains.append(f"{merged('h')}[{head}]")
-    chains.append(merged("o"))  # last: the caller names it
+        keep = f"select='eq(mod({position},{CYCLE}),{offset})'," if len(copies) > 1 else ""
+        chains.append(
+            f"[{name}]{_shifted(pan.axis, offset, length, pan.canvas, name)},"
+            f"{looped(pan.frames)},{keep}crop={width}:{height}:x={x}:y={y}:exact=1[{name}o]"
+        )
     inputs = "".join(f"[{label}c{offset}]" for offset in copies)
     start = f"split={len(copies)}{inputs}" if len(copies) > 1 else f"null{inputs}"
-    return ";".join([start, *chains])
+    outs = "".join(f"[{label}c{offset}o]" for offset in copies)
+    if len(copies) == 1:
+        merged = f"{outs}null"
+    else:
+        # interleave times its frames in microseconds: back in 1/30 s, or a crossfade's old
+        # and new frames, cut and timed from 0 apart, pair one frame off now and then
+        merged = f"{outs}interleave=nb_inputs={len(copies)},settb=1/{FPS}"
+    return ";".join([start, *chains, merged])  # the last chain's output: the caller names it
 
 
 def _shifted(axis: str, offset: int, length: int, canvas: tuple[int, int], name: str) -> str:
