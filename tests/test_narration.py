@@ -600,7 +600,7 @@ def test_captions_drawn_once_per_change_look_as_libass_burning_every_frame(
             picture.paste((shade // 2, shade, 255 - shade), (0, y, 300, y + 6))
         images.append(tmp_path / f"{name}.png")
         picture.save(images[-1])
-    track = captions.Track(tuple(lines), layout, style, Path(font).parent)
+    track = captions.Track(tuple(lines), layout, style, Path(font))
     plan = ffmpeg.RenderPlan(
         images=tuple(images), durations=(1.5, 1.5), size=size, fit="crop",
         output=tmp_path / "captioned.mp4", captions=track, motion=0.08, crossfade=0.3,
@@ -642,6 +642,48 @@ def test_captions_drawn_once_per_change_look_as_libass_burning_every_frame(
     worst = max(apart(ours[n], burnt[n]) for n in range(90))
     captioned = min(apart(burnt[n], bare[n]) for n in said)
     assert worst < captioned / 2, (worst, captioned)
+
+
+@pytest.mark.no_db
+def test_libass_is_given_the_captions_font_family_alone(tmp_path: Path) -> None:
+    """libass reads every font of its fonts folder in each part: the render links the captions'
+    font and the others of its family (its bold beside its regular), not the rest of the
+    folder it sits in (a system one: fonts-nanum's 33 MB)."""
+    import shutil
+
+    from autoqueue.stages import ffmpeg, fonts, render
+
+    font = fonts.find_cjk_font() or fonts.find_plain_font()
+    if font is None:
+        pytest.skip("no font on this machine")
+    own = tmp_path / "own"
+    own.mkdir()
+    shutil.copyfile(font, own / "Caption.ttf")
+    shutil.copyfile(font, own / "Caption-Twin.ttf")  # the same family, as a bold would be
+    (own / "notes.txt").write_text("not a font", encoding="utf-8")
+    others = [path for path in Path(font).parent.iterdir() if path.suffix == ".ttf"]
+    stranger = next((p for p in others if fonts.family(p) != fonts.family(Path(font))), None)
+    if stranger is not None:
+        shutil.copyfile(stranger, own / stranger.name)
+    assert fonts.family_files(own / "Caption.ttf") == [
+        own / "Caption.ttf",
+        own / "Caption-Twin.ttf",
+    ]
+    folder = tmp_path / "render.tmp"
+    folder.mkdir()
+    layout = captions.Layout(108, 192)
+    track = captions.Track(
+        tuple(captions.break_lines(captions.spread("one two", 0.0, 1.0), 20)), layout,
+        captions.preset("bold", fonts.family(Path(font)), "#FFFFFF", "#00D4FF"), own / "Caption.ttf",
+    )  # fmt: skip
+    plan = ffmpeg.RenderPlan(
+        images=(tmp_path / "a.png",), durations=(1.0,), size=(108, 192), fit="crop",
+        output=tmp_path / "out.mp4", captions=track,
+    )  # fmt: skip
+    [part] = render.plan_parts(plan, folder, 1)
+    assert part.captions is not None and part.captions.fonts is not None
+    linked = sorted(path.name for path in (folder / part.captions.fonts).iterdir())
+    assert linked == ["Caption-Twin.ttf", "Caption.ttf"]
 
 
 @pytest.mark.no_db

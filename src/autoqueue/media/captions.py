@@ -373,12 +373,12 @@ def write_band_ass(
 @dataclass(frozen=True)
 class Track:
     """The captions a video is rendered with: the lines, the frame's layout, the look, and the
-    folder libass finds the font in."""
+    font file libass draws them with."""
 
     lines: tuple[Line, ...]
     layout: Layout
     style: Style
-    fonts_dir: Path | None = None
+    font: Path | None = None
 
 
 def write_srt(path: Path, lines: Sequence[Line]) -> None:

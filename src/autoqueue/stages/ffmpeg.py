@@ -269,6 +269,7 @@ class Overlay:
     changes: tuple[int, ...]
     top: int
     height: int
+    fonts: Path | None = None  # libass's fonts folder, relative like ``ass``
 
 
 @dataclass(frozen=True)
@@ -309,8 +310,8 @@ def _caption_source(plan: RenderPlan, part: Part, overlay: Overlay) -> str:
     frames = part.end - part.start
     keep = "+".join(f"eq(n,{change})" for change in overlay.changes)
     subtitles = f"subtitles=filename={_quoted(overlay.ass.as_posix())}:alpha=1"
-    if plan.captions is not None and plan.captions.fonts_dir is not None:
-        subtitles += f":fontsdir={_quoted(plan.captions.fonts_dir.as_posix())}"
+    if overlay.fonts is not None:
+        subtitles += f":fontsdir={_quoted(overlay.fonts.as_posix())}"
     return (
         f"color=c=black@0:s={width}x{overlay.height}:r={FPS}:d={frames / FPS:.6f},format=rgba,"
         f"select='{keep}',{subtitles},unpremultiply=inplace=1[cap]"

@@ -40,6 +40,7 @@ PLAIN_CANDIDATES = (
     "C:/Windows/Fonts/arialbd.ttf",
     "/System/Library/Fonts/Helvetica.ttc",
 )
+FONT_SUFFIXES = (".ttf", ".otf", ".ttc", ".otc")
 MISSING_PROBE = "\U0010fffd"  # a private-use code point no font draws: its mask is .notdef's
 
 
@@ -131,3 +132,14 @@ def family(path: Path) -> str:
     except OSError:
         return "Sans"
     return name or "Sans"
+
+
+def family_files(path: Path) -> list[Path]:
+    """``path`` and the fonts beside it of the same family (its bold, its italic): what libass
+    needs to draw that family as it would from the whole folder."""
+    try:
+        beside = [other for other in path.parent.iterdir() if other.suffix.lower() in FONT_SUFFIXES]
+    except OSError:  # a folder that cannot be listed: the font alone
+        return [path]
+    name = family(path)
+    return [path, *sorted(other for other in beside if other != path and family(other) == name)]

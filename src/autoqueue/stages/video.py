@@ -197,7 +197,6 @@ def _write_captions(
 
     font_path = _caption_font(ctx, config)
     family = fonts.family(Path(font_path)) if font_path else "Sans"
-    fonts_dir = Path(font_path).parent if font_path else None
     style = captions.preset(
         story.caption_style or config.caption_style,
         family,
@@ -218,7 +217,7 @@ def _write_captions(
     temporary = srt.with_suffix(".tmp.srt")
     captions.write_srt(temporary, lines)
     temporary.replace(srt)
-    return captions.Track(tuple(lines), layout, style, fonts_dir)
+    return captions.Track(tuple(lines), layout, style, Path(font_path) if font_path else None)
 
 
 def _generate(
