@@ -222,7 +222,7 @@ def as_schema_6(conn: Connection) -> None:
         change = "DROP COLUMN {0}" if dialect(conn).name == "postgresql" else "RENAME COLUMN {0} TO {0}_before"
         conn.execute(f"ALTER TABLE {table} {change.format(column)}")
     if dialect(conn).name == "postgresql":
-        conn.execute("DELETE FROM autoqueue_schema WHERE version = 3")
+        conn.execute("DELETE FROM autoqueue_schema WHERE version >= 3")
     else:
         conn.execute("PRAGMA user_version = 7")
 

@@ -12,7 +12,7 @@ from autoqueue.errors import DatabaseError
 from autoqueue.i18n import _
 from autoqueue.store.db import LATER_RUN, transaction
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 
 # Columns that hold timestamps; a database from the earlier app (docs/data.md) stores
@@ -275,6 +275,19 @@ def m008_never_twice(conn: sqlite3.Connection) -> None:
     conn.execute(BACKFILL_LAST_RUN)
 
 
+def m009_notifications(conn: sqlite3.Connection) -> None:
+    """Notifications (docs/notifications.md): one row per event, recorded with the transition
+    that made it and sent once after the commit."""
+    for statement in split_statements(schema_sql()):
+        if statement.startswith(
+            (
+                "CREATE TABLE IF NOT EXISTS notifications",
+                "CREATE INDEX IF NOT EXISTS idx_notifications_",
+            )
+        ):
+            conn.execute(statement)
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_initial,
     m002_stage_state_and_quota,
@@ -284,6 +297,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m006_slots_and_identity,
     m007_pause_and_resume_actions,
     m008_never_twice,
+    m009_notifications,
 ]
 
 
