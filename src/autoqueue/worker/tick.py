@@ -8,7 +8,8 @@ slot: ``[queues.X] concurrency``), so a 10-minute video render does not hold bac
 writing for the next task; the database still allows only ``concurrency`` processing items per
 queue type over every host (invariant 1). On PostgreSQL idle workers wake on NOTIFY. Each
 item's stage runs as an attempt with a supervisor of its own (``attempt/runner.py``), but the
-schedule stage, quick and idempotent, runs in this process.
+schedule stage, quick and idempotent, runs in this process. Notifications are sent beside the
+round, in a thread of their own (``notify/notifier.py``): no stage waits for one.
 
 Nothing here lets an exception escape a thread: a database locked past a lease, or a full disk,
 stops the round, the tick says so in one line and exits non-zero; the next tick applies the rest.
@@ -35,6 +36,7 @@ from autoqueue.errors import (
 from autoqueue.i18n import _
 from autoqueue.kinds import QueueType
 from autoqueue.models import QueueItem
+from autoqueue.notify.notifier import Notifier
 from autoqueue.owner import Owner
 from autoqueue.queue.claims import claim_next
 from autoqueue.queue.occurrences import enqueue_due
@@ -86,6 +88,9 @@ class Worker:
         # said once, waited for ([worker] outage), and said again when it is back.
         self.link = Link(budget=workspace.config.worker.outage, notice=notice)
         self.lock = LeaderLease(workspace, self.owner, self.policy, clock, link=self.link)
+        self.notifier = Notifier(
+            workspace, clock, leader=self.lock.held, link=self.link, notice=notice
+        )
         self._report_lock = threading.Lock()
         self._state = threading.Lock()
         self._busy = 0
@@ -137,7 +142,11 @@ class Worker:
                 "taking the scheduler lock", lambda: self.lock.acquire(conn)
             )
             try:
-                with self.lock.heartbeat(), listening(self.workspace.db_url, self._wake):
+                with (
+                    self.lock.heartbeat(),
+                    listening(self.workspace.db_url, self._wake),
+                    self.notifier.running(conn, self._abort.is_set),
+                ):
                     self._round(
                         conn,
                         report,
@@ -160,6 +169,7 @@ class Worker:
         return report
 
     def _wake(self) -> None:
+        self.notifier.wake()  # an item that ended may have recorded an event
         with self._work:
             self._wakes += 1
             self._work.notify_all()
