@@ -54,6 +54,13 @@ class ConfigError(AutoqueueError):
     exit_code = 2
 
 
+class NotifyError(AutoqueueError):
+    """A notification could not be sent (``autoqueue notify test``: the URLs that failed are
+    named, their secrets masked)."""
+
+    exit_code = 1
+
+
 class StageError(Exception):
     """A stage did not produce its outputs. Subclasses say whether retrying can help."""
 
