@@ -458,3 +458,37 @@ def test_a_tick_with_nothing_to_send_does_not_load_apprise(home: Path, receiver:
     }
     assert "autoqueue.notify.notifier" in modules  # the notification thread ran
     assert not {m for m in modules if m == "apprise" or m.startswith("apprise.")}
+
+
+def test_a_schema_8_database_gains_the_notifications_table(home: Path) -> None:
+    """SQLite's migration 9 and PostgreSQL's 4, on a database from before them."""
+    from autoqueue.store.db import dialect
+
+    home_with(home)
+    conn = open_db(home)
+    try:
+        conn.execute("DROP TABLE notifications")
+        if dialect(conn).name == "postgresql":
+            conn.execute("DELETE FROM autoqueue_schema WHERE version >= 4")
+        else:
+            conn.execute("PRAGMA user_version = 8")
+    finally:
+        conn.close()
+    conn = open_db(home)
+    try:
+        assert notifications_repo.add(
+            conn,
+            key="digest:2026-11-26",
+            kind=EventKind.DIGEST,
+            payload={},
+            now="2026-11-26 09:00:00",
+        )
+        assert not notifications_repo.add(
+            conn,
+            key="digest:2026-11-26",
+            kind=EventKind.DIGEST,
+            payload={},
+            now="2026-11-26 09:00:00",
+        )  # once
+    finally:
+        conn.close()

@@ -135,6 +135,15 @@ def _send(
     passed: Passed,
 ) -> None:
     """Claim one row, send it to the targets that did not take it yet, record how it went."""
+    try:
+        message = render(row.kind, row.payload, zone)
+    except (KeyError, TypeError, ValueError) as exc:  # a payload another program wrote
+        with transaction(conn):
+            notifications_repo.give_up(
+                conn, row.id, f"{type(exc).__name__}: {exc}", was=NotificationStatus.PENDING
+            )
+        passed.given_up += 1
+        return
     token = secrets.token_hex(16)
     with transaction(conn):
         if not notifications_repo.claim(conn, row.id, token, to_db(clock())):
@@ -142,7 +151,6 @@ def _send(
     failpoints.hit("notify_claimed", row.kind.value)
     attempt = row.attempts + 1
     left = [t for t in where if t.fingerprint not in row.delivered]
-    message = render(row.kind, row.payload, zone)
     deliveries = (
         deliver(left, message.title, message.body, timeout=config.timeout, level=message.level)
         if left

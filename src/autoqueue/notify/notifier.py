@@ -57,6 +57,14 @@ class Notifier:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._said: set[str] = set()  # errors of the pass itself, said once each
+        self._zone: str | None = None
+
+    @property
+    def zone(self) -> str:
+        """The home's zone, looked up once (the digest's day, the times a message shows)."""
+        if self._zone is None:
+            self._zone = self.workspace.display_zone
+        return self._zone
 
     def wake(self) -> None:
         """Look for events now (an item just ended: its event may be waiting)."""
@@ -105,7 +113,7 @@ class Notifier:
                 passed = dispatch.send_pending(
                     conn,
                     self.config,
-                    self.workspace.display_zone,
+                    self.zone,
                     self.clock,
                     leader=self.leader.is_set(),
                     deadline=deadline,
