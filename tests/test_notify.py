@@ -126,7 +126,11 @@ def test_two_ticks_at_once_send_each_event_once(home: Path, receiver: Receiver) 
     for each in ticks:
         assert each.wait(timeout=120) == 0
     assert run_cli(home, "tick").returncode == 0
-    messages = receiver.wait_for(6)
+    try:
+        messages = receiver.wait_for(6)
+    except AssertionError as exc:
+        rows = [(r.key, r.status, r.attempts, r.last_error) for r in notifications(home)]
+        raise AssertionError(f"{exc}: {rows}") from None
     time.sleep(0.5)
     titles = sorted(m.body["title"] for m in receiver.messages)
     assert len(titles) == 6 and len(set(titles)) == 6, titles

@@ -37,7 +37,7 @@ from autoqueue.repo import logs as logs_repo
 from autoqueue.repo import notifications as notifications_repo
 from autoqueue.repo.notifications import Notification
 from autoqueue.store import db as db_errors
-from autoqueue.store.db import Connection, transaction
+from autoqueue.store.db import Connection, retry_busy, short_wait, transaction
 from autoqueue.timeutil import to_db
 
 MAX_ATTEMPTS = 5
@@ -46,6 +46,7 @@ RETRY_SECONDS = (30, 60, 120, 300)
 # A row claimed this long ago without a record of how its send went: its sender died.
 STALE = timedelta(minutes=10)
 BATCH = 20
+RECORD_PATIENCE = 30.0  # seconds a sent message's record waits out a busy database
 
 
 @dataclass
@@ -74,10 +75,12 @@ def send_pending(
     clock: Callable[[], datetime],
     *,
     leader: bool = False,
-    deadline: float | None = None,
+    claiming: Callable[[], bool] = lambda: True,
 ) -> Passed:
-    """Record the digest (``leader``), give up dead claims, and send what is due, claiming no
-    new row after ``deadline`` (``time.monotonic()``)."""
+    """Record the digest (``leader``), give up dead claims, and send what is due, claiming a
+    row only while ``claiming()`` says so. A send that took the whole timeout (a service that
+    does not answer) ends the pass: the next one tries again, so that a round never waits on
+    such a service more than once."""
     passed = Passed()
     at = config.digest_time()
     if leader and at is not None:
@@ -94,12 +97,12 @@ def send_pending(
     kinds = wanted(config)
     where: list[Target] | None = None  # built on the first send: that loads Apprise
     seen: set[int] = set()
-    while deadline is None or time.monotonic() < deadline:
+    while claiming():
         rows = [r for r in notifications_repo.due(conn, to_db(clock()), BATCH) if r.id not in seen]
         if not rows:
             break
         for row in rows:
-            if deadline is not None and time.monotonic() >= deadline:
+            if not claiming():
                 break
             seen.add(row.id)
             if row.kind not in kinds:
@@ -113,7 +116,10 @@ def send_pending(
                 continue
             if where is None:
                 where = targets(config.urls)
+            began = time.monotonic()
             _send(conn, row, where, config, zone, clock, passed)
+            if time.monotonic() - began >= config.timeout:
+                return passed
     return passed
 
 
@@ -145,11 +151,20 @@ def _send(
         passed.given_up += 1
         return
     token = secrets.token_hex(16)
-    with transaction(conn):
-        if not notifications_repo.claim(conn, row.id, token, to_db(clock())):
-            return  # another sender took it
+
+    def claim() -> bool:
+        with transaction(conn):
+            return notifications_repo.claim(conn, row.id, token, to_db(clock()))
+
+    try:
+        with short_wait(conn, 1.0):  # a busy database: this row waits for the next pass
+            if not claim():
+                return  # another sender took it
+    except db_errors.OperationalError as exc:
+        if db_errors.is_busy(exc):
+            return
+        raise
     failpoints.hit("notify_claimed", row.kind.value)
-    attempt = row.attempts + 1
     left = [t for t in where if t.fingerprint not in row.delivered]
     deliveries = (
         deliver(left, message.title, message.body, timeout=config.timeout, level=message.level)
@@ -158,7 +173,26 @@ def _send(
     )
     delivered = [*row.delivered, *(d.target.fingerprint for d in deliveries if d.ok)]
     failures = [d for d in deliveries if not d.ok]
-    now = clock()
+    # The send happened: its record waits out a busy database (a row left ``sending`` would be
+    # given up, never sent again).
+    retry_busy(
+        lambda: _record(conn, row, token, delivered, failures, clock(), passed),
+        patience=RECORD_PATIENCE,
+        what="recording a notification",
+    )
+
+
+def _record(
+    conn: Connection,
+    row: Notification,
+    token: str,
+    delivered: list[str],
+    failures: list[Delivery],
+    now: datetime,
+    passed: Passed,
+) -> None:
+    """How a claimed send went, under its claim, in one transaction."""
+    attempt = row.attempts + 1
     with transaction(conn):
         if not failures:
             notifications_repo.finish(

@@ -25,7 +25,7 @@ from autoqueue.errors import AutoqueueError
 from autoqueue.i18n import _
 from autoqueue.notify import dispatch
 from autoqueue.store import db as db_errors
-from autoqueue.store.db import Connection, short_wait
+from autoqueue.store.db import Connection
 
 if TYPE_CHECKING:
     from autoqueue.store.link import Link
@@ -89,7 +89,9 @@ class Notifier:
         finally:
             self._stop.set()
             self._wake.set()
-            thread.join(2 * self.config.timeout + _SLACK)
+            # The send in flight, and the last pass's (which claims for ``timeout`` at most,
+            # and stops at a send that took it all): each within ``timeout`` and a second.
+            thread.join(3 * self.config.timeout + _SLACK)
 
     def _loop(self, aborted: Callable[[], bool]) -> None:
         try:
@@ -99,25 +101,29 @@ class Notifier:
             return
         try:
             while not self._stop.is_set():
-                self._pass(conn, deadline=time.monotonic() + POLL_SECONDS)
+                deadline = time.monotonic() + POLL_SECONDS
+                self._pass(
+                    conn,
+                    lambda: not self._stop.is_set() and time.monotonic() < deadline,  # noqa: B023
+                )
                 self._wake.wait(POLL_SECONDS)
                 self._wake.clear()
             if not aborted():
-                self._pass(conn, deadline=time.monotonic() + self.config.timeout)
+                last = time.monotonic() + self.config.timeout
+                self._pass(conn, lambda: time.monotonic() < last)
         finally:
             conn.close()
 
-    def _pass(self, conn: Connection, *, deadline: float) -> None:
+    def _pass(self, conn: Connection, claiming: Callable[[], bool]) -> None:
         def one_pass() -> None:
-            with short_wait(conn, 1.0):  # a busy database: the next pass tries again
-                passed = dispatch.send_pending(
-                    conn,
-                    self.config,
-                    self.zone,
-                    self.clock,
-                    leader=self.leader.is_set(),
-                    deadline=deadline,
-                )
+            passed = dispatch.send_pending(
+                conn,
+                self.config,
+                self.zone,
+                self.clock,
+                leader=self.leader.is_set(),
+                claiming=claiming,
+            )
             self.last = passed
             for line in passed.notices:
                 self._tell(line)
