@@ -496,3 +496,13 @@ def test_a_schema_8_database_gains_the_notifications_table(home: Path) -> None:
         )  # once
     finally:
         conn.close()
+
+
+@pytest.mark.no_db
+def test_a_url_the_config_refuses_is_not_repeated(home: Path, runner: CliRunner) -> None:
+    """A URL without its scheme is refused by number, never quoted: it may hold a password."""
+    write_config(home, f'[notify]\nurls = ["json://127.0.0.1/hook", "user:{SECRET}@host"]\n')
+    result = invoke(runner, home, "notify", "test")
+    assert result.exit_code == 2
+    assert "notify.urls: URL number 2 is not an Apprise URL" in result.stderr
+    assert SECRET not in result.output and SECRET not in result.stderr

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from autoqueue.errors import AutoqueueError
+from autoqueue.errors import AutoqueueError, DatabaseBusyError, DatabaseUnreachableError
 from autoqueue.i18n import _
 from autoqueue.notify import dispatch
 from autoqueue.store import db as db_errors
@@ -94,25 +94,33 @@ class Notifier:
             thread.join(3 * self.config.timeout + _SLACK)
 
     def _loop(self, aborted: Callable[[], bool]) -> None:
-        try:
-            conn = self.workspace.connect(link=self.link)
-        except (*db_errors.Error, AutoqueueError) as exc:
-            self._say(str(exc))
-            return
+        conn: Connection | None = None
         try:
             while not self._stop.is_set():
-                deadline = time.monotonic() + POLL_SECONDS
-                self._pass(
-                    conn,
-                    lambda: not self._stop.is_set() and time.monotonic() < deadline,  # noqa: B023
-                )
+                conn = conn or self._connect()
+                if conn is not None:
+                    deadline = time.monotonic() + POLL_SECONDS
+                    self._pass(
+                        conn,
+                        lambda: not self._stop.is_set() and time.monotonic() < deadline,  # noqa: B023
+                    )
                 self._wake.wait(POLL_SECONDS)
                 self._wake.clear()
-            if not aborted():
+            conn = conn or self._connect()
+            if conn is not None and not aborted():
                 last = time.monotonic() + self.config.timeout
                 self._pass(conn, lambda: time.monotonic() < last)
         finally:
-            conn.close()
+            if conn is not None:
+                conn.close()
+
+    def _connect(self) -> Connection | None:
+        """The thread's own connection, or None for now (tried again at the next pass)."""
+        try:
+            return self.workspace.connect(link=self.link)
+        except (*db_errors.Error, AutoqueueError) as exc:
+            self._trouble(exc)
+            return None
 
     def _pass(self, conn: Connection, claiming: Callable[[], bool]) -> None:
         def one_pass() -> None:
@@ -135,7 +143,16 @@ class Notifier:
         try:
             operation()
         except Exception as exc:  # a notification never fails the round
-            self._say(" ".join(str(exc).split()) or type(exc).__name__)
+            self._trouble(exc)
+
+    def _trouble(self, exc: BaseException) -> None:
+        """Say what went wrong, once; but a database that is busy or away is the round's to
+        report (its link says so once), and the next pass simply tries again."""
+        if isinstance(exc, (DatabaseBusyError, DatabaseUnreachableError)) or (
+            db_errors.is_busy(exc) or db_errors.is_unreachable(exc)
+        ):
+            return
+        self._say(" ".join(str(exc).split()) or type(exc).__name__)
 
     def _say(self, reason: str) -> None:
         if reason not in self._said:
