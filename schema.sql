@@ -97,7 +97,11 @@ CREATE TABLE IF NOT EXISTS task_queue (
   slot INTEGER NOT NULL DEFAULT 0,
   -- schema 8: when a later run of the task started; a failed item of a replaced run never runs
   -- again (its files were archived, and running it would publish the newer video twice)
-  superseded_at DATETIME
+  superseded_at DATETIME,
+  -- schema 9: since when the item waits for a person's review ([review] before): no worker
+  -- claims it until `approve` clears this; `reject` fails it and keeps this, so that it never
+  -- runs again
+  review_since DATETIME
 );
 
 CREATE TABLE IF NOT EXISTS task_logs (
@@ -135,10 +139,10 @@ CREATE INDEX IF NOT EXISTS idx_task_queue_task_id ON task_queue(task_id);
 -- more B-trees written with every log row for no query's benefit (schema 4 drops them).
 CREATE INDEX IF NOT EXISTS idx_task_logs_task_id ON task_logs(task_id);
 
--- The dequeue walks this index in ORDER BY created_at, id order and reads next_retry_at from it,
--- so a claim never sorts the backlog nor visits the table for rows it skips.
+-- The dequeue walks this index in ORDER BY created_at, id order and reads next_retry_at and
+-- review_since from it, so a claim never sorts the backlog nor visits the table for rows it skips.
 CREATE INDEX IF NOT EXISTS idx_task_queue_claim
-  ON task_queue(queue_type, status, created_at, id, next_retry_at);
+  ON task_queue(queue_type, status, created_at, id, next_retry_at, review_since);
 
 -- Invariant 1: at most `concurrency` processing items per queue type (1 unless autoqueue.toml
 -- raises it), whatever process or host claims them: each holds one of its type's slots.
@@ -183,7 +187,7 @@ CREATE TABLE IF NOT EXISTS autoqueue_meta (
   value TEXT NOT NULL
 );
 
--- Schema 9. Notifications (docs/notifications.md): one row per event, written in the same
+-- Schema 10. Notifications (docs/notifications.md): one row per event, written in the same
 -- transaction as what it tells of (an item failed for good, a run published, an item parked for
 -- the YouTube quota or an AI spend cap; the daily digest by the leader), then claimed by one
 -- process and sent after the commit. event_key is unique: an event is recorded once, whoever

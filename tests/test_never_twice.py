@@ -219,12 +219,13 @@ def as_schema_6(conn: Connection) -> None:
     ):
         # SQLite cannot drop the last column of a table whose definition holds comments (it
         # reparses the edited text); a renamed column is as absent to the migration.
-        change = "DROP COLUMN {0}" if dialect(conn).name == "postgresql" else "RENAME COLUMN {0} TO {0}_before"
+        postgres = dialect(conn).name == "postgresql"
+        change = "DROP COLUMN {0}" if postgres else "RENAME COLUMN {0} TO {0}_before"
         conn.execute(f"ALTER TABLE {table} {change.format(column)}")
     if dialect(conn).name == "postgresql":
         conn.execute("DELETE FROM autoqueue_schema WHERE version >= 3")
     else:
-        conn.execute("PRAGMA user_version = 7")
+        conn.execute("PRAGMA user_version = 7")  # the later migrations run again, as they may
 
 
 def insert_items(conn: Connection, task_id: str, *items: tuple[str, str, str | None]) -> None:

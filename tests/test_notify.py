@@ -464,8 +464,8 @@ def test_a_tick_with_nothing_to_send_does_not_load_apprise(home: Path, receiver:
     assert not {m for m in modules if m == "apprise" or m.startswith("apprise.")}
 
 
-def test_a_schema_8_database_gains_the_notifications_table(home: Path) -> None:
-    """SQLite's migration 9 and PostgreSQL's 4, on a database from before them."""
+def test_a_schema_9_database_gains_the_notifications_table(home: Path) -> None:
+    """SQLite's migration 10 and PostgreSQL's 5, on a database from before them."""
     from autoqueue.store.db import dialect
 
     home_with(home)
@@ -473,9 +473,9 @@ def test_a_schema_8_database_gains_the_notifications_table(home: Path) -> None:
     try:
         conn.execute("DROP TABLE notifications")
         if dialect(conn).name == "postgresql":
-            conn.execute("DELETE FROM autoqueue_schema WHERE version >= 4")
+            conn.execute("DELETE FROM autoqueue_schema WHERE version >= 5")
         else:
-            conn.execute("PRAGMA user_version = 8")
+            conn.execute("PRAGMA user_version = 9")
     finally:
         conn.close()
     conn = open_db(home)

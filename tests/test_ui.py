@@ -15,7 +15,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,22 +36,7 @@ from autoqueue.workspace import Workspace
 from .conftest import NOW, add, open_db, run_cli, stage_config, write_config
 from .helpers.journal import event
 from .helpers.processes import dead, start, wait_for
-from .helpers.terminal import drive, make_app, settle, status
-
-
-async def until(pilot: Pilot[Any], predicate: Callable[[], bool], timeout: float = 30) -> None:
-    """Wait for ``predicate`` to hold: what a key started has landed, or the app's timer shows
-    another process's change. A condition, never a time: a loaded machine is slow. Until the
-    deadline, a predicate that raises (a row not drawn yet) counts as not yet."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if predicate():
-                return
-        except Exception:  # not drawn yet: the last try below reports it
-            pass
-        await pilot.pause(0.05)
-    assert predicate(), "the app did not get there"
+from .helpers.terminal import drive, make_app, settle, status, until
 
 
 def label(app: AutoqueueApp, pane: str) -> str:

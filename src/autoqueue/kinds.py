@@ -68,7 +68,7 @@ class ActionType(StrEnum):
 
 
 class EventKind(StrEnum):
-    """What a notification is about (schema 9, docs/notifications.md); ``[notify] events``
+    """What a notification is about (schema 10, docs/notifications.md); ``[notify] events``
     names all but the digest, which ``[notify] digest`` turns on."""
 
     FAILED = "failed"  # an item failed for good (a permanent error, or its retries spent)

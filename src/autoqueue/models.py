@@ -133,6 +133,7 @@ class QueueItem(Row):
         "occurrence_at",
         "lease_expires_at",
         "superseded_at",
+        "review_since",
     )
 
     id: int
@@ -165,3 +166,5 @@ class QueueItem(Row):
     output_offset: int = 0
     slot: int = 0  # which of its queue type's slots it holds while processing
     superseded_at: str | None = None  # a later run started: this item never runs again
+    # since when it waits for a person's review (not claimable); kept when it was rejected
+    review_since: str | None = None

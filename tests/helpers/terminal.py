@@ -1,10 +1,11 @@
 """``autoqueue ui`` driven through Textual's pilot: the app on a home (``make_app``), played
 headless at 80x24 (``drive``), given time for a key to land (``settle``), its status line read
-(``status``)."""
+(``status``), a condition waited for (``until``)."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -41,3 +42,18 @@ async def settle(pilot: Pilot[Any], seconds: float = 0.1) -> None:
 def status(app: AutoqueueApp) -> str:
     """The text of the main screen's status line."""
     return str(app.main_screen.query_one("#status", Static).content)
+
+
+async def until(pilot: Pilot[Any], predicate: Callable[[], bool], timeout: float = 30) -> None:
+    """Wait for ``predicate`` to hold: what a key started has landed, or the app's timer shows
+    another process's change. A condition, never a time: a loaded machine is slow. Until the
+    deadline, a predicate that raises (a row not drawn yet) counts as not yet."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if predicate():
+                return
+        except Exception:  # not drawn yet: the last try below reports it
+            pass
+        await pilot.pause(0.05)
+    assert predicate(), "the app did not get there"

@@ -74,6 +74,13 @@ def add(
         int | None,
         typer.Option("--max-retry", min=0, max=1000, help="Retries for this task's stages."),
     ] = None,
+    review: Annotated[
+        bool | None,
+        typer.Option(
+            "--review/--no-review",
+            help="Wait for `approve` before publishing (default: [review] before).",
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Add a task; prints its id."""
@@ -96,6 +103,7 @@ def add(
         images=images or [],
         user=user,
         max_retry=max_retry,
+        review=review,
     )
     now = utcnow()
     prepared = prepare_add(state.workspace, request, now)

@@ -369,12 +369,15 @@ def schedule_text(schedule: Mapping[str, Any], *, pending: bool = False) -> str:
 
 def task_pending(task: Mapping[str, Any]) -> bool:
     """Whether a listed task has a run waiting or running (its schedules may all be off)."""
-    return str(task.get("state")) in ("waiting", "running")
+    return str(task.get("state")) in ("waiting", "running", "review")
 
 
 def stage_text(row: Mapping[str, Any]) -> str:
-    """A queue item's stage and status, ``script failed``, in the user's language."""
+    """A queue item's stage and status, ``script failed``, in the user's language; an item
+    held for review says so."""
     queue, status = str(row["queue_type"]), str(row["status"])
+    if status == "waiting" and row.get("review_since"):
+        return _("{queue} waiting for review").format(queue=queue_label(queue))
     return _("{queue} {status}").format(
         queue=queue_label(queue), status=_(STATUS_LABELS.get(status, status))
     )
@@ -382,6 +385,7 @@ def stage_text(row: Mapping[str, Any]) -> str:
 
 STATE_LABELS = {
     "running": N_("running"),
+    "review": N_("waiting for review"),
     "waiting": N_("waiting"),
     "failed": N_("failed"),
     "paused": N_("paused"),
@@ -412,6 +416,7 @@ def state_label(state: str) -> str:
 
 STATE_STYLES = {
     "running": "cyan",
+    "review": "magenta",
     "waiting": "",
     "failed": "red",
     "paused": "yellow",

@@ -1,22 +1,22 @@
 """``autoqueue ui``: the queue's screen as a full-screen terminal app (Textual).
 
-Nine tabs: the seven queue tabs with live counts (schedule … completed), every task, and the
-log viewer. Keyboard first (the footer lists the keys), the mouse works too, and it fits 80x24,
-so it runs over SSH. Every read and write goes through the functions the commands use
-(``tasks``, ``repo``): the app has no SQL of its own and no rule the command line lacks.
+Ten tabs: the seven queue tabs with live counts (schedule … completed), every task, the log
+viewer, and what waits for review (approve and reject keys). Keyboard first (the footer lists the
+keys), the mouse works too, and it fits 80x24, so it runs over SSH. Every read and write goes
+through the functions the commands use (``tasks``, ``repo``): the app has no SQL of its own and
+no rule the command line lacks.
 ``autoqueue ui --web`` serves the same app to a browser through textual-serve (``ui_web``).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from datetime import datetime
 from typing import Any
 
 from rich.text import Text
-from textual import events, messages, on
+from textual import events, on
 from textual.app import App, ComposeResult
 from textual.containers import Horizontal
 from textual.css.query import NoMatches
@@ -25,7 +25,8 @@ from textual.drivers.web_driver import WebDriver
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Select, Static, TabbedContent, TabPane
 
-from autoqueue.cli import display
+from autoqueue.cli import display, terminal_driver
+from autoqueue.cli import terminal_review as review_keys
 from autoqueue.cli import terminal_tables as tables
 from autoqueue.cli.terminal_dialogs import AddTask, Confirm, Notice, TaskDetail
 from autoqueue.errors import AutoqueueError
@@ -37,32 +38,13 @@ from autoqueue.repo.views import LogEntry
 from autoqueue.store import db
 from autoqueue.tasks.add import Added, AddRequest, add_task, prepare_add
 from autoqueue.tasks.control import delete_task, pause_task, resume_task, retry_task, stop_task
+from autoqueue.tasks.review import waiting
 from autoqueue.tasks.views import TaskState, list_tasks, task_status
 from autoqueue.workspace import Workspace
 
 ROW_LIMIT = 200
 LOG_LIMIT = 200
 ANY = "any"
-ORPHAN_SECONDS = 3.0
-"""How long an app whose input has closed has to quit before its process ends regardless."""
-
-
-class PipeDriver(WebDriver):
-    """The driver textual-serve asks for (``ui --web``), ending the app when its input closes:
-    the server that fed it is gone or has dropped it, so nobody can see or drive it again. An app
-    that cannot quit (one told to quit while it was still starting never ends) is ended after
-    ``ORPHAN_SECONDS``."""
-
-    def run_input_thread(self) -> None:
-        super().run_input_thread()
-        if self.exit_event.is_set():  # the app is quitting: it closed the input itself
-            return
-        with suppress(RuntimeError):  # the app's loop has closed already
-            self.send_message(messages.ExitApp())
-        if not self.exit_event.wait(ORPHAN_SECONDS):
-            os._exit(1)
-
-
 class AutoqueueApp(App[None]):
     """The queue's screen. ``now`` is the clock, as everywhere in autoqueue."""
 
@@ -120,10 +102,12 @@ class AutoqueueApp(App[None]):
             ("s", "stop", N_("stop")),
             ("p", "pause", N_("pause/resume")),
             ("d", "delete", N_("delete")),
+            ("o", "approve", N_("approve")),
+            ("x", "reject", N_("reject")),
         ):
             self.bind(keys, action, description=_(description))
         for number, pane in enumerate(self.pane_ids(), start=1):
-            self.bind(str(number), f"show_tab('{pane}')", show=False)
+            self.bind(str(number % 10), f"show_tab('{pane}')", show=False)  # the tenth: 0
 
     @property
     def live(self) -> bool:
@@ -140,7 +124,7 @@ class AutoqueueApp(App[None]):
 
     @staticmethod
     def pane_ids() -> list[str]:
-        return [tab.value for tab in Tab] + ["tasks", "logs"]
+        return [tab.value for tab in Tab] + ["tasks", "logs", "review"]
 
     def call(self, work: Callable[[db.Connection], Any]) -> Any:
         """Run ``work`` on the app's connection; a refused action or a busy database becomes a
@@ -216,13 +200,15 @@ class AutoqueueApp(App[None]):
                         id="filter-action",
                     )
                 yield DataTable(id="table-logs", cursor_type="row")
+            with TabPane(_("review"), id="review"):
+                yield DataTable(id="table-review", cursor_type="row", zebra_stripes=True)
         yield Static(id="row-detail")
         yield Static(id="status")
         yield Footer()
 
     def get_driver_class(self) -> type[Driver]:
         driver = super().get_driver_class()
-        return PipeDriver if driver is WebDriver else driver
+        return terminal_driver.PipeDriver if driver is WebDriver else driver
 
     def on_mount(self) -> None:
         self.sub_title = self.workspace.location
@@ -249,23 +235,6 @@ class AutoqueueApp(App[None]):
 
     # -- refreshing ------------------------------------------------------------------------
 
-    def _log_filter(self, limit: int) -> logs_repo.LogFilter:
-        def chosen(widget_id: str) -> str | None:
-            value = self.main_screen.query_one(f"#{widget_id}", Select).value
-            return None if value in (ANY, Select.BLANK) else str(value)
-
-        level, queue, action = (
-            chosen("filter-level"),
-            chosen("filter-queue"),
-            chosen("filter-action"),
-        )
-        return logs_repo.LogFilter(
-            level=LogLevel(level) if level else None,
-            queue_type=QueueType(queue) if queue else None,
-            action=ActionType(action) if action else None,
-            limit=limit,
-        )
-
     def refresh_data(self) -> None:
         """Read the counts, the visible tab's rows and the logs, and redraw what changed."""
         if not self.live:
@@ -287,16 +256,26 @@ class AutoqueueApp(App[None]):
                 reads.tab_counts(conn),
                 reads.tab_rows(conn, shown, ROW_LIMIT) if shown is not None else None,
                 list_tasks(conn),
-                logs_repo.query(conn, self._log_filter(LOG_LIMIT)) if pane == "logs" else None,
+                logs_repo.query(conn, tables.log_filter(self.main_screen, LOG_LIMIT, ANY))
+                if pane == "logs"
+                else None,
+                waiting(self.workspace, conn),
             )
         )
         if read is None:
             return
-        counts, rows, tasks, entries = read
+        counts, rows, tasks, entries, held = read
         tabs = self.main_screen.query_one("#tabs", TabbedContent)
         for tab, count in counts.items():
             tabs.get_tab(tab.value).label = display.tab_label(tab) + f" {count}"
         tabs.get_tab("tasks").label = _("tasks") + f" {len(tasks)}"
+        tabs.get_tab("review").label = _("review") + f" {len(held)}"
+        review_keys.show_tab_while_needed(tabs, bool(held), active=pane == "review")
+        held = [{**row, "id": row["item_id"]} for row in held]
+        if held != self.rows.get("review"):
+            self.rows["review"] = held
+            table = self.main_screen.query_one("#table-review", DataTable)
+            tables.fill_review(table, held, self.tz)
         if shown is not None and rows != self.rows.get(pane):
             self.rows[pane] = rows
             self._fill_queue(shown, rows)
@@ -374,6 +353,7 @@ class AutoqueueApp(App[None]):
         if not self.live:
             return
         self.refresh_data()  # the tab now shown was not read while hidden
+        self.refresh_bindings()  # the review tab has keys of its own
         pane = self.active_pane()
         self.main_screen.query_one(f"#table-{pane}", DataTable).focus()
 
@@ -389,6 +369,9 @@ class AutoqueueApp(App[None]):
     # -- actions ---------------------------------------------------------------------------
 
     def action_show_tab(self, pane: str) -> None:
+        if pane == "review" and not self.rows.get("review"):
+            self.say(_("nothing waits for review"))  # its tab is hidden
+            return
         self.main_screen.query_one("#tabs", TabbedContent).active = pane
 
     def _task_or_say(self) -> dict[str, Any] | None:
@@ -482,6 +465,18 @@ class AutoqueueApp(App[None]):
                 self.refresh_data()
 
         self.push_screen(Confirm(question), answered)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Approve and reject are the review tab's keys: the footer shows them only there."""
+        if action in ("approve", "reject"):
+            return self.live and self.active_pane() == "review"
+        return True
+
+    def action_approve(self) -> None:
+        review_keys.approve(self, self._task_or_say())
+
+    def action_reject(self) -> None:
+        review_keys.reject(self, self._task_or_say())
 
     def action_add(self) -> None:
         def added(result: Added | None) -> None:

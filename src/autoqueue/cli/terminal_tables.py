@@ -12,8 +12,9 @@ from textual.screen import Screen
 from textual.widgets import DataTable
 
 from autoqueue.cli import display
-from autoqueue.i18n import N_, _
-from autoqueue.kinds import Tab
+from autoqueue.i18n import N_, _, queue_label
+from autoqueue.kinds import ActionType, LogLevel, QueueType, Tab
+from autoqueue.repo.logs import LogFilter
 from autoqueue.repo.views import LogEntry
 from autoqueue.timeutil import display_time
 
@@ -32,6 +33,12 @@ TASK_COLUMNS = [
     (N_("kind"), 15, 0),
     (N_("schedules"), 0, 3),
     (N_("state"), 7, 0),
+]
+REVIEW_COLUMNS = [
+    (N_("task"), 8, 0),
+    (N_("title / what to look at"), 0, 1),
+    (N_("before"), 8, 0),
+    (N_("since"), 11, 0),
 ]
 LOG_COLUMNS = [
     (N_("time"), 11, 0),
@@ -64,7 +71,11 @@ def build_columns(screen: Screen[Any], width: int) -> None:
     """Fixed columns keep their width; the title and message columns share what is left, so
     that no column is dropped at 80 columns."""
     specs = [(f"table-{tab.value}", QUEUE_COLUMNS) for tab in Tab]
-    specs += [("table-tasks", TASK_COLUMNS), ("table-logs", LOG_COLUMNS)]
+    specs += [
+        ("table-tasks", TASK_COLUMNS),
+        ("table-review", REVIEW_COLUMNS),
+        ("table-logs", LOG_COLUMNS),
+    ]
     for table_id, columns in specs:
         table = screen.query_one(f"#{table_id}", DataTable)
         table.clear(columns=True)
@@ -143,3 +154,38 @@ def fill_logs(table: DataTable[Any], entries: Sequence[LogEntry], tz: str) -> No
                 entry.message,
                 key=str(entry.id),
             )
+
+
+def fill_review(table: DataTable[Any], rows: Sequence[Mapping[str, Any]], tz: str) -> None:
+    """What waits for review (``autoqueue review``): the video and thumbnail, or the script's
+    first line, under the title."""
+    with refilling(table):
+        for row in rows:
+            if row["before"] == "youtube":
+                look = [row[key] for key in ("video", "thumbnail") if row[key]]
+            else:
+                look = row["script"][1:2]
+            table.add_row(
+                _short(row["task_id"]),
+                "  ".join([str(row["title"]), *map(str, look)]),
+                queue_label(str(row["before"])),
+                display_time(row["since"], tz)[5:],
+                key=str(row["id"]),
+            )
+
+
+def log_filter(screen: Screen[Any], limit: int, any_value: str) -> LogFilter:
+    """The log tab's filters as chosen in its three menus."""
+    from textual.widgets import Select
+
+    def chosen(widget_id: str) -> str | None:
+        value = screen.query_one(f"#{widget_id}", Select).value
+        return None if value in (any_value, Select.BLANK) else str(value)
+
+    level, queue, action = chosen("filter-level"), chosen("filter-queue"), chosen("filter-action")
+    return LogFilter(
+        level=LogLevel(level) if level else None,
+        queue_type=QueueType(queue) if queue else None,
+        action=ActionType(action) if action else None,
+        limit=limit,
+    )

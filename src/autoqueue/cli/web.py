@@ -6,7 +6,7 @@ to quit and waits. An app told to quit while it is still starting (a headless br
 a screenshot and leaves) may never end: Textual closes the app but not its screen, which repaints
 forever, and SIGTERM only repeats the request to quit. So the server gives each session a moment
 to quit, then terminates and kills its process tree; stopping the server does the same to every
-session left. The app also ends when its input closes (``cli/terminal.py``'s ``PipeDriver``):
+session left. The app also ends when its input closes (``cli/terminal_driver.py``'s ``PipeDriver``):
 a server that was killed leaves nobody to see it.
 
 Off a loopback address (``--host 0.0.0.0``), whoever reaches the port could stop, delete, retry

@@ -63,12 +63,22 @@ class WorkerConfig(Strict):
     outage: Annotated[float, Field(ge=0)] = 600
 
 
+class ReviewConfig(Strict):
+    """Review before publishing: the item of stage ``before`` waits for ``autoqueue approve``
+    (or ``reject``) instead of running. ``youtube``: look at the video and its thumbnail before
+    they go out; ``video``: read the script before it is rendered. None: no review, unless a
+    task asks for one (``add --review``, which then holds before ``youtube``)."""
+
+    before: Literal["video", "youtube"] | None = None
+
+
 class Config(Strict):
     timezone: str | None = None
     language: Literal["en", "ko"] | None = None
     retry: RetryConfig = RetryConfig()
     lease: LeaseConfig = LeaseConfig()
     worker: WorkerConfig = WorkerConfig()
+    review: ReviewConfig = ReviewConfig()
     stages: dict[QueueType, StageConfig] = {}
     queues: dict[QueueType, QueueConfig] = {}
     youtube: YouTubeConfig = YouTubeConfig()
@@ -154,6 +164,12 @@ heartbeat = 30
 # When the PostgreSQL server goes away (a restart, a network drop), a worker keeps following
 # the stages it runs and reconnects, for up to this many seconds; then it exits.
 outage = 600
+
+[review]
+# A person looks before the stage named here runs: "youtube" holds each finished video (and its
+# thumbnail) until `autoqueue approve TASK` or `autoqueue reject TASK --reason ...`; "video"
+# holds the script before it is rendered. Per task: `add --review` / `--no-review`.
+# before = "youtube"
 
 # One item per queue type is processing at a time (the default), over every worker on every
 # host. Raise it per queue type, e.g. for three render hosts:

@@ -83,8 +83,13 @@ def claim_in_transaction(
 
 
 def set_aside_item(conn: Connection, bad: UnreadableRow, stamp: str) -> None:
-    """Fail a queue row that cannot be read, with a log row naming the bad value. Call inside
-    a write transaction."""
+    """Fail a queue row that cannot be read, with a log row naming the bad value, in one
+    transaction (a savepoint inside the claim's)."""
+    with transaction(conn):
+        _set_aside(conn, bad, stamp)
+
+
+def _set_aside(conn: Connection, bad: UnreadableRow, stamp: str) -> None:
     message = _("queue item {id} set aside: it cannot be read ({reason})").format(
         id=bad.item_id, reason=bad.reason
     )

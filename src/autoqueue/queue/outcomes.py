@@ -54,6 +54,7 @@ def _complete(
         return False
     task = task_of(conn, item.task_id)
     following = next_queue(item.queue_type, task.media_mode)
+    held = following is not None and policy.holds_for_review(task, following)
     if following is not None:
         queue_repo.insert(
             conn,
@@ -62,6 +63,7 @@ def _complete(
             queue_type=following,
             max_retry=policy.max_retry_for(task),
             now=stamp,
+            review=held,
         )
     _sync_contents(conn, task, item, result, stamp)
     failpoints.hit("complete", item.queue_type.value)
@@ -83,6 +85,19 @@ def _complete(
             log_id=log_id,
             stamp=stamp,
             url=result.youtube_url,
+        )
+    if held:
+        assert following is not None
+        log_item(
+            conn,
+            item,
+            LogLevel.INFO,
+            _(
+                "⏸ «{stage}» waits for review: `autoqueue approve {task}` or "
+                "`autoqueue reject {task} --reason ...`"
+            ).format(stage=queue_label(following.value), task=task.id[:8]),
+            stamp=stamp,
+            metadata={"review": "waiting", "before": following.value},
         )
     return True
 

@@ -20,6 +20,7 @@ class Policy:
     lease_seconds: float = 300
     max_crashes: int = 3
     slots: tuple[tuple[QueueType, int], ...] = ()  # per-queue concurrency above 1
+    review_before: QueueType | None = None  # [review] before: the stage a person looks at first
     # The events a transition records for notifications (``[notify] events``; none without a
     # URL to send them to, so that a home that later adds one is not sent its whole history).
     events: frozenset[EventKind] = frozenset()
@@ -39,6 +40,7 @@ class Policy:
                 for queue_type in QueueType
                 if config.concurrency(queue_type) > 1
             ),
+            review_before=QueueType(config.review.before) if config.review.before else None,
             events=frozenset(EventKind(name) for name in config.notify.events)
             if config.notify.enabled
             else frozenset(),
@@ -54,3 +56,15 @@ class Policy:
             return task.max_retry
         value = task.settings.get("maxRetry")
         return value if isinstance(value, int) and value >= 0 else self.max_retry
+
+    def holds_for_review(self, task: Task, following: QueueType) -> bool:
+        """Whether the item of stage ``following`` waits for a person's review: the task's own
+        ``--review`` / ``--no-review`` wins over ``[review] before`` (a task that asks for a
+        review when the configuration names no stage is held before ``youtube``)."""
+        asked = task.settings.get("review")
+        if asked is False:
+            return False
+        before = self.review_before
+        if asked is True and before is None:
+            before = QueueType.YOUTUBE
+        return following is before

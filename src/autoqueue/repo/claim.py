@@ -31,7 +31,7 @@ from autoqueue.store.db import POSTGRES, SQLITE, Connection, Dialect, IntegrityE
 _CANDIDATE_TEMPLATE = """
 SELECT q.id FROM task_queue AS q
 WHERE q.queue_type = '{queue_type}' AND q.status = 'waiting'
-  AND (q.next_retry_at IS NULL OR q.next_retry_at <= :now)
+  AND (q.next_retry_at IS NULL OR q.next_retry_at <= :now) AND q.review_since IS NULL
   AND {room}
   {schedule_rule}
 ORDER BY q.created_at, q.id
@@ -172,6 +172,7 @@ def claimable_exists(
     row = conn.execute(
         f"SELECT 1 FROM task_queue AS q WHERE q.queue_type IN ({', '.join(names)}) "
         "AND q.status = 'waiting' AND (q.next_retry_at IS NULL OR q.next_retry_at <= ?) "
+        "AND q.review_since IS NULL "
         "AND (SELECT count(*) FROM task_queue AS p "
         f"  WHERE p.queue_type = q.queue_type AND p.status = 'processing') < {limit} LIMIT 1",
         (now,),

@@ -1,4 +1,4 @@
-"""SQL for ``notifications`` (schema 9, docs/notifications.md): an event recorded once (its key
+"""SQL for ``notifications`` (schema 10, docs/notifications.md): an event recorded once (its key
 is unique), claimed by one sender with a compare-and-set, and finished under that claim; and
 what the daily digest reads from the queue."""
 

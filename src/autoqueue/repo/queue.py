@@ -63,16 +63,63 @@ def insert(
     max_retry: int,
     now: str,
     occurrence_at: str | None = None,
+    review: bool = False,
 ) -> int:
+    """A waiting item; with ``review``, one that waits for a person (no worker claims it)."""
     cursor = conn.execute(
         "INSERT INTO task_queue (task_id, schedule_id, queue_type, status, retry_count, max_retry, "
-        "occurrence_at, created_at, updated_at) VALUES (?, ?, ?, 'waiting', 0, ?, ?, ?, ?) "
-        "RETURNING id",
-        (task_id, schedule_id, queue_type.value, max_retry, occurrence_at, now, now),
+        "occurrence_at, created_at, updated_at, review_since) "
+        "VALUES (?, ?, ?, 'waiting', 0, ?, ?, ?, ?, ?) RETURNING id",
+        (
+            task_id,
+            schedule_id,
+            queue_type.value,
+            max_retry,
+            occurrence_at,
+            now,
+            now,
+            now if review else None,
+        ),
     )
     item_id = int(cursor.fetchone()[0])
-    notify(conn, queue_type.value)
+    if not review:
+        notify(conn, queue_type.value)
     return item_id
+
+
+def held_for_review(conn: Connection, task_id: str) -> QueueItem | None:
+    """The task's item waiting for a person's review, if one is."""
+    row = conn.execute(
+        "SELECT * FROM task_queue WHERE task_id = ? AND status = 'waiting' "
+        "AND review_since IS NOT NULL ORDER BY id LIMIT 1",
+        (task_id,),
+    ).fetchone()
+    return None if row is None else read_item(row)
+
+
+def approve(conn: Connection, item_id: int, now: str) -> bool:
+    """A held item becomes claimable (idle workers are woken)."""
+    row = conn.execute(
+        "UPDATE task_queue SET review_since = NULL, updated_at = ? "
+        "WHERE id = ? AND status = 'waiting' AND review_since IS NOT NULL RETURNING queue_type",
+        (now, item_id),
+    ).fetchone()
+    if row is not None:
+        notify(conn, str(row[0]))
+    return row is not None
+
+
+def reject(conn: Connection, item_id: int, reason: str, now: str) -> bool:
+    """A held item fails with ``reason``; it keeps ``review_since``, which marks it as
+    rejected: it never runs again (``retry`` refuses it)."""
+    return (
+        conn.execute(
+            "UPDATE task_queue SET status = 'failed', error_message = ?, updated_at = ? "
+            "WHERE id = ? AND status = 'waiting' AND review_since IS NOT NULL",
+            (reason, now, item_id),
+        ).rowcount
+        == 1
+    )
 
 
 def get(conn: Connection, item_id: int) -> QueueItem | None:

@@ -30,6 +30,15 @@ def tasks_with_prefix(conn: Connection, prefix: str, *, limit: int) -> list[Row]
     ).fetchall()
 
 
+def held_for_review(conn: Connection) -> list[Row]:
+    """The items waiting for a person's review, longest waiting first, with their task's title."""
+    return conn.execute(
+        "SELECT q.id, q.task_id, q.queue_type, q.review_since, t.title FROM task_queue AS q "
+        "JOIN tasks AS t ON t.id = q.task_id WHERE q.status = 'waiting' "
+        "AND q.review_since IS NOT NULL ORDER BY q.review_since, q.id"
+    ).fetchall()
+
+
 def schedules(conn: Connection, task_id: str | None = None) -> list[Row]:
     """Every schedule by task, or one task's, in the order they were made."""
     if task_id is None:
@@ -99,6 +108,8 @@ def task_summaries(conn: Connection, task_id: str | None = None) -> dict[str, di
         "SELECT task_id, "
         "sum(CASE WHEN status = 'processing' THEN 1 ELSE 0 END) AS processing, "
         "sum(CASE WHEN status = 'waiting' THEN 1 ELSE 0 END) AS waiting, "
+        "sum(CASE WHEN status = 'waiting' AND review_since IS NOT NULL THEN 1 ELSE 0 END) "
+        "AS held, "
         "max(CASE WHEN queue_type = 'youtube' AND status = 'completed' THEN completed_at END) "
         f"AS last_run, max(id) AS newest FROM task_queue {only}GROUP BY task_id",
         {"task": task_id},
@@ -107,6 +118,7 @@ def task_summaries(conn: Connection, task_id: str | None = None) -> dict[str, di
         str(row["task_id"]): {
             "processing": int(row["processing"]),
             "waiting": int(row["waiting"]),
+            "held": int(row["held"]),
             "last_run": row["last_run"],
             "newest": int(row["newest"]),
         }

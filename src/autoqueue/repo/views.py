@@ -203,6 +203,7 @@ QUEUE_FIELDS = (
     "output_offset",
     "slot",
     "superseded_at",
+    "review_since",
 )
 
 _TIMES = {
@@ -217,6 +218,7 @@ _TIMES = {
     "occurrence_at",
     "lease_expires_at",
     "superseded_at",
+    "review_since",
 }
 _OBJECTS = {"settings", "repeat_config"}  # JSON objects: anything else reads as {}
 _FLOATS = {"owner_started", "stage_started"}

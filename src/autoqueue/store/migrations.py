@@ -12,7 +12,7 @@ from autoqueue.errors import DatabaseError
 from autoqueue.i18n import _
 from autoqueue.store.db import LATER_RUN, transaction
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 
 # Columns that hold timestamps; a database from the earlier app (docs/data.md) stores
@@ -50,6 +50,7 @@ ADDED_COLUMNS: dict[str, dict[str, str]] = {
         "output_offset": "INTEGER NOT NULL DEFAULT 0",
         "slot": "INTEGER NOT NULL DEFAULT 0",
         "superseded_at": "DATETIME",
+        "review_since": "DATETIME",
     },
     "contents": {"video_sha256": "TEXT"},
     "scheduler_lock": {"owner_started": "REAL"},
@@ -275,7 +276,23 @@ def m008_never_twice(conn: sqlite3.Connection) -> None:
     conn.execute(BACKFILL_LAST_RUN)
 
 
-def m009_notifications(conn: sqlite3.Connection) -> None:
+CLAIM_INDEX = (
+    "CREATE INDEX IF NOT EXISTS idx_task_queue_claim "
+    "ON task_queue(queue_type, status, created_at, id, next_retry_at, review_since)"
+)
+
+
+def m009_review(conn: sqlite3.Connection) -> None:
+    """Review before publishing (docs/review.md): an item may wait for a person
+    (``task_queue.review_since``), and the claim index carries that column, so that a claim
+    still never visits the table for the rows it skips."""
+    if "review_since" not in _columns(conn, "task_queue"):
+        conn.execute("ALTER TABLE task_queue ADD COLUMN review_since DATETIME")
+    conn.execute("DROP INDEX IF EXISTS idx_task_queue_claim")
+    conn.execute(CLAIM_INDEX)
+
+
+def m010_notifications(conn: sqlite3.Connection) -> None:
     """Notifications (docs/notifications.md): one row per event, recorded with the transition
     that made it and sent once after the commit."""
     for statement in split_statements(schema_sql()):
@@ -297,7 +314,8 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m006_slots_and_identity,
     m007_pause_and_resume_actions,
     m008_never_twice,
-    m009_notifications,
+    m009_review,
+    m010_notifications,
 ]
 
 

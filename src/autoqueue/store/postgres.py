@@ -36,7 +36,7 @@ from autoqueue.store.dburl import check, redact, scrub
 from autoqueue.store.link import Link
 from autoqueue.store.migrations import BACKFILL_LAST_RUN, BACKFILL_SUPERSEDED
 
-PG_SCHEMA_VERSION = 4
+PG_SCHEMA_VERSION = 5
 # The key of the advisory lock that migrations are applied under (any constant; this one spells
 # "autoqueue" in its first bytes).
 MIGRATION_LOCK = 0x6175746F71
@@ -434,8 +434,19 @@ def pg003_never_twice(conn: PgConnection) -> None:
     conn.execute(BACKFILL_LAST_RUN)
 
 
-def pg004_notifications(conn: PgConnection) -> None:
-    """SQLite's schema 9 (``migrations.m009_notifications``): the notifications table, in
+def pg004_review(conn: PgConnection) -> None:
+    """SQLite's schema 9 (``migrations.m009_review``): an item may wait for a person's review,
+    and the claim index carries that column."""
+    conn.execute("ALTER TABLE task_queue ADD COLUMN IF NOT EXISTS review_since timestamptz(0)")
+    conn.execute("DROP INDEX IF EXISTS idx_task_queue_claim")
+    conn.execute(
+        "CREATE INDEX idx_task_queue_claim "
+        "ON task_queue(queue_type, status, created_at, id, next_retry_at, review_since)"
+    )
+
+
+def pg005_notifications(conn: PgConnection) -> None:
+    """SQLite's schema 10 (``migrations.m010_notifications``): the notifications table, in
     PostgreSQL's types."""
     conn.execute(
         "CREATE TABLE IF NOT EXISTS notifications ("
@@ -458,5 +469,6 @@ PG_MIGRATIONS = [
     pg001_initial,
     pg002_pause_and_resume_actions,
     pg003_never_twice,
-    pg004_notifications,
+    pg004_review,
+    pg005_notifications,
 ]

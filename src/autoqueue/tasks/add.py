@@ -46,6 +46,7 @@ class AddRequest:
     images: list[Path] = field(default_factory=list)
     user: str | None = None
     max_retry: int | None = None
+    review: bool | None = None  # --review / --no-review: None follows [review] before
 
 
 @dataclass(frozen=True)
@@ -218,6 +219,8 @@ def prepare_add(
     product_info = _product_info(request.product_info)
     settings = _settings(request.settings)
     settings["mediaMode"] = media_mode.value
+    if request.review is not None:
+        settings["review"] = request.review
     settings.setdefault("format", task_type.value)
     images = _images(request.images, media_mode)
     _check_generator(workspace, media_mode)

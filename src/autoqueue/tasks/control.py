@@ -229,6 +229,14 @@ def retry_task(conn: Connection, text: str, now: datetime, *, reupload: bool = F
         item = queue_repo.latest_failed(conn, task.id)
         if item is None:
             raise UsageError(_("task {id} has no failed item to retry").format(id=task.id))
+        if item.review_since is not None:
+            raise UsageError(
+                _(
+                    "task {id} has nothing to retry: its {value} item was rejected in review, "
+                    "and a rejected run is never published (its next scheduled run, or `add`, "
+                    "makes a new one)"
+                ).format(id=task.id, value=item.queue_type.value)
+            )
         if queue_repo.is_superseded(conn, item):
             raise SupersededError(
                 _(

@@ -58,6 +58,7 @@ def get_task(conn: Connection, text: str) -> Task:
 
 class TaskState(StrEnum):
     RUNNING = "running"  # a stage is processing
+    REVIEW = "review"  # an item waits for a person's review (approve or reject)
     WAITING = "waiting"  # an item is waiting, or an active schedule has a next run
     FAILED = "failed"  # its newest item failed and nothing is waiting
     PAUSED = "paused"  # stopped: schedules inactive, with a run still to come or never finished
@@ -88,6 +89,8 @@ def task_state(
     summary = {**(summary or {}), "last_run": _last_run(summary, last_run_at)}
     if summary.get("processing"):
         return TaskState.RUNNING
+    if summary.get("held"):
+        return TaskState.REVIEW
     if summary.get("waiting") or any(s["active"] and s["next_run_at"] for s in schedules):
         return TaskState.WAITING
     if summary.get("status") == "failed":

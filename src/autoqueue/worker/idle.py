@@ -24,6 +24,7 @@ from autoqueue.store.migrations import SCHEMA_VERSION
 _BUSY = f"""
 SELECT EXISTS (SELECT 1 FROM task_queue WHERE {EVERY_QUEUE} AND status = 'processing')
     OR EXISTS (SELECT 1 FROM task_queue WHERE {EVERY_QUEUE} AND status = 'waiting'
+               AND review_since IS NULL
                AND (next_retry_at IS NULL OR next_retry_at <= :now
                     OR NOT {canonical_time("next_retry_at")}))
     OR EXISTS (SELECT 1 FROM task_schedules WHERE is_active = 1

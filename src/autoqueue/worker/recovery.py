@@ -33,7 +33,6 @@ from autoqueue.queue.attempts import adopt_item
 from autoqueue.queue.claims import set_aside_item
 from autoqueue.repo import queue as queue_repo
 from autoqueue.repo.queue import UnreadableRow
-from autoqueue.store.db import transaction
 from autoqueue.timeutil import from_db, to_db
 
 
@@ -110,8 +109,7 @@ def recover_orphans(
 
 def _set_aside(runner: Runner, bad: UnreadableRow, now: datetime) -> None:
     def set_aside() -> None:
-        with transaction(runner.conn):
-            set_aside_item(runner.conn, bad, to_db(now))
+        set_aside_item(runner.conn, bad, to_db(now))
 
     runner.write("setting an unreadable item aside", set_aside)
 
