@@ -506,3 +506,20 @@ def test_a_url_the_config_refuses_is_not_repeated(home: Path, runner: CliRunner)
     assert result.exit_code == 2
     assert "notify.urls: URL number 2 is not an Apprise URL" in result.stderr
     assert SECRET not in result.output and SECRET not in result.stderr
+
+
+def test_an_item_held_for_review_is_told_with_the_command_that_approves_it(
+    home: Path, receiver: Receiver
+) -> None:
+    """`[review] before = "youtube"`: the finished video waits for a person, who is told."""
+    write_config(home, notify_config(receiver.url(), stages='[review]\nbefore = "youtube"\n'))
+    init_home(Workspace.load(home))
+    [task_id] = tasks(home, [], titles=["Check me"])
+    tick(home, lambda: NOW)
+    [message] = receiver.wait_for(1)
+    short = task_id[:8]
+    assert message.body["title"] == f"👀 {short} “Check me” waits for your review"
+    assert "waits for your review after its video stage" in message.body["message"]
+    assert f"autoqueue show {short}" in message.body["message"]
+    assert f"autoqueue approve {short}" in message.body["message"]
+    assert db_value(home, "SELECT kind FROM notifications") == "review"

@@ -88,7 +88,7 @@ def _complete(
         )
     if held:
         assert following is not None
-        log_item(
+        review_log = log_item(
             conn,
             item,
             LogLevel.INFO,
@@ -98,6 +98,16 @@ def _complete(
             ).format(stage=queue_label(following.value), task=task.id[:8]),
             stamp=stamp,
             metadata={"review": "waiting", "before": following.value},
+        )
+        note_event(
+            conn,
+            policy.events,
+            EventKind.REVIEW,
+            item,
+            log_id=review_log,
+            stamp=stamp,
+            command=f"autoqueue approve {task.id[:8]}  |  autoqueue reject {task.id[:8]} "
+            "--reason ...",
         )
     return True
 
