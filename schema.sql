@@ -186,3 +186,29 @@ CREATE TABLE IF NOT EXISTS autoqueue_meta (
   key TEXT PRIMARY KEY,
   value TEXT NOT NULL
 );
+
+-- Schema 10. Notifications (docs/notifications.md): one row per event, written in the same
+-- transaction as what it tells of (an item failed for good, a run published, an item parked for
+-- the YouTube quota or an AI spend cap; the daily digest by the leader), then claimed by one
+-- process and sent after the commit. event_key is unique: an event is recorded once, whoever
+-- records it, and a row claimed for sending is never sent again (at most once).
+CREATE TABLE IF NOT EXISTS notifications (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  event_key TEXT NOT NULL UNIQUE,            -- KIND:LOG_ROW_ID for a task's event, digest:YYYY-MM-DD
+  kind TEXT NOT NULL CHECK(kind IN ('failed', 'published', 'parked', 'review', 'digest')),
+  task_id TEXT,                              -- none for the digest (delete removes a task's rows)
+  queue_id INTEGER,                          -- the item it is about
+  payload TEXT NOT NULL,                     -- JSON: what the message says (title, error, URL)
+  status TEXT NOT NULL DEFAULT 'pending'
+    CHECK(status IN ('pending', 'sending', 'sent', 'given_up')),
+  attempts INTEGER NOT NULL DEFAULT 0,       -- sends tried (bounded)
+  next_try_at DATETIME,                      -- a send that failed is tried again from then
+  claimed_by TEXT,                           -- the claim's token while one process sends it
+  claimed_at DATETIME,
+  delivered TEXT,                            -- JSON: the URLs (fingerprints) that took it already
+  last_error TEXT,                           -- why the last send failed, secrets masked
+  created_at DATETIME NOT NULL,
+  sent_at DATETIME
+);
+-- What a sender and the idle tick look for: the rows still to send (and being sent), by when.
+CREATE INDEX IF NOT EXISTS idx_notifications_status ON notifications(status, next_try_at);

@@ -47,7 +47,7 @@ def test_an_idle_tick_answers_without_the_full_cli(home: Path) -> None:
     result = run_cli(home, "tick", env={"PYTHONPROFILEIMPORTTIME": "1"})
     assert result.returncode == 0 and result.stdout == "nothing to do\n"
     imported = result.stderr
-    for heavy in ("typer", "pydantic", "autoqueue.queue.claims", "rich"):
+    for heavy in ("typer", "pydantic", "autoqueue.queue.claims", "rich", "apprise"):
         assert f" {heavy}\n" not in imported and f" {heavy}." not in imported, heavy
 
 

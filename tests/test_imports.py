@@ -39,6 +39,8 @@ HEAVY = (
     "pyttsx3",
     "espeakng_loader",
     "imageio_ffmpeg",
+    "apprise",
+    "autoqueue.notify",
     "autoqueue.stages",
     "autoqueue.voices",
     "autoqueue.youtube",

@@ -232,9 +232,18 @@ def test_the_shared_helpers_say_what_they_are_for() -> None:
 
 
 # Where a write transaction may begin (ARCHITECTURE.md "Who writes"): the queue's transitions,
-# a person's operations on tasks, the store itself, and two worker duties that are no item's
-# transition: the leader's lease with the claims' heartbeat, and the home's identity.
-WRITERS = ("queue/", "tasks/", "store/", "worker/lease.py", "worker/start.py")
+# a person's operations on tasks, the store itself, two worker duties that are no item's
+# transition: the leader's lease with the claims' heartbeat, and the home's identity; and the
+# notifications' own rows (their claim, their sends' records, the digest).
+WRITERS = (
+    "queue/",
+    "tasks/",
+    "store/",
+    "worker/lease.py",
+    "worker/start.py",
+    "notify/dispatch.py",
+    "notify/digest.py",
+)
 
 
 def test_transactions_begin_only_in_the_write_layers() -> None:

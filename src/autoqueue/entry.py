@@ -15,6 +15,12 @@ from pathlib import Path
 
 def plain_tick_database(argv: list[str], environ: dict[str, str]) -> Path | None:
     """The database a bare ``[--home H] [--db D] tick`` would use, or None for anything else."""
+    found = plain_tick(argv, environ)
+    return None if found is None else found[0]
+
+
+def plain_tick(argv: list[str], environ: dict[str, str]) -> tuple[Path, Path] | None:
+    """The database and the home a bare ``[--home H] [--db D] tick`` would use, or None."""
     home = environ.get("AUTOQUEUE_HOME") or "."
     db = environ.get("AUTOQUEUE_DB") or None
     rest = list(argv)
@@ -40,16 +46,19 @@ def plain_tick_database(argv: list[str], environ: dict[str, str]) -> Path | None
     if db is not None and is_url(db):
         return None  # the idle fast path is SQLite's
 
-    return Path(db).expanduser().resolve() if db else Path(home).expanduser().resolve() / DB_NAME
+    folder = Path(home).expanduser().resolve()
+    return (Path(db).expanduser().resolve() if db else folder / DB_NAME), folder
 
 
 def main() -> None:
     """Console-script entry point."""
-    database = plain_tick_database(sys.argv[1:], dict(os.environ))
-    if database is not None:
+    found = plain_tick(sys.argv[1:], dict(os.environ))
+    if found is not None:
+        from autoqueue.layout import CONFIG_NAME
         from autoqueue.worker.idle import nothing_to_do
 
-        if nothing_to_do(database, datetime.now(UTC)):
+        database, home = found
+        if nothing_to_do(database, datetime.now(UTC), home / CONFIG_NAME):
             sys.stdout.write("nothing to do\n")
             return
     from autoqueue.cli import reads

@@ -54,6 +54,13 @@ class ConfigError(AutoqueueError):
     exit_code = 2
 
 
+class NotifyError(AutoqueueError):
+    """A notification could not be sent (``autoqueue notify test``: the URLs that failed are
+    named, their secrets masked)."""
+
+    exit_code = 1
+
+
 class StageError(Exception):
     """A stage did not produce its outputs. Subclasses say whether retrying can help."""
 
@@ -72,8 +79,11 @@ class PermanentStageError(StageError):
 
 class ParkStageError(StageError):
     """Not a failure: the stage cannot run before ``until`` (a quota resets then). The item waits
-    until that time without spending a retry."""
+    until that time without spending a retry. ``budget``: a budget ran out (the YouTube quota,
+    an AI spend cap), which a person is told of (a ``parked`` notification); a wait the stage
+    asked for itself (a rate limit's Retry-After, a clip still being made) is not."""
 
-    def __init__(self, message: str, until: datetime) -> None:
+    def __init__(self, message: str, until: datetime, *, budget: bool = False) -> None:
         super().__init__(message)
         self.until = until
+        self.budget = budget

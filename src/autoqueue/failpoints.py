@@ -4,7 +4,8 @@ loses nothing. Unset in normal use; it is read once, when the module is imported
 
 Points: ``claim`` (inside the claim transaction, before commit), ``after_stage`` (the stage
 program has exited, nothing recorded yet), ``complete`` (inside the completing transaction,
-before commit).
+before commit), ``notify_claimed`` (a notification claimed for sending, nothing sent yet; its
+"queue" is the event's kind).
 """
 
 from __future__ import annotations

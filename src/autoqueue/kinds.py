@@ -67,6 +67,27 @@ class ActionType(StrEnum):
     RESUME = "resume"
 
 
+class EventKind(StrEnum):
+    """What a notification is about (schema 10, docs/notifications.md); ``[notify] events``
+    names all but the digest, which ``[notify] digest`` turns on."""
+
+    FAILED = "failed"  # an item failed for good (a permanent error, or its retries spent)
+    PUBLISHED = "published"  # a run's youtube stage completed (with the video's URL)
+    PARKED = "parked"  # an item waits for the YouTube quota or an AI spend cap to reset
+    REVIEW = "review"  # an item waits for a person's review (recorded by the review feature)
+    DIGEST = "digest"  # the daily summary
+
+
+class NotificationStatus(StrEnum):
+    """Where a notification row is: ``pending`` (to send, now or at ``next_try_at``),
+    ``sending`` (claimed by one process), ``sent``, or ``given_up`` (never sent again)."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    GIVEN_UP = "given_up"
+
+
 class Tab(StrEnum):
     """The tabs of ``autoqueue list`` and of the terminal app."""
 

@@ -115,7 +115,9 @@ def read_entries(folder: Path, offset: int) -> tuple[list[Entry], int]:
 #
 # {"finished_at": "...", "result": {StageResult fields}} for a success, or
 # {"finished_at": "...", "error": {"kind": "transient" | "permanent" | "park",
-#                                  "message": "...", "until": "..." (park)}} for a failure.
+#                                  "message": "...", "until": "..." (park),
+#                                  "budget": true (a park for a quota or a spend cap)}}
+#                                  for a failure.
 
 
 def write_result(folder: Path, record: dict[str, Any]) -> None:
@@ -144,11 +146,15 @@ def read_result(folder: Path) -> dict[str, Any] | None:
     return record
 
 
-def error_record(kind: str, message: str, until: str | None = None) -> dict[str, Any]:
-    """The ``error`` part of a result."""
+def error_record(
+    kind: str, message: str, until: str | None = None, *, budget: bool = False
+) -> dict[str, Any]:
+    """The ``error`` part of a result (``budget``: a park for a quota or a spend cap)."""
     record: dict[str, Any] = {"kind": kind, "message": message}
     if until is not None:
         record["until"] = until
+    if budget:
+        record["budget"] = True
     return {"error": record}
 
 

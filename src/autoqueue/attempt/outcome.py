@@ -41,7 +41,8 @@ def error_of(record: dict[str, Any]) -> StageError:
     kind = record.get("kind")
     if kind == "park":
         try:
-            return ParkStageError(message, from_db(str(record.get("until"))))
+            until = from_db(str(record.get("until")))
+            return ParkStageError(message, until, budget=record.get("budget") is True)
         except ValueError:
             return TransientStageError(message)
     if kind == "permanent":

@@ -38,7 +38,7 @@ from autoqueue.errors import (
 from autoqueue.i18n import _
 from autoqueue.models import QueueItem, Schedule, Task
 from autoqueue.owner import Owner
-from autoqueue.queue.attempts import begin_attempt, copy_output, record_supervisor
+from autoqueue.queue.attempts import begin_attempt, copy_output, record_start, record_supervisor
 from autoqueue.queue.outcomes import (
     complete_and_claim,
     complete_item,
@@ -54,7 +54,7 @@ from autoqueue.repo import tasks as tasks_repo
 from autoqueue.stages.base import StageContext, StageLog, StageResult
 from autoqueue.stages.command import contract_env, expand_argv, task_payload
 from autoqueue.stages.outputs import check_outputs
-from autoqueue.stages.registry import missing_command
+from autoqueue.stages.registry import missing_command, run_handler
 from autoqueue.store import db as db_errors
 from autoqueue.store.db import Connection, is_busy, is_unreachable, retry_busy, short_wait
 from autoqueue.store.link import Link
@@ -370,6 +370,44 @@ class Runner:
             result = check_outputs(item.queue_type, task_dir, self.workspace, result_of(record))
         except StageError as exc:
             return self.fail(item, exc)
+        return self.complete(item, result, chain=chain)
+
+    def schedule_stage(
+        self, item: QueueItem, task: Task, schedule: Schedule | None, *, chain: bool
+    ) -> Ended:
+        """The internal schedule stage, in the tick's own process (no attempt, no supervisor):
+        quick, and idempotent if a crash makes it run again (it only moves the previous run's
+        files aside)."""
+        self.write(
+            "logging the start",
+            lambda: record_start(
+                self.conn,
+                item,
+                pid=os.getpid(),
+                name="autoqueue",
+                message=_("▶ run started: preparing the task folder"),
+                now=self.clock(),
+            ),
+        )
+
+        def log(*entries: StageLog) -> None:
+            stamp = to_db(self.clock())
+            self.write(
+                "logging",
+                lambda: copy_output(
+                    self.conn, item, [(stamp, entry) for entry in entries], item.output_offset
+                ),
+            )
+
+        ctx = StageContext(
+            workspace=self.workspace, task=task, schedule=schedule, item=item, log=log
+        )
+        try:
+            result = check_outputs(item.queue_type, ctx.task_dir, self.workspace, run_handler(ctx))
+        except StageError as exc:
+            return self.fail(item, exc)
+        except OSError as exc:
+            return self.fail(item, TransientStageError(f"cannot prepare the task folder: {exc}"))
         return self.complete(item, result, chain=chain)
 
     def complete(self, item: QueueItem, result: StageResult, *, chain: bool = False) -> Ended:

@@ -177,7 +177,7 @@ def _builtin(spec: dict[str, Any], writer: EntryWriter) -> dict[str, Any]:
     try:
         result = run_handler(ctx)
     except ParkStageError as exc:
-        return attempt_files.error_record("park", str(exc), to_db(exc.until))
+        return attempt_files.error_record("park", str(exc), to_db(exc.until), budget=exc.budget)
     except StageError as exc:
         return attempt_files.error_record("permanent" if exc.permanent else "transient", str(exc))
     fields = asdict(result)

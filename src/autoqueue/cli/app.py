@@ -222,4 +222,4 @@ def main() -> None:
 
 # The command modules register themselves on ``app``; help lists the commands in the order
 # they registered, which is these modules' order (commands, history, monitor, then run).
-from autoqueue.cli import commands, database, history, monitor, review, run, youtube  # noqa: E402, F401
+from autoqueue.cli import commands, database, history, monitor, notify, review, run, youtube  # noqa: E402, F401

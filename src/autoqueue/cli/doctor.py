@@ -66,8 +66,32 @@ def run_checks(home: Path, database: str | None) -> list[Check]:
     checks.append(_disk(home))
     checks += _youtube(workspace)
     checks += _providers(workspace)
+    if config.notify.enabled:
+        checks.append(_notify(workspace))
     checks.append(_scheduler(workspace))
     return checks
+
+
+def _notify(workspace: Workspace) -> Check:
+    """Whether Apprise can read every [notify] URL (nothing is sent: `notify test` sends)."""
+    from autoqueue.notify.targets import targets
+
+    found = targets(workspace.config.notify.urls)
+    unreadable = [t.shown for t in found if not t.readable]
+    if unreadable:
+        return Check(
+            "notify",
+            FAIL,
+            _("Apprise cannot read {urls}").format(urls=", ".join(unreadable)),
+            _("check the URL against Apprise's list of services (docs/notifications.md)"),
+        )
+    return Check(
+        "notify",
+        OK,
+        _("{count} URL(s): {urls}; `autoqueue notify test` sends a test message").format(
+            count=len(found), urls=", ".join(t.shown for t in found)
+        ),
+    )
 
 
 def _database(workspace: object) -> Check:

@@ -114,6 +114,8 @@ def cleanup(
                 "matched": cleaned.queue_rows,
                 "log_rows_deleted": 0 if dry_run else cleaned.log_rows,
                 "log_rows_matched": cleaned.log_rows,
+                "notifications_deleted": 0 if dry_run else cleaned.notifications,
+                "notifications_matched": cleaned.notifications,
                 "cutoff": cleaned.cutoff,
                 "dry_run": dry_run,
                 "folders": swept.folders,
@@ -134,6 +136,13 @@ def cleanup(
         else _("deleted {count} routine log row(s) written before {cutoff} UTC")
     )
     display.info(logs_text.format(count=cleaned.log_rows, cutoff=cleaned.cutoff))
+    if cleaned.notifications:
+        notes_text = (
+            _("would delete {count} notification(s) recorded before {cutoff} UTC")
+            if dry_run
+            else _("deleted {count} notification(s) recorded before {cutoff} UTC")
+        )
+        display.info(notes_text.format(count=cleaned.notifications, cutoff=cleaned.cutoff))
     folders = ", ".join(f"{n} {kind}" for kind, n in sorted(swept.folders.items())) or "0"
     files_text = (
         _("would delete {folders} folder(s): {files} file(s), {mb:.1f} MB")

@@ -95,13 +95,15 @@ def _say_stopping(worker: "Worker", number: int, *, first: bool) -> None:
 def _idle(state: State) -> bool:
     from datetime import UTC, datetime
 
+    from autoqueue.layout import CONFIG_NAME
     from autoqueue.store.db import DB_NAME, is_url
     from autoqueue.worker.idle import nothing_to_do
 
     if state.db is not None and is_url(state.db):
         return False  # the fast path is SQLite's; a PostgreSQL tick asks its server
     db_path = Path(state.db or state.home / DB_NAME).expanduser().resolve()
-    return nothing_to_do(db_path, datetime.now(UTC))
+    config = state.home.expanduser().resolve() / CONFIG_NAME
+    return nothing_to_do(db_path, datetime.now(UTC), config)
 
 
 def _run_scheduler(

@@ -10,6 +10,7 @@ from autoqueue.config.file import (
     WorkerConfig,
     load_config,
 )
+from autoqueue.config.notify import DEFAULT_EVENTS, NotifyConfig, NotifyEvent
 from autoqueue.config.services import (
     DEFAULT_IMAGE_MODEL,
     DEFAULT_LLM_MODEL,
@@ -46,6 +47,7 @@ from autoqueue.layout import CONFIG_NAME
 __all__ = [
     "CONFIG_NAME",
     "DEFAULT_CONFIG_TEXT",
+    "DEFAULT_EVENTS",
     "DEFAULT_HANDLERS",
     "DEFAULT_IMAGE_MODEL",
     "DEFAULT_LLM_MODEL",
@@ -61,6 +63,8 @@ __all__ = [
     "LeaseConfig",
     "LlmConfig",
     "MediaConfig",
+    "NotifyConfig",
+    "NotifyEvent",
     "Provider",
     "ProviderConfig",
     "ProvidersConfig",

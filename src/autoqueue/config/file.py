@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 from pydantic import Field, ValidationError, model_validator
 
 from autoqueue.config.base import Strict
+from autoqueue.config.notify import NotifyConfig
 from autoqueue.config.services import (
     ImageModelConfig,
     LlmConfig,
@@ -86,6 +87,7 @@ class Config(Strict):
     media: MediaConfig = MediaConfig()
     stock: StockConfig = StockConfig()
     voices: VoicesConfig = VoicesConfig()
+    notify: NotifyConfig = NotifyConfig()
 
     def generator(self, media_mode: str) -> ImageModelConfig | VideoModelConfig | None:
         """The built-in model behind a generated mediaMode (dalle3, imagen3, sora2)."""
@@ -235,6 +237,21 @@ outage = 600
 # cost_insert = 1600       # what one videos.insert costs (Google's pages say 1600 or 100)
 # cost_thumbnail = 50
 # captions = true          # also upload output.srt as a caption track (400 units more)
+
+# Notifications through Apprise (docs/notifications.md): every URL gets every event listed,
+# each event once. A URL may hold a token or a password: keep this file private (chmod 600);
+# autoqueue never prints one (tgram://***/...). `autoqueue notify test` sends a test message.
+# [notify]
+# urls = [
+#     "tgram://BOT_TOKEN/CHAT_ID",                 # Telegram
+#     "discord://WEBHOOK_ID/WEBHOOK_TOKEN",        # Discord
+#     "mailtos://user:app-password@gmail.com",     # email
+#     "ntfy://ntfy.sh/my-autoqueue-topic",         # ntfy
+#     "json://example.com/autoqueue-hook",         # any webhook: a JSON POST
+# ]
+# events = ["failed", "published", "parked", "review"]
+# digest = "09:00"         # a daily summary at this time in the home's zone (default: none)
+# timeout = 10             # seconds one message may take per URL
 """
 
 

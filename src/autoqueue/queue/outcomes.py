@@ -15,14 +15,14 @@ from datetime import datetime
 from autoqueue import failpoints
 from autoqueue.errors import ParkStageError, StageError
 from autoqueue.i18n import _, queue_label
-from autoqueue.kinds import ActionType, LogLevel, QueueType
+from autoqueue.kinds import ActionType, EventKind, LogLevel, QueueType
 from autoqueue.layout import THUMBNAIL, VIDEO
 from autoqueue.models import QueueItem, Task
 from autoqueue.owner import Owner
 from autoqueue.queue.claims import claim_in_transaction
 from autoqueue.queue.pipeline import GiveUp, Park, Retry, decide_failure, next_queue
 from autoqueue.queue.policy import Policy
-from autoqueue.queue.records import log_item, mark_task_failed, task_of
+from autoqueue.queue.records import log_item, mark_task_failed, note_event, task_of
 from autoqueue.repo import claim as claim_repo
 from autoqueue.repo import contents as contents_repo
 from autoqueue.repo import queue as queue_repo
@@ -67,7 +67,7 @@ def _complete(
         )
     _sync_contents(conn, task, item, result, stamp)
     failpoints.hit("complete", item.queue_type.value)
-    log_item(
+    log_id = log_item(
         conn,
         item,
         LogLevel.INFO,
@@ -76,9 +76,19 @@ def _complete(
         action=ActionType.COMPLETE,
         metadata=result.details or None,
     )
+    if item.queue_type is QueueType.YOUTUBE:
+        note_event(
+            conn,
+            policy.events,
+            EventKind.PUBLISHED,
+            item,
+            log_id=log_id,
+            stamp=stamp,
+            url=result.youtube_url,
+        )
     if held:
         assert following is not None
-        log_item(
+        review_log = log_item(
             conn,
             item,
             LogLevel.INFO,
@@ -88,6 +98,16 @@ def _complete(
             ).format(stage=queue_label(following.value), task=task.id[:8]),
             stamp=stamp,
             metadata={"review": "waiting", "before": following.value},
+        )
+        note_event(
+            conn,
+            policy.events,
+            EventKind.REVIEW,
+            item,
+            log_id=review_log,
+            stamp=stamp,
+            command=f"autoqueue approve {task.id[:8]}  |  autoqueue reject {task.id[:8]} "
+            "--reason ...",
         )
     return True
 
@@ -243,7 +263,7 @@ def fail_item(
                 now=stamp,
             ):
                 return None
-            log_item(
+            log_id = log_item(
                 conn,
                 item,
                 LogLevel.WARN,
@@ -254,6 +274,17 @@ def fail_item(
                 action=ActionType.RETRY,
                 metadata={"parkedUntil": to_db(decision.until), "error": message},
             )
+            if isinstance(error, ParkStageError) and error.budget:  # a quota or a spend cap
+                note_event(
+                    conn,
+                    policy.events,
+                    EventKind.PARKED,
+                    item,
+                    log_id=log_id,
+                    stamp=stamp,
+                    error=message,
+                    until=to_db(decision.until),
+                )
             return decision
         if isinstance(decision, Retry):
             when = now if retry_now else decision.next_retry_at
@@ -292,7 +323,7 @@ def fail_item(
             return None
         mark_task_failed(conn, item.task_id, message, stamp)
         reason = _("max retries exceeded") if decision.exhausted else _("permanent error")
-        log_item(
+        log_id = log_item(
             conn,
             item,
             LogLevel.ERROR,
@@ -300,6 +331,16 @@ def fail_item(
             stamp=stamp,
             action=ActionType.FAIL,
             metadata={"retryCount": item.retry_count, "maxRetry": item.max_retry, "error": message},
+        )
+        note_event(
+            conn,
+            policy.events,
+            EventKind.FAILED,
+            item,
+            log_id=log_id,
+            stamp=stamp,
+            error=message,
+            reason="retries" if decision.exhausted else "permanent",
         )
         return decision
 
@@ -343,7 +384,7 @@ def lose_item(
             return None
         queue_repo.set_crash_count(conn, item.id, lost)  # the record of the losses
         mark_task_failed(conn, item.task_id, message, stamp)
-        log_item(
+        log_id = log_item(
             conn,
             item,
             LogLevel.ERROR,
@@ -351,6 +392,16 @@ def lose_item(
             stamp=stamp,
             action=ActionType.FAIL,
             metadata={"crashCount": lost, "maxCrashes": policy.max_crashes},
+        )
+        note_event(
+            conn,
+            policy.events,
+            EventKind.FAILED,
+            item,
+            log_id=log_id,
+            stamp=stamp,
+            error=message,
+            reason="crashes",
         )
     return GiveUp(exhausted=True)
 

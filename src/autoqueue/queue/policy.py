@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from autoqueue.config import Config
-from autoqueue.kinds import QueueType
+from autoqueue.kinds import EventKind, QueueType
 from autoqueue.models import Task
 from autoqueue.timeutil import to_db
 
@@ -21,6 +21,9 @@ class Policy:
     max_crashes: int = 3
     slots: tuple[tuple[QueueType, int], ...] = ()  # per-queue concurrency above 1
     review_before: QueueType | None = None  # [review] before: the stage a person looks at first
+    # The events a transition records for notifications (``[notify] events``; none without a
+    # URL to send them to, so that a home that later adds one is not sent its whole history).
+    events: frozenset[EventKind] = frozenset()
 
     def concurrency(self, queue_type: QueueType) -> int:
         return dict(self.slots).get(queue_type, 1)
@@ -38,6 +41,9 @@ class Policy:
                 if config.concurrency(queue_type) > 1
             ),
             review_before=QueueType(config.review.before) if config.review.before else None,
+            events=frozenset(EventKind(name) for name in config.notify.events)
+            if config.notify.enabled
+            else frozenset(),
         )
 
     def lease_until(self, now: datetime) -> str:

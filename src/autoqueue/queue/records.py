@@ -1,15 +1,17 @@
 """What every transition of the queue writes beside its own change: log rows about an item or a
-task, and a failed task's ``last_error`` and content. Call inside a write transaction."""
+task, a failed task's ``last_error`` and content, and the notification an event asks for
+(docs/notifications.md). Call inside a write transaction."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from autoqueue.i18n import _
-from autoqueue.kinds import ActionType, LogLevel, QueueType
+from autoqueue.kinds import ActionType, EventKind, LogLevel, QueueType
 from autoqueue.models import QueueItem, Task
 from autoqueue.repo import contents as contents_repo
 from autoqueue.repo import logs as logs_repo
+from autoqueue.repo import notifications as notifications_repo
 from autoqueue.repo import tasks as tasks_repo
 from autoqueue.store import db as db_errors
 from autoqueue.store.db import Connection
@@ -82,3 +84,38 @@ def mark_task_failed(conn: Connection, task_id: str, message: str, stamp: str) -
     task = task_of(conn, task_id)
     if task.content_id:
         contents_repo.set_failed(conn, task.content_id, message, stamp)
+
+
+def note_event(
+    conn: Connection,
+    events: frozenset[EventKind],
+    kind: EventKind,
+    item: QueueItem,
+    *,
+    log_id: int,
+    stamp: str,
+    **details: Any,
+) -> bool:
+    """Record a notification of ``kind`` about ``item`` in the caller's transaction, when
+    ``[notify] events`` asks for it: the event exists exactly when the transition committed,
+    and it is sent after the commit (autoqueue.notify). Its key is the log row that recorded
+    the transition, so the same event is never recorded twice. ``details`` go into the
+    message (``error``, ``url``, ``until``, ``reason``; a review's ``command``)."""
+    if kind not in events:
+        return False
+    task = task_of(conn, item.task_id)
+    payload = {
+        "task_id": task.id,
+        "title": task.title,
+        "stage": item.queue_type.value,
+        **{name: value for name, value in details.items() if value is not None},
+    }
+    return notifications_repo.add(
+        conn,
+        key=f"{kind.value}:{log_id}",
+        kind=kind,
+        payload=payload,
+        now=stamp,
+        task_id=task.id,
+        queue_id=item.id,
+    )

@@ -21,8 +21,9 @@ TABLES: tuple[tuple[str, str], ...] = (
     ("stage_state", "queue_id"),
     ("youtube_quota", "day, project"),
     ("autoqueue_meta", "key"),
+    ("notifications", "id"),
 )
-IDENTITY_TABLES = ("task_schedules", "task_queue", "task_logs")
+IDENTITY_TABLES = ("task_schedules", "task_queue", "task_logs", "notifications")
 
 
 def columns(conn: Connection, table: str) -> list[str]:

@@ -81,9 +81,10 @@ def set_youtube_url(conn: Connection, task_id: str, url: str, now: str) -> None:
 
 
 def delete(conn: Connection, task_id: str, *, files_removed: bool, now: str) -> dict[str, int]:
-    """Delete a task with its schedules, queue items (and their stage state) and log rows. Its
-    contents stay, as orphans (the library keeps what was made and published); when the task's
-    files go too, their paths are cleared. Returns how many rows of each kind went."""
+    """Delete a task with its schedules, queue items (and their stage state), log rows and
+    notifications. Its contents stay, as orphans (the library keeps what was made and
+    published); when the task's files go too, their paths are cleared. Returns how many rows
+    of each kind went."""
     counts: dict[str, int] = {}
     if files_removed:
         conn.execute(
@@ -95,6 +96,9 @@ def delete(conn: Connection, task_id: str, *, files_removed: bool, now: str) -> 
         conn.execute("SELECT count(*) FROM contents WHERE task_id = ?", (task_id,)).fetchone()[0]
     )
     counts["logs"] = conn.execute("DELETE FROM task_logs WHERE task_id = ?", (task_id,)).rowcount
+    counts["notifications"] = conn.execute(
+        "DELETE FROM notifications WHERE task_id = ?", (task_id,)
+    ).rowcount
     conn.execute(
         "DELETE FROM stage_state WHERE queue_id IN (SELECT id FROM task_queue WHERE task_id = ?)",
         (task_id,),

@@ -353,7 +353,7 @@ class CapReached(ParkStageError):
     engine lets the next voice speak instead). ``over`` says which cap, in a few words."""
 
     def __init__(self, message: str, until: datetime, over: str) -> None:
-        super().__init__(message, until)
+        super().__init__(message, until, budget=True)
         self.over = over
 
 

@@ -12,7 +12,7 @@ from autoqueue.errors import DatabaseError
 from autoqueue.i18n import _
 from autoqueue.store.db import LATER_RUN, transaction
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 
 # Columns that hold timestamps; a database from the earlier app (docs/data.md) stores
@@ -292,6 +292,19 @@ def m009_review(conn: sqlite3.Connection) -> None:
     conn.execute(CLAIM_INDEX)
 
 
+def m010_notifications(conn: sqlite3.Connection) -> None:
+    """Notifications (docs/notifications.md): one row per event, recorded with the transition
+    that made it and sent once after the commit."""
+    for statement in split_statements(schema_sql()):
+        if statement.startswith(
+            (
+                "CREATE TABLE IF NOT EXISTS notifications",
+                "CREATE INDEX IF NOT EXISTS idx_notifications_",
+            )
+        ):
+            conn.execute(statement)
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_initial,
     m002_stage_state_and_quota,
@@ -302,6 +315,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m007_pause_and_resume_actions,
     m008_never_twice,
     m009_review,
+    m010_notifications,
 ]
 
 

@@ -12,6 +12,7 @@ from autoqueue.attempt import files as attempt_files
 from autoqueue.layout import RUNS
 from autoqueue.repo import contents as contents_repo
 from autoqueue.repo import logs as logs_repo
+from autoqueue.repo import notifications as notifications_repo
 from autoqueue.repo import queue as queue_repo
 from autoqueue.store.db import Connection, transaction
 from autoqueue.timeutil import parse_duration, to_db
@@ -25,16 +26,19 @@ class Cleaned:
     queue_rows: int
     log_rows: int
     cutoff: str
+    notifications: int = 0  # sent or given up (docs/notifications.md)
 
 
 def cleanup(conn: Connection, older_than: str, now: datetime, *, dry_run: bool) -> Cleaned:
-    """Delete completed queue rows and routine log rows older than ``older_than`` (warnings,
-    errors, people's actions and each run's start and end rows stay)."""
+    """Delete completed queue rows, routine log rows and finished notifications older than
+    ``older_than`` (warnings, errors, people's actions and each run's start and end rows stay,
+    and so does every notification still to send)."""
     cutoff = to_db(now - parse_duration(older_than))
     with transaction(conn):
         count = queue_repo.delete_completed_before(conn, cutoff, dry_run=dry_run)
         logs = logs_repo.prune_routine_before(conn, cutoff, dry_run=dry_run)
-    return Cleaned(count, logs, cutoff)
+        notifications = notifications_repo.prune_before(conn, cutoff, dry_run=dry_run)
+    return Cleaned(count, logs, cutoff, notifications)
 
 
 @dataclass

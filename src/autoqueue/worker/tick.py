@@ -8,7 +8,8 @@ slot: ``[queues.X] concurrency``), so a 10-minute video render does not hold bac
 writing for the next task; the database still allows only ``concurrency`` processing items per
 queue type over every host (invariant 1). On PostgreSQL idle workers wake on NOTIFY. Each
 item's stage runs as an attempt with a supervisor of its own (``attempt/runner.py``), but the
-schedule stage, quick and idempotent, runs here.
+schedule stage, quick and idempotent, runs in this process. Notifications are sent beside the
+round, in a thread of their own (``notify/notifier.py``): no stage waits for one.
 
 Nothing here lets an exception escape a thread: a database locked past a lease, or a full disk,
 stops the round, the tick says so in one line and exits non-zero; the next tick applies the rest.
@@ -16,7 +17,6 @@ stops the round, the tick says so in one line and exits non-zero; the next tick 
 
 from __future__ import annotations
 
-import os
 import secrets
 import threading
 import time
@@ -32,22 +32,17 @@ from autoqueue.errors import (
     AutoqueueError,
     DatabaseBusyError,
     PermanentStageError,
-    StageError,
-    TransientStageError,
 )
 from autoqueue.i18n import _
 from autoqueue.kinds import QueueType
-from autoqueue.models import QueueItem, Schedule, Task
+from autoqueue.models import QueueItem
+from autoqueue.notify.notifier import Notifier
 from autoqueue.owner import Owner
-from autoqueue.queue.attempts import copy_output, record_start
 from autoqueue.queue.claims import claim_next
 from autoqueue.queue.occurrences import enqueue_due
 from autoqueue.queue.pipeline import QUEUE_ORDER
 from autoqueue.queue.policy import Policy
 from autoqueue.repo import claim as claim_repo
-from autoqueue.stages.base import StageContext, StageLog
-from autoqueue.stages.outputs import check_outputs
-from autoqueue.stages.registry import run_handler
 from autoqueue.store import db as db_errors
 from autoqueue.store.db import Connection, is_busy, is_unreachable, retry_busy, short_wait
 from autoqueue.store.link import Link
@@ -93,6 +88,9 @@ class Worker:
         # said once, waited for ([worker] outage), and said again when it is back.
         self.link = Link(budget=workspace.config.worker.outage, notice=notice)
         self.lock = LeaderLease(workspace, self.owner, self.policy, clock, link=self.link)
+        self.notifier = Notifier(
+            workspace, clock, leader=self.lock.held, link=self.link, notice=notice
+        )
         self._report_lock = threading.Lock()
         self._state = threading.Lock()
         self._busy = 0
@@ -144,7 +142,11 @@ class Worker:
                 "taking the scheduler lock", lambda: self.lock.acquire(conn)
             )
             try:
-                with self.lock.heartbeat(), listening(self.workspace.db_url, self._wake):
+                with (
+                    self.lock.heartbeat(),
+                    listening(self.workspace.db_url, self._wake),
+                    self.notifier.running(conn, self._abort.is_set),
+                ):
                     self._round(
                         conn,
                         report,
@@ -167,6 +169,7 @@ class Worker:
         return report
 
     def _wake(self) -> None:
+        self.notifier.wake()  # an item that ended may have recorded an event
         with self._work:
             self._wakes += 1
             self._work.notify_all()
@@ -456,45 +459,8 @@ class Worker:
             return runner.fail(item, PermanentStageError(f"its task cannot be read: {reason}"))
         self._running[item.id] = Running(item.queue_type, item.task_id, task.title)
         if item.queue_type is QueueType.SCHEDULE:
-            return self._schedule_stage(runner, item, task, schedule, chain=chain)
+            return runner.schedule_stage(item, task, schedule, chain=chain)
         started = runner.start(item, task, schedule)
         if isinstance(started, Ended):
             return started
         return runner.follow(started, chain=chain)
-
-    def _schedule_stage(
-        self, runner: Runner, item: QueueItem, task: Task, schedule: Schedule | None, *, chain: bool
-    ) -> Ended:
-        """The internal schedule stage, in this process: quick, and idempotent if a crash makes
-        it run again (it only moves the previous run's files aside)."""
-        runner.write(
-            "logging the start",
-            lambda: record_start(
-                runner.conn,
-                item,
-                pid=os.getpid(),
-                name="autoqueue",
-                message=_("▶ run started: preparing the task folder"),
-                now=self.clock(),
-            ),
-        )
-
-        def log(*entries: StageLog) -> None:
-            stamp = to_db(self.clock())
-            runner.write(
-                "logging",
-                lambda: copy_output(
-                    runner.conn, item, [(stamp, entry) for entry in entries], item.output_offset
-                ),
-            )
-
-        ctx = StageContext(
-            workspace=self.workspace, task=task, schedule=schedule, item=item, log=log
-        )
-        try:
-            result = check_outputs(item.queue_type, ctx.task_dir, self.workspace, run_handler(ctx))
-        except StageError as exc:
-            return runner.fail(item, exc)
-        except OSError as exc:
-            return runner.fail(item, TransientStageError(f"cannot prepare the task folder: {exc}"))
-        return runner.complete(item, result, chain=chain)

@@ -70,10 +70,11 @@ def classify(
         if reason in QUOTA_REASONS:
             until = next_reset(now)
             return ParkStageError(
-                f"{what} (the daily quota resets at midnight Pacific time)", until
+                f"{what} (the daily quota resets at midnight Pacific time)", until, budget=True
             )
         if reason == "uploadLimitExceeded":
-            return ParkStageError(what, now + timedelta(hours=config.upload_limit_hours))
+            until = now + timedelta(hours=config.upload_limit_hours)
+            return ParkStageError(what, until, budget=True)
         if status == 401:
             return PermanentStageError(reauth_message(channel))
         if status == 429 or status >= 500 or reason in RETRYABLE_REASONS:

@@ -107,6 +107,7 @@ class UploadSession:
                     needed=needed,
                 ),
                 until,
+                budget=True,
             )
 
     def _spend(self, units: int) -> None:
