@@ -77,3 +77,34 @@ class Tab(StrEnum):
     YOUTUBE = "youtube"
     FAILED = "failed"
     COMPLETED = "completed"
+
+
+class TaskSetting(StrEnum):
+    """The keys of ``tasks.settings`` that the built-in stages read besides ``mediaMode``,
+    ``format`` and ``maxRetry``: ``--set KEY=VALUE`` sets one for a task, and a channel profile
+    (``[channels.NAME]``) gives the same keys to the tasks added with ``--channel NAME``."""
+
+    LANGUAGE = "language"  # the script's language: "ko" or "en" (default: from the title)
+    NARRATION = "narration"  # the voice engines, as [stages.video] narration
+    VOICE = "voice"  # a voice name (as [stages.video] voice), or {engine: voice}
+    CAPTION_STYLE = "caption_style"  # bold, subtle or karaoke
+    MUSIC = "music"  # a file or a folder of background music, as [stages.video] music
+    TAGS = "tags"  # YouTube tags added to the story's
+    DESCRIPTION_FOOTER = "description_footer"  # text that ends every description
+    PUBLISH_AT = "publish_at"  # local times of day ("18:00"): publish at the next one
+
+
+class Source(StrEnum):
+    """Where a task's effective value came from (``show``): an option of ``add`` (``--set``
+    included), the task's channel profile, the configuration, or autoqueue's default."""
+
+    OPTION = "option"
+    PROFILE = "channel_profile"
+    CONFIG = "config"
+    DEFAULT = "default"
+
+
+# autoqueue's own records in tasks.settings: the channel profile a task took (its name), and
+# where each value the task stores came from ({key: Source}); --set may not write them.
+PROFILE_RECORD = "channel_profile"
+SOURCES_RECORD = "taken_from"

@@ -2,6 +2,7 @@
 modules of this package, and every name callers use is imported from here."""
 
 from autoqueue.config.base import Strict
+from autoqueue.config.channels import ChannelProfile, TaskSettings
 from autoqueue.config.file import (
     DEFAULT_CONFIG_TEXT,
     Config,
@@ -54,6 +55,7 @@ __all__ = [
     "DEFAULT_VIDEO_MODEL",
     "EXTRA_HANDLERS",
     "KEY_ENV",
+    "ChannelProfile",
     "Config",
     "GoogleImageConfig",
     "Handler",
@@ -70,6 +72,7 @@ __all__ = [
     "StockConfig",
     "StockSource",
     "Strict",
+    "TaskSettings",
     "VideoModelConfig",
     "VoiceEngineConfig",
     "VoiceEngineName",
