@@ -288,6 +288,10 @@ def task_detail_view(detail: Mapping[str, Any], tz: str) -> Any:
                 privacy=schedule["youtube_privacy"],
             )
         )
+    if detail.get("effective"):
+        from autoqueue.cli.tables import settings_view
+
+        parts.append(settings_view(detail["effective"], tz))
     table = _table(_("queue history"))
     table.add_column(_("item"), no_wrap=True, justify="right")
     table.add_column(_("stage / error"), ratio=1, overflow="fold")

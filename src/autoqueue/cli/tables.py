@@ -1,0 +1,158 @@
+"""Tables of the newer views: where a task's values came from (``show`` and the terminal app's
+task screen), the tasks a batch file would add (``add --dry-run``), and what each day used of
+YouTube's quota and the AI providers' caps (``usage``). No typer, no pydantic: ``show`` is a
+fast read (ARCHITECTURE.md "Fast reads")."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from autoqueue.cli.display import _table, console, escape
+from autoqueue.i18n import _
+from autoqueue.timeutil import display_time
+
+
+def value_text(value: Any, tz: str) -> str:
+    """A setting's value on one line: a list by commas, a table as key=value, a stored time in
+    ``tz``, nothing as "-"."""
+    if value is None or value == [] or value == "":
+        return "-"
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value)
+    if isinstance(value, Mapping):
+        return ", ".join(f"{key}={item}" for key, item in value.items())
+    text = str(value)
+    if len(text) == 19 and text[4] == "-" and text[10] == " ":  # a stored UTC time
+        return display_time(text, tz)
+    return text
+
+
+def source_text(entry: Mapping[str, Any], tz: str) -> str:
+    """Where a value came from, in words; a profile that says something else now, too."""
+    source = entry.get("source")
+    if source == "channel_profile":
+        text = _("channel profile {name}").format(name=entry.get("profile", "?"))
+        if "profile_now" in entry:
+            text += " " + _("(it now says {value}: the task keeps what it took)").format(
+                value=value_text(entry["profile_now"], tz)
+            )
+        return text
+    labels = {"option": _("option"), "config": _("config"), "default": _("default")}
+    return labels.get(str(source), str(source))
+
+
+def settings_view(effective: Mapping[str, Mapping[str, Any]], tz: str) -> Any:
+    """``show``'s table of the task's effective values and where each came from."""
+    table = _table(_("settings (and where each came from)"))
+    table.add_column(_("setting"), no_wrap=True)
+    table.add_column(_("value"), ratio=1, overflow="fold")
+    table.add_column(_("from"), ratio=1, overflow="fold")
+    for key, entry in effective.items():
+        table.add_row(
+            key, escape(value_text(entry.get("value"), tz)), escape(source_text(entry, tz))
+        )
+    return table
+
+
+def batch_rows(rows: Sequence[Mapping[str, Any]], tz: str) -> None:
+    """``add --dry-run``: each task a batch would add, with its file line, first run (in the
+    home's zone), repeat, channel and privacy."""
+    table = _table(_("tasks that would be added (nothing was added)"))
+    table.add_column(_("line"), justify="right", no_wrap=True)
+    table.add_column(_("title"), ratio=1, overflow="fold")
+    table.add_column(_("type"), no_wrap=True)
+    table.add_column(_("first run"), no_wrap=True)
+    table.add_column(_("repeat"), no_wrap=True)
+    table.add_column(_("channel"), no_wrap=True)
+    table.add_column(_("privacy"), no_wrap=True)
+    for row in rows:
+        table.add_row(
+            str(row["line"] or "-"),
+            escape(row["title"]),
+            f"{row['type']} / {row['media_mode']}",
+            display_time(row["next_run_at"], tz),
+            row["repeat"],
+            escape(row["channel"] or "-")
+            + (f" ({escape(row['channel_profile'])})" if row.get("channel_profile") else ""),
+            row["privacy"],
+        )
+    console().print(table)
+
+
+def usage_view(report: Mapping[str, Any]) -> None:
+    """``usage``: per quota day, each channel's uploads and the YouTube units used and left;
+    per spend day, each AI provider's requests and spend, per channel, against its caps."""
+    youtube = report["youtube"]
+    title = _(
+        "YouTube quota, project {project}: {quota} units a day (a quota day starts at midnight "
+        "Pacific time: {start} in {zone})"
+    ).format(
+        project=youtube["project"],
+        quota=f"{youtube['daily_quota']:,}",
+        start=youtube["day_starts_local"],
+        zone=report["zone"],
+    )
+    table = _table(title)
+    for name, justify in (
+        (_("quota day"), "left"), (_("channel"), "left"), (_("uploads"), "right"),
+        (_("units used"), "right"), (_("units left"), "right"),
+    ):  # fmt: skip
+        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    for day in youtube["days"]:
+        table.add_row(
+            day["day"],
+            _("all"),
+            str(day["uploads"]),
+            f"{day['units_used']:,}",
+            f"{day['units_left']:,}",
+        )
+        for channel, figures in day["channels"].items():
+            table.add_row(
+                "",
+                escape(channel or _("(no channel)")),
+                str(figures["uploads"]),
+                f"{figures['units']:,}",
+                "",
+            )
+    console().print(table)
+    ai = report["ai"]
+    table = _table(
+        _("AI requests and spend (a spend day starts at midnight UTC: {start} in {zone})").format(
+            start=ai["day_starts_local"], zone=report["zone"]
+        )
+    )
+    for name, justify in (
+        (_("spend day"), "left"), (_("provider"), "left"), (_("channel"), "left"),
+        (_("requests"), "right"), (_("spend"), "right"), (_("left of the caps"), "left"),
+    ):  # fmt: skip
+        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    for day in ai["days"]:
+        for provider, figures in day["providers"].items():
+            table.add_row(
+                day["day"],
+                provider,
+                _("all"),
+                str(figures["requests"]),
+                f"${figures['spend']:.2f}",
+                _caps_left(figures),
+            )
+            for channel, own in figures["channels"].items():
+                table.add_row(
+                    "",
+                    "",
+                    escape(channel or _("(no channel)")),
+                    str(own["requests"]),
+                    f"${own['spend']:.2f}",
+                    "",
+                )
+    console().print(table)
+
+
+def _caps_left(figures: Mapping[str, Any]) -> str:
+    parts = []
+    if figures.get("requests_left") is not None:
+        parts.append(_("{count} requests").format(count=figures["requests_left"]))
+    if figures.get("budget_left") is not None:
+        parts.append(f"${figures['budget_left']:.2f}")
+    return ", ".join(parts) or _("no cap")
