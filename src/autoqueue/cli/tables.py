@@ -98,7 +98,7 @@ def usage_view(report: Mapping[str, Any]) -> None:
         (_("quota day"), "left"), (_("channel"), "left"), (_("uploads"), "right"),
         (_("units used"), "right"), (_("units left"), "right"),
     ):  # fmt: skip
-        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+        table.add_column(name, justify=justify, no_wrap=True)
     for day in youtube["days"]:
         table.add_row(
             day["day"],
@@ -126,7 +126,7 @@ def usage_view(report: Mapping[str, Any]) -> None:
         (_("spend day"), "left"), (_("provider"), "left"), (_("channel"), "left"),
         (_("requests"), "right"), (_("spend"), "right"), (_("left of the caps"), "left"),
     ):  # fmt: skip
-        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+        table.add_column(name, justify=justify, no_wrap=True)
     for day in ai["days"]:
         for provider, figures in day["providers"].items():
             table.add_row(
