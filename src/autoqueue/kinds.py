@@ -108,3 +108,10 @@ class Source(StrEnum):
 # where each value the task stores came from ({key: Source}); --set may not write them.
 PROFILE_RECORD = "channel_profile"
 SOURCES_RECORD = "taken_from"
+
+
+def per_channel(ledger: str, channel: str) -> str:
+    """The ledger row (``youtube_quota.project``) that counts one channel's part of what the
+    row ``ledger`` counts: ``default@main`` (YouTube units), ``ai:openai@main`` (AI requests),
+    ``ai:openai:usd-micro@main`` (AI dollars). A channel's name has no "@"."""
+    return f"{ledger}@{channel}"
