@@ -81,24 +81,23 @@ def batch_rows(rows: Sequence[Mapping[str, Any]], tz: str) -> None:
 
 
 def usage_view(report: Mapping[str, Any]) -> None:
-    """``usage``: per quota day, each channel's uploads and the YouTube units used and left;
-    per spend day, each AI provider's requests and spend, per channel, against its caps."""
+    """``usage``: per quota day, the YouTube units used and left and each channel's uploads and
+    units; per spend day, each AI provider's requests and spend against its caps, and each
+    channel's part."""
     youtube = report["youtube"]
-    title = _(
-        "YouTube quota, project {project}: {quota} units a day (a quota day starts at midnight "
-        "Pacific time: {start} in {zone})"
-    ).format(
-        project=youtube["project"],
-        quota=f"{youtube['daily_quota']:,}",
-        start=youtube["day_starts_local"],
-        zone=report["zone"],
+    table = _table(
+        _(
+            "YouTube quota of project {project}: {quota} units a day; a quota day starts at "
+            "midnight Pacific time ({start} in {zone})"
+        ).format(
+            project=youtube["project"],
+            quota=f"{youtube['daily_quota']:,}",
+            start=youtube["day_starts_local"],
+            zone=report["zone"],
+        )
     )
-    table = _table(title)
-    for name, justify in (
-        (_("quota day"), "left"), (_("channel"), "left"), (_("uploads"), "right"),
-        (_("units used"), "right"), (_("units left"), "right"),
-    ):  # fmt: skip
-        table.add_column(name, justify=justify, no_wrap=True)
+    for name in (_("quota day"), _("channel"), _("uploads"), _("units used"), _("units left")):
+        table.add_column(name, no_wrap=True)
     for day in youtube["days"]:
         table.add_row(
             day["day"],
@@ -107,46 +106,48 @@ def usage_view(report: Mapping[str, Any]) -> None:
             f"{day['units_used']:,}",
             f"{day['units_left']:,}",
         )
-        for channel, figures in day["channels"].items():
+        for own in day["channels"]:
             table.add_row(
-                "",
-                escape(channel or _("(no channel)")),
-                str(figures["uploads"]),
-                f"{figures['units']:,}",
-                "",
+                "", _channel(own["channel"]), str(own["uploads"]), f"{own['units']:,}", ""
             )
     console().print(table)
     ai = report["ai"]
     table = _table(
-        _("AI requests and spend (a spend day starts at midnight UTC: {start} in {zone})").format(
+        _("AI requests and spend; a spend day starts at midnight UTC ({start} in {zone})").format(
             start=ai["day_starts_local"], zone=report["zone"]
         )
     )
-    for name, justify in (
-        (_("spend day"), "left"), (_("provider"), "left"), (_("channel"), "left"),
-        (_("requests"), "right"), (_("spend"), "right"), (_("left of the caps"), "left"),
+    for name in (
+        _("spend day"), _("provider"), _("channel"), _("requests"), _("spend"),
+        _("left of the caps"),
     ):  # fmt: skip
-        table.add_column(name, justify=justify, no_wrap=True)
+        table.add_column(name, no_wrap=True)
     for day in ai["days"]:
-        for provider, figures in day["providers"].items():
+        if not day["providers"]:
+            table.add_row(day["day"], "-", "", "0", "$0.00", "")
+        for figures in day["providers"]:
             table.add_row(
                 day["day"],
-                provider,
+                figures["provider"],
                 _("all"),
                 str(figures["requests"]),
                 f"${figures['spend']:.2f}",
                 _caps_left(figures),
             )
-            for channel, own in figures["channels"].items():
+            for own in figures["channels"]:
                 table.add_row(
                     "",
                     "",
-                    escape(channel or _("(no channel)")),
+                    _channel(own["channel"]),
                     str(own["requests"]),
                     f"${own['spend']:.2f}",
                     "",
                 )
     console().print(table)
+
+
+def _channel(name: str | None) -> str:
+    return escape(name) if name else _("(no channel)")
 
 
 def _caps_left(figures: Mapping[str, Any]) -> str:
