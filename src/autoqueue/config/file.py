@@ -249,7 +249,7 @@ outage = 600
 # voice = { edge = "ko-KR-InJoonNeural" }   # a voice per engine (or one name, for eSpeak)
 # caption_style = "karaoke"    # or "bold", "subtle"
 # music = "music/cooking"      # a file or a folder of tracks
-# privacy = "public"
+# privacy = "private"         # public, unlisted or private (publish_at needs private)
 # tags = ["요리", "레시피"]     # added to the story's tags
 # description_footer = "구독과 좋아요 부탁드려요!"
 # publish_at = ["12:00", "18:00"]   # upload private, publish at the next of these local times
