@@ -30,6 +30,7 @@ from ..fake_youtube import FakeYouTube
 
 @pytest.fixture
 def fake() -> Iterator[FakeYouTube]:
+    """The fake YouTube (API, uploads and token endpoint) on 127.0.0.1, for the test."""
     with FakeYouTube() as server:
         yield server
 
@@ -37,6 +38,8 @@ def fake() -> Iterator[FakeYouTube]:
 def youtube_home(
     home: Path, fake: FakeYouTube, extra: str = "", token: str | None = None, max_retry: int = 2
 ) -> Workspace:
+    """A home whose youtube stage uploads to ``fake`` as channel "main" (its [youtube] default),
+    ``extra`` added at the end of its [youtube] table (a table of its own may follow)."""
     write_config(
         home,
         f'timezone = "UTC"\n[retry]\ndelays = [0]\nmax_retry = {max_retry}\n'
