@@ -319,3 +319,26 @@ def test_a_real_render_takes_the_profiles_caption_style_and_the_outbox_its_text(
     assert caption_size(plain) > caption_size(task_id) * 1.3
     metadata = json.loads((home / "outbox" / task_id / "metadata.json").read_text("utf-8"))
     assert "요리" in metadata["tags"] and metadata["description"].endswith("구독 부탁드려요")
+
+
+def test_a_profiles_publish_times_yield_to_a_task_that_says_when_or_how_it_is_published(
+    home: Path,
+) -> None:
+    write_config(home, 'timezone = "UTC"\n[channels.evening]\npublish_at = "18:00"\n')
+    init_home(Workspace.load(home))
+    workspace = Workspace.load(home)
+    conn = workspace.connect()
+
+    def taken(**fields: Any) -> tuple[Any, Any, Any]:
+        task_id = add(workspace, conn, "t", channel="evening", **fields)
+        settings = json.loads(str(db_value(home, "SELECT settings FROM tasks WHERE id = ?", task_id)))
+        privacy = db_value(home, "SELECT youtube_privacy FROM task_schedules WHERE task_id = ?", task_id)
+        return settings.get("publish_at"), privacy, settings["taken_from"]["privacy"]
+
+    try:
+        assert taken() == (["18:00"], "private", "channel_profile")
+        assert taken(privacy="private") == (["18:00"], "private", "option")
+        assert taken(privacy="public") == (None, "public", "option")  # published at once
+        assert taken(publish_at="2099-01-01 09:00") == (None, "private", "option")
+    finally:
+        conn.close()

@@ -88,9 +88,9 @@ class ChannelProfile(TaskSettings):
     def _channel(cls, value: str | None) -> str | None:
         if value is not None and (not CHANNEL_NAME.match(value) or value in (".", "..")):
             raise ValueError(
-                _("{value!r} is not a channel name (letters, digits, '_', '-' and '.')").format(
-                    value=value
-                )
+                _(
+                    "{name!r} is not a channel name (letters, digits, '_', '-' and '.', up to 64)"
+                ).format(name=value)
             )
         return value
 

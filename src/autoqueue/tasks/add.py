@@ -255,7 +255,7 @@ def prepare_add(
         workspace.config,
         channel=request.channel,
         tz=request.tz,
-        privacy_given=request.privacy is not None,
+        privacy=request.privacy,
         publish_given=request.publish_at is not None,
         explicit=settings,
         use_profiles=use_profiles,

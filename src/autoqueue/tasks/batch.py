@@ -87,7 +87,7 @@ def read_batch(path: Path, defaults: dict[str, Any] | None = None) -> Batch:
         data = path.read_bytes()
     except OSError as exc:
         raise UsageError(
-            _("cannot read {path}: {reason}").format(path=path, reason=exc.strerror or exc)
+            _("cannot use {path}: {reason}").format(path=path, reason=exc.strerror or exc)
         ) from exc
     try:
         text = data.decode("utf-8-sig")

@@ -75,16 +75,16 @@ def take(
     *,
     channel: str | None,
     tz: str | None,
-    privacy_given: bool,
+    privacy: str | None,
     publish_given: bool,
     explicit: dict[str, Any],
     use_profiles: bool = True,
 ) -> Taken:
     """The profile ``channel`` names (when ``use_profiles``) laid under the task's own options:
-    ``explicit`` is ``--set``'s settings, ``tz`` ``--tz``; ``privacy_given`` and
-    ``publish_given`` say whether ``--privacy`` and ``--publish-at`` were given. A profile's
-    ``publish_at`` is not taken by a task that says when (``--publish-at``) or how
-    (``--privacy`` other than private) it is published."""
+    ``explicit`` is ``--set``'s settings, ``tz`` ``--tz``, ``privacy`` ``--privacy`` as typed;
+    ``publish_given`` says whether ``--publish-at`` was given. A profile's ``publish_at`` is not
+    taken by a task that says when (``--publish-at``) or how (``--privacy`` other than private)
+    it is published."""
     found = profile_for(config, channel) if use_profiles else None
     sources: dict[str, str] = {}
     name, profile = found if found is not None else (None, None)
@@ -102,26 +102,27 @@ def take(
         tz_name, sources["tz"] = config.timezone, Source.CONFIG.value
     else:
         tz_name, sources["tz"] = local_zone_name(), Source.DEFAULT.value
+    published_now = privacy is not None and privacy.strip().lower() != Privacy.PRIVATE
     taken: dict[str, Any] = {}
     for key in SETTING_KEYS:
         if key in explicit:
             sources[key] = Source.OPTION.value
             continue
         value = None if profile is None else getattr(profile, key)
-        if value is None or (key == TaskSetting.PUBLISH_AT and (publish_given or privacy_given)):
+        if value is None or (key == TaskSetting.PUBLISH_AT and (publish_given or published_now)):
             continue
         taken[key] = value
         sources[key] = Source.PROFILE.value
-    privacy = None
-    if TaskSetting.PUBLISH_AT in taken:
-        privacy, sources["privacy"] = Privacy.PRIVATE, Source.PROFILE.value
-    elif profile is not None and profile.privacy and not privacy_given:
-        privacy, sources["privacy"] = Privacy(profile.privacy), Source.PROFILE.value
+    chosen = None  # with --privacy: the option's, which add checks and records
+    if privacy is None and TaskSetting.PUBLISH_AT in taken:
+        chosen, sources["privacy"] = Privacy.PRIVATE, Source.PROFILE.value
+    elif privacy is None and profile is not None and profile.privacy:
+        chosen, sources["privacy"] = Privacy(profile.privacy), Source.PROFILE.value
     taken_json = {
         key: value.copy() if isinstance(value, list | dict) else value
         for key, value in taken.items()
     }
-    return Taken(name, stored_channel, tz_name, privacy, taken_json, sources)
+    return Taken(name, stored_channel, tz_name, chosen, taken_json, sources)
 
 
 def record(settings: dict[str, Any], taken: Taken, sources: dict[str, str]) -> None:
