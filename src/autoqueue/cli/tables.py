@@ -1,14 +1,22 @@
-"""Tables of the newer views: where a task's values came from (``show`` and the terminal app's
-task screen), the tasks a batch file would add (``add --dry-run``), and what each day used of
-YouTube's quota and the AI providers' caps (``usage``). No typer, no pydantic: ``show`` is a
-fast read (ARCHITECTURE.md "Fast reads")."""
+"""One task in full as ``show`` and the terminal app's task screen print it, with where each of
+its values came from; the tasks a batch file would add (``add --dry-run``); and what each day
+used of YouTube's quota and the AI providers' caps (``usage``). No typer, no pydantic: ``show``
+is a fast read (ARCHITECTURE.md "Fast reads")."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from autoqueue.cli.display import _table, console, escape
+from autoqueue.cli.display import (
+    _clip,
+    _table,
+    console,
+    escape,
+    log_line,
+    schedule_text,
+    stage_text,
+)
 from autoqueue.i18n import _
 from autoqueue.timeutil import display_time
 
@@ -53,6 +61,77 @@ def settings_view(effective: Mapping[str, Mapping[str, Any]], tz: str) -> Any:
             key, escape(value_text(entry.get("value"), tz)), escape(source_text(entry, tz))
         )
     return table
+
+
+def task_detail(detail: Mapping[str, Any], tz: str) -> None:
+    console().print(task_detail_view(detail, tz))
+
+
+def task_detail_view(detail: Mapping[str, Any], tz: str) -> Any:
+    """``show`` and the terminal app's task screen: the task, its schedules, its queue history
+    (item, stage and status with the error wrapped under, retries, times), its outputs, its
+    recent logs (one line each, newest first)."""
+    from rich.console import Group
+    from rich.text import Text
+
+    from autoqueue.repo.views import LogEntry
+
+    task = detail["task"]
+    parts: list[Any] = [f"[bold]{escape(task['title'])}[/bold]  {task['id']}"]
+    parts.append(
+        _("type {type}, mediaMode {mode}, created {created}").format(
+            type=task["type"],
+            mode=task["settings"].get("mediaMode", "upload"),
+            created=display_time(task["created_at"], tz),
+        )
+    )
+    if task.get("last_error"):
+        prefix = _("last error:")
+        parts.append(f"[red]{prefix}[/red] {escape(task['last_error'])}")
+    if task.get("youtube_url"):
+        parts.append(f"youtube: {task['youtube_url']}")
+    pending = any(item["status"] in ("waiting", "processing") for item in detail["queue"])
+    for schedule in detail["schedules"]:
+        parts.append(
+            _("schedule {id}: {text}, privacy {privacy}").format(
+                id=schedule["id"],
+                text=schedule_text(schedule, pending=pending),
+                privacy=schedule["youtube_privacy"],
+            )
+        )
+    if detail.get("effective"):
+        parts.append(settings_view(detail["effective"], tz))
+    table = _table(_("queue history"))
+    table.add_column(_("item"), no_wrap=True, justify="right")
+    table.add_column(_("stage / error"), ratio=1, overflow="fold")
+    table.add_column(_("retry"), no_wrap=True)
+    table.add_column(_("created"), no_wrap=True)
+    table.add_column(_("completed"), no_wrap=True)
+    for item in detail["queue"]:
+        stage = stage_text(item)
+        if item["error_message"]:
+            stage += f"\n[red]{escape(_clip(item['error_message'], 160))}[/red]"
+        table.add_row(
+            str(item["id"]),
+            stage,
+            f"{item['retry_count']}/{item['max_retry']}",
+            display_time(item["created_at"], tz)[5:],
+            display_time(item["completed_at"], tz)[5:] or "-",
+        )
+    parts.append(table)
+    outputs = detail["outputs"]
+    present = [name for name in ("story", "video", "thumbnail") if outputs[name]]
+    present += outputs["scene_images"]
+    parts.append(
+        _("folder {folder}: {outputs}").format(
+            folder=outputs["task_dir"], outputs=", ".join(present) or _("no outputs yet")
+        )
+    )
+    if outputs["archived_runs"]:
+        parts.append(_("archived runs: {runs}").format(runs=", ".join(outputs["archived_runs"])))
+    parts.append(Text(_("recent logs (newest first)"), style="bold"))
+    parts.extend(log_line(LogEntry.from_row(entry), tz) for entry in detail["logs"])
+    return Group(*parts)
 
 
 def batch_rows(rows: Sequence[Mapping[str, Any]], tz: str) -> None:
