@@ -129,6 +129,7 @@ def test_a_bad_row_in_the_middle_adds_nothing_and_names_its_line_and_column(
         ("type\nshortform\n", "line 1: the header has no title column"),
         ("title\n", "has no tasks in it"),
         ("title\nx,y\n", "line 2: 2 cells, but the header names 1 columns"),
+        ("title,review\nx,maybe\n", "line 2, column review: --review wants true or false"),
     ],
 )
 def test_a_file_that_is_not_a_batch_is_refused_in_one_line(
@@ -152,7 +153,7 @@ def test_json_lines_take_the_same_keys(home: Path, tmp_path: Path) -> None:
     init(home)
     batch = tmp_path / "tasks.jsonl"
     lines = [
-        {"title": "하나", "repeat": "weekly", "at": "2030-01-07 18:00", "max_retry": 1,
+        {"title": "하나", "repeat": "weekly", "at": "2030-01-07 18:00", "max_retry": 1, "review": True,
          "set": {"publish_at": "18:00", "speed": "1.5", "tags": ["요리", "레시피"]}},
         {"title": "둘", "type": "product", "product_info": {"name": "텀블러", "price": 12000},
          "set": ["speed=2"], "user": 42},
@@ -167,6 +168,7 @@ def test_json_lines_take_the_same_keys(home: Path, tmp_path: Path) -> None:
     one = json.loads(str(db_value(home, "SELECT settings FROM tasks WHERE title = '하나'")))
     # an object's values are JSON: "1.5" stays text, a list stays a list
     assert (one["speed"], one["tags"], one["publish_at"]) == ("1.5", ["요리", "레시피"], ["18:00"])
+    assert one["review"] is True  # add --review
     # a publish time of day makes the video private (YouTube publishes it then), with a warning
     assert "line 1: --publish-at needs a private video" in result.stderr
     assert db_value(home, "SELECT youtube_privacy FROM task_schedules s JOIN tasks t ON "

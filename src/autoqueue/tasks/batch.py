@@ -30,7 +30,7 @@ COLUMNS = {
     "title": "title", "type": "type", "media_mode": "media_mode", "at": "at", "repeat": "repeat",
     "tz": "tz", "privacy": "privacy", "publish_at": "publish_at", "channel": "channel",
     "product_info": "product_info", "set": "settings", "image": "images", "user": "user",
-    "max_retry": "max_retry",
+    "max_retry": "max_retry", "review": "review",
 }  # fmt: skip
 REPEATABLE = ("set", "image")
 JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
@@ -203,6 +203,8 @@ def _csv_row(
             values.setdefault(name, []).append(Path(cell.strip()))
         elif name == "max_retry":
             values[name] = _whole(batch, line, column.strip(), cell)
+        elif name == "review":
+            values[name] = _yes_no(batch, line, column.strip(), cell)
         else:
             values[name] = cell
     values.setdefault("title", "")
@@ -223,6 +225,22 @@ def _whole(batch: Batch, line: int, column: str, value: Any) -> int:
             column,
         )
     return number
+
+
+_YES = ("true", "yes", "1", "review")
+_NO = ("false", "no", "0", "no-review", "no_review")
+
+
+def _yes_no(batch: Batch, line: int, column: str, value: Any) -> bool:
+    """``review``'s value, as ``--review`` / ``--no-review``: true or false (yes / no, 1 / 0)."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _YES or text in _NO:
+        return text in _YES
+    raise batch.error(
+        line, _("--review wants true or false, not {value!r}").format(value=value), column
+    )
 
 
 def _json_rows(batch: Batch, text: str) -> list[Row]:
@@ -269,6 +287,8 @@ def _json_row(batch: Batch, line: int, value: dict[str, Any]) -> Row:
             values[name] = [Path(one) for one in listed]
         elif name == "max_retry":
             values[name] = _whole(batch, line, key, item)
+        elif name == "review":
+            values[name] = _yes_no(batch, line, key, item)
         elif name == "product_info" and isinstance(item, dict | list):
             values[name] = json.dumps(item, ensure_ascii=False)
         elif isinstance(item, str) or (
