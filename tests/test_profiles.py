@@ -56,6 +56,7 @@ description_footer = "구독과 좋아요 부탁드려요!"
 voice = { edge = "ko-KR-InJoonNeural", espeak = "ko" }
 [channels.main]
 language = "en"
+review = true
 """
 
 
@@ -94,6 +95,7 @@ def test_options_win_over_the_profile_and_the_profile_over_the_config(home: Path
         "music": ("mine/", "option"),
         "tags": (["요리", "레시피"], "channel_profile"),
         "description_footer": ("구독과 좋아요 부탁드려요!", "channel_profile"),
+        "review": (None, "default"),
     }
     assert detail["effective"]["caption_style"]["profile"] == "cooking"
     schedule = detail["schedules"][0]
@@ -133,6 +135,7 @@ def test_a_changed_profile_shows_beside_what_the_task_keeps_until_edit_takes_it_
     moved = sources(show_json(home, task_id))
     assert moved["channel"] == ("main", "channel_profile")
     assert moved["language"] == ("en", "channel_profile")
+    assert moved["review"] == (True, "channel_profile")  # held for approve before it goes out
     assert moved["caption_style"] == ("subtle", "config") and moved["tags"] == (None, "default")
     assert moved["music"] == ("mine/", "option")
 
@@ -146,10 +149,11 @@ def test_a_channel_that_names_no_profile_is_a_youtube_channel(home: Path) -> Non
     assert "channel_profile" not in detail["task"]["settings"]
     assert sources(detail)["caption_style"] == ("subtle", "config")
     # A profile named as its YouTube channel uploads there.
-    assert sources(show_json(home, added(home, "t", "--channel", "main")))["channel"] == (
-        "main",
-        "channel_profile",
-    )
+    main = sources(show_json(home, added(home, "t", "--channel", "main")))
+    assert main["channel"] == ("main", "channel_profile")
+    assert main["review"] == (True, "channel_profile")
+    mine = sources(show_json(home, added(home, "t", "--channel", "main", "--no-review")))
+    assert mine["review"] == (False, "option")
 
 
 def test_set_values_and_profiles_are_checked_by_one_model(home: Path) -> None:

@@ -80,9 +80,10 @@ class Tab(StrEnum):
 
 
 class TaskSetting(StrEnum):
-    """The keys of ``tasks.settings`` that the built-in stages read besides ``mediaMode``,
-    ``format`` and ``maxRetry``: ``--set KEY=VALUE`` sets one for a task, and a channel profile
-    (``[channels.NAME]``) gives the same keys to the tasks added with ``--channel NAME``."""
+    """The keys of ``tasks.settings`` that the built-in stages (and, for ``review``, the queue)
+    read besides ``mediaMode``, ``format`` and ``maxRetry``: ``--set KEY=VALUE`` sets one for a
+    task, and a channel profile (``[channels.NAME]``) gives the same keys to the tasks added
+    with ``--channel NAME``."""
 
     LANGUAGE = "language"  # the script's language: "ko" or "en" (default: from the title)
     NARRATION = "narration"  # the voice engines, as [stages.video] narration
@@ -92,6 +93,7 @@ class TaskSetting(StrEnum):
     TAGS = "tags"  # YouTube tags added to the story's
     DESCRIPTION_FOOTER = "description_footer"  # text that ends every description
     PUBLISH_AT = "publish_at"  # local times of day ("18:00"): publish at the next one
+    REVIEW = "review"  # true: a person approves before it is published (add --review)
 
 
 class Source(StrEnum):

@@ -42,6 +42,8 @@ class TaskSettings(Strict):
     # local times of day ("18:00", or a list): the video is uploaded private and published at
     # the next of them after the upload, in the task's zone
     publish_at: list[str] | None = None
+    # true: a person approves each run before it goes out (as add --review), false: never
+    review: bool | None = None
 
     _tags = field_validator("tags", mode="before")(_listed)
 

@@ -254,6 +254,7 @@ outage = 600
 # description_footer = "구독과 좋아요 부탁드려요!"
 # publish_at = ["12:00", "18:00"]   # upload private, publish at the next of these local times
 # tz = "Asia/Seoul"            # the zone of --at and of publish_at
+# review = true                # a person approves each run before it goes out (add --review)
 """
 
 

@@ -293,8 +293,9 @@ def prepare_add(
         product_info = _product_info(request.product_info)
     settings = {**settings, **taken.settings}
     settings["mediaMode"] = media_mode.value
-    if request.review is not None:
+    if request.review is not None:  # --review / --no-review: an option, over the profile
         settings["review"] = request.review
+        sources["review"] = Source.OPTION.value
     settings.setdefault("format", task_type.value)
     channels.record(settings, taken, sources)
     with _field("images"):

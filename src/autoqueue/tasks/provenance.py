@@ -102,6 +102,8 @@ def _live(key: str, config: Mapping[str, Any]) -> tuple[Any, str]:
         where, name = config, "timezone"
     elif key in VIDEO_DEFAULTS:
         where, name = _table(config, "stages", "video"), key
+    elif key == TaskSetting.REVIEW:
+        where, name = _table(config, "review"), "before"  # the stage held for a review
     else:
         return None, Source.DEFAULT.value
     if where.get(name) is not None:
