@@ -70,7 +70,7 @@ def task_detail(detail: Mapping[str, Any], tz: str) -> None:
 def task_detail_view(detail: Mapping[str, Any], tz: str) -> Any:
     """``show`` and the terminal app's task screen: the task, its schedules, its queue history
     (item, stage and status with the error wrapped under, retries, times), its outputs, its
-    recent logs (one line each, newest first)."""
+    settings with where each came from, its recent logs (one line each, newest first)."""
     from rich.console import Group
     from rich.text import Text
 
@@ -99,8 +99,6 @@ def task_detail_view(detail: Mapping[str, Any], tz: str) -> Any:
                 privacy=schedule["youtube_privacy"],
             )
         )
-    if detail.get("effective"):
-        parts.append(settings_view(detail["effective"], tz))
     table = _table(_("queue history"))
     table.add_column(_("item"), no_wrap=True, justify="right")
     table.add_column(_("stage / error"), ratio=1, overflow="fold")
@@ -129,6 +127,8 @@ def task_detail_view(detail: Mapping[str, Any], tz: str) -> Any:
     )
     if outputs["archived_runs"]:
         parts.append(_("archived runs: {runs}").format(runs=", ".join(outputs["archived_runs"])))
+    if detail.get("effective"):
+        parts.append(settings_view(detail["effective"], tz))
     parts.append(Text(_("recent logs (newest first)"), style="bold"))
     parts.extend(log_line(LogEntry.from_row(entry), tz) for entry in detail["logs"])
     return Group(*parts)
