@@ -59,7 +59,8 @@ def add(
     channel: Annotated[
         str | None,
         typer.Option(
-            "--channel", help="A channel profile ([channels.NAME]), or a YouTube channel."
+            "--channel",
+            help="A channel profile (channels.NAME in autoqueue.toml), or a YouTube channel.",
         ),
     ] = None,
     product_info: Annotated[
