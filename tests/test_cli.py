@@ -144,6 +144,8 @@ def test_add_with_every_option(runner: CliRunner, home: Path, tmp_path: Path) ->
         "speed": 1.2,
         "mediaMode": "upload",
         "format": "product",
+        # where each value the task stores came from (docs/configuration.md "Channel profiles")
+        "taken_from": {"channel": "option", "privacy": "option", "tz": "option", "voice": "option"},
     }
     assert task["task"]["max_retry"] == 5  # a column, not a key of the settings
     assert task["task"]["product_info"] == {"name": "텀블러"}

@@ -14,7 +14,6 @@ import threading
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,11 +26,9 @@ from autoqueue.errors import ParkStageError, PermanentStageError, TransientStage
 from autoqueue.kinds import QueueType
 from autoqueue.repo import contents as contents_repo
 from autoqueue.repo import queue as queue_repo
-from autoqueue.repo import schedules as schedules_repo
 from autoqueue.repo import state as state_repo
 from autoqueue.repo import tasks as tasks_repo
 from autoqueue.store.db import Connection
-from autoqueue.tasks.home import init_home
 from autoqueue.timeutil import from_db, to_db, utcnow
 from autoqueue.worker.tick import Worker
 from autoqueue.workspace import Workspace
@@ -39,9 +36,11 @@ from autoqueue.youtube import auth
 from autoqueue.youtube.api import chunk_size, classify
 from autoqueue.youtube.quota import next_reset, quota_day
 
-from .conftest import add, invoke, run_cli, write_config
+from .conftest import invoke, run_cli, write_config
 from .fake_youtube import FakeYouTube
 from .helpers.processes import start_tick, wait_until
+from .helpers.youtube import fake as fake  # the fixture, imported for this module's tests
+from .helpers.youtube import ready_task, youtube_home
 
 SECRETS = (
     "access-",
@@ -52,70 +51,6 @@ SECRETS = (
     "Bearer",
     "Authorization",
 )
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeYouTube]:
-    with FakeYouTube() as server:
-        yield server
-
-
-def youtube_home(
-    home: Path, fake: FakeYouTube, extra: str = "", token: str | None = None, max_retry: int = 2
-) -> Workspace:
-    write_config(
-        home,
-        f'timezone = "UTC"\n[retry]\ndelays = [0]\nmax_retry = {max_retry}\n'
-        '[stages.youtube]\nhandler = "youtube"\n'
-        f'[youtube]\napi_root = "{fake.url}"\ntoken_uri = "{fake.url}token"\n'
-        "chunk_mb = 0.25\nretry_seconds = 0.01\n"
-        'default_channel = "main"\n' + extra,
-    )
-    auth.write_private(auth.token_path(home, "main"), token or fake.token_json())
-    workspace = Workspace.load(home)
-    init_home(workspace)
-    return Workspace.load(home)
-
-
-def ready_task(
-    workspace: Workspace, conn: Connection, size: int = 1_000_000, **fields: object
-) -> tuple[str, bytes]:
-    """A task whose video is rendered and whose youtube item waits (the earlier stages done)."""
-    task_id = add(workspace, conn, "업로드 테스트", at="2099-01-01 00:00", **fields)
-    folder = workspace.task_dir(task_id)
-    folder.mkdir(parents=True, exist_ok=True)
-    data = os.urandom(size)
-    (folder / "output.mp4").write_bytes(data)
-    Image.new("RGB", (1280, 720), (200, 10, 10)).save(folder / "thumbnail.jpg")
-    story = {
-        "title": "무선 가습기 <리뷰>",
-        "description": "설명",
-        "tags": ["가습기", "리뷰"],
-        "scenes": [{"text": "a"}],
-    }
-    (folder / "story.json").write_text(json.dumps(story, ensure_ascii=False), encoding="utf-8")
-    now = to_db(utcnow())
-    schedule = schedules_repo.for_task(conn, task_id)[0]
-    contents_repo.insert_script(
-        conn,
-        content_id=f"c-{task_id}",
-        user_id=None,
-        format="shortform",
-        title="t",
-        content="{}",
-        task_id=task_id,
-        now=now,
-    )
-    tasks_repo.set_content_id(conn, task_id, f"c-{task_id}", now)
-    queue_repo.insert(
-        conn,
-        task_id=task_id,
-        schedule_id=schedule.id,
-        queue_type=QueueType.YOUTUBE,
-        max_retry=2,
-        now=now,
-    )
-    return task_id, data
 
 
 def drain(workspace: Workspace) -> None:
@@ -776,8 +711,11 @@ def test_the_captions_go_up_as_a_track_when_configured(home: Path, fake: FakeYou
     (request,) = fake.videos["vid1"].captions
     assert srt.encode() in request  # the file itself, through the real client's multipart upload
     assert b'"language": "ko"' in request.replace(b'":"', b'": "')
-    used = conn.execute("SELECT sum(units) FROM youtube_quota").fetchone()[0]
+    # the project's row (the channel's own part is counted again in its "default@main" row)
+    used = conn.execute("SELECT units FROM youtube_quota WHERE project = 'default'").fetchone()[0]
     assert used == 1600 + 50 + 400
+    channel = "SELECT units FROM youtube_quota WHERE project = 'default@main'"
+    assert conn.execute(channel).fetchone()[0] == used
     conn.close()
 
 

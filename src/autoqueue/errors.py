@@ -17,6 +17,15 @@ class UsageError(AutoqueueError):
     exit_code = 2
 
 
+class FieldError(UsageError):
+    """A usage error about one field of ``add``'s request (``field``: the AddRequest field's
+    name), so that a batch file can name the column it came from."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 class SupersededError(UsageError):
     """A failed item of a run that a later run of its task replaced: running it again could
     publish the later run's video a second time, so it never runs again."""

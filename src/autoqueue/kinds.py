@@ -98,3 +98,43 @@ class Tab(StrEnum):
     YOUTUBE = "youtube"
     FAILED = "failed"
     COMPLETED = "completed"
+
+
+class TaskSetting(StrEnum):
+    """The keys of ``tasks.settings`` that the built-in stages (and, for ``review``, the queue)
+    read besides ``mediaMode``, ``format`` and ``maxRetry``: ``--set KEY=VALUE`` sets one for a
+    task, and a channel profile (``[channels.NAME]``) gives the same keys to the tasks added
+    with ``--channel NAME``."""
+
+    LANGUAGE = "language"  # the script's language: "ko" or "en" (default: from the title)
+    NARRATION = "narration"  # the voice engines, as [stages.video] narration
+    VOICE = "voice"  # a voice name (as [stages.video] voice), or {engine: voice}
+    CAPTION_STYLE = "caption_style"  # bold, subtle or karaoke
+    MUSIC = "music"  # a file or a folder of background music, as [stages.video] music
+    TAGS = "tags"  # YouTube tags added to the story's
+    DESCRIPTION_FOOTER = "description_footer"  # text that ends every description
+    PUBLISH_AT = "publish_at"  # local times of day ("18:00"): publish at the next one
+    REVIEW = "review"  # true: a person approves before it is published (add --review)
+
+
+class Source(StrEnum):
+    """Where a task's effective value came from (``show``): an option of ``add`` (``--set``
+    included), the task's channel profile, the configuration, or autoqueue's default."""
+
+    OPTION = "option"
+    PROFILE = "channel_profile"
+    CONFIG = "config"
+    DEFAULT = "default"
+
+
+# autoqueue's own records in tasks.settings: the channel profile a task took (its name), and
+# where each value the task stores came from ({key: Source}); --set may not write them.
+PROFILE_RECORD = "channel_profile"
+SOURCES_RECORD = "taken_from"
+
+
+def per_channel(ledger: str, channel: str) -> str:
+    """The ledger row (``youtube_quota.project``) that counts one channel's part of what the
+    row ``ledger`` counts: ``default@main`` (YouTube units), ``ai:openai@main`` (AI requests),
+    ``ai:openai:usd-micro@main`` (AI dollars). A channel's name has no "@"."""
+    return f"{ledger}@{channel}"

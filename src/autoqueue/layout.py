@@ -4,6 +4,7 @@ and the task id and are not stored (docs/concepts.md)."""
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 CONFIG_NAME = "autoqueue.toml"  # the home's configuration (autoqueue.config)
@@ -15,6 +16,9 @@ IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif"})
 CLIP_SUFFIXES = frozenset({".mp4", ".mov", ".webm", ".mkv"})  # scenes that are video clips
 CREDITS = "credits.json"  # who made the stock pictures and clips, under which licence
 MEDIA_RECORD = "media.json"  # the scenes taken from the user's own media/ folder
+# A YouTube channel's name (its token is credentials/youtube/NAME.json), and a channel
+# profile's ([channels.NAME]), which may be the same name.
+CHANNEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 # The long side for each short side the video stage offers (16:9, even numbers for yuv420p).

@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from autoqueue.errors import DatabaseError, UsageError
 from autoqueue.i18n import _
@@ -97,6 +97,16 @@ class Workspace:
         from autoqueue.config import load_config
 
         return load_config(self.config_path)
+
+    def raw_config(self) -> dict[str, Any]:
+        """``autoqueue.toml`` as parsed, not validated: what a read command shows of it (where
+        a task's values came from) without the configuration's models (ARCHITECTURE.md "Fast
+        reads"). Empty when there is no file or it does not parse (other commands say why)."""
+        try:
+            with self.config_path.open("rb") as handle:
+                return tomllib.load(handle)
+        except (OSError, ValueError):
+            return {}
 
     @property
     def display_zone(self) -> str:

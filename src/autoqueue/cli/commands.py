@@ -7,12 +7,12 @@ and doctor and voices, about this machine."""
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from autoqueue.cli import display, reads
-from autoqueue.cli.app import JsonOption, LimitOption, _state, app
+from autoqueue.cli.app import JsonOption, LimitOption, State, _state, app
 from autoqueue.errors import UsageError
 from autoqueue.i18n import _
 
@@ -32,7 +32,7 @@ def init(ctx: typer.Context) -> None:
 @app.command()
 def add(
     ctx: typer.Context,
-    title: Annotated[str, typer.Argument(help="The video's title.")],
+    title: Annotated[str | None, typer.Argument(help="The video's title.")] = None,
     task_type: Annotated[
         str, typer.Option("--type", help="shortform | longform | product")
     ] = "shortform",
@@ -57,7 +57,11 @@ def add(
         str | None, typer.Option("--publish-at", help="YouTube publish time (forces private).")
     ] = None,
     channel: Annotated[
-        str | None, typer.Option("--channel", help="YouTube channel setting.")
+        str | None,
+        typer.Option(
+            "--channel",
+            help="A channel profile (channels.NAME in autoqueue.toml), or a YouTube channel.",
+        ),
     ] = None,
     product_info: Annotated[
         str | None, typer.Option("--product-info", help="JSON, or @file with JSON.")
@@ -81,40 +85,90 @@ def add(
             help="Wait for `approve` before publishing (default: [review] before).",
         ),
     ] = None,
+    source: Annotated[
+        Path | None,
+        typer.Option(
+            "--from",
+            help="Add every row of a CSV or JSON Lines file (all or none); the options given "
+            "with it are every row's defaults.",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check and show what would be added; add nothing.")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Add a task; prints its id."""
-    from autoqueue.tasks.add import AddRequest, add_task, prepare_add
+    """Add a task and print its id, or every task of a file (--from)."""
+    from autoqueue.tasks.add import AddRequest, add_tasks, prepare_add
     from autoqueue.timeutil import utcnow
 
     state = _state(ctx)
-    request = AddRequest(
-        title=title,
-        type=task_type,
-        media_mode=media_mode,
-        at=at,
-        repeat=repeat,
-        tz=tz,
-        privacy=privacy,
-        publish_at=publish_at,
-        channel=channel,
-        product_info=product_info,
-        settings=settings or [],
-        images=images or [],
-        user=user,
-        max_retry=max_retry,
-        review=review,
-    )
+    given = {
+        "type": task_type, "media_mode": media_mode, "at": at, "repeat": repeat, "tz": tz,
+        "privacy": privacy, "publish_at": publish_at, "channel": channel,
+        "product_info": product_info, "settings": settings or [], "images": images or [],
+        "user": user, "max_retry": max_retry, "review": review,
+    }  # fmt: skip
     now = utcnow()
-    prepared = prepare_add(state.workspace, request, now)
-    with state.connect() as conn:
-        added = add_task(state.workspace, conn, prepared, now)
-    for message in added.warnings:
-        display.warning(message)
-    if as_json:
-        display.emit_json(asdict(added))
+    if source is not None:
+        if title is not None:
+            raise UsageError(_("give a TITLE or --from FILE, not both"))
+        from autoqueue.tasks import batch
+
+        parameters = {"type": "task_type", "settings": "settings", "images": "images"}
+        chosen = {
+            name: value
+            for name, value in given.items()
+            if _given(ctx, parameters.get(name, name)) and value not in (None, [])
+        }
+        rows = batch.read_batch(source, chosen)
+        prepared = batch.prepare_batch(state.workspace, rows, now)
+        lines = [row.line for row in rows.rows]
+        where = str(source)
+    elif title is None:
+        raise UsageError(_("give the video's TITLE, or --from FILE"))
     else:
-        sys.stdout.write(added.task_id + "\n")
+        request = AddRequest(title=title, **given)  # type: ignore[arg-type]
+        prepared = [prepare_add(state.workspace, request, now)]
+        lines, where = [0], None
+    for line, one in zip(lines, prepared, strict=True):
+        for message in one.warnings:
+            if line:
+                message = _("line {line}: {warning}").format(line=line, warning=message)
+            display.warning(message)
+    if dry_run:
+        _show_dry_run(state, lines, prepared, as_json)
+        return
+    with state.connect() as conn:
+        added = add_tasks(state.workspace, conn, prepared, now, source=where)
+    if as_json:
+        if source is None:
+            display.emit_json(asdict(added[0]))
+        else:
+            display.emit_json(
+                [{"line": line, **asdict(one)} for line, one in zip(lines, added, strict=True)]
+            )
+    else:
+        sys.stdout.write("".join(one.task_id + "\n" for one in added))
+
+
+def _given(ctx: typer.Context, parameter: str) -> bool:
+    """Whether an option was given on the command line (or in the environment), not left at
+    its default: beside --from, only those are every row's defaults."""
+    source = ctx.get_parameter_source(parameter)
+    return getattr(source, "name", "DEFAULT") not in ("DEFAULT", "DEFAULT_MAP")
+
+
+def _show_dry_run(state: State, lines: list[int], prepared: list[Any], as_json: bool) -> None:
+    """``add --dry-run``: what would be added, as a table or JSON; nothing is written."""
+    from autoqueue.cli.tables import batch_rows
+    from autoqueue.tasks.batch import preview
+
+    shown = preview(lines, prepared)
+    if as_json:
+        display.emit_json(shown)
+    else:
+        batch_rows(shown, state.tz)
 
 
 @app.command("list")

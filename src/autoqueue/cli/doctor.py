@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,7 @@ from autoqueue.errors import (
 )
 from autoqueue.i18n import _
 from autoqueue.kinds import QueueType
+from autoqueue.timeutil import utcnow
 
 if TYPE_CHECKING:
     from autoqueue.workspace import Workspace
@@ -68,6 +70,7 @@ def run_checks(home: Path, database: str | None) -> list[Check]:
     checks += _providers(workspace)
     if config.notify.enabled:
         checks.append(_notify(workspace))
+    checks += caps_tomorrow(workspace, utcnow())
     checks.append(_scheduler(workspace))
     return checks
 
@@ -92,6 +95,27 @@ def _notify(workspace: Workspace) -> Check:
             count=len(found), urls=", ".join(t.shown for t in found)
         ),
     )
+
+
+def caps_tomorrow(workspace: Workspace, now: datetime) -> list[Check]:
+    """Will YouTube's daily quota or an AI provider's daily cap stop tomorrow's schedules?
+    (autoqueue.tasks.forecast says how tomorrow's need is estimated.)"""
+    from autoqueue.tasks.forecast import outlook
+
+    try:
+        conn = workspace.connect(create=False)
+    except AutoqueueError:
+        return []  # the database check says why
+    try:
+        found = outlook(conn, workspace, workspace.display_zone, now)
+    finally:
+        conn.close()
+    if found.over:
+        return [Check("caps", WARN, detail, fix) for detail, fix in found.over]
+    text = _("no daily cap stops tomorrow's {runs} scheduled run(s) ({day})").format(
+        runs=found.runs, day=found.day.isoformat()
+    )
+    return [Check("caps", OK, "; ".join([text, *found.summary]))]
 
 
 def _database(workspace: object) -> Check:

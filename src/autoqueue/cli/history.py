@@ -1,5 +1,5 @@
-"""What the queue keeps: the log viewer (logs), the content library (contents) and retention
-(cleanup); and schema, what story.json must match."""
+"""What the queue keeps: the log viewer (logs), the content library (contents), retention
+(cleanup) and what each day spent (usage); and schema, what story.json must match."""
 
 # No `from __future__ import annotations`: typer evaluates the commands' annotations on every
 # run (the package's docstring says why that matters).
@@ -150,6 +150,30 @@ def cleanup(
         else _("deleted {folders} folder(s): {files} file(s), {mb:.1f} MB")
     )
     display.info(files_text.format(folders=folders, files=swept.files, mb=swept.bytes / 1e6))
+
+
+@app.command()
+def usage(
+    ctx: typer.Context,
+    days: Annotated[
+        int, typer.Option("--days", min=1, max=366, help="How many days back, today included.")
+    ] = 7,
+    as_json: JsonOption = False,
+) -> None:
+    """Per day and per channel: YouTube uploads and quota units used and left, AI requests and
+    spend against the daily caps (from the ledgers), with each day's start in the home's zone."""
+    from autoqueue.tasks.usage import usage_report
+    from autoqueue.timeutil import utcnow
+
+    state = _state(ctx)
+    with state.connect(read_only=True) as conn:
+        report = usage_report(conn, state.workspace.config, state.tz, days, utcnow())
+    if as_json:
+        display.emit_json(report)
+    else:
+        from autoqueue.cli.tables import usage_view
+
+        usage_view(report)
 
 
 @app.command()

@@ -87,7 +87,9 @@ def show(workspace: Workspace, task: str, as_json: bool) -> None:
     if as_json:
         display.emit_json(detail)
     else:
-        display.task_detail(detail, workspace.display_zone)
+        from autoqueue.cli.tables import task_detail
+
+        task_detail(detail, workspace.display_zone)
 
 
 @dataclass(frozen=True)

@@ -184,4 +184,6 @@ class TaskDetail(Screen[None]):
         if detail is None:  # deleted meanwhile, or an error the app already showed
             self.app.pop_screen()
             return
-        self.query_one("#detail", Static).update(display.task_detail_view(detail, app.tz))
+        from autoqueue.cli.tables import task_detail_view
+
+        self.query_one("#detail", Static).update(task_detail_view(detail, app.tz))

@@ -2,6 +2,7 @@
 modules of this package, and every name callers use is imported from here."""
 
 from autoqueue.config.base import Strict
+from autoqueue.config.channels import ChannelProfile, TaskSettings
 from autoqueue.config.file import (
     DEFAULT_CONFIG_TEXT,
     Config,
@@ -56,6 +57,7 @@ __all__ = [
     "DEFAULT_VIDEO_MODEL",
     "EXTRA_HANDLERS",
     "KEY_ENV",
+    "ChannelProfile",
     "Config",
     "GoogleImageConfig",
     "Handler",
@@ -74,6 +76,7 @@ __all__ = [
     "StockConfig",
     "StockSource",
     "Strict",
+    "TaskSettings",
     "VideoModelConfig",
     "VoiceEngineConfig",
     "VoiceEngineName",

@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 from pydantic import Field, ValidationError, model_validator
 
 from autoqueue.config.base import Strict
+from autoqueue.config.channels import ChannelProfile, check_profile_names
 from autoqueue.config.notify import NotifyConfig
 from autoqueue.config.services import (
     ImageModelConfig,
@@ -88,6 +89,7 @@ class Config(Strict):
     stock: StockConfig = StockConfig()
     voices: VoicesConfig = VoicesConfig()
     notify: NotifyConfig = NotifyConfig()
+    channels: dict[str, ChannelProfile] = {}
 
     def generator(self, media_mode: str) -> ImageModelConfig | VideoModelConfig | None:
         """The built-in model behind a generated mediaMode (dalle3, imagen3, sora2)."""
@@ -116,6 +118,7 @@ class Config(Strict):
 
     @model_validator(mode="after")
     def _handlers_fit_their_stage(self) -> Config:
+        check_profile_names(self.channels)
         for queue_type, stage in self.stages.items():
             allowed = {"command", DEFAULT_HANDLERS.get(queue_type)} | EXTRA_HANDLERS.get(
                 queue_type, set()
@@ -252,6 +255,23 @@ outage = 600
 # events = ["failed", "published", "parked", "review"]
 # digest = "09:00"         # a daily summary at this time in the home's zone (default: none)
 # timeout = 10             # seconds one message may take per URL
+#
+# Channel profiles: `add --channel cooking` gives the task these defaults (its own options and
+# --set win; the task keeps what it took, and `show` says where each value came from). A
+# --channel that names no profile is the YouTube channel itself, as before.
+# [channels.cooking]
+# youtube_channel = "main"     # the authorised YouTube channel it uploads to (default: the name)
+# language = "ko"              # the script's language: "ko" or "en" (default: from the title)
+# narration = ["edge", "espeak"]            # the voice engines, as [stages.video] narration
+# voice = { edge = "ko-KR-InJoonNeural" }   # a voice per engine (or one name, for eSpeak)
+# caption_style = "karaoke"    # or "bold", "subtle"
+# music = "music/cooking"      # a file or a folder of tracks
+# privacy = "private"         # public, unlisted or private (publish_at needs private)
+# tags = ["요리", "레시피"]     # added to the story's tags
+# description_footer = "구독과 좋아요 부탁드려요!"
+# publish_at = ["12:00", "18:00"]   # upload private, publish at the next of these local times
+# tz = "Asia/Seoul"            # the zone of --at and of publish_at
+# review = true                # a person approves each run before it goes out (add --review)
 """
 
 

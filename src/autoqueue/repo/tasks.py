@@ -55,6 +55,13 @@ def set_title(conn: Connection, task_id: str, title: str, now: str) -> None:
     conn.execute("UPDATE tasks SET title = ?, updated_at = ? WHERE id = ?", (title, now, task_id))
 
 
+def set_settings(conn: Connection, task_id: str, settings: dict[str, object], now: str) -> None:
+    conn.execute(
+        "UPDATE tasks SET settings = ?, updated_at = ? WHERE id = ?",
+        (json.dumps(settings, ensure_ascii=False), now, task_id),
+    )
+
+
 def set_last_error(conn: Connection, task_id: str, error: str | None, now: str) -> None:
     conn.execute(
         "UPDATE tasks SET last_error = ?, updated_at = ? WHERE id = ?", (error, now, task_id)

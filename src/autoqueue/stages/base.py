@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from autoqueue.kinds import ActionType, LogLevel
+from autoqueue.kinds import ActionType, LogLevel, per_channel
 from autoqueue.models import QueueItem, Schedule, Task
 from autoqueue.workspace import Workspace
 
@@ -96,7 +96,9 @@ class StageStore(Protocol):
 
     def quota_used(self, project: str, day: str) -> int: ...
 
-    def quota_spend(self, project: str, day: str, units: int) -> None: ...
+    def quota_spend(
+        self, project: str, day: str, units: int, channel: str | None = None
+    ) -> None: ...
 
     def quota_exhausted(self, project: str, day: str, budget: int) -> None: ...
 
@@ -119,8 +121,11 @@ class MemoryStore:
     def quota_used(self, project: str, day: str) -> int:
         return self.quota.get((project, day), 0)
 
-    def quota_spend(self, project: str, day: str, units: int) -> None:
+    def quota_spend(self, project: str, day: str, units: int, channel: str | None = None) -> None:
         self.quota[(project, day)] = self.quota_used(project, day) + units
+        if channel is not None:
+            own = per_channel(project, channel)
+            self.quota[(own, day)] = self.quota_used(own, day) + units
 
     def quota_exhausted(self, project: str, day: str, budget: int) -> None:
         self.quota[(project, day)] = max(self.quota_used(project, day), budget)
@@ -158,6 +163,13 @@ class StageContext:
     @property
     def task_dir(self) -> Path:
         return self.workspace.task_dir(self.task.id)
+
+    @property
+    def channel(self) -> str | None:
+        """The YouTube channel the task's videos go to (its schedule's, else ``[youtube]
+        default_channel``): the ledgers count its spending per channel too."""
+        chosen = self.schedule.channel_setting_id if self.schedule else None
+        return chosen or self.workspace.config.youtube.default_channel
 
     @property
     def attempt(self) -> int:

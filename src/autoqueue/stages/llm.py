@@ -109,11 +109,11 @@ class _Conversation:
     """One provider's side of the exchange: ask with everything said so far, and hear back."""
 
     def __init__(self, ctx: StageContext, config: LlmConfig, account: providers.Account) -> None:
-        from autoqueue.stages.template import story_language
+        from autoqueue.stages.task_settings import task_language
 
         self.config = config
         self.account = account
-        self.language = story_language(ctx.task.title, ctx.task.product_info)
+        self.language = task_language(ctx.task)
         self.system = SYSTEM.format(language=LANGUAGE_NAMES[self.language])
         self.turns: list[tuple[str, str]] = [("user", prompt(ctx, config, self.language))]
 

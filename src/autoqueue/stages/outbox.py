@@ -38,14 +38,21 @@ def run_outbox_stage(ctx: StageContext, config: StageConfig) -> StageResult:
                     name=name, task_dir=task_dir
                 )
             )
+    from autoqueue.stages.task_settings import publish_time, upload_text
+    from autoqueue.timeutil import to_db, utcnow
+
     story = read_story(task_dir)
     schedule = ctx.schedule
     privacy = schedule.youtube_privacy if schedule else "public"
     publish_at = schedule.youtube_publish_time if schedule else None
+    daily = None if publish_at else publish_time(ctx.task, schedule, utcnow())
+    if daily is not None:  # the next of the task's times of day ([channels.*] publish_at)
+        publish_at = to_db(daily)
+    description, tags = upload_text(ctx.task, with_credits(story.description, task_dir), story.tags)
     metadata = {
         "title": story.title,
-        "description": with_credits(story.description, task_dir),
-        "tags": story.tags,
+        "description": description,
+        "tags": tags,
         "privacy": "private" if publish_at else privacy,
         "publish_at": f"{publish_at.replace(' ', 'T')}Z" if publish_at else None,
         "channel": schedule.channel_setting_id if schedule else None,

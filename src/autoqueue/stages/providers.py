@@ -381,8 +381,9 @@ def charge(ctx: StageContext, account: Account, price: float, now: datetime) -> 
         )
     day = now.date().isoformat()
     request_name, dollar_name = ledger_names(account.provider)
-    ctx.store.quota_spend(request_name, day, 1)
-    ctx.store.quota_spend(dollar_name, day, round(price * MICRO))
+    channel = ctx.channel  # each channel's part too, for `autoqueue usage`
+    ctx.store.quota_spend(request_name, day, 1, channel)
+    ctx.store.quota_spend(dollar_name, day, round(price * MICRO), channel)
 
 
 def no_video_model(mode: str) -> str:

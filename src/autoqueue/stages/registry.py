@@ -46,9 +46,10 @@ def run_handler(ctx: StageContext) -> StageResult:
 
         return run_cards_stage(ctx, stage)
     if handler == "ffmpeg":
+        from autoqueue.stages.task_settings import video_config
         from autoqueue.stages.video import run_video_stage
 
-        return run_video_stage(ctx, stage)
+        return run_video_stage(ctx, video_config(stage, ctx.task))
     if handler == "youtube":
         from autoqueue.youtube.stage import run_youtube_stage
 

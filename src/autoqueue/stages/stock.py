@@ -318,7 +318,7 @@ def _save(data: bytes, target: Path, clip: bool, exe: str) -> None:
 def run_stock_stage(ctx: StageContext) -> StageResult:
     """Fill ``scene_NN.jpg`` (or ``.mp4``) for every scene of story.json."""
     from autoqueue.stages.cards import card_text, choose_font, render_card
-    from autoqueue.stages.template import story_language
+    from autoqueue.stages.task_settings import task_language
 
     config = ctx.workspace.config.stock
     story = read_story(ctx.task_dir)
@@ -326,7 +326,7 @@ def run_stock_stage(ctx: StageContext) -> StageResult:
     image_config = ctx.workspace.config.stage(QueueType.IMAGE)
     size = resolution(ctx.task.type.value, video.resolution)
     vertical = size[0] < size[1]
-    language = story_language(ctx.task.title, ctx.task.product_info)
+    language = task_language(ctx.task)
     sources = apis(ctx, config)
     exe = ffmpeg.binary(video.ffmpeg, ctx.workspace.home)  # to check stock clips
     have = {path.stem: path for path in scene_images(ctx.task_dir)}

@@ -133,10 +133,13 @@ def _line(lang: str, key: str) -> Scene:
     return Scene(text=spoken, on_screen=shown, image_prompt=spoken)
 
 
-def build_story(title: str, task_type: TaskType, product_info: Any) -> Story:
-    """The template story for a task (pure). Scenes carry no duration: each lasts as long as it
-    is spoken, plus a breath (docs/stages.md "What the video stage makes")."""
-    lang = story_language(title, product_info)
+def build_story(
+    title: str, task_type: TaskType, product_info: Any, language: str | None = None
+) -> Story:
+    """The template story for a task (pure), in ``language`` (default: the content's). Scenes
+    carry no duration: each lasts as long as it is spoken, plus a breath (docs/stages.md "What
+    the video stage makes")."""
+    lang = language or story_language(title, product_info)
     details = _details(product_info)[:MAX_DETAIL_SCENES]
     scenes = [Scene(text=title, image_prompt=title)]
     if not details:
@@ -170,6 +173,10 @@ def save_story(ctx: StageContext, story: Story) -> None:
 
 def run_template_stage(ctx: StageContext) -> StageResult:
     """Write ``tasks/{id}/story.json`` from the task."""
-    story = build_story(ctx.task.title, ctx.task.type, ctx.task.product_info)
+    from autoqueue.stages.task_settings import task_language
+
+    story = build_story(
+        ctx.task.title, ctx.task.type, ctx.task.product_info, task_language(ctx.task)
+    )
     save_story(ctx, story)
     return StageResult(details={"scenes": len(story.scenes), "handler": "template"})

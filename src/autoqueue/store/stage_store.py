@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from autoqueue.kinds import per_channel
 from autoqueue.repo import contents as contents_repo
 from autoqueue.repo import state as state_repo
 from autoqueue.store.db import Connection, retry_busy, transaction
@@ -44,10 +45,12 @@ class DatabaseStore:
     def quota_used(self, project: str, day: str) -> int:
         return self._run("reading the quota", lambda c: state_repo.quota_used(c, project, day))
 
-    def quota_spend(self, project: str, day: str, units: int) -> None:
+    def quota_spend(self, project: str, day: str, units: int, channel: str | None = None) -> None:
         def spend(conn: Connection) -> None:
             with transaction(conn):
                 state_repo.quota_spend(conn, project, day, units)
+                if channel is not None:  # the channel's own part, in the same transaction
+                    state_repo.quota_spend(conn, per_channel(project, channel), day, units)
 
         self._run("recording quota", spend)
 

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
 from autoqueue.errors import UsageError
 from autoqueue.i18n import _
-from autoqueue.kinds import LogLevel, MediaMode, Privacy, RepeatType
+from autoqueue.kinds import SOURCES_RECORD, LogLevel, MediaMode, Privacy, RepeatType, Source
 from autoqueue.queue.recurrence import Recurrence
 from autoqueue.repo import logs as logs_repo
 from autoqueue.repo import schedules as schedules_repo
 from autoqueue.repo import tasks as tasks_repo
 from autoqueue.store.db import Connection, transaction
-from autoqueue.tasks.add import AddRequest, prepare_add
+from autoqueue.tasks import channels
+from autoqueue.tasks.add import AddRequest, PreparedTask, prepare_add
 from autoqueue.tasks.views import get_task, schedule_view
 from autoqueue.timeutil import display_time, to_db
 from autoqueue.workspace import Workspace
@@ -62,6 +64,15 @@ def edit_task(
         at = current.anchor.strftime("%Y-%m-%d %H:%M")  # the wall clock, kept in a new zone
     else:
         at = None
+    sources = task.settings.get(SOURCES_RECORD)
+    sources = dict(sources) if isinstance(sources, dict) else {}
+    # `--channel` naming a channel profile takes it again (what the task took from its old
+    # profile goes, its own settings stay); otherwise the task's settings stay as they are.
+    retake = channels.profile_for(workspace.config, edit.channel) is not None
+    privacy = edit.privacy
+    if privacy is None and not (retake and sources.get("privacy") != Source.OPTION):
+        privacy = schedule.youtube_privacy or Privacy.PUBLIC.value
+    own = channels.own_settings(task.settings) if retake else {}
     prepared = prepare_add(
         workspace,
         AddRequest(
@@ -71,13 +82,24 @@ def edit_task(
             at=at,
             repeat=edit.repeat or current.repeat.value,
             tz=tz_name,
-            privacy=edit.privacy or schedule.youtube_privacy or Privacy.PUBLIC.value,
+            privacy=privacy,
             publish_at=publish,
             channel=edit.channel if edit.channel is not None else schedule.channel_setting_id,
+            settings=[
+                f"{key}={json.dumps(value, ensure_ascii=False)}" for key, value in own.items()
+            ],
         ),
         now,
         check_publish=edit.publish_at is not None,  # a stored one may have passed by now
+        use_profiles=retake,
     )
+    if retake:
+        settings = prepared.settings
+        if edit.tz is None:  # the schedule keeps its zone, and where that came from
+            settings[SOURCES_RECORD]["tz"] = sources.get("tz", Source.OPTION.value)
+    else:
+        edited = _edited_sources(sources, edit, prepared)
+        settings = task.settings if edited == sources else {**task.settings, SOURCES_RECORD: edited}
     warnings = [
         w
         for w in prepared.warnings
@@ -88,6 +110,8 @@ def edit_task(
     next_run = prepared.next_run_at if retimed else schedule.next_run_at
     with transaction(conn):
         tasks_repo.set_title(conn, task.id, prepared.title, stamp)
+        if settings != task.settings:
+            tasks_repo.set_settings(conn, task.id, settings, stamp)
         schedules_repo.update(
             conn,
             schedule.id,
@@ -111,3 +135,19 @@ def edit_task(
         fresh = schedules_repo.get(conn, schedule.id)
     assert fresh is not None
     return schedule_view(fresh.model_dump(mode="json")), warnings
+
+
+def _edited_sources(
+    sources: dict[str, str], edit: EditRequest, prepared: PreparedTask
+) -> dict[str, str]:
+    """Where the task's values came from after an edit that takes no profile: what the edit
+    gave is an option now."""
+    edited = dict(sources)
+    given = {"tz": edit.tz, "privacy": edit.privacy, "channel": edit.channel}
+    given["publish_at"] = edit.publish_at
+    for key, value in given.items():
+        if value is not None:
+            edited[key] = Source.OPTION.value
+    if edit.publish_at is not None and prepared.privacy is Privacy.PRIVATE:
+        edited["privacy"] = Source.OPTION.value
+    return dict(sorted(edited.items()))

@@ -161,12 +161,17 @@ def outputs_present(workspace: Workspace, task_id: str) -> dict[str, Any]:
 def show_task(
     workspace: Workspace, conn: Connection, text: str, log_limit: int = 20
 ) -> dict[str, Any]:
-    """Everything about one task: row, schedules, queue history, outputs, recent logs."""
+    """Everything about one task: row, schedules, where its values came from, queue history,
+    outputs, recent logs."""
+    from autoqueue.tasks.provenance import effective
+
     task = row_json(find_task(conn, text), TASK_FIELDS)
     schedules = [row_json(s, SCHEDULE_FIELDS) for s in reads.schedules(conn, task["id"])]
     return {
         "task": task,
         "schedules": [{**s, **schedule_view(s)} for s in schedules],
+        # each effective value and where it came from (option, channel profile, config, default)
+        "effective": effective(task, schedules[0] if schedules else None, workspace.raw_config()),
         "queue": [row_json(q, QUEUE_FIELDS) for q in reads.queue_items(conn, task["id"])],
         "outputs": outputs_present(workspace, task["id"]),
         "logs": [

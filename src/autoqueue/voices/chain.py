@@ -31,6 +31,7 @@ from autoqueue.i18n import _
 from autoqueue.kinds import LogLevel
 from autoqueue.media.espeak import Speech, Word, text_language, timed_words
 from autoqueue.stages.base import StageContext, StageLog
+from autoqueue.stages.task_settings import engine_voice
 from autoqueue.voices import local
 from autoqueue.voices.engine import Engine, EngineUnavailable, VoiceRequest
 
@@ -207,7 +208,10 @@ def _line(
     language = text_language(line.text)
     written = line.text.split()
     spoken = speakable(written, language)
-    voice = (line.voice or config.voice) if name in ("espeak", "system", "command") else None
+    # the scene's own voice, else the task's for this engine, else [stages.video] voice
+    local_voice = name in ("espeak", "system", "command")
+    voice = (line.voice if local_voice else None) or engine_voice(ctx.task, name)
+    voice = voice or (config.voice if local_voice else None)
     request = VoiceRequest(" ".join(spoken), language, voice, config.words_per_minute, exe)
     speech = _cached(ctx, name, request, lambda: _uniform(exe, engine(request)))
     speech = _trimmed(speech)

@@ -6,13 +6,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from autoqueue.errors import AutoqueueError, UsageError
 from autoqueue.i18n import _
+from autoqueue.layout import CHANNEL_NAME
 
 if TYPE_CHECKING:
     from google.oauth2.credentials import Credentials
@@ -23,7 +23,6 @@ SCOPES = [
     "https://www.googleapis.com/auth/youtube.upload",
     "https://www.googleapis.com/auth/youtube.readonly",
 ]
-CHANNEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 def validate_channel(name: str) -> str:

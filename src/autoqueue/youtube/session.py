@@ -111,7 +111,8 @@ class UploadSession:
             )
 
     def _spend(self, units: int) -> None:
-        self.ctx.store.quota_spend(self.config.project, quota_day(utcnow()), units)
+        # the channel's own part too, for `autoqueue usage`
+        self.ctx.store.quota_spend(self.config.project, quota_day(utcnow()), units, self.channel)
 
     # -- the upload -------------------------------------------------------------------------
 

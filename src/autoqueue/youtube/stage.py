@@ -27,6 +27,7 @@ from autoqueue.media.espeak import text_language
 from autoqueue.stages.base import StageContext, StageResult
 from autoqueue.stages.cards import read_story
 from autoqueue.stages.outbox import with_credits
+from autoqueue.stages.task_settings import publish_time, upload_text
 from autoqueue.stages.thumbnail import THUMBNAIL_MAX_BYTES, save_thumbnail_jpeg
 from autoqueue.stages.video import CAPTIONS_SRT
 from autoqueue.timeutil import from_db, utcnow
@@ -46,6 +47,7 @@ def video_body(
         description = with_credits(description, ctx.task_dir)
     except PermanentStageError:
         title, description, tags = ctx.task.title, "", []
+    description, tags = upload_text(ctx.task, description, tags)  # its channel's footer, tags
     title = (title.replace("<", "").replace(">", "").strip() or ctx.task.title)[:100]
     description = description.replace("<", "").replace(">", "")
     description = description.encode("utf-8")[:5000].decode("utf-8", errors="ignore")
@@ -62,6 +64,10 @@ def video_body(
         "selfDeclaredMadeForKids": config.made_for_kids,
     }
     publish = schedule.youtube_publish_time if schedule else None
+    daily = None if publish else publish_time(ctx.task, schedule, now)
+    if daily is not None:  # the next of the task's times of day ([channels.*] publish_at)
+        status["privacyStatus"] = Privacy.PRIVATE.value
+        status["publishAt"] = daily.strftime("%Y-%m-%dT%H:%M:%SZ")
     if publish:
         status["privacyStatus"] = Privacy.PRIVATE.value  # YouTube only schedules private videos
         if from_db(publish) > now:

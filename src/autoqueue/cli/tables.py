@@ -1,0 +1,238 @@
+"""One task in full as ``show`` and the terminal app's task screen print it, with where each of
+its values came from; the tasks a batch file would add (``add --dry-run``); and what each day
+used of YouTube's quota and the AI providers' caps (``usage``). No typer, no pydantic: ``show``
+is a fast read (ARCHITECTURE.md "Fast reads")."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from autoqueue.cli.display import (
+    _clip,
+    _table,
+    console,
+    escape,
+    log_line,
+    schedule_text,
+    stage_text,
+)
+from autoqueue.i18n import _
+from autoqueue.timeutil import display_time
+
+
+def value_text(value: Any, tz: str) -> str:
+    """A setting's value on one line: a list by commas, a table as key=value, a stored time in
+    ``tz``, nothing as "-"."""
+    if value is None or value == [] or value == "":
+        return "-"
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value)
+    if isinstance(value, Mapping):
+        return ", ".join(f"{key}={item}" for key, item in value.items())
+    text = str(value)
+    if len(text) == 19 and text[4] == "-" and text[10] == " ":  # a stored UTC time
+        return display_time(text, tz)
+    return text
+
+
+def source_text(entry: Mapping[str, Any], tz: str) -> str:
+    """Where a value came from, in words; a profile that says something else now, too."""
+    source = entry.get("source")
+    if source == "channel_profile":
+        text = _("channel profile {name}").format(name=entry.get("profile", "?"))
+        if "profile_now" in entry:
+            text += " " + _("(it now says {value}: the task keeps what it took)").format(
+                value=value_text(entry["profile_now"], tz)
+            )
+        return text
+    labels = {"option": _("option"), "config": _("config"), "default": _("default")}
+    return labels.get(str(source), str(source))
+
+
+def settings_view(effective: Mapping[str, Mapping[str, Any]], tz: str) -> Any:
+    """``show``'s table of the task's effective values and where each came from."""
+    table = _table(_("settings (and where each came from)"))
+    table.add_column(_("setting"), no_wrap=True)
+    table.add_column(_("value"), ratio=1, overflow="fold")
+    table.add_column(_("from"), ratio=1, overflow="fold")
+    for key, entry in effective.items():
+        table.add_row(
+            key, escape(value_text(entry.get("value"), tz)), escape(source_text(entry, tz))
+        )
+    return table
+
+
+def task_detail(detail: Mapping[str, Any], tz: str) -> None:
+    console().print(task_detail_view(detail, tz))
+
+
+def task_detail_view(detail: Mapping[str, Any], tz: str) -> Any:
+    """``show`` and the terminal app's task screen: the task, its schedules, its queue history
+    (item, stage and status with the error wrapped under, retries, times), its outputs, its
+    settings with where each came from, its recent logs (one line each, newest first)."""
+    from rich.console import Group
+    from rich.text import Text
+
+    from autoqueue.repo.views import LogEntry
+
+    task = detail["task"]
+    parts: list[Any] = [f"[bold]{escape(task['title'])}[/bold]  {task['id']}"]
+    parts.append(
+        _("type {type}, mediaMode {mode}, created {created}").format(
+            type=task["type"],
+            mode=task["settings"].get("mediaMode", "upload"),
+            created=display_time(task["created_at"], tz),
+        )
+    )
+    if task.get("last_error"):
+        prefix = _("last error:")
+        parts.append(f"[red]{prefix}[/red] {escape(task['last_error'])}")
+    if task.get("youtube_url"):
+        parts.append(f"youtube: {task['youtube_url']}")
+    pending = any(item["status"] in ("waiting", "processing") for item in detail["queue"])
+    for schedule in detail["schedules"]:
+        parts.append(
+            _("schedule {id}: {text}, privacy {privacy}").format(
+                id=schedule["id"],
+                text=schedule_text(schedule, pending=pending),
+                privacy=schedule["youtube_privacy"],
+            )
+        )
+    table = _table(_("queue history"))
+    table.add_column(_("item"), no_wrap=True, justify="right")
+    table.add_column(_("stage / error"), ratio=1, overflow="fold")
+    table.add_column(_("retry"), no_wrap=True)
+    table.add_column(_("created"), no_wrap=True)
+    table.add_column(_("completed"), no_wrap=True)
+    for item in detail["queue"]:
+        stage = stage_text(item)
+        if item["error_message"]:
+            stage += f"\n[red]{escape(_clip(item['error_message'], 160))}[/red]"
+        table.add_row(
+            str(item["id"]),
+            stage,
+            f"{item['retry_count']}/{item['max_retry']}",
+            display_time(item["created_at"], tz)[5:],
+            display_time(item["completed_at"], tz)[5:] or "-",
+        )
+    parts.append(table)
+    outputs = detail["outputs"]
+    present = [name for name in ("story", "video", "thumbnail") if outputs[name]]
+    present += outputs["scene_images"]
+    parts.append(
+        _("folder {folder}: {outputs}").format(
+            folder=outputs["task_dir"], outputs=", ".join(present) or _("no outputs yet")
+        )
+    )
+    if outputs["archived_runs"]:
+        parts.append(_("archived runs: {runs}").format(runs=", ".join(outputs["archived_runs"])))
+    if detail.get("effective"):
+        parts.append(settings_view(detail["effective"], tz))
+    parts.append(Text(_("recent logs (newest first)"), style="bold"))
+    parts.extend(log_line(LogEntry.from_row(entry), tz) for entry in detail["logs"])
+    return Group(*parts)
+
+
+def batch_rows(rows: Sequence[Mapping[str, Any]], tz: str) -> None:
+    """``add --dry-run``: each task a batch would add, with its file line, first run (in the
+    home's zone), repeat, channel and privacy."""
+    table = _table(_("tasks that would be added (nothing was added)"))
+    table.add_column(_("line"), justify="right", no_wrap=True)
+    table.add_column(_("title"), ratio=1, overflow="fold")
+    table.add_column(_("type"), no_wrap=True)
+    table.add_column(_("first run"), no_wrap=True)
+    table.add_column(_("repeat"), no_wrap=True)
+    table.add_column(_("channel"), no_wrap=True)
+    table.add_column(_("privacy"), no_wrap=True)
+    for row in rows:
+        table.add_row(
+            str(row["line"] or "-"),
+            escape(row["title"]),
+            f"{row['type']} / {row['media_mode']}",
+            display_time(row["next_run_at"], tz),
+            row["repeat"],
+            escape(row["channel"] or "-")
+            + (f" ({escape(row['channel_profile'])})" if row.get("channel_profile") else ""),
+            row["privacy"],
+        )
+    console().print(table)
+
+
+def usage_view(report: Mapping[str, Any]) -> None:
+    """``usage``: per quota day, the YouTube units used and left and each channel's uploads and
+    units; per spend day, each AI provider's requests and spend against its caps, and each
+    channel's part."""
+    youtube = report["youtube"]
+    table = _table(
+        _(
+            "YouTube quota of project {project}: {quota} units a day; a quota day starts at "
+            "midnight Pacific time ({start} in {zone})"
+        ).format(
+            project=youtube["project"],
+            quota=f"{youtube['daily_quota']:,}",
+            start=youtube["day_starts_local"],
+            zone=report["zone"],
+        )
+    )
+    for name in (_("quota day"), _("channel"), _("uploads"), _("units used"), _("units left")):
+        table.add_column(name, no_wrap=True)
+    for day in youtube["days"]:
+        table.add_row(
+            day["day"],
+            _("all"),
+            str(day["uploads"]),
+            f"{day['units_used']:,}",
+            f"{day['units_left']:,}",
+        )
+        for own in day["channels"]:
+            table.add_row(
+                "", _channel(own["channel"]), str(own["uploads"]), f"{own['units']:,}", ""
+            )
+    console().print(table)
+    ai = report["ai"]
+    table = _table(
+        _("AI requests and spend; a spend day starts at midnight UTC ({start} in {zone})").format(
+            start=ai["day_starts_local"], zone=report["zone"]
+        )
+    )
+    for name in (
+        _("spend day"), _("provider"), _("channel"), _("requests"), _("spend"),
+        _("left of the caps"),
+    ):  # fmt: skip
+        table.add_column(name, no_wrap=True)
+    for day in ai["days"]:
+        if not day["providers"]:
+            table.add_row(day["day"], "-", "", "0", "$0.00", "")
+        for figures in day["providers"]:
+            table.add_row(
+                day["day"],
+                figures["provider"],
+                _("all"),
+                str(figures["requests"]),
+                f"${figures['spend']:.2f}",
+                _caps_left(figures),
+            )
+            for own in figures["channels"]:
+                table.add_row(
+                    "",
+                    "",
+                    _channel(own["channel"]),
+                    str(own["requests"]),
+                    f"${own['spend']:.2f}",
+                    "",
+                )
+    console().print(table)
+
+
+def _channel(name: str | None) -> str:
+    return escape(name) if name else _("(no channel)")
+
+
+def _caps_left(figures: Mapping[str, Any]) -> str:
+    parts = []
+    if figures.get("requests_left") is not None:
+        parts.append(_("{count} requests").format(count=figures["requests_left"]))
+    if figures.get("budget_left") is not None:
+        parts.append(f"${figures['budget_left']:.2f}")
+    return ", ".join(parts) or _("no cap")
