@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -103,13 +104,10 @@ def caps_tomorrow(workspace: Workspace, now: datetime) -> list[Check]:
     from autoqueue.tasks.forecast import outlook
 
     try:
-        conn = workspace.connect(create=False)
+        with closing(workspace.connect(create=False)) as conn:
+            found = outlook(conn, workspace, workspace.display_zone, now)
     except AutoqueueError:
         return []  # the database check says why
-    try:
-        found = outlook(conn, workspace, workspace.display_zone, now)
-    finally:
-        conn.close()
     if found.over:
         return [Check("caps", WARN, detail, fix) for detail, fix in found.over]
     text = _("no daily cap stops tomorrow's {runs} scheduled run(s) ({day})").format(
