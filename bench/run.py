@@ -1,10 +1,14 @@
 """autoqueue's benchmarks: ``python bench/run.py`` prints a table and writes bench/RESULTS.md.
 
 Every comparison is a ratio measured side by side in the same run (these machines are shared
-and noisy); figures are medians with min-max over repeats. ``--quick`` is the seconds-long
-smoke run CI does so the benchmark never rots (small sizes; it does not write RESULTS.md unless
-``--write`` is given). Peers (huey, litequeue, persist-queue, MoviePy) come from the ``bench``
-extra: ``pip install -e '.[bench]'``.
+and noisy), turn by turn; figures are medians with [min–max] over repeats, and each RESULTS file
+names the commit it measured. Where autoqueue stands beside another tool, both do the same unit
+of work through their real way of running it, and what still differs is said beside the ratio;
+autoqueue's engine alone (no worker, no supervisor, no stage) is reported apart, labelled so.
+``--quick`` is the smoke run CI does so that the benchmark never rots: toy sizes, figures that
+mean nothing, no target judged, no RESULTS file unless ``--write`` is given. Peers (huey,
+litequeue, persist-queue, MoviePy, Procrastinate) come from the ``bench`` extra:
+``pip install -e '.[bench]'``.
 """
 
 from __future__ import annotations
@@ -48,6 +52,9 @@ class Figure:
 
     def text(self) -> str:
         low, high = min(self.samples), max(self.samples)
+        if self.unit == "x":  # a ratio
+            spread = f" [{low:.3g}–{high:.3g}]" if len(self.samples) > 1 else ""
+            return f"{self.median:.3g}x{spread}"
         spread = f" [{low:.4g}–{high:.4g}]" if len(self.samples) > 1 else ""
         return f"{self.median:.4g} {self.unit}{spread}"
 
@@ -61,9 +68,21 @@ class Target:
 
 
 @dataclass
+class Comparison:
+    """autoqueue beside another tool on the same work: the ratio's median and range over the
+    turns both took in the same run, and what still differs between the two."""
+
+    section: str
+    what: str
+    ratio: Figure
+    differs: str
+
+
+@dataclass
 class Report:
     figures: list[Figure] = field(default_factory=list)
     targets: list[Target] = field(default_factory=list)
+    comparisons: list[Comparison] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     judged: bool = True  # a quick run's figures come from toy sizes: no target is judged on them
 
@@ -78,6 +97,30 @@ class Report:
             return
         self.targets.append(Target(section, goal, measured, met))
         print(f"  {'MET' if met else 'MISSED':6} {goal}: {measured}", flush=True)
+
+    def compare(
+        self,
+        section: str,
+        what: str,
+        ours: Figure,
+        theirs: Figure,
+        differs: str,
+        *,
+        higher: bool = True,
+    ) -> Figure:
+        """How many times faster autoqueue is (below 1: slower): ``ours`` over ``theirs`` for
+        rates (``higher``), theirs over ours for times; turn by turn when both took the same
+        turns (round_robin), else of the medians alone."""
+        pairs = (
+            zip(ours.samples, theirs.samples, strict=True)
+            if len(ours.samples) == len(theirs.samples)
+            else [(ours.median, theirs.median)]
+        )
+        ratios = [(a / b) if higher else (b / a) for a, b in pairs]
+        figure = Figure(section, what, ratios, "x")
+        self.comparisons.append(Comparison(section, figure.name, figure, differs))
+        print(f"  {section:12} ratio: {figure.name}: {figure.text()}", flush=True)
+        return figure
 
 
 def repeat(times: int, run: Callable[[], float]) -> list[float]:
@@ -1032,27 +1075,71 @@ def machine() -> list[str]:
     ]
 
 
+def checkout_state() -> str:
+    """The code measured: ``commit <short id>``, with `` with uncommitted changes`` when the
+    tree differs from it (the RESULTS files aside: writing them is what a run does)."""
+    root = str(HERE.parent)
+    try:
+        commit = subprocess.run(
+            ["git", "-C", root, "rev-parse", "--short", "HEAD"],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+        changed = subprocess.run(
+            ["git", "-C", root, "status", "--porcelain", "--", ".", ":(exclude)bench/RESULTS*.md"],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        return "code outside a git checkout (no commit to name)"
+    return f"commit {commit}" + (" with uncommitted changes" if changed else "")
+
+
 def write_results(
-    report: Report, quick: bool, started: datetime, command: str, name: str = "RESULTS.md"
-) -> Path:
+    report: Report, started: datetime, command: str, state: str,
+    name: str = "RESULTS.md", folder: Path = HERE,
+) -> Path:  # fmt: skip
+    targets = (
+        [
+            "## Targets",
+            "",
+            "| section | target | measured | met |",
+            "|---|---|---|---|",
+            *(
+                f"| {t.section} | {t.goal} | {t.measured} | {'yes' if t.met else '**no**'} |"
+                for t in report.targets
+            ),
+            "",
+        ]
+        if report.judged
+        else [QUICK_NOTE, ""]
+    )
+    comparisons = (
+        [
+            "## Comparisons",
+            "",
+            "Each ratio is how many times faster autoqueue is (below 1: slower), median and "
+            "[min–max] over the turns both took in this run.",
+            "",
+            "| section | compared | ratio | what still differs |",
+            "|---|---|---|---|",
+            *(
+                f"| {c.section} | {c.what} | {c.ratio.text()} | {c.differs} |"
+                for c in report.comparisons
+            ),
+            "",
+        ]
+        if report.comparisons
+        else []
+    )
     lines = [
-        "# autoqueue benchmark results",
+        f"# autoqueue benchmark results: {state}",
         "",
-        f"Measured {started:%Y-%m-%d %H:%M} UTC with `{command}`{' (quick smoke run)' if quick else ''}.",
+        f"Measured {started:%Y-%m-%d %H:%M} UTC with `{command}`, on {state}.",
         "Ratios compare figures measured in the same run; values are medians with [min–max] over repeats.",
         "",
         *machine(),
         "",
-        "## Targets",
-        "",
-        *([] if report.judged else [QUICK_NOTE, ""]),
-        "| section | target | measured | met |",
-        "|---|---|---|---|",
-        *(
-            f"| {t.section} | {t.goal} | {t.measured} | {'yes' if t.met else '**no**'} |"
-            for t in report.targets
-        ),
-        "",
+        *targets,
+        *comparisons,
         "## Figures",
         "",
         "| section | what | value |",
@@ -1064,7 +1151,7 @@ def write_results(
         *(f"- {note}" for note in report.notes),
         "",
     ]
-    path = HERE / name
+    path = folder / name
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
 
@@ -1166,7 +1253,10 @@ def section_postgresql(report: Report, quick: bool, repeats: int) -> None:
             server.stop()
 
 
-QUICK_NOTE = "quick run: a smoke test of every section; its figures are not targets and none is judged (run without --quick for that)"
+QUICK_NOTE = (
+    "smoke run (--quick): every section at toy sizes, so its figures mean nothing; no target "
+    "is judged (the full run, without --quick, judges them)"
+)
 
 SECTIONS = ("throughput", "scale", "latency", "pipelining", "rendering", "memory", "postgresql")
 
@@ -1175,6 +1265,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="seconds-long smoke run (CI)")
     parser.add_argument("--write", action="store_true", help="write RESULTS.md even with --quick")
+    parser.add_argument(
+        "--out", type=Path, default=HERE, metavar="DIR", help="where RESULTS files go (bench/)"
+    )
     parser.add_argument("--only", choices=SECTIONS, action="append", help="run only these sections")
     parser.add_argument(
         "--against",
@@ -1191,10 +1284,12 @@ def main() -> int:
     repeats = args.repeats or (2 if args.quick else 5)
     chosen = args.only or list(SECTIONS)
     started = datetime.now(UTC)
+    state = checkout_state()  # before the run: a commit made meanwhile is not what was measured
     report = Report(judged=not args.quick)
     big_db = None
     print(
-        f"autoqueue benchmarks ({'quick' if args.quick else 'full'}): {', '.join(chosen)}",
+        f"autoqueue benchmarks ({'quick' if args.quick else 'full'}) on {state}: "
+        f"{', '.join(chosen)}",
         flush=True,
     )
     if args.quick:
@@ -1228,9 +1323,11 @@ def main() -> int:
             command += "".join(f" --only {section}" for section in args.only)
         if args.against:
             command += f" --against {args.against}"
+        if args.repeats:
+            command += f" --repeats {args.repeats}"
         # A run of some sections only keeps its figures apart from the full run's.
         name = "RESULTS.md" if args.only is None else f"RESULTS-{'-'.join(args.only)}.md"
-        print(f"wrote {write_results(report, args.quick, started, command, name)}")
+        print(f"wrote {write_results(report, started, command, state, name, args.out)}")
     return 0
 
 
