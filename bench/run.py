@@ -173,7 +173,9 @@ def add_task(workspace: Any, conn: sqlite3.Connection, now: datetime, **request:
 
 
 def engine_transitions(folder: Path, tasks: int) -> float:
-    """Transitions per second: N crawl tasks through 5 stages with no-op stages."""
+    """Transitions per second of the engine alone: N crawl tasks, added before the clock
+    starts, moved through 5 stages by claim and complete-and-claim in a loop in this process
+    (no worker, no supervisor, no stage program)."""
     from autoqueue.attempt import processes
     from autoqueue.queue.claims import claim_next
     from autoqueue.queue.outcomes import complete_and_claim
@@ -223,107 +225,140 @@ def physical_commits(folder: Path, count: int) -> float:
     return count / elapsed
 
 
-def peer_huey(folder: Path, count: int, full: bool) -> float:
-    from huey.storage import SqliteStorage
-
-    storage = SqliteStorage(
-        name="bench",
-        filename=str(folder / f"huey-{time.monotonic_ns()}.db"),
-        fsync=True if full else None,
-    )
-    started = time.perf_counter()
-    for n in range(count):
-        storage.enqueue(f"item {n}".encode())
-    for _ in range(count):
-        assert storage.dequeue() is not None  # huey deletes on dequeue: that is its ack
-    return count / (time.perf_counter() - started)
-
-
-def peer_litequeue(folder: Path, count: int, full: bool) -> float:
-    from litequeue import LiteQueue
-
-    queue = LiteQueue(str(folder / f"lite-{time.monotonic_ns()}.db"))
-    if full:
-        queue.conn.execute("PRAGMA synchronous = FULL")
-    started = time.perf_counter()
-    for n in range(count):
-        queue.put(f"item {n}")
-    for _ in range(count):
-        message = queue.pop()
-        assert message is not None
-        queue.done(message.message_id)
-    return count / (time.perf_counter() - started)
-
-
-def peer_persistqueue(folder: Path, count: int, full: bool) -> float:
-    from persistqueue import SQLiteAckQueue
-
-    queue = SQLiteAckQueue(str(folder / f"pq-{time.monotonic_ns()}"), auto_commit=True)
-    if full:
-        for conn in {id(queue._putter): queue._putter, id(queue._getter): queue._getter}.values():
-            conn.execute("PRAGMA synchronous = FULL")
-    started = time.perf_counter()
-    for n in range(count):
-        queue.put(f"item {n}")
-    for _ in range(count):
-        queue.ack(queue.get(block=False))
-    return count / (time.perf_counter() - started)
+# What each side guarantees that the others do not (the notes of the comparisons say it).
+GUARANTEES = {
+    "autoqueue": (
+        "autoqueue runs every stage but the internal schedule one as a program under an attempt "
+        "supervisor of its own (its own process group, a timeout, its process tree and every "
+        "process carrying its token killed when it ends, its output logged), records each "
+        "attempt's end exactly once (result.json written durably before the supervisor exits), "
+        "and recovers from a worker or tick that dies (its running attempts adopted, its ended "
+        "ones applied, a vanished one run again within a crash budget); each queue type runs at "
+        "most its concurrency over every worker and host, and every transition keeps its "
+        "history and log rows"
+    ),
+    "huey": (
+        "huey runs each job as a function call in its consumer's thread, with no process of its "
+        "own, and deletes the job from its queue when it takes it, so a consumer killed mid-job "
+        "loses that job (at most once); it keeps each job's result for the caller to read and "
+        "retries a job when its task says so"
+    ),
+    "loops": (
+        "litequeue and persist-queue ship no worker: a job taken and not yet marked done stays "
+        "in the queue (litequeue: locked, until the user's code looks at its lock time; "
+        "persist-queue: unacked, back to ready when the queue is opened again), so the user's "
+        "loop gets at least once, with no process isolation, timeout, retry or log"
+    ),
+    "procrastinate": (
+        "Procrastinate runs each job as a coroutine (a sync task in a thread) in its worker's "
+        "process, with no process of its own; it retries a job when its task says so, keeps "
+        "each job's status and an events table, and leaves the jobs of a worker that died as "
+        "they were until the user's code asks for the stalled ones (found by the workers' "
+        "heartbeats) and retries them"
+    ),
+}
 
 
 def section_throughput(report: Report, quick: bool, repeats: int) -> None:
+    """The engine alone against the disk's commit rate (a target); then one unit of work, a
+    task through five stages with every enqueue inside the clock, through autoqueue's worker
+    and its engine alone, beside huey, litequeue and persist-queue running five chained no-op
+    jobs per task (``queues.py``)."""
+    sys.path.insert(0, str(HERE))
+    import queues
+
     tasks = 40 if quick else 200
     items = tasks * 5
-    runs: list[tuple[str, Callable[[Path], float]]] = [
-        (
-            f"autoqueue: 5-stage transitions/s ({tasks} tasks)",
-            lambda f: engine_transitions(f, tasks),
-        ),
-        ("physical limit: WAL+FULL one-row commits/s", lambda f: physical_commits(f, items)),
-    ]
-    peers = [
-        ("huey", peer_huey),
-        ("litequeue", peer_litequeue),
-        ("persist-queue", peer_persistqueue),
-    ]
-    for package, run in peers:
-        if not installed(package):
-            report.notes.append(f"{package} is not installed (pip install -e '.[bench]'): skipped")
-            continue
-        for full in (False, True):
-            setting = "synchronous=FULL (as autoqueue)" if full else "its defaults"
-            runs.append(
-                (
-                    f"{package}: enqueue+dequeue+ack items/s, {setting}",
-                    lambda f, run=run, full=full: run(f, items, full),
-                )
-            )
+    engine_label = (
+        f"engine loop alone (no worker, no supervisor, no stage): transitions/s, {tasks} tasks"
+    )
+    limit_label = "physical limit: WAL+FULL one-row commits/s"
     with scratch() as folder:
         samples = round_robin(
-            repeats, {label: (lambda run=run: run(folder)) for label, run in runs}
+            # Its runs take half a second each and the target is a close call: three times the
+            # repeats give steadier medians. Not in the quick run, a smoke test.
+            repeats * (1 if quick else 3),
+            {
+                engine_label: lambda: engine_transitions(folder, tasks),
+                limit_label: lambda: physical_commits(folder, items),
+            },
+        )
+    ours = report.add("throughput", engine_label, samples[engine_label], "/s")
+    limit = report.add("throughput", limit_label, samples[limit_label], "/s")
+    share = [a / b for a, b in zip(ours.samples, limit.samples, strict=True)]
+    report.target(
+        "throughput",
+        "engine alone ≥ 50% of the physical limit (1 commit per transition)",
+        f"{ours.median / limit.median:.0%} of {limit.median:.0f}/s "
+        f"[per turn {min(share):.0%}–{max(share):.0%}]",
+        ours.median / limit.median >= 0.5,
+    )
+
+    few, many = (4, 20) if quick else (40, 400)
+    worker_label = (
+        f"autoqueue worker: tasks/s, {few} tasks × 5 stages, 4 of them supervised no-op programs"
+    )
+    alone_label = (
+        f"engine loop alone (no worker, no supervisor, no stage): tasks/s, {many} tasks × 5 stages"
+    )
+    runs: dict[str, Callable[[Path], float]] = {
+        worker_label: lambda f: queues.worker_tasks(f, few),
+        alone_label: lambda f: queues.engine_tasks(f, many),
+    }
+    peers = {
+        "huey": (f"huey consumer (1 worker thread): tasks/s, {many} tasks × 5 chained no-op jobs", queues.huey_tasks),
+        "litequeue": (f"litequeue, its user's loop: tasks/s, {many} tasks × 5 chained no-op jobs", queues.litequeue_tasks),
+        "persist-queue": (f"persist-queue, its user's loop: tasks/s, {many} tasks × 5 chained no-op jobs", queues.persistqueue_tasks),
+    }  # fmt: skip
+    for package, (label, run) in list(peers.items()):
+        if not installed(package):
+            report.notes.append(f"{package} is not installed (pip install -e '.[bench]'): skipped")
+            del peers[package]
+            continue
+        runs[label] = lambda f, run=run: run(f, many)
+    with scratch() as folder:
+        samples = round_robin(
+            repeats, {label: (lambda run=run: run(folder)) for label, run in runs.items()}
         )
     figures = {
         label: report.add("throughput", label, values, "/s") for label, values in samples.items()
     }
-    ours = figures[runs[0][0]].median
-    limit = figures[runs[1][0]].median  # a draining transition commits once: completion + claim
-    report.target(
-        "throughput",
-        "≥ 50% of the physical limit (1 commit per transition)",
-        f"{ours / limit:.0%} of {limit:.0f}/s",
-        ours / limit >= 0.5,
+    worker, alone = figures[worker_label], figures[alone_label]
+    for package, (label, _run) in peers.items():
+        theirs = figures[label]
+        report.compare(
+            "throughput",
+            f"autoqueue worker / {package}, tasks/s, a task through five stages",
+            worker, theirs,
+            "autoqueue runs each of four stages as a supervised subprocess (an attempt "
+            "supervisor, Python, starting /bin/sh) and records it exactly once; "
+            f"{package}'s job is a function call in its worker; see the guarantees below",
+        )  # fmt: skip
+        report.compare(
+            "throughput",
+            f"engine loop alone / {package}, tasks/s, a task through five stages",
+            alone, theirs,
+            "the engine alone is not autoqueue's worker: no stage runs and nothing is "
+            f"supervised; it claims and completes in one process, where {package}'s worker "
+            "runs in a process of its own beside the process that enqueues",
+        )  # fmt: skip
+    report.notes.append(
+        f"throughput, one unit of work: the clock runs from the first enqueue to the last job "
+        f"done, every enqueue inside it; each worker (autoqueue worker, huey's consumer, the "
+        f"litequeue and persist-queue loops) is a process of its own, started and idle before "
+        f"the clock (autoqueue's idle worker looks for work every 0.2 s on SQLite, huey's "
+        f"consumer every 0.1 s and more as it stays idle, the loops every {queues.IDLE} s); "
+        f"every queue on SQLite with synchronous=FULL. autoqueue's tasks are added by the "
+        f"function `autoqueue add` calls, in the benchmark's process (the command's start-up is "
+        f"not counted). The number of tasks differs ({few} through autoqueue's worker, {many} "
+        f"elsewhere) so that each run lasts seconds. What each side guarantees that the others "
+        f"do not: {GUARANTEES['autoqueue']}; {GUARANTEES['huey']}; {GUARANTEES['loops']}."
     )
-    equal = {
-        label.split(":")[0]: figure.median
-        for label, figure in figures.items()
-        if "FULL (as" in label
-    }
-    behind = [name for name, rate in equal.items() if rate >= ours]
-    report.target(
-        "throughput",
-        "ahead of huey, litequeue, persist-queue at equal durability",
-        f"ahead of {len(equal) - len(behind)} of {len(equal)}"
-        + (f"; behind {', '.join(behind)}" if behind else ""),
-        len(equal) == len(peers) and not behind,
+    report.notes.append(
+        "the earlier throughput target, 'ahead of huey, litequeue, persist-queue at equal "
+        "durability', is withdrawn: it set the engine's claim-and-complete loop against one "
+        "enqueue, dequeue and ack of each library, which is neither the same unit of work nor "
+        "autoqueue's way of running it; both comparisons are above, without a target"
     )
 
 
@@ -1430,7 +1465,7 @@ def main() -> int:
         "--repeats",
         type=int,
         default=None,
-        help="repeats per figure (default 5, quick 2; a full run's throughput three times as many)",
+        help="repeats per figure (default 5, quick 2; a full run's engine-against-the-disk pair three times as many)",
     )
     args = parser.parse_args()
     repeats = args.repeats or (2 if args.quick else 5)
@@ -1447,10 +1482,7 @@ def main() -> int:
     if args.quick:
         print(QUICK_NOTE, flush=True)
     if "throughput" in chosen:
-        # Its runs take half a second each and its ratios are the closest calls: three times
-        # the repeats give steadier medians for a minute more. The quick run is a smoke test
-        # whose figures nobody reads, and it is part of the test command: no extra repeats.
-        section_throughput(report, args.quick, repeats if args.quick else repeats * 3)
+        section_throughput(report, args.quick, repeats)
     if "scale" in chosen:
         big_db = section_scale(report, args.quick)
     if "latency" in chosen:

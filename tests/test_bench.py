@@ -53,6 +53,7 @@ def test_the_quick_run_goes_through_every_section_end_to_end(tmp_path: Path) -> 
     assert not re.search(r"\b(MET|MISSED)\b", ran.stdout), ran.stdout
     for section in SECTIONS:
         assert re.search(rf"^  {section} ", ran.stdout, re.MULTILINE), section
+    assert "ratio: autoqueue worker / huey" in ran.stdout
     assert "ratio: video stage / MoviePy" in ran.stdout
     [results] = tmp_path.glob("RESULTS*.md")
     text = results.read_text(encoding="utf-8")
