@@ -1,7 +1,8 @@
-"""The PostgreSQL section of the benchmarks (imported by bench/run.py): transitions per second
-through the real engine with 1, 2 and 4 worker processes, beside Procrastinate on the same
-server with the same durability settings; claim latency from an empty table to 1M history rows;
-the 20-task pipelining makespan with two workers against one.
+"""The PostgreSQL section of the benchmarks (imported by bench/run.py): tasks per second through
+``autoqueue worker`` beside Procrastinate's worker on the same server, each running no-op work
+end to end; the engine's own transitions per second alone (no worker, no supervisor, no stage:
+a claim-and-complete loop), with 1, 2 and 4 processes; claim latency from an empty table to 1M
+history rows; the 20-task pipelining makespan with two workers against one.
 
 The server is a throwaway cluster started here (tests/pgserver.py) with PostgreSQL's default
 durability (fsync on, synchronous_commit on), so both queues pay the same commit.
@@ -50,10 +51,13 @@ def _drop(server: Any, url: str) -> None:
     server.drop_database(url.rsplit("/", 1)[1].split("?", 1)[0])
 
 
-# -- autoqueue workers ---------------------------------------------------------------------------
+# -- the engine alone ------------------------------------------------------------------------------
 
 
-def _autoqueue_worker(url: str, home: str, start: Any, done: Any) -> None:
+def _engine_loop(url: str, home: str, start: Any, done: Any) -> None:
+    """One process of the engine alone: claim and complete-and-claim every queue in turn until
+    three rounds find nothing. Not ``autoqueue worker``: no stage runs, no supervisor, no log of
+    a program's output, no lease renewal, no recovery."""
     from autoqueue.owner import Owner
     from autoqueue.queue.claims import claim_next
     from autoqueue.queue.outcomes import complete_and_claim
@@ -86,7 +90,9 @@ def _autoqueue_worker(url: str, home: str, start: Any, done: Any) -> None:
     done.put(count)
 
 
-def autoqueue_rate(server: Any, folder: Path, tasks: int, workers: int) -> float:
+def engine_rate(server: Any, folder: Path, tasks: int, workers: int) -> float:
+    """Transitions per second of the engine alone in ``workers`` processes (``_engine_loop``),
+    the tasks added before the clock starts."""
     from autoqueue.tasks.add import AddRequest, add_task, prepare_add
     from autoqueue.timeutil import utcnow
 
@@ -101,7 +107,7 @@ def autoqueue_rate(server: Any, folder: Path, tasks: int, workers: int) -> float
     start = context.Event()
     done = context.Queue()
     procs = [
-        context.Process(target=_autoqueue_worker, args=(url, str(home), start, done))
+        context.Process(target=_engine_loop, args=(url, str(home), start, done))
         for _ in range(workers)
     ]
     for proc in procs:
@@ -118,82 +124,113 @@ def autoqueue_rate(server: Any, folder: Path, tasks: int, workers: int) -> float
     return total / elapsed
 
 
-# -- Procrastinate -------------------------------------------------------------------------------
+# -- through the real workers ----------------------------------------------------------------------
+
+
+def worker_tasks(server: Any, folder: Path, tasks: int) -> float:
+    """Tasks per second through ``autoqueue worker`` on a database of its own on the server:
+    each task through its five stages, the four after schedule supervised subprocesses
+    (``queues.worker_tasks``), from the first enqueue to the last stage completed."""
+    import queues
+
+    name = f"wk{time.monotonic_ns()}"
+    server.create_database(name)
+    try:
+        return float(queues.worker_tasks(folder, tasks, server.url(name)))
+    finally:
+        server.drop_database(name)
 
 
 def _procrastinate_app(url: str, *, sync: bool) -> Any:
-    """An app with one no-op task; ``sync`` for deferring from plain code, else the worker's."""
+    """An app with a no-op task, ``noop``, and ``stage``, a no-op whose run defers the task's
+    next stage (five in all); ``sync`` for deferring from plain code, else the worker's."""
     import procrastinate
 
     connector = procrastinate.SyncPsycopgConnector if sync else procrastinate.PsycopgConnector
     app = procrastinate.App(connector=connector(conninfo=url))
 
     @app.task(name="noop", queue="bench")
-    def noop() -> None:
+    async def noop() -> None:
         return None
+
+    @app.task(name="stage", queue="bench")
+    async def stage(task: int, number: int) -> None:
+        if number < STAGES:
+            await stage.defer_async(task=task, number=number + 1)
 
     return app
 
 
-def _procrastinate_worker(url: str, start: Any, done: Any) -> None:
+def _procrastinate_worker(url: str, ready: Any) -> None:
+    """Procrastinate's worker with its defaults (one job at a time, woken by LISTEN/NOTIFY,
+    stopped by SIGTERM), on the ``bench`` queue; jobs are kept, to be counted."""
+    import asyncio
+
     app = _procrastinate_app(url, sync=False)
-    with app.open():
-        start.wait()
-        app.run_worker(
-            queues=["bench"],
-            wait=False,
-            concurrency=1,
-            install_signal_handlers=False,
-            listen_notify=False,
-            delete_jobs="never",
-        )
-    done.put(1)
+
+    async def run() -> None:
+        async with app.open_async():
+            ready.set()
+            await app.run_worker_async(queues=["bench"], delete_jobs="never")
+
+    asyncio.run(run())
 
 
-def procrastinate_rate(server: Any, jobs: int, workers: int) -> float:
+def procrastinate_tasks(server: Any, tasks: int, chained: bool) -> float:
+    """Tasks per second through Procrastinate's worker (a process of its own, started and idle
+    before the clock): ``tasks`` tasks deferred inside the clock, each one no-op job, or with
+    ``chained`` five, each deferring the next; until every job has succeeded."""
+    import psycopg
 
     name = f"pc{time.monotonic_ns()}"
     server.create_database(name)
     url = server.url(name)
     app = _procrastinate_app(url, sync=True)
-    with app.open():
-        app.schema_manager.apply_schema()
-        task = app.tasks["noop"]
-        for _ in range(jobs):
-            task.defer()
+    expected = tasks * (STAGES if chained else 1)
     context = multiprocessing.get_context("spawn")
-    start = context.Event()
-    done = context.Queue()
-    procs = [
-        context.Process(target=_procrastinate_worker, args=(url, start, done))
-        for _ in range(workers)
-    ]
-    for proc in procs:
-        proc.start()
-    time.sleep(1.5)
-    began = time.perf_counter()
-    start.set()
-    for _ in procs:
-        done.get(timeout=600)
-    elapsed = time.perf_counter() - began
-    for proc in procs:
-        proc.join()
-    with app.open():
-        finished = app.connector.execute_query_one(
-            "SELECT count(*) AS n FROM procrastinate_jobs WHERE status = 'succeeded'"
-        )["n"]
-    server.drop_database(name)
-    assert finished == jobs, finished
-    return jobs / elapsed
+    ready = context.Event()
+    worker = context.Process(target=_procrastinate_worker, args=(url, ready))
+    try:
+        with app.open(), psycopg.connect(url, autocommit=True) as watch:
+            app.schema_manager.apply_schema()
+            worker.start()
+            if not ready.wait(60):
+                raise RuntimeError("Procrastinate's worker did not start")
+            time.sleep(0.5)  # as for autoqueue's worker: it finds nothing and waits
+            started = time.perf_counter()
+            for n in range(tasks):
+                if chained:
+                    app.tasks["stage"].defer(task=n, number=1)
+                else:
+                    app.tasks["noop"].defer()
+            while True:
+                counts = dict(
+                    watch.execute(
+                        "SELECT status::text, count(*) FROM procrastinate_jobs GROUP BY 1"
+                    ).fetchall()
+                )
+                if counts.get("failed"):
+                    raise RuntimeError(f"Procrastinate jobs failed: {counts}")
+                if counts.get("succeeded", 0) == expected:
+                    break
+                if not worker.is_alive() or time.perf_counter() - started > 900:
+                    raise RuntimeError(f"Procrastinate's worker stopped or stalled: {counts}")
+                time.sleep(0.01)
+            elapsed = time.perf_counter() - started
+    finally:
+        if worker.is_alive():
+            worker.terminate()  # SIGTERM: its graceful stop
+        worker.join(60)
+        server.drop_database(name)
+    return tasks / elapsed
 
 
 # -- claim latency at scale ----------------------------------------------------------------------
 
 
-def claim_latency(server: Any, folder: Path, history: int, samples: int) -> float:
-    """Median seconds of one claim (rolled back) with ``history`` completed rows beside it."""
-    import statistics
-
+def claim_latency(server: Any, folder: Path, history: int, samples: int) -> list[float]:
+    """Seconds of each of ``samples`` claims (rolled back) with ``history`` completed rows
+    beside it."""
     from autoqueue.attempt import processes
     from autoqueue.kinds import QueueType
     from autoqueue.queue.claims import claim_next
@@ -232,7 +269,7 @@ def claim_latency(server: Any, folder: Path, history: int, samples: int) -> floa
         assert item is not None
     conn.close()
     _drop(server, url)
-    return statistics.median(timings)
+    return timings
 
 
 # -- pipelining with two workers -----------------------------------------------------------------

@@ -54,6 +54,7 @@ def test_the_quick_run_goes_through_every_section_end_to_end(tmp_path: Path) -> 
     for section in SECTIONS:
         assert re.search(rf"^  {section} ", ran.stdout, re.MULTILINE), section
     assert "ratio: autoqueue worker / huey" in ran.stdout
+    assert "ratio: autoqueue worker / Procrastinate worker" in ran.stdout
     assert "ratio: video stage / MoviePy" in ran.stdout
     [results] = tmp_path.glob("RESULTS*.md")
     text = results.read_text(encoding="utf-8")
