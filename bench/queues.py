@@ -9,8 +9,9 @@ logs its output, records how it ended, and is what crash recovery adopts. The qu
 run five chained no-op jobs per task, each job enqueuing the next as their users would write
 it: huey through its consumer (one worker thread, its default), litequeue and persist-queue,
 which ship no worker, through the loop their users write, in a process of its own. The clock
-runs from the first enqueue (inside it) to the last job done; everything is on SQLite with
-``synchronous=FULL`` (autoqueue's setting).
+runs from the first enqueue (inside it) to the last job done. Here everything is on SQLite
+with ``synchronous=FULL`` (autoqueue's setting); bench/pg.py runs the same ``worker_tasks`` on
+PostgreSQL beside Procrastinate's worker.
 
 ``engine_tasks`` is autoqueue's engine alone (no worker, no supervisor, no stage run: claim and
 complete in a loop in this process), reported apart and labelled as such.
