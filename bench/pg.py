@@ -228,47 +228,56 @@ def procrastinate_tasks(server: Any, tasks: int, chained: bool) -> float:
 # -- claim latency at scale ----------------------------------------------------------------------
 
 
-def claim_latency(server: Any, folder: Path, history: int, samples: int) -> list[float]:
-    """Seconds of each of ``samples`` claims (rolled back) with ``history`` completed rows
-    beside it."""
+def claim_latencies(
+    server: Any, folder: Path, histories: tuple[int, ...], samples: int
+) -> list[list[float]]:
+    """Seconds of each of ``samples`` claims (rolled back) in one database for each of
+    ``histories``, with that many completed rows beside the waiting item; the databases take
+    turns, claim by claim, so that a slow moment of this shared machine falls on all alike."""
     from autoqueue.attempt import processes
     from autoqueue.kinds import QueueType
     from autoqueue.queue.claims import claim_next
     from autoqueue.queue.policy import Policy
     from autoqueue.timeutil import utcnow
 
-    url, _, workspace = _home(server, folder, "cl")
-    conn = workspace.connect()
     task = "00000000-0000-4000-8000-000000000000"
-    conn.execute(
-        "INSERT INTO tasks (id, title, type, settings) VALUES (?, 'h', 'shortform', '{}')", (task,)
-    )
-    if history:
+    cases = []
+    for history in histories:
+        url, _, workspace = _home(server, folder, "cl")
+        conn = workspace.connect()
         conn.execute(
-            "INSERT INTO task_queue (task_id, queue_type, status, created_at, updated_at, "
-            "completed_at) SELECT ?, (ARRAY['schedule','script','image','video','youtube'])"
-            "[1 + n % 5], 'completed', timestamptz '2025-01-01' + n * interval '1 second', "
-            "timestamptz '2025-06-01', timestamptz '2025-01-02' + n * interval '1 second' "
-            "FROM generate_series(1, ?) AS n",
-            (task, history),
+            "INSERT INTO tasks (id, title, type, settings) VALUES (?, 'h', 'shortform', '{}')",
+            (task,),
         )
-    conn.execute(
-        "INSERT INTO task_queue (task_id, queue_type, status, created_at, updated_at) "
-        "VALUES (?, 'video', 'waiting', '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
-        (task,),
-    )
-    conn.execute("ANALYZE task_queue")
+        if history:
+            conn.execute(
+                "INSERT INTO task_queue (task_id, queue_type, status, created_at, updated_at, "
+                "completed_at) SELECT ?, (ARRAY['schedule','script','image','video','youtube'])"
+                "[1 + n % 5], 'completed', timestamptz '2025-01-01' + n * interval '1 second', "
+                "timestamptz '2025-06-01', timestamptz '2025-01-02' + n * interval '1 second' "
+                "FROM generate_series(1, ?) AS n",
+                (task, history),
+            )
+        conn.execute(
+            "INSERT INTO task_queue (task_id, queue_type, status, created_at, updated_at) "
+            "VALUES (?, 'video', 'waiting', '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
+            (task,),
+        )
+        conn.execute("ANALYZE task_queue")
+        cases.append((url, conn))
     owner = processes.current_owner()
-    timings = []
+    timings: list[list[float]] = [[] for _ in histories]
     for _ in range(samples):
-        conn.execute("BEGIN")
-        began = time.perf_counter()
-        item = claim_next(conn, QueueType.VIDEO, owner, Policy(), utcnow())
-        timings.append(time.perf_counter() - began)
-        conn.execute("ROLLBACK")
-        assert item is not None
-    conn.close()
-    _drop(server, url)
+        for (_url, conn), times in zip(cases, timings, strict=True):
+            conn.execute("BEGIN")
+            began = time.perf_counter()
+            item = claim_next(conn, QueueType.VIDEO, owner, Policy(), utcnow())
+            times.append(time.perf_counter() - began)
+            conn.execute("ROLLBACK")
+            assert item is not None
+    for url, conn in cases:
+        conn.close()
+        _drop(server, url)
     return timings
 
 

@@ -123,10 +123,6 @@ class Report:
         return figure
 
 
-def repeat(times: int, run: Callable[[], float]) -> list[float]:
-    return [run() for _ in range(times)]
-
-
 def round_robin(times: int, runs: dict[str, Callable[[], float]]) -> dict[str, list[float]]:
     """Each repeat runs every contender once, so a slow moment of this shared machine (the disk's
     commit rate, the CPU steal) falls on all of them alike instead of on one contender's block."""
@@ -332,7 +328,9 @@ def section_throughput(report: Report, quick: bool, repeats: int) -> None:
             worker, theirs,
             "autoqueue runs each of four stages as a supervised subprocess (an attempt "
             "supervisor, Python, starting /bin/sh) and records it exactly once; "
-            f"{package}'s job is a function call in its worker; see the guarantees below",
+            f"{package}'s job is a function call in "
+            + ("its consumer's thread" if package == "huey" else "its user's loop")
+            + "; see the guarantees in the notes",
         )  # fmt: skip
         report.compare(
             "throughput",
@@ -1420,28 +1418,34 @@ def section_postgresql(report: Report, quick: bool, repeats: int) -> None:
                     "Procrastinate's worker. What each side guarantees that the other does not: "
                     f"{GUARANTEES['autoqueue']}; {GUARANTEES['procrastinate']}."
                 )
-            for workers in counts:
-                report.add(
-                    "postgresql",
+            engine = round_robin(  # the counts take turns, as contenders do
+                repeats,
+                {
                     f"engine loop alone (no worker, no supervisor, no stage): transitions/s, "
-                    f"{workers} process(es), {tasks} tasks",
-                    repeat(repeats, lambda w=workers: pg.engine_rate(server, folder, tasks, w)),
-                    "/s",
-                )
-            history = 10_000 if quick else 1_000_000
+                    f"{workers} process(es), {tasks} tasks": (
+                        lambda w=workers: pg.engine_rate(server, folder, tasks, w)
+                    )
+                    for workers in counts
+                },
+            )
+            for label, values in engine.items():
+                report.add("postgresql", label, values, "/s")
+            history, claims = (10_000, 50) if quick else (1_000_000, 300)
+            nothing, lots = pg.claim_latencies(server, folder, (0, history), claims)
             empty = report.add(
-                "postgresql", "claim latency, empty table (50 claims)",
-                [1000 * v for v in pg.claim_latency(server, folder, 0, 50)], "ms",
+                "postgresql", f"claim latency, empty table ({claims} claims, taking turns)",
+                [1000 * v for v in nothing], "ms",
             )  # fmt: skip
             full = report.add(
-                "postgresql", f"claim latency, {history:,} history rows (50 claims)",
-                [1000 * v for v in pg.claim_latency(server, folder, history, 50)], "ms",
+                "postgresql",
+                f"claim latency, {history:,} history rows ({claims} claims, taking turns)",
+                [1000 * v for v in lots], "ms",
             )  # fmt: skip
             report.target(
                 "postgresql",
                 f"claim latency at {history:,} history rows within 1.5x of empty",
-                f"{full.median / empty.median:.2f}x (medians of 50 claims each: "
-                f"{full.median:.2f} ms against {empty.median:.2f} ms)",
+                f"{full.median / empty.median:.2f}x (medians of {claims} claims each, the two "
+                f"databases taking turns: {full.median:.2f} ms against {empty.median:.2f} ms)",
                 full.median <= 1.5 * empty.median,
             )
             pipe_tasks, seconds = (
