@@ -82,7 +82,7 @@ def add(
         bool | None,
         typer.Option(
             "--review/--no-review",
-            help="Wait for `approve` before publishing (default: [review] before).",
+            help="Wait for `approve` before publishing (default: review.before in autoqueue.toml).",
         ),
     ] = None,
     source: Annotated[
