@@ -453,7 +453,7 @@ class ScaleCase:
         self.samples["list"].append(time.perf_counter() - started)
         started = time.perf_counter()
         entries = logs_repo.query(conn, logs_repo.LogFilter(task_id=self.task_id, limit=50))
-        json.dumps([entry.model_dump(mode="json") for entry in entries])
+        json.dumps([entry.as_json() for entry in entries])
         self.samples["logs"].append(time.perf_counter() - started)
 
 
