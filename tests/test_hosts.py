@@ -257,8 +257,14 @@ def test_a_stage_stopped_from_another_host_whose_supervisor_then_dies_is_killed(
     worker = start(home, "worker", env=host("a", journal))
     try:
         began = wait_for(lambda: event(journal, "start", "video"), message="the video stage")
+        # The program runs before its supervisor's pid is recorded (a moment later, by the tick).
         supervisor = int(
-            str(db_value(home, "SELECT stage_pid FROM task_queue WHERE status = 'processing'"))
+            wait_for(
+                lambda: db_value(
+                    home, "SELECT stage_pid FROM task_queue WHERE status = 'processing'"
+                ),
+                message="the supervisor's pid recorded",
+            )
         )
         monkeypatch.setenv("AUTOQUEUE_HOST", "b")
         workspace = Workspace.load(home)
