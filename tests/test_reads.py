@@ -169,6 +169,30 @@ def test_a_read_needs_only_the_time_zone_of_the_configuration(
     assert run_full(home, "list", "schedule").stderr == refused.stderr
 
 
+def test_without_a_time_zone_a_read_shows_times_on_the_machines_clock(
+    workspace: Workspace, task_id: str
+) -> None:
+    """No ``timezone`` in autoqueue.toml: times are shown as this machine's clock keeps them
+    (TZ, else the system's zone), both ways, and without tzlocal (test_imports.py)."""
+    home = workspace.home
+    write_config(home, "")
+    for zone, shown, hidden in (("Asia/Seoul", "21:00", "12:00"), ("UTC", "12:00", "21:00")):
+        env = {"COLUMNS": "160", "TZ": zone}
+        fast = run_cli(home, "logs", "--level", "warn", env=env)
+        assert fast.returncode == 0, fast.stderr
+        # the warning logged at 12:00 UTC
+        assert shown in fast.stdout and hidden not in fast.stdout, (zone, fast.stdout)
+        full = subprocess.run(
+            [sys.executable, "-c", FULL, "--home", str(home), "logs", "--level", "warn"],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **env},
+            timeout=120,
+            check=False,
+        )
+        assert full.stdout == fast.stdout, full.stderr
+
+
 def test_the_read_layer_prints_rows_as_the_engine_models_do(
     workspace: Workspace, conn: Connection, task_id: str
 ) -> None:

@@ -143,10 +143,11 @@ def parse_duration(text: str) -> timedelta:
 
 
 def display_time(text: str | None, tz_name: str) -> str:
-    """A stored UTC time shown in the user's zone."""
+    """A stored UTC time shown in the zone named ``tz_name``; ``""``: on this machine's clock."""
     if not text:
         return ""
     try:
-        return from_db(text).astimezone(zone(tz_name)).strftime("%Y-%m-%d %H:%M")
+        shown = zone(tz_name) if tz_name else None
+        return from_db(text).astimezone(shown).strftime("%Y-%m-%d %H:%M")
     except ValueError:
         return text

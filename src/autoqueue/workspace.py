@@ -110,13 +110,14 @@ class Workspace:
 
     @property
     def display_zone(self) -> str:
-        """The zone times are shown in: the configuration's ``timezone``, else this machine's.
-        Read without validating the rest of the file when the configuration is not loaded yet,
-        so that reading the queue does not wait for the whole configuration's checks; a file
-        that does not parse, or a ``timezone`` that is no text, is loaded in full, which says
-        what is wrong."""
-        from autoqueue.timeutil import local_zone_name
-
+        """The zone times are shown in: the configuration's ``timezone``, else ``""``, this
+        machine's clock as the operating system keeps it (:func:`timeutil.display_time` reads
+        ``""`` so). Naming the machine's zone takes tzlocal, about a third of a fast read's time
+        (ARCHITECTURE.md "Fast reads"), and showing a time needs no name. Read without
+        validating the rest of the file when the configuration is not loaded yet, so that
+        reading the queue does not wait for the whole configuration's checks; a file that does
+        not parse, or a ``timezone`` that is no text, is loaded in full, which says what is
+        wrong."""
         if "config" not in self.__dict__:
             try:
                 with self.config_path.open("rb") as handle:
@@ -127,8 +128,16 @@ class Workspace:
                 configured = self.config.timezone
             if not isinstance(configured, str | None):
                 configured = self.config.timezone
-            return configured or local_zone_name()
-        return self.config.timezone or local_zone_name()
+            return configured or ""
+        return self.config.timezone or ""
+
+    @property
+    def zone_name(self) -> str:
+        """The home's zone by name, for what counts days in it (the daily digest, tomorrow's
+        runs, usage's days): the configuration's ``timezone``, else this machine's zone."""
+        from autoqueue.timeutil import local_zone_name
+
+        return self.display_zone or local_zone_name()
 
     @property
     def database(self) -> str:

@@ -105,7 +105,7 @@ def caps_tomorrow(workspace: Workspace, now: datetime) -> list[Check]:
 
     try:
         with closing(workspace.connect(create=False)) as conn:
-            found = outlook(conn, workspace, workspace.display_zone, now)
+            found = outlook(conn, workspace, workspace.zone_name, now)
     except AutoqueueError:
         return []  # the database check says why
     if found.over:

@@ -167,7 +167,9 @@ def usage(
 
     state = _state(ctx)
     with state.connect(read_only=True) as conn:
-        report = usage_report(conn, state.workspace.config, state.tz, days, utcnow())
+        report = usage_report(
+            conn, state.workspace.config, state.workspace.zone_name, days, utcnow()
+        )
     if as_json:
         display.emit_json(report)
     else:

@@ -63,7 +63,7 @@ class Notifier:
     def zone(self) -> str:
         """The home's zone, looked up once (the digest's day, the times a message shows)."""
         if self._zone is None:
-            self._zone = self.workspace.display_zone
+            self._zone = self.workspace.zone_name
         return self._zone
 
     def wake(self) -> None:
