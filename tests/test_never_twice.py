@@ -271,13 +271,13 @@ def test_the_upgrade_marks_replaced_runs_and_remembers_finished_ones(
     try:
         with pytest.raises(SupersededError, match="a later run replaced"):
             retry_task(upgraded, replaced, utcnow())
-        states = {task["id"]: task for task in list_tasks(upgraded)}
-        assert (states[replaced]["state"], states[replaced]["last_run"]) == ("done", done)
-        assert (states[cleaned]["state"], states[cleaned]["last_run"]) == (
+        states = {task.id: task for task in list_tasks(upgraded)}
+        assert (states[replaced].state, states[replaced].last_run) == ("done", done)
+        assert (states[cleaned].state, states[cleaned].last_run) == (
             "done",
             "2026-01-03 00:00:00",
         )
-        assert states[failing]["state"] == "failed"
+        assert states[failing].state == "failed"
         assert retry_task(upgraded, failing, utcnow()) > 0
     finally:
         upgraded.close()

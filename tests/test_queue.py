@@ -541,23 +541,23 @@ def test_a_paused_daily_task_misses_nothing_twice_and_resumes_from_now(
     policy = Policy()
     task_id = add(workspace, conn, "daily", repeat="daily", at="2026-11-27 09:00", tz="Asia/Seoul")
     assert pause_task(conn, task_id[:8], NOW) == 1
-    assert list_tasks(conn)[0]["state"] == "paused"
+    assert list_tasks(conn)[0].state == "paused"
     three_days = NOW + timedelta(days=3)
     assert enqueue_due(conn, policy, three_days) == 0
     with pytest.raises(UsageError, match="no active schedule"):
         pause_task(conn, task_id, NOW)
     [schedule] = resume_task(conn, task_id, three_days)
     # Resumed on Nov 29 at 21:00 Seoul time: the next 09:00 there is Nov 30.
-    assert (schedule["active"], schedule["next_run_local"]) == (True, "2026-11-30 09:00")
-    assert list_tasks(conn)[0]["state"] == "waiting"
+    assert (schedule.active, schedule.next_run_local) == (True, "2026-11-30 09:00")
+    assert list_tasks(conn)[0].state == "waiting"
     with pytest.raises(UsageError, match="its schedules are on"):
         resume_task(conn, task_id, three_days)
     assert enqueue_due(conn, policy, three_days + timedelta(hours=12)) == 1
     # A stop (its waiting run dropped, the schedule off) is resumed the same way.
     stop_task(workspace, conn, task_id, three_days + timedelta(hours=13))
-    assert list_tasks(conn)[0]["state"] == "paused"
+    assert list_tasks(conn)[0].state == "paused"
     [schedule] = resume_task(conn, task_id, three_days + timedelta(days=1))
-    assert schedule["active"] and schedule["next_run_local"] == "2026-12-01 09:00"
+    assert schedule.active and schedule.next_run_local == "2026-12-01 09:00"
 
 
 def test_pause_and_resume_are_logged_as_themselves(workspace: Workspace, conn: Connection) -> None:
@@ -596,8 +596,8 @@ def test_a_finished_once_task_has_nothing_to_resume_and_a_stopped_one_runs_again
         resume_task(conn, done, NOW)
     stopped = add(workspace, conn, "stopped before it ran")
     stop_task(workspace, conn, stopped, NOW)
-    states = {t["id"]: t["state"] for t in list_tasks(conn)}
+    states = {t.id: t.state for t in list_tasks(conn)}
     assert (states[done], states[stopped]) == ("done", "paused")
     [schedule] = resume_task(conn, stopped, NOW + timedelta(minutes=5))
-    assert schedule["next_run_at"] == to_db(NOW + timedelta(minutes=5))
+    assert schedule.next_run_at == to_db(NOW + timedelta(minutes=5))
     assert enqueue_due(conn, Policy(), NOW + timedelta(minutes=5)) == 1

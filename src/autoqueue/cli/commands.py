@@ -298,12 +298,12 @@ def resume(
     with state.connect() as conn:
         schedules = resume_task(conn, task, utcnow())
     if as_json:
-        display.emit_json(schedules)
+        display.emit_json([schedule.as_json() for schedule in schedules])
         return
     for schedule in schedules:
         display.info(
             _("schedule {id}: {value}").format(
-                id=schedule["id"], value=display.schedule_text(schedule)
+                id=schedule.id, value=display.schedule_text(schedule)
             )
         )
 
@@ -358,10 +358,10 @@ def edit(
     for warning in warnings:
         display.warning(warning)
     if as_json:
-        display.emit_json(schedule)
+        display.emit_json(schedule.as_json())
         return
     display.info(
-        _("schedule {id}: {value}").format(id=schedule["id"], value=display.schedule_text(schedule))
+        _("schedule {id}: {value}").format(id=schedule.id, value=display.schedule_text(schedule))
     )
 
 

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from autoqueue.kinds import Tab
     from autoqueue.repo.views import Content, LogEntry
     from autoqueue.tasks.control import StopResult
+    from autoqueue.tasks.views import ScheduleView, TaskSummary
 
 # rich is imported on first use: a cron tick that has nothing to print does not pay for it.
 
@@ -281,26 +282,20 @@ STATUS_LABELS = {
 }
 
 
-def schedule_text(schedule: Mapping[str, Any], *, pending: bool = False) -> str:
+def schedule_text(schedule: ScheduleView, *, pending: bool = False) -> str:
     """``daily, next 2026-11-27 09:00 Asia/Seoul`` (the schedule's own zone, named), with
     ``inactive`` when it will not run. ``pending``: the task has a run waiting or running."""
-    repeat = str(schedule["repeat"])
-    text = _(REPEAT_LABELS.get(repeat, repeat))
-    if schedule["next_run_local"]:
+    text = _(REPEAT_LABELS.get(schedule.repeat, schedule.repeat))
+    if schedule.next_run_local:
         text = _("{repeat}, next {when} {tz}").format(
-            repeat=text, when=schedule["next_run_local"], tz=schedule["tz"]
+            repeat=text, when=schedule.next_run_local, tz=schedule.tz
         )
-    elif pending and not schedule["active"]:
+    elif pending and not schedule.active:
         # Enqueueing its one occurrence switched the schedule off, but that run is still to come.
         return _("{repeat}, queued").format(repeat=text)
-    if not schedule["active"]:
+    if not schedule.active:
         text = _("{schedule} (inactive)").format(schedule=text)
     return text
-
-
-def task_pending(task: Mapping[str, Any]) -> bool:
-    """Whether a listed task has a run waiting or running (its schedules may all be off)."""
-    return str(task.get("state")) in ("waiting", "running", "review")
 
 
 def stage_text(row: Mapping[str, Any]) -> str:
@@ -355,7 +350,7 @@ STATE_STYLES = {
 }
 
 
-def task_rows(tasks: Sequence[Mapping[str, Any]], tz: str) -> None:
+def task_rows(tasks: Sequence[TaskSummary], tz: str) -> None:
     """``autoqueue tasks``: one row per task. The short id (any unique start of it names the
     task), the state and the schedule never fold away; titles wrap."""
     table = _table(_("{count} task(s)").format(count=len(tasks)))
@@ -366,20 +361,24 @@ def task_rows(tasks: Sequence[Mapping[str, Any]], tz: str) -> None:
     table.add_column(_("state"), no_wrap=True)
     table.add_column(_("last run"), overflow="fold")
     for task in tasks:
-        state = str(task["state"])
+        state = task.state.value
         style = STATE_STYLES.get(state, "")
-        extra = task.get("youtube_url") or (task.get("last_error") if state == "failed" else "")
+        extra = task.youtube_url or (task.last_error if state == "failed" else "")
         table.add_row(
-            str(task["id"])[:8],
-            escape(str(task["title"]))
-            + (f"\n[dim]{escape(_clip(extra, 80))}[/dim]" if extra else ""),
-            f"{task['type']}/{task['media_mode']}",
-            "; ".join(schedule_text(s, pending=task_pending(task)) for s in task["schedules"])
-            or "-",
+            task.id[:8],
+            escape(task.title) + (f"\n[dim]{escape(_clip(extra, 80))}[/dim]" if extra else ""),
+            f"{task.type}/{task.media_mode}",
+            schedules_text(task),
             f"[{style}]{state_label(state)}[/{style}]" if style else state_label(state),
-            display_time(task.get("last_run"), tz) or "-",
+            display_time(task.last_run, tz) or "-",
         )
     console().print(table)
+
+
+def schedules_text(task: TaskSummary) -> str:
+    """A listed task's schedules on one line, as ``tasks`` and the terminal app show them."""
+    shown = "; ".join(schedule_text(s, pending=task.pending) for s in task.schedules)
+    return shown or "-"
 
 
 def _program(row: Mapping[str, Any]) -> str:

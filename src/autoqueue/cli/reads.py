@@ -71,7 +71,7 @@ def tasks(workspace: Workspace, as_json: bool) -> None:
     with reading(workspace) as conn:
         listed = list_tasks(conn)
     if as_json:
-        display.emit_json(listed)
+        display.emit_json([task.as_json() for task in listed])
     else:
         display.task_rows(listed, workspace.display_zone)
 
@@ -85,7 +85,7 @@ def show(workspace: Workspace, task: str, as_json: bool) -> None:
     with reading(workspace) as conn:
         detail = show_task(workspace, conn, task)
     if as_json:
-        display.emit_json(detail)
+        display.emit_json(detail.as_json())
     else:
         from autoqueue.cli.tables import task_detail
 

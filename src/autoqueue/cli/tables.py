@@ -6,7 +6,7 @@ is a fast read (ARCHITECTURE.md "Fast reads")."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autoqueue.cli.display import (
     _clip,
@@ -19,6 +19,9 @@ from autoqueue.cli.display import (
 )
 from autoqueue.i18n import _
 from autoqueue.timeutil import display_time
+
+if TYPE_CHECKING:
+    from autoqueue.tasks.views import TaskDetail
 
 
 def value_text(value: Any, tz: str) -> str:
@@ -63,40 +66,37 @@ def settings_view(effective: Mapping[str, Mapping[str, Any]], tz: str) -> Any:
     return table
 
 
-def task_detail(detail: Mapping[str, Any], tz: str) -> None:
+def task_detail(detail: TaskDetail, tz: str) -> None:
     console().print(task_detail_view(detail, tz))
 
 
-def task_detail_view(detail: Mapping[str, Any], tz: str) -> Any:
+def task_detail_view(detail: TaskDetail, tz: str) -> Any:
     """``show`` and the terminal app's task screen: the task, its schedules, its queue history
     (item, stage and status with the error wrapped under, retries, times), its outputs, its
     settings with where each came from, its recent logs (one line each, newest first)."""
     from rich.console import Group
     from rich.text import Text
 
-    from autoqueue.repo.views import LogEntry
-
-    task = detail["task"]
-    parts: list[Any] = [f"[bold]{escape(task['title'])}[/bold]  {task['id']}"]
+    task = detail.task
+    parts: list[Any] = [f"[bold]{escape(task.title)}[/bold]  {task.id}"]
     parts.append(
         _("type {type}, mediaMode {mode}, created {created}").format(
-            type=task["type"],
-            mode=task["settings"].get("mediaMode", "upload"),
-            created=display_time(task["created_at"], tz),
+            type=task.type,
+            mode=task.settings.get("mediaMode", "upload"),
+            created=display_time(task.created_at, tz),
         )
     )
-    if task.get("last_error"):
+    if task.last_error:
         prefix = _("last error:")
-        parts.append(f"[red]{prefix}[/red] {escape(task['last_error'])}")
-    if task.get("youtube_url"):
-        parts.append(f"youtube: {task['youtube_url']}")
-    pending = any(item["status"] in ("waiting", "processing") for item in detail["queue"])
-    for schedule in detail["schedules"]:
+        parts.append(f"[red]{prefix}[/red] {escape(task.last_error)}")
+    if task.youtube_url:
+        parts.append(f"youtube: {task.youtube_url}")
+    for schedule in detail.schedules:
         parts.append(
             _("schedule {id}: {text}, privacy {privacy}").format(
-                id=schedule["id"],
-                text=schedule_text(schedule, pending=pending),
-                privacy=schedule["youtube_privacy"],
+                id=schedule.id,
+                text=schedule_text(schedule, pending=detail.pending),
+                privacy=schedule.privacy,
             )
         )
     table = _table(_("queue history"))
@@ -105,7 +105,7 @@ def task_detail_view(detail: Mapping[str, Any], tz: str) -> Any:
     table.add_column(_("retry"), no_wrap=True)
     table.add_column(_("created"), no_wrap=True)
     table.add_column(_("completed"), no_wrap=True)
-    for item in detail["queue"]:
+    for item in detail.queue:
         stage = stage_text(item)
         if item["error_message"]:
             stage += f"\n[red]{escape(_clip(item['error_message'], 160))}[/red]"
@@ -117,20 +117,20 @@ def task_detail_view(detail: Mapping[str, Any], tz: str) -> Any:
             display_time(item["completed_at"], tz)[5:] or "-",
         )
     parts.append(table)
-    outputs = detail["outputs"]
-    present = [name for name in ("story", "video", "thumbnail") if outputs[name]]
-    present += outputs["scene_images"]
+    outputs = detail.outputs
+    present = [name for name in ("story", "video", "thumbnail") if getattr(outputs, name)]
+    present += outputs.scene_images
     parts.append(
         _("folder {folder}: {outputs}").format(
-            folder=outputs["task_dir"], outputs=", ".join(present) or _("no outputs yet")
+            folder=outputs.task_dir, outputs=", ".join(present) or _("no outputs yet")
         )
     )
-    if outputs["archived_runs"]:
-        parts.append(_("archived runs: {runs}").format(runs=", ".join(outputs["archived_runs"])))
-    if detail.get("effective"):
-        parts.append(settings_view(detail["effective"], tz))
+    if outputs.archived_runs:
+        parts.append(_("archived runs: {runs}").format(runs=", ".join(outputs.archived_runs)))
+    if detail.effective:
+        parts.append(settings_view(detail.effective, tz))
     parts.append(Text(_("recent logs (newest first)"), style="bold"))
-    parts.extend(log_line(LogEntry.from_row(entry), tz) for entry in detail["logs"])
+    parts.extend(log_line(entry, tz) for entry in detail.logs)
     return Group(*parts)
 
 

@@ -39,12 +39,14 @@ from autoqueue.store import db
 from autoqueue.tasks.add import Added, AddRequest, add_task, prepare_add
 from autoqueue.tasks.control import delete_task, pause_task, resume_task, retry_task, stop_task
 from autoqueue.tasks.review import waiting
-from autoqueue.tasks.views import TaskState, list_tasks, task_status
+from autoqueue.tasks.views import TaskState, TaskSummary, list_tasks, task_status
 from autoqueue.workspace import Workspace
 
 ROW_LIMIT = 200
 LOG_LIMIT = 200
 ANY = "any"
+
+
 class AutoqueueApp(App[None]):
     """The queue's screen. ``now`` is the clock, as everywhere in autoqueue."""
 
@@ -87,7 +89,7 @@ class AutoqueueApp(App[None]):
         self.refresh_seconds = refresh_seconds
         self.conn: db.Connection | None = None
         self.rows: dict[str, list[dict[str, Any]]] = {}
-        self.tasks: list[dict[str, Any]] = []
+        self.tasks: list[TaskSummary] = []
         self.log_entries: list[LogEntry] = []
         self._width = 0
         self._closed = False
@@ -317,8 +319,8 @@ class AutoqueueApp(App[None]):
             return None
         key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
         if pane == "tasks":
-            found = [t for t in self.tasks if t["id"] == key]
-            return {**found[0], "task_id": found[0]["id"]} if found else None
+            task = self.selected_task()
+            return None if task is None else {"task_id": task.id, "title": task.title}
         if pane == "logs":
             entries = [e for e in self.log_entries if str(e.id) == key]
             if not entries:
@@ -326,6 +328,16 @@ class AutoqueueApp(App[None]):
             return {"task_id": entries[0].task_id, "title": entries[0].message}
         rows = [r for r in self.rows.get(pane, []) if str(r["id"]) == key]
         return rows[0] if rows else None
+
+    def selected_task(self) -> TaskSummary | None:
+        """The highlighted task when the tasks tab is shown."""
+        if self.active_pane() != "tasks":
+            return None
+        table = self.main_screen.query_one("#table-tasks", DataTable)
+        if not table.row_count:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return next((task for task in self.tasks if task.id == key), None)
 
     def _show_row_detail(self) -> None:
         if not self.live:
@@ -337,11 +349,12 @@ class AutoqueueApp(App[None]):
             text.append(str(row.get("title", "")))
             if row.get("error_message"):
                 text.append("\n" + " ".join(str(row["error_message"]).split()), style="red")
-            for schedule in row.get("schedules", []):
-                shown = display.schedule_text(schedule, pending=display.task_pending(row))
-                text.append("\n" + shown)
-            if row.get("last_error") and row.get("state") == "failed":
-                text.append("\n" + " ".join(str(row["last_error"]).split()), style="red")
+            task = self.selected_task()
+            if task is not None:
+                for schedule in task.schedules:
+                    text.append("\n" + display.schedule_text(schedule, pending=task.pending))
+                if task.last_error and task.state is TaskState.FAILED:
+                    text.append("\n" + " ".join(task.last_error.split()), style="red")
         self.main_screen.query_one("#row-detail", Static).update(text)
 
     @on(DataTable.RowHighlighted)

@@ -16,6 +16,7 @@ from autoqueue.i18n import N_, _, queue_label
 from autoqueue.kinds import ActionType, LogLevel, QueueType, Tab
 from autoqueue.repo.logs import LogFilter
 from autoqueue.repo.views import LogEntry
+from autoqueue.tasks.views import TaskSummary
 from autoqueue.timeutil import display_time
 
 # (header, fixed width, share of the free width): the header is translated when shown.
@@ -59,12 +60,6 @@ def _fixed_width(label: str, size: int) -> int:
     from rich.cells import cell_len
 
     return max(size, cell_len(_(label))) if size else 0
-
-
-def _schedules_text(task: Mapping[str, Any]) -> str:
-    """A listed task's schedules on one line, as ``autoqueue tasks`` shows them."""
-    pending = display.task_pending(task)
-    return "; ".join(display.schedule_text(s, pending=pending) for s in task["schedules"])
 
 
 def build_columns(screen: Screen[Any], width: int) -> None:
@@ -126,18 +121,18 @@ def fill_queue(table: DataTable[Any], rows: Sequence[Mapping[str, Any]], tz: str
             )
 
 
-def fill_tasks(table: DataTable[Any], tasks: Sequence[Mapping[str, Any]]) -> None:
+def fill_tasks(table: DataTable[Any], tasks: Sequence[TaskSummary]) -> None:
     with refilling(table):
         for task in tasks:
-            state = str(task["state"])
+            state = task.state.value
             style = display.STATE_STYLES.get(state, "")
             table.add_row(
-                _short(task["id"]),
-                str(task["title"]),
-                f"{task['type']}/{task['media_mode']}",
-                _schedules_text(task) or "-",
+                _short(task.id),
+                task.title,
+                f"{task.type}/{task.media_mode}",
+                display.schedules_text(task),
                 Text(display.state_label(state), style=style),
-                key=str(task["id"]),
+                key=task.id,
             )
 
 

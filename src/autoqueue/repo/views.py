@@ -146,23 +146,37 @@ class Content:
 CONTENT_FIELDS = tuple(field.name for field in dataclasses.fields(Content))
 
 
-# What ``show --json`` prints of a task, a schedule and a queue item: the fields of the
-# engine's models (autoqueue.models), in their order, without the attempt's secret token.
-TASK_FIELDS = (
-    "id",
-    "title",
-    "type",
-    "user_id",
-    "product_info",
-    "settings",
-    "youtube_url",
-    "last_error",
-    "content_id",
-    "max_retry",
-    "created_at",
-    "updated_at",
-    "last_run_at",
-)
+@dataclass(frozen=True)
+class TaskRow:
+    """One ``tasks`` row as ``show --json`` prints it: the fields of the engine's model
+    (autoqueue.models.Task), in its order."""
+
+    id: str
+    title: str
+    type: str
+    user_id: str | None
+    product_info: Any
+    settings: dict[str, Any]
+    youtube_url: str | None
+    last_error: str | None
+    content_id: str | None
+    max_retry: int
+    created_at: str | None
+    updated_at: str | None
+    last_run_at: str | None
+
+    @classmethod
+    def from_row(cls, row: Row | dict[str, Any]) -> TaskRow:
+        return cls(**row_json(row, TASK_FIELDS))
+
+    def as_json(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in TASK_FIELDS}
+
+
+TASK_FIELDS = tuple(field.name for field in dataclasses.fields(TaskRow))
+
+# What ``show --json`` prints of a schedule and a queue item: the fields of the engine's models
+# (autoqueue.models), in their order, without the attempt's secret token.
 SCHEDULE_FIELDS = (
     "id",
     "task_id",

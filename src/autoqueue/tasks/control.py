@@ -19,7 +19,7 @@ from autoqueue.repo import schedules as schedules_repo
 from autoqueue.repo import state as state_repo
 from autoqueue.repo import tasks as tasks_repo
 from autoqueue.store.db import Connection, transaction
-from autoqueue.tasks.views import TaskState, get_task, schedule_view, task_state
+from autoqueue.tasks.views import ScheduleView, TaskState, get_task, schedule_view, task_state
 from autoqueue.timeutil import to_db
 from autoqueue.workspace import Workspace
 
@@ -114,7 +114,7 @@ def pause_task(conn: Connection, text: str, now: datetime) -> int:
     return paused
 
 
-def resume_task(conn: Connection, text: str, now: datetime) -> list[dict[str, Any]]:
+def resume_task(conn: Connection, text: str, now: datetime) -> list[ScheduleView]:
     """Turn a paused (or stopped) task's schedules back on. A recurring schedule runs next at
     its first occurrence from now (the ones missed while paused are not made up); a ``once``
     schedule keeps its time, or runs at the next tick when it had none left (a stopped run).

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any
 
 from autoqueue.errors import UsageError
 from autoqueue.i18n import _
@@ -17,7 +16,7 @@ from autoqueue.repo import tasks as tasks_repo
 from autoqueue.store.db import Connection, transaction
 from autoqueue.tasks import channels
 from autoqueue.tasks.add import AddRequest, PreparedTask, prepare_add
-from autoqueue.tasks.views import get_task, schedule_view
+from autoqueue.tasks.views import ScheduleView, get_task, schedule_view
 from autoqueue.timeutil import display_time, to_db
 from autoqueue.workspace import Workspace
 
@@ -37,7 +36,7 @@ class EditRequest:
 
 def edit_task(
     workspace: Workspace, conn: Connection, text: str, edit: EditRequest, now: datetime
-) -> tuple[dict[str, Any], list[str]]:
+) -> tuple[ScheduleView, list[str]]:
     """Change a task's title and its schedule (time, repeat, zone, privacy, channel, publish
     time), validated exactly as ``add`` validates them: the task as it is, with the changes laid
     over it, goes through :func:`prepare_add`. The next run is computed again only when the

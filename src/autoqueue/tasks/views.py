@@ -6,6 +6,7 @@ lists them, and one task in full as ``show`` prints it. Part of the read layer: 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +17,7 @@ from autoqueue.layout import RUNS, STORY, THUMBNAIL, VIDEO, scene_images
 from autoqueue.queue.recurrence import Recurrence
 from autoqueue.repo import logs as logs_repo
 from autoqueue.repo import reads
-from autoqueue.repo.views import QUEUE_FIELDS, SCHEDULE_FIELDS, TASK_FIELDS, row_json
+from autoqueue.repo.views import QUEUE_FIELDS, SCHEDULE_FIELDS, LogEntry, TaskRow, row_json
 from autoqueue.store.db import Connection, Row
 from autoqueue.timeutil import display_time
 from autoqueue.workspace import parse_task_ref
@@ -65,24 +66,52 @@ class TaskState(StrEnum):
     DONE = "done"  # nothing left to run, and its last run finished
 
 
-def schedule_view(schedule: Mapping[str, Any]) -> dict[str, Any]:
-    """A schedule (as ``--json`` prints its row) as people read it: its repeat, and its next
-    run in its own zone, named."""
+@dataclass(frozen=True)
+class ScheduleView:
+    """A schedule as people read it: its repeat, and its next run in its own zone, named.
+    ``row`` is the whole row as ``--json`` prints it, where a command shows it (``show``)."""
+
+    id: int
+    repeat: str
+    tz: str
+    active: bool
+    next_run_at: str | None
+    next_run_local: str | None
+    privacy: str | None = None
+    row: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
+
+    def as_json(self) -> dict[str, Any]:
+        view = {
+            "id": self.id,
+            "repeat": self.repeat,
+            "tz": self.tz,
+            "active": self.active,
+            "next_run_at": self.next_run_at,
+            "next_run_local": self.next_run_local,
+        }
+        return view if self.row is None else {**self.row, **view}
+
+
+def schedule_view(schedule: Mapping[str, Any], *, whole: bool = False) -> ScheduleView:
+    """A schedule (its row as ``--json`` prints it) as people read it; ``whole``: keeping the
+    row for ``--json``."""
     next_run_at = schedule["next_run_at"]
     first = schedule["scheduled_time"] or next_run_at or schedule["created_at"]
     recurrence = Recurrence.stored(schedule["repeat_type"], schedule["repeat_config"], first)
-    return {
-        "id": schedule["id"],
-        "repeat": recurrence.repeat.value,
-        "tz": recurrence.tz_name,
-        "active": bool(schedule["is_active"]),
-        "next_run_at": next_run_at,
-        "next_run_local": display_time(next_run_at, recurrence.tz_name) if next_run_at else None,
-    }
+    return ScheduleView(
+        id=int(schedule["id"]),
+        repeat=recurrence.repeat.value,
+        tz=recurrence.tz_name,
+        active=bool(schedule["is_active"]),
+        next_run_at=next_run_at,
+        next_run_local=display_time(next_run_at, recurrence.tz_name) if next_run_at else None,
+        privacy=schedule.get("youtube_privacy"),
+        row=dict(schedule) if whole else None,
+    )
 
 
 def task_state(
-    schedules: list[dict[str, Any]], summary: dict[str, Any] | None, last_run_at: str | None
+    schedules: list[ScheduleView], summary: dict[str, Any] | None, last_run_at: str | None
 ) -> TaskState:
     """What a task is doing, from its schedules, its queue rows and when its last run finished
     (``tasks.last_run_at``: cleanup deletes the queue rows that said so)."""
@@ -91,11 +120,11 @@ def task_state(
         return TaskState.RUNNING
     if summary.get("held"):
         return TaskState.REVIEW
-    if summary.get("waiting") or any(s["active"] and s["next_run_at"] for s in schedules):
+    if summary.get("waiting") or any(s.active and s.next_run_at for s in schedules):
         return TaskState.WAITING
     if summary.get("status") == "failed":
         return TaskState.FAILED
-    if any(not s["active"] and s["next_run_at"] for s in schedules):
+    if any(not s.active and s.next_run_at for s in schedules):
         return TaskState.PAUSED
     if not summary.get("last_run"):
         return TaskState.PAUSED  # stopped before any run finished
@@ -107,30 +136,63 @@ def _last_run(summary: dict[str, Any] | None, last_run_at: str | None) -> str | 
     return (summary or {}).get("last_run") or last_run_at
 
 
-def list_tasks(conn: Connection) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class TaskSummary:
+    """A task as ``tasks`` lists it."""
+
+    id: str
+    title: str
+    type: str
+    media_mode: str
+    schedules: tuple[ScheduleView, ...]
+    state: TaskState
+    last_run: str | None
+    youtube_url: str | None
+    last_error: str | None
+
+    @property
+    def pending(self) -> bool:
+        """Whether a run waits or runs (its schedules may all be off)."""
+        return self.state in (TaskState.WAITING, TaskState.RUNNING, TaskState.REVIEW)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "type": self.type,
+            "media_mode": self.media_mode,
+            "schedules": [schedule.as_json() for schedule in self.schedules],
+            "state": self.state.value,
+            "last_run": self.last_run,
+            "youtube_url": self.youtube_url,
+            "last_error": self.last_error,
+        }
+
+
+def list_tasks(conn: Connection) -> list[TaskSummary]:
     """Every task with its type, media mode, schedules, state, last run and YouTube URL."""
-    schedules: dict[str, list[dict[str, Any]]] = {}
+    schedules: dict[str, list[ScheduleView]] = {}
     for row in reads.schedules(conn):
         view = schedule_view(row_json(row, SCHEDULE_FIELDS))
         schedules.setdefault(str(row["task_id"]), []).append(view)
     summaries = reads.task_summaries(conn)
     listed = []
     for row in reads.tasks(conn):
-        task = row_json(row, TASK_FIELDS)
-        own = schedules.get(task["id"], [])
-        summary = summaries.get(task["id"])
+        task = TaskRow.from_row(row)
+        own = schedules.get(task.id, [])
+        summary = summaries.get(task.id)
         listed.append(
-            {
-                "id": task["id"],
-                "title": task["title"],
-                "type": task["type"],
-                "media_mode": str(task["settings"].get("mediaMode", MediaMode.CRAWL.value)),
-                "schedules": own,
-                "state": task_state(own, summary, task["last_run_at"]).value,
-                "last_run": _last_run(summary, task["last_run_at"]),
-                "youtube_url": task["youtube_url"],
-                "last_error": task["last_error"],
-            }
+            TaskSummary(
+                id=task.id,
+                title=task.title,
+                type=task.type,
+                media_mode=str(task.settings.get("mediaMode", MediaMode.CRAWL.value)),
+                schedules=tuple(own),
+                state=task_state(own, summary, task.last_run_at),
+                last_run=_last_run(summary, task.last_run_at),
+                youtube_url=task.youtube_url,
+                last_error=task.last_error,
+            )
         )
     return listed
 
@@ -138,46 +200,92 @@ def list_tasks(conn: Connection) -> list[dict[str, Any]]:
 def task_status(conn: Connection, text: str) -> tuple[TaskState, bool]:
     """One task's state, and whether any of its schedules is on (``ui`` pauses such a task
     and resumes any other)."""
-    task = row_json(find_task(conn, text), TASK_FIELDS)
-    views = [schedule_view(row_json(s, SCHEDULE_FIELDS)) for s in reads.schedules(conn, task["id"])]
-    summary = reads.task_summaries(conn, task["id"]).get(task["id"])
-    return task_state(views, summary, task["last_run_at"]), any(view["active"] for view in views)
+    task = TaskRow.from_row(find_task(conn, text))
+    views = [schedule_view(row_json(s, SCHEDULE_FIELDS)) for s in reads.schedules(conn, task.id)]
+    summary = reads.task_summaries(conn, task.id).get(task.id)
+    return task_state(views, summary, task.last_run_at), any(view.active for view in views)
 
 
-def outputs_present(workspace: Workspace, task_id: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Outputs:
+    """Which rule-based outputs a task's folder holds."""
+
+    task_dir: str
+    story: bool
+    scene_images: tuple[str, ...]
+    video: bool
+    thumbnail: bool
+    archived_runs: tuple[str, ...]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "task_dir": self.task_dir,
+            "story": self.story,
+            "scene_images": list(self.scene_images),
+            "video": self.video,
+            "thumbnail": self.thumbnail,
+            "archived_runs": list(self.archived_runs),
+        }
+
+
+def outputs_present(workspace: Workspace, task_id: str) -> Outputs:
     """Which rule-based outputs exist in the task folder."""
     folder = workspace.task_dir(task_id)
     runs = folder / RUNS
-    return {
-        "task_dir": str(folder),
-        "story": (folder / STORY).is_file(),
-        "scene_images": [p.name for p in scene_images(folder)],
-        "video": (folder / VIDEO).is_file(),
-        "thumbnail": (folder / THUMBNAIL).is_file(),
-        "archived_runs": sorted(p.name for p in runs.iterdir()) if runs.is_dir() else [],
-    }
+    return Outputs(
+        task_dir=str(folder),
+        story=(folder / STORY).is_file(),
+        scene_images=tuple(p.name for p in scene_images(folder)),
+        video=(folder / VIDEO).is_file(),
+        thumbnail=(folder / THUMBNAIL).is_file(),
+        archived_runs=tuple(sorted(p.name for p in runs.iterdir())) if runs.is_dir() else (),
+    )
 
 
-def show_task(
-    workspace: Workspace, conn: Connection, text: str, log_limit: int = 20
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class TaskDetail:
+    """One task in full, as ``show`` prints it. Its queue rows are as ``--json`` prints them,
+    the mappings ``list TAB`` shows too; ``effective`` holds, per setting, its ``value`` and
+    ``source`` (autoqueue.tasks.provenance)."""
+
+    task: TaskRow
+    schedules: tuple[ScheduleView, ...]
+    effective: Mapping[str, Mapping[str, Any]]
+    queue: tuple[Mapping[str, Any], ...]
+    outputs: Outputs
+    logs: tuple[LogEntry, ...]
+
+    @property
+    def pending(self) -> bool:
+        """Whether an item of it waits or runs."""
+        return any(item["status"] in ("waiting", "processing") for item in self.queue)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "task": self.task.as_json(),
+            "schedules": [schedule.as_json() for schedule in self.schedules],
+            "effective": {key: dict(entry) for key, entry in self.effective.items()},
+            "queue": [dict(item) for item in self.queue],
+            "outputs": self.outputs.as_json(),
+            "logs": [entry.as_json() for entry in self.logs],
+        }
+
+
+def show_task(workspace: Workspace, conn: Connection, text: str, log_limit: int = 20) -> TaskDetail:
     """Everything about one task: row, schedules, where its values came from, queue history,
     outputs, recent logs."""
     from autoqueue.tasks.provenance import effective
 
-    task = row_json(find_task(conn, text), TASK_FIELDS)
-    schedules = [row_json(s, SCHEDULE_FIELDS) for s in reads.schedules(conn, task["id"])]
-    return {
-        "task": task,
-        "schedules": [{**s, **schedule_view(s)} for s in schedules],
+    task = TaskRow.from_row(find_task(conn, text))
+    schedules = [row_json(s, SCHEDULE_FIELDS) for s in reads.schedules(conn, task.id)]
+    return TaskDetail(
+        task=task,
+        schedules=tuple(schedule_view(s, whole=True) for s in schedules),
         # each effective value and where it came from (option, channel profile, config, default)
-        "effective": effective(task, schedules[0] if schedules else None, workspace.raw_config()),
-        "queue": [row_json(q, QUEUE_FIELDS) for q in reads.queue_items(conn, task["id"])],
-        "outputs": outputs_present(workspace, task["id"]),
-        "logs": [
-            entry.as_json()
-            for entry in logs_repo.query(
-                conn, logs_repo.LogFilter(task_id=task["id"], limit=log_limit)
-            )
-        ],
-    }
+        effective=effective(
+            task.as_json(), schedules[0] if schedules else None, workspace.raw_config()
+        ),
+        queue=tuple(row_json(q, QUEUE_FIELDS) for q in reads.queue_items(conn, task.id)),
+        outputs=outputs_present(workspace, task.id),
+        logs=tuple(logs_repo.query(conn, logs_repo.LogFilter(task_id=task.id, limit=log_limit))),
+    )
