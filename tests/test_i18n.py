@@ -309,6 +309,7 @@ def test_log_columns_align_by_terminal_cells(capsys: pytest.CaptureFixture[str])
     from rich.console import Console
 
     from autoqueue.cli import display
+    from autoqueue.cli.grid import render_line, to_rich
 
     i18n.set_language("ko")
     messages = ["🎬 영상 저장됨 one", "youtube done two", "plain three", "스크립트 four"]
@@ -324,6 +325,8 @@ def test_log_columns_align_by_terminal_cells(capsys: pytest.CaptureFixture[str])
     assert len(message_columns(printed, messages)) == 1, printed
     console = Console(width=120, file=io.StringIO(), record=True)
     for entry in entries:
-        console.print(display.log_line(entry, "UTC"))  # type: ignore[arg-type]
+        console.print(to_rich(display.short_log_line(entry, "UTC")))  # type: ignore[arg-type]
     lines = console.export_text().splitlines()
     assert len(message_columns(lines, messages)) == 1, lines
+    plain = [render_line(display.short_log_line(e, "UTC"), 120, False)[0] for e in entries]  # type: ignore[arg-type]
+    assert len(message_columns(plain, messages)) == 1, plain

@@ -28,7 +28,10 @@ def to_db(moment: datetime) -> str:
 
 def from_db(text: str) -> datetime:
     """Parse SQLite's UTC text back into an aware datetime."""
-    return datetime.strptime(text[:19], DB_FORMAT).replace(tzinfo=UTC)
+    head = text[:19]
+    if _CANONICAL.match(head):  # read without strptime, whose first use imports _strptime
+        return datetime.fromisoformat(head).replace(tzinfo=UTC)
+    return datetime.strptime(head, DB_FORMAT).replace(tzinfo=UTC)
 
 
 # Epoch numbers above this are JavaScript milliseconds, not seconds (year 5138 in seconds).

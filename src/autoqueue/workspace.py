@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-import uuid
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +27,8 @@ IDENTITY_FILE = "autoqueue.id"
 
 def parse_task_id(text: str) -> str:
     """Validate a task id as a UUID and return its canonical form; nothing else reaches a path."""
+    import uuid
+
     try:
         return str(uuid.UUID(text.strip()))
     except (ValueError, AttributeError) as exc:
@@ -38,6 +38,7 @@ def parse_task_id(text: str) -> str:
 
 
 _PREFIX = re.compile(r"[0-9a-f][0-9a-f-]{0,35}")
+_CANONICAL_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def parse_task_ref(text: str) -> str:
@@ -46,10 +47,15 @@ def parse_task_ref(text: str) -> str:
     or the lower-case prefix to look up. Anything else is refused before it reaches SQL or a
     path."""
     cleaned = text.strip().lower()
-    try:
-        return str(uuid.UUID(cleaned))
-    except ValueError:
-        pass
+    if _CANONICAL_ID.fullmatch(cleaned):
+        return cleaned
+    if len(cleaned) >= 32:  # a whole id written otherwise: no hyphens, braces, urn:uuid:
+        import uuid
+
+        try:
+            return str(uuid.UUID(cleaned))
+        except ValueError:
+            pass
     if not _PREFIX.fullmatch(cleaned):
         raise UsageError(
             _(
@@ -59,13 +65,34 @@ def parse_task_ref(text: str) -> str:
     return cleaned
 
 
-@dataclass(frozen=True)
 class Workspace:
-    """Paths and configuration of one autoqueue home."""
+    """Paths and configuration of one autoqueue home. A plain class, not a dataclass: a read
+    command loads no dataclasses module (ARCHITECTURE.md "Fast reads")."""
+
+    __slots__ = ("__dict__", "db_path", "db_url", "home")  # __dict__: the cached configuration
 
     home: Path
     db_path: Path
-    db_url: str | None = None  # a postgresql:// URL: the PostgreSQL backend instead of db_path
+    db_url: str | None  # a postgresql:// URL: the PostgreSQL backend instead of db_path
+
+    def __init__(self, home: Path, db_path: Path, db_url: str | None = None) -> None:
+        object.__setattr__(self, "home", home)
+        object.__setattr__(self, "db_path", db_path)
+        object.__setattr__(self, "db_url", db_url)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Workspace is read-only: cannot set {name}")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Workspace):
+            return NotImplemented
+        return (self.home, self.db_path, self.db_url) == (other.home, other.db_path, other.db_url)
+
+    def __hash__(self) -> int:
+        return hash((self.home, self.db_path, self.db_url))
+
+    def __repr__(self) -> str:
+        return f"Workspace(home={self.home!r}, database={self.database!r})"
 
     @classmethod
     def load(cls, home: Path, database: Path | str | None = None) -> Workspace:

@@ -1,4 +1,6 @@
-"""Rendering: rich tables for people, ``--json`` (database column names) for scripts."""
+"""Rendering: tables for people, ``--json`` (database column names) for scripts. The read
+commands' tables are :mod:`autoqueue.cli.grid`'s, written without rich (ARCHITECTURE.md "Fast
+reads"); the other commands' screens are rich's."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from autoqueue.cli.grid import Grid, Line, to_rich, write
 from autoqueue.i18n import N_, _, queue_label
 from autoqueue.timeutil import display_time
 
@@ -36,13 +39,6 @@ def console() -> Console:
     return out
 
 
-@cache
-def _stderr() -> Console:
-    from rich.console import Console
-
-    return Console(stderr=True, soft_wrap=True, highlight=False)
-
-
 def escape(text: str) -> str:
     from rich.markup import escape as rich_escape
 
@@ -64,9 +60,12 @@ def emit_json(value: Any, *, lines: bool = False) -> None:
 
 def error(message: str) -> None:
     """One red line on stderr (several when the message has several, e.g. one per config field)."""
-    for line in message.splitlines() or [""]:
-        prefix = _("error:")
-        _stderr().print(f"[red]{prefix}[/red] {escape(line)}")
+    prefix = _("error:")
+    write(
+        (Line(((prefix, "red"), (" " + line, ""))) for line in message.splitlines() or [""]),
+        sys.stderr,
+        whole=True,
+    )
 
 
 def failure(exc: BaseException) -> int | None:
@@ -97,7 +96,7 @@ def failure(exc: BaseException) -> int | None:
 
 def warning(message: str) -> None:
     prefix = _("warning:")
-    _stderr().print(f"[yellow]{prefix}[/yellow] {escape(message)}")
+    write([Line(((prefix, "yellow"), (" " + message, "")))], sys.stderr, whole=True)
 
 
 def info(message: str) -> None:
@@ -115,10 +114,10 @@ def pad_cells(text: str, width: int, *, cut: bool = False) -> str:
     """``text`` padded to ``width`` terminal cells (a Hangul syllable takes two, so ``str``'s
     padding, which counts characters, would push the next column out); ``cut``: exactly
     ``width`` cells, longer text cut."""
-    from rich.cells import cell_len, set_cell_size
+    from autoqueue.cli.grid import cells, fit
 
-    if cut or cell_len(text) < width:
-        return set_cell_size(text, width)
+    if cut or cells(text) < width:
+        return fit(text, width)
     return text
 
 
@@ -130,12 +129,12 @@ def _clip(text: str | None, width: int = 60) -> str:
 
 
 def tab_counts(counts: Mapping[Tab, int]) -> None:
-    table = _table("autoqueue")
-    table.add_column(_("tab"))
-    table.add_column(_("items"), justify="right")
+    table = Grid("autoqueue")
+    table.column(_("tab"))
+    table.column(_("items"), justify="right")
     for tab, count in counts.items():
-        table.add_row(tab_label(tab), str(count))
-    console().print(table)
+        table.row(tab_label(tab), str(count))
+    write([table])
 
 
 def queue_rows(tab: Tab, rows: Sequence[Mapping[str, Any]], tz: str) -> None:
@@ -145,19 +144,19 @@ def queue_rows(tab: Tab, rows: Sequence[Mapping[str, Any]], tz: str) -> None:
     if not rows:
         info(_("{tab}: empty").format(tab=tab_label(tab)))
         return
-    table = _table(f"{tab_label(tab)} ({len(rows)})")
-    table.add_column(_("item"), no_wrap=True, justify="right")
-    table.add_column(_("task"), no_wrap=True)
-    table.add_column(_("title / error"), ratio=1, overflow="fold")
-    table.add_column(_("stage"), no_wrap=True)
-    table.add_column(_("retry"), no_wrap=True)
-    table.add_column(_("when"), no_wrap=True)
+    table = Grid(f"{tab_label(tab)} ({len(rows)})")
+    table.column(_("item"), wrap=False, justify="right")
+    table.column(_("task"), wrap=False)
+    table.column(_("title / error"))
+    table.column(_("stage"), wrap=False)
+    table.column(_("retry"), wrap=False)
+    table.column(_("when"), wrap=False)
     for row in rows:
-        title = escape(str(row["title"]))
+        title = [(str(row["title"]), "")]
         if row["error_message"]:
-            title += f"\n[red]{escape(_clip(row['error_message'], 160))}[/red]"
+            title.append((_clip(row["error_message"], 160), "red"))
         when = row["next_retry_at"] if row["status"] == "waiting" else None
-        table.add_row(
+        table.row(
             str(row["id"]),
             str(row["task_id"])[:8],
             title,
@@ -165,7 +164,7 @@ def queue_rows(tab: Tab, rows: Sequence[Mapping[str, Any]], tz: str) -> None:
             f"{row['retry_count']}/{row['max_retry']}",
             display_time(when or row["updated_at"], tz)[5:],  # MM-DD HH:MM
         )
-    console().print(table)
+    write([table])
 
 
 ACTION_LABELS = {
@@ -192,14 +191,7 @@ def where_text(entry: LogEntry) -> str:
 
 
 def log_rows(entries: Iterable[LogEntry], tz: str) -> None:
-    for entry in entries:
-        level = entry.level.value if entry.level else "-"
-        colour = {"info": "cyan", "warn": "yellow", "error": "red"}.get(level, "white")
-        where = where_text(entry)
-        console().print(
-            f"{display_time(entry.created_at, tz)} [{colour}]{level:5}[/{colour}] "
-            f"{entry.task_id[:8]} {escape(pad_cells(where, 18))} {escape(entry.message)}"
-        )
+    write(log_line(entry, display_time(entry.created_at, tz), 18, cut=False) for entry in entries)
 
 
 def content_rows(contents: Sequence[Content], tz: str) -> None:
@@ -208,19 +200,19 @@ def content_rows(contents: Sequence[Content], tz: str) -> None:
     if not contents:
         info(_("no contents yet"))
         return
-    table = _table(_("contents"))
-    table.add_column(_("id"), no_wrap=True, justify="right")
-    table.add_column(_("task"), no_wrap=True)
-    table.add_column(_("type"), no_wrap=True)
-    table.add_column(_("title / video"), ratio=1, overflow="fold")
-    table.add_column(_("status"), no_wrap=True)
-    table.add_column(_("updated"), no_wrap=True)
+    table = Grid(_("contents"))
+    table.column(_("id"), wrap=False, justify="right")
+    table.column(_("task"), wrap=False)
+    table.column(_("type"), wrap=False)
+    table.column(_("title / video"))
+    table.column(_("status"), wrap=False)
+    table.column(_("updated"), wrap=False)
     for content in contents:
-        title = escape(_clip(content.title, 120))
+        title = [(_clip(content.title, 120), "")]
         if content.video_path:
-            title += f"\n[dim]{escape(content.video_path)}[/dim]"
+            title.append((content.video_path, "dim"))
         status = content.status + (" " + _("published") if content.published else "")
-        table.add_row(
+        table.row(
             str(content.id)[:8],
             (content.task_id or "-")[:8],
             content.type,
@@ -228,7 +220,7 @@ def content_rows(contents: Sequence[Content], tz: str) -> None:
             status,
             display_time(content.updated_at, tz)[5:],
         )
-    console().print(table)
+    write([table])
 
 
 def stop_lines(result: StopResult) -> list[str]:
@@ -253,19 +245,25 @@ def stop_lines(result: StopResult) -> list[str]:
     return lines
 
 
-def log_line(entry: LogEntry, tz: str) -> Any:
-    """One log row on one line: time, level, task, stage/action keep their width; the message
-    is cut at the edge."""
-    from rich.text import Text
-
+def log_line(entry: LogEntry, when: str, where_width: int, *, cut: bool) -> Line:
+    """One log row on one line: time, level, task, stage/action keep their width; ``cut``: the
+    message is cut at the edge."""
     level = entry.level.value if entry.level else "-"
-    where = where_text(entry)
-    line = Text(no_wrap=True, overflow="ellipsis")
-    line.append(f"{display_time(entry.created_at, tz)[5:]} ")
-    line.append(f"{level:5} ", style=LEVEL_STYLES.get(level, ""))
-    line.append(f"{entry.task_id[:8]} {pad_cells(where, 16, cut=True)} ")
-    line.append(entry.message)
-    return line
+    where = pad_cells(where_text(entry), where_width, cut=cut)
+    return Line(
+        (
+            (f"{when} ", ""),
+            (f"{level:5}", LEVEL_STYLES.get(level, "white")),
+            (f" {entry.task_id[:8]} {where} {entry.message}", ""),
+        ),
+        cut=cut,
+    )
+
+
+def short_log_line(entry: LogEntry, tz: str) -> Line:
+    """A log row as ``show`` and ``watch`` list the latest: the time without its year, and
+    the message cut at the edge."""
+    return log_line(entry, display_time(entry.created_at, tz)[5:], 16, cut=True)
 
 
 REPEAT_LABELS = {
@@ -353,26 +351,26 @@ STATE_STYLES = {
 def task_rows(tasks: Sequence[TaskSummary], tz: str) -> None:
     """``autoqueue tasks``: one row per task. The short id (any unique start of it names the
     task), the state and the schedule never fold away; titles wrap."""
-    table = _table(_("{count} task(s)").format(count=len(tasks)))
-    table.add_column(_("id"), no_wrap=True)
-    table.add_column(_("title"), ratio=2, overflow="fold")
-    table.add_column(_("kind"), no_wrap=True)
-    table.add_column(_("schedules"), ratio=2, overflow="fold")
-    table.add_column(_("state"), no_wrap=True)
-    table.add_column(_("last run"), overflow="fold")
+    table = Grid(_("{count} task(s)").format(count=len(tasks)))
+    table.column(_("id"), wrap=False)
+    table.column(_("title"))
+    table.column(_("kind"), wrap=False)
+    table.column(_("schedules"))
+    table.column(_("state"), wrap=False)
+    table.column(_("last run"))
     for task in tasks:
         state = task.state.value
-        style = STATE_STYLES.get(state, "")
         extra = task.youtube_url or (task.last_error if state == "failed" else "")
-        table.add_row(
+        title = [(task.title, "")] + ([(_clip(extra, 80), "dim")] if extra else [])
+        table.row(
             task.id[:8],
-            escape(task.title) + (f"\n[dim]{escape(_clip(extra, 80))}[/dim]" if extra else ""),
+            title,
             f"{task.type}/{task.media_mode}",
             schedules_text(task),
-            f"[{style}]{state_label(state)}[/{style}]" if style else state_label(state),
+            (state_label(state), STATE_STYLES.get(state, "")),
             display_time(task.last_run, tz) or "-",
         )
-    console().print(table)
+    write([table])
 
 
 def schedules_text(task: TaskSummary) -> str:
@@ -424,6 +422,6 @@ def dashboard(
     # The log pane as lines, not a table: time, level, task and stage keep their width at any
     # terminal size, and the message is cut at the edge.
     lines: list[Any] = [Text(_("latest logs"), style="bold")]
-    lines.extend(log_line(entry, tz) for entry in recent)
+    lines.extend(to_rich(short_log_line(entry, tz)) for entry in recent)
     logs = Group(*lines)
     return Group(tabs, running, logs)

@@ -4,7 +4,6 @@
 # No `from __future__ import annotations`: typer evaluates the commands' annotations on every
 # run (the package's docstring says why that matters).
 
-import dataclasses
 import sys
 import time
 from typing import Annotated, Any
@@ -56,9 +55,7 @@ def logs(
         try:
             while True:
                 time.sleep(0.5)
-                tail = logs_repo.query(
-                    conn, dataclasses.replace(filters, limit=None, after_id=last)
-                )
+                tail = logs_repo.query(conn, filters._replace(limit=None, after_id=last))
                 last = _print_follow(tail, as_json, workspace.display_zone, last)
         except KeyboardInterrupt:
             return

@@ -11,9 +11,8 @@ import os
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from autoqueue.cli import display
 from autoqueue.errors import UsageError
@@ -92,8 +91,7 @@ def show(workspace: Workspace, task: str, as_json: bool) -> None:
         task_detail(detail, workspace.display_zone)
 
 
-@dataclass(frozen=True)
-class LogQuery:
+class LogQuery(NamedTuple):
     """``logs``' filters as typed."""
 
     task: str | None = None
@@ -169,14 +167,14 @@ def reading(workspace: Workspace) -> Iterator[Connection]:
 # -- the fast path ------------------------------------------------------------------------------
 
 
-@dataclass
 class Plain:
     """A read command line the fast path understands: its command, its one argument, its
     options (name → value; a flag's value is "")."""
 
-    command: str
-    argument: str | None = None
-    options: dict[str, str] = field(default_factory=dict)
+    def __init__(self, command: str) -> None:
+        self.command = command
+        self.argument: str | None = None
+        self.options: dict[str, str] = {}
 
 
 # Per command: whether it takes an argument (None: no; False: optional; True: required) and

@@ -13,10 +13,11 @@ from autoqueue.cli.display import (
     _table,
     console,
     escape,
-    log_line,
     schedule_text,
+    short_log_line,
     stage_text,
 )
+from autoqueue.cli.grid import Grid, Line, to_rich, write
 from autoqueue.i18n import _
 from autoqueue.timeutil import display_time
 
@@ -53,85 +54,97 @@ def source_text(entry: Mapping[str, Any], tz: str) -> str:
     return labels.get(str(source), str(source))
 
 
-def settings_view(effective: Mapping[str, Mapping[str, Any]], tz: str) -> Any:
+def settings_view(effective: Mapping[str, Mapping[str, Any]], tz: str) -> Grid:
     """``show``'s table of the task's effective values and where each came from."""
-    table = _table(_("settings (and where each came from)"))
-    table.add_column(_("setting"), no_wrap=True)
-    table.add_column(_("value"), ratio=1, overflow="fold")
-    table.add_column(_("from"), ratio=1, overflow="fold")
+    table = Grid(_("settings (and where each came from)"))
+    table.column(_("setting"), wrap=False)
+    table.column(_("value"))
+    table.column(_("from"))
     for key, entry in effective.items():
-        table.add_row(
-            key, escape(value_text(entry.get("value"), tz)), escape(source_text(entry, tz))
-        )
+        table.row(key, value_text(entry.get("value"), tz), source_text(entry, tz))
     return table
 
 
 def task_detail(detail: TaskDetail, tz: str) -> None:
-    console().print(task_detail_view(detail, tz))
+    write(task_detail_blocks(detail, tz))
 
 
 def task_detail_view(detail: TaskDetail, tz: str) -> Any:
+    """:func:`task_detail_blocks` for the terminal app's task screen."""
+    from rich.console import Group
+
+    return Group(*(to_rich(block) for block in task_detail_blocks(detail, tz)))
+
+
+def task_detail_blocks(detail: TaskDetail, tz: str) -> list[Grid | Line]:
     """``show`` and the terminal app's task screen: the task, its schedules, its queue history
     (item, stage and status with the error wrapped under, retries, times), its outputs, its
     settings with where each came from, its recent logs (one line each, newest first)."""
-    from rich.console import Group
-    from rich.text import Text
-
     task = detail.task
-    parts: list[Any] = [f"[bold]{escape(task.title)}[/bold]  {task.id}"]
-    parts.append(
-        _("type {type}, mediaMode {mode}, created {created}").format(
-            type=task.type,
-            mode=task.settings.get("mediaMode", "upload"),
-            created=display_time(task.created_at, tz),
+    blocks: list[Grid | Line] = [Line(((task.title, "bold"), (f"  {task.id}", "")))]
+    blocks.append(
+        _plain(
+            _("type {type}, mediaMode {mode}, created {created}").format(
+                type=task.type,
+                mode=task.settings.get("mediaMode", "upload"),
+                created=display_time(task.created_at, tz),
+            )
         )
     )
     if task.last_error:
-        prefix = _("last error:")
-        parts.append(f"[red]{prefix}[/red] {escape(task.last_error)}")
+        blocks.append(Line(((_("last error:"), "red"), (f" {task.last_error}", ""))))
     if task.youtube_url:
-        parts.append(f"youtube: {task.youtube_url}")
+        blocks.append(_plain(f"youtube: {task.youtube_url}"))
     for schedule in detail.schedules:
-        parts.append(
-            _("schedule {id}: {text}, privacy {privacy}").format(
-                id=schedule.id,
-                text=schedule_text(schedule, pending=detail.pending),
-                privacy=schedule.privacy,
+        blocks.append(
+            _plain(
+                _("schedule {id}: {text}, privacy {privacy}").format(
+                    id=schedule.id,
+                    text=schedule_text(schedule, pending=detail.pending),
+                    privacy=schedule.privacy,
+                )
             )
         )
-    table = _table(_("queue history"))
-    table.add_column(_("item"), no_wrap=True, justify="right")
-    table.add_column(_("stage / error"), ratio=1, overflow="fold")
-    table.add_column(_("retry"), no_wrap=True)
-    table.add_column(_("created"), no_wrap=True)
-    table.add_column(_("completed"), no_wrap=True)
+    table = Grid(_("queue history"))
+    table.column(_("item"), wrap=False, justify="right")
+    table.column(_("stage / error"))
+    table.column(_("retry"), wrap=False)
+    table.column(_("created"), wrap=False)
+    table.column(_("completed"), wrap=False)
     for item in detail.queue:
-        stage = stage_text(item)
+        stage = [(stage_text(item), "")]
         if item["error_message"]:
-            stage += f"\n[red]{escape(_clip(item['error_message'], 160))}[/red]"
-        table.add_row(
+            stage.append((_clip(item["error_message"], 160), "red"))
+        table.row(
             str(item["id"]),
             stage,
             f"{item['retry_count']}/{item['max_retry']}",
             display_time(item["created_at"], tz)[5:],
             display_time(item["completed_at"], tz)[5:] or "-",
         )
-    parts.append(table)
+    blocks.append(table)
     outputs = detail.outputs
     present = [name for name in ("story", "video", "thumbnail") if getattr(outputs, name)]
     present += outputs.scene_images
-    parts.append(
-        _("folder {folder}: {outputs}").format(
-            folder=outputs.task_dir, outputs=", ".join(present) or _("no outputs yet")
+    blocks.append(
+        _plain(
+            _("folder {folder}: {outputs}").format(
+                folder=outputs.task_dir, outputs=", ".join(present) or _("no outputs yet")
+            )
         )
     )
     if outputs.archived_runs:
-        parts.append(_("archived runs: {runs}").format(runs=", ".join(outputs.archived_runs)))
+        runs = ", ".join(outputs.archived_runs)
+        blocks.append(_plain(_("archived runs: {runs}").format(runs=runs)))
     if detail.effective:
-        parts.append(settings_view(detail.effective, tz))
-    parts.append(Text(_("recent logs (newest first)"), style="bold"))
-    parts.extend(log_line(entry, tz) for entry in detail.logs)
-    return Group(*parts)
+        blocks.append(settings_view(detail.effective, tz))
+    blocks.append(Line(((_("recent logs (newest first)"), "bold"),)))
+    blocks.extend(short_log_line(entry, tz) for entry in detail.logs)
+    return blocks
+
+
+def _plain(text: str) -> Line:
+    return Line(((text, ""),))
 
 
 def batch_rows(rows: Sequence[Mapping[str, Any]], tz: str) -> None:

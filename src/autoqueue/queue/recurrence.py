@@ -9,9 +9,8 @@ always from the anchor (never from the previous occurrence), so that a monthly s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from autoqueue.i18n import _
@@ -69,8 +68,7 @@ def first_index(
     return index
 
 
-@dataclass(frozen=True)
-class Advance:
+class Advance(NamedTuple):
     """What enqueuing a due occurrence does to its schedule."""
 
     next_run_at: datetime | None  # None: the schedule is finished (``once``)
@@ -95,8 +93,7 @@ def advance(
     )
 
 
-@dataclass(frozen=True)
-class Recurrence:
+class Recurrence(NamedTuple):
     """When a schedule runs: its repeat, its wall-clock anchor (naive) and its IANA zone."""
 
     repeat: RepeatType

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from autoqueue.kinds import ActionType, LogLevel, QueueType
 from autoqueue.repo.views import LogEntry
 from autoqueue.store.db import Connection
 
 
-@dataclass(frozen=True)
-class LogFilter:
+class LogFilter(NamedTuple):
     """``autoqueue logs``' filters (task, level, queue type, action, limit); ``after_id`` serves
     ``logs --follow``."""
 

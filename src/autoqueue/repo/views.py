@@ -1,4 +1,4 @@
-"""Rows as the read commands and the terminal app show them: plain frozen dataclasses built from
+"""Rows as the read commands and the terminal app show them: named tuples built from
 a row as it is, and the JSON that ``--json`` prints. No validation library: a read command
 loads none (ARCHITECTURE.md "Fast reads").
 
@@ -9,11 +9,9 @@ a schedule and a queue item, :func:`row_json` prints what those models would, fi
 
 from __future__ import annotations
 
-import dataclasses
 import json
-from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from autoqueue.kinds import ActionType, LogLevel, QueueType
 from autoqueue.store.db import Row
@@ -54,8 +52,7 @@ def _json_ready(value: Any) -> Any:
     return value.value if isinstance(value, StrEnum) else value
 
 
-@dataclass(frozen=True)
-class LogEntry:
+class LogEntry(NamedTuple):
     """One ``task_logs`` row."""
 
     id: int
@@ -108,8 +105,7 @@ LOG_FIELDS = (
 )
 
 
-@dataclass(frozen=True)
-class Content:
+class Content(NamedTuple):
     """One ``contents`` row: a run in the content library."""
 
     id: str
@@ -140,14 +136,13 @@ class Content:
         return cls(**data)
 
     def as_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return self._asdict()
 
 
-CONTENT_FIELDS = tuple(field.name for field in dataclasses.fields(Content))
+CONTENT_FIELDS = Content._fields
 
 
-@dataclass(frozen=True)
-class TaskRow:
+class TaskRow(NamedTuple):
     """One ``tasks`` row as ``show --json`` prints it: the fields of the engine's model
     (autoqueue.models.Task), in its order."""
 
@@ -173,7 +168,7 @@ class TaskRow:
         return {name: getattr(self, name) for name in TASK_FIELDS}
 
 
-TASK_FIELDS = tuple(field.name for field in dataclasses.fields(TaskRow))
+TASK_FIELDS = TaskRow._fields
 
 # What ``show --json`` prints of a schedule and a queue item: the fields of the engine's models
 # (autoqueue.models), in their order, without the attempt's secret token.

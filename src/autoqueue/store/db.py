@@ -16,10 +16,9 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar, cast
 
 from autoqueue.errors import DatabaseBusyError
 from autoqueue.i18n import _
@@ -104,8 +103,7 @@ def _is_postgres(conn: Connection) -> bool:
     return not isinstance(conn, sqlite3.Connection)
 
 
-@dataclass(frozen=True)
-class Dialect:
+class Dialect(NamedTuple):
     """What differs between the backends, for the SQL above the seam to ask for rather than to
     branch on which backend it is."""
 

@@ -6,9 +6,8 @@ lists them, and one task in full as ``show`` prints it. Part of the read layer: 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from autoqueue.errors import NoSuchTaskError, UsageError
 from autoqueue.i18n import _
@@ -66,8 +65,7 @@ class TaskState(StrEnum):
     DONE = "done"  # nothing left to run, and its last run finished
 
 
-@dataclass(frozen=True)
-class ScheduleView:
+class ScheduleView(NamedTuple):
     """A schedule as people read it: its repeat, and its next run in its own zone, named.
     ``row`` is the whole row as ``--json`` prints it, where a command shows it (``show``)."""
 
@@ -78,7 +76,7 @@ class ScheduleView:
     next_run_at: str | None
     next_run_local: str | None
     privacy: str | None = None
-    row: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
+    row: Mapping[str, Any] | None = None
 
     def as_json(self) -> dict[str, Any]:
         view = {
@@ -136,8 +134,7 @@ def _last_run(summary: dict[str, Any] | None, last_run_at: str | None) -> str | 
     return (summary or {}).get("last_run") or last_run_at
 
 
-@dataclass(frozen=True)
-class TaskSummary:
+class TaskSummary(NamedTuple):
     """A task as ``tasks`` lists it."""
 
     id: str
@@ -206,8 +203,7 @@ def task_status(conn: Connection, text: str) -> tuple[TaskState, bool]:
     return task_state(views, summary, task.last_run_at), any(view.active for view in views)
 
 
-@dataclass(frozen=True)
-class Outputs:
+class Outputs(NamedTuple):
     """Which rule-based outputs a task's folder holds."""
 
     task_dir: str
@@ -242,8 +238,7 @@ def outputs_present(workspace: Workspace, task_id: str) -> Outputs:
     )
 
 
-@dataclass(frozen=True)
-class TaskDetail:
+class TaskDetail(NamedTuple):
     """One task in full, as ``show`` prints it. Its queue rows are as ``--json`` prints them,
     the mappings ``list TAB`` shows too; ``effective`` holds, per setting, its ``value`` and
     ``source`` (autoqueue.tasks.provenance)."""
