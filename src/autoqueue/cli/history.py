@@ -92,9 +92,10 @@ def cleanup(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count.")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Retention: delete completed queue rows, routine log rows, archived runs, outbox copies and
-    attempt records older than --older-than (never warnings, errors or a run's start and end
-    rows, nor the current run's files, nor anything of a running stage)."""
+    """Retention: delete completed queue rows, routine log rows, notifications sent or given up,
+    archived runs, outbox copies and attempt records older than --older-than (never warnings,
+    errors or a run's start and end rows, nor the current run's files, nor anything of a
+    running stage)."""
     from autoqueue.tasks import retention
     from autoqueue.timeutil import parse_duration, utcnow
 
