@@ -4,10 +4,13 @@ terminal only, and a console whose encoding has no box drawing gets ASCII bars."
 
 from __future__ import annotations
 
+import copy
 import os
+import pickle
 import re
 import subprocess
 import sys
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -69,8 +72,9 @@ def test_colours_only_on_a_terminal_and_never_with_no_color(home_with_tasks: Pat
     assert not ANSI.search(in_a_terminal(home_with_tasks, "tasks", NO_COLOR="1"))
 
 
-def in_a_terminal(home: Path, *args: str, **env: str) -> str:
-    """A command's output when its stdout is a terminal (a pseudo-terminal 200 columns wide)."""
+def in_a_terminal(home: Path, *args: str, _env: dict[str, str] | None = None, **env: str) -> str:
+    """A command's output when its stdout is a terminal (a pseudo-terminal, 200 columns wide
+    by COLUMNS unless ``_env`` replaces the environment)."""
     pty = pytest.importorskip("pty")
     leader, follower = pty.openpty()
     try:
@@ -78,7 +82,7 @@ def in_a_terminal(home: Path, *args: str, **env: str) -> str:
             [sys.executable, "-m", "autoqueue", "--home", str(home), *args],
             stdout=follower,
             stderr=subprocess.PIPE,
-            env={**os.environ, "COLUMNS": "200", **env},
+            env=_env if _env is not None else {**os.environ, "COLUMNS": "200", **env},
             timeout=120,
             check=True,
         )
@@ -132,3 +136,44 @@ def test_the_widest_wrapping_column_gives_way_first() -> None:
     widths = table.widths(50)
     assert widths[0] == 8 and widths[1] == len("a few words")  # untouched
     assert sum(widths) + 3 * len(widths) - 1 == 50
+
+
+def test_a_terminal_that_says_it_has_no_width_gets_80_columns(home_with_tasks: Path) -> None:
+    """A fresh pseudo-terminal reports 0 columns (as `docker exec -t` may): the table is laid
+    out for 80, not one character a line."""
+    env = {key: value for key, value in os.environ.items() if key != "COLUMNS"}
+    shown = ANSI.sub("", in_a_terminal(home_with_tasks, "tasks", _env=env))
+    lines = shown.splitlines()
+    assert max(cells(line) for line in lines) <= 80, shown
+    assert max(cells(line) for line in lines) > 60, shown  # laid out for 80, not squeezed
+    assert "plain" in shown and "Asia/Seoul" in shown
+
+
+def test_force_color_colours_a_pipe_too(home_with_tasks: Path) -> None:
+    assert ANSI.search(run_cli(home_with_tasks, "tasks", env={"FORCE_COLOR": "1"}).stdout)
+
+
+def test_tabs_and_control_characters_cannot_break_a_row(
+    workspace: Workspace, conn: Connection
+) -> None:
+    add(workspace, conn, "a\ttab and a\rcarriage\x1b[31m return\x08")
+    add(workspace, conn, "plain")
+    shown = run_cli(workspace.home, "tasks", env={"COLUMNS": "100"}).stdout
+    assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f]", shown), repr(shown)
+    table = [line for line in shown.splitlines() if "│" in line or "┃" in line]
+    assert len({tuple(bar_offsets(line)) for line in table}) == 1, shown
+    titles = "".join(line.split("│")[1] for line in table if "│" in line)
+    assert "a       tab and" in titles  # the tab as spaces to the next multiple of 8
+    assert "acarriage[31m" in "".join(titles.split())
+
+
+def test_decomposed_hangul_takes_the_cells_it_shows_in() -> None:
+    composed = "한국어.mp4"
+    decomposed = unicodedata.normalize("NFD", composed)
+    assert decomposed != composed and cells(decomposed) == cells(composed) == 10
+
+
+def test_a_workspace_copies_and_pickles(workspace: Workspace) -> None:
+    assert copy.deepcopy(workspace) == workspace == pickle.loads(pickle.dumps(workspace))
+    with pytest.raises(AttributeError):
+        workspace.home = Path("elsewhere")  # type: ignore[misc]

@@ -152,5 +152,5 @@ def display_time(text: str | None, tz_name: str) -> str:
     try:
         shown = zone(tz_name) if tz_name else None
         return from_db(text).astimezone(shown).strftime("%Y-%m-%d %H:%M")
-    except ValueError:
+    except (ValueError, OverflowError, OSError):  # OSError: Windows' clock before 1970
         return text

@@ -94,6 +94,10 @@ class Workspace:
     def __repr__(self) -> str:
         return f"Workspace(home={self.home!r}, database={self.database!r})"
 
+    def __reduce__(self) -> tuple[type[Workspace], tuple[Path, Path, str | None]]:
+        """Copied and pickled through its constructor (its attributes cannot be set)."""
+        return (Workspace, (self.home, self.db_path, self.db_url))
+
     @classmethod
     def load(cls, home: Path, database: Path | str | None = None) -> Workspace:
         """Resolve the home directory and read its configuration: a configuration that is

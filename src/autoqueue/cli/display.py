@@ -1,6 +1,6 @@
 """Rendering: tables for people, ``--json`` (database column names) for scripts. The read
-commands' tables are :mod:`autoqueue.cli.grid`'s, written without rich (ARCHITECTURE.md "Fast
-reads"); the other commands' screens are rich's."""
+commands' tables and every error and warning line are :mod:`autoqueue.cli.grid`'s, written
+without rich (ARCHITECTURE.md "Fast reads"); the other commands' screens are rich's."""
 
 from __future__ import annotations
 
@@ -253,7 +253,7 @@ def log_line(entry: LogEntry, when: str, where_width: int, *, cut: bool) -> Line
     return Line(
         (
             (f"{when} ", ""),
-            (f"{level:5}", LEVEL_STYLES.get(level, "white")),
+            (f"{level:5}", LEVEL_STYLES.get(level, "" if cut else "white")),
             (f" {entry.task_id[:8]} {where} {entry.message}", ""),
         ),
         cut=cut,

@@ -1,13 +1,14 @@
 """Tables and styled lines as the read commands print them (``list``, ``tasks``, ``show``,
-``logs``, ``contents``), without rich: importing rich took about 40 ms, half of a read's time
-(ARCHITECTURE.md "Fast reads"). The terminal app shows the same blocks through rich, which it
-has loaded anyway (:func:`to_rich`).
+``logs``, ``contents``), and every command's error and warning lines, without rich: importing
+rich took about 40 ms, half of a read's time (ARCHITECTURE.md "Fast reads"). The terminal app
+shows the same blocks through rich, which it has loaded anyway (:func:`to_rich`).
 
 A table looks as rich's did: a centred title, bold headers over a heavy rule, columns parted
 by a bar with a cell of padding each side. When it is wider than the screen, the widest of the
 columns that may wrap are narrowed first, and wrap at spaces (a word longer than its column is
-folded). Widths count terminal cells: a Hangul syllable takes two. Colours only on
-a terminal, never with ``NO_COLOR`` set or ``TERM=dumb``, and not on Windows' console.
+folded). Widths count terminal cells: a Hangul syllable takes two. Tabs become spaces and
+other control characters are dropped. Colours on a terminal (or with ``FORCE_COLOR``), never
+with ``NO_COLOR`` set or ``TERM=dumb``.
 """
 
 from __future__ import annotations
@@ -111,7 +112,7 @@ class Grid:
         """A row's cells side by side, each wrapped to its column's width."""
         laid = [_lay(cell, c, w) for cell, c, w in zip(row, self.columns, widths, strict=True)]
         lines = []
-        for depth in range(max(len(cell) for cell in laid)):
+        for depth in range(max((len(cell) for cell in laid), default=0)):
             parts = []
             for cell, column, w in zip(laid, self.columns, widths, strict=True):
                 text, style = cell[depth] if depth < len(cell) else ("", "")
@@ -122,13 +123,26 @@ class Grid:
 
 def _cell(value: str | Span | Sequence[Span]) -> list[Span]:
     if isinstance(value, str):
-        return [(text, "") for text in value.split("\n")]
+        return [(clean(text), "") for text in value.split("\n")]
     if len(value) == 2 and isinstance(value[0], str) and isinstance(value[1], str):
-        return [(text, str(value[1])) for text in str(value[0]).split("\n")]
+        return [(clean(text), str(value[1])) for text in str(value[0]).split("\n")]
     lines: list[Span] = []
     for text, style in cast("Sequence[Span]", value):
-        lines.extend((piece, style) for piece in text.split("\n"))
+        lines.extend((clean(piece), style) for piece in text.split("\n"))
     return lines
+
+
+# C0 controls and DEL: a carriage return or a backspace in a title or a program's output would
+# move the cursor and overwrite what the table drew.
+_CONTROLS = dict.fromkeys([*range(32), 127])
+
+
+def clean(text: str) -> str:
+    """``text`` as one line may show it: tabs as spaces (to the next multiple of 8, as rich
+    expands them), other control characters removed."""
+    if text.isascii() and text.isprintable():
+        return text
+    return text.expandtabs(8).translate(_CONTROLS)
 
 
 def _lay(cell: list[Span], column: Column, width: int) -> list[Span]:
@@ -139,7 +153,7 @@ def _lay(cell: list[Span], column: Column, width: int) -> list[Span]:
 
 def cells(text: str) -> int:
     """``text``'s width in terminal cells."""
-    if text.isascii():
+    if text.isascii() and text.isprintable():
         return len(text)
     return sum(_char_cells(char) for char in text)
 
@@ -147,6 +161,8 @@ def cells(text: str) -> int:
 def _char_cells(char: str) -> int:
     if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf", "Cc"):
         return 0
+    if "\u1160" <= char <= "\u11ff" or "\ud7b0" <= char <= "\ud7ff":
+        return 0  # a decomposed syllable's vowel and final consonant (macOS file names)
     return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
 
 
@@ -178,6 +194,8 @@ def wrap(text: str, width: int) -> list[str]:
         if line and used + 1 + size <= width:
             line, used = f"{line} {word}", used + 1 + size
             continue
+        if not word:
+            continue  # spaces where the line breaks: no blank line for them
         if line:
             lines.append(line)
         while size > width:
@@ -199,27 +217,49 @@ def paint(text: str, style: str, color: bool) -> str:
 
 
 def screen_width(stream: TextIO) -> int:
-    """``COLUMNS`` when set, else the terminal's width, else :data:`PIPED_WIDTH`."""
+    """``COLUMNS`` when set, else the terminal's width (80 when it says 0, as some
+    pseudo-terminals do), else :data:`PIPED_WIDTH`."""
     try:
         return max(MIN_WIDTH * 4, int(os.environ["COLUMNS"]))
     except (KeyError, ValueError):
         pass
     try:
         if stream.isatty():
-            return os.get_terminal_size(stream.fileno()).columns
+            return max(MIN_WIDTH * 4, os.get_terminal_size(stream.fileno()).columns or 80)
     except (OSError, ValueError, AttributeError):
         pass
     return PIPED_WIDTH
 
 
 def colored(stream: TextIO) -> bool:
-    """Whether ``stream`` shows colours: a terminal, no ``NO_COLOR``, not ``TERM=dumb``, and
-    not Windows' console (which shows escape codes only when a program switches them on)."""
-    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb" or sys.platform == "win32":
+    """Whether ``stream`` shows colours: ``FORCE_COLOR`` set, else a terminal with neither
+    ``NO_COLOR`` nor ``TERM=dumb`` (on Windows, a console that takes escape codes once they
+    are switched on)."""
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
         return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
     try:
-        return stream.isatty()
+        if not stream.isatty():
+            return False
     except (ValueError, AttributeError):
+        return False
+    return sys.platform != "win32" or _windows_escapes(stream)
+
+
+def _windows_escapes(stream: TextIO) -> bool:
+    """Switch on escape codes for a Windows console (Windows 10 and later); whether they are."""
+    try:
+        import ctypes
+        import msvcrt
+
+        handle = msvcrt.get_osfhandle(stream.fileno())  # type: ignore[attr-defined]
+        kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
+        mode = ctypes.c_uint32()
+        if not kernel32.GetConsoleMode(handle, ctypes.byref(mode)):
+            return False
+        return bool(kernel32.SetConsoleMode(handle, mode.value | 0x0004))  # VT processing
+    except (ImportError, AttributeError, OSError, ValueError):
         return False
 
 
@@ -236,7 +276,7 @@ def bars(stream: TextIO) -> tuple[str, str, str, str]:
 def render_line(line: Line, width: int, color: bool, *, whole: bool = False) -> list[str]:
     """``line`` for a screen ``width`` cells wide: wrapped at spaces, or cut at the edge when
     it is a ``cut`` line; ``whole``: as it is (the terminal wraps it)."""
-    spans = line.spans
+    spans = tuple((clean(text), style) for text, style in line.spans)
     if whole or sum(cells(text) for text, _ in spans) <= width:
         return ["".join(paint(text, style, color) for text, style in spans)]
     if line.cut:
@@ -272,6 +312,8 @@ def _wrap_spans(spans: tuple[Span, ...], width: int) -> list[list[Span]]:
         if line and used + 1 + size <= width:
             line, used = [*line, (" ", ""), *word], used + 1 + size
             continue
+        if not word:
+            continue  # spaces where the line breaks: no blank line for them
         if line:
             lines.append(line)
         while size > width:
@@ -339,7 +381,7 @@ def to_rich(block: Grid | Line) -> Any:
             column.header,
             justify="right" if column.justify == "right" else "left",
             no_wrap=not column.wrap,
-            overflow="fold",
+            overflow="fold" if column.wrap else "ellipsis",
         )
     for row in block.rows:
         cells_ = []
