@@ -166,7 +166,7 @@ def _show_dry_run(state: State, lines: list[int], prepared: list[Any], as_json: 
 
     shown = preview(lines, prepared)
     if as_json:
-        display.emit_json(shown)
+        display.emit_json([planned.as_json() for planned in shown])
     else:
         batch_rows(shown, state.tz)
 

@@ -3,14 +3,17 @@
 # No `from __future__ import annotations`: typer evaluates the commands' annotations on every
 # run (autoqueue.cli.app's docstring says why that matters).
 
-from collections.abc import Mapping, Sequence
-from typing import Annotated, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from autoqueue.cli import display
 from autoqueue.cli.app import JsonOption, _state, app
 from autoqueue.i18n import _, queue_label
+
+if TYPE_CHECKING:
+    from autoqueue.tasks.review import HeldItem
 
 TaskArgument = Annotated[str, typer.Argument(help="Task id, or its first characters.")]
 
@@ -25,7 +28,7 @@ def review(ctx: typer.Context, as_json: JsonOption = False) -> None:
     with state.connect(read_only=True) as conn:
         found = waiting(state.workspace, conn)
     if as_json:
-        display.emit_json(found)
+        display.emit_json([held.as_json() for held in found])
     else:
         _rows(found, state.tz)
 
@@ -72,7 +75,7 @@ def reject(
     )
 
 
-def _rows(found: Sequence[Mapping[str, Any]], tz: str) -> None:
+def _rows(found: "Sequence[HeldItem]", tz: str) -> None:
     """One row per held item: the task, what it waits before and since when, and what to look
     at under its title."""
     from autoqueue.timeutil import display_time
@@ -85,16 +88,13 @@ def _rows(found: Sequence[Mapping[str, Any]], tz: str) -> None:
     table.add_column(_("title / what to look at"), ratio=1, overflow="fold")
     table.add_column(_("before"), no_wrap=True)
     table.add_column(_("since"), no_wrap=True)
-    for row in found:
-        lines = [f"[bold]{display.escape(str(row['title']))}[/bold]"]
-        if row["before"] == "youtube":
-            lines += [display.escape(str(row[key])) for key in ("video", "thumbnail") if row[key]]
-        else:
-            lines += [display.escape(line) for line in row["script"]]
+    for held in found:
+        lines = [f"[bold]{display.escape(held.title)}[/bold]"]
+        lines += [display.escape(line) for line in held.to_look_at]
         table.add_row(
-            str(row["task_id"])[:8],
+            held.task_id[:8],
             "\n".join(lines),
-            queue_label(str(row["before"])),
-            display_time(row["since"], tz)[5:],
+            queue_label(held.before),
+            display_time(held.since, tz)[5:],
         )
     display.console().print(table)

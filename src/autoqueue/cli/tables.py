@@ -22,6 +22,7 @@ from autoqueue.i18n import _
 from autoqueue.timeutil import display_time
 
 if TYPE_CHECKING:
+    from autoqueue.tasks.batch import Planned
     from autoqueue.tasks.views import TaskDetail
 
 
@@ -147,7 +148,7 @@ def _plain(text: str) -> Line:
     return Line(((text, ""),))
 
 
-def batch_rows(rows: Sequence[Mapping[str, Any]], tz: str) -> None:
+def batch_rows(rows: Sequence[Planned], tz: str) -> None:
     """``add --dry-run``: each task a batch would add, with its file line, first run (in the
     home's zone), repeat, channel and privacy."""
     table = _table(_("tasks that would be added (nothing was added)"))
@@ -160,14 +161,14 @@ def batch_rows(rows: Sequence[Mapping[str, Any]], tz: str) -> None:
     table.add_column(_("privacy"), no_wrap=True)
     for row in rows:
         table.add_row(
-            str(row["line"] or "-"),
-            escape(row["title"]),
-            f"{row['type']} / {row['media_mode']}",
-            display_time(row["next_run_at"], tz),
-            row["repeat"],
-            escape(row["channel"] or "-")
-            + (f" ({escape(row['channel_profile'])})" if row.get("channel_profile") else ""),
-            row["privacy"],
+            str(row.line or "-"),
+            escape(row.title),
+            f"{row.type} / {row.media_mode}",
+            display_time(row.next_run_at, tz),
+            row.repeat,
+            escape(row.channel or "-")
+            + (f" ({escape(row.channel_profile)})" if row.channel_profile else ""),
+            row.privacy,
         )
     console().print(table)
 

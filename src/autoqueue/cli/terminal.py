@@ -273,9 +273,9 @@ class AutoqueueApp(App[None]):
         tabs.get_tab("tasks").label = _("tasks") + f" {len(tasks)}"
         tabs.get_tab("review").label = _("review") + f" {len(held)}"
         review_keys.show_tab_while_needed(tabs, bool(held), active=pane == "review")
-        held = [{**row, "id": row["item_id"]} for row in held]
-        if held != self.rows.get("review"):
-            self.rows["review"] = held
+        held_rows = [{**item.as_json(), "id": item.item_id} for item in held]
+        if held_rows != self.rows.get("review"):
+            self.rows["review"] = held_rows
             table = self.main_screen.query_one("#table-review", DataTable)
             tables.fill_review(table, held, self.tz)
         if shown is not None and rows != self.rows.get(pane):

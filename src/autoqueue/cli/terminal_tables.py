@@ -16,6 +16,7 @@ from autoqueue.i18n import N_, _, queue_label
 from autoqueue.kinds import ActionType, LogLevel, QueueType, Tab
 from autoqueue.repo.logs import LogFilter
 from autoqueue.repo.views import LogEntry
+from autoqueue.tasks.review import HeldItem
 from autoqueue.tasks.views import TaskSummary
 from autoqueue.timeutil import display_time
 
@@ -151,21 +152,18 @@ def fill_logs(table: DataTable[Any], entries: Sequence[LogEntry], tz: str) -> No
             )
 
 
-def fill_review(table: DataTable[Any], rows: Sequence[Mapping[str, Any]], tz: str) -> None:
+def fill_review(table: DataTable[Any], held: Sequence[HeldItem], tz: str) -> None:
     """What waits for review (``autoqueue review``): the video and thumbnail, or the script's
     first line, under the title."""
     with refilling(table):
-        for row in rows:
-            if row["before"] == "youtube":
-                look = [row[key] for key in ("video", "thumbnail") if row[key]]
-            else:
-                look = row["script"][1:2]
+        for item in held:
+            look = item.to_look_at if item.before == "youtube" else list(item.script[1:2])
             table.add_row(
-                _short(row["task_id"]),
-                "  ".join([str(row["title"]), *map(str, look)]),
-                queue_label(str(row["before"])),
-                display_time(row["since"], tz)[5:],
-                key=str(row["id"]),
+                _short(item.task_id),
+                "  ".join([item.title, *look]),
+                queue_label(item.before),
+                display_time(item.since, tz)[5:],
+                key=str(item.item_id),
             )
 
 

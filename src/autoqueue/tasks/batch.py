@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from autoqueue.errors import FieldError, UsageError
 from autoqueue.i18n import _
@@ -326,27 +326,47 @@ def prepare_batch(workspace: Workspace, batch: Batch, now: datetime) -> list[Pre
     return prepared
 
 
-def preview(lines: list[int], prepared: list[PreparedTask]) -> list[dict[str, Any]]:
-    """What ``add --dry-run`` shows of each task it would add, with the line of the batch file
-    it comes from (0: the command line), as ``--json`` prints it."""
-    shown = []
-    for line, task in zip(lines, prepared, strict=True):
-        shown.append(
-            {
-                "line": line,
-                "title": task.title,
-                "type": task.task_type.value,
-                "media_mode": task.media_mode.value,
-                "repeat": task.recurrence.repeat.value,
-                "tz": task.recurrence.tz_name,
-                "next_run_at": task.next_run_at,
-                "channel": task.channel,
-                "channel_profile": task.profile,
-                "privacy": task.privacy.value,
-                "publish_time": task.publish_time,
-                "settings": task.settings,
-                "images": [str(image) for image in task.images],
-                "warnings": task.warnings,
-            }
+class Planned(NamedTuple):
+    """A task ``add --dry-run`` would add, with the line of the batch file it comes from (0:
+    the command line); :meth:`as_json` is what ``--json`` prints."""
+
+    line: int
+    title: str
+    type: str
+    media_mode: str
+    repeat: str
+    tz: str
+    next_run_at: str
+    channel: str | None
+    channel_profile: str | None
+    privacy: str
+    publish_time: str | None
+    settings: dict[str, Any]
+    images: list[str]
+    warnings: list[str]
+
+    def as_json(self) -> dict[str, Any]:
+        return self._asdict()
+
+
+def preview(lines: list[int], prepared: list[PreparedTask]) -> list[Planned]:
+    """What ``add --dry-run`` shows of each task it would add."""
+    return [
+        Planned(
+            line=line,
+            title=task.title,
+            type=task.task_type.value,
+            media_mode=task.media_mode.value,
+            repeat=task.recurrence.repeat.value,
+            tz=task.recurrence.tz_name,
+            next_run_at=task.next_run_at,
+            channel=task.channel,
+            channel_profile=task.profile,
+            privacy=task.privacy.value,
+            publish_time=task.publish_time,
+            settings=task.settings,
+            images=[str(image) for image in task.images],
+            warnings=list(task.warnings),
         )
-    return shown
+        for line, task in zip(lines, prepared, strict=True)
+    ]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import getpass
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from autoqueue.errors import UsageError
 from autoqueue.i18n import _
@@ -58,29 +58,66 @@ def reject_task(
     return item
 
 
-def waiting(workspace: Workspace, conn: Connection) -> list[dict[str, Any]]:
+class HeldItem(NamedTuple):
+    """An item waiting for review, as ``review`` shows it: what to look at is the video and
+    its thumbnail before ``youtube`` (each None until it exists), the script's lines before
+    ``video``."""
+
+    task_id: str
+    title: str
+    item_id: int
+    before: str  # the stage it waits before
+    since: str | None
+    task_dir: str
+    video: str | None = None
+    thumbnail: str | None = None
+    script: tuple[str, ...] = ()
+
+    @property
+    def to_look_at(self) -> list[str]:
+        """The files, or the script's lines, in the order ``review`` lists them."""
+        if self.before == "youtube":
+            return [path for path in (self.video, self.thumbnail) if path]
+        return list(self.script)
+
+    def as_json(self) -> dict[str, Any]:
+        shown: dict[str, Any] = {
+            "task_id": self.task_id,
+            "title": self.title,
+            "item_id": self.item_id,
+            "before": self.before,
+            "since": self.since,
+            "task_dir": self.task_dir,
+        }
+        if self.before == "youtube":
+            shown.update(video=self.video, thumbnail=self.thumbnail)
+        else:
+            shown["script"] = list(self.script)
+        return shown
+
+
+def waiting(workspace: Workspace, conn: Connection) -> list[HeldItem]:
     """What waits for review, oldest first: the task, the stage it waits before, since when,
-    and what to look at (the script's lines before ``video``; the video and thumbnail before
-    ``youtube``)."""
+    and what to look at."""
     return [_view(workspace, dict(row)) for row in reads.held_for_review(conn)]
 
 
-def _view(workspace: Workspace, row: dict[str, Any]) -> dict[str, Any]:
+def _view(workspace: Workspace, row: dict[str, Any]) -> HeldItem:
     folder = workspace.task_dir(str(row["task_id"]))
-    view: dict[str, Any] = {
-        "task_id": row["task_id"],
-        "title": row["title"],
-        "item_id": row["id"],
-        "before": row["queue_type"],
-        "since": row["review_since"],
-        "task_dir": str(folder),
-    }
-    if row["queue_type"] == "youtube":
-        view["video"] = str(folder / VIDEO) if (folder / VIDEO).is_file() else None
-        view["thumbnail"] = str(folder / THUMBNAIL) if (folder / THUMBNAIL).is_file() else None
-    else:
-        view["script"] = _script_lines(folder / STORY)
-    return view
+    held = HeldItem(
+        task_id=str(row["task_id"]),
+        title=str(row["title"]),
+        item_id=int(row["id"]),
+        before=str(row["queue_type"]),
+        since=row["review_since"],
+        task_dir=str(folder),
+    )
+    if held.before == "youtube":
+        return held._replace(
+            video=str(folder / VIDEO) if (folder / VIDEO).is_file() else None,
+            thumbnail=str(folder / THUMBNAIL) if (folder / THUMBNAIL).is_file() else None,
+        )
+    return held._replace(script=tuple(_script_lines(folder / STORY)))
 
 
 def _script_lines(path: Any) -> list[str]:
