@@ -112,6 +112,12 @@ def test_a_failure_and_a_publication_are_sent_once_saying_what_to_do(
     tick(home)
     time.sleep(0.5)
     assert len(receiver.messages) == 4  # nothing twice
+    # `show` lists what each task was told, and that it went
+    shown = json.loads(run_cli(home, "show", broken[:8], "--json").stdout)["notifications"]
+    assert [(n["kind"], n["status"], n["attempts"]) for n in shown] == [("failed", "sent", 1)]
+    text = run_cli(home, "show", good[:8], env={"COLUMNS": "120"}).stdout
+    row = next(line for line in text.splitlines() if line.lstrip().startswith("published"))
+    assert "sent" in row and "1" in row, text
 
 
 @pytest.mark.slow
@@ -217,6 +223,9 @@ def test_a_service_that_is_down_is_tried_again_and_given_up_after_five_tries(
     ]
     assert [m for m in messages if "not sent" in m][-1].count("try 4 of 5") == 1
     assert "given up after 5 tries" in messages[-1]
+    text = run_cli(home, "show", task_id[:8], env={"COLUMNS": "160"}).stdout
+    row = next(line for line in text.splitlines() if line.lstrip().startswith("failed │"))
+    assert "given up" in row and "5" in row and row.split("│")[-1].strip(), text
 
 
 def test_a_sender_that_dies_after_its_claim_never_sends_the_event(
@@ -264,10 +273,13 @@ def test_secrets_are_masked_in_logs_json_and_notify_test(
     tested = invoke(runner, home, "notify", "test")
     tested_json = invoke(runner, home, "notify", "test", "--json")
     stored = str([(r.last_error, r.payload) for r in notifications(home)])
+    shown_task = run_cli(home, "show", task_id[:8], "--json").stdout
+    shown_text = run_cli(home, "show", task_id[:8], env={"COLUMNS": "300"}).stdout
     texts = [result.stdout, result.stderr, logs.stdout, tested.output, tested_json.output, stored]
-    for text in texts:
+    for text in [*texts, shown_task, shown_text]:
         assert SECRET not in text and TOKEN not in text, text
     assert "json://user:***@127.0.0.1" in logs.stdout and "not sent" in logs.stdout
+    assert "json://user:***@127.0.0.1" in shown_text  # show's notifications: the last error
     assert tested.exit_code == 1 and tested_json.exit_code == 1
     shown = [r["url"] for r in json.loads(tested_json.stdout)["results"]]
     assert shown[0] == f"json://user:***@127.0.0.1:{receiver.port}/hook"

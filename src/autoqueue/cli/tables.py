@@ -18,7 +18,7 @@ from autoqueue.cli.display import (
     stage_text,
 )
 from autoqueue.cli.grid import Grid, Line, to_rich, write
-from autoqueue.i18n import _
+from autoqueue.i18n import N_, _
 from autoqueue.timeutil import display_time
 
 if TYPE_CHECKING:
@@ -137,11 +137,49 @@ def task_detail_blocks(detail: TaskDetail, tz: str) -> list[Grid | Line]:
     if outputs.archived_runs:
         runs = ", ".join(outputs.archived_runs)
         blocks.append(_plain(_("archived runs: {runs}").format(runs=runs)))
+    if detail.notifications:
+        blocks.append(notifications_view(detail, tz))
     if detail.effective:
         blocks.append(settings_view(detail.effective, tz))
     blocks.append(Line(((_("recent logs (newest first)"), "bold"),)))
     blocks.extend(short_log_line(entry, tz) for entry in detail.logs)
     return blocks
+
+
+NOTIFICATION_KINDS = {
+    "failed": N_("failed"),
+    "published": N_("published"),
+    "parked": N_("parked"),
+    "review": N_("waiting for review"),
+    "digest": N_("daily digest"),
+}
+NOTIFICATION_STATES = {
+    "pending": N_("to send"),
+    "sending": N_("sending"),
+    "sent": N_("sent"),
+    "given_up": N_("given up"),
+}
+
+
+def notifications_view(detail: TaskDetail, tz: str) -> Grid:
+    """``show``'s table of the task's latest notifications: what each told, whether it went,
+    after how many tries, and the last error of a try that failed."""
+    table = Grid(_("notifications (newest first)"))
+    table.column(_("event"), wrap=False)
+    table.column(_("sent?"), wrap=False)
+    table.column(_("tries"), wrap=False, justify="right")
+    table.column(_("recorded"), wrap=False)
+    table.column(_("last error"))
+    for sent in detail.notifications:
+        state = _(NOTIFICATION_STATES.get(sent.status, sent.status))
+        table.row(
+            _(NOTIFICATION_KINDS.get(sent.kind, sent.kind)),
+            (state, "red" if sent.status == "given_up" else ""),
+            str(sent.attempts),
+            display_time(sent.created_at, tz)[5:],
+            (sent.last_error if sent.status != "sent" and sent.last_error else "", "red"),
+        )
+    return table
 
 
 def _plain(text: str) -> Line:

@@ -39,6 +39,15 @@ def held_for_review(conn: Connection) -> list[Row]:
     ).fetchall()
 
 
+def task_notifications(conn: Connection, task_id: str, limit: int) -> list[Row]:
+    """A task's notifications (docs/notifications.md), newest first."""
+    return conn.execute(
+        "SELECT id, kind, status, attempts, last_error, created_at, sent_at FROM notifications "
+        "WHERE task_id = ? ORDER BY id DESC LIMIT ?",
+        (task_id, limit),
+    ).fetchall()
+
+
 def schedules(conn: Connection, task_id: str | None = None) -> list[Row]:
     """Every schedule by task, or one task's, in the order they were made."""
     if task_id is None:

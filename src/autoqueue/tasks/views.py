@@ -16,7 +16,14 @@ from autoqueue.layout import RUNS, STORY, THUMBNAIL, VIDEO, scene_images
 from autoqueue.queue.recurrence import Recurrence
 from autoqueue.repo import logs as logs_repo
 from autoqueue.repo import reads
-from autoqueue.repo.views import QUEUE_FIELDS, SCHEDULE_FIELDS, LogEntry, TaskRow, row_json
+from autoqueue.repo.views import (
+    QUEUE_FIELDS,
+    SCHEDULE_FIELDS,
+    LogEntry,
+    TaskRow,
+    row_json,
+    stored_time,
+)
 from autoqueue.store.db import Connection, Row
 from autoqueue.timeutil import display_time
 from autoqueue.workspace import parse_task_ref
@@ -238,6 +245,33 @@ def outputs_present(workspace: Workspace, task_id: str) -> Outputs:
     )
 
 
+class NotificationView(NamedTuple):
+    """One of a task's notifications as ``show`` lists it: what it told, whether it went."""
+
+    id: int
+    kind: str  # failed, published, parked, review (autoqueue.kinds.EventKind)
+    status: str  # pending, sending, sent, given_up (autoqueue.kinds.NotificationStatus)
+    attempts: int
+    last_error: str | None
+    created_at: str | None
+    sent_at: str | None
+
+    @classmethod
+    def from_row(cls, row: Row) -> NotificationView:
+        return cls(
+            id=int(row["id"]),
+            kind=str(row["kind"]),
+            status=str(row["status"]),
+            attempts=int(row["attempts"]),
+            last_error=row["last_error"],
+            created_at=stored_time(row["created_at"]),
+            sent_at=stored_time(row["sent_at"]),
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        return self._asdict()
+
+
 class TaskDetail(NamedTuple):
     """One task in full, as ``show`` prints it. Its queue rows are as ``--json`` prints them,
     the mappings ``list TAB`` shows too; ``effective`` holds, per setting, its ``value`` and
@@ -249,6 +283,7 @@ class TaskDetail(NamedTuple):
     queue: tuple[Mapping[str, Any], ...]
     outputs: Outputs
     logs: tuple[LogEntry, ...]
+    notifications: tuple[NotificationView, ...] = ()
 
     @property
     def pending(self) -> bool:
@@ -263,12 +298,13 @@ class TaskDetail(NamedTuple):
             "queue": [dict(item) for item in self.queue],
             "outputs": self.outputs.as_json(),
             "logs": [entry.as_json() for entry in self.logs],
+            "notifications": [sent.as_json() for sent in self.notifications],
         }
 
 
 def show_task(workspace: Workspace, conn: Connection, text: str, log_limit: int = 20) -> TaskDetail:
     """Everything about one task: row, schedules, where its values came from, queue history,
-    outputs, recent logs."""
+    outputs, recent logs, its latest notifications."""
     from autoqueue.tasks.provenance import effective
 
     task = TaskRow.from_row(find_task(conn, text))
@@ -283,4 +319,8 @@ def show_task(workspace: Workspace, conn: Connection, text: str, log_limit: int 
         queue=tuple(row_json(q, QUEUE_FIELDS) for q in reads.queue_items(conn, task.id)),
         outputs=outputs_present(workspace, task.id),
         logs=tuple(logs_repo.query(conn, logs_repo.LogFilter(task_id=task.id, limit=log_limit))),
+        notifications=tuple(
+            NotificationView.from_row(row)
+            for row in reads.task_notifications(conn, task.id, log_limit)
+        ),
     )
