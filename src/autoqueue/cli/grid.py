@@ -237,14 +237,13 @@ def colored(stream: TextIO) -> bool:
     are switched on)."""
     if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
         return False
-    if os.environ.get("FORCE_COLOR"):
-        return True
     try:
-        if not stream.isatty():
-            return False
+        terminal = stream.isatty()
     except (ValueError, AttributeError):
-        return False
-    return sys.platform != "win32" or _windows_escapes(stream)
+        terminal = False
+    if terminal and sys.platform == "win32" and not _windows_escapes(stream):
+        return False  # a console that would print the codes as text
+    return terminal or bool(os.environ.get("FORCE_COLOR"))
 
 
 def _windows_escapes(stream: TextIO) -> bool:
@@ -259,7 +258,7 @@ def _windows_escapes(stream: TextIO) -> bool:
         if not kernel32.GetConsoleMode(handle, ctypes.byref(mode)):
             return False
         return bool(kernel32.SetConsoleMode(handle, mode.value | 0x0004))  # VT processing
-    except (ImportError, AttributeError, OSError, ValueError):
+    except Exception:  # no console API, a handle ctypes refuses, the OS's refusal: no colours
         return False
 
 
