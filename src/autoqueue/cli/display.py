@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from autoqueue.cli.grid import Grid, Line, to_rich, write
+from autoqueue.cli.grid import Grid, Line, cells, fit, to_rich, write
 from autoqueue.i18n import N_, _, queue_label
 from autoqueue.timeutil import display_time
 
@@ -114,8 +114,6 @@ def pad_cells(text: str, width: int, *, cut: bool = False) -> str:
     """``text`` padded to ``width`` terminal cells (a Hangul syllable takes two, so ``str``'s
     padding, which counts characters, would push the next column out); ``cut``: exactly
     ``width`` cells, longer text cut."""
-    from autoqueue.cli.grid import cells, fit
-
     if cut or cells(text) < width:
         return fit(text, width)
     return text

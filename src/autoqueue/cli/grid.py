@@ -148,7 +148,11 @@ def clean(text: str) -> str:
 def _lay(cell: list[Span], column: Column, width: int) -> list[Span]:
     if not column.wrap:
         return cell
-    return [(piece, style) for text, style in cell for piece in wrap(text, width)]
+    return [
+        ("".join(piece for piece, _ in line), style)
+        for text, style in cell
+        for line in _wrap_spans(((text, style),), width)
+    ]
 
 
 def cells(text: str) -> int:
@@ -159,6 +163,8 @@ def cells(text: str) -> int:
 
 
 def _char_cells(char: str) -> int:
+    if " " <= char <= "~":
+        return 1
     if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf", "Cc"):
         return 0
     if "\u1160" <= char <= "\u11ff" or "\ud7b0" <= char <= "\ud7ff":
@@ -183,29 +189,6 @@ def fit(text: str, width: int, justify: str = "left") -> str:
     text = cut(text, width)
     gap = " " * (width - cells(text))
     return gap + text if justify == "right" else text + gap
-
-
-def wrap(text: str, width: int) -> list[str]:
-    """``text`` in lines of at most ``width`` cells, broken at spaces; a longer word folded."""
-    lines: list[str] = []
-    line, used = "", 0
-    for word in text.split(" "):
-        size = cells(word)
-        if line and used + 1 + size <= width:
-            line, used = f"{line} {word}", used + 1 + size
-            continue
-        if not word:
-            continue  # spaces where the line breaks: no blank line for them
-        if line:
-            lines.append(line)
-        while size > width:
-            head = cut(word, width) or word[0]  # a wide character in a one-cell column
-            lines.append(head)
-            word = word[len(head) :]
-            size = cells(word)
-        line, used = word, size
-    lines.append(line)
-    return lines
 
 
 def paint(text: str, style: str, color: bool) -> str:
