@@ -58,12 +58,11 @@ def _engine_loop(url: str, home: str, start: Any, done: Any) -> None:
     """One process of the engine alone: claim and complete-and-claim every queue in turn until
     three rounds find nothing. Not ``autoqueue worker``: no stage runs, no supervisor, no log of
     a program's output, no lease renewal, no recovery."""
+    from queues import drain_engine
+
     from autoqueue.owner import Owner
-    from autoqueue.queue.claims import claim_next
-    from autoqueue.queue.outcomes import complete_and_claim
     from autoqueue.queue.pipeline import QUEUE_ORDER
     from autoqueue.queue.policy import Policy
-    from autoqueue.stages.base import StageResult
     from autoqueue.timeutil import utcnow
     from autoqueue.workspace import Workspace
 
@@ -72,19 +71,13 @@ def _engine_loop(url: str, home: str, start: Any, done: Any) -> None:
     owner = Owner(f"bench-{os.getpid()}", os.getpid(), 1.0)
     # Every queue type gets as many slots as there are workers: the workers share each queue.
     policy = Policy(slots=tuple((q, 8) for q in QUEUE_ORDER))
-    result = StageResult()
     now = utcnow()
     count = 0
     start.wait()
     idle_rounds = 0
     while idle_rounds < 3:
-        moved = False
-        for queue_type in QUEUE_ORDER:
-            item = claim_next(conn, queue_type, owner, policy, now)
-            while item is not None:
-                moved = True
-                _, item = complete_and_claim(conn, item, result, policy, now, owner)
-                count += 1
+        moved = drain_engine(conn, now, owner, policy)
+        count += moved
         idle_rounds = 0 if moved else idle_rounds + 1
     conn.close()
     done.put(count)

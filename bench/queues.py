@@ -144,32 +144,40 @@ def engine_tasks(folder: Path, tasks: int) -> float:
     """autoqueue's engine alone: tasks per second for ``tasks`` tasks added (inside the clock)
     and moved through five stages by claim and complete-and-claim in a loop in this process.
     No worker, no supervisor, no stage program, no output check."""
+    from autoqueue.timeutil import utcnow
+
+    _home, workspace = noop_home(folder)
+    conn = workspace.connect()
+    started = time.perf_counter()
+    _enqueue(workspace, tasks)
+    done = drain_engine(conn, utcnow())
+    elapsed = time.perf_counter() - started
+    conn.close()
+    assert done == tasks * STAGES, done
+    return tasks / elapsed
+
+
+def drain_engine(conn: Any, now: Any, owner: Any = None, policy: Any = None) -> int:
+    """Move every waiting item through its stages as a draining worker does (complete and
+    claim in one commit), in this process, at ``now``, as ``owner`` (this process) under
+    ``policy`` (the defaults); the number of transitions."""
     from autoqueue.attempt import processes
     from autoqueue.queue.claims import claim_next
     from autoqueue.queue.outcomes import complete_and_claim
     from autoqueue.queue.pipeline import QUEUE_ORDER
     from autoqueue.queue.policy import Policy
     from autoqueue.stages.base import StageResult
-    from autoqueue.timeutil import utcnow
 
-    _home, workspace = noop_home(folder)
-    conn = workspace.connect()
-    owner = processes.current_owner()
-    policy = Policy()
+    owner = processes.current_owner() if owner is None else owner
+    policy = Policy() if policy is None else policy
     result = StageResult()
     done = 0
-    started = time.perf_counter()
-    _enqueue(workspace, tasks)
-    now = utcnow()
-    for queue_type in QUEUE_ORDER:  # as a draining worker does: complete and claim in one commit
+    for queue_type in QUEUE_ORDER:
         item = claim_next(conn, queue_type, owner, policy, now)
         while item is not None:
             _, item = complete_and_claim(conn, item, result, policy, now, owner)
             done += 1
-    elapsed = time.perf_counter() - started
-    conn.close()
-    assert done == tasks * STAGES, done
-    return tasks / elapsed
+    return done
 
 
 # -- the libraries -----------------------------------------------------------------------------

@@ -173,12 +173,8 @@ def engine_transitions(folder: Path, tasks: int) -> float:
     """Transitions per second of the engine alone: N crawl tasks, added before the clock
     starts, moved through 5 stages by claim and complete-and-claim in a loop in this process
     (no worker, no supervisor, no stage program)."""
-    from autoqueue.attempt import processes
-    from autoqueue.queue.claims import claim_next
-    from autoqueue.queue.outcomes import complete_and_claim
-    from autoqueue.queue.pipeline import QUEUE_ORDER
-    from autoqueue.queue.policy import Policy
-    from autoqueue.stages.base import StageResult
+    import queues
+
     from autoqueue.timeutil import utcnow
     from autoqueue.workspace import Workspace
 
@@ -189,16 +185,8 @@ def engine_transitions(folder: Path, tasks: int) -> float:
     now = utcnow()
     for n in range(tasks):
         add_task(workspace, conn, now, title=f"t{n}")
-    owner = processes.current_owner()
-    policy = Policy()
-    result = StageResult()
-    done = 0
     started = time.perf_counter()
-    for queue_type in QUEUE_ORDER:  # as a draining worker does: complete and claim in one commit
-        item = claim_next(conn, queue_type, owner, policy, now)
-        while item is not None:
-            _, item = complete_and_claim(conn, item, result, policy, now, owner)
-            done += 1
+    done = queues.drain_engine(conn, now)
     elapsed = time.perf_counter() - started
     conn.close()
     assert done == tasks * 5, done
