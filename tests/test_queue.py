@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 from datetime import timedelta
 
 import pytest
@@ -30,8 +31,9 @@ from autoqueue.store import db
 from autoqueue.store.db import Connection, transaction
 from autoqueue.tasks.control import pause_task, resume_task, retry_task, stop_task
 from autoqueue.tasks.views import list_tasks
-from autoqueue.timeutil import to_db
+from autoqueue.timeutil import to_db, utcnow
 from autoqueue.worker import recovery
+from autoqueue.worker.tick import Worker
 from autoqueue.workspace import Workspace
 
 from .conftest import NOW, add
@@ -357,6 +359,56 @@ def test_a_live_tick_keeps_its_items(workspace: Workspace, conn: Connection, own
         sleeper.wait()
 
 
+def test_a_drain_ends_as_a_whole_and_leaves_nothing_it_started_half_done(
+    workspace: Workspace, conn: Connection, owner: Owner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two drains side by side (CI saw it on PostgreSQL): the other tick holds the script slot,
+    this tick's video thread finds nothing to do anywhere and leaves; then the other tick's
+    script ends, and this tick's script thread, still looking, took the next script and left
+    its video waiting with no thread to run it. A drain now ends as a whole: once one of its
+    threads finds the round idle, none of them claims again; whatever it did claim, it runs
+    to the end. The moment is made certain by stepping in at the idle check itself."""
+    first, second = (add(workspace, conn, t, media_mode="upload") for t in ("first", "second"))
+    Worker(Workspace.load(workspace.home), queues=[QueueType.SCHEDULE]).run(drain=True)
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        other = Owner(owner.host, sleeper.pid, processes.psutil.Process(sleeper.pid).create_time())
+        held = claim_next(conn, QueueType.SCRIPT, other, POLICY, utcnow())  # the other tick's
+        assert held is not None and held.task_id == first
+        video_left = threading.Event()
+        real = claim_repo.claimable_exists
+
+        def idle_check(conn_: Connection, now: str, queue_types, slots=None) -> bool:  # type: ignore[no-untyped-def]
+            thread = threading.current_thread().name
+            if thread.startswith("queue-script") and not video_left.is_set():
+                return True  # this tick's script thread keeps looking until the video one leaves
+            found = real(conn_, now, queue_types, slots)
+            if thread.startswith("queue-video") and not found and not video_left.is_set():
+                other_conn = workspace.connect()  # the other tick's script ends: a slot frees
+                try:
+                    fail_item(other_conn, held, PermanentStageError("gone"), POLICY, utcnow())
+                finally:
+                    other_conn.close()
+                video_left.set()
+            return found
+
+        monkeypatch.setattr(claim_repo, "claimable_exists", idle_check)
+        report = Worker(Workspace.load(workspace.home)).run(drain=True, max_seconds=60)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert report.error is None, report.error
+    touched = {p.task_id for p in report.processed}
+    for task_id in touched:  # what it took, it took to the end: no stage of it left waiting
+        assert all(s != "waiting" for _, s in statuses(conn, task_id)), statuses(conn, task_id)
+    monkeypatch.setattr(claim_repo, "claimable_exists", real)
+    if not video_left.is_set():  # another thread found the round idle first: the slot is held
+        fail_item(conn, held, PermanentStageError("gone"), POLICY, utcnow())
+    Worker(Workspace.load(workspace.home)).run(drain=True, max_seconds=60)
+    stages = ("schedule", "script", "video", "youtube")
+    assert statuses(conn, second) == [(q, "completed") for q in stages]
+
+
 def test_items_of_another_host_are_recovered_only_after_the_lease(
     workspace: Workspace, conn: Connection, owner: Owner
 ) -> None:
@@ -455,10 +507,14 @@ def test_a_new_run_waits_while_the_previous_run_is_in_flight(
     run_stage(conn, owner, QueueType.SCHEDULE)  # run 1 now waits in the script queue
     assert enqueue_due(conn, POLICY, NOW + timedelta(days=1)) == 1
     assert claim(conn, QueueType.SCHEDULE, owner, NOW + timedelta(days=1)) is None
+    # and a tick does not wait for it as if it could be taken
+    later = to_db(NOW + timedelta(days=1))
+    assert not claim_repo.claimable_exists(conn, later, {QueueType.SCHEDULE})
     run_stage(conn, owner, QueueType.SCRIPT, StageResult(script_text="{}"), NOW + timedelta(days=1))
     run_stage(conn, owner, QueueType.IMAGE, now=NOW + timedelta(days=1))
     run_stage(conn, owner, QueueType.VIDEO, now=NOW + timedelta(days=1))
     run_stage(conn, owner, QueueType.YOUTUBE, now=NOW + timedelta(days=1))
+    assert claim_repo.claimable_exists(conn, later, {QueueType.SCHEDULE})
     assert claim(conn, QueueType.SCHEDULE, owner, NOW + timedelta(days=1)) is not None
     assert ("schedule", "processing") in statuses(conn, task_id)
 

@@ -159,7 +159,8 @@ def claimable_exists(
     queue_types: Iterable[QueueType],
     slots: Mapping[QueueType, int] | None = None,
 ) -> bool:
-    """Whether one of ``queue_types`` has a ready waiting item and a free slot."""
+    """Whether one of ``queue_types`` has a ready waiting item and a free slot: an item that
+    :func:`claim` would take (a tick waits while one exists, so the two must agree)."""
     # Literals from the enum, not bound parameters: see CANDIDATE on partial indexes.
     names = sorted(f"'{QueueType(queue_type).value}'" for queue_type in queue_types)
     if not names:
@@ -173,6 +174,7 @@ def claimable_exists(
         f"SELECT 1 FROM task_queue AS q WHERE q.queue_type IN ({', '.join(names)}) "
         "AND q.status = 'waiting' AND (q.next_retry_at IS NULL OR q.next_retry_at <= ?) "
         "AND q.review_since IS NULL "
+        f"AND (q.queue_type != 'schedule' OR {_SCHEDULE_RULE.removeprefix('AND ')}) "
         "AND (SELECT count(*) FROM task_queue AS p "
         f"  WHERE p.queue_type = q.queue_type AND p.status = 'processing') < {limit} LIMIT 1",
         (now,),

@@ -94,6 +94,9 @@ class Worker:
         self._report_lock = threading.Lock()
         self._state = threading.Lock()
         self._busy = 0
+        # Set once no queue of the round has anything to take and nothing of it runs: from then
+        # on no thread of the round claims, so none can feed a queue whose thread has gone.
+        self._done = False
         self._active: set[QueueType] = set(self.queues)
         self._threads: dict[QueueType, int] = {}
         self._adopted: dict[QueueType, list[Attempt]] = {}
@@ -206,7 +209,7 @@ class Worker:
         max_seconds: float | None,
     ) -> None:
         deadline = None if max_seconds is None else time.monotonic() + max_seconds
-        self._active = set(self.queues)
+        self._active, self._done = set(self.queues), False
         runner = Runner(self.workspace, conn, self.owner, self.policy, self.clock, link=self.link)
         try:
             if self.lock.held.is_set():
@@ -303,25 +306,32 @@ class Worker:
             adopted = self._adopted.get(queue_type)
             if adopted:
                 return adopted.pop(0)  # counted in _busy when it was adopted
-        now = self.clock()
-        item = self._claim(conn, queue_type, now)
+        item = self._claim(conn, queue_type, self.clock())
         if item is not None:
             return item
-        others, slots = self._active - {queue_type}, dict(self.policy.slots)
         with self._state:
+            if self._done:
+                return False
             if (
                 forever
                 or self._busy
-                or claim_repo.claimable_exists(conn, to_db(now), others, slots)
+                or claim_repo.claimable_exists(
+                    conn, to_db(self.clock()), self._active, dict(self.policy.slots)
+                )
             ):
                 return None
-        # this queue's item may have come, and busy gone, since the claim: one more claim sees it
-        return self._claim(conn, queue_type, self.clock()) or False
+            # Idle, and nothing to take: the whole round ends here, every queue thread with it.
+            # A thread that left alone could miss work that a sibling still claims and feeds it
+            # (another tick held the items a moment ago): a video left waiting after a drain.
+            self._done = True
+        return False
 
     def _claim(self, conn: Connection, queue_type: QueueType, now: datetime) -> QueueItem | None:
         """One claim, counted as busy while it runs; one whose answer was lost with its COMMIT
         is sent again under the same token, and finds the item it took if it committed."""
         with self._state:
+            if self._done:  # the round has ended: nothing this worker takes now would be fed on
+                return None
             self._busy += 1
         item: QueueItem | None = None
         resent = getattr(self._unanswered, "token", None)
