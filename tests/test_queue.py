@@ -33,6 +33,7 @@ from autoqueue.tasks.control import pause_task, resume_task, retry_task, stop_ta
 from autoqueue.tasks.views import list_tasks
 from autoqueue.timeutil import to_db, utcnow
 from autoqueue.worker import recovery
+from autoqueue.worker import tick as tick_module
 from autoqueue.worker.tick import Worker
 from autoqueue.workspace import Workspace
 
@@ -367,7 +368,8 @@ def test_a_drain_ends_as_a_whole_and_leaves_nothing_it_started_half_done(
     script ends, and this tick's script thread, still looking, took the next script and left
     its video waiting with no thread to run it. A drain now ends as a whole: once one of its
     threads finds the round idle, none of them claims again; whatever it did claim, it runs
-    to the end. The moment is made certain by stepping in at the idle check itself."""
+    to the end. The moment is made certain by stepping in at the idle check itself: the other
+    tick's script ends just as the video thread finds the round idle."""
     first, second = (add(workspace, conn, t, media_mode="upload") for t in ("first", "second"))
     Worker(Workspace.load(workspace.home), queues=[QueueType.SCHEDULE]).run(drain=True)
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
@@ -379,11 +381,11 @@ def test_a_drain_ends_as_a_whole_and_leaves_nothing_it_started_half_done(
         real = claim_repo.claimable_exists
 
         def idle_check(conn_: Connection, now: str, queue_types, slots=None) -> bool:  # type: ignore[no-untyped-def]
-            thread = threading.current_thread().name
-            if thread.startswith("queue-script") and not video_left.is_set():
-                return True  # this tick's script thread keeps looking until the video one leaves
+            video = threading.current_thread().name.startswith("queue-video")
+            if not video and not video_left.is_set():
+                return True  # the other threads keep looking until the video one finds it idle
             found = real(conn_, now, queue_types, slots)
-            if thread.startswith("queue-video") and not found and not video_left.is_set():
+            if video and not found and not video_left.is_set():
                 other_conn = workspace.connect()  # the other tick's script ends: a slot frees
                 try:
                     fail_item(other_conn, held, PermanentStageError("gone"), POLICY, utcnow())
@@ -398,15 +400,50 @@ def test_a_drain_ends_as_a_whole_and_leaves_nothing_it_started_half_done(
         sleeper.kill()
         sleeper.wait()
     assert report.error is None, report.error
+    assert video_left.is_set(), "the video thread never found the round idle"
     touched = {p.task_id for p in report.processed}
     for task_id in touched:  # what it took, it took to the end: no stage of it left waiting
         assert all(s != "waiting" for _, s in statuses(conn, task_id)), statuses(conn, task_id)
     monkeypatch.setattr(claim_repo, "claimable_exists", real)
-    if not video_left.is_set():  # another thread found the round idle first: the slot is held
-        fail_item(conn, held, PermanentStageError("gone"), POLICY, utcnow())
     Worker(Workspace.load(workspace.home)).run(drain=True, max_seconds=60)
     stages = ("schedule", "script", "video", "youtube")
     assert statuses(conn, second) == [(q, "completed") for q in stages]
+
+
+def test_a_claim_whose_answer_was_lost_keeps_the_round_open_until_it_is_sent_again(
+    workspace: Workspace, conn: Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A claim commits but its answer is lost with the connection; the thread sends it again
+    under the same token and finds the item it took. Meanwhile the round is busy, not idle: a
+    sibling thread that found it idle then would end it, the claim would never be sent again,
+    and the script would stay processing under a live worker that never runs it."""
+    task_id = add(workspace, conn, "answer lost", media_mode="upload")
+    Worker(Workspace.load(workspace.home), queues=[QueueType.SCHEDULE]).run(drain=True)
+    sibling_looked = threading.Event()
+    real_claim, real_exists = tick_module.claim_next, claim_repo.claimable_exists
+    lost: list[int] = []
+
+    def claim_then_lose_the_answer(*args, **kwargs):  # type: ignore[no-untyped-def]
+        item = real_claim(*args, **kwargs)
+        if item is not None and not lost:
+            lost.append(item.id)
+            raise db.PgUnreachableError("server closed the connection unexpectedly")
+        return item
+
+    def idle_check(*args, **kwargs) -> bool:  # type: ignore[no-untyped-def]
+        sibling_looked.set()
+        return real_exists(*args, **kwargs)
+
+    worker = Worker(Workspace.load(workspace.home))
+    # once the lost answer is seen, give the other threads time to look at the round
+    monkeypatch.setattr(worker.link, "check", lambda now: sibling_looked.wait(1.5))
+    monkeypatch.setattr(tick_module, "claim_next", claim_then_lose_the_answer)
+    monkeypatch.setattr(claim_repo, "claimable_exists", idle_check)
+    report = worker.run(drain=True, max_seconds=60)
+    assert report.error is None, report.error
+    assert lost, "no claim was made to lose its answer"
+    stages = ("schedule", "script", "video", "youtube")
+    assert statuses(conn, task_id) == [(q, "completed") for q in stages]
 
 
 def test_items_of_another_host_are_recovered_only_after_the_lease(

@@ -328,13 +328,16 @@ class Worker:
 
     def _claim(self, conn: Connection, queue_type: QueueType, now: datetime) -> QueueItem | None:
         """One claim, counted as busy while it runs; one whose answer was lost with its COMMIT
-        is sent again under the same token, and finds the item it took if it committed."""
-        with self._state:
-            if self._done:  # the round has ended: nothing this worker takes now would be fed on
-                return None
-            self._busy += 1
-        item: QueueItem | None = None
+        is sent again under the same token, and finds the item it took if it committed. Until
+        it is answered the worker stays busy: the item may be ours, so the round must not end
+        (and refuse the claim sent again) meanwhile."""
         resent = getattr(self._unanswered, "token", None)
+        with self._state:
+            if resent is None:
+                if self._done:  # the round has ended: what it took now nothing would feed on
+                    return None
+                self._busy += 1
+        item: QueueItem | None = None
         token = resent or secrets.token_hex(16)
         self._unanswered.token = token
         try:
@@ -344,7 +347,7 @@ class Worker:
                 )
             self._unanswered.token = None
         finally:
-            if item is None:
+            if item is None and self._unanswered.token is None:  # answered: nothing taken
                 with self._state:
                     self._busy -= 1
         return item
@@ -452,6 +455,9 @@ class Worker:
             self._fail(exc)
         finally:
             with self._state:
+                if getattr(self._unanswered, "token", None) is not None:
+                    self._busy -= 1  # a claim never answered, counted as busy until now
+                    self._unanswered.token = None
                 self._threads[queue_type] = self._threads.get(queue_type, 1) - 1
                 if self._threads[queue_type] <= 0:
                     self._active.discard(queue_type)
