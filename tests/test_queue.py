@@ -537,6 +537,39 @@ def test_a_due_occurrence_while_a_run_waits_is_coalesced(
     )
 
 
+def test_an_occurrence_due_while_a_run_starts_is_coalesced_into_it(
+    workspace: Workspace, conn: Connection, owner: Owner
+) -> None:
+    """A daily task's run is still in its schedule stage when the next occurrence comes due
+    (the run is late by a whole period). Had a second run been enqueued, the first one's
+    schedule stage failing for a moment (a retry) or its tick dying (recovery) would put it
+    back beside it: two runs of one task waiting, both to run. The hypothesis state machine
+    (tests/test_fuzz.py) found it: the new occurrence joins the run that has not started."""
+    task_id = add(workspace, conn, repeat="daily")
+    starting = claim(conn, QueueType.SCHEDULE, owner)
+    assert starting is not None
+    later = NOW + timedelta(days=2)
+    assert enqueue_due(conn, POLICY, later) == 0
+    fail_item(conn, starting, TransientStageError("busy for a moment"), POLICY, later)
+    assert statuses(conn, task_id) == [("schedule", "waiting")]
+    [skip] = conn.execute(
+        "SELECT message FROM task_logs WHERE action_type = 'skip' AND task_id = ?", (task_id,)
+    ).fetchall()
+    assert "coalesced" in skip[0]
+    # and a run that did leave its schedule stage still lets the next one wait its turn
+    schedule = schedules_repo.for_task(conn, task_id)[0]
+    assert schedule.is_active and schedule.next_run_at is not None
+    retried = claim(conn, QueueType.SCHEDULE, owner, later + timedelta(seconds=5))
+    assert retried is not None
+    assert complete_item(conn, retried, StageResult(), POLICY, later + timedelta(seconds=5))
+    assert enqueue_due(conn, POLICY, later + timedelta(days=1)) == 1
+    assert statuses(conn, task_id) == [
+        ("schedule", "completed"),
+        ("script", "waiting"),
+        ("schedule", "waiting"),
+    ]
+
+
 def test_a_new_run_waits_while_the_previous_run_is_in_flight(
     workspace: Workspace, conn: Connection, owner: Owner
 ) -> None:

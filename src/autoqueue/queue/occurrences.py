@@ -66,14 +66,18 @@ def enqueue_occurrence(
     stamp = to_db(now)
     task = task_of(conn, schedule.task_id)
     base = {"scheduleId": schedule.id, "occurrence": due_text, "nextRunAt": next_text}
-    if queue_repo.waiting_schedule_item(conn, task.id) is not None:
+    # A run that has not left its schedule stage stands for this occurrence too. Beside a
+    # second run, one still starting could be put back to wait (a retry, a dead tick's item
+    # recovered): two runs of one task waiting, both to run.
+    if queue_repo.unstarted_run(conn, task.id) is not None:
         logs_repo.add(
             conn,
             task.id,
             LogLevel.WARN,
-            _("occurrence {due_text} UTC coalesced: a run of this task is already waiting").format(
-                due_text=due_text
-            ),
+            _(
+                "occurrence {due_text} UTC coalesced: a run of this task is already waiting "
+                "or starting"
+            ).format(due_text=due_text),
             now=stamp,
             queue_type=QueueType.SCHEDULE,
             action=ActionType.SKIP,

@@ -362,10 +362,11 @@ def active_count(conn: Connection, task_id: str) -> int:
     return int(row[0])
 
 
-def waiting_schedule_item(conn: Connection, task_id: str) -> QueueItem | None:
+def unstarted_run(conn: Connection, task_id: str) -> QueueItem | None:
+    """The task's run that has not left its schedule stage (waiting, or in it now), if any."""
     row = conn.execute(
         "SELECT * FROM task_queue WHERE task_id = ? AND queue_type = 'schedule' "
-        "AND status = 'waiting' ORDER BY id LIMIT 1",
+        "AND status IN ('waiting', 'processing') ORDER BY id LIMIT 1",
         (task_id,),
     ).fetchone()
     return None if row is None else QueueItem.model_validate(dict(row))
