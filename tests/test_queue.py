@@ -553,9 +553,10 @@ def test_an_occurrence_due_while_a_run_starts_is_coalesced_into_it(
     fail_item(conn, starting, TransientStageError("busy for a moment"), POLICY, later)
     assert statuses(conn, task_id) == [("schedule", "waiting")]
     [skip] = conn.execute(
-        "SELECT message FROM task_logs WHERE action_type = 'skip' AND task_id = ?", (task_id,)
+        "SELECT message, queue_id FROM task_logs WHERE action_type = 'skip' AND task_id = ?",
+        (task_id,),
     ).fetchall()
-    assert "coalesced" in skip[0]
+    assert "coalesced" in skip[0] and skip[1] == starting.id  # the run that took it in
     # and a run that did leave its schedule stage still lets the next one wait its turn
     schedule = schedules_repo.for_task(conn, task_id)[0]
     assert schedule.is_active and schedule.next_run_at is not None
@@ -568,6 +569,31 @@ def test_an_occurrence_due_while_a_run_starts_is_coalesced_into_it(
         ("script", "waiting"),
         ("schedule", "waiting"),
     ]
+
+
+def test_two_runs_of_one_task_never_start_side_by_side(
+    workspace: Workspace, conn: Connection, owner: Owner
+) -> None:
+    """With two schedule slots, a second run of a task (two left waiting by an older version)
+    still waits while the first is in its schedule stage: they would share one folder."""
+    task_id = add(workspace, conn, repeat="daily")
+    schedule = schedules_repo.for_task(conn, task_id)[0]
+    queue_repo.insert(
+        conn,
+        task_id=task_id,
+        schedule_id=schedule.id,
+        queue_type=QueueType.SCHEDULE,
+        max_retry=3,
+        now=to_db(NOW),
+        occurrence_at=to_db(NOW + timedelta(days=1)),
+    )
+    two = Policy(delays=(5,), max_retry=3, lease_seconds=300, slots=((QueueType.SCHEDULE, 2),))
+    first = claim_next(conn, QueueType.SCHEDULE, owner, two, NOW)
+    assert first is not None
+    assert not claim_repo.claimable_exists(conn, to_db(NOW), {QueueType.SCHEDULE}, dict(two.slots))
+    assert claim_next(conn, QueueType.SCHEDULE, owner, two, NOW) is None
+    assert complete_item(conn, first, StageResult(), two, NOW)
+    assert claim_next(conn, QueueType.SCHEDULE, owner, two, NOW) is None  # now behind its script
 
 
 def test_a_new_run_waits_while_the_previous_run_is_in_flight(

@@ -69,7 +69,8 @@ def enqueue_occurrence(
     # A run that has not left its schedule stage stands for this occurrence too. Beside a
     # second run, one still starting could be put back to wait (a retry, a dead tick's item
     # recovered): two runs of one task waiting, both to run.
-    if queue_repo.unstarted_run(conn, task.id) is not None:
+    unstarted = queue_repo.unstarted_run(conn, task.id)
+    if unstarted is not None:
         logs_repo.add(
             conn,
             task.id,
@@ -79,6 +80,7 @@ def enqueue_occurrence(
                 "or starting"
             ).format(due_text=due_text),
             now=stamp,
+            queue_id=unstarted.id,
             queue_type=QueueType.SCHEDULE,
             action=ActionType.SKIP,
             metadata=base,

@@ -44,13 +44,16 @@ _ONE_SLOT = """NOT EXISTS (
 _SLOTS = """(SELECT count(*) FROM task_queue
        WHERE queue_type = '{queue_type}' AND status = 'processing') < :slots"""
 
-# The schedule queue adds one rule: a run waits while its task still has a run in flight, so
-# that two runs of one task never share a folder. It needs the task id, which the other queues'
-# claim does without (their candidate comes from the covering index alone, twice as fast).
+# The schedule queue adds one rule: a run waits while its task still has a run in flight (in a
+# later stage, or in its schedule stage now: with `[queues.schedule] concurrency` above 1, or
+# two runs a database of an older version left waiting), so that two runs of one task never
+# share a folder. It needs the task id, which the other queues' claim does without (their
+# candidate comes from the covering index alone, twice as fast).
 _SCHEDULE_RULE = """AND NOT EXISTS (
     SELECT 1 FROM task_queue AS other
     WHERE other.task_id = q.task_id AND other.id != q.id
-      AND other.status IN ('waiting', 'processing') AND other.queue_type != 'schedule')"""
+      AND other.status IN ('waiting', 'processing')
+      AND (other.queue_type != 'schedule' OR other.status = 'processing'))"""
 
 
 def _candidate(queue_type: QueueType, *, one_slot: bool, spoken: Dialect) -> str:
