@@ -49,11 +49,12 @@ _SLOTS = """(SELECT count(*) FROM task_queue
 # two runs a database of an older version left waiting), so that two runs of one task never
 # share a folder. It needs the task id, which the other queues' claim does without (their
 # candidate comes from the covering index alone, twice as fast).
-_SCHEDULE_RULE = """AND NOT EXISTS (
+_RUN_IN_FLIGHT = """EXISTS (
     SELECT 1 FROM task_queue AS other
     WHERE other.task_id = q.task_id AND other.id != q.id
       AND other.status IN ('waiting', 'processing')
       AND (other.queue_type != 'schedule' OR other.status = 'processing'))"""
+_SCHEDULE_RULE = f"AND NOT {_RUN_IN_FLIGHT}"
 
 
 def _candidate(queue_type: QueueType, *, one_slot: bool, spoken: Dialect) -> str:
@@ -177,7 +178,7 @@ def claimable_exists(
         f"SELECT 1 FROM task_queue AS q WHERE q.queue_type IN ({', '.join(names)}) "
         "AND q.status = 'waiting' AND (q.next_retry_at IS NULL OR q.next_retry_at <= ?) "
         "AND q.review_since IS NULL "
-        f"AND (q.queue_type != 'schedule' OR {_SCHEDULE_RULE.removeprefix('AND ')}) "
+        f"AND (q.queue_type != 'schedule' OR NOT {_RUN_IN_FLIGHT}) "
         "AND (SELECT count(*) FROM task_queue AS p "
         f"  WHERE p.queue_type = q.queue_type AND p.status = 'processing') < {limit} LIMIT 1",
         (now,),
